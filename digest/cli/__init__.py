@@ -1,0 +1,14 @@
+"""Command-line face of digest. ``main`` is the console-script entry point."""
+
+from __future__ import annotations
+
+from digest.cli.app import cli
+
+# Importing a module registers its commands on the group.
+from digest.cli import ingest, match, digests, feeds, service, demo  # noqa: E402,F401
+
+__all__ = ["cli", "main"]
+
+
+def main() -> None:
+    cli(prog_name="digest")

@@ -1,0 +1,92 @@
+"""The `digest` command group and what every command shares: settings, store, output.
+
+Commands live in one module per concern (cli/ingest.py, cli/match.py, ...) and only parse
+arguments, call library functions and print; they hold no logic of their own.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import asdict, is_dataclass
+from datetime import date, datetime
+from functools import cached_property
+from typing import Any, TypeVar
+
+import click
+
+from digest.config import Settings, load_settings
+from digest.errors import DigestError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Context:
+    """Lazily loaded settings and store for one command invocation."""
+
+    def __init__(self, config_path: str | None) -> None:
+        self.config_path = config_path
+
+    @cached_property
+    def settings(self) -> Settings:
+        return load_settings(self.config_path)
+
+    @cached_property
+    def store(self) -> Any:
+        from digest.store import Store
+
+        return Store.open(self.settings.database_url)
+
+
+pass_ctx = click.make_pass_decorator(Context)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if is_dataclass(value) and not isinstance(value, type):
+        return asdict(value)
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def echo_json(value: Any) -> None:
+    """Print JSON (dataclasses and datetimes included) to stdout."""
+    click.echo(json.dumps(value, default=_json_default, ensure_ascii=False, indent=2))
+
+
+def is_terminal() -> bool:
+    return sys.stderr.isatty()
+
+
+class DigestGroup(click.Group):
+    """Turns DigestError into one clear line on stderr and its exit code; never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except DigestError as exc:
+            click.echo(f"error: {exc}", err=True)
+            caret = getattr(exc, "caret", None)
+            if callable(caret):
+                click.echo(caret(), err=True)
+            ctx.exit(exc.exit_code)
+
+
+@click.group(cls=DigestGroup)
+@click.option("--config", "config_path", envvar="DIGEST_CONFIG", type=click.Path(dir_okay=False),
+              help="TOML configuration file (default: $DIGEST_CONFIG, else built-in defaults).")
+@click.version_option(package_name="digest")
+@click.pass_context
+def cli(ctx: click.Context, config_path: str | None) -> None:
+    """digest: paper alerts and daily digests from arXiv, Hugging Face, OpenReview, bioRxiv and any feed."""
+    ctx.obj = Context(config_path)
+
+
+@cli.group(cls=DigestGroup)
+def bench() -> None:
+    """Run the benchmarks and print their figures (ratios against baselines from the same run)."""

@@ -1,0 +1,5 @@
+"""Commands: demo."""
+
+from __future__ import annotations
+
+from digest.cli.app import cli, bench, pass_ctx, echo_json  # noqa: F401

@@ -1,0 +1,5 @@
+"""Commands: service."""
+
+from __future__ import annotations
+
+from digest.cli.app import cli, bench, pass_ctx, echo_json  # noqa: F401

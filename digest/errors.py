@@ -1,0 +1,89 @@
+"""The one exception tree of digest.
+
+Every error a user can cause or meet derives from :class:`DigestError` and carries the context
+needed to act on it (the feed, query, user or outbox row concerned). The CLI prints ``str(error)``
+as one line and exits non-zero; it never shows a traceback for these.
+"""
+
+from __future__ import annotations
+
+
+class DigestError(Exception):
+    """Base class of every error digest raises on purpose."""
+
+    exit_code: int = 1
+
+
+class ConfigError(DigestError, ValueError):
+    """The configuration file or environment is invalid."""
+
+    def __init__(self, reason: str, *, path: str | None = None, key: str | None = None) -> None:
+        self.reason, self.path, self.key = reason, path, key
+        where = " ".join(p for p in (path or "", f"[{key}]" if key else "") if p)
+        super().__init__(f"config {where}: {reason}" if where else f"config: {reason}")
+
+
+class FetchError(DigestError):
+    """A network fetch failed (timeout, refused address, HTTP error, oversize body...)."""
+
+    def __init__(self, url: str, reason: str, *, status: int | None = None,
+                 retry_after: float | None = None) -> None:
+        self.url, self.reason, self.status, self.retry_after = url, reason, status, retry_after
+        super().__init__(f"{url}: {reason}")
+
+
+class BlockedAddressError(FetchError):
+    """The URL resolves to an address the SSRF guard refuses (loopback, private, ...)."""
+
+
+class FeedError(DigestError):
+    """A feed could not be fetched or parsed. ``feed_name`` says which one."""
+
+    def __init__(self, feed_name: str, reason: str) -> None:
+        self.feed_name, self.reason = feed_name, reason
+        super().__init__(f"feed {feed_name!r}: {reason}")
+
+
+class ParseError(DigestError, ValueError):
+    """Bytes that cannot be read as the expected kind of feed."""
+
+    def __init__(self, kind: str, reason: str, *, source: str | None = None) -> None:
+        self.kind, self.reason, self.source = kind, reason, source
+        where = f"{source}: " if source else ""
+        super().__init__(f"{where}cannot read as {kind}: {reason}")
+
+
+class QueryError(DigestError, ValueError):
+    """A saved query is invalid; ``column`` is 1-based and points at the problem."""
+
+    exit_code = 2
+
+    def __init__(self, query: str, column: int, reason: str) -> None:
+        self.query, self.column, self.reason = query, column, reason
+        super().__init__(f"query error at column {column}: {reason}")
+
+    def caret(self) -> str:
+        """The query with a caret under the offending column, for terminals."""
+        return f"{self.query}\n{' ' * max(self.column - 1, 0)}^"
+
+
+class NotFoundError(DigestError, LookupError):
+    """A paper, user, subscription, tag or feed that does not exist."""
+
+    def __init__(self, what: str, key: str) -> None:
+        self.what, self.key = what, key
+        super().__init__(f"no {what} {key!r}")
+
+
+class DeliveryError(DigestError):
+    """Sending a digest failed; ``smtp_code`` is None for non-SMTP failures."""
+
+    def __init__(self, outbox_id: int, reason: str, *, smtp_code: int | None = None) -> None:
+        self.outbox_id, self.reason, self.smtp_code = outbox_id, reason, smtp_code
+        code = f" (SMTP {smtp_code})" if smtp_code else ""
+        super().__init__(f"outbox #{outbox_id}{code}: {reason}")
+
+    @property
+    def permanent(self) -> bool:
+        """RFC 5321 §4.2.1: 5yz replies are permanent, 4yz transient."""
+        return self.smtp_code is not None and 500 <= self.smtp_code < 600

@@ -1,0 +1,145 @@
+"""Canonical paper identifiers.
+
+A paper has one canonical id (issue #2): ``arxiv:<id without version>`` for anything arXiv knows
+(old ids like ``hep-th/9901001`` included), else ``doi:<doi>``, else ``openreview:<forum id>``, else
+``url:<normalized link>``.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+# arXiv identifier schemes (https://info.arxiv.org/help/arxiv_identifier.html):
+# since 2007-04 YYMM.NNNN, since 2015-01 YYMM.NNNNN; before that archive[.SUBJ]/YYMMNNN.
+_NEW_ID = r"(?P<new>\d{4}\.\d{4,5})"
+_OLD_ID = r"(?P<old>[a-z][a-z\-]*(?:\.[A-Z]{2})?/\d{7})"
+_VERSION = r"(?:v(?P<version>\d+))?"
+ARXIV_ID_RE = re.compile(rf"^(?:arxiv:)?(?:{_NEW_ID}|{_OLD_ID}){_VERSION}$", re.IGNORECASE)
+
+# An arXiv id inside free text or a URL: abs/, pdf/, html/ links with or without scheme and www,
+# "arXiv:2401.01234v2", "oai:arXiv.org:2401.01234".
+_ARXIV_IN_TEXT = re.compile(
+    r"(?:arxiv\.org/(?:abs|pdf|html|format)/|arxiv[:\s]\s*|oai:arxiv\.org:)"
+    rf"(?:{_NEW_ID}|{_OLD_ID}){_VERSION}",
+    re.IGNORECASE,
+)
+_BARE_NEW_ID = re.compile(rf"(?<![\d.])(?P<new>\d{{4}}\.\d{{4,5}}){_VERSION}(?![\d])")
+
+# Crossref's recommended pattern for modern DOIs (https://www.crossref.org/blog/dois-and-matching-regular-expressions/).
+_DOI_RE = re.compile(r"\b(10\.\d{4,9}/[-._;()/:A-Za-z0-9<>\[\]]+)")
+_ARXIV_DOI_RE = re.compile(r"^10\.48550/arxiv\.(.+)$", re.IGNORECASE)
+
+_TRACKING_PARAMS = frozenset({"utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content",
+                              "fbclid", "gclid", "ref", "rss"})
+
+
+def parse_arxiv_id(text: str) -> tuple[str, int | None] | None:
+    """``"2401.01234v2"`` -> ``("2401.01234", 2)``; old ids keep their archive; None if not an id."""
+    m = ARXIV_ID_RE.match(text.strip())
+    if not m:
+        return None
+    return _arxiv_parts(m)
+
+
+def _arxiv_parts(m: re.Match[str]) -> tuple[str, int | None]:
+    base = m.group("new") or m.group("old")
+    version = m.group("version")
+    if m.group("old"):
+        archive, number = base.split("/")
+        # Old-style archive names are lower case; the subject class (math.GT) is upper case.
+        if "." in archive:
+            a, s = archive.split(".")
+            archive = f"{a.lower()}.{s.upper()}"
+        else:
+            archive = archive.lower()
+        base = f"{archive}/{number}"
+    return base, int(version) if version else None
+
+
+def find_arxiv_id(text: str | None, *, bare: bool = False) -> tuple[str, int | None] | None:
+    """Find an arXiv id in a URL or text in any common form.
+
+    With ``bare=True`` a lone ``2401.01234`` also counts (used for fields that are known to hold
+    ids, never for free prose where such numbers are ordinary decimals).
+    """
+    if not text:
+        return None
+    m = _ARXIV_IN_TEXT.search(text)
+    if m:
+        return _arxiv_parts(m)
+    m = _ARXIV_DOI_RE.match(text.strip())
+    if m:
+        return parse_arxiv_id(m.group(1))
+    if bare:
+        m2 = _BARE_NEW_ID.search(text)
+        if m2:
+            return m2.group("new"), int(m2.group("version")) if m2.group("version") else None
+    return None
+
+
+def normalize_doi(text: str | None) -> str | None:
+    """``https://doi.org/10.1101/ABC`` / ``doi:10.1101/abc`` -> ``10.1101/abc`` (DOIs are case-insensitive)."""
+    if not text:
+        return None
+    m = _DOI_RE.search(text.strip())
+    if not m:
+        return None
+    doi = m.group(1).rstrip(".,;)]}>")
+    return doi.lower()
+
+
+def find_doi(text: str | None) -> str | None:
+    """A DOI in text or a link; arXiv's own DataCite DOIs (10.48550) are left to the arXiv id."""
+    doi = normalize_doi(text)
+    if doi and _ARXIV_DOI_RE.match(doi):
+        return None
+    return doi
+
+
+def normalize_url(url: str) -> str:
+    """Lower-case scheme and host, drop fragments, default ports and tracking parameters."""
+    parts = urlsplit(url.strip())
+    scheme = (parts.scheme or "http").lower()
+    host = (parts.hostname or "").lower()
+    if host.startswith("www."):
+        host = host[4:]
+    port = parts.port
+    netloc = host if port in (None, 80, 443) else f"{host}:{port}"
+    query = urlencode([(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
+                       if k.lower() not in _TRACKING_PARAMS])
+    path = parts.path or "/"
+    if path != "/" and path.endswith("/"):
+        path = path[:-1]
+    return urlunsplit((scheme, netloc, path, query, ""))
+
+
+def canonical_id(*, arxiv_id: str | None = None, doi: str | None = None,
+                 openreview_id: str | None = None, url: str | None = None) -> str:
+    """The canonical id for these identifiers, in the priority order of issue #2."""
+    if arxiv_id:
+        return f"arxiv:{arxiv_id}"
+    if doi:
+        return f"doi:{doi.lower()}"
+    if openreview_id:
+        return f"openreview:{openreview_id}"
+    if url:
+        return f"url:{normalize_url(url)}"
+    raise ValueError("a paper needs an arXiv id, DOI, OpenReview id or URL")
+
+
+def parse_paper_ref(text: str) -> str:
+    """What a user types to name a paper (``2401.01234v2``, ``arxiv:…``, a DOI, a link) -> canonical id."""
+    text = text.strip()
+    for prefix in ("arxiv:", "doi:", "openreview:", "url:"):
+        if text.lower().startswith(prefix) and prefix != "arxiv:":
+            return prefix + text[len(prefix):]
+    found = parse_arxiv_id(text) or find_arxiv_id(text)
+    if found:
+        return f"arxiv:{found[0]}"
+    doi = normalize_doi(text)
+    if doi:
+        return f"doi:{doi}"
+    if text.startswith(("http://", "https://")):
+        return f"url:{normalize_url(text)}"
+    return text

@@ -1,0 +1,181 @@
+"""Frozen value types that cross module boundaries.
+
+Sources produce :class:`PaperRecord` values (one per feed entry) inside a :class:`ParsedFeed`; the
+store turns them into rows and hands back :class:`Paper` values. Nothing else builds rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+SourceKind = Literal[
+    "arxiv-rss", "arxiv-atom", "arxiv-snapshot", "hf-daily", "openreview", "biorxiv", "rss"
+]
+SOURCE_KINDS: tuple[str, ...] = (
+    "arxiv-rss", "arxiv-atom", "arxiv-snapshot", "hf-daily", "openreview", "biorxiv", "rss"
+)
+
+#: Human names used in "via arXiv, Hugging Face" lines.
+SOURCE_LABELS: dict[str, str] = {
+    "arxiv-rss": "arXiv", "arxiv-atom": "arXiv", "arxiv-snapshot": "arXiv",
+    "hf-daily": "Hugging Face", "openreview": "OpenReview", "biorxiv": "bioRxiv", "rss": "RSS",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class PaperRecord:
+    """One paper as one source saw it, already cleaned but not yet merged.
+
+    ``external_id`` is the id within the source (arXiv id without version for arXiv sources, the
+    DOI for bioRxiv, the forum id for OpenReview, the entry id/link for RSS). At least one of
+    ``arxiv_id``, ``doi``, ``openreview_id`` or ``url`` must be set: the store derives the canonical
+    id from the first one present (see :func:`digest.ids.canonical_id`).
+    """
+
+    source_kind: str
+    external_id: str
+    title: str
+    authors: tuple[str, ...] = ()
+    abstract: str = ""
+    tldr: str | None = None
+    categories: tuple[str, ...] = ()
+    keywords: tuple[str, ...] = ()
+    arxiv_id: str | None = None
+    version: int | None = None
+    doi: str | None = None
+    openreview_id: str | None = None
+    url: str | None = None
+    pdf_url: str | None = None
+    code_url: str | None = None
+    published: datetime | None = None
+    updated: datetime | None = None
+    license: str | None = None
+    journal_ref: str | None = None
+    venue: str | None = None
+    #: arXiv announce type: new / cross / replace / replace-cross (None elsewhere).
+    announce_type: str | None = None
+    #: Source signals: upvotes, comments, github_stars, organization... (JSON-serialisable values).
+    signals: dict[str, Any] = field(default_factory=dict)
+    #: Title as the source wrote it, before whitespace/TeX cleanup.
+    title_original: str | None = None
+
+
+FeedStatus = Literal["ok", "empty", "error", "not-modified"]
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedFeed:
+    """What a source parser made of one document.
+
+    ``status`` is "empty" for a valid feed with no entries (arXiv's weekend feed) and "error" for a
+    document that is a feed but says it failed (arXiv's error feed for a bad category, an API error
+    entry); ``records`` keeps every good entry even when some entries were broken (``warnings``).
+    """
+
+    kind: str
+    records: tuple[PaperRecord, ...]
+    status: FeedStatus = "ok"
+    title: str | None = None
+    message: str | None = None
+    warnings: tuple[str, ...] = ()
+    #: opensearch:totalResults / cursor totals for paged APIs.
+    total_results: int | None = None
+    #: Date the feed says it was built/announced (arXiv lastBuildDate / pubDate).
+    feed_date: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Via:
+    """One way a stored paper reached us (seed 004's "via")."""
+
+    source_kind: str
+    feed_name: str
+    external_id: str
+    first_seen: datetime
+    announce_type: str | None = None
+    signals: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Paper:
+    """A stored, merged paper."""
+
+    id: str
+    title: str
+    authors: tuple[str, ...]
+    abstract: str = ""
+    tldr: str | None = None
+    categories: tuple[str, ...] = ()
+    keywords: tuple[str, ...] = ()
+    arxiv_id: str | None = None
+    version: int | None = None
+    doi: str | None = None
+    openreview_id: str | None = None
+    url: str | None = None
+    pdf_url: str | None = None
+    code_url: str | None = None
+    published: datetime | None = None
+    updated: datetime | None = None
+    license: str | None = None
+    journal_ref: str | None = None
+    venue: str | None = None
+    title_original: str | None = None
+    first_seen: datetime | None = None
+    #: Highest ingest sequence number of this paper (new paper or new version).
+    seq: int = 0
+    sources: tuple[Via, ...] = ()
+
+    @property
+    def source_names(self) -> tuple[str, ...]:
+        """Distinct feed names the paper came through, in first-seen order."""
+        seen: dict[str, None] = {}
+        for via in self.sources:
+            seen.setdefault(via.feed_name, None)
+        return tuple(seen)
+
+    @property
+    def abs_url(self) -> str | None:
+        if self.arxiv_id:
+            return f"https://arxiv.org/abs/{self.arxiv_id}"
+        if self.doi:
+            return f"https://doi.org/{self.doi}"
+        return self.url
+
+
+@dataclass(frozen=True, slots=True)
+class IngestStats:
+    """What one ingest of one document did to the store."""
+
+    feed_name: str
+    seen: int = 0
+    new: int = 0
+    new_versions: int = 0
+    merged: int = 0
+    unchanged: int = 0
+
+    @property
+    def added(self) -> int:
+        return self.new + self.new_versions
+
+
+@dataclass(frozen=True, slots=True)
+class FeedState:
+    """Operator-visible state of one configured feed."""
+
+    name: str
+    kind: str
+    url: str | None
+    interval_seconds: int
+    last_attempt: datetime | None = None
+    last_success: datetime | None = None
+    last_error: str | None = None
+    consecutive_failures: int = 0
+    next_attempt: datetime | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    last_entry_count: int | None = None
+    #: ok / empty / quiet / stale / error / never
+    health: str = "never"
+    paper_count: int = 0

@@ -1,0 +1,9 @@
+"""Matches and watermarks on the ingest sequence."""
+
+from __future__ import annotations
+
+from digest.store.base import StoreBase
+
+
+class MatchStore(StoreBase):
+    pass
