@@ -179,3 +179,66 @@ class FeedState:
     #: ok / empty / quiet / stale / error / never
     health: str = "never"
     paper_count: int = 0
+
+
+# --- Digests (issue #4): what a user receives for one period ------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    """Why a paper is in a digest: one subscription (or tag) that matched it."""
+
+    subscription_id: int
+    subscription: str
+    score: float
+    #: The matcher's explanation: clauses, fields, exact/fuzzy, spans (see digest.match).
+    explanation: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class DigestItem:
+    paper: Paper
+    reasons: tuple[Reason, ...]
+    #: Blended rank score (match score and trending signal).
+    score: float
+    trending: float | None = None
+    #: True when this is a new version of a paper the user was already sent ("Updated" section).
+    updated: bool = False
+    #: Event sequence number that put the paper in this digest.
+    seq: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class DigestSection:
+    title: str
+    items: tuple[DigestItem, ...]
+    #: "subscription" | "tag" | "trending" | "updated"
+    kind: str = "subscription"
+
+
+@dataclass(frozen=True, slots=True)
+class Digest:
+    """One user's digest for one period; the unit the outbox stores and the feeds are built from."""
+
+    user_id: int
+    user_email: str
+    user_name: str | None
+    period: str  # daily | weekly | trending
+    period_key: str  # 2026-11-24 | 2026-W48
+    period_start: datetime
+    period_end: datetime
+    sections: tuple[DigestSection, ...]
+    #: Items beyond the size budget, summarised as "N more" with a link.
+    more_count: int = 0
+    #: Human lines such as "arXiv did not announce today" or "cs.LG feed looked stale; retrying".
+    source_status: tuple[str, ...] = ()
+    seq_from: int = 0
+    seq_to: int = 0
+
+    @property
+    def items(self) -> tuple[DigestItem, ...]:
+        return tuple(i for s in self.sections for i in s.items)
+
+    @property
+    def paper_count(self) -> int:
+        return len({i.paper.id for i in self.items}) + self.more_count
