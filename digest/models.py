@@ -242,3 +242,78 @@ class Digest:
     @property
     def paper_count(self) -> int:
         return len({i.paper.id for i in self.items}) + self.more_count
+
+
+# --- Users, subscriptions, tags and stored matches (issue #3) -----------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    id: int
+    email: str
+    name: str | None
+    timezone: str = "UTC"
+    hour: int = 7
+    weekday: int = 0
+    #: Unguessable token in private feed URLs; rotating it revokes old feed links.
+    feed_token: str = ""
+    #: Bumped to revoke every signed link issued before.
+    token_generation: int = 0
+    origin: str = "cli"  # config | cli | web | import
+    active: bool = True
+    send_empty: bool = False
+    show_updates: bool = False
+    created: datetime | None = None
+
+
+SubscriptionKind = Literal["query", "tag", "user-tag", "trending"]
+SUBSCRIPTION_KINDS: tuple[str, ...] = ("query", "tag", "user-tag", "trending")
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    """A saved query (or a tag, user tag or trending feed) that one user receives papers for.
+
+    ``query`` holds the query text for kind "query", the topic tag name for "tag" and the user's
+    label name for "user-tag"; it is empty for "trending".
+    """
+
+    id: int
+    user_id: int
+    user_email: str
+    name: str
+    kind: str = "query"
+    query: str = ""
+    every: str = "daily"  # daily | weekly
+    channel: str = "both"  # email | feed | both
+    #: None: the matcher's default threshold.
+    threshold: float | None = None
+    paused: bool = False
+    origin: str = "cli"
+    created: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Tag:
+    """A topic tag: a named query applied to every paper."""
+
+    id: int
+    name: str
+    query: str
+    origin: str = "config"
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMatch:
+    """One (subscription, paper) match as the store keeps it."""
+
+    id: int
+    user_id: int
+    user_email: str
+    subscription_id: int
+    subscription: str
+    paper_id: str
+    score: float
+    explanation: dict[str, Any]
+    seq: int
+    created: datetime

@@ -245,6 +245,17 @@ class WatermarkRow(Base):
     updated: Mapped[datetime | None]
 
 
+class CorpusStatsRow(Base):
+    """The matcher's corpus statistics (document frequencies for IDF) as of ingest sequence ``seq``;
+    kept beside the watermark so scores do not depend on which process computed them."""
+
+    __tablename__ = "corpus_stats"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    seq: Mapped[int] = mapped_column(BigId, default=0)
+    updated: Mapped[datetime | None]
+
+
 class OutboxRow(Base):
     """Transactional outbox: one row per (user, period, period key); the unique key makes sending idempotent."""
 

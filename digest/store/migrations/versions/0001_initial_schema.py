@@ -111,6 +111,13 @@ def upgrade() -> None:
     sa.UniqueConstraint('email'),
     sa.UniqueConstraint('feed_token')
     )
+    op.create_table('corpus_stats',
+    sa.Column('name', sa.String(length=64), nullable=False),
+    sa.Column('data', sa.JSON(), nullable=False),
+    sa.Column('seq', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('updated', digest.store.schema.UTCDateTime(timezone=True), nullable=True),
+    sa.PrimaryKeyConstraint('name')
+    )
     op.create_table('watermarks',
     sa.Column('name', sa.String(length=200), nullable=False),
     sa.Column('seq', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -352,6 +359,7 @@ def downgrade() -> None:
 
     op.drop_table('work_items')
     op.drop_table('watermarks')
+    op.drop_table('corpus_stats')
     op.drop_table('users')
     op.drop_table('tags')
     with op.batch_alter_table('papers', schema=None) as batch_op:
