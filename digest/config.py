@@ -117,6 +117,19 @@ class SmtpSettings(_Section):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
+class DeliverySettings(_Section):
+    """How digests leave: "smtp" (the [smtp] section) or "maildir" (a local Maildir, for one host)."""
+
+    method: Literal["smtp", "maildir"] = "smtp"
+    maildir: Path | None = None
+
+    @model_validator(mode="after")
+    def _where(self) -> "DeliverySettings":
+        if self.method == "maildir" and self.maildir is None:
+            raise ValueError('method "maildir" needs maildir = PATH')
+        return self
+
+
 class WebSettings(_Section):
     base_url: str = "http://localhost:8000"
     host: str = "127.0.0.1"
@@ -166,6 +179,7 @@ class Settings(BaseSettings):
     feeds: list[FeedSettings] = Field(default_factory=list)
     smtp: SmtpSettings = Field(default_factory=lambda: SmtpSettings.model_validate({}))
     web: WebSettings = Field(default_factory=WebSettings)
+    delivery: DeliverySettings = Field(default_factory=DeliverySettings)
     users: list[UserSettings] = Field(default_factory=list)
     tags: list[TagSettings] = Field(default_factory=list)
     # Secrets: environment only (DIGEST_SMTP_PASSWORD, DIGEST_SECRET_KEY).

@@ -20,7 +20,9 @@ ARXIV_ID_RE = re.compile(rf"^(?:arxiv:)?(?:{_NEW_ID}|{_OLD_ID}){_VERSION}$", re.
 # An arXiv id inside free text or a URL: abs/, pdf/, html/ links with or without scheme and www,
 # "arXiv:2401.01234v2", "oai:arXiv.org:2401.01234".
 _ARXIV_IN_TEXT = re.compile(
-    r"(?:arxiv\.org/(?:abs|pdf|html|format)/|arxiv[:\s]\s*|oai:arxiv\.org:)"
+    r"(?:arxiv\.org/(?:abs|pdf|html|format)/|arxiv[:\s]\s*|oai:arxiv\.org:"
+    # Mirrors that name papers by arXiv id: Hugging Face paper pages, ar5iv renderings.
+    r"|huggingface\.co/papers/|ar5iv\.org/(?:abs|html)/)"
     rf"(?:{_NEW_ID}|{_OLD_ID}){_VERSION}",
     re.IGNORECASE,
 )
@@ -68,7 +70,9 @@ def find_arxiv_id(text: str | None, *, bare: bool = False) -> tuple[str, int | N
     m = _ARXIV_IN_TEXT.search(text)
     if m:
         return _arxiv_parts(m)
-    m = _ARXIV_DOI_RE.match(text.strip())
+    # arXiv's DataCite DOI, bare or as a doi.org link: 10.48550/arXiv.2401.01234.
+    doi = normalize_doi(text)
+    m = _ARXIV_DOI_RE.match(doi) if doi else None
     if m:
         return parse_arxiv_id(m.group(1))
     if bare:

@@ -5,7 +5,9 @@ from __future__ import annotations
 from digest.cli.app import cli
 
 # Importing a module registers its commands on the group.
-from digest.cli import ingest, match, digests, feeds, service, demo  # noqa: E402,F401
+from digest.cli import ingest, match, digests, feeds, service, demo, bench_ingest  # noqa: E402,F401
+from digest.cli import bench_digests  # noqa: E402,F401
+from digest.cli import bench_web  # noqa: E402,F401
 
 __all__ = ["cli", "main"]
 

@@ -1,5 +1,98 @@
-"""Commands: digests."""
+"""Commands: `digest send`, `digest preview`, and the outbox section of `digest status`."""
 
 from __future__ import annotations
 
-from digest.cli.app import cli, bench, pass_ctx, echo_json  # noqa: F401
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import click
+
+from digest.cli.app import Context, cli, echo_json, pass_ctx
+from digest.cli.status import STATUS_SECTIONS
+from digest.store.base import utcnow
+
+
+def _parse_now(value: str | None) -> datetime:
+    if not value:
+        return utcnow()
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not an ISO 8601 time such as 2026-11-24T07:00:00+01:00",
+                                 param_hint="--now") from None
+    # A time without an offset is read as UTC, never as the machine's local time.
+    return parsed.replace(tzinfo=timezone.utc) if parsed.tzinfo is None else parsed
+
+
+@cli.command()
+@click.option("--dry-run", is_flag=True, help="Show what is due; match, record and send nothing.")
+@click.option("--now", "now_text", metavar="ISO_TIME", help="Act as of this time (default: now; no offset = UTC).")
+@click.option("--no-match", is_flag=True, help="Do not match new papers first (the scheduler matches on its own).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@pass_ctx
+def send(ctx: Context, dry_run: bool, now_text: str | None, no_match: bool, as_json: bool) -> None:
+    """Build and deliver every digest that is due.
+
+    Each user's daily digest is due from their local hour (weekly: on their weekday) until the next
+    one; a digest is built and sent once, however often this runs.
+    """
+    from digest.digests.send import send_due
+
+    now = _parse_now(now_text)
+    report = send_due(ctx.store, ctx.settings, now=now, dry_run=dry_run, match_first=not no_match)
+    if as_json:
+        echo_json({"now": now, "dry_run": dry_run, "planned": report.planned, "delivery": report.delivery,
+                   "matched": report.matched})
+        return
+    for p in report.planned:
+        what = p.subject or ("empty: not sent" if p.outcome == "empty" else "")
+        click.echo(f"{p.outcome:8} {p.period:6} {p.period_key:10} {p.user_email}  {p.papers} papers  {what}".rstrip())
+    if dry_run:
+        click.echo(f"dry run: {len(report.planned)} digest(s) due at {now.isoformat()}; nothing recorded or sent")
+        return
+    click.echo(f"{report.count('enqueued')} digest(s) queued, {report.count('empty')} empty, "
+               f"{report.count('already')} already done")
+    run = report.delivery
+    if run is not None:
+        click.echo(f"delivered {run.sent}, retrying {run.retried}, failed {run.failed}")
+        for line in run.errors[:20]:
+            click.echo(f"  {line}", err=True)
+
+
+@cli.command()
+@click.argument("user")
+@click.option("--period", type=click.Choice(["daily", "weekly"]), default="daily", show_default=True)
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the HTML here (default: print it).")
+@click.option("--text", "as_text", is_flag=True, help="The plain-text part instead of the HTML.")
+@click.option("--now", "now_text", metavar="ISO_TIME", help="Preview as of this time.")
+@pass_ctx
+def preview(ctx: Context, user: str, period: str, out: Path | None, as_text: bool, now_text: str | None) -> None:
+    """Write the exact HTML USER (email or id) would be sent for PERIOD; nothing is recorded."""
+    from digest.digests.send import preview as build_preview
+
+    digest, rendered = build_preview(ctx.store, ctx.settings, user, period=period, now=_parse_now(now_text))
+    body = rendered.text if as_text else rendered.html
+    if out is None:
+        click.echo(body, nl=False)
+        return
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(body, encoding="utf-8")
+    click.echo(f"{out}: {rendered.subject} ({len(rendered.paper_ids)} shown, {rendered.more_count} more)", err=True)
+
+
+def outbox_section(ctx: Context) -> tuple[str, Any]:
+    """Outbox counts per status and the rows that failed or are being retried, with their reasons."""
+    summary = ctx.store.outbox_summary()
+    value: dict[str, Any] = {**summary.counts, "oldest_pending": summary.oldest_pending,
+                             "last_sent": summary.last_sent}
+    for p in summary.problems:
+        code = f"SMTP {p.smtp_code} " if p.smtp_code else ""
+        retry = f"; retry at {p.next_attempt:%Y-%m-%d %H:%M} UTC" if p.status == "pending" and p.next_attempt else ""
+        value[f"#{p.id} {p.status}"] = (f"{p.recipient} {p.period} {p.period_key}: {code}{p.last_error}"
+                                        f" (attempts {p.attempts}{retry})")
+    return "outbox", value
+
+
+STATUS_SECTIONS.append(outbox_section)

@@ -1,5 +1,92 @@
-"""Commands: ingest."""
+"""Commands: `digest init`, `digest ingest` (also registers `papers` and `status`).
+
+Exit codes of `digest ingest` (fetching due feeds): 0 when at least one feed succeeded or nothing
+was due, even if some feeds failed (each failure is printed with its reason; cron mails stderr);
+1 when every feed attempted failed, which usually means the network or the config is broken.
+`digest ingest --file` exits 1 with a one-line reason when the file cannot be read as a feed.
+"""
 
 from __future__ import annotations
 
-from digest.cli.app import cli, bench, pass_ctx, echo_json  # noqa: F401
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import click
+
+from digest.cli import papers, status  # noqa: F401  (registers `papers` and `status`)
+from digest.cli.app import Context, cli, is_terminal, pass_ctx
+from digest.ingest import FeedRun
+from digest.models import SOURCE_KINDS, IngestStats
+
+
+def _stats_line(stats: IngestStats) -> str:
+    if stats.added == 0 and stats.merged == 0:
+        return f"nothing new ({stats.seen} entries already stored)" if stats.seen else "no entries"
+    return (f"{stats.seen} entries: {stats.new} new, {stats.new_versions} new versions, "
+            f"{stats.merged} merged, {stats.unchanged} unchanged")
+
+
+@contextmanager
+def _progress(label: str) -> Iterator[Callable[[int], None] | None]:
+    """A rich progress bar on a terminal; nothing otherwise."""
+    if not is_terminal():
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  transient=True) as bar:
+        task = bar.add_task(label, total=None)
+        yield lambda n: bar.advance(task, n)
+
+
+@cli.command()
+@pass_ctx
+def init(ctx: Context) -> None:
+    """Create or migrate the database and apply the config (safe to run again)."""
+    from digest.configure import apply_config
+
+    settings = ctx.settings
+    store = ctx.store  # Store.open migrates to the newest schema
+    apply_config(settings, store)
+    click.echo(f"database ready: {settings.database_url} (schema up to date)")
+    click.echo(f"feeds configured: {len(settings.feeds)}; papers stored: {store.paper_count()}")
+
+
+@cli.command()
+@click.option("--file", "path", type=click.Path(dir_okay=True, path_type=str), default=None,
+              help="Ingest a local capture instead of fetching the due feeds.")
+@click.option("--kind", type=click.Choice(SOURCE_KINDS), default=None, help="Kind of the file (detected if omitted).")
+@click.option("--feed-name", default=None, help="Feed name recorded as the papers' via (default: file:<name>).")
+@pass_ctx
+def ingest(ctx: Context, path: str | None, kind: str | None, feed_name: str | None) -> None:
+    """Fetch the feeds that are due, or ingest one local file with --file."""
+    from digest.ingest import ingest_due, ingest_file
+
+    if path is None:
+        if kind or feed_name:
+            raise click.UsageError("--kind and --feed-name go with --file")
+        runs = ingest_due(ctx.settings, ctx.store, progress=_print_run)
+        if not runs:
+            click.echo("no feeds due")
+        elif all(r.failed for r in runs):
+            ctx_exit(1)
+        return
+    with _progress(f"ingesting {path}") as progress:
+        stats = ingest_file(ctx.store, path, kind=kind, feed_name=feed_name, progress=progress)
+    click.echo(f"{path}: {_stats_line(stats)}")
+
+
+def _print_run(run: FeedRun) -> None:
+    if run.failed:
+        click.echo(f"{run.feed_name}: error: {run.error}", err=True)
+        return
+    detail = {"quiet": "quiet (no announcement)", "stale": "stale (same batch as before; will retry soon)",
+              "not-modified": "not modified"}.get(run.status)
+    click.echo(f"{run.feed_name}: {detail or _stats_line(run.stats)}")
+    for warning in run.warnings[:5]:
+        click.echo(f"{run.feed_name}: warning: {warning}", err=True)
+
+
+def ctx_exit(code: int) -> None:
+    click.get_current_context().exit(code)

@@ -15,13 +15,14 @@ from digest.store.feeds import FeedStore
 from digest.store.matches import MatchStore
 from digest.store.outbox import OutboxStore
 from digest.store.papers import PaperStore
+from digest.store.trending import TrendingStore
 from digest.store.users import UserStore
 from digest.store.work import WorkStore
 
 __all__ = ["Store", "utcnow"]
 
 
-class Store(PaperStore, FeedStore, UserStore, MatchStore, OutboxStore, WorkStore):
+class Store(PaperStore, FeedStore, UserStore, MatchStore, OutboxStore, TrendingStore, WorkStore):
     """Facade over every table; see the mixins for the methods."""
 
     def __init__(self, engine: Engine) -> None:

@@ -1,9 +1,148 @@
-"""Configured feeds and their fetch state."""
+"""Configured feeds and their fetch state: conditional-GET validators, health, back-off.
+
+Health of a feed after a fetch (``FeedState.health``, stored in ``feeds.last_status``):
+
+* ``ok`` — entries arrived; ``empty`` — a valid feed with no entries (non-arXiv);
+* ``quiet`` — an arXiv feed with no entries (weekend, holiday: arXiv publishes empty feeds then);
+* ``stale`` — an arXiv RSS feed showing the same batch as before although a new listing was due
+  (see :mod:`digest.sources.arxiv_calendar`); retried sooner, and ``last_success`` is not moved so
+  the next fetch is judged against the same moment;
+* ``not-modified`` — 304 on a non-arXiv feed; ``error`` — fetch/parse failed; ``never`` — not tried.
+
+Failures back off exponentially (:data:`FAILURE_BACKOFF` doubling per consecutive failure, capped
+at :data:`MAX_BACKOFF`), never sooner than a server's Retry-After.
+"""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Row, Table, func, insert, select, update
+
+from digest.config import FeedSettings
+from digest.errors import NotFoundError
+from digest.models import FeedState
+from digest.sources.arxiv_calendar import expected_batch_changed
 from digest.store.base import StoreBase
+from digest.store.schema import FeedRow, PaperSourceRow
+
+_F: Table = FeedRow.__table__  # type: ignore[assignment]
+_S: Table = PaperSourceRow.__table__  # type: ignore[assignment]
+
+FAILURE_BACKOFF = timedelta(minutes=5)
+MAX_BACKOFF = timedelta(hours=24)
+STALE_RETRY = timedelta(minutes=30)
+#: Kinds whose feed is one daily batch on arXiv's calendar.
+ARXIV_BATCH_KINDS = frozenset({"arxiv-rss"})
+_FETCH_OUTCOMES = frozenset({"ok", "empty", "not-modified", "error"})
+
+
+def _options(feed: FeedSettings) -> dict[str, Any]:
+    return {"categories": list(feed.categories), "venue": feed.venue, "server": feed.server}
+
+
+def judge_health(kind: str, outcome: str, *, same_batch: bool, prev_success: datetime | None,
+                 now: datetime) -> str:
+    """The health word for one fetch outcome (see module docstring)."""
+    if outcome == "error":
+        return "error"
+    if kind in ARXIV_BATCH_KINDS:
+        if outcome == "empty":
+            return "quiet"
+        if (outcome == "not-modified" or same_batch) and expected_batch_changed(prev_success, now):
+            return "stale"
+        return "ok"
+    return outcome
 
 
 class FeedStore(StoreBase):
-    pass
+    """Feeds from the config and what happened the last time each was fetched."""
+
+    def sync_feeds(self, feeds: list[FeedSettings]) -> None:
+        """Upsert feeds from the config by name; feeds no longer configured are disabled, not deleted."""
+        with self.write() as conn:
+            existing = {r.name: r for r in conn.execute(select(_F))}
+            for feed in feeds:
+                values = {"kind": feed.kind, "url": feed.url, "options": _options(feed),
+                          "interval_seconds": feed.interval, "enabled": True}
+                old = existing.get(feed.name)
+                if old is None:
+                    conn.execute(insert(_F).values(name=feed.name, consecutive_failures=0, **values))
+                    continue
+                if old.url != feed.url or old.kind != feed.kind or old.options != values["options"]:
+                    # A different resource: old validators and batch identity no longer apply.
+                    values.update(etag=None, last_modified=None, last_batch_hash=None, next_attempt=None)
+                conn.execute(update(_F).where(_F.c.id == old.id).values(**values))
+            gone = set(existing) - {f.name for f in feeds}
+            if gone:
+                conn.execute(update(_F).where(_F.c.name.in_(sorted(gone))).values(enabled=False))
+
+    def _counts(self, conn: Connection) -> dict[str, int]:
+        rows = conn.execute(select(_S.c.feed_name, func.count(func.distinct(_S.c.paper_id)))
+                            .group_by(_S.c.feed_name))
+        return {name: int(n) for name, n in rows}
+
+    def feed_states(self, *, include_disabled: bool = False) -> list[FeedState]:
+        query = select(_F).order_by(_F.c.name)
+        if not include_disabled:
+            query = query.where(_F.c.enabled.is_(True))
+        with self.read() as conn:
+            counts = self._counts(conn)
+            return [_state(r, counts.get(r.name, 0)) for r in conn.execute(query)]
+
+    def get_feed_state(self, name: str) -> FeedState:
+        with self.read() as conn:
+            row = conn.execute(select(_F).where(_F.c.name == name)).first()
+            if row is None:
+                raise NotFoundError("feed", name)
+            return _state(row, self._counts(conn).get(name, 0))
+
+    def due_feeds(self, now: datetime) -> list[FeedState]:
+        """Enabled feeds whose next attempt is not in the future, most overdue first."""
+        return sorted((s for s in self.feed_states() if s.next_attempt is None or s.next_attempt <= now),
+                      key=lambda s: (s.next_attempt is not None, s.next_attempt or now, s.name))
+
+    def record_fetch(self, name: str, *, now: datetime, outcome: str, etag: str | None = None,
+                     last_modified: str | None = None, entry_count: int | None = None,
+                     batch_hash: str | None = None, feed_date: datetime | None = None,
+                     error: str | None = None, retry_after: float | None = None) -> FeedState:
+        """Record one fetch: ``outcome`` is ok / empty / not-modified / error. Returns the new state."""
+        if outcome not in _FETCH_OUTCOMES:
+            raise ValueError(f"unknown fetch outcome {outcome!r}")
+        with self.write() as conn:
+            row = conn.execute(select(_F).where(_F.c.name == name)).first()
+            if row is None:
+                raise NotFoundError("feed", name)
+            interval = timedelta(seconds=row.interval_seconds)
+            same = batch_hash is not None and batch_hash == row.last_batch_hash
+            health = judge_health(row.kind, outcome, same_batch=same, prev_success=row.last_success, now=now)
+            values: dict[str, Any] = {"last_attempt": now, "last_status": health}
+            if health == "error":
+                failures = row.consecutive_failures + 1
+                delay = min(FAILURE_BACKOFF * 2 ** (failures - 1), max(MAX_BACKOFF, interval))
+                if retry_after:
+                    delay = max(delay, timedelta(seconds=retry_after))
+                values.update(last_error=error or "unknown error", consecutive_failures=failures,
+                              next_attempt=now + delay)
+            else:
+                values.update(last_error=None, consecutive_failures=0,
+                              next_attempt=now + (min(interval, STALE_RETRY) if health == "stale" else interval))
+                if health != "stale":
+                    values["last_success"] = now
+                if etag is not None or last_modified is not None:
+                    values.update(etag=etag, last_modified=last_modified)
+                if outcome in ("ok", "empty"):
+                    values.update(last_entry_count=entry_count, last_batch_hash=batch_hash)
+                if feed_date is not None:
+                    values["last_feed_date"] = feed_date
+            conn.execute(update(_F).where(_F.c.id == row.id).values(**values))
+        return self.get_feed_state(name)
+
+
+def _state(r: Row[Any], paper_count: int) -> FeedState:
+    return FeedState(name=r.name, kind=r.kind, url=r.url, interval_seconds=r.interval_seconds,
+                     last_attempt=r.last_attempt, last_success=r.last_success, last_error=r.last_error,
+                     consecutive_failures=r.consecutive_failures or 0, next_attempt=r.next_attempt, etag=r.etag,
+                     last_modified=r.last_modified, last_entry_count=r.last_entry_count,
+                     health=r.last_status or "never", paper_count=paper_count)

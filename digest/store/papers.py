@@ -1,9 +1,456 @@
-"""Papers, their sources ("via"), the ingest sequence and source signals."""
+"""Papers, their sources ("via"), the ingest sequence and source signals.
+
+Writes go through :meth:`PaperStore.ingest_records` (feeds) and :meth:`PaperStore.bulk_import`
+(snapshots); both process records in batches with set-based lookups (``WHERE arxiv_id IN (...)``)
+and ``executemany`` writes, one transaction per batch. The merge rules live in
+:mod:`digest.store.merge`.
+
+Canonical ids are stable. A paper keeps the id it was first stored under even when a later source
+tells us more: a journal-RSS paper stored as ``doi:10.1/x`` that later arrives from arXiv gains
+``arxiv_id`` but stays ``doi:10.1/x``. Re-keying would orphan every reference downstream (matches,
+sent papers, digests already mailed, feed entry ids). Lookups by ``arxiv:``/``doi:``/``openreview:``
+resolve through the identifier columns, so either name finds the paper.
+
+Ingest sequence: every new paper and every higher arXiv version appends one ``paper_events`` row;
+``papers.seq`` holds the paper's latest event. Sequence numbers are allocated while the batch holds
+the write lock (SQLite ``BEGIN IMMEDIATE``; PostgreSQL ``LOCK TABLE paper_events``), so they become
+visible in commit order and a watermark never skips a number that commits late.
+"""
 
 from __future__ import annotations
 
-from digest.store.base import StoreBase
+import hashlib
+import json
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from datetime import datetime, timezone
+from itertools import islice
+from typing import Any
+
+from sqlalchemy import JSON, Connection, Row, Table, bindparam, func, or_, select, text, update
+
+from digest.errors import NotFoundError
+from digest.ids import canonical_id, parse_paper_ref
+from digest.models import IngestStats, Paper, PaperRecord, Via
+from digest.store import merge
+from digest.store.base import StoreBase, utcnow
+from digest.store.schema import PaperEventRow, PaperRow, PaperSourceRow, SignalRow, UTCDateTime
+
+_P: Table = PaperRow.__table__  # type: ignore[assignment]
+_S: Table = PaperSourceRow.__table__  # type: ignore[assignment]
+_E: Table = PaperEventRow.__table__  # type: ignore[assignment]
+_G: Table = SignalRow.__table__  # type: ignore[assignment]
+#: Rows per IN (...) list: far below SQLite's 32,766 host parameters.
+_IN_CHUNK = 2000
+_ID_LEN, _EXT_LEN = 300, 500
+
+
+@dataclass(frozen=True, slots=True)
+class SignalPoint:
+    """One observation of a paper's source signals (for trending velocity)."""
+
+    observed: datetime
+    source_kind: str
+    upvotes: int | None
+    comments: int | None
+    stars: int | None
+
+
+@lru_cache(maxsize=4096)  # a batch shares "now" and, for arXiv, one announcement date
+def _sqlite_datetime(value: datetime | None) -> str | None:
+    """The text form SQLAlchemy's SQLite DATETIME stores (naive UTC, microseconds), so raw and ORM writes agree."""
+    if value is None:
+        return None
+    return value.astimezone(timezone.utc).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+
+
+def _raw_insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """executemany straight to the driver: the hot path of ingest skips per-value type processing.
+
+    Values are converted here exactly as the column types would (UTC datetimes, JSON text), which
+    the round-trip tests on both backends check.
+    """
+    if not rows:
+        return
+    sqlite = conn.dialect.name == "sqlite"
+    names = [c.name for c in table.columns if c.name in rows[0]]
+    converters: list[Callable[[Any], Any] | None] = []
+    for name in names:
+        ctype = table.c[name].type
+        if isinstance(ctype, UTCDateTime):
+            converters.append(_sqlite_datetime if sqlite else None)
+        elif isinstance(ctype, JSON):
+            converters.append(json.dumps)
+        else:
+            converters.append(None)
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    sql = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join([mark] * len(names))})"
+    pairs = list(zip(names, converters))
+    conn.exec_driver_sql(sql, [tuple(row[n] if f is None else f(row[n]) for n, f in pairs) for row in rows])
+
+
+def _chunks(items: Sequence[Any], size: int = _IN_CHUNK) -> Iterator[Sequence[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
+def _bounded_id(pid: str) -> str:
+    """Very long URL ids are shortened with a hash so they fit the key column."""
+    if len(pid) <= _ID_LEN:
+        return pid
+    return f"{pid[:_ID_LEN - 18]}#{hashlib.sha1(pid.encode()).hexdigest()[:16]}"
+
+
+@dataclass(slots=True)
+class _Batch:
+    """Working state of one batch: loaded and new rows, identifier indexes, pending writes."""
+
+    feed: str
+    now: datetime
+    rows: dict[str, dict[str, Any]] = field(default_factory=dict)
+    new_ids: list[str] = field(default_factory=list)
+    created: set[str] = field(default_factory=set)
+    dirty: set[str] = field(default_factory=set)
+    by_arxiv: dict[str, str] = field(default_factory=dict)
+    by_doi: dict[str, str] = field(default_factory=dict)
+    by_openreview: dict[str, str] = field(default_factory=dict)
+    by_author: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    vias: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    new_vias: list[dict[str, Any]] = field(default_factory=list)
+    changed_vias: list[dict[str, Any]] = field(default_factory=list)
+    touched_vias: list[int] = field(default_factory=list)
+    events: list[tuple[str, str, int | None]] = field(default_factory=list)
+    signals: list[dict[str, Any]] = field(default_factory=list)
+    new: int = 0
+    versions: int = 0
+    merged: int = 0
+    unchanged: int = 0
+
+    def index(self, row: dict[str, Any]) -> None:
+        pid = row["id"]
+        self.rows[pid] = row
+        for column, idx in (("arxiv_id", self.by_arxiv), ("doi", self.by_doi), ("openreview_id", self.by_openreview)):
+            if row[column]:
+                idx.setdefault(row[column], pid)
+        if row["first_author_key"] and pid not in self.by_author[row["first_author_key"]]:
+            self.by_author[row["first_author_key"]].append(pid)
+
+
+class _Prep:
+    """A record with its identifiers and merge keys computed once."""
+
+    __slots__ = ("rec", "pid", "arxiv_id", "doi", "via_key", "tkey", "akey")
+
+    def __init__(self, rec: PaperRecord) -> None:
+        self.rec = rec
+        self.doi = rec.doi.lower() if rec.doi else None
+        self.arxiv_id = rec.arxiv_id
+        self.pid = _bounded_id(canonical_id(arxiv_id=rec.arxiv_id, doi=self.doi, openreview_id=rec.openreview_id,
+                                            url=rec.url))
+        self.via_key = (rec.source_kind, rec.external_id[:_EXT_LEN])
+        self.tkey = merge.title_key(rec.title)
+        self.akey = merge.first_author_key(rec.authors)
 
 
 class PaperStore(StoreBase):
-    pass
+    """Papers and everything attached to them. Public methods are listed in the module docstring."""
+
+    # --- writing -------------------------------------------------------------------------------
+
+    def ingest_records(self, feed_name: str, records: Iterable[PaperRecord], *,
+                       now: datetime | None = None, batch_size: int = 2000) -> IngestStats:
+        """Store one document's records: merge, append events, keep every via. Idempotent."""
+        return self._ingest(feed_name, records, now=now or utcnow(), batch_size=batch_size, progress=None)
+
+    def bulk_import(self, feed_name: str, records: Iterable[PaperRecord], *, batch_size: int = 5000,
+                    progress: Callable[[int], None] | None = None, now: datetime | None = None) -> IngestStats:
+        """Stream a large import (the arXiv snapshot) in constant memory; ``progress(n)`` after each batch."""
+        return self._ingest(feed_name, records, now=now or utcnow(), batch_size=batch_size, progress=progress)
+
+    def _ingest(self, feed_name: str, records: Iterable[PaperRecord], *, now: datetime, batch_size: int,
+                progress: Callable[[int], None] | None) -> IngestStats:
+        totals = [0, 0, 0, 0, 0]
+        iterator = iter(records)
+        while batch := list(islice(iterator, batch_size)):
+            with self.write() as conn:
+                state = _Batch(feed_name, now)
+                self._process(conn, state, batch)
+                self._flush(conn, state)
+            for i, n in enumerate((len(batch), state.new, state.versions, state.merged, state.unchanged)):
+                totals[i] += n
+            if progress:
+                progress(len(batch))
+        return IngestStats(feed_name, seen=totals[0], new=totals[1], new_versions=totals[2], merged=totals[3],
+                           unchanged=totals[4])
+
+    def _process(self, conn: Connection, state: _Batch, batch: list[PaperRecord]) -> None:
+        if self.dialect == "postgresql":
+            # Serialise ingests so sequence numbers commit in order (see module docstring).
+            conn.execute(text("LOCK TABLE paper_events IN SHARE ROW EXCLUSIVE MODE"))
+        prepared = [_Prep(rec) for rec in batch]
+        self._load_vias(conn, state, batch)
+        self._load_known(conn, state, prepared)
+        for prep in prepared:
+            self._apply(state, prep)
+
+    def _load_vias(self, conn: Connection, state: _Batch, batch: list[PaperRecord]) -> None:
+        ext_ids = sorted({rec.external_id[:_EXT_LEN] for rec in batch})
+        for chunk in _chunks(ext_ids):
+            rows = conn.execute(select(_S.c.id, _S.c.paper_id, _S.c.source_kind, _S.c.external_id, _S.c.signals,
+                                       _S.c.announce_type)
+                                .where(_S.c.feed_name == state.feed, _S.c.external_id.in_(chunk)))
+            for r in rows:
+                state.vias[(r.source_kind, r.external_id)] = dict(r._mapping)
+
+    def _load_known(self, conn: Connection, state: _Batch, prepared: list[_Prep]) -> None:
+        ids = {p.pid for p in prepared} | {v["paper_id"] for v in state.vias.values()}
+        lookups = ((_P.c.id, ids), (_P.c.arxiv_id, {p.arxiv_id for p in prepared if p.arxiv_id}),
+                   (_P.c.doi, {p.doi for p in prepared if p.doi}),
+                   (_P.c.openreview_id, {p.rec.openreview_id for p in prepared if p.rec.openreview_id}))
+        for column, values in lookups:
+            for chunk in _chunks(sorted(values)):
+                for row in conn.execute(select(_P).where(column.in_(chunk))):
+                    if row.id not in state.rows:
+                        state.index(dict(row._mapping))
+        # Fuzzy candidates: only for records no identifier or via matched, blocked by first-author surname.
+        unmatched = [p for p in prepared
+                     if p.via_key not in state.vias and p.pid not in state.rows
+                     and not (p.arxiv_id and p.arxiv_id in state.by_arxiv) and not (p.doi and p.doi in state.by_doi)]
+        keys = sorted({p.akey for p in unmatched} - {""})
+        # A paper with a different arXiv id is a different paper, so arXiv records only look at rows without one.
+        only_unnumbered = all(p.arxiv_id for p in unmatched)
+        for chunk in _chunks(keys):
+            query = select(_P).where(_P.c.first_author_key.in_(chunk))
+            if only_unnumbered:
+                query = query.where(_P.c.arxiv_id.is_(None))
+            for row in conn.execute(query):
+                if row.id not in state.rows:
+                    state.index(dict(row._mapping))
+
+    def _resolve(self, state: _Batch, prep: _Prep) -> str | None:
+        rec, pid, arxiv_id, doi = prep.rec, prep.pid, prep.arxiv_id, prep.doi
+        via = state.vias.get(prep.via_key)
+        if via:
+            return str(via["paper_id"])
+        for key, idx in ((arxiv_id, state.by_arxiv), (doi, state.by_doi)):
+            if key and key in idx:
+                return idx[key]
+        if pid in state.rows:
+            return pid
+        if rec.openreview_id and rec.openreview_id in state.by_openreview:
+            return state.by_openreview[rec.openreview_id]
+        tkey = prep.tkey
+        for cand in state.by_author.get(prep.akey, ()):
+            row = state.rows[cand]
+            if ((arxiv_id and row["arxiv_id"] and row["arxiv_id"] != arxiv_id)
+                    or (doi and row["doi"] and row["doi"] != doi)
+                    or (rec.openreview_id and row["openreview_id"] and row["openreview_id"] != rec.openreview_id)):
+                continue
+            if merge.titles_match(tkey, row["title_key"]) and merge.authors_overlap(rec.authors, row["authors"]):
+                return cand
+        return None
+
+    def _apply(self, state: _Batch, prep: _Prep) -> None:
+        rec, pid, arxiv_id, doi = prep.rec, prep.pid, prep.arxiv_id, prep.doi
+        found = self._resolve(state, prep)
+        created = found is None
+        if found is None:
+            row = merge.new_row(pid, rec, arxiv_id=arxiv_id, doi=doi, now=state.now, tkey=prep.tkey, akey=prep.akey)
+            # An identifier another paper already owns stays with that paper (unique columns).
+            for column, idx in (("arxiv_id", state.by_arxiv), ("doi", state.by_doi),
+                                ("openreview_id", state.by_openreview)):
+                if row[column] and row[column] in idx:
+                    row[column] = None
+            state.index(row)
+            state.new_ids.append(pid)
+            state.created.add(pid)
+            state.events.append((pid, "new", rec.version))
+            found = pid
+            version_event = False
+        else:
+            row = state.rows[found]
+            changed, new_version = merge.apply_record(row, rec)
+            changed |= self._adopt_ids(state, row, rec, arxiv_id, doi)
+            # A paper first stored in this very batch gets one "new" event carrying its latest version.
+            version_event = new_version and found not in state.created
+            if version_event:
+                state.events.append((found, "version", rec.version))
+            if changed and found not in state.created:
+                state.dirty.add(found)
+        via_new = self._record_via(state, rec, prep.via_key, found)
+        if created:
+            state.new += 1
+        elif version_event:
+            state.versions += 1
+        elif via_new:
+            state.merged += 1
+        else:
+            state.unchanged += 1
+
+    def _adopt_ids(self, state: _Batch, row: dict[str, Any], rec: PaperRecord, arxiv_id: str | None,
+                   doi: str | None) -> bool:
+        """A merged record lends the paper identifiers it lacked, unless another paper owns them."""
+        changed = False
+        for column, value, idx in (("arxiv_id", arxiv_id, state.by_arxiv), ("doi", doi, state.by_doi),
+                                   ("openreview_id", rec.openreview_id, state.by_openreview)):
+            if value and not row[column] and value not in idx:
+                row[column] = value
+                idx[value] = row["id"]
+                changed = True
+        return changed
+
+    def _record_via(self, state: _Batch, rec: PaperRecord, key: tuple[str, str], pid: str) -> bool:
+        values = merge.signal_values(rec.signals)
+        via = state.vias.get(key)
+        if via is None:
+            via = {"paper_id": pid, "source_kind": rec.source_kind, "feed_name": state.feed, "external_id": key[1],
+                   "first_seen": state.now, "last_seen": state.now, "announce_type": rec.announce_type,
+                   "signals": dict(rec.signals)}
+            state.vias[key] = via
+            state.new_vias.append(via)
+            if any(v is not None for v in values.values()):
+                state.signals.append({"paper_id": pid, "source_kind": rec.source_kind, "observed": state.now, **values})
+            return True
+        if "id" not in via:  # a via created earlier in this batch: keep its first values
+            return False
+        if via["signals"] != rec.signals or via["announce_type"] != rec.announce_type:
+            if merge.signal_values(via["signals"] or {}) != values and any(v is not None for v in values.values()):
+                state.signals.append({"paper_id": via["paper_id"], "source_kind": rec.source_kind,
+                                      "observed": state.now, **values})
+            via.update(signals=dict(rec.signals), announce_type=rec.announce_type)
+            state.changed_vias.append({"b_id": via["id"], "signals": via["signals"],
+                                       "announce_type": rec.announce_type, "last_seen": state.now})
+        else:
+            state.touched_vias.append(via["id"])
+        return False
+
+    def _allocate_seqs(self, conn: Connection, n: int) -> list[int]:
+        if n == 0:
+            return []
+        if self.dialect == "postgresql":
+            rows = conn.execute(text("SELECT nextval(pg_get_serial_sequence('paper_events', 'seq')) "
+                                     "FROM generate_series(1, :n)"), {"n": n})
+            return sorted(int(r[0]) for r in rows)
+        # SQLite: the batch holds the write lock (BEGIN IMMEDIATE), and events are append-only.
+        start = conn.execute(select(func.coalesce(func.max(_E.c.seq), 0))).scalar_one() + 1
+        return list(range(start, start + n))
+
+    def _flush(self, conn: Connection, state: _Batch) -> None:
+        seqs = self._allocate_seqs(conn, len(state.events))
+        events = []
+        for seq, (pid, kind, version) in zip(seqs, state.events):
+            state.rows[pid]["seq"] = seq
+            events.append({"seq": seq, "paper_id": pid, "kind": kind, "version": version, "created": state.now})
+        _raw_insert(conn, _P, [state.rows[pid] for pid in state.new_ids])
+        dirty = state.dirty | {pid for pid, kind, _ in state.events if kind == "version"}
+        if dirty:
+            columns: dict[str, Any] = {name: bindparam(name) for name in (*merge.MUTABLE_FIELDS, "seq")}
+            conn.execute(update(_P).where(_P.c.id == bindparam("b_id")).values(columns),
+                         [{"b_id": pid, **{k: state.rows[pid][k] for k in columns}} for pid in sorted(dirty)])
+        _raw_insert(conn, _S, state.new_vias)
+        if state.changed_vias:
+            conn.execute(update(_S).where(_S.c.id == bindparam("b_id"))
+                         .values(signals=bindparam("signals"), announce_type=bindparam("announce_type"),
+                                 last_seen=bindparam("last_seen")), state.changed_vias)
+        for chunk in _chunks(state.touched_vias):
+            conn.execute(update(_S).where(_S.c.id.in_(chunk)).values(last_seen=state.now))
+        _raw_insert(conn, _E, events)
+        _raw_insert(conn, _G, state.signals)
+
+    # --- reading -------------------------------------------------------------------------------
+
+    def _vias(self, conn: Connection, ids: Sequence[str]) -> dict[str, list[Via]]:
+        vias: dict[str, list[Via]] = defaultdict(list)
+        for chunk in _chunks(list(ids)):
+            rows = conn.execute(select(_S).where(_S.c.paper_id.in_(chunk)).order_by(_S.c.first_seen, _S.c.id))
+            for r in rows:
+                vias[r.paper_id].append(Via(source_kind=r.source_kind, feed_name=r.feed_name,
+                                            external_id=r.external_id, first_seen=r.first_seen,
+                                            announce_type=r.announce_type, signals=dict(r.signals or {})))
+        return vias
+
+    def _papers(self, conn: Connection, rows: Sequence[Row[Any]]) -> list[Paper]:
+        vias = self._vias(conn, [r.id for r in rows])
+        return [_paper(r, vias.get(r.id, ())) for r in rows]
+
+    def get_paper(self, ref: str) -> Paper:
+        """A paper by canonical id or alias (``arxiv:…``, ``doi:…``, a bare arXiv id, a link); NotFoundError."""
+        cid = parse_paper_ref(ref)
+        prefix, _, rest = cid.partition(":")
+        alias = {"arxiv": _P.c.arxiv_id, "doi": _P.c.doi, "openreview": _P.c.openreview_id}.get(prefix)
+        condition = _P.c.id == cid
+        if alias is not None and rest:
+            condition = or_(condition, alias == (rest.lower() if prefix == "doi" else rest))
+        with self.read() as conn:
+            rows = conn.execute(select(_P).where(condition).order_by((_P.c.id == cid).desc()).limit(1)).all()
+            if not rows:
+                raise NotFoundError("paper", ref)
+            return self._papers(conn, rows)[0]
+
+    def papers_by_ids(self, ids: Iterable[str]) -> dict[str, Paper]:
+        wanted = sorted(set(ids))
+        with self.read() as conn:
+            rows: list[Row[Any]] = []
+            for chunk in _chunks(wanted):
+                rows.extend(conn.execute(select(_P).where(_P.c.id.in_(chunk))))
+            return {p.id: p for p in self._papers(conn, rows)}
+
+    def list_papers(self, *, limit: int | None = None, offset: int = 0, source: str | None = None) -> list[Paper]:
+        """Newest first (by ingest sequence); ``source`` is a feed name or a source kind."""
+        query = select(_P).order_by(_P.c.seq.desc(), _P.c.id).offset(offset).limit(limit)
+        if source:
+            query = query.where(select(_S.c.id).where(_S.c.paper_id == _P.c.id,
+                                                      or_(_S.c.feed_name == source, _S.c.source_kind == source))
+                                .exists())
+        with self.read() as conn:
+            return self._papers(conn, conn.execute(query).all())
+
+    def papers_after(self, seq: int, *, limit: int | None = None) -> list[tuple[int, str, Paper]]:
+        """Events after watermark ``seq`` in order: (event seq, "new" | "version", paper)."""
+        query = (select(_E.c.seq.label("event_seq"), _E.c.kind.label("event_kind"), _P)
+                 .join(_P, _P.c.id == _E.c.paper_id).where(_E.c.seq > seq).order_by(_E.c.seq).limit(limit))
+        with self.read() as conn:
+            rows = conn.execute(query).all()
+            papers = self._papers(conn, rows)
+            return [(int(r.event_seq), str(r.event_kind), p) for r, p in zip(rows, papers)]
+
+    def max_seq(self) -> int:
+        with self.read() as conn:
+            return int(conn.execute(select(func.coalesce(func.max(_E.c.seq), 0))).scalar_one())
+
+    def paper_count(self) -> int:
+        with self.read() as conn:
+            return int(conn.execute(select(func.count()).select_from(_P)).scalar_one())
+
+    def iter_papers(self, batch: int = 1000) -> Iterator[Paper]:
+        """Every paper, by id, in pages of ``batch`` (keyset pagination: constant memory)."""
+        last = ""
+        while True:
+            with self.read() as conn:
+                rows = conn.execute(select(_P).where(_P.c.id > last).order_by(_P.c.id).limit(batch)).all()
+                papers = self._papers(conn, rows)
+            yield from papers
+            if len(rows) < batch:
+                return
+            last = rows[-1].id
+
+    def signal_history(self, paper_ids: Iterable[str]) -> dict[str, list[SignalPoint]]:
+        """Observed upvotes/comments/stars per paper, oldest first."""
+        out: dict[str, list[SignalPoint]] = defaultdict(list)
+        with self.read() as conn:
+            for chunk in _chunks(sorted(set(paper_ids))):
+                rows = conn.execute(select(_G).where(_G.c.paper_id.in_(chunk)).order_by(_G.c.observed, _G.c.id))
+                for r in rows:
+                    out[r.paper_id].append(SignalPoint(r.observed, r.source_kind, r.upvotes, r.comments, r.stars))
+        return dict(out)
+
+
+def _paper(r: Row[Any], vias: Sequence[Via]) -> Paper:
+    return Paper(id=r.id, title=r.title, authors=tuple(r.authors or ()), abstract=r.abstract or "", tldr=r.tldr,
+                 categories=tuple(r.categories or ()), keywords=tuple(r.keywords or ()), arxiv_id=r.arxiv_id,
+                 version=r.version, doi=r.doi, openreview_id=r.openreview_id, url=r.url, pdf_url=r.pdf_url,
+                 code_url=r.code_url, published=r.published, updated=r.updated, license=r.license,
+                 journal_ref=r.journal_ref, venue=r.venue, title_original=r.title_original,
+                 first_seen=r.first_seen, seq=int(r.seq or 0), sources=tuple(vias))

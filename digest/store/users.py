@@ -1,9 +1,373 @@
-"""Users, subscriptions, topic tags, user labels and muted authors."""
+"""Users, subscriptions, topic tags, user labels and muted authors.
+
+Rows carry an ``origin``: the config file owns the rows it created ("config") and re-applying it
+updates or removes exactly those; rows made from the command line or the web are never touched by
+a config sync.
+
+Public (through :class:`digest.store.Store`): the methods of :class:`UserStore`.
+"""
 
 from __future__ import annotations
 
-from digest.store.base import StoreBase
+import secrets
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Table, delete, func, select, update
+
+from digest.errors import NotFoundError
+from digest.models import SUBSCRIPTION_KINDS, Subscription, Tag, User
+from digest.store.base import StoreBase, utcnow
+from digest.store.schema import MutedAuthorRow, PaperRow, SubscriptionRow, TagRow, UserLabelRow, UserRow
+from digest.text import author_key
+
+EVERY = ("daily", "weekly")
+CHANNELS = ("email", "feed", "both")
+
+UserRef = str | int
+SubscriptionRef = str | int
+
+
+def normalize_email(email: str) -> str:
+    # Mail systems treat addresses case-insensitively in practice; one user per address.
+    return email.strip().lower()
+
+
+def _new_feed_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def _user(row: Any) -> User:
+    return User(id=row.id, email=row.email, name=row.name, timezone=row.timezone, hour=row.hour,
+                weekday=row.weekday, feed_token=row.feed_token, token_generation=row.token_generation,
+                origin=row.origin, active=row.active, send_empty=row.send_empty,
+                show_updates=row.show_updates, created=row.created)
+
+
+def _subscription(row: Any, email: str) -> Subscription:
+    return Subscription(id=row.id, user_id=row.user_id, user_email=email, name=row.name, kind=row.kind,
+                        query=row.query, every=row.every, channel=row.channel, threshold=row.threshold,
+                        paused=row.paused, origin=row.origin, created=row.created)
+
+
+def _check_subscription(kind: str | None, every: str | None, channel: str | None) -> None:
+    if kind is not None and kind not in SUBSCRIPTION_KINDS:
+        raise ValueError(f"subscription kind {kind!r} is not one of {', '.join(SUBSCRIPTION_KINDS)}")
+    if every is not None and every not in EVERY:
+        raise ValueError(f"every {every!r} is not one of {', '.join(EVERY)}")
+    if channel is not None and channel not in CHANNELS:
+        raise ValueError(f"channel {channel!r} is not one of {', '.join(CHANNELS)}")
+
+
+_U: Table = UserRow.__table__  # type: ignore[assignment]
+_S: Table = SubscriptionRow.__table__  # type: ignore[assignment]
+_T: Table = TagRow.__table__  # type: ignore[assignment]
+_L: Table = UserLabelRow.__table__  # type: ignore[assignment]
+_M: Table = MutedAuthorRow.__table__  # type: ignore[assignment]
 
 
 class UserStore(StoreBase):
-    pass
+    # --- users ----------------------------------------------------------------------------------
+
+    def _user_row(self, conn: Connection, ref: UserRef) -> Any:
+        if isinstance(ref, int) or (isinstance(ref, str) and ref.strip().isdigit()):
+            row = conn.execute(select(_U).where(_U.c.id == int(ref))).first()
+        else:
+            row = conn.execute(select(_U).where(_U.c.email == normalize_email(ref))).first()
+        if row is None:
+            raise NotFoundError("user", str(ref))
+        return row
+
+    def upsert_user(self, email: str, *, name: str | None = None, timezone: str = "UTC", hour: int = 7,
+                    weekday: int = 0, origin: str = "cli", conn: Connection | None = None) -> User:
+        """Create the user or update its name and schedule; the feed token survives updates."""
+        if conn is None:
+            with self.write() as c:
+                return self.upsert_user(email, name=name, timezone=timezone, hour=hour, weekday=weekday,
+                                        origin=origin, conn=c)
+        email = normalize_email(email)
+        if "@" not in email:
+            raise ValueError(f"{email!r} is not an email address")
+        values = {"name": name, "timezone": timezone, "hour": hour, "weekday": weekday, "origin": origin}
+        existing = conn.execute(select(_U.c.id).where(_U.c.email == email)).scalar()
+        if existing is None:
+            conn.execute(_U.insert().values(email=email, feed_token=_new_feed_token(), token_generation=0,
+                                            active=True, send_empty=False, show_updates=False,
+                                            created=utcnow(), **values))
+        else:
+            if origin != "config":  # the config file keeps the users it claimed
+                values.pop("origin")
+            conn.execute(update(_U).where(_U.c.id == existing).values(active=True, **values))
+        return _user(self._user_row(conn, email))
+
+    def get_user(self, ref: UserRef) -> User:
+        """By email (any case) or numeric id; NotFoundError otherwise."""
+        with self.read() as conn:
+            return _user(self._user_row(conn, ref))
+
+    def user_by_feed_token(self, token: str) -> User:
+        with self.read() as conn:
+            row = conn.execute(select(_U).where(_U.c.feed_token == token)).first()
+        if row is None or not row.active:
+            raise NotFoundError("feed token", token[:4] + "…")
+        return _user(row)
+
+    def list_users(self, *, active_only: bool = False) -> list[User]:
+        stmt = select(_U).order_by(_U.c.email)
+        if active_only:
+            stmt = stmt.where(_U.c.active.is_(True))
+        with self.read() as conn:
+            return [_user(r) for r in conn.execute(stmt)]
+
+    def set_user_active(self, ref: UserRef, active: bool) -> User:
+        with self.write() as conn:
+            row = self._user_row(conn, ref)
+            conn.execute(update(_U).where(_U.c.id == row.id).values(active=active))
+            return _user(self._user_row(conn, row.id))
+
+    def rotate_feed_token(self, ref: UserRef) -> str:
+        """A new private-feed token; links with the old one stop working."""
+        token = _new_feed_token()
+        with self.write() as conn:
+            row = self._user_row(conn, ref)
+            conn.execute(update(_U).where(_U.c.id == row.id).values(feed_token=token))
+        return token
+
+    def bump_token_generation(self, ref: UserRef) -> int:
+        """Revoke every signed link (unsubscribe, feedback, sign-in) issued so far."""
+        with self.write() as conn:
+            row = self._user_row(conn, ref)
+            conn.execute(update(_U).where(_U.c.id == row.id).values(token_generation=row.token_generation + 1))
+            return int(row.token_generation) + 1
+
+    # --- subscriptions ----------------------------------------------------------------------------
+
+    def _subscription_row(self, conn: Connection, ref: SubscriptionRef) -> tuple[Any, str]:
+        """``ref`` is a numeric id or ``"USER_EMAIL/NAME"`` (the name may itself contain slashes)."""
+        stmt = select(_S, _U.c.email).join(_U, _U.c.id == _S.c.user_id)
+        if isinstance(ref, int) or ref.strip().isdigit():
+            row = conn.execute(stmt.where(_S.c.id == int(ref))).first()
+        else:
+            email, sep, name = ref.partition("/")
+            if not sep:
+                raise NotFoundError("subscription", f"{ref} (use USER_EMAIL/NAME or an id)")
+            row = conn.execute(stmt.where(_U.c.email == normalize_email(email), _S.c.name == name)).first()
+        if row is None:
+            raise NotFoundError("subscription", str(ref))
+        return row, row.email
+
+    def add_subscription(self, user: UserRef, name: str, *, kind: str = "query", query: str = "",
+                         every: str = "daily", channel: str = "both", threshold: float | None = None,
+                         paused: bool = False, origin: str = "cli",
+                         conn: Connection | None = None) -> Subscription:
+        """Create the subscription, or replace the one of that user with that name.
+
+        Query validation is the caller's job (``digest.match.score.validate_for_save``): the store
+        does not know the query language.
+        """
+        if conn is None:
+            with self.write() as c:
+                return self.add_subscription(user, name, kind=kind, query=query, every=every, channel=channel,
+                                             threshold=threshold, paused=paused, origin=origin, conn=c)
+        _check_subscription(kind, every, channel)
+        name = name.strip()
+        if not name:
+            raise ValueError("a subscription needs a name")
+        urow = self._user_row(conn, user)
+        values = {"kind": kind, "query": query, "every": every, "channel": channel, "threshold": threshold,
+                  "paused": paused, "origin": origin}
+        existing = conn.execute(select(_S.c.id).where(_S.c.user_id == urow.id, _S.c.name == name)).scalar()
+        if existing is None:
+            conn.execute(_S.insert().values(user_id=urow.id, name=name, created=utcnow(), **values))
+        else:
+            if origin != "config":
+                values.pop("origin")
+            conn.execute(update(_S).where(_S.c.id == existing).values(**values))
+        row, email = self._subscription_row(conn, f"{urow.email}/{name}")
+        return _subscription(row, email)
+
+    def update_subscription(self, ref: SubscriptionRef, **changes: Any) -> Subscription:
+        """Change some of kind, query, every, channel, threshold, paused, name."""
+        allowed = {"kind", "query", "every", "channel", "threshold", "paused", "name"}
+        unknown = set(changes) - allowed
+        if unknown:
+            raise TypeError(f"cannot change {', '.join(sorted(unknown))} of a subscription")
+        _check_subscription(changes.get("kind"), changes.get("every"), changes.get("channel"))
+        with self.write() as conn:
+            row, _ = self._subscription_row(conn, ref)
+            if changes:
+                conn.execute(update(_S).where(_S.c.id == row.id).values(**changes))
+            new, email = self._subscription_row(conn, row.id)
+            return _subscription(new, email)
+
+    def delete_subscription(self, ref: SubscriptionRef) -> None:
+        """Remove the subscription and (by cascade) its stored matches."""
+        with self.write() as conn:
+            row, _ = self._subscription_row(conn, ref)
+            conn.execute(delete(_S).where(_S.c.id == row.id))
+
+    def get_subscription(self, ref: SubscriptionRef) -> Subscription:
+        with self.read() as conn:
+            row, email = self._subscription_row(conn, ref)
+            return _subscription(row, email)
+
+    def list_subscriptions(self, user: UserRef | None = None, *, active_only: bool = False,
+                           kinds: Sequence[str] | None = None) -> list[Subscription]:
+        """``active_only``: not paused and the user is active."""
+        stmt = select(_S, _U.c.email).join(_U, _U.c.id == _S.c.user_id).order_by(_U.c.email, _S.c.name)
+        if active_only:
+            stmt = stmt.where(_S.c.paused.is_(False), _U.c.active.is_(True))
+        if kinds is not None:
+            stmt = stmt.where(_S.c.kind.in_(list(kinds)))
+        with self.read() as conn:
+            if user is not None:
+                stmt = stmt.where(_S.c.user_id == self._user_row(conn, user).id)
+            return [_subscription(r, r.email) for r in conn.execute(stmt)]
+
+    # --- config sync ------------------------------------------------------------------------------
+
+    def sync_config_users(self, users: Iterable[Any]) -> dict[str, int]:
+        """Make config-origin users and subscriptions equal to ``users`` (``UserSettings`` values).
+
+        A user dropped from the config is deactivated, not deleted: its history (sent papers, outbox)
+        stays and putting it back restores it with the same feed token. Its config subscriptions go.
+        """
+        counts = {"users": 0, "subscriptions": 0, "deactivated": 0, "removed_subscriptions": 0}
+        with self.write() as conn:
+            seen: set[int] = set()
+            for u in users:
+                user = self.upsert_user(u.email, name=u.name, timezone=u.timezone, hour=u.hour, weekday=u.weekday,
+                                        origin="config", conn=conn)
+                seen.add(user.id)
+                counts["users"] += 1
+                names = set()
+                for s in u.subscriptions:
+                    self.add_subscription(user.id, s.name, kind="query", query=s.query, every=s.every,
+                                          channel=s.channel, threshold=s.threshold, origin="config", conn=conn)
+                    names.add(s.name.strip())
+                    counts["subscriptions"] += 1
+                gone = delete(_S).where(_S.c.user_id == user.id, _S.c.origin == "config")
+                if names:
+                    gone = gone.where(_S.c.name.not_in(sorted(names)))
+                counts["removed_subscriptions"] += conn.execute(gone).rowcount or 0
+            stale = [r.id for r in conn.execute(select(_U.c.id).where(_U.c.origin == "config", _U.c.active.is_(True)))
+                     if r.id not in seen]
+            if stale:
+                conn.execute(update(_U).where(_U.c.id.in_(stale)).values(active=False))
+                counts["removed_subscriptions"] += conn.execute(
+                    delete(_S).where(_S.c.user_id.in_(stale), _S.c.origin == "config")).rowcount or 0
+            counts["deactivated"] = len(stale)
+        return counts
+
+    # --- topic tags -------------------------------------------------------------------------------
+
+    def upsert_tag(self, name: str, query: str, *, origin: str = "cli") -> Tag:
+        with self.write() as conn:
+            return self._upsert_tag(conn, name, query, origin)
+
+    def _upsert_tag(self, conn: Connection, name: str, query: str, origin: str) -> Tag:
+        name = name.strip()
+        existing = conn.execute(select(_T.c.id).where(_T.c.name == name)).scalar()
+        if existing is None:
+            conn.execute(_T.insert().values(name=name, query=query, origin=origin))
+        else:
+            conn.execute(update(_T).where(_T.c.id == existing).values(query=query, origin=origin))
+        row = conn.execute(select(_T).where(_T.c.name == name)).one()
+        return Tag(id=row.id, name=row.name, query=row.query, origin=row.origin)
+
+    def sync_tags(self, tags: Iterable[Any]) -> dict[str, int]:
+        """Make config-origin topic tags equal to ``tags`` (``TagSettings`` values); others stay."""
+        with self.write() as conn:
+            names = []
+            for t in tags:
+                self._upsert_tag(conn, t.name, t.query, "config")
+                names.append(t.name.strip())
+            gone = delete(_T).where(_T.c.origin == "config")
+            if names:
+                gone = gone.where(_T.c.name.not_in(names))
+            removed = conn.execute(gone).rowcount or 0
+        return {"tags": len(names), "removed": removed}
+
+    def list_tags(self) -> list[Tag]:
+        with self.read() as conn:
+            return [Tag(id=r.id, name=r.name, query=r.query, origin=r.origin)
+                    for r in conn.execute(select(_T).order_by(_T.c.name))]
+
+    def get_tag(self, name: str) -> Tag:
+        with self.read() as conn:
+            r = conn.execute(select(_T).where(_T.c.name == name.strip())).first()
+        if r is None:
+            raise NotFoundError("tag", name)
+        return Tag(id=r.id, name=r.name, query=r.query, origin=r.origin)
+
+    def delete_tag(self, name: str) -> None:
+        with self.write() as conn:
+            if not conn.execute(delete(_T).where(_T.c.name == name.strip())).rowcount:
+                raise NotFoundError("tag", name)
+
+    # --- user labels ------------------------------------------------------------------------------
+
+    def add_label(self, user: UserRef, tag: str, paper_id: str, polarity: int = 1) -> None:
+        """Label a paper: +1 "more like this" under ``tag``, -1 "not relevant". Relabelling flips it."""
+        if polarity not in (1, -1):
+            raise ValueError("polarity is +1 (more like this) or -1 (not relevant)")
+        tag = tag.strip()
+        with self.write() as conn:
+            urow = self._user_row(conn, user)
+            if conn.execute(select(PaperRow.id).where(PaperRow.id == paper_id)).first() is None:
+                raise NotFoundError("paper", paper_id)
+            where = (_L.c.user_id == urow.id, _L.c.tag == tag, _L.c.paper_id == paper_id)
+            if conn.execute(select(_L.c.id).where(*where)).first() is None:
+                conn.execute(_L.insert().values(user_id=urow.id, tag=tag, paper_id=paper_id, polarity=polarity,
+                                                created=utcnow()))
+            else:
+                conn.execute(update(_L).where(*where).values(polarity=polarity, created=utcnow()))
+
+    def remove_label(self, user: UserRef, tag: str, paper_id: str) -> bool:
+        with self.write() as conn:
+            urow = self._user_row(conn, user)
+            n = conn.execute(delete(_L).where(_L.c.user_id == urow.id, _L.c.tag == tag.strip(),
+                                              _L.c.paper_id == paper_id)).rowcount
+        return bool(n)
+
+    def labels(self, user: UserRef, tag: str | None = None) -> list[tuple[str, int]]:
+        """(paper_id, polarity) of the user's labels under ``tag`` (all tags when None), oldest first."""
+        with self.read() as conn:
+            urow = self._user_row(conn, user)
+            stmt = select(_L.c.paper_id, _L.c.polarity).where(_L.c.user_id == urow.id).order_by(_L.c.id)
+            if tag is not None:
+                stmt = stmt.where(_L.c.tag == tag.strip())
+            return [(r.paper_id, int(r.polarity)) for r in conn.execute(stmt)]
+
+    def user_tags(self, user: UserRef) -> list[tuple[str, int]]:
+        """The user's label names with the number of "more like this" papers under each."""
+        with self.read() as conn:
+            urow = self._user_row(conn, user)
+            rows = conn.execute(select(_L.c.tag, func.count()).where(_L.c.user_id == urow.id, _L.c.polarity > 0)
+                                .group_by(_L.c.tag).order_by(_L.c.tag))
+            return [(r[0], int(r[1])) for r in rows]
+
+    # --- muted authors ----------------------------------------------------------------------------
+
+    def mute_author(self, user: UserRef, name: str) -> str:
+        """Mute an author for this user; returns the matching key ("lecun y") that is stored."""
+        key = author_key(name)
+        if not key:
+            raise ValueError(f"{name!r} is not an author name")
+        with self.write() as conn:
+            urow = self._user_row(conn, user)
+            if conn.execute(select(_M.c.id).where(_M.c.user_id == urow.id, _M.c.author_key == key)).first() is None:
+                conn.execute(_M.insert().values(user_id=urow.id, author_key=key, created=utcnow()))
+        return key
+
+    def unmute_author(self, user: UserRef, name: str) -> bool:
+        with self.write() as conn:
+            urow = self._user_row(conn, user)
+            n = conn.execute(delete(_M).where(_M.c.user_id == urow.id, _M.c.author_key == author_key(name))).rowcount
+        return bool(n)
+
+    def muted_authors(self, user: UserRef) -> set[str]:
+        """Author keys (see :func:`digest.text.author_key`) the user muted."""
+        with self.read() as conn:
+            urow = self._user_row(conn, user)
+            return {r[0] for r in conn.execute(select(_M.c.author_key).where(_M.c.user_id == urow.id))}

@@ -1,0 +1,177 @@
+"""Digest delivery benchmark (issue #4): N users x M papers rendered and delivered to a local SMTP
+server, against the render-only baseline from the same run. Target: 10,000 x 20 in <= 30 s.
+
+Set-up (not timed): a fresh SQLite file; real papers from the bundled arXiv RSS capture, ingested
+through the store; N users with one subscription each; each user's digest holds M papers picked from
+a pool of 400 (users with overlapping topics share paper blocks, as in a real lab). The matching
+and selection stages have their own benchmarks; this one starts from built :class:`Digest` values.
+
+Timed phases:
+  render-only baseline  ``render_email`` for every digest (one shared RenderCache);
+  full run              render + ``build_message`` + ``enqueue_digest`` (one transaction per digest:
+                        outbox row, sent papers, watermark) for every digest, then
+                        ``deliver_pending`` over ONE SMTP connection to aiosmtpd running in a child
+                        process (so the server does not share our GIL), which counts what arrived.
+
+Public: :func:`run`, :func:`format_report`, :data:`TARGET_SECONDS`.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import random
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+TARGET_SECONDS = 30.0
+POOL = 400
+
+
+def _smtp_server(port_out: Any, stop: Any, counts: Any) -> None:
+    """Child process: aiosmtpd on 127.0.0.1 counting messages and bytes until ``stop`` is set."""
+    import socket
+
+    from aiosmtpd.controller import Controller
+
+    class Counter:
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+            counts[0] += 1
+            counts[1] += len(envelope.original_content or b"")
+            return "250 OK"
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    controller = Controller(Counter(), hostname="127.0.0.1", port=port, decode_data=False)
+    controller.start()
+    port_out.value = port
+    stop.wait()
+    controller.stop()
+
+
+def _papers(store: Any, now: datetime) -> list[Any]:
+    from digest.resources import samples_dir
+    from digest.sources import arxiv_rss
+
+    parsed = arxiv_rss.parse((samples_dir() / "arxiv-rss_all-archives_2024-11-28.xml").read_bytes())
+    records = [r for r in parsed.records if r.abstract][:POOL]
+    store.ingest_records("bench", records, now=now)
+    return list(store.papers_by_ids([f"arxiv:{r.arxiv_id}" for r in records]).values())
+
+
+def _setup(store: Any, users: int, papers_per: int, now: datetime) -> list[tuple[Any, Any]]:
+    from digest.models import Digest, DigestItem, DigestSection, Reason
+
+    rng = random.Random(7)
+    pool = _papers(store, now)
+    out = []
+    with store.write() as conn:
+        made = [store.upsert_user(f"user{i}@bench.example.org", name=f"User {i}", conn=conn) for i in range(users)]
+    for user in made:
+        start = rng.randrange(len(pool))
+        picked = [pool[(start + k) % len(pool)] for k in range(papers_per)]
+        topic = ("diffusion models", "Yann LeCun", "graph networks")[user.id % 3]
+        items = tuple(DigestItem(p, (Reason(1, topic, 2.0 - k / 100, {}),), 2.0 - k / 100, None, False, p.seq)
+                      for k, p in enumerate(picked))
+        digest = Digest(user.id, user.email, user.name, "daily", "2026-11-24", now - timedelta(days=1), now,
+                        (DigestSection(topic, items),), 0, (), 0, 1)
+        out.append((user, digest))
+    return out
+
+
+def run(*, users: int = 10_000, papers: int = 20) -> dict[str, Any]:
+    from pydantic import SecretStr
+
+    from digest.config import Settings, SmtpSettings
+    from digest.deliver.outbox import deliver_pending
+    from digest.deliver.smtp import SmtpTransport
+    from digest.digests.send import message_bytes
+    from digest.render.email import RenderCache, render_email
+    from digest.store import Store
+
+    now = datetime(2026, 11, 24, 7, tzinfo=timezone.utc)
+    ctx = multiprocessing.get_context("spawn")
+    port, stop, counts = ctx.Value("i", 0), ctx.Event(), ctx.Array("q", [0, 0])
+    server = ctx.Process(target=_smtp_server, args=(port, stop, counts), daemon=True)
+    server.start()
+    with tempfile.TemporaryDirectory(prefix="digest-bench-") as tmp:
+        store = Store.open(f"sqlite:///{Path(tmp) / 'bench.db'}")
+        t = time.perf_counter()
+        digests = _setup(store, users, papers, now)
+        setup_s = time.perf_counter() - t
+        while port.value == 0:  # the child sets it once listening
+            time.sleep(0.01)
+        settings = Settings(data_dir=Path(tmp), smtp=SmtpSettings.model_validate({"host": "127.0.0.1",
+                                                                                  "port": port.value}),
+                            secret_key=SecretStr("bench-secret-key-not-a-real-one"))
+
+        def render_all(cache: RenderCache) -> list[Any]:
+            return [render_email(d, settings=settings, user_feed_token=u.feed_token, generation=u.token_generation,
+                                 cache=cache) for u, d in digests]
+
+        render_all(RenderCache())  # warm-up: template compilation, css-inline of the template
+        t = time.perf_counter()
+        rendered = render_all(RenderCache())
+        render_s = time.perf_counter() - t
+        html_sizes = sorted(len(r.html.encode()) for r in rendered)
+
+        phases: dict[str, float] = {"render": 0.0, "message": 0.0, "enqueue": 0.0}
+        t_full = time.perf_counter()
+        cache = RenderCache()
+        total_bytes = 0
+        for user, digest in digests:
+            t0 = time.perf_counter()
+            r = render_email(digest, settings=settings, user_feed_token=user.feed_token,
+                             generation=user.token_generation, cache=cache)
+            t1 = time.perf_counter()
+            message_id, data = message_bytes(digest, r, user, settings, now=now)
+            t2 = time.perf_counter()
+            store.enqueue_digest(user.id, "daily", digest.period_key, message_id, r.subject, user.email, data,
+                                 list(r.paper_ids), 0, 1, [None] * len(r.paper_ids), now=now)
+            t3 = time.perf_counter()
+            phases["render"] += t1 - t0
+            phases["message"] += t2 - t1
+            phases["enqueue"] += t3 - t2
+            total_bytes += len(data)
+        t = time.perf_counter()
+        transport = SmtpTransport(settings)
+        delivery = deliver_pending(store, settings, now=now, transport=transport)
+        phases["deliver"] = time.perf_counter() - t
+        full_s = time.perf_counter() - t_full
+        store.close()
+    stop.set()
+    server.join(10)
+    n = len(digests)
+    return {
+        "users": users, "papers_per_digest": papers, "setup_seconds": round(setup_s, 2),
+        "render_only_seconds": round(render_s, 2), "render_only_ms_per_message": round(1000 * render_s / n, 3),
+        "full_seconds": round(full_s, 2), "full_ms_per_message": round(1000 * full_s / n, 3),
+        "target_seconds": TARGET_SECONDS, "within_target": full_s <= TARGET_SECONDS,
+        "full_over_render_only": round(full_s / render_s, 2) if render_s else None,
+        "phases_seconds": {k: round(v, 2) for k, v in phases.items()},
+        "phases_ms_per_message": {k: round(1000 * v / n, 3) for k, v in phases.items()},
+        "sent": delivery.sent, "failed": delivery.failed + delivery.retried, "smtp_connections": transport.connections,
+        "server_received": int(counts[0]), "server_bytes": int(counts[1]),
+        "message_kb_avg": round(total_bytes / n / 1024, 1),
+        "html_kb_median": round(html_sizes[n // 2] / 1024, 1), "html_kb_max": round(html_sizes[-1] / 1024, 1),
+    }
+
+
+def format_report(r: dict[str, Any]) -> str:
+    ms = r["phases_ms_per_message"]
+    lines = [
+        f"digests: {r['users']:,} users x {r['papers_per_digest']} papers "
+        f"(message {r['message_kb_avg']} KB avg, HTML median {r['html_kb_median']} KB, max {r['html_kb_max']} KB)",
+        f"  render only (baseline)   {r['render_only_seconds']:7.2f} s  {r['render_only_ms_per_message']:.3f} ms/msg",
+        f"  render+build+enqueue+send{r['full_seconds']:7.2f} s  {r['full_ms_per_message']:.3f} ms/msg  "
+        f"= {r['full_over_render_only']}x render only; target <= {r['target_seconds']:.0f} s: "
+        f"{'met' if r['within_target'] else 'NOT met'}",
+        f"    render {ms['render']:.3f}  message {ms['message']:.3f}  enqueue {ms['enqueue']:.3f}  "
+        f"deliver {ms['deliver']:.3f} ms/msg",
+        f"  delivered {r['sent']:,} over {r['smtp_connections']} SMTP connection(s); server received "
+        f"{r['server_received']:,} ({r['server_bytes'] / 1e6:.1f} MB); failures {r['failed']}",
+    ]
+    return "\n".join(lines)

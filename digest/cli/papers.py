@@ -1,0 +1,80 @@
+"""`digest papers list|show`: what the store holds, for people (tables) and scripts (--json).
+
+JSON objects (:func:`paper_json`) carry ``id`` (canonical), ``title``, ``authors``, ``version``
+(latest arXiv version or null), ``sources`` (feed names), ``categories``, plus the rest of the
+paper and ``via`` details. These names are a contract for scripts.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from digest.cli.app import Context, cli, echo_json, pass_ctx
+from digest.cli.tables import print_table
+from digest.models import SOURCE_LABELS, Paper
+
+
+def paper_json(p: Paper) -> dict[str, Any]:
+    return {
+        "id": p.id, "title": p.title, "authors": list(p.authors), "version": p.version,
+        "sources": list(p.source_names),
+        "source_kinds": sorted({v.source_kind for v in p.sources}),
+        "categories": list(p.categories), "keywords": list(p.keywords), "abstract": p.abstract, "tldr": p.tldr,
+        "arxiv_id": p.arxiv_id, "doi": p.doi, "openreview_id": p.openreview_id,
+        "links": {"abstract": p.abs_url, "pdf": p.pdf_url, "code": p.code_url, "url": p.url},
+        "published": p.published, "updated": p.updated, "first_seen": p.first_seen, "license": p.license,
+        "journal_ref": p.journal_ref, "venue": p.venue, "seq": p.seq,
+        "via": [{"source": v.source_kind, "label": SOURCE_LABELS.get(v.source_kind, v.source_kind),
+                 "feed": v.feed_name, "external_id": v.external_id, "first_seen": v.first_seen,
+                 "announce_type": v.announce_type, "signals": v.signals} for v in p.sources],
+    }
+
+
+@cli.group()
+def papers() -> None:
+    """List and show stored papers."""
+
+
+@papers.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array of paper objects.")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="At most N papers (default: all).")
+@click.option("--source", default=None, help="Only papers that came through this feed name or source kind.")
+@pass_ctx
+def list_(ctx: Context, as_json: bool, limit: int | None, source: str | None) -> None:
+    """List stored papers, newest first."""
+    found = ctx.store.list_papers(limit=limit, source=source)
+    if as_json:
+        echo_json([paper_json(p) for p in found])
+        return
+    print_table(None, ["id", "v", "title", "sources"],
+                [[p.id, p.version, p.title, ", ".join(p.source_names)] for p in found])
+
+
+@papers.command()
+@click.argument("ref")
+@click.option("--json", "as_json", is_flag=True, help="Print the paper as a JSON object.")
+@pass_ctx
+def show(ctx: Context, ref: str, as_json: bool) -> None:
+    """Show one paper by id (arxiv:…, doi:…, a bare arXiv id or a link)."""
+    p = ctx.store.get_paper(ref)
+    if as_json:
+        echo_json(paper_json(p))
+        return
+    click.echo(f"{p.title}\n{', '.join(p.authors)}\n")
+    for label, value in (("id", p.id), ("arXiv", f"{p.arxiv_id}v{p.version}" if p.arxiv_id else None),
+                         ("DOI", p.doi), ("categories", ", ".join(p.categories)),
+                         ("keywords", ", ".join(p.keywords)), ("link", p.abs_url), ("pdf", p.pdf_url),
+                         ("code", p.code_url), ("published", p.published), ("updated", p.updated)):
+        if value:
+            click.echo(f"{label:>10}: {value}")
+    if p.tldr:
+        click.echo(f"\ntl;dr: {p.tldr}")
+    if p.abstract:
+        click.echo(f"\n{p.abstract}")
+    click.echo("\nvia:")
+    for v in p.sources:
+        extra = f" ({v.announce_type})" if v.announce_type else ""
+        click.echo(f"  {SOURCE_LABELS.get(v.source_kind, v.source_kind)} / {v.feed_name}: {v.external_id}{extra}, "
+                   f"first seen {v.first_seen:%Y-%m-%d %H:%M} UTC")

@@ -1,0 +1,1 @@
+"""Getting digests to people: SMTP through the outbox, Maildir, and static feed files."""

@@ -1,0 +1,144 @@
+"""Drain the outbox: claim due rows, send each, mark each right after the server accepted it.
+
+Marking one row per accepted message (not per batch) is what bounds duplicates to the single message
+in flight when the process dies. Retries back off exponentially (1 min, 2, 4 ... capped at 6 h); after
+:data:`MAX_ATTEMPTS` transient failures a row is marked failed, like an RFC 5321 5yz reply at once.
+
+Public: :class:`DeliveryRun`, :class:`Transport`, :func:`deliver_pending`, :func:`make_transport`,
+:func:`retry_delay`, :data:`MAX_ATTEMPTS`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from types import TracebackType
+from typing import Any, Protocol
+
+from digest.config import Settings
+from digest.errors import DeliveryError
+from digest.store.outbox import OutboxItem
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 10
+BASE_DELAY = timedelta(minutes=1)
+MAX_DELAY = timedelta(hours=6)
+BATCH = 200
+LEASE_SECONDS = 600.0
+
+
+class Transport(Protocol):
+    name: str
+
+    def __enter__(self) -> Any: ...
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> Any: ...
+
+    def send(self, item: OutboxItem) -> Any: ...
+
+
+@dataclass
+class DeliveryRun:
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    #: one line per problem: "outbox #12 (SMTP 550): recipient refused: ..."
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def attempted(self) -> int:
+        return self.sent + self.retried + self.failed
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """Delay before the next try after ``attempts`` tries: 1 min doubling up to 6 h."""
+    return min(BASE_DELAY * (2 ** max(attempts - 1, 0)), MAX_DELAY)
+
+
+def make_transport(settings: Settings) -> Transport:
+    if settings.delivery.method == "maildir":
+        from digest.deliver.maildir import MaildirTransport
+
+        assert settings.delivery.maildir is not None  # checked by the config
+        return MaildirTransport(settings.delivery.maildir)
+    from digest.deliver.smtp import SmtpTransport
+
+    return SmtpTransport(settings)
+
+
+def _owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+def deliver_pending(store: Any, settings: Settings, *, now: datetime, limit: int | None = None,
+                    transport: Transport | None = None, owner: str | None = None,
+                    should_stop: Callable[[], bool] | None = None) -> DeliveryRun:
+    """Send every due outbox row (at most ``limit``) through one transport session.
+
+    ``now`` may lie in the future or past (``digest send --now``); the run's clock advances from it
+    with real elapsed time, so leases stay honest during a long run. ``should_stop`` is polled between
+    messages (SIGTERM): claimed rows not yet tried are handed back at once.
+    """
+    owner = owner or _owner()
+    run = DeliveryRun()
+    start = time.monotonic()
+
+    def clock() -> datetime:
+        return now + timedelta(seconds=time.monotonic() - start)
+
+    transport = transport or make_transport(settings)
+    with transport:
+        while limit is None or run.attempted < limit:
+            want = BATCH if limit is None else min(BATCH, limit - run.attempted)
+            items = store.claim_pending(clock(), want, owner, LEASE_SECONDS)
+            if not items:
+                break
+            for n, item in enumerate(items):
+                if should_stop is not None and should_stop():
+                    store.release_claims([i.id for i in items[n:]], owner)
+                    return run
+                try:
+                    reachable = _deliver_one(store, transport, item, clock, run)
+                except BaseException:
+                    # Not a delivery outcome (Ctrl-C, a bug): the rows after this one were never tried.
+                    store.release_claims([i.id for i in items[n + 1:]], owner)
+                    raise
+                if not reachable:
+                    # The server (or the disk) is not answering: every other row would fail the same
+                    # way and burn an attempt; leave them for the next run.
+                    store.release_claims([i.id for i in items[n + 1:]], owner)
+                    return run
+    return run
+
+
+def _deliver_one(store: Any, transport: Transport, item: OutboxItem, clock: Callable[[], datetime],
+                 run: DeliveryRun) -> bool:
+    """Send one row and record the outcome; False when the transport itself is unreachable."""
+    try:
+        transport.send(item)
+    except DeliveryError as exc:
+        run.errors.append(str(exc))
+        if exc.permanent:
+            store.mark_failed(item.id, exc.reason, exc.smtp_code)
+            run.failed += 1
+            log.warning("outbox #%s to user %s failed permanently: %s", item.id, item.user_id, exc)
+        elif item.attempts >= MAX_ATTEMPTS:
+            store.mark_failed(item.id, f"{exc.reason} (gave up after {item.attempts} attempts)", exc.smtp_code)
+            run.failed += 1
+            log.warning("outbox #%s to user %s: giving up: %s", item.id, item.user_id, exc)
+        else:
+            store.mark_retry(item.id, exc.reason, exc.smtp_code, clock() + retry_delay(item.attempts))
+            run.retried += 1
+            log.info("outbox #%s to user %s will be retried: %s", item.id, item.user_id, exc)
+        return exc.smtp_code is not None
+    store.mark_sent(item.id, now=clock())
+    run.sent += 1
+    return True

@@ -1,0 +1,205 @@
+"""What one user's digest for one period holds.
+
+The digest covers the stored matches of the user's subscriptions for that period (``every``) and
+channel whose ingest sequence lies above the user's digest watermark (``digest:<user_id>:<period>``)
+and at or below the matcher's watermark (``match``): a match the matcher has not finished yet can
+never be skipped by a watermark that ran ahead of it. Building changes nothing; the outbox records
+the digest and moves the watermark in one transaction (:meth:`digest.store.Store.enqueue_digest`).
+
+Rules, in order:
+
+- one item per paper, carrying every subscription that matched it (reasons, best first);
+- papers the user was already sent are dropped, except a newer version of one, which goes to an
+  "Updated" section when the user asked for updates (``show_updates``; off by default);
+- papers by a muted author are dropped;
+- rank: the best match score, lifted by the paper's trending score (:func:`trending.blend`);
+- sections: "Trending in your topics" (matched papers that are trending, when blending), one
+  section per subscription or tag (a paper sits in the section of its best reason), "Trending today"
+  for a subscription of kind ``trending``, then "Updated";
+- at most ``max_items`` items; the rest is counted in ``more_count`` ("N more" links to the feed/web)
+  and the renderer may move more there to stay under Gmail's clip;
+- source status lines from feed health ("arXiv did not announce today").
+
+Public: :func:`build_digest`, :func:`source_status`, :data:`MAX_ITEMS`, :data:`MATCH_WATERMARK`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from digest.digests import trending
+from digest.models import Digest, DigestItem, DigestSection, FeedState, Paper, Reason, Subscription, User
+from digest.text import author_key
+
+#: The matcher's watermark on the ingest sequence (digest.match.run).
+MATCH_WATERMARK = "match"
+#: Items shown in one digest before "N more"; render trims further to stay under ~102 KB.
+MAX_ITEMS = 50
+#: Matched papers pulled into "Trending in your topics".
+TRENDING_IN_TOPICS = 5
+#: Papers in a "Trending today" section (subscription kind "trending").
+TRENDING_TODAY = 10
+_QUERY_KINDS = ("query", "tag", "user-tag")
+_CHANNELS = {"email": ("email", "both"), "feed": ("feed", "both")}
+
+
+@dataclass
+class _Candidate:
+    paper_id: str
+    reasons: list[Reason] = field(default_factory=list)
+    seq: int = 0
+    best: float = 0.0
+    best_sub: int = 0
+
+
+def _subscriptions(user: User, period: str, channel: str, subs: Iterable[Subscription]) -> list[Subscription]:
+    return [s for s in subs if s.user_id == user.id and s.every == period and s.channel in _CHANNELS[channel]
+            and not s.paused]
+
+
+def _muted(paper: Paper, keys: set[str]) -> bool:
+    return bool(keys) and any(author_key(a) in keys for a in paper.authors)
+
+
+def source_status(states: Iterable[FeedState]) -> tuple[str, ...]:
+    """One human line per feed that did not deliver normally (wording from issue #4)."""
+    lines: dict[str, None] = {}
+    for s in states:
+        if s.health == "quiet" and s.kind.startswith("arxiv"):
+            # Weekends and holidays: arXiv publishes an empty feed; not an error.
+            lines["arXiv did not announce today"] = None
+        elif s.health == "stale":
+            lines[f"{s.name} feed looked stale; retrying"] = None
+        elif s.health == "error":
+            reason = " ".join((s.last_error or "unknown error").split())[:160]
+            lines[f"{s.name} failed: {reason}"] = None
+    return tuple(lines)
+
+
+def _collect(matches: Iterable[Any], subs: dict[int, Subscription]) -> dict[str, _Candidate]:
+    found: dict[str, _Candidate] = {}
+    for m in matches:
+        sub = subs.get(m.subscription_id)
+        if sub is None:
+            continue
+        c = found.setdefault(m.paper_id, _Candidate(m.paper_id))
+        c.reasons.append(Reason(m.subscription_id, sub.name, float(m.score), dict(m.explanation or {})))
+        c.seq = max(c.seq, int(m.seq))
+        if float(m.score) > c.best or not c.best_sub:
+            c.best, c.best_sub = float(m.score), m.subscription_id
+    for c in found.values():
+        c.reasons.sort(key=lambda r: (-r.score, r.subscription))
+    return found
+
+
+def _cap(sections: list[DigestSection], max_items: int) -> tuple[tuple[DigestSection, ...], int]:
+    """Keep the ``max_items`` best-ranked items, sections in their order; count the rest."""
+    everything = [(i.score, n, i) for s in sections for n, i in enumerate(s.items)]
+    if len(everything) <= max_items:
+        return tuple(sections), 0
+    keep = {id(i) for _, _, i in sorted(everything, key=lambda t: -t[0])[:max_items]}
+    out = []
+    for s in sections:
+        items = tuple(i for i in s.items if id(i) in keep)
+        if items:
+            out.append(DigestSection(s.title, items, s.kind))
+    return tuple(out), len(everything) - max_items
+
+
+def build_digest(store: Any, user: User, period: str, period_key: str, *, now: datetime,
+                 include_updates: bool | None = None, trending_blend: bool = True,
+                 start: datetime | None = None, end: datetime | None = None,
+                 max_items: int = MAX_ITEMS, channel: str = "email",
+                 subscriptions: list[Subscription] | None = None, status: tuple[str, ...] | None = None,
+                 match_seq: int | None = None) -> Digest:
+    """The digest ``user`` would get for ``period``/``period_key`` now. Reads only; changes nothing.
+
+    ``include_updates`` None follows ``user.show_updates``. ``start``/``end`` are the period's send
+    instants (:class:`digest.digests.periods.DuePeriod`); they default to the day or week before ``now``.
+    A send run that builds many digests passes what is the same for all of them: the user's
+    ``subscriptions`` (all of them; filtered here), the source ``status`` lines and the matcher's
+    watermark ``match_seq``.
+    """
+    if channel not in _CHANNELS:
+        raise ValueError(f"channel {channel!r} is not email or feed")
+    updates = user.show_updates if include_updates is None else include_updates
+    end = end or now
+    start = start or end - timedelta(days=7 if period == "weekly" else 1)
+    subs = _subscriptions(user, period, channel, subscriptions if subscriptions is not None
+                          else store.list_subscriptions(user.id, active_only=True))
+    seq_from = store.digest_watermark(user.id, period)
+    seq_to = max(seq_from, store.get_watermark(MATCH_WATERMARK) if match_seq is None else match_seq)
+
+    def empty(status: tuple[str, ...] = ()) -> Digest:
+        return Digest(user.id, user.email, user.name, period, period_key, start, end, (), 0, status, seq_from, seq_to)
+
+    if status is None:
+        status = source_status(store.feed_states())
+    if not subs:
+        return empty(status)
+    by_id = {s.id: s for s in subs if s.kind in _QUERY_KINDS}
+    candidates: dict[str, _Candidate] = {}
+    if by_id and seq_to > seq_from:
+        candidates = _collect(store.matches(user.id, since_seq=seq_from, until_seq=seq_to), by_id)
+    trending_subs = [s for s in subs if s.kind == "trending"]
+    hot: list[tuple[Paper, float]] = []
+    if trending_subs:
+        hot = trending.trending_papers(store, now=now, limit=TRENDING_TODAY * 3)
+
+    papers = store.papers_by_ids(list(candidates))
+    sent = store.sent_versions(user.id, [*candidates, *(p.id for p, _ in hot)])
+    muted = store.muted_authors(user.id)
+    t_scores = trending.trending_scores(store, papers.values(), now=now) if trending_blend and papers else {}
+
+    fresh: list[DigestItem] = []
+    updated: list[DigestItem] = []
+    for pid, c in candidates.items():
+        paper = papers.get(pid)
+        if paper is None or _muted(paper, muted):
+            continue
+        t = t_scores.get(pid)
+        score = trending.blend(c.best, t) if t is not None else c.best
+        item = DigestItem(paper, tuple(c.reasons), score, t or None, False, c.seq)
+        if pid in sent:
+            before = sent[pid]
+            if updates and paper.version is not None and before is not None and paper.version > before:
+                updated.append(DigestItem(paper, item.reasons, score, item.trending, True, c.seq))
+            continue
+        fresh.append(item)
+
+    sections: list[DigestSection] = []
+    shown: set[str] = set()
+    if trending_blend:
+        rising = sorted((i for i in fresh if trending.strength(i.trending or 0) >= 0.5),
+                        key=lambda i: (-(i.trending or 0), i.paper.id))[:TRENDING_IN_TOPICS]
+        if rising:
+            sections.append(DigestSection("Trending in your topics", tuple(rising), "trending"))
+            shown.update(i.paper.id for i in rising)
+    for sub in subs:
+        if sub.id not in by_id:
+            continue
+        items = sorted((i for i in fresh if i.paper.id not in shown and i.reasons[0].subscription_id == sub.id),
+                       key=lambda i: (-i.score, i.paper.id))
+        if items:
+            sections.append(DigestSection(sub.name, tuple(items), "tag" if sub.kind == "tag" else "subscription"))
+    if trending_subs:
+        sub = trending_subs[0]
+        today = []
+        for paper, t in hot:
+            if paper.id in candidates or paper.id in sent or _muted(paper, muted):
+                continue
+            reasons = tuple(Reason(s.id, s.name, t, {"trending": round(t, 3)}) for s in trending_subs)
+            today.append(DigestItem(paper, reasons, t, t, False, paper.seq))
+            if len(today) == TRENDING_TODAY:
+                break
+        if today:
+            sections.append(DigestSection("Trending today", tuple(today), "trending"))
+    if updated:
+        sections.append(DigestSection("Updated", tuple(sorted(updated, key=lambda i: (-i.score, i.paper.id))),
+                                      "updated"))
+    capped, more = _cap(sections, max_items)
+    return Digest(user.id, user.email, user.name, period, period_key, start, end, capped, more, status,
+                  seq_from, seq_to)

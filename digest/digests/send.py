@@ -1,0 +1,160 @@
+"""`digest send`: build every digest that is due, record it in the outbox, deliver the outbox.
+
+For each active user and each period (daily, weekly) whose send instant has come
+(:mod:`digest.digests.periods`) and that has no outbox row yet: select (:func:`build_digest`), render
+(:func:`digest.render.email.render_email`), build the message bytes once
+(:func:`digest.render.message.build_message`) and enqueue them with the papers and the new watermark
+in one transaction. Then the outbox is drained (:func:`digest.deliver.outbox.deliver_pending`). Every
+step is idempotent: running it twice, or in two processes at once, sends each digest once.
+
+Matching first: ``send_due(match_first=True)`` (what `digest send` does) runs the matcher over new
+papers before selecting, so an operator who runs it by hand gets every paper ingested so far. The
+scheduler runs matching as its own job and passes ``match_first=False``. A dry run changes nothing
+at all (no matching, no outbox row, no watermark): it reports what the stored matches would give.
+
+An empty digest is not sent unless the user asked for it (``send_empty``); its period is still
+recorded (status "empty") so it is not reconsidered until the next period.
+
+Public: :class:`SendReport`, :class:`Planned`, :func:`send_due`, :func:`render_digest`,
+:func:`preview`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from digest.config import Settings
+from digest.deliver.outbox import DeliveryRun, deliver_pending
+from digest.deliver.smtp import envelope_sender
+from digest.digests.periods import PERIODS, DuePeriod, due_periods, period_for
+from digest.digests.select import MATCH_WATERMARK, build_digest, source_status
+from digest.models import Digest, User
+from digest.render.email import RenderCache, RenderedEmail, render_email
+from digest.render.message import build_message, list_id_for, message_id_for
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Planned:
+    """One due digest and what became of it."""
+
+    user_email: str
+    period: str
+    period_key: str
+    papers: int
+    subject: str
+    #: enqueued | empty | already | dry-run
+    outcome: str
+    outbox_id: int | None = None
+
+
+@dataclass
+class SendReport:
+    planned: list[Planned] = field(default_factory=list)
+    delivery: DeliveryRun | None = None
+    matched: int | None = None
+
+    def count(self, outcome: str) -> int:
+        return sum(1 for p in self.planned if p.outcome == outcome)
+
+
+def _mail_domain(settings: Settings) -> str:
+    address = envelope_sender(settings)
+    return address.rpartition("@")[2] or "localhost"
+
+
+def render_digest(digest: Digest, user: User, settings: Settings, *,
+                  cache: RenderCache | None = None) -> RenderedEmail:
+    return render_email(digest, settings=settings, user_feed_token=user.feed_token,
+                        generation=user.token_generation, cache=cache)
+
+
+def message_bytes(digest: Digest, rendered: RenderedEmail, user: User, settings: Settings, *,
+                  now: datetime) -> tuple[str, bytes]:
+    """(Message-ID, the complete message). The id depends only on user and period (RFC 5322 §3.6.4)."""
+    domain = _mail_domain(settings)
+    message_id = message_id_for(user.id, digest.period, digest.period_key, domain)
+    data = build_message(rendered=rendered, sender=settings.smtp.from_, recipient=(user.name, user.email),
+                         message_id=message_id, date=now, list_id=list_id_for(digest.period, domain),
+                         unsubscribe_https=rendered.unsubscribe_https, unsubscribe_mailto=rendered.unsubscribe_mailto)
+    return message_id, data
+
+
+def _enqueue_one(store: Any, settings: Settings, user: User, due: DuePeriod, *, now: datetime,
+                 cache: RenderCache, context: dict[str, Any], dry_run: bool) -> Planned:
+    # Two tries: a None from enqueue without an outbox row means another run moved the watermark
+    # between our build and our enqueue; building again from the new watermark is then correct.
+    for _ in range(2):
+        digest = build_digest(store, user, due.period, due.key, now=now, start=due.start, end=due.end, **context)
+        if not digest.items and not user.send_empty:
+            if dry_run:
+                return Planned(user.email, due.period, due.key, 0, "", "dry-run")
+            oid = store.enqueue_digest(user.id, due.period, due.key, "", "", user.email, None, [],
+                                       digest.seq_from, digest.seq_to, now=now)
+            outcome = "empty"
+            rendered_subject, count = "", 0
+        else:
+            rendered = render_digest(digest, user, settings, cache=cache)
+            rendered_subject, count = rendered.subject, len(rendered.paper_ids) + rendered.more_count
+            if dry_run:
+                return Planned(user.email, due.period, due.key, count, rendered.subject, "dry-run")
+            message_id, data = message_bytes(digest, rendered, user, settings, now=now)
+            versions = {i.paper.id: i.paper.version for i in digest.items}
+            ids = list(rendered.paper_ids)
+            oid = store.enqueue_digest(user.id, due.period, due.key, message_id, rendered.subject, user.email, data,
+                                       ids, digest.seq_from, digest.seq_to, [versions.get(p) for p in ids], now=now)
+            outcome = "enqueued"
+        if oid is not None:
+            return Planned(user.email, due.period, due.key, count, rendered_subject, outcome, oid)
+        if store.outbox_keys([(user.id, due.period, due.key)]):
+            return Planned(user.email, due.period, due.key, count, rendered_subject, "already")
+    log.warning("digest %s %s for %s: watermark kept moving; left for the next run", due.period, due.key, user.email)
+    return Planned(user.email, due.period, due.key, 0, "", "already")
+
+
+def send_due(store: Any, settings: Settings, *, now: datetime, dry_run: bool = False, match_first: bool = True,
+             deliver: bool = True, users: list[User] | None = None) -> SendReport:
+    """Build, enqueue and deliver every digest due at ``now``; see the module doc."""
+    report = SendReport()
+    if match_first and not dry_run:
+        from digest.match.run import match_new
+
+        report.matched = match_new(store).matches
+    users = users if users is not None else store.list_users(active_only=True)
+    periods_of: dict[int, set[str]] = defaultdict(set)
+    subs_of: dict[int, list[Any]] = defaultdict(list)
+    for sub in store.list_subscriptions(active_only=True):
+        subs_of[sub.user_id].append(sub)
+        if sub.channel in ("email", "both"):
+            periods_of[sub.user_id].add(sub.every)
+    wanted = [due for u in users for due in due_periods(u, now, PERIODS) if due.period in periods_of[u.id]]
+    done = store.outbox_keys((d.user_id, d.period, d.key) for d in wanted)
+    by_id = {u.id: u for u in users}
+    # Shared by every digest of the run: one feed-health read, one matcher watermark, one render cache.
+    status = source_status(store.feed_states())
+    match_seq = store.get_watermark(MATCH_WATERMARK)
+    cache = RenderCache()
+    for due in wanted:
+        user = by_id[due.user_id]
+        if (due.user_id, due.period, due.key) in done:
+            continue
+        context = {"subscriptions": subs_of[user.id], "status": status, "match_seq": match_seq}
+        report.planned.append(_enqueue_one(store, settings, user, due, now=now, cache=cache, context=context,
+                                           dry_run=dry_run))
+    if deliver and not dry_run:
+        report.delivery = deliver_pending(store, settings, now=now)
+    return report
+
+
+def preview(store: Any, settings: Settings, user_ref: str | int, *, period: str = "daily",
+            now: datetime) -> tuple[Digest, RenderedEmail]:
+    """The digest and email ``user_ref`` would get for ``period`` at ``now``; changes nothing."""
+    user = store.get_user(user_ref)
+    due = period_for(user, period, now)
+    digest = build_digest(store, user, period, due.key, now=now, start=due.start, end=due.end)
+    return digest, render_digest(digest, user, settings)

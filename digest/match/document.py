@@ -1,0 +1,175 @@
+"""A paper prepared for matching: built once, then evaluated against any number of queries.
+
+Public: :class:`Document`, :class:`FieldText`, :class:`AuthorRef`, :func:`word_similarity`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Container, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from rapidfuzz import fuzz, process
+from rapidfuzz.distance import OSA
+
+from digest.match.normalize import Term, terms
+from digest.match.query import TEXT_FIELDS, Word, source_key
+from digest.models import SOURCE_LABELS, Paper
+from digest.text import author_key
+
+__all__ = ["Document", "FieldText", "AuthorRef", "word_similarity", "meta_atoms"]
+
+
+def word_similarity(word: Word, candidate: str) -> float | None:
+    """How well a document key (or form, for prefixes) satisfies a query word, or None.
+
+    The one definition of a word match: documents and the query index both call it, which is what
+    makes the index return exactly what brute-force evaluation returns.
+    """
+    if word.prefix:
+        return 1.0 if candidate.startswith(word.form) else None
+    if candidate == word.key:
+        return 1.0
+    if not word.dist or abs(len(candidate) - len(word.key)) > word.dist:
+        return None
+    if word.anchored and candidate[:1] != word.key[:1]:
+        return None
+    if OSA.distance(word.key, candidate, score_cutoff=word.dist) > word.dist:
+        return None
+    # Exact beats fuzzy: a fuzzy hit counts by its similarity (Indel ratio, 0..1).
+    return fuzz.ratio(word.key, candidate) / 100.0
+
+
+class FieldText:
+    """One text field: its original text, single-token terms in order, and postings."""
+
+    __slots__ = ("text", "seq", "postings", "form_postings")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        all_terms = terms(text)
+        self.seq: list[Term] = [t for t in all_terms if t.width == 1]
+        #: key -> terms with that key (single tokens and joined pairs)
+        self.postings: dict[str, list[Term]] = {}
+        #: form -> terms with that form, for prefix words
+        self.form_postings: dict[str, list[Term]] = {}
+        for t in all_terms:
+            self.postings.setdefault(t.key, []).append(t)
+            self.form_postings.setdefault(t.form, []).append(t)
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorRef:
+    name: str
+    surname: str
+    initial: str
+    start: int
+    end: int
+
+
+class Document:
+    """Per-field normalised terms of one paper plus caches shared by every query evaluated on it."""
+
+    __slots__ = ("paper_id", "fields", "authors", "authors_text", "categories", "sources", "ids",
+                 "vocab_keys", "vocab_forms", "leaf_cache", "note_cache", "cache_owner", "_expansions", "_expanded", "_key_list",
+                 "_form_list")
+
+    def __init__(self, paper_id: str, texts: dict[str, str], authors: Iterable[str] = (),
+                 categories: Iterable[str] = (), sources: Iterable[str] = (), ids: Iterable[str] = ()) -> None:
+        self.paper_id = paper_id
+        self.fields = {name: FieldText(texts.get(name) or "") for name in TEXT_FIELDS}
+        names = [a for a in authors if a]
+        self.authors_text = ", ".join(names)
+        refs, offset = [], 0
+        for name in names:
+            key = author_key(name)
+            surname, _, initial = key.rpartition(" ")
+            if not surname or len(initial) != 1:
+                surname, initial = key, ""
+            refs.append(AuthorRef(name, surname, initial, offset, offset + len(name)))
+            offset += len(name) + 2
+        self.authors: tuple[AuthorRef, ...] = tuple(refs)
+        self.categories = tuple(dict.fromkeys(c.strip().lower() for c in categories if c.strip()))
+        self.sources = frozenset(k for k in (source_key(s) for s in sources) if k)
+        self.ids = frozenset(i.lower() for i in ids if i)
+        self.vocab_keys = frozenset(k for f in self.fields.values() for k in f.postings)
+        self.vocab_forms = frozenset(k for f in self.fields.values() for k in f.form_postings)
+        self._expansions: dict[Word, dict[str, float]] = {}
+        self._expanded: Container[Word] = ()
+        #: digest.match.score's per-clause results, valid for the stats named by cache_owner
+        self.leaf_cache: dict[int, Any] = {}
+        self.note_cache: dict[int, Any] = {}
+        self.cache_owner: tuple[int, int] = (0, -1)
+        self._key_list: list[str] | None = None
+        self._form_list: list[str] | None = None
+
+    @classmethod
+    def from_paper(cls, paper: Paper, *, tags: Iterable[str] = ()) -> "Document":
+        """Build the document of a stored paper; ``tags`` (topic tag names) join its keywords."""
+        sources: list[str] = []
+        for via in paper.sources:
+            sources += [via.feed_name, via.source_kind, SOURCE_LABELS.get(via.source_kind, "")]
+        ids = [paper.id]
+        if paper.arxiv_id:
+            ids += [f"arxiv:{paper.arxiv_id}"]
+        if paper.doi:
+            ids += [f"doi:{paper.doi}"]
+        if paper.openreview_id:
+            ids += [f"openreview:{paper.openreview_id}"]
+        texts = {"title": paper.title, "tldr": paper.tldr or "", "abstract": paper.abstract,
+                 "keywords": "; ".join([*paper.keywords, *tags])}
+        return cls(paper.id, texts, paper.authors, paper.categories, sources, ids)
+
+    def preset(self, expansions: dict[Word, dict[str, float]], covered: Container[Word]) -> None:
+        """Take fuzzy/prefix expansions computed elsewhere (the query index's vocabulary cache):
+        ``expansions`` must hold every document key accepted by every word in ``covered``."""
+        self._expansions.update(expansions)
+        self._expanded = covered
+
+    def expand(self, word: Word) -> dict[str, float]:
+        """The document keys (forms, for a prefix word) that ``word`` accepts, with similarity.
+
+        Cached per document: many saved queries share words.
+        """
+        found = self._expansions.get(word)
+        if found is not None:
+            return found
+        found = {}
+        if word in self._expanded:  # preset() covered it and it hit nothing here
+            self._expansions[word] = found
+            return found
+        if word.prefix:
+            if self._form_list is None:
+                self._form_list = list(self.vocab_forms)
+            found = {f: 1.0 for f in self._form_list if f.startswith(word.form)}
+        elif not word.dist:
+            if word.key in self.vocab_keys:
+                found = {word.key: 1.0}
+        else:
+            if self._key_list is None:
+                self._key_list = list(self.vocab_keys)
+            # rapidfuzz prefilters in C; word_similarity stays the one judge.
+            for cand, _, _ in process.extract_iter(word.key, self._key_list, scorer=OSA.distance,
+                                                   score_cutoff=word.dist):
+                sim = word_similarity(word, cand)
+                if sim is not None:
+                    found[cand] = sim
+        self._expansions[word] = found
+        return found
+
+
+def meta_atoms(doc: Document) -> set[tuple[str, str]]:
+    """Index atoms of the structured fields: author surnames (each word), categories and their
+    archive and prefixes, sources and their prefixes, ids."""
+    atoms: set[tuple[str, str]] = set()
+    for a in doc.authors:
+        atoms.update(("au", w) for w in a.surname.split())
+    for c in doc.categories:
+        atoms.add(("cat", c))
+        atoms.update(("cat", c[:i]) for i, ch in enumerate(c) if ch == ".")
+        atoms.update(("catp", c[:i]) for i in range(1, len(c) + 1))
+    for s in doc.sources:
+        atoms.add(("src", s))
+        atoms.update(("srcp", s[:i]) for i in range(1, len(s) + 1))
+    atoms.update(("id", i) for i in doc.ids)
+    return atoms

@@ -1,0 +1,395 @@
+"""The saved-query language: a parser from text to an immutable AST (see docs/queries.md).
+
+Grammar (upper-case AND/OR/NOT are operators; anything else is a word)::
+
+    query   := or_expr
+    or_expr := and_expr ("OR" and_expr)*
+    and_expr:= unary ("AND"? unary)*            -- juxtaposition is AND
+    unary   := "NOT" unary | "-" primary | "+" primary | primary
+    primary := "(" or_expr ")" | FIELD ":" (WORD | PHRASE | "(" or_expr ")") | WORD | PHRASE
+
+Text leaves (no field, ``ti:``, ``abs:``, ``tldr:``, ``kw:``) become :class:`TextClause` values
+whose words are already normalised (:mod:`digest.match.normalize`); ``au:``, ``cat:``, ``src:`` and
+``id:`` become :class:`MetaClause` values. Every error is a :class:`~digest.errors.QueryError`
+whose 1-based column points at the offending character.
+
+Public: :func:`parse`, :class:`Query`, the node classes and :data:`FIELD_ALIASES`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Union
+
+from digest.errors import QueryError
+from digest.ids import parse_paper_ref
+from digest.match.normalize import join_forms, normalize_word, terms
+from digest.text import author_key, fold
+
+__all__ = ["parse", "Query", "Word", "TextClause", "MetaClause", "And", "Or", "Not", "Node",
+           "FIELD_ALIASES", "TEXT_FIELDS", "DEFAULT_FIELDS", "AUTO_FUZZY_MIN_LETTERS"]
+
+TEXT_FIELDS = ("title", "tldr", "abstract", "keywords")
+#: No prefix searches these.
+DEFAULT_FIELDS = TEXT_FIELDS
+FIELD_ALIASES: dict[str, str] = {
+    "ti": "title", "title": "title", "abs": "abstract", "abstract": "abstract", "tldr": "tldr",
+    "kw": "keywords", "keyword": "keywords", "keywords": "keywords", "tag": "keywords",
+    "au": "authors", "author": "authors", "cat": "categories", "category": "categories",
+    "src": "sources", "source": "sources", "id": "ids",
+}
+#: Words of at least this many letters tolerate one edit unless written in capitals. Tuned on the
+#: corpus: at 5-7 letters one edit mostly lands on another real word (sound/round, protect/project).
+AUTO_FUZZY_MIN_LETTERS = 8
+#: ... and only when their stem keeps at least this many letters ("learning" -> "learn" stays exact).
+AUTO_FUZZY_MIN_KEY = 6
+MIN_PREFIX = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Word:
+    """One normalised query word. ``dist`` is the edit distance allowed (0 = exact); ``anchored``
+    fuzzy words (automatic tolerance) must keep their first letter, as most typos do."""
+
+    surface: str
+    form: str
+    key: str
+    dist: int = 0
+    prefix: bool = False
+    anchored: bool = False
+    acronym: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class TextClause:
+    """Words that must appear in this order, adjacent, in one of ``fields``.
+
+    ``joins[i]`` is the key of words i and i+1 written as one word (None when either is fuzzy or a
+    prefix): "self supervised" also matches "selfsupervised".
+    """
+
+    fields: tuple[str, ...]
+    words: tuple[Word, ...]
+    joins: tuple[str | None, ...]
+    quoted: bool
+    text: str
+    column: int
+
+
+@dataclass(frozen=True, slots=True)
+class MetaClause:
+    """A structured field: authors (``value`` = surname, ``initial``), categories, sources, ids."""
+
+    field: str
+    value: str
+    text: str
+    column: int
+    prefix: bool = False
+    initial: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class And:
+    children: tuple["Node", ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Or:
+    children: tuple["Node", ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Not:
+    child: "Node"
+    column: int
+
+
+Node = Union[TextClause, MetaClause, And, Or, Not]
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    text: str
+    root: Node
+
+
+# --- Lexer ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Tok:
+    kind: str  # ( ) word phrase AND OR NOT - + field
+    text: str
+    col: int  # 1-based
+    end: int  # 0-based index just after the token
+
+
+_FIELD_RE = re.compile(r"([A-Za-z]+):")
+_WORD_STOP = set(' \t\r\n()"')
+
+
+def _lex(text: str) -> list[_Tok]:
+    toks: list[_Tok] = []
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if c.isspace():
+            i += 1
+        elif c in "()":
+            toks.append(_Tok(c, c, i + 1, i + 1))
+            i += 1
+        elif c == '"':
+            j = text.find('"', i + 1)
+            if j < 0:
+                raise QueryError(text, i + 1, "unclosed quote")
+            toks.append(_Tok("phrase", text[i + 1:j], i + 1, j + 1))
+            i = j + 1
+        elif c in "-+" and (not toks or toks[-1].end < i or toks[-1].kind in ("(", "field")):
+            toks.append(_Tok(c, c, i + 1, i + 1))
+            i += 1
+        else:
+            j = i
+            while j < n and text[j] not in _WORD_STOP:
+                j += 1
+            word = text[i:j]
+            m = _FIELD_RE.match(word)
+            if m:
+                toks.append(_Tok("field", m.group(1), i + 1, i + m.end()))
+                i += m.end()
+                continue
+            kind = word if word in ("AND", "OR", "NOT") else "word"
+            toks.append(_Tok(kind, word, i + 1, j))
+            i = j
+    return toks
+
+
+# --- Parser ---------------------------------------------------------------------------------------
+
+
+class _Parser:
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.toks = _lex(text)
+        self.i = 0
+
+    def error(self, col: int, reason: str) -> QueryError:
+        return QueryError(self.text, col, reason)
+
+    def peek(self) -> _Tok | None:
+        return self.toks[self.i] if self.i < len(self.toks) else None
+
+    def take(self) -> _Tok:
+        tok = self.toks[self.i]
+        self.i += 1
+        return tok
+
+    def parse(self) -> Node:
+        if not self.toks:
+            raise self.error(1, "empty query")
+        node = self.or_expr(None)
+        tok = self.peek()
+        if tok is not None:  # only a stray ")" can stop or_expr early
+            raise self.error(tok.col, "unmatched ')'")
+        return node
+
+    def or_expr(self, field: str | None) -> Node:
+        children = [self.and_expr(field)]
+        while (tok := self.peek()) is not None and tok.kind == "OR":
+            self.take()
+            self.expect_operand(tok)
+            children.append(self.and_expr(field))
+        return children[0] if len(children) == 1 else Or(tuple(children))
+
+    def and_expr(self, field: str | None) -> Node:
+        children = [self.unary(field)]
+        while (tok := self.peek()) is not None and tok.kind not in ("OR", ")"):
+            if tok.kind == "AND":
+                self.take()
+                self.expect_operand(tok)
+            children.append(self.unary(field))
+        return children[0] if len(children) == 1 else And(tuple(children))
+
+    def expect_operand(self, op: _Tok) -> None:
+        nxt = self.peek()
+        if nxt is None or nxt.kind in ("AND", "OR", ")"):
+            raise self.error(op.col, f"{op.text!r} needs a term on both sides")
+
+    def unary(self, field: str | None) -> Node:
+        tok = self.peek()
+        if tok is None:
+            raise self.error(len(self.text) + 1, "expected a term")
+        if tok.kind in ("AND", "OR"):
+            raise self.error(tok.col, f"{tok.text!r} needs a term on both sides")
+        if tok.kind in ("NOT", "-"):
+            self.take()
+            nxt = self.peek()
+            if nxt is None or nxt.kind in ("AND", "OR", ")"):
+                raise self.error(tok.col, f"{tok.text!r} needs a term after it")
+            child = self.unary(field) if tok.kind == "NOT" else self.primary(field)
+            return Not(child, tok.col)
+        if tok.kind == "+":
+            self.take()
+            if self.peek() is None or self.peek().kind in ("AND", "OR", ")"):  # type: ignore[union-attr]
+                raise self.error(tok.col, "'+' needs a term after it")
+            return self.primary(field)
+        return self.primary(field)
+
+    def primary(self, field: str | None) -> Node:
+        tok = self.take()
+        if tok.kind == "(":
+            if (nxt := self.peek()) is not None and nxt.kind == ")":
+                raise self.error(tok.col, "empty parentheses")
+            if nxt is None:
+                raise self.error(tok.col, "unclosed parenthesis")
+            node = self.or_expr(field)
+            close = self.peek()
+            if close is None or close.kind != ")":
+                raise self.error(tok.col, "unclosed parenthesis")
+            self.take()
+            return node
+        if tok.kind == ")":
+            raise self.error(tok.col, "unmatched ')'")
+        if tok.kind == "field":
+            return self.fielded(tok)
+        if tok.kind in ("NOT", "-", "+"):
+            raise self.error(tok.col, f"{tok.text!r} cannot follow here")
+        return _leaf(self.text, field, tok)
+
+    def fielded(self, tok: _Tok) -> Node:
+        name = FIELD_ALIASES.get(tok.text.lower())
+        if name is None:
+            known = ", ".join(sorted({"ti", "abs", "tldr", "kw", "au", "cat", "src", "id"}))
+            raise self.error(tok.col, f"unknown field {tok.text!r} (known: {known})")
+        nxt = self.peek()
+        if nxt is None or nxt.col - 1 != tok.end or nxt.kind not in ("word", "phrase", "(", "AND", "OR", "NOT"):
+            raise self.error(tok.col, f"field {tok.text}: needs a value right after the colon")
+        if nxt.kind in ("AND", "OR", "NOT"):  # ti:OR is the word "OR" in titles
+            self.take()
+            return _leaf(self.text, name, _Tok("word", nxt.text, nxt.col, nxt.end))
+        return self.primary(name)
+
+
+def parse(text: str) -> Query:
+    """Parse a saved query; raises :class:`QueryError` with the column of the problem."""
+    return Query(text, _Parser(text).parse())
+
+
+# --- Leaves ---------------------------------------------------------------------------------------
+
+
+def _leaf(query: str, field: str | None, tok: _Tok) -> Node:
+    if field in ("authors", "categories", "sources", "ids"):
+        return _meta_leaf(query, field, tok)
+    fields = (field,) if field else DEFAULT_FIELDS
+    if tok.kind == "phrase":
+        words = [Word(query[tok.col + t.start:tok.col + t.end], t.form, t.key)
+                 for t in terms(tok.text, joined=False)]
+        if not words:
+            raise QueryError(query, tok.col, "nothing to match inside the quotes")
+        return _text_clause(fields, words, True, f'"{tok.text}"', tok.col)
+    return _text_clause(fields, _words(query, tok), False, tok.text, tok.col)
+
+
+def _suffix(query: str, tok: _Tok) -> tuple[str, int | None, bool]:
+    """Split ``word~N`` / ``word*`` into (base, explicit distance, prefix)."""
+    text, dist, prefix = tok.text, None, False
+    tilde = text.find("~")
+    if tilde >= 0:
+        spec = text[tilde + 1:]
+        col = tok.col + tilde
+        if tilde == 0:
+            raise QueryError(query, col, "'~' must follow a word")
+        if spec and not spec.isdigit():
+            raise QueryError(query, col, f"bad fuzzy distance {spec!r}: use word~, word~1 or word~2")
+        dist = int(spec) if spec else 1
+        if dist > 2:
+            raise QueryError(query, col, f"fuzzy distance {dist} is too large: use 0, 1 or 2")
+        text = text[:tilde]
+    star = text.find("*")
+    if star >= 0:
+        if star != len(text) - 1:
+            raise QueryError(query, tok.col + star, "'*' is only allowed at the end of a word")
+        if dist is not None:
+            raise QueryError(query, tok.col + star, "a word cannot be both a prefix (*) and fuzzy (~)")
+        prefix, text = True, text[:-1]
+    return text, dist, prefix
+
+
+def _is_acronym(surface: str) -> bool:
+    core = surface[:-1] if surface.endswith("s") else surface
+    return sum(c.isupper() for c in core) >= 2 and all(c.isupper() or c.isdigit() for c in core)
+
+
+def _words(query: str, tok: _Tok) -> list[Word]:
+    base, explicit, prefix = _suffix(query, tok)
+    found = terms(base, joined=False)
+    if not found:
+        raise QueryError(query, tok.col, f"{tok.text!r} has no letters or digits to match")
+    words = []
+    for n, t in enumerate(found):
+        surface = base[t.start:t.end]
+        acronym = _is_acronym(surface)
+        is_prefix = prefix and n == len(found) - 1
+        if is_prefix:
+            if len(t.form) < MIN_PREFIX:
+                raise QueryError(query, tok.col + t.start, f"a prefix needs at least {MIN_PREFIX} letters")
+            words.append(Word(surface, t.form, t.key, 0, True, False, acronym))
+            continue
+        if explicit is not None:
+            words.append(Word(surface, t.form, t.key, explicit, False, False, acronym))
+            continue
+        auto = (not acronym and surface.isalpha() and len(surface) >= AUTO_FUZZY_MIN_LETTERS
+                and len(t.key) >= AUTO_FUZZY_MIN_KEY)
+        words.append(Word(surface, t.form, t.key, 1 if auto else 0, False, auto, acronym))
+    return words
+
+
+def joined_key(a: str, b: str) -> str:
+    """Key of two forms written as one word (matches normalize's joined terms)."""
+    return join_forms(a, b)[1]
+
+
+def _text_clause(fields: tuple[str, ...], words: list[Word], quoted: bool, text: str, col: int) -> TextClause:
+    joins = tuple(joined_key(a.form, b.form) if not (a.dist or b.dist or a.prefix or b.prefix) else None
+                  for a, b in zip(words, words[1:]))
+    return TextClause(fields, tuple(words), joins, quoted, text, col)
+
+
+def _meta_leaf(query: str, field: str, tok: _Tok) -> MetaClause:
+    raw = tok.text.strip()
+    prefix = tok.kind == "word" and raw.endswith("*")
+    if prefix:
+        raw = raw[:-1]
+    if tok.kind == "word" and ("~" in raw or "*" in raw):
+        col = tok.col + max(raw.find("~"), raw.find("*"))
+        raise QueryError(query, col, f"fuzzy and inner wildcards are not supported in {field}")
+    if field == "authors":
+        if prefix:
+            raise QueryError(query, tok.col + len(raw), "author names do not take '*'")
+        key = author_key(raw)
+        if not key:
+            raise QueryError(query, tok.col, "empty author name")
+        surname, _, initial = key.rpartition(" ")
+        if not surname or len(initial) != 1 or " " not in key:
+            surname, initial = key, ""
+        return MetaClause(field, surname, tok.text, tok.col, False, initial)
+    if field == "ids":
+        value = parse_paper_ref(raw).lower()
+    elif field == "sources":
+        value = source_key(raw)
+    else:
+        value = fold(raw).strip()
+    if not value:
+        raise QueryError(query, tok.col, f"empty value for {field}")
+    return MetaClause(field, value, tok.text, tok.col, prefix)
+
+
+def source_key(name: str) -> str:
+    """Feed names, source kinds and labels compared as folded letters and digits ("hf-daily" = "HF daily")."""
+    return "".join(c for c in fold(name) if c.isalnum())
+
+
+def word_key(surface: str) -> str:
+    """Key of one word as the matcher normalises it (handy for tests and stats look-ups)."""
+    return normalize_word(surface)[1]

@@ -1,0 +1,197 @@
+"""Match new papers: every paper event above the "match" watermark against every active
+subscription and topic tag; store matches and tags; advance the watermark.
+
+One batch of events is one transaction: its matches, paper tags, the updated corpus statistics and
+the new watermark commit together. Re-running adds nothing (stored rows are unique per
+subscription/tag and paper), and a crash loses at most the batch in flight, which the next run redoes.
+
+Order within a paper: topic tags first (source categories and keywords, then ``[[tags]]`` queries),
+so that ``kw:`` in a saved query also sees the paper's topic tags and a "tag" subscription simply
+follows its tag; then query subscriptions through the :class:`~digest.match.index.QueryIndex`; then
+"user-tag" subscriptions through their profiles (:mod:`digest.match.profile`). Papers by an author
+a user muted are dropped from that user's matches.
+
+Public: :func:`match_new`, :class:`MatchRun`, :func:`load_stats`, :func:`idf_of`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from digest.errors import QueryError
+from digest.match.document import Document
+from digest.match.index import QueryIndex
+from digest.match.profile import DEFAULT_PROFILE_THRESHOLD, Profile, profile_for
+from digest.match.score import DEFAULT_THRESHOLD, compile_query
+from digest.match.stats import CorpusStats
+from digest.match.tags import source_tags
+from digest.models import Paper, Subscription
+from digest.store.matches import NewMatch, NewPaperTag
+from digest.text import author_key
+
+WATERMARK = "match"
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class MatchRun:
+    events: int = 0
+    batches: int = 0
+    matches: int = 0
+    paper_tags: int = 0
+    watermark_from: int = 0
+    watermark_to: int = 0
+    #: Subscriptions or tags whose stored query no longer parses: (name, reason); they are skipped.
+    skipped: tuple[tuple[str, str], ...] = field(default=())
+
+
+def load_stats(store: Any, *, up_to: int | None = None) -> CorpusStats:
+    """The saved corpus statistics; when none are saved, built from the stored papers (only those
+    whose events are all at or below ``up_to``, when given: the rest are counted as they are matched)."""
+    data, _ = store.load_corpus_stats()
+    if data:
+        return CorpusStats.from_dict(data)
+    if up_to == 0:
+        return CorpusStats()
+    return CorpusStats.from_documents(Document.from_paper(p) for p in store.iter_papers()
+                                      if up_to is None or p.seq <= up_to)
+
+
+def idf_of(stats: CorpusStats) -> Callable[[str], float]:
+    """IDF by term key, for the profile scorer: the matcher's own, so both score on one scale."""
+    return stats.idf
+
+
+@dataclass
+class _Plan:
+    """What one run matches against: built once per run, not per paper."""
+
+    index: QueryIndex = field(default_factory=QueryIndex)
+    thresholds: dict[tuple[str, int], float] = field(default_factory=dict)
+    subs: dict[int, Subscription] = field(default_factory=dict)
+    tag_subs: dict[str, list[Subscription]] = field(default_factory=dict)
+    profiles: list[tuple[Subscription, Profile, float]] = field(default_factory=list)
+    tag_ids: dict[str, int] = field(default_factory=dict)
+    tag_names: dict[int, str] = field(default_factory=dict)
+    muted: dict[int, frozenset[str]] = field(default_factory=dict)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _plan(store: Any, stats: CorpusStats) -> _Plan:
+    plan = _Plan()
+    for tag in store.list_tags():
+        plan.tag_ids[tag.name] = tag.id
+        plan.tag_names[tag.id] = tag.name
+        if tag.origin == "source":
+            continue  # categories/keywords are applied from the paper's own fields
+        try:
+            plan.index.add(("tag", tag.id), compile_query(tag.query))
+            plan.thresholds[("tag", tag.id)] = DEFAULT_THRESHOLD
+        except QueryError as exc:
+            plan.skipped.append((f"tag {tag.name}", str(exc)))
+    idf = idf_of(stats)
+    for sub in store.list_subscriptions(active_only=True, kinds=["query", "tag", "user-tag"]):
+        plan.subs[sub.id] = sub
+        if sub.user_id not in plan.muted:
+            plan.muted[sub.user_id] = frozenset(store.muted_authors(sub.user_id))
+        if sub.kind == "query":
+            try:
+                plan.index.add(("sub", sub.id), compile_query(sub.query))
+            except QueryError as exc:
+                plan.skipped.append((f"{sub.user_email}/{sub.name}", str(exc)))
+                continue
+            plan.thresholds[("sub", sub.id)] = sub.threshold if sub.threshold is not None else DEFAULT_THRESHOLD
+        elif sub.kind == "tag":
+            plan.tag_subs.setdefault(sub.query, []).append(sub)
+        else:
+            profile = profile_for(store, sub.user_id, sub.query, idf)
+            if not profile.empty:
+                threshold = sub.threshold if sub.threshold is not None else DEFAULT_PROFILE_THRESHOLD
+                plan.profiles.append((sub, profile, threshold))
+    return plan
+
+
+def _muted(plan: _Plan, user_id: int, paper: Paper) -> bool:
+    keys = plan.muted.get(user_id)
+    return bool(keys) and any(author_key(a) in keys for a in paper.authors)  # type: ignore[operator]
+
+
+def _match_paper(plan: _Plan, stats: CorpusStats, seq: int, paper: Paper, doc: Document,
+                 new_tags: dict[str, str]) -> tuple[list[NewMatch], list[tuple[str, NewPaperTag]]]:
+    """Matches and tags of one paper. Tags are returned by name (source tags may not exist yet)."""
+    tags: dict[str, tuple[float, dict[str, Any]]] = {}
+    for name, query, reason in source_tags(paper):
+        new_tags.setdefault(name, query)
+        tags[name] = (1.0, {"kind": "source", "from": reason})
+    hits = plan.index.match(doc, stats, plan.thresholds)
+    topic = [plan.tag_names[key] for (kind, key), _ in hits if kind == "tag"]
+    for (kind, key), result in hits:
+        if kind == "tag":
+            tags[plan.tag_names[key]] = (result.score, result.explanation)
+    if topic:
+        # Topic tags join the keywords, so `kw:` in saved queries sees them (issue #3, Tags).
+        # Source categories and keywords need no rebuild: `cat:` and `kw:` already see them.
+        doc = Document.from_paper(paper, tags=topic)
+        hits = plan.index.match(doc, stats, plan.thresholds)
+    matches: list[NewMatch] = []
+    for (kind, key), result in hits:
+        if kind == "sub" and not _muted(plan, plan.subs[key].user_id, paper):
+            matches.append(NewMatch(key, paper.id, result.score, result.explanation, seq))
+    for name, (score, explanation) in tags.items():
+        for sub in plan.tag_subs.get(name, ()):
+            if not _muted(plan, sub.user_id, paper):
+                matches.append(NewMatch(sub.id, paper.id, score, {**explanation, "kind": "tag", "tag": name}, seq))
+    idf = idf_of(stats)
+    for sub, profile, threshold in plan.profiles:
+        found = profile.evaluate(paper, idf)
+        if found is not None and found.score >= threshold:
+            matches.append(NewMatch(sub.id, paper.id, found.score, found.explanation, seq))
+    return matches, [(name, NewPaperTag(0, paper.id, s, e)) for name, (s, e) in tags.items()]
+
+
+def match_new(store: Any, *, batch: int = 2000, progress: Progress | None = None) -> MatchRun:
+    """Match every paper event above the watermark; see the module doc. ``progress(done, total)``."""
+    start = store.get_watermark(WATERMARK)
+    total = max(store.max_seq() - start, 0)
+    stats = load_stats(store, up_to=start)
+    plan = _plan(store, stats)
+    watermark, events, batches, n_matches, n_tags = start, 0, 0, 0, 0
+    while True:
+        rows: Sequence[tuple[int, str, Paper]] = store.papers_after(watermark, limit=batch)
+        if not rows:
+            break
+        # Statistics first, so the first papers ever matched are not scored against an empty corpus.
+        docs = [Document.from_paper(paper) for _, _, paper in rows]
+        for (_, kind, _), doc in zip(rows, docs):
+            if kind == "new":
+                stats.update(doc)
+        matches: list[NewMatch] = []
+        tagged: list[tuple[str, NewPaperTag]] = []
+        new_tags: dict[str, str] = {}
+        for (seq, _, paper), doc in zip(rows, docs):
+            m, t = _match_paper(plan, stats, seq, paper, doc, new_tags)
+            matches += m
+            tagged += t
+        last = rows[-1][0]
+        with store.write() as conn:
+            if store.get_watermark(WATERMARK, conn=conn) != watermark:
+                # Another `digest match` finished this batch first; continue from where it got to.
+                watermark = store.get_watermark(WATERMARK, conn=conn)
+                stats = load_stats(store, up_to=watermark)
+                continue
+            ids = store.ensure_tags([(n, q) for n, q in new_tags.items() if n not in plan.tag_ids], conn=conn)
+            plan.tag_ids.update(ids)
+            plan.tag_names.update({v: k for k, v in ids.items()})
+            n_tags += store.save_paper_tags([t._replace(tag_id=plan.tag_ids[name]) for name, t in tagged], conn=conn)
+            n_matches += store.save_matches(matches, conn=conn)
+            store.save_corpus_stats(stats.to_dict(), last, conn=conn)
+            store.set_watermark(WATERMARK, last, conn=conn)
+        watermark = last
+        events += len(rows)
+        batches += 1
+        if progress:
+            progress(min(watermark - start, total), total)
+    return MatchRun(events=events, batches=batches, matches=n_matches, paper_tags=n_tags, watermark_from=start,
+                    watermark_to=watermark, skipped=tuple(plan.skipped))

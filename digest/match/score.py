@@ -1,0 +1,447 @@
+"""Evaluating a compiled query on a document: whether it matches, its score, and why.
+
+The score (docs/queries.md has the worked version):
+
+* A text clause (a word or phrase) sums its hits per field, each hit counting its quality (1 for
+  an exact hit, the rapidfuzz similarity for a fuzzy one), weights the fields (title 2.5, tl;dr 1.8,
+  keywords 1.5, abstract 0.4), saturates like BM25 (``x (k1 + 1) / (x + k1)``, k1 = 1.2) and
+  multiplies by the term's normalised idf (:func:`digest.match.stats.idf_weight`; phrases use 0.7
+  times the sum of their words' idf, capped). One mention in an abstract therefore stays below
+  :data:`DEFAULT_THRESHOLD` however rare the word, and one title hit of a reasonably specific word
+  clears it.
+* ``au:`` and ``id:`` clauses score 2.0, ``cat:`` and ``src:`` 1.0 and act as filters: in an AND
+  they do not dilute the text clauses' score.
+* AND averages its scoring children and adds a proximity bonus ``1 + 0.25 / gap`` when two of them
+  hit within 5 tokens of each other in one field; OR takes the best child plus 0.2 of the others;
+  NOT only filters.
+
+Public: :func:`compile_query`, :class:`CompiledQuery`, :class:`MatchResult`, :data:`DEFAULT_THRESHOLD`,
+:func:`highlight`; :func:`~digest.match.validate.validate_for_save` and
+:class:`~digest.match.stats.CorpusStats` are re-exported for callers that import from here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, NamedTuple
+
+from digest.match.document import Document, FieldText
+from digest.match.normalize import Term
+from digest.match.query import And, MetaClause, Node, Not, Or, Query, TextClause, parse
+from digest.match.stats import IDF_MAX, CorpusStats
+from digest.match.validate import validate_for_save
+
+__all__ = ["compile_query", "CompiledQuery", "MatchResult", "DEFAULT_THRESHOLD", "FIELD_WEIGHTS", "highlight",
+           "validate_for_save", "CorpusStats"]
+
+DEFAULT_THRESHOLD = 1.0
+FIELD_WEIGHTS = {"title": 2.5, "tldr": 1.8, "keywords": 1.5, "abstract": 0.4}
+META_SCORES = {"authors": 2.0, "ids": 2.0, "categories": 1.0, "sources": 1.0}
+K1 = 1.2
+PHRASE_IDF_FACTOR = 0.7
+OR_OTHERS = 0.2
+PROXIMITY_BONUS, PROXIMITY_WINDOW = 0.25, 5
+
+
+@dataclass(frozen=True, slots=True)
+class MatchResult:
+    score: float
+    explanation: dict[str, Any]
+
+
+class _Hit(NamedTuple):
+    pos: int
+    start: int
+    end: int
+    quality: float
+    key: str
+    kind: str
+
+
+class _Leaf(NamedTuple):
+    """A clause's result on one document. ``fields`` holds (field, hits, all exact) per field with
+    hits; exact single words keep the document's own postings list (no copy)."""
+
+    score: float
+    filter: bool
+    fields: tuple[tuple[str, Sequence[Term | _Hit], bool], ...]
+    meta: tuple[list[str], list[list[int]]] | None = None
+
+
+class CompiledQuery:
+    """A parsed query ready to evaluate; immutable and safe to share.
+
+    Its leaves are interned: equal clauses of different queries are one object, so a document
+    scores each distinct clause once however many saved queries contain it.
+    """
+
+    __slots__ = ("text", "query", "root")
+
+    def __init__(self, query: Query) -> None:
+        self.text = query.text
+        self.query = query
+        self.root: Node = _intern(query.root)
+
+    def score(self, doc: Document, stats: CorpusStats) -> float | None:
+        """The score alone (cheap: no explanation), or None when the query does not match."""
+        bind_document(doc, stats)
+        found = _score(self.root, doc, stats)
+        return None if found is None else round(found[0], 6)
+
+    def evaluate(self, doc: Document, stats: CorpusStats) -> MatchResult | None:
+        """The match of this query on ``doc`` with its explanation, or None. Pure NOT queries
+        match with score 0. Clause dicts are shared by queries evaluated on the same document:
+        treat explanations as read-only."""
+        score = self.score(doc, stats)
+        if score is None:
+            return None
+        return MatchResult(score, {"kind": "query", "score": score, "clauses": _explain(self.root, doc)})
+
+    def __repr__(self) -> str:
+        return f"CompiledQuery({self.text!r})"
+
+
+@lru_cache(maxsize=8192)
+def compile_query(text: str) -> CompiledQuery:
+    """Parse ``text`` (raises QueryError) into a reusable :class:`CompiledQuery`."""
+    return CompiledQuery(parse(text))
+
+
+# Distinct leaves ever compiled (bounded by the distinct clauses of saved queries); documents key
+# their per-leaf cache on the interned object's id, which this table keeps alive.
+_LEAVES: dict[Node, Node] = {}
+
+
+def _intern(node: Node) -> Node:
+    if isinstance(node, (TextClause, MetaClause)):
+        return _LEAVES.setdefault(node, node)
+    if isinstance(node, Not):
+        return Not(_intern(node.child), node.column)
+    children = tuple(_intern(c) for c in node.children)
+    return And(children) if isinstance(node, And) else Or(children)
+
+
+def bind_document(doc: Document, stats: CorpusStats) -> None:
+    """Drop the document's cached clause scores unless they were made with this version of ``stats``."""
+    owner = (id(stats), stats.version)
+    if doc.cache_owner != owner:
+        doc.leaf_cache.clear()
+        doc.note_cache.clear()
+        doc.cache_owner = owner
+
+
+def leaf_result(leaf: TextClause | MetaClause, doc: Document, stats: CorpusStats) -> _Leaf | None:
+    """The cached result of one (interned) clause on ``doc``."""
+    cache = doc.leaf_cache
+    key = id(leaf)
+    try:
+        return cache[key]  # type: ignore[no-any-return]
+    except KeyError:
+        res = _eval_text(leaf, doc, stats) if isinstance(leaf, TextClause) else _eval_meta(leaf, doc)
+        cache[key] = res
+        return res
+
+
+def _score(node: Node, doc: Document, stats: CorpusStats) -> tuple[float, bool] | None:
+    """(score, is a filter) of ``node`` on ``doc``, or None."""
+    if isinstance(node, (TextClause, MetaClause)):
+        leaf = leaf_result(node, doc, stats)
+        return None if leaf is None else (leaf.score, leaf.filter)
+    if isinstance(node, And):
+        return _score_and(node, doc, stats)
+    if isinstance(node, Or):
+        found = [r for c in node.children if (r := _score(c, doc, stats)) is not None]
+        if not found:
+            return None
+        if len(found) == 1:
+            return found[0]
+        scores = sorted((r[0] for r in found), reverse=True)
+        return scores[0] + OR_OTHERS * sum(scores[1:]), all(r[1] for r in found)
+    return None if _score(node.child, doc, stats) is not None else (0.0, True)
+
+
+def _score_and(node: And, doc: Document, stats: CorpusStats) -> tuple[float, bool] | None:
+    found: list[tuple[float, bool]] = []
+    positive: list[Node] = []
+    for child in node.children:  # positive children first: they fail fastest
+        if not isinstance(child, Not):
+            r = _score(child, doc, stats)
+            if r is None:
+                return None
+            found.append(r)
+            positive.append(child)
+    for child in node.children:
+        if isinstance(child, Not) and _score(child.child, doc, stats) is not None:
+            return None
+    if not found:
+        return 0.0, True
+    scoring = [i for i, r in enumerate(found) if not r[1]] or list(range(len(found)))
+    score = sum(found[i][0] for i in scoring) / len(scoring)
+    if len(scoring) > 1:
+        score *= _proximity([_positions(positive[i], doc) for i in scoring])
+    return score, all(r[1] for r in found)
+
+
+def _positions(node: Node, doc: Document) -> dict[str, list[int]]:
+    """Token positions per field of the matched clauses under ``node`` (NOT excluded)."""
+    out: dict[str, list[int]] = {}
+    for leaf in _matched_leaves(node, doc):
+        for name, hits, _ in leaf.fields:
+            out.setdefault(name, []).extend(h.pos for h in hits)
+    return out
+
+
+def _matched_leaves(node: Node, doc: Document) -> list[_Leaf]:
+    if isinstance(node, (TextClause, MetaClause)):
+        leaf = doc.leaf_cache.get(id(node))
+        return [leaf] if leaf is not None else []
+    if isinstance(node, Not):
+        return []
+    return [leaf for c in node.children for leaf in _matched_leaves(c, doc)]
+
+
+def _proximity(positions: Sequence[dict[str, list[int]]]) -> float:
+    """1 + 0.25/gap for the closest pair of hits of two different children in one field."""
+    best = PROXIMITY_WINDOW + 1
+    for i, a in enumerate(positions):
+        for b in positions[i + 1:]:
+            for field, pa in a.items():
+                pb = b.get(field)
+                if pb:
+                    best = min(best, _min_gap(sorted(pa), sorted(pb)))
+    return 1.0 + PROXIMITY_BONUS / best if 0 < best <= PROXIMITY_WINDOW else 1.0
+
+
+def _min_gap(a: list[int], b: list[int]) -> int:
+    i = j = 0
+    best = 1 << 30
+    while i < len(a) and j < len(b):
+        gap = abs(a[i] - b[j])
+        if gap and gap < best:
+            best = gap
+        if a[i] < b[j]:
+            i += 1
+        else:
+            j += 1
+    return best
+
+
+def _explain(node: Node, doc: Document) -> list[dict[str, Any]]:
+    """Clause dicts of the matched, non-negated leaves (built once per leaf and document)."""
+    out: list[dict[str, Any]] = []
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, (TextClause, MetaClause)):
+            notes = doc.note_cache.get(id(n))
+            if notes is None:
+                leaf = doc.leaf_cache.get(id(n))
+                notes = doc.note_cache[id(n)] = _clause_notes(n, leaf, doc) if leaf is not None else []
+            out.extend(notes)
+        elif isinstance(n, (And, Or)):
+            stack.extend(reversed(n.children))
+    return out
+
+
+# --- Text clauses -----------------------------------------------------------------------------------
+
+
+def _eval_text(clause: TextClause, doc: Document, stats: CorpusStats) -> _Leaf | None:
+    words = clause.words
+    if len(words) == 1 and not words[0].dist and not words[0].prefix:
+        return _eval_exact_word(clause, doc, stats)
+    expansions = [doc.expand(w) for w in words]
+    if len(words) == 1 and not expansions[0]:
+        return None
+    per_field: list[tuple[str, Sequence[Term | _Hit], bool]] = []
+    x = 0.0
+    best: _Hit | None = None
+    for name in clause.fields:
+        ft = doc.fields[name]
+        hits = _word_hits(clause, ft, expansions[0]) if len(words) == 1 else _phrase_hits(clause, ft, expansions)
+        if hits:
+            per_field.append((name, hits, False))
+            x += FIELD_WEIGHTS[name] * sum(h.quality for h in hits)
+            top = max(hits, key=lambda h: (h.quality, h.key))
+            if best is None or (top.quality, top.key) > (best.quality, best.key):
+                best = top
+    if best is None:
+        return None
+    if len(words) == 1:
+        idf = stats.idf(best.key)
+    else:
+        idf = min(IDF_MAX, PHRASE_IDF_FACTOR * sum(stats.idf(w.key) for w in words))
+    return _Leaf(idf * x * (K1 + 1) / (x + K1), False, tuple(per_field))
+
+
+def _eval_exact_word(clause: TextClause, doc: Document, stats: CorpusStats) -> _Leaf | None:
+    key = clause.words[0].key
+    if key not in doc.vocab_keys:
+        return None
+    per_field = []
+    x = 0.0
+    for name in clause.fields:
+        found = doc.fields[name].postings.get(key)
+        if found:
+            per_field.append((name, found, True))
+            x += FIELD_WEIGHTS[name] * len(found)
+    if not per_field:
+        return None
+    return _Leaf(stats.idf(key) * x * (K1 + 1) / (x + K1), False, tuple(per_field))  # type: ignore[arg-type]
+
+
+def _word_hits(clause: TextClause, ft: FieldText, expansion: dict[str, float]) -> list[_Hit]:
+    word = clause.words[0]
+    postings = ft.form_postings if word.prefix else ft.postings
+    kind_default = "prefix" if word.prefix else "exact"
+    hits = []
+    for cand, sim in expansion.items():
+        kind = kind_default if word.prefix or cand == word.key else "fuzzy"
+        for t in postings.get(cand, ()):
+            hits.append(_Hit(t.pos, t.start, t.end, sim, t.key, kind))
+    hits.sort()
+    return hits
+
+
+def _phrase_hits(clause: TextClause, ft: FieldText, expansions: list[dict[str, float]]) -> list[_Hit]:
+    """Occurrences of the words in order at consecutive tokens. A word may cover a joined pair of
+    tokens ("selfsupervised" on "self supervised") and two words one token (the reverse)."""
+    words, n = clause.words, len(clause.words)
+    # options[i][pos] -> [(width, similarity, inexact)] where word i matches starting at token pos
+    options: list[dict[int, list[tuple[int, float, bool]]]] = []
+    joins: list[set[int]] = [{t.pos for t in ft.postings.get(j, ()) if t.width == 1} if j else set()
+                             for j in clause.joins]
+    for i, (word, expansion) in enumerate(zip(words, expansions)):
+        opts: dict[int, list[tuple[int, float, bool]]] = {}
+        postings = ft.form_postings if word.prefix else ft.postings
+        for cand, sim in expansion.items():
+            for t in postings.get(cand, ()):
+                opts.setdefault(t.pos, []).append((t.width, sim, word.prefix or cand != word.key))
+        if not opts and not (i and joins[i - 1]) and not (i < n - 1 and joins[i]):
+            return []  # this word is nowhere in the field, not even inside a joined token
+        for choices in opts.values():  # best first, whatever order the expansion came in
+            choices.sort(key=lambda o: (-o[1], o[0]))
+        options.append(opts)
+    seq = ft.seq
+    hits = []
+    for start in sorted(set(options[0]) | joins[0]):
+        found = _phrase_at(options, joins, n, 0, start)
+        if found is not None:
+            end, quality, inexact = found
+            kind = "prefix" if any(w.prefix for w in words) else "fuzzy" if inexact else "exact"
+            hits.append(_Hit(start, seq[start].start, seq[end - 1].end, quality / n, seq[start].key, kind))
+    return hits
+
+
+def _phrase_at(options: list[dict[int, list[tuple[int, float, bool]]]], joins: list[set[int]], n: int,
+               i: int, pos: int) -> tuple[int, float, bool] | None:
+    """(end token, summed similarity, any inexact word) of words i.. matched from token pos."""
+    if i == n:
+        return pos, 0.0, False
+    for width, sim, inexact in options[i].get(pos, ()):
+        rest = _phrase_at(options, joins, n, i + 1, pos + width)
+        if rest is not None:
+            return rest[0], rest[1] + sim, rest[2] or inexact
+    if i + 1 < n and pos in joins[i]:
+        rest = _phrase_at(options, joins, n, i + 2, pos + 1)
+        if rest is not None:
+            return rest[0], rest[1] + 2.0, rest[2]
+    return None
+
+
+def _clause_notes(clause: TextClause | MetaClause, leaf: _Leaf, doc: Document) -> list[dict[str, Any]]:
+    if isinstance(clause, MetaClause):
+        matched, spans = leaf.meta or ([], [])
+        return [{"clause": clause.text, "field": clause.field, "kind": "prefix" if clause.prefix else "exact",
+                 "phrase": False, "matched": matched, "similarity": 1.0, "spans": spans,
+                 "score": round(leaf.score, 4)}]
+    notes = []
+    for name, hits, exact in leaf.fields:
+        text = doc.fields[name].text
+        if exact:
+            kinds, best = {"exact"}, 1.0
+        else:
+            kinds = {h.kind for h in hits}  # type: ignore[union-attr]
+            best = max(h.quality for h in hits)  # type: ignore[union-attr]
+        notes.append({
+            "clause": clause.text,
+            "field": name,
+            "kind": "exact" if "exact" in kinds else "prefix" if "prefix" in kinds else "fuzzy",
+            "phrase": len(clause.words) > 1,
+            "matched": sorted({text[h.start:h.end] for h in hits}),
+            "similarity": round(best, 4),
+            "spans": [[h.start, h.end] for h in hits],
+            "score": round(leaf.score, 4),
+        })
+    return notes
+
+
+# --- Structured clauses -----------------------------------------------------------------------------
+
+
+def _eval_meta(clause: MetaClause, doc: Document) -> _Leaf | None:
+    spans: list[list[int]] = []
+    matched: list[str] = []
+    if clause.field == "authors":
+        for a in doc.authors:
+            if author_matches(clause.value, clause.initial, a.surname, a.initial):
+                spans.append([a.start, a.end])
+                matched.append(a.name)
+    elif clause.field == "categories":
+        offset = 0
+        for c in doc.categories:
+            if _category_matches(clause, c):
+                spans.append([offset, offset + len(c)])
+                matched.append(c)
+            offset += len(c) + 2
+    elif clause.field == "sources":
+        matched = sorted(s for s in doc.sources
+                         if (s.startswith(clause.value) if clause.prefix else s == clause.value))
+    else:
+        matched = [clause.value] if clause.value in doc.ids else []
+    if not matched:
+        return None
+    return _Leaf(META_SCORES[clause.field], clause.field in ("categories", "sources"), (), (matched, spans))
+
+
+def author_matches(surname: str, initial: str, doc_surname: str, doc_initial: str) -> bool:
+    """Same person as far as names tell: surnames agree (a one-word query may name any word of a
+    compound surname) and initials do not conflict (a missing initial conflicts with nothing)."""
+    if surname != doc_surname and not doc_surname.endswith(" " + surname) and not (
+            " " not in surname and surname in doc_surname.split()):
+        return False
+    return not initial or not doc_initial or initial == doc_initial
+
+
+def _category_matches(clause: MetaClause, category: str) -> bool:
+    if clause.prefix:
+        return category.startswith(clause.value)
+    # "cat:cs" names the archive: every cs.* category.
+    return category == clause.value or category.startswith(clause.value + ".")
+
+
+# --- Highlighting -----------------------------------------------------------------------------------
+
+
+def highlight(text: str, spans: Iterable[Sequence[int]]) -> list[tuple[str, bool]]:
+    """Split ``text`` into (segment, highlighted) pieces; overlapping spans merge."""
+    merged: list[list[int]] = []
+    for start, end in sorted((max(0, s), min(len(text), e)) for s, e in spans):
+        if start >= end:
+            continue
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    pieces: list[tuple[str, bool]] = []
+    pos = 0
+    for start, end in merged:
+        if start > pos:
+            pieces.append((text[pos:start], False))
+        pieces.append((text[start:end], True))
+        pos = end
+    if pos < len(text):
+        pieces.append((text[pos:], False))
+    return pieces

@@ -1,0 +1,93 @@
+"""Searching stored papers with a saved-query string, and "query test" (how much would this query
+have sent me?). Same matcher, statistics and default threshold as subscriptions, so what a user
+sees here is what their digest will hold.
+
+Public: :func:`search`, :func:`query_test`, :class:`Hit`, :class:`QueryTest`.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+from digest.match.document import Document
+from digest.match.run import load_stats
+from digest.match.score import DEFAULT_THRESHOLD, compile_query
+from digest.models import Paper
+
+#: Warn when a query would send more than this many papers a day on average.
+TOO_MANY_PER_DAY = 50
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    paper: Paper
+    score: float
+    explanation: dict[str, Any]
+
+
+def search(store: Any, text: str, *, limit: int | None = None, threshold: float | None = None) -> list[Hit]:
+    """Stored papers matching ``text`` at or above the threshold, best first (QueryError if invalid)."""
+    compiled = compile_query(text)
+    cutoff = DEFAULT_THRESHOLD if threshold is None else threshold
+    stats = load_stats(store)
+    hits = []
+    for paper in store.iter_papers():
+        result = compiled.evaluate(Document.from_paper(paper), stats)
+        if result is not None and result.score >= cutoff:
+            hits.append(Hit(paper, result.score, result.explanation))
+    hits.sort(key=lambda h: (-h.score, h.paper.id))
+    return hits[:limit] if limit is not None else hits
+
+
+def paper_day(paper: Paper) -> date | None:
+    """The day a paper counts for: its announcement/publication date, else when we first saw it."""
+    when = paper.published or paper.first_seen
+    return when.date() if when else None
+
+
+@dataclass(frozen=True, slots=True)
+class QueryTest:
+    query: str
+    days: int
+    start: date | None
+    end: date | None
+    per_day: tuple[tuple[date, int], ...]
+    total: int
+    top: tuple[Hit, ...]
+    warnings: tuple[str, ...] = field(default=())
+
+    @property
+    def per_day_average(self) -> float:
+        return self.total / self.days if self.days else 0.0
+
+
+def query_test(store: Any, text: str, *, days: int = 30, top: int = 10,
+               threshold: float | None = None) -> QueryTest:
+    """Matches per day over the ``days`` days up to the newest stored paper, and the best hits.
+
+    The window ends at the newest stored paper rather than today, so a store that has not
+    ingested for a while (or a demo store of captured feeds) still shows a meaningful rate.
+    """
+    hits = search(store, text, threshold=threshold)
+    newest = [d for d in (paper_day(p) for p in store.list_papers(limit=1)) if d]
+    all_days = [d for d in (paper_day(h.paper) for h in hits) if d]
+    end = max(newest + all_days) if newest or all_days else None
+    per_day: list[tuple[date, int]] = []
+    total = 0
+    if end is not None:
+        start = end - timedelta(days=days - 1)
+        counts = Counter(d for d in all_days if start <= d <= end)
+        per_day = [(start + timedelta(days=i), counts.get(start + timedelta(days=i), 0)) for i in range(days)]
+        total = sum(counts.values())
+    warnings = []
+    if total == 0:
+        warnings.append(f"0 matches a day over the last {days} days: too strict, a typo, or nothing stored yet?")
+    elif total / days > TOO_MANY_PER_DAY:
+        warnings.append(f"{total / days:.0f} matches a day on average (more than {TOO_MANY_PER_DAY}): "
+                        "add words, a field (ti:) or raise the threshold")
+    window = [h for h in hits if (d := paper_day(h.paper)) and per_day and per_day[0][0] <= d <= per_day[-1][0]]
+    return QueryTest(text, days, per_day[0][0] if per_day else None, end, tuple(per_day), total,
+                     tuple(window[:top]), tuple(warnings))

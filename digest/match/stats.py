@@ -1,0 +1,82 @@
+"""Corpus statistics the scorer needs: how many papers, and how many contain each term.
+
+Document frequencies count single-token keys of the text fields (joined pairs are left out: they
+would double the table for little gain), plus categories and sources seen, so a saved query can be
+checked against values that exist. The whole thing round-trips through a JSON-able dict, which is
+how the store persists it.
+
+Public: :class:`CorpusStats`, :func:`idf_weight`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterable
+from typing import Any
+
+from digest.match.document import Document
+
+__all__ = ["CorpusStats", "idf_weight"]
+
+#: idf is divided by this so that a term in ~5% of papers weighs 1.0.
+IDF_REFERENCE = 3.0
+IDF_MIN, IDF_MAX = 0.25, 1.5
+#: Small corpora give noisy idf: blend with a neutral 1.0 as if this many papers agreed.
+IDF_PRIOR_DOCS = 50
+
+
+def idf_weight(df: int, doc_count: int) -> float:
+    """Normalised BM25 idf of a term in ``df`` of ``doc_count`` papers, in [IDF_MIN, IDF_MAX]."""
+    raw = math.log(1.0 + (doc_count - df + 0.5) / (df + 0.5)) / IDF_REFERENCE
+    clipped = min(IDF_MAX, max(IDF_MIN, raw))
+    return (doc_count * clipped + IDF_PRIOR_DOCS) / (doc_count + IDF_PRIOR_DOCS)
+
+
+class CorpusStats:
+    __slots__ = ("doc_count", "df", "categories", "sources", "version")
+
+    def __init__(self, doc_count: int = 0, df: dict[str, int] | None = None,
+                 categories: dict[str, int] | None = None, sources: dict[str, int] | None = None) -> None:
+        self.doc_count = doc_count
+        self.df: Counter[str] = Counter(df or {})
+        self.categories: Counter[str] = Counter(categories or {})
+        self.sources: Counter[str] = Counter(sources or {})
+        #: bumped by update(): documents drop scores cached under an older version
+        self.version = 0
+
+    @classmethod
+    def from_documents(cls, docs: Iterable[Document]) -> "CorpusStats":
+        stats = cls()
+        for doc in docs:
+            stats.update(doc)
+        return stats
+
+    def update(self, doc: Document) -> None:
+        """Count one more paper (call once per paper, not per version)."""
+        self.doc_count += 1
+        self.version += 1
+        keys = {t.key for f in doc.fields.values() for t in f.seq}
+        self.df.update(keys)
+        self.categories.update(doc.categories)
+        self.sources.update(doc.sources)
+
+    def idf(self, key: str) -> float:
+        return idf_weight(self.df.get(key, 0), self.doc_count)
+
+    def fraction(self, key: str) -> float:
+        """Share of papers containing ``key`` (0 when the corpus is empty)."""
+        return self.df.get(key, 0) / self.doc_count if self.doc_count else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"doc_count": self.doc_count, "df": dict(self.df), "categories": dict(self.categories),
+                "sources": dict(self.sources)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "CorpusStats":
+        return cls(int(data.get("doc_count", 0)), data.get("df"), data.get("categories"), data.get("sources"))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, CorpusStats) and self.to_dict() == other.to_dict()
+
+    __hash__ = None  # type: ignore[assignment]

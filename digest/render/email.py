@@ -1,0 +1,422 @@
+"""A digest as an email: subject, HTML part and plain-text part (issue #4, "Email").
+
+The HTML template (``templates/email/digest.html``) is written with classes and a ``<style>``
+block; css-inline turns the classes into ``style`` attributes *once*, on the template source, when
+it is first loaded: inlining each rendered message would cost several milliseconds, the delivery
+benchmark allows ~1 ms per message. For that to work the template follows two rules, checked at
+load time by :func:`_inline_template`:
+
+- Jinja statements that sit between table rows are wrapped in HTML comments
+  (``<!--{% for %}-->``): bare text there would be moved out of the table by the HTML5 parser
+  ("foster parenting"); comments stay where they are. Tables spell out ``<tbody>`` for the same
+  reason.
+- Jinja expressions contain no ``"``, ``&``, ``<`` or ``>``, which the HTML serializer would escape.
+
+Rules that cannot be inlined (dark mode, narrow screens) live in ``<style data-css-inline="keep">``.
+
+Everything that came from a feed is escaped by jinja's autoescape; URLs go through
+:func:`digest.sanitize.safe_url`, so a ``javascript:`` link is dropped, never rendered.
+
+Public names: :class:`RenderedEmail`, :func:`render_email`, :func:`subject_for`, :data:`HTML_BUDGET`.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections import Counter
+from dataclasses import dataclass, replace
+from datetime import date
+from functools import lru_cache
+from typing import Any
+
+import css_inline
+import jinja2
+from markupsafe import Markup
+
+from digest.config import Settings
+from digest.models import SOURCE_LABELS, Digest, DigestItem, DigestSection, Paper, Reason
+from digest.render.reasons import clauses, reason_terms, spans_by_field
+from digest.resources import templates_dir
+from digest.sanitize import safe_url
+from digest.text import collapse_ws
+from digest import tokens
+
+__all__ = ["RenderedEmail", "RenderCache", "render_email", "subject_for", "HTML_BUDGET", "MAX_AUTHORS"]
+
+#: Gmail clips messages whose HTML exceeds ~102 KB ("[Message clipped]"), hiding the footer with the
+#: unsubscribe link. Stay safely below it, measured in UTF-8 bytes of the decoded HTML.
+HTML_BUDGET = 100_000
+#: Authors shown before "… and N more".
+MAX_AUTHORS = 6
+_SUMMARY_CHARS = 320
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\"'])")
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_JINJA_TOKEN = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.S)
+# Paper blocks are rendered once per run (RenderCache) with this in place of the user's feedback
+# token, then it is replaced per message. Random per process so no feed text can contain it.
+_FEEDBACK_PLACEHOLDER = "fbtok" + secrets.token_hex(12)
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedEmail:
+    subject: str
+    html: str
+    text: str
+    #: RFC 2369/8058 targets for List-Unsubscribe, built with the same token as the footer link.
+    unsubscribe_https: str = ""
+    unsubscribe_mailto: str = ""
+    #: Papers shown in the message, in order; the rest are counted in ``more_count``.
+    paper_ids: tuple[str, ...] = ()
+    more_count: int = 0
+
+
+# --- templates -----------------------------------------------------------------------------------
+
+
+def _inline_template(source: str) -> str:
+    """css-inline the template source; refuse if the serializer changed any jinja token."""
+    inlined = str(css_inline.CSSInliner(keep_style_tags=False).inline(source))
+    if _JINJA_TOKEN.findall(inlined) != _JINJA_TOKEN.findall(source):
+        raise RuntimeError("email template: css-inline altered a jinja tag (see digest.render.email)")
+    return inlined
+
+
+def _split(source: str, start: str, end: str, name: str) -> tuple[str, str]:
+    """Cut the per-paper block (between the markers) out of a template: (skeleton, block)."""
+    try:
+        head, rest = source.split(start, 1)
+        block, tail = rest.split(end, 1)
+    except ValueError:
+        raise RuntimeError(f"{name}: the paper block markers {start} ... {end} are missing") from None
+    return f"{head}{{{{ item }}}}{tail}", block
+
+
+@dataclass(frozen=True, slots=True)
+class _Templates:
+    html: jinja2.Template
+    html_paper: jinja2.Template
+    text: jinja2.Template
+    text_paper: jinja2.Template
+
+
+@lru_cache(maxsize=1)
+def _templates() -> _Templates:
+    """Load, inline and split both templates once per process."""
+    loader = jinja2.FileSystemLoader(templates_dir())
+    options: dict[str, Any] = {"trim_blocks": True, "lstrip_blocks": True, "undefined": jinja2.StrictUndefined}
+    html_env = jinja2.Environment(loader=loader, autoescape=True, **options)
+    # text/plain is not markup: HTML-escaping it would show "&amp;" to the reader.
+    text_env = jinja2.Environment(loader=loader, autoescape=False, **options)  # noqa: S701
+    html_src, _, _ = loader.get_source(html_env, "email/digest.html")
+    text_src, _, _ = loader.get_source(text_env, "email/digest.txt")
+    html, html_paper = _split(_inline_template(html_src), "<!--paper-->", "<!--/paper-->", "email/digest.html")
+    text, text_paper = _split(text_src, "{#paper#}", "{#/paper#}", "email/digest.txt")
+    return _Templates(html_env.from_string(html), html_env.from_string(html_paper),
+                      text_env.from_string(text), text_env.from_string(text_paper))
+
+
+class RenderCache:
+    """Rendered paper blocks shared by the digests of one send run.
+
+    Users with the same topics get the same paper blocks; rendering each once per run is what
+    keeps a 10,000-user run fast. The key holds everything a block shows (paper id and ingest
+    sequence, the reasons' names and matched spans, trending/updated) except the user's feedback
+    token, which is a placeholder replaced per message. Make one per run: within a run a paper's
+    content for a given sequence number does not change.
+    """
+
+    def __init__(self, maxsize: int = 20_000) -> None:
+        self.maxsize = maxsize
+        self._blocks: dict[tuple[Any, ...], tuple[Markup, str]] = {}
+        self.hits = self.misses = 0
+
+    def get(self, key: tuple[Any, ...]) -> tuple[Markup, str] | None:
+        found = self._blocks.get(key)
+        if found is None:
+            self.misses += 1
+        else:
+            self.hits += 1
+        return found
+
+    def put(self, key: tuple[Any, ...], blocks: tuple[Markup, str]) -> None:
+        if len(self._blocks) >= self.maxsize:
+            self._blocks.clear()
+        self._blocks[key] = blocks
+
+
+# --- view model ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Link:
+    label: str
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Why:
+    subscription: str
+    terms: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _ItemView:
+    title: tuple[tuple[str, bool], ...]
+    title_text: str
+    url: str | None
+    authors: str
+    via: str
+    summary_label: str
+    summary: tuple[tuple[str, bool], ...]
+    summary_text: str
+    links: tuple[_Link, ...]
+    why: tuple[_Why, ...]
+    trending: bool
+    updated: bool
+    version: int | None
+    feedback: tuple[_Link, ...]
+
+
+def _segments(text: str, spans: list[tuple[int, int]]) -> tuple[tuple[str, bool], ...]:
+    """Split ``text`` into (piece, highlighted) runs; overlapping and out-of-range spans are merged/cut."""
+    merged: list[list[int]] = []
+    for start, end in sorted(spans):
+        end = min(end, len(text))
+        if start >= end:
+            continue
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    out: list[tuple[str, bool]] = []
+    pos = 0
+    for start, end in merged:
+        if start > pos:
+            out.append((text[pos:start], False))
+        out.append((text[start:end], True))
+        pos = end
+    if pos < len(text):
+        out.append((text[pos:], False))
+    return tuple(out)
+
+
+def _first_sentences(text: str, limit: int = _SUMMARY_CHARS) -> str:
+    """Whole sentences up to ``limit`` characters; a long first sentence is cut at a word."""
+    if len(text) <= limit:
+        return text
+    out = ""
+    for sentence in _SENTENCE_END.split(text):
+        if len(out) + len(sentence) + 1 > limit:
+            break
+        out = f"{out} {sentence}" if out else sentence
+    if not out:
+        cut = text[:limit].rsplit(" ", 1)[0]
+        out = cut.rstrip(",;:") + " …"
+    return out
+
+
+def _authors_line(authors: tuple[str, ...]) -> str:
+    if len(authors) <= MAX_AUTHORS + 2:  # "… and 1 more" would hide less than it costs
+        return ", ".join(authors)
+    return f"{', '.join(authors[:MAX_AUTHORS])} … and {len(authors) - MAX_AUTHORS} more"
+
+
+def _via(paper: Paper) -> str:
+    labels: dict[str, None] = {}
+    for via in paper.sources:
+        labels.setdefault(SOURCE_LABELS.get(via.source_kind, via.source_kind), None)
+    return ", ".join(labels)
+
+
+def _why(paper: Paper, reasons: tuple[Reason, ...]) -> tuple[_Why, ...]:
+    return tuple(_Why(collapse_ws(r.subscription), reason_terms(paper, r)) for r in reasons)
+
+
+def _item_view(item: DigestItem, settings: Settings, feedback_token: str) -> _ItemView:
+    paper = item.paper
+    spans = spans_by_field(item.reasons)
+    if paper.tldr:
+        label, field, text = "tl;dr", "tldr", paper.tldr
+    else:
+        label, field, text = "", "abstract", _first_sentences(paper.abstract)
+    links = [
+        _Link(label, url) for label, url in (
+            ("Abstract", safe_url(paper.abs_url) if paper.abs_url else None),
+            ("PDF", safe_url(paper.pdf_url) if paper.pdf_url else None),
+            ("Code", safe_url(paper.code_url) if paper.code_url else None),
+        ) if url
+    ]
+    first = paper.authors[0] if paper.authors else None
+    fb = tokens.feedback_urls(settings, feedback_token, paper.id, author=first)
+    feedback = [_Link("More like this", fb["more"]), _Link("Not relevant", fb["not-relevant"])]
+    if first:
+        feedback.append(_Link(f"Mute {first}", fb["mute-author"]))
+    return _ItemView(
+        title=_segments(paper.title, spans.get("title", [])),
+        title_text=paper.title,
+        url=links[0].url if links else None,
+        authors=_authors_line(paper.authors),
+        via=_via(paper),
+        summary_label=label,
+        summary=_segments(text, spans.get(field, [])),
+        summary_text=text,
+        links=tuple(links),
+        why=_why(paper, item.reasons),
+        trending=bool(item.trending),
+        updated=item.updated,
+        version=paper.version,
+        feedback=tuple(feedback),
+    )
+
+
+# --- subject -------------------------------------------------------------------------------------
+
+
+def _local_day(digest: Digest) -> str:
+    """The digest's local date from its period key ("2026-11-24" / "2026-W48"), as "Tue 24 Nov"."""
+    key = digest.period_key
+    try:
+        if "-W" in key:
+            year, week = key.split("-W", 1)
+            monday = date.fromisocalendar(int(year), int(week[:2]), 1)
+            return f"week of {monday.day} {_MONTHS[monday.month - 1]}"
+        day = date.fromisoformat(key[:10])
+    except ValueError:
+        day = digest.period_end.date()
+    return f"{_DAYS[day.weekday()]} {day.day} {_MONTHS[day.month - 1]}"
+
+
+def subject_for(digest: Digest, *, max_names: int = 3, max_len: int = 90) -> str:
+    """"7 new papers: diffusion models, Yann LeCun — Tue 24 Nov" (counts, top subscriptions, date)."""
+    day = _local_day(digest)
+    items = {i.paper.id: i for i in digest.items}
+    updated = sum(1 for i in items.values() if i.updated)
+    new = len(items) - updated + digest.more_count
+    if not items and not digest.more_count:
+        return f"No new papers — {day}"
+    trending_only = digest.period == "trending" or all(s.kind == "trending" for s in digest.sections)
+    noun = "trending paper" if trending_only else "new paper"
+    parts = []
+    if new:
+        parts.append(f"{new} {noun}{'' if new == 1 else 's'}")
+    if updated:
+        parts.append(f"{updated} updated")
+    head = ", ".join(parts)
+    counts: Counter[str] = Counter()
+    for item in items.values():
+        for reason in item.reasons:
+            counts[collapse_ws(reason.subscription)] += 1
+    names: list[str] = []
+    for name, _ in counts.most_common():
+        candidate = f"{head}: {', '.join([*names, name])} — {day}"
+        if len(names) >= max_names or (names and len(candidate) > max_len):
+            break
+        names.append(name if len(name) <= 40 else name[:39] + "…")
+    return f"{head}: {', '.join(names)} — {day}" if names else f"{head} — {day}"
+
+
+# --- rendering -----------------------------------------------------------------------------------
+
+
+def _keep_top(digest: Digest, keep: int) -> tuple[tuple[DigestSection, ...], int]:
+    """Sections holding only the ``keep`` best-scored items (section order kept); and how many went."""
+    ranked = sorted(range(len(digest.items)), key=lambda i: -digest.items[i].score)
+    kept = set(ranked[:keep])
+    sections, n = [], 0
+    for section in digest.sections:
+        items = []
+        for item in section.items:
+            if n in kept:
+                items.append(item)
+            n += 1
+        if items:
+            sections.append(replace(section, items=tuple(items)))
+    return tuple(sections), n - min(keep, n)
+
+
+def _block_key(item: DigestItem) -> tuple[Any, ...]:
+    reasons = tuple(
+        (r.subscription, tuple((c.get("field"), c.get("term"), c.get("clause"), repr(c.get("matched")),
+                                repr(c.get("spans")))
+                               for c in clauses(r.explanation)))
+        for r in item.reasons)
+    return (item.paper.id, item.paper.seq, item.paper.version, item.updated, bool(item.trending), reasons)
+
+
+def render_email(digest: Digest, *, settings: Settings, user_feed_token: str, generation: int,
+                 more_url: str | None = None, budget: int = HTML_BUDGET,
+                 cache: RenderCache | None = None) -> RenderedEmail:
+    """Render ``digest`` for its user.
+
+    Items are dropped, lowest score first, into "N more" until the HTML fits ``budget`` bytes;
+    ``more_url`` is where "N more" links (default: the alert settings page). Pass one
+    :class:`RenderCache` to every call of a send run to render each shared paper block once.
+    """
+    tpl = _templates()
+    unsub_token = tokens.make_token("unsubscribe", digest.user_id, generation, settings=settings)
+    fb_token = tokens.feedback_token(settings, digest.user_id, generation, digest.period_key)
+    blocks: dict[str, tuple[Markup, str]] = {}
+
+    def block(item: DigestItem) -> tuple[Markup, str]:
+        found = blocks.get(item.paper.id)
+        if found is not None:
+            return found
+        key = _block_key(item) if cache is not None else ()
+        found = cache.get(key) if cache is not None else None
+        if found is None:
+            view = _item_view(item, settings, _FEEDBACK_PLACEHOLDER)
+            found = Markup(tpl.html_paper.render(item=view)), tpl.text_paper.render(item=view)
+            if cache is not None:
+                cache.put(key, found)
+        blocks[item.paper.id] = found
+        return found
+
+    context: dict[str, Any] = {
+        "subject": subject_for(digest),
+        "greeting": collapse_ws(digest.user_name or ""),
+        "status": [collapse_ws(s) for s in digest.source_status],
+        "feed_url": tokens.feed_url(settings, user_feed_token, "all"),
+        "settings_url": tokens.settings_url(settings),
+        "unsubscribe_url": tokens.unsubscribe_url(settings, unsub_token),
+        "more_url": more_url or tokens.settings_url(settings),
+        "day": _local_day(digest),
+    }
+
+    def render(sections: tuple[DigestSection, ...], dropped: int, part: int = 0) -> str:
+        chosen = tpl.html if part == 0 else tpl.text
+        context["more"] = digest.more_count + dropped
+        context["sections"] = [{"title": collapse_ws(s.title), "kind": s.kind,
+                                "items": [block(i)[part] for i in s.items]} for s in sections]
+        return chosen.render(context)
+
+    def size(html: str) -> int:
+        # The placeholder is replaced by the real token after rendering; count the difference.
+        return len(html.encode()) + html.count(_FEEDBACK_PLACEHOLDER) * (len(fb_token) - len(_FEEDBACK_PLACEHOLDER))
+
+    sections, dropped = digest.sections, 0
+    html = render(sections, 0)
+    if size(html) > budget:
+        # Binary search on how many of the best items fit: ``lo`` always fits, ``hi`` never does.
+        lo, hi = 0, len(digest.items)
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            if size(render(*_keep_top(digest, mid))) <= budget:
+                lo = mid
+            else:
+                hi = mid
+        sections, dropped = _keep_top(digest, lo)
+        html = render(sections, dropped)
+    text = render(sections, dropped, part=1)
+    # Trailing blanks go, except in "-- ", the signature separator (RFC 3676 §4.3).
+    text = "\n".join(line if line == "-- " else line.rstrip() for line in text.splitlines()).strip() + "\n"
+    ids = tuple(dict.fromkeys(i.paper.id for s in sections for i in s.items))
+    return RenderedEmail(
+        subject=context["subject"],
+        html=html.replace(_FEEDBACK_PLACEHOLDER, fb_token),
+        text=text.replace(_FEEDBACK_PLACEHOLDER, fb_token),
+        unsubscribe_https=tokens.one_click_unsubscribe_url(settings, unsub_token),
+        unsubscribe_mailto=tokens.unsubscribe_mailto(settings, unsub_token),
+        paper_ids=ids, more_count=digest.more_count + dropped,
+    )

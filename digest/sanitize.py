@@ -1,0 +1,148 @@
+"""The one sanitizer for outside HTML (issue #4: "Feed content is untrusted").
+
+Every string that came from a feed and is shown as markup, stored as text, put in a link or in a mail
+header passes through one of these four functions; nothing else in digest strips or allows HTML.
+
+- :func:`to_text` — markup to plain text (what sources store as abstracts and titles).
+- :func:`safe_html` — the tiny allow-list of inline markup we are willing to re-emit.
+- :func:`safe_url` — http(s) links only.
+- :func:`header_safe` — a value that cannot break out of an email header line.
+
+HTML is parsed by nh3 (ammonia on html5ever, the WHATWG parsing algorithm browsers use), so what we
+judge safe is what a browser would see: obfuscations such as ``<scr<script>ipt>``, ``java&#x09;script:``
+or unclosed tags are resolved by the same rules a mail client or browser applies.
+
+Public names: :func:`to_text`, :func:`safe_html`, :func:`safe_url`, :func:`header_safe`.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+from urllib.parse import urlsplit
+
+import nh3
+
+__all__ = ["to_text", "safe_html", "safe_url", "header_safe"]
+
+# Elements whose content is never text a reader should see.
+_DROP_CONTENT = {"script", "style", "template", "noscript", "iframe", "object", "embed", "noembed",
+                 "noframes", "head", "title", "textarea", "select", "frameset", "xmp", "plaintext"}
+# Block-level boundaries become line breaks in plain text; everything else is unwrapped.
+_BLOCKS = {"p", "br", "div", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre",
+           "tr", "table", "dt", "dd", "dl", "section", "article", "hr", "figure", "figcaption"}
+_BLOCK_TAG_RE = re.compile(r"</?[a-z0-9]+\s*/?>")
+# After unescaping, text that still holds markup was escaped twice ("&lt;p&gt;" in an RSS
+# <description>, a common feed bug): such text is run through the parser once more.
+_KNOWN_TAGS = _BLOCKS | _DROP_CONTENT | {
+    "a", "b", "i", "em", "strong", "sub", "sup", "code", "span", "font", "img", "body", "html", "svg", "math",
+    "u", "s", "small", "big", "tt", "var", "mark", "abbr", "cite", "q", "kbd", "samp", "link", "meta", "base",
+    "form", "input", "button", "video", "audio", "source", "frame", "applet", "image", "picture", "caption",
+    "td", "th", "thead", "tbody", "main", "nav", "header", "footer", "aside", "details", "summary", "label"}
+_TAG_NAMES = "|".join(sorted(_KNOWN_TAGS, key=len, reverse=True))
+_KNOWN_TAG_RE = re.compile(rf"</?(?:{_TAG_NAMES})(?:[\s/][^<>]*)?>", re.IGNORECASE)
+# A "<" that does not open a known element, a namespaced one (Crossref's <jats:p>) or a comment is
+# text: abstracts are full of "n<k", which an HTML parser would read as a tag and swallow.
+_STRAY_LT = re.compile(rf"<(?!/?(?:{_TAG_NAMES})(?:[\s/>]|$)|/?[A-Za-z][\w.-]*:[A-Za-z]|!--)", re.IGNORECASE)
+
+_INLINE_TAGS = {"p", "br", "em", "strong", "i", "b", "sub", "sup", "code", "a"}
+_URL_SCHEMES_HTML = {"http", "https", "mailto"}
+# C0/C1 controls, DEL and the invisible format characters browsers strip from URLs before parsing.
+_URL_BAD_CHARS = re.compile(r"[\x00-\x20\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2064\ufeff]")
+_HEADER_BREAKS = re.compile(r"[\r\n\x00\x0b\x0c\x85\u2028\u2029]+")
+_WS = re.compile(r"[ \t\f\v\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
+
+_text_cleaner = nh3.Cleaner(tags=_BLOCKS, clean_content_tags=_DROP_CONTENT, attributes={"*": set()}, link_rel=None,
+                            strip_comments=True)
+_html_cleaner = nh3.Cleaner(
+    tags=_INLINE_TAGS,
+    clean_content_tags=_DROP_CONTENT,
+    # "*": nothing - ammonia otherwise allows lang/title on every element.
+    attributes={"a": {"href"}, "*": set()},
+    url_schemes=_URL_SCHEMES_HTML,
+    # Relative links would resolve against *our* site (web pages, feeds): drop them.
+    url_relative="deny",
+    link_rel="nofollow noopener",
+    strip_comments=True,
+)
+
+
+def to_text(markup: str | None) -> str:
+    """Plain text of an HTML fragment: entities decoded, scripts/styles dropped, tags removed.
+
+    Block boundaries (paragraphs, line breaks, list items) become single newlines; other whitespace is
+    collapsed. Plain text input comes back with its whitespace collapsed.
+    """
+    if not markup:
+        return ""
+    text = _extract(markup)
+    if "<" in text and _KNOWN_TAG_RE.search(text):
+        text = _extract(text)
+    # A third level of escaping would be data, but it must still not read as markup.
+    while _KNOWN_TAG_RE.search(text):
+        text = _KNOWN_TAG_RE.sub(" ", text)
+        text = "\n".join(_collapse(line) for line in text.split("\n"))
+    return text.strip()
+
+
+def _extract(markup: str) -> str:
+    cleaned = _text_cleaner.clean(_STRAY_LT.sub("&lt;", _strip_controls(markup)))
+    lines = (_collapse(html.unescape(chunk)) for chunk in _BLOCK_TAG_RE.split(cleaned))
+    return "\n".join(line for line in lines if line)
+
+
+def _collapse(text: str) -> str:
+    return _WS.sub(" ", text.replace("\r", " ").replace("\n", " ").replace("\t", " ")).strip()
+
+
+def _strip_controls(text: str) -> str:
+    # C0 controls other than tab/newline and lone surrogates cannot be stored in XML or email.
+    return "".join(c for c in text if c in "\t\n\r" or (unicodedata.category(c) not in ("Cc", "Cs")))
+
+
+def safe_html(markup: str | None) -> str:
+    """Markup reduced to p, br, em, strong, i, b, sub, sup, code and a[href] (http/https/mailto).
+
+    Links get ``rel="nofollow noopener"``; every other element is unwrapped (its text kept),
+    script/style content is dropped, and so are all other attributes (event handlers, style, src).
+    """
+    if not markup:
+        return ""
+    return _html_cleaner.clean(_strip_controls(markup))
+
+
+def safe_url(url: str | None) -> str | None:
+    """``url`` if it is an absolute http(s) URL with a host and no control characters, else None.
+
+    Leading/trailing whitespace is trimmed (feeds pad links); inner whitespace or controls reject the
+    URL instead of being "fixed", since browsers and mail clients disagree on how to repair them.
+    """
+    if not url:
+        return None
+    url = url.strip()
+    if not url or _URL_BAD_CHARS.search(url) or "\\" in url:
+        return None
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+        parts.port  # noqa: B018 - raises ValueError on a malformed port
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not host:
+        return None
+    return url
+
+
+def header_safe(value: str | None) -> str:
+    """A value for an email header: line breaks and NULs become spaces, whitespace is collapsed.
+
+    CR/LF in a header value would let a feed title start a new header (RFC 5322 §2.2 header
+    injection); other Unicode line separators are folded too because some clients treat them as
+    breaks.
+    """
+    if not value:
+        return ""
+    value = _HEADER_BREAKS.sub(" ", value)
+    value = "".join(c if unicodedata.category(c) != "Cc" or c == "\t" else " " for c in value)
+    return _WS.sub(" ", value.replace("\t", " ")).strip()

@@ -1,0 +1,325 @@
+"""The scheduler: APScheduler 3 as a metronome, and nothing more.
+
+Jobs are defined here in code with fixed ids (:data:`JOB_IDS`), an in-memory job store, explicit UTC,
+``coalesce=True`` (a backlog of ticks runs once), ``max_instances=1`` and a misfire grace of hours.
+Every job calls an idempotent library function whose durable progress lives in our tables (feed
+state, ingest watermarks, the outbox), so a scheduler that was down for a day simply runs each job
+once on start and the tables say what is owed: no missed digest, no double digest, no lost paper.
+Each run is recorded in ``job_runs`` for `digest status`; each missed run is logged loudly.
+
+In scale-out mode (PostgreSQL, ``mode="enqueue"``) the same jobs only enqueue work units that
+`digest worker` processes claim (see :mod:`digest.worker`); one scheduler is active at a time
+(:meth:`digest.store.Store.try_scheduler_lock`).
+
+Public names: :data:`JOB_IDS`, :func:`build_scheduler`, :func:`run_scheduler`,
+:func:`install_signal_handlers`, :func:`arxiv_poll_decision`, :class:`PollDecision`, :func:`next_runs`.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from typing import Any, Literal
+
+from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MISSED, JobExecutionEvent
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from digest.config import Settings
+from digest.models import FeedState
+
+log = logging.getLogger("digest.schedule")
+
+JOB_POLL, JOB_MATCH, JOB_SEND, JOB_RETENTION = "poll-feeds", "match", "send-digests", "retention"
+JOB_IDS: tuple[str, ...] = (JOB_POLL, JOB_MATCH, JOB_SEND, JOB_RETENTION)
+
+#: A run later than this is skipped and logged as missed; the next run catches up from the tables.
+MISFIRE_GRACE_SECONDS = 6 * 3600
+#: Per-user delivery at the local hour is decided by digests.periods; a few minutes' tick is enough.
+TICK_MINUTES = {JOB_POLL: 5, JOB_MATCH: 5, JOB_SEND: 5}
+#: Finished work items and similar bookkeeping are kept this long.
+RETENTION_DAYS = 14
+ARXIV_FEED_KINDS = frozenset({"arxiv-rss", "arxiv-atom"})
+Mode = Literal["embedded", "enqueue"]
+JobBody = Callable[[datetime], Any]
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+# --- arXiv-aware polling ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PollDecision:
+    """What to do with one arXiv feed now. ``action``: poll | retry | wait | backfill."""
+
+    action: Literal["poll", "retry", "wait", "backfill"]
+    reason: str
+    not_before: datetime | None = None
+    backfill_from: date | None = None
+    backfill_to: date | None = None
+
+
+def _refreshes(start: datetime, end: datetime) -> list[datetime]:
+    """arXiv RSS rebuilds carrying a new batch in (start, end], from the announcement calendar."""
+    from digest.sources.arxiv_calendar import next_feed_update
+
+    found: list[datetime] = []
+    t = next_feed_update(start)
+    while t <= end:
+        found.append(t)
+        t = next_feed_update(t)
+    return found
+
+
+def arxiv_poll_decision(state: FeedState, now: datetime, *,
+                        retry_after: timedelta = timedelta(minutes=30)) -> PollDecision:
+    """Poll after each daily refresh, sit out weekend/holiday gaps, retry a stale batch, and backfill
+    through the API when more than one batch was missed (arXiv replaces its RSS batch daily, so a
+    day that was not fetched is gone from the feed and only the API still has it)."""
+    from digest.sources.arxiv_calendar import next_feed_update
+
+    if state.last_success is None:
+        return PollDecision("poll", "never fetched")
+    if state.health == "stale":
+        # The store keeps last_success at the last *fresh* batch, so a stale fetch is retried on
+        # this spacing rather than on every tick.
+        due = (state.last_attempt or now) + retry_after
+        if due > now:
+            return PollDecision("wait", "stale batch; retry scheduled", not_before=due)
+    missed = _refreshes(state.last_success, now)
+    if len(missed) > 1:
+        return PollDecision("backfill", f"{len(missed)} batches since the last good fetch; recovering the gap "
+                            "from the arXiv API", backfill_from=state.last_success.date(), backfill_to=now.date())
+    if len(missed) == 1:
+        return PollDecision("retry" if state.health == "stale" else "poll",
+                            f"new batch expected since {missed[0]:%Y-%m-%d %H:%M} UTC")
+    upcoming = next_feed_update(now)
+    return PollDecision("wait", f"no new batch since the last fetch; next refresh {upcoming:%a %Y-%m-%d %H:%M} UTC",
+                        not_before=upcoming)
+
+
+# --- the jobs (embedded mode: do the work) ---------------------------------------------------------
+
+
+def poll_feeds(settings: Settings, store: Any, now: datetime) -> None:
+    """Fetch the feeds that are due; arXiv feeds only when :func:`arxiv_poll_decision` says so."""
+    from digest.ingest import ingest_feed
+
+    store.sync_feeds(settings.feeds)
+    configured = {f.name: f for f in settings.feeds}
+    for state in store.due_feeds(now):
+        feed = configured.get(state.name)
+        if feed is None:
+            continue
+        if state.kind in ARXIV_FEED_KINDS:
+            decision = arxiv_poll_decision(state, now)
+            if decision.action == "wait":
+                log.debug("feed=%s waits: %s", state.name, decision.reason)
+                continue
+            log.info("feed=%s %s: %s", state.name, decision.action, decision.reason)
+            if decision.action == "backfill":
+                backfill_feed(settings, store, state.name, decision.backfill_from or now.date(),
+                              decision.backfill_to or now.date(), now=now)
+        run = ingest_feed(settings, store, feed, now=now)
+        log.info("feed=%s status=%s new=%d%s", run.feed_name, run.status, run.stats.added,
+                 f" error={run.error}" if run.error else "")
+
+
+def backfill_feed(settings: Settings, store: Any, feed_name: str, date_from: date, date_to: date, *,
+                  now: datetime) -> int:
+    """Recover missed days of an arXiv feed from the API (papers the daily RSS no longer lists)."""
+    from digest.sources.arxiv_api import backfill
+
+    feed = settings.feed(feed_name)
+    log.warning("feed=%s BACKFILL %s..%s from the arXiv API", feed_name, date_from, date_to)
+    try:
+        records = backfill(list(feed.categories), date_from, date_to, settings=settings.fetch)
+        stats = store.ingest_records(feed_name, records, now=now)
+    except Exception as exc:  # the RSS poll still runs; the next tick tries the backfill again
+        log.error("feed=%s backfill failed: %s", feed_name, exc)
+        return 0
+    log.info("feed=%s backfill stored %d new papers", feed_name, stats.added)
+    return int(stats.added)
+
+
+def match_new_papers(store: Any) -> None:
+    from digest.match.run import match_new
+
+    log.info("match: %s", match_new(store))
+
+
+def send_digests(settings: Settings, store: Any, now: datetime) -> None:
+    from digest.digests.send import send_due
+
+    log.info("send: %s", send_due(store, settings, now=now))
+
+
+def retention(store: Any, now: datetime) -> None:
+    purged = store.purge_work(now - timedelta(days=RETENTION_DAYS))
+    log.info("retention: purged %d finished work items", purged)
+
+
+# --- the jobs (scale-out mode: only enqueue) -------------------------------------------------------
+
+
+def enqueue_polls(settings: Settings, store: Any, now: datetime) -> int:
+    """One "fetch" unit per due feed (and a "backfill" unit for a gap), keyed by the feed's due time
+    so that every tick until a worker runs it enqueues it only once."""
+    store.sync_feeds(settings.feeds)
+    n = 0
+    for state in store.due_feeds(now):
+        if state.kind in ARXIV_FEED_KINDS:
+            decision = arxiv_poll_decision(state, now)
+            if decision.action == "wait":
+                continue
+            if decision.action == "backfill":
+                n += store.enqueue_work("backfill", f"feed:{state.name}:{decision.backfill_from}", {
+                    "feed": state.name, "from": str(decision.backfill_from), "to": str(decision.backfill_to)},
+                    now=now)
+        slot = (state.last_attempt or state.next_attempt or now).replace(microsecond=0).isoformat()
+        n += store.enqueue_work("fetch", f"feed:{state.name}:{slot}", {"feed": state.name}, now=now)
+    return n
+
+
+def _tick_key(now: datetime, minutes: int) -> str:
+    bucket = now.replace(minute=now.minute - now.minute % minutes, second=0, microsecond=0)
+    return bucket.strftime("%Y-%m-%dT%H:%M")
+
+
+def enqueue_match(store: Any, now: datetime) -> bool:
+    return bool(store.enqueue_work("match", f"match:{_tick_key(now, TICK_MINUTES[JOB_MATCH])}", {}, now=now))
+
+
+def enqueue_sends(store: Any, now: datetime) -> int:
+    """One "digests" unit per tick: a worker builds the due digests into the outbox. Delivery needs
+    no unit of its own: the outbox is itself a leased queue (one row = one claim, see
+    OutboxStore.claim_pending), which idle workers drain."""
+    return int(store.enqueue_work("digests", f"digests:{_tick_key(now, TICK_MINUTES[JOB_SEND])}",
+                                  {"now": now.isoformat()}, now=now))
+
+
+# --- building and running --------------------------------------------------------------------------
+
+
+def job_bodies(settings: Settings, store: Any, mode: Mode = "embedded") -> dict[str, JobBody]:
+    if mode == "enqueue":
+        return {JOB_POLL: lambda now: enqueue_polls(settings, store, now),
+                JOB_MATCH: lambda now: enqueue_match(store, now),
+                JOB_SEND: lambda now: enqueue_sends(store, now),
+                JOB_RETENTION: lambda now: retention(store, now)}
+    return {JOB_POLL: lambda now: poll_feeds(settings, store, now),
+            JOB_MATCH: lambda now: match_new_papers(store),
+            JOB_SEND: lambda now: send_digests(settings, store, now),
+            JOB_RETENTION: lambda now: retention(store, now)}
+
+
+def run_job(store: Any, job_id: str, body: JobBody) -> None:
+    """Run one job body, recording start, end and error in job_runs; errors are logged, not raised,
+    so one failing job never stops the metronome."""
+    start = utcnow()
+    store.record_job_start(job_id, now=start)
+    error: str | None = None
+    try:
+        body(start)
+    except Exception as exc:  # the job's own errors are already one line each; keep ticking
+        error = f"{type(exc).__name__}: {exc}"
+        log.exception("job=%s failed: %s", job_id, error)
+    finally:
+        store.record_job_end(job_id, error, now=utcnow())
+        log.info("job=%s done in %.1fs%s", job_id, (utcnow() - start).total_seconds(),
+                 f" error={error}" if error else "")
+
+
+def _on_event(event: JobExecutionEvent) -> None:
+    if event.code == EVENT_JOB_MISSED:
+        # Loud on purpose: the process was suspended or blocked for hours. Nothing is lost (the
+        # next run catches up from the tables) but the operator should know why mail was late.
+        log.error("MISSED RUN job=%s scheduled_at=%s (more than %dh late); the next run catches up",
+                  event.job_id, event.scheduled_run_time.isoformat(), MISFIRE_GRACE_SECONDS // 3600)
+    elif event.code == EVENT_JOB_ERROR:
+        log.error("job=%s raised %r", event.job_id, event.exception)
+
+
+def build_scheduler(settings: Settings, store: Any, *, mode: Mode = "embedded",
+                    scheduler: BaseScheduler | None = None, jobs: Mapping[str, JobBody] | None = None,
+                    run_now: bool = True) -> BaseScheduler:
+    """A configured, not yet started scheduler with the four jobs.
+
+    ``jobs`` replaces job bodies by id (tests use it to stand in for slow collaborators). With
+    ``run_now`` the tick jobs run once immediately on start: that is the catch-up after a restart.
+    """
+    sched = scheduler or BackgroundScheduler(timezone=timezone.utc)
+    sched.configure(timezone=timezone.utc)
+    # Given per job (not only as job_defaults) so they hold before start() too.
+    options: dict[str, Any] = {"coalesce": True, "max_instances": 1, "misfire_grace_time": MISFIRE_GRACE_SECONDS,
+                               "replace_existing": True}
+    bodies = job_bodies(settings, store, mode)
+    bodies.update(jobs or {})
+    first = utcnow() if run_now else None
+    for job_id in (JOB_POLL, JOB_MATCH, JOB_SEND):
+        trigger = IntervalTrigger(minutes=TICK_MINUTES[job_id], timezone=timezone.utc)
+        kwargs: dict[str, Any] = {"next_run_time": first} if first else {}
+        sched.add_job(run_job, trigger, args=(store, job_id, bodies[job_id]), id=job_id, name=job_id,
+                      **options, **kwargs)
+    sched.add_job(run_job, CronTrigger(hour=3, minute=17, timezone=timezone.utc),
+                  args=(store, JOB_RETENTION, bodies[JOB_RETENTION]), id=JOB_RETENTION, name=JOB_RETENTION,
+                  **options)
+    sched.add_listener(_on_event, EVENT_JOB_MISSED | EVENT_JOB_ERROR)
+    return sched
+
+
+def next_runs(store: Any, now: datetime | None = None) -> dict[str, datetime]:
+    """When each job runs next, for `digest status`: the scheduler lives in another process, but its
+    triggers are fixed in code and its last runs are in job_runs."""
+    now = now or utcnow()
+    last = {r.job_id: r.last_start for r in store.job_runs()}
+    result: dict[str, datetime] = {}
+    for job_id in (JOB_POLL, JOB_MATCH, JOB_SEND):
+        started = last.get(job_id)
+        due = started + timedelta(minutes=TICK_MINUTES[job_id]) if started else now
+        result[job_id] = max(due, now)
+    nxt = CronTrigger(hour=3, minute=17, timezone=timezone.utc).get_next_fire_time(None, now)
+    if nxt is not None:
+        result[JOB_RETENTION] = nxt
+    return result
+
+
+def install_signal_handlers(stop: threading.Event) -> None:
+    """SIGTERM/SIGINT set ``stop``; the main thread then shuts the scheduler down and waits for the
+    job in flight, so systemd's stop (SIGTERM, then SIGKILL after TimeoutStopSec) loses nothing."""
+
+    def handler(signum: int, _frame: Any) -> None:
+        log.warning("received %s: finishing in-flight work, then stopping", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+
+
+def run_scheduler(settings: Settings, store: Any, stop: threading.Event, *, mode: Mode = "embedded",
+                  jobs: Mapping[str, JobBody] | None = None) -> bool:
+    """Take the active-scheduler lock, run until ``stop`` is set, then shut down waiting for
+    running jobs. Returns False (without running) when another scheduler holds the lock."""
+    lock = store.try_scheduler_lock()
+    if lock is None:
+        log.error("another digest scheduler is active (lock held); not starting a second one")
+        return False
+    sched = build_scheduler(settings, store, mode=mode, jobs=jobs)
+    try:
+        sched.start()
+        log.info("scheduler started mode=%s jobs=%s", mode, ",".join(JOB_IDS))
+        stop.wait()
+        sched.shutdown(wait=True)
+        log.info("scheduler stopped cleanly")
+    finally:
+        lock.release()
+    return True

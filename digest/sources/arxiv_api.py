@@ -1,0 +1,265 @@
+"""The arXiv API (Atom from export.arxiv.org/api/query), kind "arxiv-atom": parser and client.
+
+:func:`parse` reads one response page, in the legacy (2016: inline opensearch namespaces, http links)
+and the current (2025+: https links, ``arxiv:primary_category`` without scheme) formats::
+
+    <feed xmlns="http://www.w3.org/2005/Atom"> <opensearch:totalResults>214881</...> ...
+      <entry> <id>http://arxiv.org/abs/2202.12139v1</id> <title/> <summary/> <published/> <updated/>
+        <author><name/></author>... <category term="cs.SE"/>... <arxiv:primary_category term="cs.SE"/>
+        <arxiv:doi/> <arxiv:comment/> <arxiv:journal_ref/> <link title="pdf" href=".../pdf/2202.12139v1"/>
+
+A failed query is answered (with HTTP 400) by a feed whose only entry is titled "Error" and whose id
+is ``https://arxiv.org/api/errors#...``; the summary says what is wrong -> status "error".
+
+The client functions (:func:`search`, :func:`backfill`, :func:`lookup`) page through results with
+:func:`digest.fetch.fetch`, which spaces requests to arXiv hosts 3 s apart with one connection at a
+time (arXiv API terms of use). The API sometimes answers a page inside the advertised total with no
+entries (a known transient); such a page is asked for again, up to ``empty_retries`` times, before
+it is believed and the listing ends there.
+
+Public names: :data:`KIND`, :data:`API_URL`, :func:`parse`, :func:`query_url`, :func:`search`,
+:func:`backfill`, :func:`lookup`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from datetime import date, datetime, time, timezone
+from urllib.parse import urlencode
+
+from lxml import etree
+
+from digest.config import FetchSettings
+from digest.errors import FeedError, ParseError
+from digest.ids import find_arxiv_id, normalize_doi, parse_arxiv_id
+from digest.models import FeedStatus, PaperRecord, ParsedFeed
+from digest.sources.arxiv_rss import plain_title
+from digest.sources.xmlsafe import parse_document
+from digest.text import collapse_ws, normalize_author
+
+__all__ = ["KIND", "API_URL", "parse", "query_url", "search", "backfill", "lookup"]
+
+log = logging.getLogger(__name__)
+
+KIND = "arxiv-atom"
+API_URL = "https://export.arxiv.org/api/query"
+#: The API serves at most 2,000 entries per request (arXiv API user manual, "Paging").
+MAX_PAGE = 2000
+EMPTY_RETRIES = 3
+
+_ATOM = "{http://www.w3.org/2005/Atom}"
+_OS = "{http://a9.com/-/spec/opensearch/1.1/}"
+_AX = "{http://arxiv.org/schemas/atom}"
+
+
+# --- parsing ---------------------------------------------------------------------------------------
+
+def parse(data: bytes, *, source: str | None = None) -> ParsedFeed:
+    """One API response page -> records, totals, or the API's error message."""
+    doc = parse_document(data, kind=KIND, source=source)
+    root = doc.root
+    if root.tag != f"{_ATOM}feed":
+        name = etree.QName(root).localname if isinstance(root.tag, str) else "?"
+        raise ParseError(KIND, f"not an Atom feed (root element <{name}>)", source=source)
+    total = _int(root.findtext(f"{_OS}totalResults"))
+    title = collapse_ws(root.findtext(f"{_ATOM}title") or "") or None
+    feed_date = _iso(root.findtext(f"{_ATOM}updated"))
+    warnings = list(doc.warnings)
+    entries = root.findall(f"{_ATOM}entry")
+    intact = doc.intact(entries)
+    if len(intact) < len(entries):
+        warnings.append(f"dropped {len(entries) - len(intact)} damaged entr{'y' if len(entries) - len(intact) == 1 else 'ies'}")
+    records: list[PaperRecord] = []
+    for n, entry in enumerate(intact, 1):
+        entry_id = (entry.findtext(f"{_ATOM}id") or "").strip()
+        if "/api/errors" in entry_id or (entry.findtext(f"{_ATOM}title") or "").strip() == "Error":
+            error_message = collapse_ws(entry.findtext(f"{_ATOM}summary") or "") or "the arXiv API reported an error"
+            return ParsedFeed(kind=KIND, records=(), status="error", title=title, message=error_message,
+                              warnings=tuple(warnings), total_results=total, feed_date=feed_date)
+        rec = _record(entry, entry_id)
+        if rec is None:
+            warnings.append(f"entry {n} has no arXiv id ({entry_id!r}); skipped")
+        else:
+            records.append(rec)
+    status: FeedStatus = "ok" if records else "empty"
+    message = "no results" if not records else None
+    return ParsedFeed(kind=KIND, records=tuple(records), status=status, title=title, message=message,
+                      warnings=tuple(warnings), total_results=total, feed_date=feed_date)
+
+
+def _record(entry: etree._Element, entry_id: str) -> PaperRecord | None:
+    found = find_arxiv_id(entry_id)
+    if found is None:
+        return None
+    arxiv_id, version = found
+    title_raw = (entry.findtext(f"{_ATOM}title") or "").strip()
+    url = pdf = None
+    for link in entry.iterfind(f"{_ATOM}link"):
+        href = (link.get("href") or "").strip()
+        if link.get("title") == "pdf" or link.get("type") == "application/pdf":
+            pdf = pdf or href
+        elif link.get("rel", "alternate") == "alternate":
+            url = url or href
+    primary = entry.find(f"{_AX}primary_category")
+    cats = [primary.get("term", "")] if primary is not None else []
+    cats += [c.get("term", "") for c in entry.iterfind(f"{_ATOM}category")]
+    comment = collapse_ws(entry.findtext(f"{_AX}comment") or "")
+    return PaperRecord(
+        source_kind=KIND,
+        external_id=arxiv_id,
+        title=plain_title(title_raw),
+        title_original=title_raw,
+        authors=tuple(normalize_author(a.findtext(f"{_ATOM}name") or "")
+                      for a in entry.iterfind(f"{_ATOM}author") if (a.findtext(f"{_ATOM}name") or "").strip()),
+        # Atom text constructs without type="html" are plain text (RFC 4287 §3.1.1): no markup to strip.
+        abstract=collapse_ws(entry.findtext(f"{_ATOM}summary") or ""),
+        categories=tuple(dict.fromkeys(c.strip() for c in cats if c and c.strip())),
+        arxiv_id=arxiv_id,
+        version=version,
+        doi=normalize_doi(entry.findtext(f"{_AX}doi")),
+        url=url or f"https://arxiv.org/abs/{arxiv_id}",
+        pdf_url=pdf or (f"https://arxiv.org/pdf/{arxiv_id}v{version}" if version else None),
+        published=_iso(entry.findtext(f"{_ATOM}published")),
+        updated=_iso(entry.findtext(f"{_ATOM}updated")),
+        journal_ref=collapse_ws(entry.findtext(f"{_AX}journal_ref") or "") or None,
+        # The author's free-text comment ("12 pages, accepted at ICML") has no PaperRecord field.
+        signals={"comment": comment} if comment else {},
+    )
+
+
+def _int(text: str | None) -> int | None:
+    try:
+        return int((text or "").strip())
+    except ValueError:
+        return None
+
+
+def _iso(text: str | None) -> datetime | None:
+    text = (text or "").strip()
+    if not text:
+        return None
+    try:
+        value = datetime.fromisoformat(text)  # 3.11 reads "Z" and "-04:00"
+    except ValueError:
+        return None
+    return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
+
+
+# --- the client ------------------------------------------------------------------------------------
+
+def query_url(*, search_query: str = "", id_list: list[str] | None = None, start: int = 0,
+              max_results: int = 100, sort_by: str | None = None, sort_order: str | None = None,
+              base_url: str = API_URL) -> str:
+    """The API URL for one page (parameters as in the arXiv API user manual §3.1)."""
+    params: list[tuple[str, str]] = [("search_query", search_query), ("id_list", ",".join(id_list or [])),
+                                     ("start", str(start)), ("max_results", str(max_results))]
+    if sort_by:
+        params.append(("sortBy", sort_by))
+    if sort_order:
+        params.append(("sortOrder", sort_order))
+    return f"{base_url}?{urlencode(params)}"
+
+
+def _fetch_page(url: str, settings: FetchSettings) -> ParsedFeed:
+    from digest.fetch import fetch  # the one network chokepoint
+
+    result = fetch(url, settings=settings, accept="application/atom+xml", user_supplied=False)
+    page = parse(result.body, source=url)
+    if page.status == "error":
+        raise FeedError("arxiv-api", f"{page.message} ({url})")
+    return page
+
+
+def _paged(*, settings: FetchSettings, search_query: str = "", id_list: list[str] | None = None,
+           start: int = 0, page_size: int = 100, max_results: int | None = None, sort_by: str | None = None,
+           sort_order: str | None = None, base_url: str = API_URL,
+           empty_retries: int = EMPTY_RETRIES) -> Iterator[PaperRecord]:
+    page_size = max(1, min(page_size, MAX_PAGE))
+    pos, yielded, total, retries = start, 0, None, 0
+    while max_results is None or yielded < max_results:
+        if total is not None and pos >= total:
+            return
+        want = page_size if max_results is None else min(page_size, max_results - yielded)
+        url = query_url(search_query=search_query, id_list=id_list, start=pos, max_results=want,
+                        sort_by=sort_by, sort_order=sort_order, base_url=base_url)
+        page = _fetch_page(url, settings)
+        # An empty page may report totalResults 0 too (the transient); keep the largest total seen.
+        if page.total_results is not None:
+            total = max(total or 0, page.total_results)
+        if not page.records:
+            if total is not None and pos < total and retries < empty_retries:
+                retries += 1
+                log.info("arXiv API: empty page at %d of %d; asking again (%d/%d)", pos, total, retries, empty_retries)
+                continue
+            if total is not None and pos < total:
+                log.warning("arXiv API: page at %d of %d stayed empty after %d retries; stopping", pos, total, retries)
+            return
+        retries = 0
+        for rec in page.records:
+            yield rec
+            yielded += 1
+            if max_results is not None and yielded >= max_results:
+                return
+        # Advance by what came back, not by what was asked: short pages happen and must not skip.
+        pos += len(page.records)
+
+
+def search(query: str, *, settings: FetchSettings, start: int = 0, page_size: int = 100,
+           max_results: int | None = None, sort_by: str = "relevance", sort_order: str = "descending",
+           base_url: str = API_URL, empty_retries: int = EMPTY_RETRIES) -> Iterator[PaperRecord]:
+    """Every record matching an API ``search_query`` (``cat:cs.LG AND ti:transformer``), page by page."""
+    return _paged(settings=settings, search_query=query, start=start, page_size=page_size,
+                  max_results=max_results, sort_by=sort_by, sort_order=sort_order, base_url=base_url,
+                  empty_retries=empty_retries)
+
+
+def _stamp(value: date | datetime, *, end: bool) -> str:
+    if isinstance(value, datetime):
+        moment = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        moment = moment.astimezone(timezone.utc)
+    else:
+        moment = datetime.combine(value, time(23, 59) if end else time(0, 0), tzinfo=timezone.utc)
+    return moment.strftime("%Y%m%d%H%M")
+
+
+def backfill_query(categories: list[str], date_from: date | datetime, date_to: date | datetime) -> str:
+    """``cat:A OR cat:B`` submitted in [from, to] (dates inclusive, UTC; API manual "submittedDate")."""
+    cats = [c.strip() for c in categories if c.strip()]
+    if not cats:
+        raise ParseError(KIND, "backfill needs at least one category")
+    where = " OR ".join(f"cat:{c}" for c in cats)
+    where = f"({where})" if len(cats) > 1 else where
+    return f"{where} AND submittedDate:[{_stamp(date_from, end=False)} TO {_stamp(date_to, end=True)}]"
+
+
+def backfill(categories: list[str], date_from: date | datetime, date_to: date | datetime, *,
+             settings: FetchSettings, page_size: int = 200, base_url: str = API_URL,
+             empty_retries: int = EMPTY_RETRIES) -> Iterator[PaperRecord]:
+    """Every paper submitted to ``categories`` between two dates, oldest first (stable paging)."""
+    return _paged(settings=settings, search_query=backfill_query(categories, date_from, date_to),
+                  page_size=page_size, sort_by="submittedDate", sort_order="ascending", base_url=base_url,
+                  empty_retries=empty_retries)
+
+
+def lookup(ids: list[str], *, settings: FetchSettings, base_url: str = API_URL,
+           chunk: int = 100) -> list[PaperRecord]:
+    """Records for arXiv ids (with or without version), in the order asked; unknown ids are absent.
+
+    Ids are checked here first: the API answers a malformed one with HTTP 400, whose explanation
+    the fetcher does not pass on.
+    """
+    wanted: list[str] = []
+    for raw in ids:
+        parsed = parse_arxiv_id(raw)
+        if parsed is None:
+            raise ParseError(KIND, f"{raw!r} is not an arXiv id")
+        wanted.append(f"{parsed[0]}v{parsed[1]}" if parsed[1] else parsed[0])
+    found: dict[str, PaperRecord] = {}
+    for i in range(0, len(wanted), chunk):
+        part = wanted[i:i + chunk]
+        for rec in _paged(settings=settings, id_list=part, page_size=len(part), max_results=len(part),
+                          base_url=base_url):
+            found.setdefault(rec.external_id, rec)
+    order = [parse_arxiv_id(w) for w in wanted]
+    return [found[p[0]] for p in dict.fromkeys(order) if p is not None and p[0] in found]

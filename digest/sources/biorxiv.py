@@ -1,0 +1,285 @@
+"""bioRxiv and medRxiv (kind "biorxiv"): the details API and the subject-collection RSS 1.0 feeds.
+
+Details API (https://api.biorxiv.org): ``/details/{server}/{start}/{end}/{cursor}`` answers
+``{"messages": [{"cursor", "count", "total", ...}], "collection": [...]}`` with at most 100 records a
+page; counts may be strings ("522"). Each record has ``doi``, ``version``, ``title``, ``authors``
+("Last, F.; Last, F."), ``date``, ``category``, ``license``, ``type``, ``published`` (the journal DOI
+or "NA"), ``server`` and an abstract that carries JATS conversion debris (``O_ST_ABS``,
+``C_LIO_LI``, ``O_SCPLOW``...), cleaned here.
+
+RSS (``connect.biorxiv.org/biorxiv_xml/<subject>``): RSS 1.0 with ``dc:identifier`` "doi:..." and the
+version in the item URL (``...571984v1?rss=1``); parsed with digest.sources.xmlsafe.
+
+Records are keyed by DOI (canonical id ``doi:...``) and carry the version; links are the server's
+own ``/content/{doi}v{version}`` page and its ``.full.pdf``.
+
+Public names: :func:`parse`, :func:`details_url`, :func:`next_page_url`, :data:`API_BASE`.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from lxml import etree
+
+from digest.errors import ParseError
+from digest.ids import normalize_doi
+from digest.models import ParsedFeed, PaperRecord
+from digest.sanitize import to_text
+from digest.sources import fields, xmlsafe
+from digest.text import clean_title, split_authors
+
+__all__ = ["parse", "details_url", "next_page_url", "clean_abstract", "API_BASE", "KIND", "SERVERS"]
+
+KIND = "biorxiv"
+API_BASE = "https://api.biorxiv.org"
+SERVERS = ("biorxiv", "medrxiv")
+
+_RSS1 = "{http://purl.org/rss/1.0/}"
+_DC = "{http://purl.org/dc/elements/1.1/}"
+_RDF = "{http://www.w3.org/1999/02/22-rdf-syntax-ns#}"
+_PRISM = "{http://purl.org/rss/1.0/modules/prism/}"
+_DATE_SEG = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_VERSIONED = re.compile(r"(\d{4}\.\d{2}\.\d{2}\.\d+)v(\d+)")
+
+# JATS-to-text debris in API abstracts: O_/C_ open/close markers for structured-abstract titles
+# (ST_ABS), list items (LI, with "C_LIO_LI" between items), small caps (SCPLOW/SCPCAP); figures and
+# tables (graphical abstracts) are dropped whole. Longest markers first.
+_JATS_BLOCKS = re.compile(r"O_(FIG|TBL|TEXTBOX|LINKSMALLFIG)\b.*?C_\1", re.DOTALL)
+_JATS_MARKERS = {"C_LIO_LI": "\n- ", "O_ST_ABS": "\n", "C_ST_ABS": "\n", "O_SCPLOW": "", "C_SCPLOW": "",
+                 "O_SCPCAP": "", "C_SCPCAP": "", "O_LI": "\n- ", "C_LI": "\n", "O_FIG": "", "C_FIG": "",
+                 "O_TBL": "", "C_TBL": ""}
+_JATS_RE = re.compile("|".join(sorted(_JATS_MARKERS, key=len, reverse=True)))
+# Section headings glued to their first word by the conversion ("BackgroundThe shunt...").
+_GLUED_HEADING = re.compile(
+    r"^(Background|Objectives?|Aims?|Purpose|Introduction|Context|Motivation|Methods?|Methodology|Design|"
+    r"Setting|Participants|Results?|Findings|Conclusions?|Interpretation|Significance|Importance|Highlights|"
+    r"Summary|Funding|Rationale|Main outcome measures|Exposures?|Trial registration)(?=[A-Z][a-z])",
+    re.MULTILINE)
+# bioRxiv writes Greek letters as {alpha}, {beta}...
+_GREEK = {"alpha": "α", "beta": "β", "gamma": "γ", "delta": "δ", "epsilon": "ε", "zeta": "ζ", "eta": "η",
+          "theta": "θ", "iota": "ι", "kappa": "κ", "lambda": "λ", "mu": "μ", "nu": "ν", "xi": "ξ", "pi": "π",
+          "rho": "ρ", "sigma": "σ", "tau": "τ", "upsilon": "υ", "phi": "φ", "chi": "χ", "psi": "ψ", "omega": "ω",
+          "Gamma": "Γ", "Delta": "Δ", "Theta": "Θ", "Lambda": "Λ", "Xi": "Ξ", "Pi": "Π", "Sigma": "Σ", "Phi": "Φ",
+          "Psi": "Ψ", "Omega": "Ω"}
+_GREEK_RE = re.compile(r"\{(" + "|".join(_GREEK) + r")\}")
+
+
+def details_url(server: str, start_date: date | str, end_date: date | str, cursor: int = 0) -> str:
+    """URL of one page (100 records from ``cursor``) of the details API for a date range."""
+    server = server.lower()
+    if server not in SERVERS:
+        raise ValueError(f"bioRxiv server must be one of {', '.join(SERVERS)}, not {server!r}")
+    return f"{API_BASE}/details/{server}/{start_date}/{end_date}/{int(cursor)}"
+
+
+def next_page_url(url: str, data: bytes) -> str | None:
+    """The next page's URL after ``url`` (body ``data``), or None once ``cursor + count >= total``."""
+    try:
+        doc = fields.load_json(data, kind=KIND)
+    except ParseError:
+        return None
+    message = _message(doc)
+    if message is None:
+        return None
+    cursor = fields.integer(message.get("cursor")) or 0
+    count = fields.integer(message.get("count")) or 0
+    total = fields.integer(message.get("total"))
+    received = len(doc.get("collection") or []) if isinstance(doc, dict) else 0
+    step = max(count, received)
+    if step <= 0 or total is None or cursor + step >= total:
+        return None
+    parts = urlsplit(url)
+    segs = parts.path.split("/")
+    try:
+        i = segs.index("details")
+    except ValueError:
+        return None
+    # details/{server}/{interval: two dates, N or Nd}/{cursor}[/{format}]
+    at = i + 4 if len(segs) > i + 3 and _DATE_SEG.match(segs[i + 2]) else i + 3
+    if len(segs) <= at - 1:
+        return None
+    if len(segs) == at:
+        segs.append(str(cursor + step))
+    else:
+        segs[at] = str(cursor + step)
+    return urlunsplit(parts._replace(path="/".join(segs)))
+
+
+def _message(doc: Any) -> dict[str, Any] | None:
+    if not isinstance(doc, dict):
+        return None
+    messages = doc.get("messages")
+    if isinstance(messages, list) and messages and isinstance(messages[0], dict):
+        return messages[0]
+    return None
+
+
+def parse(data: bytes, *, source: str | None = None) -> ParsedFeed:
+    """Records from a details-API answer (JSON) or a subject RSS feed (XML)."""
+    if data.lstrip()[:1] in (b"{", b"["):
+        return _parse_details(data, source)
+    from digest.sources.sniff import reject_non_feed
+
+    reject_non_feed(data, kind=KIND, source=source)
+    return _parse_rss(data, source)
+
+
+def _parse_details(data: bytes, source: str | None) -> ParsedFeed:
+    doc = fields.load_json(data, kind=KIND, source=source)
+    message = _message(doc)
+    if message is None or not isinstance(doc, dict):
+        raise ParseError(KIND, "expected the details API's 'messages' and 'collection'", source=source)
+    status = fields.text(message.get("status")) or "ok"
+    collection = doc.get("collection")
+    if status != "ok" or not isinstance(collection, list):
+        # "no posts found" is the API's empty answer; anything else is its error message.
+        if "no posts found" in status.lower():
+            return ParsedFeed(kind=KIND, records=(), status="empty", message=status, total_results=0)
+        return ParsedFeed(kind=KIND, records=(), status="error", message=status)
+    records: list[PaperRecord] = []
+    warnings: list[str] = []
+    for i, item in enumerate(collection):
+        try:
+            records.append(_details_record(item))
+        except ValueError as exc:
+            warnings.append(f"record {i + 1} skipped: {exc}")
+    return ParsedFeed(kind=KIND, records=tuple(_latest_versions(records)), status="ok" if records else "empty",
+                      title=fields.text(message.get("category")), warnings=tuple(warnings),
+                      total_results=fields.integer(message.get("total")))
+
+
+def _latest_versions(records: list[PaperRecord]) -> list[PaperRecord]:
+    # A date range can list two versions of one DOI; the store wants each paper once, newest version.
+    best: dict[str, PaperRecord] = {}
+    for r in records:
+        old = best.get(r.external_id)
+        if old is None or (r.version or 0) > (old.version or 0):
+            best[r.external_id] = r
+    return list(best.values())
+
+
+def _details_record(item: Any) -> PaperRecord:
+    if not isinstance(item, dict):
+        raise ValueError("not an object")
+    doi = normalize_doi(fields.text(item.get("doi")))
+    if not doi:
+        raise ValueError("no DOI")
+    raw_title = fields.text(item.get("title"))
+    if not raw_title:
+        raise ValueError(f"{doi} has no title")
+    plain_title = to_text(raw_title)
+    title = clean_title(plain_title)
+    version = fields.integer(item.get("version"))
+    server = _server(fields.text(item.get("server")), fields.text(item.get("jatsxml")))
+    published_doi = normalize_doi(fields.text(item.get("published")))
+    signals: dict[str, Any] = {
+        "server": server,
+        "type": fields.text(item.get("type")),
+        "corresponding_author": fields.text(item.get("author_corresponding")),
+        "published_doi": published_doi,
+    }
+    category = fields.text(item.get("category"))
+    return PaperRecord(
+        source_kind=KIND,
+        external_id=doi,
+        title=title,
+        title_original=plain_title if plain_title != title else None,
+        authors=tuple(split_authors(to_text(fields.text(item.get("authors")) or ""))),
+        abstract=clean_abstract(fields.text(item.get("abstract")) or ""),
+        categories=(to_text(category),) if category else (),
+        doi=doi,
+        version=version,
+        url=_content_url(server, doi, version),
+        pdf_url=_content_url(server, doi, version) + ".full.pdf",
+        published=fields.timestamp(item.get("date")),
+        license=fields.text(item.get("license")),
+        journal_ref=f"doi:{published_doi}" if published_doi else None,
+        signals={k: v for k, v in signals.items() if v is not None},
+    )
+
+
+def _server(name: str | None, link: str | None) -> str:
+    for hint in (name, link):
+        if hint and "medrxiv" in hint.lower():
+            return "medrxiv"
+    return "biorxiv"
+
+
+def _content_url(server: str, doi: str, version: int | None) -> str:
+    suffix = f"v{version}" if version else ""
+    return f"https://www.{server}.org/content/{doi}{suffix}"
+
+
+def clean_abstract(raw: str) -> str:
+    """A details-API abstract as plain text: JATS markers resolved, paragraphs and list items on
+    their own lines, glued section headings separated, {rho}-style Greek letters resolved."""
+    text = _JATS_BLOCKS.sub(" ", raw)
+    text = _JATS_RE.sub(lambda m: _JATS_MARKERS[m.group(0)], text)
+    text = _GREEK_RE.sub(lambda m: _GREEK[m.group(1)], text)
+    lines = [to_text(line) for line in text.split("\n")]
+    text = "\n".join(line for line in lines if line and line != "-")
+    return _GLUED_HEADING.sub(r"\1: ", text)
+
+
+def _parse_rss(data: bytes, source: str | None) -> ParsedFeed:
+    doc = xmlsafe.parse_document(data, kind=KIND, source=source)
+    root = doc.root
+    if etree.QName(root).localname != "RDF":
+        raise ParseError(KIND, f"expected an RSS 1.0 (RDF) feed, found <{etree.QName(root).localname}>",
+                         source=source)
+    channel = root.find(f"{_RSS1}channel")
+    feed_title = _child_text(channel, f"{_RSS1}title") if channel is not None else None
+    items = root.findall(f"{_RSS1}item")
+    records: list[PaperRecord] = []
+    warnings = list(doc.warnings)
+    for i, item in enumerate(doc.intact(items)):
+        try:
+            records.append(_rss_record(item))
+        except ValueError as exc:
+            warnings.append(f"item {i + 1} skipped: {exc}")
+    if len(items) > len(doc.intact(items)):
+        warnings.append(f"{len(items) - len(doc.intact(items))} damaged item(s) dropped")
+    return ParsedFeed(kind=KIND, records=tuple(records), status="ok" if records else "empty",
+                      title=feed_title, warnings=tuple(warnings))
+
+
+def _child_text(el: etree._Element, tag: str) -> str | None:
+    child = el.find(tag)
+    if child is None:
+        return None
+    return fields.text("".join(child.itertext()))
+
+
+def _rss_record(item: etree._Element) -> PaperRecord:
+    about = item.get(f"{_RDF}about") or _child_text(item, f"{_RSS1}link") or ""
+    doi = normalize_doi(_child_text(item, f"{_DC}identifier")) or normalize_doi(about)
+    m = _VERSIONED.search(about)
+    if not doi and m:
+        doi = f"10.1101/{m.group(1)}"
+    if not doi:
+        raise ValueError("no DOI")
+    raw_title = _child_text(item, f"{_RSS1}title") or _child_text(item, f"{_DC}title")
+    if not raw_title:
+        raise ValueError(f"{doi} has no title")
+    plain_title = to_text(raw_title)
+    title = clean_title(plain_title)
+    version = int(m.group(2)) if m else None
+    server = _server(None, about)
+    return PaperRecord(
+        source_kind=KIND,
+        external_id=doi,
+        title=title,
+        title_original=plain_title if plain_title != title else None,
+        authors=tuple(split_authors(to_text(_child_text(item, f"{_DC}creator") or ""))),
+        abstract=clean_abstract(_child_text(item, f"{_RSS1}description") or ""),
+        doi=doi,
+        version=version,
+        url=_content_url(server, doi, version),
+        pdf_url=_content_url(server, doi, version) + ".full.pdf",
+        published=fields.timestamp(_child_text(item, f"{_DC}date") or _child_text(item, f"{_PRISM}publicationDate")),
+        signals={"server": server},
+    )

@@ -1,0 +1,86 @@
+"""Small, strict readers for values in untrusted JSON documents (shared by the JSON sources).
+
+API answers change shape without notice (bioRxiv sends counts as strings, Hugging Face drops keys
+when empty); these helpers turn "whatever is there" into the one type a record field needs, or
+None, so one odd entry never breaks a whole document.
+
+Public names: :func:`load_json`, :func:`text`, :func:`integer`, :func:`timestamp`, :func:`strings`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import date, datetime, timezone
+from typing import Any
+
+from digest.errors import ParseError
+
+__all__ = ["load_json", "text", "integer", "timestamp", "strings"]
+
+_DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def load_json(data: bytes, *, kind: str, source: str | None = None) -> Any:
+    """Decode a JSON document (UTF-8/16/32, BOM or not) or raise ParseError."""
+    if not data or not data.strip():
+        raise ParseError(kind, "the document is empty", source=source)
+    try:
+        return json.loads(data)
+    except RecursionError:
+        raise ParseError(kind, "JSON nested too deeply", source=source) from None
+    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
+        raise ParseError(kind, f"not valid JSON: {exc}", source=source) from None
+
+
+def text(value: Any) -> str | None:
+    """A non-empty string, or None ("NA", "" and non-strings count as missing)."""
+    if isinstance(value, str):
+        value = value.strip()
+        return value if value and value.upper() not in ("NA", "N/A", "NULL", "NONE") else None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
+def integer(value: Any) -> int | None:
+    """An int from an int or a numeric string ("522"), else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value.strip())
+    return None
+
+
+def timestamp(value: Any, *, millis: bool = False) -> datetime | None:
+    """An aware UTC datetime from ISO 8601 text ("2026-07-29T00:00:00.000Z", "2026-07-15") or,
+    with ``millis``, from an epoch in milliseconds (OpenReview's cdate/mdate)."""
+    try:
+        if millis and isinstance(value, (int, float)) and not isinstance(value, bool):
+            return datetime.fromtimestamp(value / 1000, tz=timezone.utc)
+        if not isinstance(value, str) or not value.strip():
+            return None
+        raw = value.strip()
+        if _DATE_ONLY.match(raw):
+            d = date.fromisoformat(raw)
+            return datetime(d.year, d.month, d.day, tzinfo=timezone.utc)
+        parsed = datetime.fromisoformat(raw)
+    except (ValueError, OverflowError, OSError):
+        return None
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=timezone.utc)
+    return parsed.astimezone(timezone.utc)
+
+
+def strings(value: Any) -> tuple[str, ...]:
+    """A tuple of non-empty strings from a list (other items dropped) or a single string."""
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list):
+        return ()
+    out = (text(v) for v in value)
+    return tuple(v for v in out if v)

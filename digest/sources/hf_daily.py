@@ -1,0 +1,105 @@
+"""Hugging Face daily papers (kind "hf-daily"): https://huggingface.co/api/daily_papers.
+
+The API answers with a JSON array, one object per paper featured that day: ``paper`` holds the
+arXiv id (``id``), authors, abstract (``summary``), ``upvotes``, ``githubRepo``/``githubStars``,
+``projectPage``, ``ai_summary``/``ai_keywords`` and ``organization``; the outer object adds
+``numComments``. Hugging Face papers are arXiv papers, so records carry the arXiv id and merge with
+the arXiv listing of the same paper; the community signals travel in ``signals`` (issue #2: "source
+signals (Hugging Face upvotes and comments, GitHub stars...)", used by issue #4's trending score).
+
+Public names: :func:`parse`, :data:`DEFAULT_URL`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from digest.errors import ParseError
+from digest.ids import parse_arxiv_id
+from digest.models import ParsedFeed, PaperRecord
+from digest.sanitize import safe_url, to_text
+from digest.sources import fields
+from digest.text import clean_title, collapse_ws
+
+__all__ = ["parse", "DEFAULT_URL", "KIND"]
+
+KIND = "hf-daily"
+DEFAULT_URL = "https://huggingface.co/api/daily_papers"
+
+
+def parse(data: bytes, *, source: str | None = None) -> ParsedFeed:
+    """Records for every well-formed paper of one daily-papers answer; broken entries are warnings."""
+    doc = fields.load_json(data, kind=KIND, source=source)
+    if not isinstance(doc, list):
+        if isinstance(doc, dict) and fields.text(doc.get("error")):
+            return ParsedFeed(kind=KIND, records=(), status="error", message=fields.text(doc.get("error")))
+        raise ParseError(KIND, "expected a JSON array of daily papers", source=source)
+    records: list[PaperRecord] = []
+    warnings: list[str] = []
+    seen: set[str] = set()
+    for i, item in enumerate(doc):
+        try:
+            record = _record(item)
+        except ValueError as exc:
+            warnings.append(f"entry {i + 1} skipped: {exc}")
+            continue
+        if record.external_id in seen:
+            continue
+        seen.add(record.external_id)
+        records.append(record)
+    return ParsedFeed(kind=KIND, records=tuple(records), status="ok" if records else "empty",
+                      title="Hugging Face daily papers", warnings=tuple(warnings), total_results=len(doc))
+
+
+def _record(item: Any) -> PaperRecord:
+    if not isinstance(item, dict) or not isinstance(item.get("paper"), dict):
+        raise ValueError("no 'paper' object")
+    paper: dict[str, Any] = item["paper"]
+    paper_id = fields.text(paper.get("id"))
+    if not paper_id:
+        raise ValueError("paper has no id")
+    raw_title = fields.text(paper.get("title")) or fields.text(item.get("title"))
+    if not raw_title:
+        raise ValueError(f"paper {paper_id} has no title")
+    plain_title = to_text(raw_title)
+    title = clean_title(plain_title)
+    parsed = parse_arxiv_id(paper_id)
+    arxiv_id = parsed[0] if parsed else None
+    page = f"https://huggingface.co/papers/{paper_id}"
+    authors = tuple(collapse_ws(a["name"]) for a in paper.get("authors") or []
+                    if isinstance(a, dict) and isinstance(a.get("name"), str) and a["name"].strip())
+    organization = paper.get("organization") or item.get("organization")
+    org_name = (fields.text(organization.get("fullname")) or fields.text(organization.get("name"))
+                if isinstance(organization, dict) else None)
+    signals: dict[str, Any] = {
+        "upvotes": fields.integer(paper.get("upvotes")) or 0,
+        "comments": fields.integer(item.get("numComments")) or 0,
+        "github_stars": fields.integer(paper.get("githubStars")),
+        "organization": org_name,
+        "project_page": safe_url(fields.text(paper.get("projectPage"))),
+        "submitted_on_daily_at": _iso(paper.get("submittedOnDailyAt")),
+        "hf_url": page,
+    }
+    tldr = fields.text(paper.get("ai_summary"))
+    return PaperRecord(
+        source_kind=KIND,
+        external_id=arxiv_id or paper_id,
+        title=title,
+        title_original=plain_title if plain_title != title else None,
+        authors=authors,
+        abstract=to_text(fields.text(paper.get("summary")) or fields.text(item.get("summary")) or ""),
+        tldr=to_text(tldr) if tldr else None,
+        keywords=tuple(to_text(k) for k in fields.strings(paper.get("ai_keywords"))),
+        arxiv_id=arxiv_id,
+        # Not on arXiv (rare): the Hugging Face page is the only address the paper has.
+        url=None if arxiv_id else page,
+        pdf_url=f"https://arxiv.org/pdf/{arxiv_id}" if arxiv_id else None,
+        code_url=safe_url(fields.text(paper.get("githubRepo"))),
+        published=fields.timestamp(paper.get("publishedAt")) or fields.timestamp(item.get("publishedAt")),
+        signals={k: v for k, v in signals.items() if v is not None},
+    )
+
+
+def _iso(value: Any) -> str | None:
+    moment = fields.timestamp(value)
+    return moment.isoformat() if moment else None

@@ -1,0 +1,163 @@
+"""OpenReview API v2 notes (kind "openreview"): the accepted papers of one venue.
+
+``GET https://api2.openreview.net/notes?content.venueid=<venue id>&offset=N&limit=M`` answers
+``{"notes": [...], "count": <total>}``. In API v2 every content field is wrapped as
+``{"value": ...}`` (``title``, ``authors``, ``abstract``, ``TLDR``, ``keywords``, ``venue``,
+``venueid``, ``pdf``, ``primary_area``); times (``cdate``, ``mdate``, ``pdate``) are epochs in
+milliseconds. API v1 notes (plain values, ``TL;DR``) are read too, since some venues still serve
+them. No real capture exists (tests/data/SOURCES.md), so this follows the public documentation
+(docs.openreview.net, "Using the API / Notes") and its tests are marked ``synthetic``.
+
+The paper's id is the forum id (a submission's note id is its forum id); links follow openreview.net's
+own forms: ``/forum?id=`` for the abstract page and ``/pdf?id=`` for the PDF.
+
+Public names: :func:`parse`, :func:`notes_url`, :func:`next_page_url`, :data:`API_BASE`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from digest.errors import ParseError
+from digest.ids import find_arxiv_id
+from digest.models import ParsedFeed, PaperRecord
+from digest.sanitize import safe_url, to_text
+from digest.sources import fields
+from digest.text import clean_title, collapse_ws
+
+__all__ = ["parse", "notes_url", "next_page_url", "API_BASE", "KIND", "PAGE_SIZE"]
+
+KIND = "openreview"
+API_BASE = "https://api2.openreview.net"
+SITE = "https://openreview.net"
+#: The API's maximum page size (docs: "get_notes will return up to the first 1000").
+PAGE_SIZE = 1000
+
+
+def notes_url(venue: str, *, offset: int = 0, limit: int = PAGE_SIZE) -> str:
+    """The API v2 URL of one page of a venue's notes (``venue`` is a venue id such as
+    ``ICLR.cc/2024/Conference``)."""
+    query = urlencode({"content.venueid": venue, "offset": offset, "limit": limit})
+    return f"{API_BASE}/notes?{query}"
+
+
+def next_page_url(url: str, data: bytes) -> str | None:
+    """The URL of the page after ``url`` (whose body is ``data``), or None when ``count`` is reached.
+
+    Paging is offset/limit (API v2): the next offset is this offset plus the notes received; a short
+    or empty page, or an offset at ``count``, ends it.
+    """
+    try:
+        doc = fields.load_json(data, kind=KIND)
+    except ParseError:
+        return None
+    if not isinstance(doc, dict) or not isinstance(doc.get("notes"), list):
+        return None
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query, keep_blank_values=True))
+    offset = fields.integer(query.get("offset")) or 0
+    received = len(doc["notes"])
+    count = fields.integer(doc.get("count"))
+    limit = fields.integer(query.get("limit"))
+    if received == 0 or count is None or offset + received >= count:
+        return None
+    if limit is not None and received < limit:
+        return None
+    query["offset"] = str(offset + received)
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def parse(data: bytes, *, source: str | None = None) -> ParsedFeed:
+    """Records for every note that is a paper (has a title); other notes become warnings."""
+    doc = fields.load_json(data, kind=KIND, source=source)
+    if not isinstance(doc, dict):
+        raise ParseError(KIND, "expected a JSON object with 'notes'", source=source)
+    if not isinstance(doc.get("notes"), list):
+        message = fields.text(doc.get("message")) or fields.text(doc.get("name"))
+        if message:  # the API's error answer: {"name": "...Error", "message": "...", "status": 4xx}
+            return ParsedFeed(kind=KIND, records=(), status="error", message=message)
+        raise ParseError(KIND, "expected a JSON object with 'notes'", source=source)
+    records: list[PaperRecord] = []
+    warnings: list[str] = []
+    seen: set[str] = set()
+    for i, note in enumerate(doc["notes"]):
+        try:
+            record = _record(note)
+        except ValueError as exc:
+            warnings.append(f"note {i + 1} skipped: {exc}")
+            continue
+        if record.external_id not in seen:
+            seen.add(record.external_id)
+            records.append(record)
+    count = fields.integer(doc.get("count"))
+    return ParsedFeed(kind=KIND, records=tuple(records), status="ok" if records else "empty",
+                      title="OpenReview", warnings=tuple(warnings), total_results=count)
+
+
+def _value(content: dict[str, Any], *names: str) -> Any:
+    """A content field by any of its names, unwrapped from API v2's ``{"value": ...}``."""
+    for name in names:
+        if name in content:
+            raw = content[name]
+            return raw.get("value") if isinstance(raw, dict) else raw
+    return None
+
+
+def _record(note: Any) -> PaperRecord:
+    if not isinstance(note, dict) or not isinstance(note.get("content"), dict):
+        raise ValueError("not a note with content")
+    content: dict[str, Any] = note["content"]
+    note_id = fields.text(note.get("id"))
+    forum = fields.text(note.get("forum")) or note_id
+    if not forum or not note_id:
+        raise ValueError("note has no id")
+    if forum != note_id:
+        raise ValueError(f"note {note_id} is a reply in forum {forum}, not a paper")
+    raw_title = fields.text(_value(content, "title"))
+    if not raw_title:
+        raise ValueError(f"note {note_id} has no title")
+    plain_title = to_text(raw_title)
+    title = clean_title(plain_title)
+    authors = tuple(collapse_ws(a) for a in fields.strings(_value(content, "authors")))
+    tldr = fields.text(_value(content, "TLDR", "TL;DR", "tldr"))
+    keywords = _value(content, "keywords")
+    primary_area = fields.text(_value(content, "primary_area"))
+    venueid = fields.text(_value(content, "venueid"))
+    # An arXiv link in the note's own fields lets the paper merge with its preprint.
+    arxiv = None
+    for key in ("arxiv", "arXiv", "preprint", "code", "html"):
+        arxiv = find_arxiv_id(fields.text(_value(content, key)))
+        if arxiv:
+            break
+    pdf = fields.text(_value(content, "pdf"))
+    signals: dict[str, Any] = {"venueid": venueid, "number": fields.integer(note.get("number"))}
+    return PaperRecord(
+        source_kind=KIND,
+        external_id=forum,
+        title=title,
+        title_original=plain_title if plain_title != title else None,
+        authors=authors,
+        abstract=to_text(fields.text(_value(content, "abstract")) or ""),
+        tldr=to_text(tldr) if tldr else None,
+        keywords=tuple(to_text(k) for k in (fields.strings(keywords) if isinstance(keywords, list)
+                                            else _split_keywords(fields.text(keywords)))),
+        categories=(to_text(primary_area).replace("_", " "),) if primary_area else (),
+        arxiv_id=arxiv[0] if arxiv else None,
+        openreview_id=forum,
+        url=f"{SITE}/forum?id={forum}",
+        pdf_url=f"{SITE}/pdf?id={note_id}" if pdf else None,
+        code_url=safe_url(fields.text(_value(content, "code"))),
+        published=(fields.timestamp(note.get("pdate"), millis=True) or fields.timestamp(note.get("odate"), millis=True)
+                   or fields.timestamp(note.get("cdate"), millis=True)),
+        updated=fields.timestamp(note.get("mdate"), millis=True),
+        venue=to_text(fields.text(_value(content, "venue")) or "") or None,
+        signals={k: v for k, v in signals.items() if v is not None},
+    )
+
+
+def _split_keywords(value: str | None) -> tuple[str, ...]:
+    # API v1 venues sometimes hold keywords as one comma-separated string.
+    if not value:
+        return ()
+    return tuple(k.strip() for k in value.split(",") if k.strip())

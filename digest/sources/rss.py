@@ -1,0 +1,268 @@
+"""Any RSS 0.9x/1.0/2.0, Atom or JSON Feed 1.0/1.1 (kind "rss"): journals, blogs, lab pages.
+
+Each entry becomes a paper. When its link, id, identifiers or text name an arXiv id or a DOI in any
+common form (issue #2: "abs, pdf, with or without version, www, no scheme"), the record carries that
+id so the store merges it with the paper from arXiv or the publisher; otherwise the entry's link is
+its identity (``url:`` canonical id).
+
+RSS/Atom go through feedparser, which only ever receives bytes in a stream (given a bytes *value*
+it would try it as a file name first), after the DOCTYPE has been checked for entity declarations
+(billion laughs, XXE; see digest.sources.xmlsafe). A feed that is partly broken (feedparser's
+"bozo") keeps its good entries and reports the problem as a warning; a document that is not a feed
+at all raises ParseError. JSON Feed (https://www.jsonfeed.org/version/1.1/) is read with json.
+
+Public names: :func:`parse`, :func:`entry_ids`.
+"""
+
+from __future__ import annotations
+
+import calendar
+import io
+import re
+import time
+from datetime import datetime, timezone
+from typing import Any
+
+import feedparser
+
+from digest.errors import ParseError
+from digest.ids import find_arxiv_id, find_doi
+from digest.models import ParsedFeed, PaperRecord
+from digest.sanitize import safe_url, to_text
+from digest.sources import fields, xmlsafe
+from digest.sources.sniff import decode_head, reject_non_feed, root_element
+from digest.text import clean_title, collapse_ws, normalize_author, split_authors
+
+__all__ = ["parse", "entry_ids", "KIND", "MAX_TITLE", "MAX_ABSTRACT"]
+
+KIND = "rss"
+#: Untrusted feeds can send anything; a title or abstract beyond these is cut (with a warning).
+MAX_TITLE = 1_000
+MAX_ABSTRACT = 20_000
+# A DOI in prose only counts when it says it is one: "doi:10..." or a doi.org link.
+_DOI_IN_TEXT = re.compile(r"(?:doi\.org/|\bdoi:\s*)(10\.\d{4,9}/\S+)", re.IGNORECASE)
+
+
+def parse(data: bytes, *, source: str | None = None) -> ParsedFeed:
+    """Records for every usable entry of an RSS, Atom or JSON Feed document."""
+    head = reject_non_feed(data, kind=KIND, source=source).lstrip()
+    if head.startswith(("{", "[")):
+        return _parse_json_feed(data, source)
+    if not head.startswith("<"):
+        raise ParseError(KIND, "this is plain text, not a feed (neither XML nor JSON)", source=source)
+    xmlsafe.check_no_entities(data, kind=KIND, source=source)
+    if data[:1] == b"\x00" or data[1:2] == b"\x00":  # UTF-16/32 without a BOM: scan the decoded text
+        xmlsafe.check_no_entities(decode_head(data, limit=len(data)).encode("utf-8", "replace"),
+                                  kind=KIND, source=source)
+    return _parse_xml_feed(data, source)
+
+
+# --- RSS / Atom via feedparser ---------------------------------------------------------------
+
+
+def _parse_xml_feed(data: bytes, source: str | None) -> ParsedFeed:
+    try:
+        # A stream, never bytes or str: feedparser tries strings as URLs and file names.
+        d = feedparser.parse(io.BytesIO(data), sanitize_html=False, resolve_relative_uris=False)
+    except Exception as exc:  # noqa: BLE001 - feedparser's loose parser can fail in many ways on junk
+        raise ParseError(KIND, f"unreadable feed: {type(exc).__name__}: {exc}", source=source) from None
+    warnings: list[str] = []
+    problem = _bozo_reason(d)
+    if not d.get("version") and not d.entries:
+        raise ParseError(KIND, f"not an RSS, RDF or Atom feed ({problem})" if problem
+                         else "not an RSS, RDF or Atom feed", source=source)
+    if problem:
+        warnings.append(f"feed is not well-formed ({problem}); kept the entries that could be read")
+    entries = list(d.entries)
+    if problem and entries and _truncated(data):
+        # A cut-off download: the last entry read is the one the cut went through, so its text is
+        # incomplete; it comes back whole on the next fetch.
+        entries.pop()
+        warnings.append("document is truncated; dropped the last, incomplete entry")
+    feed = d.get("feed", {})
+    records = _collect((_entry_record(e) for e in entries), warnings)
+    feed_date = _struct_time(dict.get(feed, "updated_parsed")) or _struct_time(dict.get(feed, "published_parsed"))
+    title = to_text(feed.get("title")) or None
+    return ParsedFeed(kind=KIND, records=tuple(records), status="ok" if records else "empty", title=title,
+                      warnings=tuple(warnings), feed_date=feed_date)
+
+
+def _truncated(data: bytes) -> bool:
+    """True when the document does not end with its root element's end tag."""
+    text = decode_head(data, limit=len(data))
+    root = root_element(text.lstrip())
+    return bool(root) and not text.rstrip().endswith(f"</{root}>") and f"</{root}>" not in text[-2000:].lower()
+
+
+def _bozo_reason(d: Any) -> str | None:
+    if not d.get("bozo"):
+        return None
+    exc = d.get("bozo_exception")
+    # A declared encoding that the bytes contradict is fixed by feedparser; still worth a line.
+    return collapse_ws(f"{type(exc).__name__}: {exc}")[:200] if exc is not None else "ill-formed"
+
+
+def _collect(results: Any, warnings: list[str]) -> list[PaperRecord]:
+    records: list[PaperRecord] = []
+    seen: set[str] = set()
+    for i, result in enumerate(results):
+        if isinstance(result, str):
+            warnings.append(f"entry {i + 1} skipped: {result}")
+            continue
+        record, notes = result
+        warnings.extend(f"entry {i + 1}: {n}" for n in notes)
+        if record.external_id in seen:
+            continue
+        seen.add(record.external_id)
+        records.append(record)
+    return records
+
+
+def _struct_time(value: Any) -> datetime | None:
+    if not isinstance(value, time.struct_time):
+        return None
+    try:
+        return datetime.fromtimestamp(calendar.timegm(value), tz=timezone.utc)
+    except (OverflowError, ValueError, OSError):
+        return None
+
+
+def _entry_record(entry: Any) -> tuple[PaperRecord, list[str]] | str:
+    """One feedparser entry as a record, or the reason it was skipped."""
+    links = [str(lk["href"]) for lk in entry.get("links", []) if isinstance(lk, dict) and lk.get("href")]
+    identifiers = [entry.get(k) for k in ("dc_identifier", "prism_doi", "prism_url") if entry.get(k)]
+    texts = [entry.get("title"), entry.get("summary")]
+    authors = _authors([a.get("name", "") for a in entry.get("authors", []) if isinstance(a, dict)]
+                       or [entry.get("author", "")])
+    pdf = next((lk.get("href") for lk in entry.get("links", []) + entry.get("enclosures", [])
+                if isinstance(lk, dict) and "pdf" in str(lk.get("type", "")).lower()), None)
+    body = entry.get("summary") or next((c.get("value") for c in entry.get("content", []) if c.get("value")), "")
+    return _record(
+        entry_id=entry.get("id"), link=entry.get("link"), links=links, identifiers=identifiers, texts=texts,
+        raw_title=entry.get("title"), body=body, authors=authors,
+        categories=[t.get("term") or t.get("label") for t in entry.get("tags", []) if isinstance(t, dict)],
+        published=_struct_time(entry.get("published_parsed")) or _struct_time(entry.get("created_parsed")),
+        # dict.get: FeedParserDict.get("updated_parsed") falls back to the published date (feedparser
+        # issue 310), which would invent an update.
+        updated=_struct_time(dict.get(entry, "updated_parsed")), pdf=pdf,
+        license=entry.get("rights"),
+    )
+
+
+def _authors(names: list[str]) -> tuple[str, ...]:
+    out: list[str] = []
+    for name in names:
+        name = to_text(name) if isinstance(name, str) else ""
+        if not name:
+            continue
+        # One field naming several people ("A, B and C", "Last, F.; Last, F.") is split; a single
+        # "Last, First" is turned round by normalize_author.
+        if ";" in name or " and " in name or name.count(",") > 1:
+            out.extend(split_authors(name))
+        else:
+            out.append(normalize_author(name))
+    return tuple(dict.fromkeys(a for a in out if a))
+
+
+def entry_ids(*, entry_id: str | None, link: str | None, links: list[str] | None = None,
+              identifiers: list[str] | None = None, texts: list[str | None] | None = None
+              ) -> tuple[tuple[str, int | None] | None, str | None]:
+    """The arXiv id (with version) and DOI an entry names, looking at its identifiers and links
+    first and its text last; (None, None) when it names neither."""
+    strong = [*(identifiers or []), link, entry_id, *(links or [])]
+    arxiv = next((a for s in strong if (a := find_arxiv_id(s))), None)
+    doi = next((d for s in strong if (d := find_doi(s))), None)
+    if arxiv is None:
+        arxiv = next((a for t in texts or [] if (a := find_arxiv_id(t))), None)
+    if doi is None and arxiv is None:
+        for t in texts or []:
+            m = _DOI_IN_TEXT.search(t or "")
+            if m and (doi := find_doi(m.group(1))):
+                break
+    return arxiv, doi
+
+
+def _record(*, entry_id: Any, link: Any, links: list[str], identifiers: list[Any], texts: list[Any],
+            raw_title: Any, body: Any, authors: tuple[str, ...], categories: list[Any],
+            published: datetime | None, updated: datetime | None, pdf: Any = None,
+            license: Any = None) -> tuple[PaperRecord, list[str]] | str:
+    notes: list[str] = []
+    plain_title = to_text(raw_title if isinstance(raw_title, str) else "")
+    title = clean_title(plain_title)
+    if not title:
+        return "no title"
+    if len(title) > MAX_TITLE:
+        title = title[:MAX_TITLE]
+        notes.append(f"title cut to {MAX_TITLE} characters")
+    entry_id = fields.text(entry_id)
+    link = safe_url(fields.text(link))
+    arxiv, doi = entry_ids(entry_id=entry_id, link=link, links=[str(x) for x in links],
+                           identifiers=[str(x) for x in identifiers if isinstance(x, str)],
+                           texts=[str(t) if isinstance(t, str) else None for t in texts])
+    url = link or safe_url(entry_id)
+    if not (arxiv or doi or url):
+        return "no link, id, arXiv id or DOI"
+    external_id = entry_id or url or (f"arxiv:{arxiv[0]}" if arxiv else f"doi:{doi}")
+    abstract = to_text(body if isinstance(body, str) else "")
+    if len(abstract) > MAX_ABSTRACT:
+        abstract = abstract[:MAX_ABSTRACT].rsplit(" ", 1)[0] + " …"
+        notes.append(f"abstract cut to {MAX_ABSTRACT} characters")
+    cats = tuple(dict.fromkeys(c for c in (to_text(x) for x in categories if isinstance(x, str)) if c))
+    return PaperRecord(
+        source_kind=KIND,
+        external_id=external_id[:500],
+        title=title,
+        title_original=plain_title[:MAX_TITLE] if plain_title != title else None,
+        authors=authors,
+        abstract=abstract,
+        categories=cats,
+        arxiv_id=arxiv[0] if arxiv else None,
+        version=arxiv[1] if arxiv else None,
+        doi=doi,
+        url=url,
+        pdf_url=safe_url(fields.text(pdf)),
+        published=published or updated,
+        updated=updated,
+        license=to_text(license) or None if isinstance(license, str) else None,
+    ), notes
+
+
+# --- JSON Feed --------------------------------------------------------------------------------
+
+
+def _parse_json_feed(data: bytes, source: str | None) -> ParsedFeed:
+    doc = fields.load_json(data, kind=KIND, source=source)
+    if not isinstance(doc, dict) or not str(doc.get("version", "")).startswith("https://jsonfeed.org/"):
+        raise ParseError(KIND, "this is JSON, but not a JSON Feed (no jsonfeed.org version)", source=source)
+    items = doc.get("items")
+    if not isinstance(items, list):
+        raise ParseError(KIND, "JSON Feed without an 'items' array", source=source)
+    warnings: list[str] = []
+    feed_authors = _json_authors(doc)
+    records = _collect((_json_item(item, feed_authors) for item in items), warnings)
+    return ParsedFeed(kind=KIND, records=tuple(records), status="ok" if records else "empty",
+                      title=to_text(fields.text(doc.get("title"))) or None, warnings=tuple(warnings))
+
+
+def _json_authors(obj: dict[str, Any]) -> tuple[str, ...]:
+    # JSON Feed 1.1 "authors" (array); 1.0 "author" (object), kept for compatibility by the spec.
+    raw = obj.get("authors")
+    people = raw if isinstance(raw, list) else [obj["author"]] if isinstance(obj.get("author"), dict) else []
+    return _authors([p["name"] for p in people if isinstance(p, dict) and isinstance(p.get("name"), str)])
+
+
+def _json_item(item: Any, feed_authors: tuple[str, ...]) -> tuple[PaperRecord, list[str]] | str:
+    if not isinstance(item, dict):
+        return "not an object"
+    body = fields.text(item.get("content_html")) or fields.text(item.get("summary")) or \
+        fields.text(item.get("content_text")) or ""
+    links = [u for u in (fields.text(item.get("external_url")),) if u]
+    return _record(
+        entry_id=item.get("id"), link=item.get("url") or item.get("external_url"), links=links, identifiers=[],
+        texts=[item.get("title"), item.get("summary"), item.get("content_text")],
+        raw_title=item.get("title"), body=body, authors=_json_authors(item) or feed_authors,
+        categories=list(fields.strings(item.get("tags"))),
+        published=fields.timestamp(item.get("date_published")), updated=fields.timestamp(item.get("date_modified")),
+        pdf=next((a.get("url") for a in item.get("attachments") or []
+                  if isinstance(a, dict) and "pdf" in str(a.get("mime_type", "")).lower()), None),
+    )

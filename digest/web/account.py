@@ -1,0 +1,339 @@
+"""Signed-in pages: sign-in, My alerts (with validation as you type and a 30-day preview), delivery
+settings, My tags, private feed URLs and the digest preview. Every POST checks its CSRF token."""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime, timezone
+from typing import Any
+from zoneinfo import available_timezones
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+
+from digest.errors import NotFoundError, QueryError
+from digest.models import Subscription, User
+from digest.tokens import TokenError, feed_url, verify_token
+from digest.web import security
+from digest.web.app import ctx, form_with_csrf, render, require_user
+from digest.web.signin import send_signin_email
+from digest.web.views import HitView, hit_view
+
+log = logging.getLogger("digest.web")
+PREVIEW_DAYS = 30
+PREVIEW_HITS = 10
+_ZONES = sorted(available_timezones())
+
+
+def _next(value: str | None) -> str:
+    # Only local paths: an open redirect would turn our sign-in mail into a phishing vector.
+    return value if value and value.startswith("/") and not value.startswith("//") else "/alerts"
+
+
+# --- sign-in ---------------------------------------------------------------------------------------
+
+
+async def signin(request: Request) -> Response:
+    c = ctx(request)
+    if request.method == "GET":
+        return render(request, "signin.html", next=_next(request.query_params.get("next")), sent=False)
+    form, denied = await form_with_csrf(request)
+    if denied:
+        return denied
+    email = form.get("email", "").strip()
+    try:
+        user = c.store.get_user(email)
+    except (NotFoundError, ValueError):
+        user = None
+    if user is not None and user.active:
+        try:
+            send_signin_email(c.settings, user)
+        except Exception as exc:  # mail trouble is the operator's to fix; the page stays neutral
+            log.error("user=%s sign-in mail failed: %s", email, exc)
+    # Same answer whether or not the address is known: the page must not reveal who has an account.
+    return render(request, "signin.html", next="/alerts", sent=True, email=email)
+
+
+async def signin_link(request: Request) -> Response:
+    """GET shows a button (mail scanners prefetch links; a GET must not sign anyone in), POST signs in."""
+    c = ctx(request)
+    token = request.path_params["token"]
+    try:
+        data = verify_token("signin", token, settings=c.settings)
+        user = c.store.get_user(data.user_id)
+        verify_token("signin", token, settings=c.settings, generation=user.token_generation)
+    except (TokenError, NotFoundError) as exc:
+        return render(request, "error.html", status_code=400, title="Sign-in link not valid",
+                      message=f"{exc}. Ask for a new link on the sign-in page.")
+    if request.method == "GET":
+        return render(request, "signin_confirm.html", token=token, email=user.email)
+    _, denied = await form_with_csrf(request)
+    if denied:
+        return denied
+    response = RedirectResponse("/alerts", status_code=303)
+    security.set_session(response, c.settings, user.id, user.token_generation)
+    log.info("user=%s signed in", user.email)
+    return response
+
+
+async def signout(request: Request) -> Response:
+    _, denied = await form_with_csrf(request)
+    if denied:
+        return denied
+    response = RedirectResponse("/", status_code=303)
+    security.clear_session(response)
+    return response
+
+
+# --- alerts ----------------------------------------------------------------------------------------
+
+
+def _validate(store: Any, query: str) -> QueryError | None:
+    from digest.match.saved import check_query
+
+    try:
+        check_query(store, query)
+    except QueryError as exc:
+        return exc
+    return None
+
+
+def _owned(request: Request, user: User) -> Subscription:
+    sub: Subscription = ctx(request).store.get_subscription(int(request.path_params["sub_id"]))
+    if sub.user_id != user.id:
+        raise NotFoundError("subscription", str(request.path_params["sub_id"]))
+    return sub
+
+
+def _bars(per_day: list[tuple[date, int]]) -> dict[str, Any]:
+    """Geometry of the inline SVG bar chart (numbers only; the template draws it)."""
+    peak = max((n for _, n in per_day), default=0) or 1
+    width, height, gap = 8, 40, 2
+    bars = [{"x": i * (width + gap), "h": round(height * n / peak, 1), "y": round(height - height * n / peak, 1),
+             "w": width, "label": f"{d.isoformat()}: {n}"} for i, (d, n) in enumerate(per_day)]
+    return {"bars": bars, "width": max(len(bars) * (width + gap), 1), "height": height,
+            "total": sum(n for _, n in per_day)}
+
+
+def query_preview(store: Any, query: str, now: datetime) -> dict[str, Any]:
+    """What ``query`` would have matched over the last 30 days (up to the newest stored paper, as
+    `digest query test` counts): matches per day and the top hits with highlights."""
+    from digest.match.search import query_test
+
+    result = query_test(store, query, days=PREVIEW_DAYS, top=PREVIEW_HITS)
+    return {"chart": _bars(list(result.per_day)), "warnings": list(result.warnings),
+            "hits": [hit_view(h.paper, h.score, h.explanation) for h in result.top]}
+
+
+def _form_values(form: dict[str, str]) -> dict[str, Any]:
+    every = form.get("every", "daily")
+    channel = form.get("channel", "both")
+    return {"name": form.get("name", "").strip(), "query": form.get("query", "").strip(),
+            "every": every if every in ("daily", "weekly") else "daily",
+            "channel": channel if channel in ("email", "feed", "both") else "both"}
+
+
+async def alerts(request: Request) -> Response:
+    user = require_user(request)
+    if isinstance(user, Response):
+        return user
+    c = ctx(request)
+    values: dict[str, Any] = {"name": "", "query": "", "every": "daily", "channel": "both"}
+    error: str | None = None
+    if request.method == "POST":
+        form, denied = await form_with_csrf(request)
+        if denied:
+            return denied
+        values = _form_values(form)
+        problem = _validate(c.store, values["query"])
+        if not values["name"]:
+            error = "Give the alert a name."
+        elif problem is not None:
+            error = f"{problem} (column {problem.column})"
+        else:
+            sub = c.store.add_subscription(user.id, values["name"], query=values["query"], every=values["every"],
+                                           channel=values["channel"], origin="web")
+            log.info("user=%s alert=%s saved", user.email, sub.name)
+            return RedirectResponse(f"/alerts/{sub.id}", status_code=303)
+    subs = c.store.list_subscriptions(user.id)
+    return render(request, "alerts.html", subs=subs, values=values, error=error, title="My alerts",
+                  status_code=400 if error else 200)
+
+
+async def alert(request: Request) -> Response:
+    user = require_user(request)
+    if isinstance(user, Response):
+        return user
+    c = ctx(request)
+    sub = _owned(request, user)
+    error: str | None = None
+    values: dict[str, Any] = {"name": sub.name, "query": sub.query, "every": sub.every, "channel": sub.channel}
+    if request.method == "POST":
+        form, denied = await form_with_csrf(request)
+        if denied:
+            return denied
+        values = _form_values(form)
+        problem = _validate(c.store, values["query"]) if sub.kind == "query" else None
+        if problem is not None:
+            error = f"{problem} (column {problem.column})"
+        else:
+            changes = {k: values[k] for k in ("every", "channel")}
+            if values["name"]:
+                changes["name"] = values["name"]
+            if sub.kind == "query":
+                changes["query"] = values["query"]
+            sub = c.store.update_subscription(sub.id, **changes)
+            return RedirectResponse(f"/alerts/{sub.id}", status_code=303)
+    preview = (query_preview(c.store, values["query"], datetime.now(timezone.utc))
+               if sub.kind == "query" and values["query"] and error is None else None)
+    return render(request, "alert.html", sub=sub, values=values, error=error, preview=preview, title=sub.name,
+                  status_code=400 if error else 200)
+
+
+async def pause_alert(request: Request) -> Response:
+    user = require_user(request)
+    if isinstance(user, Response):
+        return user
+    _, denied = await form_with_csrf(request)
+    if denied:
+        return denied
+    sub = _owned(request, user)
+    ctx(request).store.update_subscription(sub.id, paused=not sub.paused)
+    return RedirectResponse("/alerts", status_code=303)
+
+
+async def delete_alert(request: Request) -> Response:
+    user = require_user(request)
+    if isinstance(user, Response):
+        return user
+    _, denied = await form_with_csrf(request)
+    if denied:
+        return denied
+    sub = _owned(request, user)
+    ctx(request).store.delete_subscription(sub.id)
+    log.info("user=%s alert=%s deleted", user.email, sub.name)
+    return RedirectResponse("/alerts", status_code=303)
+
+
+async def check_query(request: Request) -> Response:
+    """Validate-as-you-type: ``{"ok": false, "column": 7, "error": "..."}`` for the alert form's JS."""
+    problem = _validate(ctx(request).store, request.query_params.get("q", ""))
+    if problem is None:
+        return JSONResponse({"ok": True})
+    return JSONResponse({"ok": False, "column": problem.column, "error": problem.reason})
+
+
+async def preview_query(request: Request) -> Response:
+    """The 30-day preview for a query typed into the new-alert form (GET, no side effects)."""
+    # "query" when the alert form's Preview button submits it; "q" for a plain link.
+    query = (request.query_params.get("query") or request.query_params.get("q") or "").strip()
+    problem = _validate(ctx(request).store, query) if query else None
+    preview = (query_preview(ctx(request).store, query, datetime.now(timezone.utc))
+               if query and problem is None else None)
+    return render(request, "preview_query.html", query=query, error=problem, preview=preview,
+                  title="Alert preview")
+
+
+async def subscribe_trending(request: Request) -> Response:
+    user = require_user(request)
+    if isinstance(user, Response):
+        return RedirectResponse("/signin?next=/trending", status_code=303)
+    _, denied = await form_with_csrf(request)
+    if denied:
+        return denied
+    ctx(request).store.add_subscription(user.id, "Trending papers", kind="trending", every="daily",
+                                        channel="email", origin="web")
+    return RedirectResponse("/alerts", status_code=303)
+
+
+# --- settings, tags, feeds, preview ----------------------------------------------------------------
+
+
+async def delivery_settings(request: Request) -> Response:
+    user = require_user(request)
+    if isinstance(user, Response):
+        return user
+    c = ctx(request)
+    error: str | None = None
+    if request.method == "POST":
+        form, denied = await form_with_csrf(request)
+        if denied:
+            return denied
+        zone, hour, weekday = form.get("timezone", "UTC"), form.get("hour", "7"), form.get("weekday", "0")
+        if zone not in _ZONES or not hour.isdigit() or not 0 <= int(hour) <= 23 or weekday not in "0123456":
+            error = "Choose a time zone from the list, an hour 0-23 and a weekday."
+        else:
+            c.store.upsert_user(user.email, name=user.name, timezone=zone, hour=int(hour), weekday=int(weekday),
+                                origin=user.origin)
+            every, channel = form.get("every"), form.get("channel")
+            for sub in c.store.list_subscriptions(user.id):
+                changes = {k: v for k, v in (("every", every), ("channel", channel)) if v}
+                if changes:
+                    c.store.update_subscription(sub.id, **changes)
+            return RedirectResponse("/settings", status_code=303)
+    return render(request, "settings.html", zones=_ZONES, error=error, title="Delivery settings",
+                  user=c.store.get_user(user.id), status_code=400 if error else 200)
+
+
+async def my_tags(request: Request) -> Response:
+    user = require_user(request)
+    if isinstance(user, Response):
+        return user
+    c = ctx(request)
+    tags = []
+    for name, count in c.store.user_tags(user.id):
+        papers = [c.store.get_paper(pid) for pid, polarity in c.store.labels(user.id, name) if polarity > 0]
+        tags.append({"name": name, "count": count, "papers": papers,
+                     "similar": more_like_this(c.store, user.id, name)})
+    return render(request, "tags.html", tags=tags, title="My tags")
+
+
+def more_like_this(store: Any, user_id: int, tag: str, *, limit: int = 10, recent: int = 2000) -> list[HitView]:
+    """Recent papers closest to the user's labelled ones (the user-tag matcher of digest.match)."""
+    from digest.match.profile import profile_for
+    from digest.match.run import idf_of, load_stats
+
+    idf = idf_of(load_stats(store))
+    profile = profile_for(store, user_id, tag, idf)
+    labelled = {pid for pid, _ in store.labels(user_id, tag)}
+    scored = []
+    for paper in store.list_papers(limit=recent):
+        if paper.id in labelled:
+            continue
+        found = profile.evaluate(paper, idf)
+        if found is not None:
+            scored.append(hit_view(paper, found.score, found.explanation))
+    scored.sort(key=lambda h: -(h.score or 0))
+    return scored[:limit]
+
+
+async def my_feeds(request: Request) -> Response:
+    user = require_user(request)
+    if isinstance(user, Response):
+        return user
+    c = ctx(request)
+    s = c.settings
+    feeds = [("All my alerts", feed_url(s, user.feed_token, "all")),
+             ("Trending", feed_url(s, user.feed_token, "trending"))]
+    for sub in c.store.list_subscriptions(user.id):
+        feeds.append((sub.name, feed_url(s, user.feed_token, f"sub-{sub.id}")))
+    return render(request, "feeds.html", feeds=feeds, title="Private feeds")
+
+
+async def digest_preview(request: Request) -> Response:
+    """The exact HTML of the next digest, sandboxed: it is mail markup, not part of our site."""
+    from digest.digests.send import preview
+
+    user = require_user(request)
+    if isinstance(user, Response):
+        return user
+    c = ctx(request)
+    period = request.query_params.get("period", "daily")
+    _, rendered = preview(c.store, c.settings, user.id, period=period if period in ("daily", "weekly") else "daily",
+                          now=datetime.now(timezone.utc))
+    response = HTMLResponse(rendered.html)
+    # The mail's own inline CSS may apply; scripts, forms and plugins may not (CSP sandbox).
+    response.headers["content-security-policy"] = "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src https: data:"
+    response.headers["cache-control"] = "no-store"
+    return response
+

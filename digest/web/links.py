@@ -1,0 +1,201 @@
+"""The URLs we put in mail and feed readers: unsubscribe (page and RFC 8058 one-click), feedback
+and private feeds over HTTP with conditional GET.
+
+The token in the URL is the authorisation for all of them; none needs a session. See
+:mod:`digest.tokens` for the URL layout and token purposes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+from datetime import datetime, timezone
+from email.utils import format_datetime, parsedate_to_datetime
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+
+from digest.errors import NotFoundError
+from digest.tokens import TokenData, TokenError, verify_token
+from digest.web.app import ctx, form_with_csrf, render
+
+log = logging.getLogger("digest.web")
+#: Seconds a rendered feed is reused before it is rebuilt from the store. Feed readers poll every
+#: few minutes and digests change at most every few minutes, so this bounds staleness cheaply.
+FEED_CACHE_SECONDS = 15.0
+FEED_MAX_AGE = 300
+FEED_TYPES = {"atom": "application/atom+xml; charset=utf-8", "rss": "application/rss+xml; charset=utf-8"}
+DEFAULT_FEEDBACK_TAG = "more-like-this"
+
+
+def _verify(request: Request, purpose: str) -> TokenData:
+    """Verify a link token, including revocation against the user's current generation."""
+    c = ctx(request)
+    token = request.path_params["token"]
+    data = verify_token(purpose, token, settings=c.settings)
+    user = c.store.get_user(data.user_id)
+    return verify_token(purpose, token, settings=c.settings, generation=user.token_generation)
+
+
+def _apply_unsubscribe(request: Request, data: TokenData) -> str:
+    store = ctx(request).store
+    sub_id = data.data.get("s")
+    if isinstance(sub_id, int):
+        sub = store.update_subscription(sub_id, paused=True)
+        log.info("user=%s alert=%s unsubscribed", sub.user_email, sub.name)
+        return f"You will get no more mail for “{sub.name}”."
+    user = store.set_user_active(data.user_id, False)
+    log.info("user=%s unsubscribed from all digests", user.email)
+    return "You will get no more digests from us."
+
+
+async def unsubscribe(request: Request) -> Response:
+    """GET: a confirmation page (link scanners prefetch GETs, so a GET changes nothing). POST: do it."""
+    try:
+        data = _verify(request, "unsubscribe")
+    except (TokenError, NotFoundError) as exc:
+        return render(request, "error.html", status_code=400, title="Unsubscribe link not valid", message=str(exc))
+    user = ctx(request).store.get_user(data.user_id)
+    if request.method == "GET":
+        return render(request, "unsubscribe.html", token=request.path_params["token"], email=user.email, done=None)
+    _, denied = await form_with_csrf(request)
+    if denied:
+        return denied
+    return render(request, "unsubscribe.html", token="", email=user.email, done=_apply_unsubscribe(request, data))
+
+
+async def one_click_unsubscribe(request: Request) -> Response:
+    """RFC 8058 §3.2: the mailbox provider POSTs ``List-Unsubscribe=One-Click`` without cookies or a
+    session; the signed token is the whole authorisation, so there is no CSRF check here."""
+    try:
+        data = _verify(request, "unsubscribe")
+    except (TokenError, NotFoundError) as exc:
+        return PlainTextResponse(str(exc), status_code=400)
+    form = await request.form()
+    if form.get("List-Unsubscribe") not in (None, "One-Click"):
+        return PlainTextResponse("expected List-Unsubscribe=One-Click", status_code=400)
+    return PlainTextResponse(_apply_unsubscribe(request, data))
+
+
+async def feedback(request: Request) -> Response:
+    """``?k=more|not-relevant|mute-author&p=PAPER[&a=AUTHOR]``: GET confirms, POST records it."""
+    c = ctx(request)
+    try:
+        data = _verify(request, "feedback")
+    except (TokenError, NotFoundError) as exc:
+        return render(request, "error.html", status_code=400, title="Feedback link not valid", message=str(exc))
+    kind, paper_id, author = (request.query_params.get(k, "") for k in ("k", "p", "a"))
+    if kind not in ("more", "not-relevant", "mute-author") or not paper_id or (kind == "mute-author" and not author):
+        return render(request, "error.html", status_code=400, title="Feedback link not valid",
+                      message="This link is incomplete.")
+    try:
+        paper = c.store.get_paper(paper_id)
+    except NotFoundError:
+        paper = None
+    if request.method == "GET":
+        return render(request, "feedback.html", kind=kind, paper=paper, paper_id=paper_id, author=author, done=False,
+                      action=str(request.url.path) + "?" + str(request.url.query))
+    _, denied = await form_with_csrf(request)
+    if denied:
+        return denied
+    if kind == "mute-author":
+        c.store.mute_author(data.user_id, author)
+    elif paper is not None:
+        c.store.add_label(data.user_id, DEFAULT_FEEDBACK_TAG, paper_id, 1 if kind == "more" else -1)
+    log.info("user=%s feedback=%s paper=%s", data.user_id, kind, paper_id)
+    return render(request, "feedback.html", kind=kind, paper=paper, paper_id=paper_id, author=author, done=True,
+                  action="")
+
+
+# --- feeds -----------------------------------------------------------------------------------------
+
+
+class _FeedCache:
+    """Rendered feeds by (feed token, name, format) for :data:`FEED_CACHE_SECONDS`."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._items: dict[tuple[str, str, str], tuple[float, bytes, str, datetime]] = {}
+
+    def get(self, key: tuple[str, str, str]) -> tuple[bytes, str, datetime] | None:
+        with self._lock:
+            hit = self._items.get(key)
+        if hit is None or time.monotonic() - hit[0] > FEED_CACHE_SECONDS:
+            return None
+        return hit[1], hit[2], hit[3]
+
+    def put(self, key: tuple[str, str, str], body: bytes, updated: datetime) -> tuple[bytes, str, datetime]:
+        etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+        with self._lock:
+            if len(self._items) > 4096:
+                self._items.clear()
+            self._items[key] = (time.monotonic(), body, etag, updated)
+        return body, etag, updated
+
+
+_cache = _FeedCache()
+
+
+def _render_feed(store: Any, settings: Any, user: Any, name: str, fmt: str) -> tuple[bytes, datetime]:
+    """The feed ``name`` of ``user`` (URL names as in digest.render.feed_entries) and its last change."""
+    from digest.render.feed_entries import feed_document, subscription_feed, tag_feed, trending_feed, user_feed
+    from digest.tokens import feed_url
+
+    if name == "all":
+        spec = user_feed(store, settings, user.id)
+    elif name == "trending":
+        spec = trending_feed(store, settings)
+    elif name.startswith("tag-") and name[4:]:
+        spec = tag_feed(store, settings, name[4:])
+    elif name.startswith("sub-") and name[4:].isdigit():
+        sub = store.get_subscription(int(name[4:]))
+        if sub.user_id != user.id:  # another user's subscription: as unknown as a bad name
+            raise NotFoundError("feed", name)
+        spec = subscription_feed(store, settings, sub.id)
+    else:
+        raise NotFoundError("feed", name)
+    body = feed_document(spec, self_url=feed_url(settings, user.feed_token, name, format=fmt),
+                         format="rss" if fmt == "rss" else "atom")
+    epoch = datetime(1970, 1, 1, tzinfo=timezone.utc)
+    return body, max((e.updated for e in spec.entries if e.updated), default=epoch)
+
+
+def _not_modified(request: Request, etag: str, updated: datetime) -> bool:
+    """RFC 9110 §13.1: If-None-Match wins over If-Modified-Since; weak comparison for GET."""
+    inm = request.headers.get("if-none-match")
+    if inm is not None:
+        tags = [t.strip().removeprefix("W/") for t in inm.split(",")]
+        return "*" in tags or etag in tags
+    ims = request.headers.get("if-modified-since")
+    if ims:
+        try:
+            since = parsedate_to_datetime(ims)
+        except (TypeError, ValueError):
+            return False
+        if since.tzinfo is None:
+            since = since.replace(tzinfo=timezone.utc)
+        return updated.replace(microsecond=0) <= since
+    return False
+
+
+async def feed(request: Request) -> Response:
+    c = ctx(request)
+    token, name, fmt = (request.path_params[k] for k in ("feed_token", "name", "fmt"))
+    if fmt not in FEED_TYPES:
+        raise NotFoundError("feed format", fmt)
+    key = (token, name, fmt)
+    cached = _cache.get(key)
+    if cached is None:
+        user = c.store.user_by_feed_token(token)  # NotFoundError -> 404, same as an unknown feed
+        body, updated = _render_feed(c.store, c.settings, user, name, fmt)
+        cached = _cache.put(key, body, updated)
+    body, etag, updated = cached
+    headers = {"etag": etag, "last-modified": format_datetime(updated.astimezone(timezone.utc), usegmt=True),
+               # private: the URL is a secret; shared caches must not keep a copy.
+               "cache-control": f"private, max-age={FEED_MAX_AGE}"}
+    if _not_modified(request, etag, updated):
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type=FEED_TYPES[fmt], headers=headers)

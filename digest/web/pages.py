@@ -1,0 +1,63 @@
+"""Public pages: home, search (seed 001 style), trending (seed 003 style) and the paper page (seed
+004's "via"). They read through the same library functions as the command line."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from starlette.requests import Request
+from starlette.responses import Response
+
+from digest.errors import NotFoundError, QueryError
+from digest.ids import parse_paper_ref
+from digest.models import SOURCE_LABELS
+from digest.web.app import ctx, render
+from digest.web.views import HitView, hit_view
+
+SEARCH_LIMIT = 50
+TRENDING_LIMIT = 30
+
+
+async def home(request: Request) -> Response:
+    return render(request, "home.html")
+
+
+async def search(request: Request) -> Response:
+    from digest.match.search import search as run_search
+    from digest.match.tags import tag_counts
+
+    c = ctx(request)
+    query = request.query_params.get("q", "").strip()
+    hits: list[HitView] = []
+    total = 0
+    error: QueryError | None = None
+    if query:
+        try:
+            found = run_search(c.store, query)
+        except QueryError as exc:
+            error = exc
+        else:
+            total = len(found)
+            hits = [hit_view(h.paper, h.score, h.explanation) for h in found[:SEARCH_LIMIT]]
+    return render(request, "search.html", query=query, hits=hits, total=total, error=error,
+                  tags=tag_counts(c.store)[:300], title=f"{query} — search" if query else "Search")
+
+
+async def trending(request: Request) -> Response:
+    from digest.digests.trending import trending_papers
+
+    c = ctx(request)
+    ranked = trending_papers(c.store, now=datetime.now(timezone.utc), limit=TRENDING_LIMIT)
+    items = [hit_view(paper, score) for paper, score in ranked]
+    return render(request, "trending.html", items=items, title="Trending papers")
+
+
+async def paper(request: Request) -> Response:
+    c = ctx(request)
+    ref = parse_paper_ref(request.path_params["paper_id"])
+    try:
+        found = c.store.get_paper(ref)
+    except NotFoundError:
+        found = None
+    if found is None:
+        raise NotFoundError("paper", ref)
+    return render(request, "paper.html", paper=found, labels=SOURCE_LABELS, title=found.title)

@@ -1,0 +1,139 @@
+"""Sessions, CSRF tokens and security headers for the web app.
+
+* Session: a signed cookie (itsdangerous, its own salt) holding ``[user_id, token_generation]``;
+  HttpOnly, SameSite=Lax, Secure when ``[web] base_url`` is https. No passwords exist anywhere:
+  a session starts from an emailed (or operator-issued) sign-in link. Bumping the user's token
+  generation ends every session along with every link sent before.
+* CSRF: a random nonce in an HttpOnly cookie, and in each form the nonce *signed* with the server
+  key. A POST passes when the form's token unsigns to the cookie's nonce (OWASP "signed double-submit
+  cookie"): an attacker can neither read the cookie nor forge the signature. The RFC 8058 one-click
+  endpoint is the one POST without it (the token in its URL is the authorisation).
+* Headers: a CSP without inline scripts or styles, frame-ancestors 'none' and X-Frame-Options,
+  nosniff, a no-referrer policy (our URLs carry tokens) on every response.
+
+Public names: :class:`SecurityHeaders`, :func:`session_user_id`, :func:`set_session`,
+:func:`clear_session`, :func:`csrf_token`, :func:`check_csrf`, :func:`finish`, :data:`CSP`.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from typing import Any
+
+from itsdangerous import BadSignature, URLSafeSerializer, URLSafeTimedSerializer
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from digest.config import Settings
+from digest.tokens import secret_key
+
+SESSION_COOKIE = "digest_session"
+CSRF_COOKIE = "digest_csrf"
+SESSION_MAX_AGE = 30 * 86400
+
+CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+       "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+_HEADERS = [
+    (b"content-security-policy", CSP.encode()),
+    (b"x-frame-options", b"DENY"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+]
+
+
+class SecurityHeaders:
+    """Pure ASGI middleware (no per-request task overhead) adding the headers above."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                present = {k.lower() for k, _ in message.get("headers", [])}
+                message.setdefault("headers", [])
+                message["headers"] = list(message["headers"]) + [h for h in _HEADERS if h[0] not in present]
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
+def _secure(settings: Settings) -> bool:
+    return settings.web.base_url.startswith("https://")
+
+
+def _session_serializer(settings: Settings) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(secret_key(settings), salt="digest.web.session")
+
+
+def _csrf_serializer(settings: Settings) -> URLSafeSerializer:
+    return URLSafeSerializer(secret_key(settings), salt="digest.web.csrf")
+
+
+def session_user_id(request: Request, settings: Settings) -> tuple[int, int] | None:
+    """(user_id, token_generation) from a valid session cookie, else None."""
+    raw = request.cookies.get(SESSION_COOKIE)
+    if not raw:
+        return None
+    try:
+        data = _session_serializer(settings).loads(raw, max_age=SESSION_MAX_AGE)
+    except BadSignature:
+        return None
+    if not (isinstance(data, list) and len(data) == 2 and all(isinstance(v, int) for v in data)):
+        return None
+    return int(data[0]), int(data[1])
+
+
+def set_session(response: Response, settings: Settings, user_id: int, generation: int) -> None:
+    response.set_cookie(SESSION_COOKIE, _session_serializer(settings).dumps([user_id, generation]),
+                        max_age=SESSION_MAX_AGE, httponly=True, samesite="lax", secure=_secure(settings), path="/")
+
+
+def clear_session(response: Response) -> None:
+    response.delete_cookie(SESSION_COOKIE, path="/")
+
+
+def _nonce(request: Request) -> str:
+    """This request's CSRF nonce: the cookie's, or a fresh one that :func:`finish` will set."""
+    state: Any = request.state
+    nonce = getattr(state, "csrf_nonce", None)
+    if nonce is None:
+        cookie = request.cookies.get(CSRF_COOKIE, "")
+        nonce = cookie if 20 <= len(cookie) <= 64 else None
+        if nonce is None:
+            nonce = secrets.token_urlsafe(24)
+            state.csrf_new = True
+        state.csrf_nonce = nonce
+    return str(nonce)
+
+
+def csrf_token(request: Request, settings: Settings) -> str:
+    """The value for a form's hidden ``csrf`` field."""
+    return str(_csrf_serializer(settings).dumps(_nonce(request)))
+
+
+def check_csrf(request: Request, settings: Settings, form_value: Any) -> bool:
+    cookie = request.cookies.get(CSRF_COOKIE)
+    if not cookie or not isinstance(form_value, str) or not form_value:
+        return False
+    try:
+        nonce = _csrf_serializer(settings).loads(form_value)
+    except BadSignature:
+        return False
+    return isinstance(nonce, str) and hmac.compare_digest(nonce, cookie)
+
+
+def finish(request: Request, response: Response, settings: Settings) -> Response:
+    """Set the CSRF cookie if this request minted a nonce; pages are never cached (they hold tokens)."""
+    if getattr(request.state, "csrf_new", False):
+        response.set_cookie(CSRF_COOKIE, request.state.csrf_nonce, httponly=True, samesite="lax",
+                            secure=_secure(settings), path="/")
+    response.headers.setdefault("cache-control", "no-store")
+    return response

@@ -1,0 +1,53 @@
+"""Sign-in links: signed, short-lived (tokens.MAX_AGE["signin"]), revoked with the user's token
+generation. Emailed through the same delivery as digests (SMTP or Maildir), or printed for an
+operator by `digest users link EMAIL`. No passwords are stored anywhere.
+
+Public: :func:`signin_url`, :func:`send_signin_email`.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+
+from digest.config import Settings
+from digest.models import User
+from digest.sanitize import header_safe
+from digest.store.outbox import OutboxItem
+from digest.tokens import MAX_AGE, make_token
+
+log = logging.getLogger("digest.web")
+
+
+def signin_url(settings: Settings, user: User) -> str:
+    token = make_token("signin", user.id, user.token_generation, settings=settings)
+    return f"{settings.web.base_url.rstrip('/')}/signin/{token}"
+
+
+def _message(settings: Settings, user: User, url: str) -> EmailMessage:
+    minutes = (MAX_AGE["signin"] or 900) // 60
+    msg = EmailMessage()
+    msg["From"] = header_safe(settings.smtp.from_)
+    msg["To"] = header_safe(user.email)
+    msg["Subject"] = "Your digest sign-in link"
+    msg["Date"] = format_datetime(datetime.now(timezone.utc))
+    msg["Message-ID"] = make_msgid(domain="digest.local")
+    msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no auto-replies to this
+    msg.set_content(f"Open this link to sign in to digest (valid for {minutes} minutes, once you confirm):\n\n"
+                    f"{url}\n\nIf you did not ask for it, ignore this message.\n")
+    return msg
+
+
+def send_signin_email(settings: Settings, user: User) -> None:
+    """Mail a sign-in link to ``user`` through the configured transport."""
+    from digest.deliver.outbox import make_transport
+
+    msg = _message(settings, user, signin_url(settings, user))
+    item = OutboxItem(id=0, user_id=user.id, period="signin", period_key="", message_id=str(msg["Message-ID"]),
+                      subject=str(msg["Subject"]), recipient=user.email, status="pending", attempts=0,
+                      created=datetime.now(timezone.utc), message=msg.as_bytes())
+    with make_transport(settings) as transport:  # the digests' own SMTP or Maildir delivery
+        transport.send(item)
+    log.info("user=%s sign-in link sent", user.email)

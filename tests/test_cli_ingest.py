@@ -1,0 +1,112 @@
+"""CLI: init, ingest --file on every capture, papers list/show JSON, status --json, bad files (CliRunner)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from digest.cli import cli
+
+DATA = Path(__file__).parent / "data"
+# Real captures (SOURCES.md) digest reads as feeds; the arxiv.py-2026 files are a test-harness JSON
+# wrapper around the raw API body and are unwrapped first.
+CAPTURES = sorted(p for sub in ("arxiv-rss", "arxiv-atom/arxiv.py-2016", "hf-daily", "biorxiv", "generic-rss")
+                  for p in (DATA / sub).iterdir()) + [
+    DATA / "arxiv-atom" / "sotawhat_arxiv_transformer_cs.LG_2026-06-14.xml",
+    DATA / "corpus" / "arxivSpider_mnbvc_kaggle-arxiv-metadata-oai-snapshot_first200.jsonl"]
+WRAPPED = sorted((DATA / "arxiv-atom" / "arxiv.py-2026").glob("*.json"))
+
+
+@pytest.fixture
+def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("DIGEST_DATABASE__URL", f"sqlite:///{tmp_path / 'digest.db'}")
+    monkeypatch.delenv("DIGEST_CONFIG", raising=False)
+    runner = CliRunner()
+
+    def invoke(*args: str) -> tuple[int, str, str]:
+        result = runner.invoke(cli, list(args), catch_exceptions=False)
+        return result.exit_code, result.stdout, result.stderr
+
+    return invoke
+
+
+def test_init_is_idempotent_and_applies_feeds(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
+    config = tmp_path / "digest.toml"
+    config.write_text('[[feeds]]\nname = "cs-lg"\nkind = "arxiv-rss"\ncategories = ["cs.LG"]\ninterval = "1h"\n')
+    for _ in range(2):
+        code, out, _ = run("--config", str(config), "init")
+        assert code == 0 and "database ready" in out and "feeds configured: 1" in out
+    code, out, _ = run("--config", str(config), "status", "--json")
+    feeds = json.loads(out)["feeds"]
+    assert code == 0 and [(f["name"], f["health"], f["last_error"]) for f in feeds] == [("cs-lg", "never", None)]
+
+
+@pytest.mark.parametrize("path", CAPTURES, ids=lambda p: p.name)
+def test_ingest_every_capture_then_nothing_new(run, path: Path) -> None:  # type: ignore[no-untyped-def]
+    code, out, err = run("ingest", "--file", str(path))
+    if "error-bad-archive" in path.name:  # arXiv's error feed for a bad category
+        assert code == 1 and err.count("\n") == 1 and "Bad archive" in err
+        return
+    assert code == 0, err
+    code, again, _ = run("ingest", "--file", str(path))
+    assert code == 0 and ("nothing new" in again or "no entries" in again)
+
+
+def test_wrapped_api_bodies_ingest_as_arxiv_atom(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
+    ok = 0
+    for wrapped in WRAPPED:
+        doc = json.loads(wrapped.read_text())
+        raw = tmp_path / (wrapped.stem + ".xml")
+        raw.write_text(doc["body"])
+        code, out, err = run("ingest", "--file", str(raw), "--kind", "arxiv-atom")
+        assert code in (0, 1) and "Traceback" not in out + err
+        ok += code == 0
+    assert ok >= len(WRAPPED) - 1  # the one 400 response is an API error entry
+
+
+def test_papers_list_and_show_json(run) -> None:  # type: ignore[no-untyped-def]
+    run("ingest", "--file", str(DATA / "arxiv-rss" / "aioarxiv_all-archives_2024-11-28.xml"), "--feed-name", "all")
+    run("ingest", "--file", str(DATA / "hf-daily" / "sotawhat_hf_daily_papers_2026-06-12.json"))
+    code, out, _ = run("papers", "list", "--json")
+    papers = json.loads(out)
+    assert code == 0 and len(papers) == 1504 + 30
+    code, out, _ = run("papers", "list", "--json", "--limit", "5", "--source", "all")
+    listed = json.loads(out)
+    assert len(listed) == 5 and all(p["sources"] == ["all"] for p in listed)
+    for key in ("id", "title", "authors", "version", "sources", "categories", "abstract", "tldr", "links",
+                "published", "updated", "doi", "arxiv_id", "via"):
+        assert key in listed[0], key
+    code, out, _ = run("papers", "show", listed[0]["id"], "--json")
+    shown = json.loads(out)
+    assert code == 0 and shown["id"] == listed[0]["id"] and shown["version"] >= 1
+    assert shown["via"][0]["feed"] == "all" and shown["via"][0]["announce_type"] in ("new", "replace", "cross")
+    code, out, _ = run("papers", "show", listed[0]["arxiv_id"])
+    assert code == 0 and listed[0]["title"][:20] in out and "via:" in out
+
+
+def test_papers_show_unknown_is_one_line(run) -> None:  # type: ignore[no-untyped-def]
+    code, out, err = run("papers", "show", "arxiv:9999.99999")
+    assert code == 1 and err.strip().count("\n") == 0 and "no paper" in err
+
+
+@pytest.mark.parametrize("content", [b"", b"\x89PNG\r\n\x1a\n\x00\x00garbage", b"<html><body>nope</body></html>",
+                                     b"<rss><channel><item><title>unterminated"])
+def test_bad_file_exits_non_zero_with_one_line(tmp_path: Path, run, content: bytes) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "bad.xml"
+    path.write_bytes(content)
+    code, out, err = run("ingest", "--file", str(path))
+    assert code != 0 and err.startswith("error: ") and err.strip().count("\n") == 0
+    assert "Traceback" not in out + err
+
+
+def test_missing_file_is_one_line(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
+    code, _, err = run("ingest", "--file", str(tmp_path / "nope.xml"))
+    assert code == 1 and "No such file" in err and err.strip().count("\n") == 0
+
+
+def test_ingest_with_no_feeds_due(run) -> None:  # type: ignore[no-untyped-def]
+    code, out, _ = run("ingest")
+    assert code == 0 and "no feeds due" in out

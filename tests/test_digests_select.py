@@ -1,0 +1,168 @@
+"""Choosing what a user's digest holds, on SQLite and PostgreSQL.
+
+Papers enter through the store's ingest (real merging and ingest sequence); matches through the
+store's save_matches with the matcher's watermark, standing in for the matcher (a collaborator).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from digest.config import FeedSettings
+from digest.digests.select import build_digest, source_status
+from digest.models import FeedState, PaperRecord, User
+from digest.store import Store
+from digest.store.matches import NewMatch
+
+NOW = datetime(2026, 11, 24, 7, 0, tzinfo=timezone.utc)
+
+
+def arxiv(n: int, *, version: int = 1, authors: tuple[str, ...] = ("Ann Smith",), title: str = "Diffusion",
+          signals: dict[str, int] | None = None, kind: str = "arxiv-rss") -> PaperRecord:
+    return PaperRecord(kind, f"2611.{n:05d}", title=f"{title} {n}", authors=authors, abstract="Abstract.",
+                       arxiv_id=f"2611.{n:05d}", version=version, published=NOW - timedelta(hours=6),
+                       signals=signals or {})
+
+
+def pid(n: int) -> str:
+    return f"arxiv:2611.{n:05d}"
+
+
+def seq_of(store: Store, n: int) -> int:
+    return store.get_paper(pid(n)).seq
+
+
+@pytest.fixture
+def setup(store: Store) -> tuple[User, dict[str, int]]:
+    store.ingest_records("arxiv-cs.LG", [arxiv(i) for i in range(1, 6)], now=NOW - timedelta(hours=5))
+    user = store.upsert_user("ann@example.org", name="Ann")
+    subs = {name: store.add_subscription(user.id, name, query=name).id for name in ("diffusion", "lecun")}
+    subs["weekly"] = store.add_subscription(user.id, "weekly", query="x", every="weekly").id
+    subs["feedonly"] = store.add_subscription(user.id, "feedonly", query="x", channel="feed").id
+    return user, subs
+
+
+def match(store: Store, sub: int, n: int, score: float) -> NewMatch:
+    return NewMatch(sub, pid(n), score, {"terms": [f"t{n}"]}, seq_of(store, n))
+
+
+def test_one_item_per_paper_with_every_reason(store: Store, setup: tuple[User, dict[str, int]]) -> None:
+    user, subs = setup
+    store.save_matches([match(store, subs["diffusion"], 1, 2.0), match(store, subs["lecun"], 1, 3.0),
+                        match(store, subs["diffusion"], 2, 1.0)])
+    store.set_watermark("match", store.max_seq())
+    d = build_digest(store, user, "daily", "2026-11-24", now=NOW)
+    assert [(s.title, [i.paper.id for i in s.items]) for s in d.sections] == [
+        ("diffusion", [pid(2)]), ("lecun", [pid(1)])]
+    item = d.sections[1].items[0]
+    assert [r.subscription for r in item.reasons] == ["lecun", "diffusion"]
+    assert item.reasons[0].explanation == {"terms": ["t1"]}
+    assert (d.seq_from, d.seq_to, d.paper_count) == (0, store.max_seq(), 2)
+
+
+def test_period_channel_and_matcher_watermark(store: Store, setup: tuple[User, dict[str, int]]) -> None:
+    user, subs = setup
+    store.save_matches([match(store, subs["weekly"], 1, 1.0), match(store, subs["feedonly"], 2, 1.0),
+                        match(store, subs["diffusion"], 3, 1.0), match(store, subs["diffusion"], 5, 1.0)])
+    # The matcher has finished events up to paper 4 only: paper 5's match may be half-written.
+    store.set_watermark("match", seq_of(store, 4))
+    daily = build_digest(store, user, "daily", "2026-11-24", now=NOW)
+    assert [i.paper.id for i in daily.items] == [pid(3)]
+    assert daily.seq_to == seq_of(store, 4)
+    weekly = build_digest(store, user, "weekly", "2026-W48", now=NOW)
+    assert [i.paper.id for i in weekly.items] == [pid(1)]
+    feed = build_digest(store, user, "daily", "2026-11-24", now=NOW, channel="feed")
+    assert {i.paper.id for i in feed.items} == {pid(2), pid(3)}
+
+
+def test_watermark_and_sent_papers_prevent_repeats(store: Store, setup: tuple[User, dict[str, int]]) -> None:
+    user, subs = setup
+    store.save_matches([match(store, subs["diffusion"], 1, 1.0), match(store, subs["diffusion"], 2, 1.0)])
+    store.set_watermark("match", store.max_seq())
+    first = build_digest(store, user, "daily", "2026-11-24", now=NOW)
+    assert store.enqueue_digest(user.id, "daily", "2026-11-24", "<m@x>", "s", user.email, b"m",
+                                [pid(1), pid(2)], first.seq_from, first.seq_to, [1, 1]) is not None
+    assert build_digest(store, user, "daily", "2026-11-25", now=NOW).items == ()
+    # Paper 1 matched again by another subscription later (same event): still not repeated.
+    store.save_matches([match(store, subs["lecun"], 1, 5.0)])
+    later = build_digest(store, user, "daily", "2026-11-25", now=NOW)
+    assert later.items == ()
+
+
+def test_new_version_goes_to_updated_only_when_asked(store: Store, setup: tuple[User, dict[str, int]]) -> None:
+    user, subs = setup
+    store.save_matches([match(store, subs["diffusion"], 1, 1.0)])
+    store.set_watermark("match", store.max_seq())
+    d = build_digest(store, user, "daily", "2026-11-24", now=NOW)
+    store.enqueue_digest(user.id, "daily", "2026-11-24", "<m@x>", "s", user.email, b"m", [pid(1)],
+                         d.seq_from, d.seq_to, [1])
+    store.ingest_records("arxiv-cs.LG", [arxiv(1, version=2)], now=NOW)
+    store.save_matches([match(store, subs["diffusion"], 1, 1.5)])  # the matcher re-matched the new version
+    store.set_watermark("match", store.max_seq())
+    assert build_digest(store, user, "daily", "2026-11-25", now=NOW).items == ()  # off by default
+    d2 = build_digest(store, user, "daily", "2026-11-25", now=NOW, include_updates=True)
+    assert [(s.title, s.kind) for s in d2.sections] == [("Updated", "updated")]
+    assert d2.items[0].updated and d2.items[0].paper.version == 2
+
+
+def test_muted_authors_are_dropped(store: Store, setup: tuple[User, dict[str, int]]) -> None:
+    user, subs = setup
+    store.ingest_records("arxiv-cs.LG", [arxiv(9, authors=("LeCun, Yann", "Bob Roe"))], now=NOW)
+    store.save_matches([match(store, subs["lecun"], 9, 3.0), match(store, subs["lecun"], 1, 1.0)])
+    store.set_watermark("match", store.max_seq())
+    store.mute_author(user.id, "Yann LeCun")
+    assert [i.paper.id for i in build_digest(store, user, "daily", "k", now=NOW).items] == [pid(1)]
+
+
+def test_size_budget_caps_items_and_counts_the_rest(store: Store, setup: tuple[User, dict[str, int]]) -> None:
+    user, subs = setup
+    store.save_matches([match(store, subs["diffusion"], n, float(n)) for n in range(1, 6)])
+    store.set_watermark("match", store.max_seq())
+    d = build_digest(store, user, "daily", "k", now=NOW, max_items=2)
+    assert [i.paper.id for i in d.items] == [pid(5), pid(4)]
+    assert d.more_count == 3 and d.paper_count == 5
+
+
+def test_trending_blend_and_trending_subscription(store: Store, setup: tuple[User, dict[str, int]]) -> None:
+    user, subs = setup
+    # Paper 2 is on Hugging Face with a climbing vote count; paper 3 only there too, but unmatched.
+    store.ingest_records("hf", [arxiv(2, kind="hf-daily", signals={"upvotes": 10})], now=NOW - timedelta(hours=30))
+    store.ingest_records("hf", [arxiv(2, kind="hf-daily", signals={"upvotes": 60, "comments": 4}),
+                                arxiv(3, kind="hf-daily", signals={"upvotes": 30})], now=NOW - timedelta(hours=1))
+    store.save_matches([match(store, subs["diffusion"], 1, 2.0), match(store, subs["diffusion"], 2, 2.0)])
+    store.set_watermark("match", store.max_seq())
+    d = build_digest(store, user, "daily", "k", now=NOW)
+    assert [(s.title, s.kind) for s in d.sections] == [("Trending in your topics", "trending"),
+                                                        ("diffusion", "subscription")]
+    hot = d.sections[0].items[0]
+    assert hot.paper.id == pid(2) and hot.trending and hot.score > 2.0
+    assert d.sections[1].items[0].score == 2.0
+    plain = build_digest(store, user, "daily", "k", now=NOW, trending_blend=False)
+    assert [s.title for s in plain.sections] == ["diffusion"]
+    store.add_subscription(user.id, "trending", kind="trending")
+    with_hot = build_digest(store, user, "daily", "k", now=NOW)
+    assert [(s.title, [i.paper.id for i in s.items]) for s in with_hot.sections][-1] == ("Trending today", [pid(3)])
+
+
+def test_source_status_lines(store: Store, setup: tuple[User, dict[str, int]]) -> None:
+    user, _ = setup
+    store.sync_feeds([FeedSettings(name="arxiv-cs.LG", kind="arxiv-rss", categories=["cs.LG"]),
+                      FeedSettings(name="biorxiv", kind="biorxiv"),
+                      FeedSettings(name="lab blog", kind="rss", url="https://example.org/feed.xml")])
+    store.record_fetch("arxiv-cs.LG", now=NOW, outcome="empty", entry_count=0)
+    store.record_fetch("biorxiv", now=NOW, outcome="error", error="HTTP 503 from api.biorxiv.org")
+    store.record_fetch("lab blog", now=NOW, outcome="ok", entry_count=3)
+    d = build_digest(store, user, "daily", "k", now=NOW)
+    assert d.source_status == ("arXiv did not announce today", "biorxiv failed: HTTP 503 from api.biorxiv.org")
+
+
+def test_source_status_wording() -> None:
+    def state(name: str, kind: str, health: str, error: str | None = None) -> FeedState:
+        return FeedState(name=name, kind=kind, url=None, interval_seconds=3600, health=health, last_error=error)
+
+    assert source_status([state("cs.LG", "arxiv-rss", "stale"), state("a", "arxiv-rss", "quiet"),
+                          state("b", "arxiv-rss", "quiet"), state("c", "rss", "ok"), state("d", "rss", "empty"),
+                          state("e", "rss", "error", "boom\nline two")]) == (
+        "cs.LG feed looked stale; retrying", "arXiv did not announce today", "e failed: boom line two")

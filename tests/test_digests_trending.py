@@ -1,0 +1,75 @@
+"""The trending score (docs/trending.md) and trending papers from stored signal time series."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from digest.digests.trending import blend, strength, trending_papers, trending_score
+from digest.models import Paper, PaperRecord, Via
+from digest.store import Store
+
+NOW = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)
+
+
+@dataclass
+class P:
+    observed: datetime
+    upvotes: int | None
+    comments: int | None = None
+
+
+def paper(age_h: float = 0, kinds: tuple[str, ...] = ("hf-daily",)) -> Paper:
+    vias = tuple(Via(k, k, "x", NOW) for k in kinds)
+    return Paper(id="arxiv:1", title="t", authors=(), published=NOW - timedelta(hours=age_h), sources=vias)
+
+
+def test_formula_parts() -> None:
+    p = paper()
+    one = trending_score(p, [P(NOW, 20, 3)], now=NOW)
+    assert math.isclose(one, math.log1p(20) + 0.5 * math.log1p(3))  # one observation: no velocity
+    climbing = trending_score(p, [P(NOW - timedelta(hours=30), 5), P(NOW - timedelta(hours=1), 20, 3)], now=NOW)
+    assert math.isclose(climbing, math.log1p(20) + 0.5 * math.log1p(3) + math.log1p(15))
+    # Recency halves the score every 48 hours.
+    assert math.isclose(trending_score(paper(48), [P(NOW, 20, 3)], now=NOW), one / 2)
+    # A second source (arXiv) lifts it by a quarter; arXiv RSS and API count once.
+    two = trending_score(paper(kinds=("hf-daily", "arxiv-rss", "arxiv-atom")), [P(NOW, 20, 3)], now=NOW)
+    assert math.isclose(two, one * 1.25)
+    assert trending_score(p, [], now=NOW) == 0.0
+    assert trending_score(p, [P(NOW, 0, 0)], now=NOW) == 0.0
+
+
+def test_velocity_uses_the_observation_before_the_window_and_ignores_the_future() -> None:
+    p = paper()
+    points = [P(NOW - timedelta(hours=50), 1), P(NOW - timedelta(hours=25), 10), P(NOW - timedelta(hours=2), 40),
+              P(NOW + timedelta(hours=5), 400)]
+    assert math.isclose(trending_score(p, points, now=NOW), math.log1p(40) + math.log1p(30))
+
+
+def test_strength_and_blend() -> None:
+    assert strength(0) == 0 and math.isclose(strength(3.0), 0.5) and strength(1e9) < 1
+    assert blend(2.0, 0) == 2.0
+    assert math.isclose(blend(2.0, 3.0), 2.5)
+    assert blend(2.0, 1e9) < 3.0
+
+
+def _hf(n: int, upvotes: int, comments: int = 0, *, age_h: float = 2) -> PaperRecord:
+    return PaperRecord("hf-daily", f"2611.{n:05d}", title=f"Paper {n}", authors=("A B",), arxiv_id=f"2611.{n:05d}",
+                       published=NOW - timedelta(hours=age_h), signals={"upvotes": upvotes, "comments": comments})
+
+
+def test_trending_papers_from_stored_time_series(store: Store) -> None:
+    store.ingest_records("hf", [_hf(1, 5), _hf(2, 50), _hf(3, 40, age_h=200)], now=NOW - timedelta(hours=26))
+    store.ingest_records("hf", [_hf(1, 90, 10), _hf(2, 52), _hf(3, 41, age_h=200)], now=NOW - timedelta(hours=1))
+    # Paper 4 was seen only after `now` (a --now in the past must not see it).
+    store.ingest_records("hf", [_hf(4, 500)], now=NOW + timedelta(hours=3))
+    store.ingest_records("arxiv", [PaperRecord("arxiv-rss", "2611.00009", title="No signals", arxiv_id="2611.00009")],
+                         now=NOW)
+    ranked = trending_papers(store, now=NOW, limit=10)
+    assert [p.id for p, _ in ranked] == ["arxiv:2611.00001", "arxiv:2611.00002", "arxiv:2611.00003"]
+    scores = [s for _, s in ranked]
+    assert scores == sorted(scores, reverse=True) and all(s > 0 for s in scores)
+    assert [p.id for p, _ in trending_papers(store, now=NOW, limit=1)] == ["arxiv:2611.00001"]
+    # A week later nothing has fresh signals.
+    assert trending_papers(store, now=NOW + timedelta(days=8)) == []

@@ -1,0 +1,189 @@
+"""digest.render.email: what the digest email says, escapes and leaves out."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+
+import lxml.html
+import pytest
+
+from digest.models import DigestItem, DigestSection
+from digest.render import email as email_render
+from digest.render.email import HTML_BUDGET, RenderCache, render_email, subject_for
+from digest.tokens import verify_token
+
+from render_samples import XSS, digest, paper, reason, settings
+
+
+def q(el: lxml.html.HtmlElement, selector: str) -> list[lxml.html.HtmlElement]:
+    """Tiny CSS subset (``tag``, ``tag.class``, descendants separated by spaces) as XPath."""
+    path = "."
+    for step in selector.split():
+        tag, _, cls = step.partition(".")
+        path += f"//{tag or '*'}" + (f"[contains(concat(' ', @class, ' '), ' {cls} ')]" if cls else "")
+    return list(el.xpath(path))
+
+
+def _render(d=None, **kw):  # type: ignore[no-untyped-def]
+    return render_email(d or digest(), settings=settings(), user_feed_token="feedtok123", generation=4, **kw)
+
+
+def test_each_paper_shows_title_link_authors_via_summary_links_why_and_feedback() -> None:
+    r = _render()
+    doc = lxml.html.fromstring(r.html)
+    cards = q(doc, "td.card")
+    assert len(cards) == 3
+    card = cards[0]
+    title = q(card, "a.paper-title")[0]
+    assert title.get("href") == "https://arxiv.org/abs/2411.00000"
+    assert title.text_content() == "Diffusion models for protein design, part 0"
+    assert [m.text_content() for m in q(card, "mark")] == ["Diffusion", "diffusion models"]
+    assert q(card, "p.authors")[0].text_content() == "Yann LeCun, Ada Lovelace, Łukasz Kaiser"
+    assert q(card, "p.via")[0].text_content() == "via arXiv, Hugging Face"
+    assert "Trending" in q(card, "span.badge")[0].text_content()
+    assert [a.text_content() for a in q(card, "a.link")] == ["Abstract", "PDF", "Code"]
+    assert "Why: diffusion models (matched diffusion, diffusion models)" in card.text_content()
+    feedback = [a.get("href") for a in q(card, "a.fb")]
+    assert len(feedback) == 3 and all(u.startswith("https://digest.example.org/feedback/") for u in feedback)
+    token = feedback[0].split("/feedback/")[1].split("?")[0]
+    assert verify_token("feedback", token, settings=settings(), generation=4).user_id == 7
+    # Styles are inlined; the dark-mode and phone rules stay in a <style> block.
+    assert "style=" in lxml.html.tostring(title).decode()
+    assert "prefers-color-scheme: dark" in r.html and 'name="color-scheme"' in r.html
+    assert "max-width: 600px" in r.html
+
+
+def test_footer_has_feed_settings_and_unsubscribe_with_matching_headers_targets() -> None:
+    r = _render()
+    doc = lxml.html.fromstring(r.html)
+    hrefs = [a.get("href") for a in q(doc, "td.foot a")]
+    assert "https://digest.example.org/feeds/feedtok123/all.atom" in hrefs
+    assert "https://digest.example.org/alerts" in hrefs
+    unsub = next(h for h in hrefs if "/unsubscribe/" in h)
+    token = unsub.rsplit("/", 1)[1]
+    assert r.unsubscribe_https == f"https://digest.example.org/unsubscribe/one-click/{token}"
+    assert token in r.unsubscribe_mailto
+    assert verify_token("unsubscribe", token, settings=settings(), generation=4).user_id == 7
+    assert "arXiv did not announce today" in r.html and "arXiv did not announce today" in r.text
+
+
+def test_subject_says_counts_top_subscriptions_and_local_date() -> None:
+    items = tuple(DigestItem(paper(i), (reason("diffusion models"),) + ((reason("Yann LeCun", 2),) if i < 3 else ()),
+                             score=1 - i / 100) for i in range(7))
+    assert subject_for(digest(items=items)) == "7 new papers: diffusion models, Yann LeCun — Tue 24 Nov"
+    one = digest(1)
+    assert subject_for(one) == "1 new paper: diffusion models — Tue 24 Nov"
+    updated = (DigestItem(paper(9), (reason(),), score=1, updated=True),)
+    assert subject_for(digest(items=updated, more_count=2)) == "2 new papers, 1 updated: diffusion models — Tue 24 Nov"
+    assert subject_for(digest(items=(), sections=())) == "No new papers — Tue 24 Nov"
+    assert subject_for(digest(period="weekly", period_key="2026-W48")).endswith("— week of 23 Nov")
+
+
+def test_feed_content_is_escaped_and_javascript_links_dropped() -> None:
+    evil = paper(1, title=f"Good {XSS} title", authors=(XSS, "Bob"), abstract=f"Abstract {XSS} here.",
+                 tldr=None, code_url="javascript:alert(1)", pdf_url="JaVaScRiPt:alert(2)",
+                 url=None)
+    d = digest(items=(DigestItem(evil, (reason(f"sub {XSS}"),), score=1),))
+    r = _render(d)
+    doc = lxml.html.fromstring(r.html)
+    assert not q(doc, "script") and not q(doc, "img")
+    assert not any(attr.startswith("on") for el in doc.iter() if isinstance(el.tag, str) for attr in el.attrib)
+    assert "javascript:" not in r.html.lower()
+    assert [a.text_content() for a in q(doc, "td.card a.link")] == ["Abstract"]
+    assert XSS in q(doc, "a.paper-title")[0].text_content()  # shown as text
+    assert "&lt;script&gt;" in r.html
+    assert "javascript:" not in r.text.lower()
+    assert XSS in r.text  # plain text carries it as text, which is what text/plain is
+
+
+def test_subject_cannot_carry_line_breaks() -> None:
+    d = digest(items=(DigestItem(paper(1), (reason("a\r\nBcc: evil@example.org"),), score=1),))
+    assert "\n" not in _render(d).subject and "\r" not in _render(d).subject
+
+
+def test_long_author_lists_are_shortened() -> None:
+    many = paper(1, authors=tuple(f"Author {i}" for i in range(40)))
+    r = _render(digest(items=(DigestItem(many, (reason(),), score=1),)))
+    assert "Author 0, Author 1, Author 2, Author 3, Author 4, Author 5 … and 34 more" in r.html
+    assert "Author 6," not in r.html and "… and 34 more" in r.text
+
+
+def test_500_papers_fit_the_gmail_budget_and_the_rest_is_n_more() -> None:
+    d = digest(500, more_count=5)
+    r = _render(d)
+    size = len(r.html.encode())
+    assert size <= HTML_BUDGET < 102 * 1024
+    shown = len(r.paper_ids)
+    assert 20 < shown < 500
+    assert r.more_count == 500 - shown + 5
+    assert f"{r.more_count} more papers" in r.html and f"{r.more_count} more papers" in r.text
+    assert r.subject.startswith("505 new papers")
+    # The best-scored papers stay (scores fall with i), in order, and the text part has the same ones.
+    assert r.paper_ids == tuple(f"arxiv:2411.{i:05d}" for i in range(shown))
+    titles_html = [a.text_content() for a in q(lxml.html.fromstring(r.html), "a.paper-title")]
+    titles_text = re.findall(r"^(?:\[Trending\] )?(Diffusion models for protein design, part \d+)$", r.text, re.M)
+    assert titles_html == titles_text and len(titles_text) == shown
+
+
+def test_text_part_carries_the_same_content_not_just_links() -> None:
+    r = _render()
+    for i in range(3):
+        assert f"Diffusion models for protein design, part {i}" in r.text
+        assert f"Abstract: https://arxiv.org/abs/2411.{i:05d}" in r.text
+        assert f"PDF: https://arxiv.org/pdf/2411.{i:05d}" in r.text
+    assert r.text.count("Yann LeCun, Ada Lovelace, Łukasz Kaiser") == 3
+    assert r.text.count("via arXiv, Hugging Face") == 3
+    assert r.text.count("\n  We study diffusion models for proteins.") == 3
+    assert r.text.count("Why: diffusion models (matched diffusion, diffusion models)") == 3
+    assert r.text.count("More like this: https://digest.example.org/feedback/") == 3
+    assert "\n-- \n" in r.text and "Unsubscribe: https://digest.example.org/unsubscribe/" in r.text
+
+
+def test_tldr_is_preferred_and_long_abstracts_are_cut_at_sentences() -> None:
+    with_tldr = paper(1, tldr="Short summary.")
+    long_abs = paper(2, abstract="First sentence is here. " + "Second one goes on and on. " * 40)
+    r = _render(digest(items=(DigestItem(with_tldr, (), score=1), DigestItem(long_abs, (), score=0.5))))
+    assert "tl;dr: Short summary." in r.text
+    summary = q(lxml.html.fromstring(r.html), "p.summary")[1].text_content()
+    assert summary.startswith("First sentence is here.") and len(summary) <= 330 and summary.endswith(".")
+
+
+def test_empty_digest_says_so() -> None:
+    r = _render(digest(items=(), sections=(), source_status=()))
+    assert "No new papers matched your alerts" in r.html and "No new papers matched your alerts" in r.text
+
+
+def test_cache_gives_the_same_bytes_and_user_specific_links() -> None:
+    cache = RenderCache()
+    first = _render(cache=cache)
+    assert _render() == _render(cache=cache) == first
+    assert cache.hits >= 3
+    other_user = render_email(replace(digest(), user_id=8), settings=settings(), user_feed_token="other",
+                              generation=0, cache=cache)
+    assert other_user.html != first.html and "feedtok123" not in other_user.html
+    token = re.search(r"/feedback/([^?]+)\?", other_user.html).group(1)  # type: ignore[union-attr]
+    assert verify_token("feedback", token, settings=settings(), generation=0).user_id == 8
+
+
+def test_several_sections_keep_their_order_and_titles() -> None:
+    a = DigestSection("graph nets", (DigestItem(paper(1), (reason("graph nets"),), score=0.2),))
+    b = DigestSection("Trending in your topics", (DigestItem(paper(2), (), score=0.9, trending=2.0),), kind="trending")
+    r = _render(digest(sections=(a, b)))
+    assert [h.text_content() for h in q(lxml.html.fromstring(r.html), "h2")] == \
+        ["graph nets", "Trending in your topics"]
+    assert r.text.index("== graph nets ==") < r.text.index("== Trending in your topics ==")
+
+
+def test_template_inlining_refuses_altered_jinja_tags() -> None:
+    with pytest.raises(RuntimeError):
+        email_render._inline_template('<html><body><p>{{ a > b }}</p></body></html>')
+
+
+def test_matcher_explanations_name_authors_without_highlighting_the_title() -> None:
+    author = DigestItem(paper(1), (replace(reason("LeCun"), explanation={"clauses": [
+        {"clause": "author:lecun", "field": "authors", "matched": ["Yann LeCun"], "spans": [[0, 10]]}]}),), score=1)
+    r = _render(digest(items=(author,)))
+    card = q(lxml.html.fromstring(r.html), "td.card")[0]
+    assert q(card, "mark") == []
+    assert "Why: LeCun (matched Yann LeCun)" in card.text_content() and "Why: LeCun (matched Yann LeCun)" in r.text

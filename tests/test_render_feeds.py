@@ -1,0 +1,115 @@
+"""digest.render.feeds: our Atom and RSS, read back with feedparser (bozo must be 0)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+
+import feedparser
+import pytest
+from lxml import etree
+
+from digest.render.feeds import FeedEntry, entry_id, render_feed
+
+from render_samples import T, XSS, paper, reason
+
+SELF = "https://digest.example.org/feeds/tok/sub-3.atom"
+
+
+def _entries() -> list[FeedEntry]:
+    bio = paper(2, id="doi:10.1101/2024.01.02.573<x>", arxiv_id=None, doi="10.1101/2024.01.02.573<x>",
+                title="A bioRxiv \x0bpaper", authors=(), sources=(), categories=("Neuroscience",),
+                code_url="javascript:alert(1)", pdf_url=None)
+    return [FeedEntry(paper(1), (reason(), reason("Yann LeCun", 2)), T, trending=1.5),
+            FeedEntry(bio, (), T - timedelta(hours=1))]
+
+
+def _body(entry: feedparser.FeedParserDict) -> str:
+    """The HTML body: Atom content, RSS description."""
+    return str(entry.content[0].value if "content" in entry else entry.description)
+
+
+def _render(fmt: str, entries: list[FeedEntry] | None = None) -> bytes:
+    return render_feed(_entries() if entries is None else entries, title="diffusion models — digest",
+                       feed_id="tag:digest.example.org,2024:feed/subscription/3", self_url=SELF,
+                       format=fmt, updated=T)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("fmt", ["atom", "rss"])
+def test_feedparser_reads_our_feed_without_complaint(fmt: str) -> None:
+    parsed = feedparser.parse(_render(fmt))
+    assert parsed.bozo == 0, parsed.get("bozo_exception")
+    assert parsed.version == ("atom10" if fmt == "atom" else "rss20")
+    assert parsed.feed.title == "diffusion models — digest"
+    assert [e.id for e in parsed.entries] == ["https://arxiv.org/abs/2411.00001",
+                                              "tag:digest.example.org,2024:paper:doi:10.1101/2024.01.02.573%3Cx%3E"]
+    first = parsed.entries[0]
+    assert first.title == "Diffusion models for protein design, part 1"
+    assert first.link == "https://arxiv.org/abs/2411.00001"
+    assert [t.term for t in first.tags] == ["cs.LG", "q-bio.BM"]
+    assert first.published_parsed[:6] == T.timetuple()[:6]
+    assert "Why: diffusion models (matched diffusion, diffusion models); Yann LeCun" in _body(first)
+    assert "Trending" in _body(first)
+
+
+def test_atom_has_every_required_element() -> None:
+    parsed = feedparser.parse(_render("atom"))
+    feed = parsed.feed
+    # RFC 4287 §4.1.1: atom:id, atom:title, atom:updated, atom:author (feed-level), link rel=self.
+    assert feed.id == "tag:digest.example.org,2024:feed/subscription/3"
+    assert feed.updated_parsed[:6] == T.timetuple()[:6]
+    assert feed.author == "digest"
+    assert [link.href for link in feed.links if link.rel == "self"] == [SELF]
+    for entry in parsed.entries:  # §4.1.2: id, title, updated
+        assert entry.id and entry.title and entry.updated_parsed
+    first = parsed.entries[0]
+    assert [a.name for a in first.authors] == ["Yann LeCun", "Ada Lovelace", "Łukasz Kaiser"]
+    assert {(link.rel, link.href) for link in first.links} >= {
+        ("alternate", "https://arxiv.org/abs/2411.00001"), ("related", "https://arxiv.org/pdf/2411.00001")}
+    assert first.summary.startswith("We study diffusion models for proteins.")
+
+
+def test_rss_has_required_channel_elements_and_guids() -> None:
+    root = etree.fromstring(_render("rss"))
+    channel = root.find("channel")
+    assert channel is not None
+    for tag in ("title", "link", "description", "lastBuildDate"):
+        assert (channel.findtext(tag) or "").strip()
+    guids = [(g.get("isPermaLink"), g.text) for g in root.iter("guid")]
+    assert guids[0] == ("true", "https://arxiv.org/abs/2411.00001")
+    assert guids[1][0] == "false" and guids[1][1].startswith("tag:")
+    self_link = channel.find("{http://www.w3.org/2005/Atom}link")
+    assert self_link is not None and self_link.get("rel") == "self" and self_link.get("href") == SELF
+
+
+def test_entry_ids_are_stable_across_versions_and_title_changes() -> None:
+    v1 = paper(5, version=1, title="Old title")
+    v3 = replace(v1, version=3, title="A completely new title")
+    assert entry_id(v1, "digest.example.org") == entry_id(v3, "digest.example.org") == "https://arxiv.org/abs/2411.00005"
+    doi = paper(6, id="doi:10.1/x", arxiv_id=None, title="T1")
+    assert entry_id(doi, "h") == entry_id(replace(doi, title="T2"), "h") == "tag:h,2024:paper:doi:10.1/x"
+
+
+@pytest.mark.parametrize("fmt", ["atom", "rss"])
+def test_hostile_content_stays_text(fmt: str) -> None:
+    evil = paper(9, title=f"T {XSS}", abstract=f"A {XSS}", authors=(XSS,), code_url="javascript:alert(1)",
+                 pdf_url="data:text/html,<script>alert(1)</script>")
+    data = _render(fmt, [FeedEntry(evil, (reason(f"sub {XSS}"),), T)])
+    assert b"<script" not in data and b"javascript:" not in data.lower() and b"data:text" not in data
+    parsed = feedparser.parse(data)
+    assert parsed.bozo == 0
+    assert parsed.entries[0].title == f"T {XSS}"
+    # The HTML body is our markup around escaped values: the payload appears only as text.
+    assert "&lt;script&gt;" in _body(parsed.entries[0]) and "<script" not in _body(parsed.entries[0])
+
+
+def test_characters_xml_forbids_are_dropped() -> None:
+    data = _render("atom")
+    etree.fromstring(data)  # well-formed despite the \x0b in a title
+    assert b"\x0b" not in data
+
+
+def test_empty_feed_is_valid() -> None:
+    for fmt in ("atom", "rss"):
+        parsed = feedparser.parse(_render(fmt, []))
+        assert parsed.bozo == 0 and parsed.entries == []

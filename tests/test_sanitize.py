@@ -1,0 +1,160 @@
+"""digest.sanitize: the one sanitizer for outside HTML (issue #4: no markup, script, event handler or
+javascript: URL from a feed ever reaches what we produce)."""
+
+from __future__ import annotations
+
+import html
+import re
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from digest.sanitize import header_safe, safe_html, safe_url, to_text
+
+# --- to_text ---------------------------------------------------------------------------------
+
+
+def test_to_text_drops_tags_scripts_and_styles_and_decodes_entities() -> None:
+    got = to_text("<p>Caf&eacute; &amp; <b>bar</b></p><script>alert(1)</script><style>p{}</style>x &lt; y")
+    assert got == "Café & bar\nx < y"
+
+
+def test_to_text_keeps_block_boundaries_as_single_newlines_and_collapses_whitespace() -> None:
+    assert to_text("<p>one\n  two</p><p>three<br>four</p>") == "one two\nthree\nfour"
+    assert to_text("plain   text\nwith breaks") == "plain text with breaks"
+
+
+def test_to_text_unwraps_double_escaped_markup() -> None:
+    # RSS descriptions often carry escaped HTML that the feed escaped once more.
+    assert to_text("&lt;p&gt;Hello &lt;b&gt;world&lt;/b&gt;&lt;/p&gt;") == "Hello world"
+    assert "alert" not in to_text("&lt;script&gt;alert(1)&lt;/script&gt;Text")
+
+
+def test_to_text_keeps_maths_that_only_looks_like_a_tag_opener() -> None:
+    assert to_text("for all n<k and x <= 3") == "for all n<k and x <= 3"
+
+
+def test_to_text_of_nothing() -> None:
+    assert to_text("") == ""
+    assert to_text(None) == ""
+
+
+_TAG = re.compile(r"<\s*/?\s*(script|style|img|iframe|svg|a|p|b|div|body|html)\b[^<>]*>", re.IGNORECASE)
+_markup = st.lists(st.sampled_from([
+    "<script>alert(1)</script>", "<p>", "</p>", "<b>", "<img src=x onerror=alert(1)>", "&lt;b&gt;",
+    "&lt;script&gt;", "&amp;lt;p&amp;gt;", "<!-- c -->", "<a href='javascript:x'>", "</a>", "<svg onload=x>",
+    "<style>*{}</style>", "text", " ", "\n", "<", ">", "&", "&amp;", "<scr<script>ipt>", "\x00", "é",
+]), max_size=30).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(_markup, st.text(max_size=200)))
+def test_to_text_never_returns_tags(raw: str) -> None:
+    out = to_text(raw)
+    assert not _TAG.search(out)
+    assert "\x00" not in out
+
+
+# --- safe_html -------------------------------------------------------------------------------
+
+
+def test_safe_html_keeps_the_small_allow_list() -> None:
+    got = safe_html('<p>E = mc<sup>2</sup>, H<sub>2</sub>O, <code>x</code> <em>a</em> <strong>b</strong>'
+                    '<i>c</i><b>d</b><br></p>')
+    assert got == ("<p>E = mc<sup>2</sup>, H<sub>2</sub>O, <code>x</code> <em>a</em> <strong>b</strong>"
+                   "<i>c</i><b>d</b><br></p>")
+
+
+def test_safe_html_links_get_rel_and_only_web_or_mail_schemes() -> None:
+    got = safe_html('<a href="https://example.org/x" title="t" onclick="x()">ok</a>'
+                    '<a href="mailto:a@example.org">mail</a><a href="javascript:alert(1)">js</a>'
+                    '<a href="data:text/html,<script>x</script>">data</a><a href="/relative">rel</a>')
+    assert '<a href="https://example.org/x" rel="nofollow noopener">ok</a>' in got
+    assert 'href="mailto:a@example.org"' in got
+    assert got.count("href=") == 2
+    assert "javascript" not in got and "data:" not in got and "onclick" not in got and "title=" not in got
+
+
+def test_safe_html_strips_everything_else() -> None:
+    got = safe_html('<div style="x"><img src="x" onerror="alert(1)"><script>alert(2)</script><iframe src="//e">'
+                    '</iframe><span class="c">kept text</span><table><tr><td>cell</td></tr></table></div>')
+    assert got == "kept textcell"
+
+
+_SCHEME_VARIANTS = ["javascript:", "JaVaScRiPt:", " javascript:", "java\tscript:", "java&#x09;script:",
+                    "&#106;avascript:", "&#x6A;avascript:", "javascript&colon;", "jav&#x0A;ascript:",
+                    "\x01javascript:", "vbscript:", "data:text/html;base64,PHNjcmlwdD4="]
+_EVIL = st.lists(st.one_of(
+    st.sampled_from([
+        "<script>alert(1)</script>", "<SCRIPT SRC=//x></SCRIPT>", "<scr<script>ipt>alert(1)</script>",
+        "<img src=x onerror=alert(1)>", "<p onclick='x()'>", "<a href='{}alert(1)'>x</a>",
+        "<svg/onload=alert(1)>", "<body onload=alert(1)>", "<a onmouseover=alert(1) href='https://e.org'>",
+        "<p style='background:url(javascript:alert(1))'>", "<math><mi xlink:href='javascript:alert(1)'>",
+        "<iframe src='javascript:alert(1)'>", "<form action='javascript:alert(1)'>", "<!--<script>-->",
+        "<a href=\"{}alert(1)\">", "</p>", "<b>", "text", "&lt;script&gt;", "\"", "'", "<", ">", "=",
+    ]),
+    st.sampled_from(_SCHEME_VARIANTS).map(lambda s: f"<a href=\"{s}alert(1)\">x</a>"),
+    st.text(max_size=20),
+), max_size=25).map("".join)
+
+
+def _visible_markup(out: str) -> str:
+    # What a browser would interpret: attribute values are entity-decoded, so check the decoded form.
+    return html.unescape(out).lower()
+
+
+@settings(max_examples=400, deadline=None)
+@given(_EVIL)
+def test_safe_html_never_emits_script_handlers_or_javascript_urls(raw: str) -> None:
+    out = safe_html(raw)
+    tags = re.findall(r"<[^>]*>", out)
+    for tag in tags:
+        name = re.match(r"</?([a-z0-9]+)", tag)
+        assert name and name.group(1) in {"p", "br", "em", "strong", "i", "b", "sub", "sup", "code", "a"}, tag
+        assert not re.search(r"\son[a-z]+\s*=", tag, re.IGNORECASE), tag
+        assert "style=" not in tag.lower() and "src=" not in tag.lower()
+        for href in re.findall(r'href="([^"]*)"', tag):
+            assert re.match(r"(https?|mailto):", html.unescape(href), re.IGNORECASE), href
+    lowered = _visible_markup("".join(tags))
+    assert "<script" not in out.lower()
+    assert "javascript:" not in re.sub(r"\s", "", lowered)
+
+
+# --- safe_url / header_safe ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("url", ["https://arxiv.org/abs/2401.01234", "http://example.org/a?b=c#d",
+                                 "  https://example.org/padded  "])
+def test_safe_url_accepts_http_and_https(url: str) -> None:
+    assert safe_url(url) == url.strip()
+
+
+@pytest.mark.parametrize("url", ["javascript:alert(1)", "JAVASCRIPT:alert(1)", "data:text/html,x", "mailto:a@b.c",
+                                 "ftp://example.org/x", "//example.org/x", "/relative", "https://", "https://ex\nample.org",
+                                 "https://example.org/\x00x", "https://exa mple.org", "http://example.org:99999/",
+                                 "https:\\\\evil.org", "vbscript:x", "", None, "https://e.org/\u202eevil"])
+def test_safe_url_rejects_everything_else(url: str | None) -> None:
+    assert safe_url(url) is None
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=80))
+def test_safe_url_output_is_always_a_clean_web_url(raw: str) -> None:
+    out = safe_url(raw)
+    if out is not None:
+        assert out.lower().startswith(("http://", "https://"))
+        assert not any(ord(c) < 0x21 or 0x7F <= ord(c) <= 0x9F for c in out)
+
+
+def test_header_safe_removes_line_breaks() -> None:
+    assert header_safe("7 new papers\r\nBcc: victim@example.org") == "7 new papers Bcc: victim@example.org"
+    assert header_safe("a\u2028b\x00c\td") == "a b c d"
+    assert header_safe(None) == ""
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=100))
+def test_header_safe_never_contains_cr_or_lf(raw: str) -> None:
+    out = header_safe(raw)
+    assert "\r" not in out and "\n" not in out and "\x00" not in out

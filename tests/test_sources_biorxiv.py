@@ -1,0 +1,103 @@
+"""digest.sources.biorxiv against the real bioRxiv/medRxiv details captures and subject RSS."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from digest.errors import ParseError
+from digest.sources import biorxiv
+
+DATA = Path(__file__).parent / "data" / "biorxiv"
+BIORXIV = DATA / "research_bot_biorxiv_details_2026-07-15_trimmed.json"
+MEDRXIV = DATA / "radar-papers-mcp_medrxiv_details_2026-09-15_trimmed.json"
+RSS = DATA / "feed-rs_rss_1.0_biorxiv_genomics.xml"
+
+
+def test_details_records() -> None:
+    parsed = biorxiv.parse(BIORXIV.read_bytes(), source="b")
+    assert parsed.status == "ok" and parsed.total_results == 3 and not parsed.warnings
+    r = parsed.records[0]
+    assert r.doi == r.external_id == "10.64898/2026.07.13.738145" and r.version == 1
+    assert r.title == "Laterality of subcortical structures predicts spontaneous brain dynamics"
+    assert r.authors == ("T. Ghafari", "A. J. Quinn", "O. Jensen")
+    assert r.categories == ("neuroscience",) and r.license == "cc_by"
+    assert r.published == datetime(2026, 7, 15, tzinfo=timezone.utc)
+    assert r.url == "https://www.biorxiv.org/content/10.64898/2026.07.13.738145v1"
+    assert r.pdf_url == "https://www.biorxiv.org/content/10.64898/2026.07.13.738145v1.full.pdf"
+    assert r.signals["type"] == "new results" and r.journal_ref is None
+    assert parsed.records[2].version == 3 and parsed.records[2].url.endswith("695336v3")
+
+
+def test_medrxiv_links_and_jats_debris_cleaned() -> None:
+    records = biorxiv.parse(MEDRXIV.read_bytes()).records
+    assert all(r.url and r.url.startswith("https://www.medrxiv.org/content/10.64898/") for r in records)
+    for r in records:
+        for marker in ("O_ST_ABS", "C_ST_ABS", "C_LIO_LI", "O_LI", "C_LI", "O_SCPLOW", "C_SCPLOW", "SCPCAP", "{rho}"):
+            assert marker not in r.abstract, (marker, r.external_id)
+    shunt = records[1].abstract
+    assert shunt.startswith("Background: The modified Blalock-Taussig-Thomas shunt")
+    assert "\nMethods: Three-dimensional" in shunt and "(ρ = 0.94, p < 0.001" in shunt
+    assert "\nWhat is new?\n- In patient-specific computational models" in shunt
+    assert "Cohens K. Descriptor importance" in records[2].abstract
+
+
+def test_clean_abstract_unit() -> None:
+    assert biorxiv.clean_abstract("HighlightsO_LIOne.\nC_LIO_LITwo.\nC_LI") == "Highlights\n- One.\n- Two."
+    assert biorxiv.clean_abstract("A O_FIG O_LINKSMALLFIG WIDTH=200 C_LINKSMALLFIG C_FIG B") == "A B"
+
+
+def test_rss_feed() -> None:
+    parsed = biorxiv.parse(RSS.read_bytes())
+    assert parsed.title == "bioRxiv Subject Collection: Genomics"
+    (r,) = parsed.records
+    assert r.doi == "10.1101/2023.12.16.571984" and r.version == 1
+    assert r.title.startswith("Complete genome of the Medicago anthracnose fungus")
+    assert r.authors[:4] == ("N. LAPALU", "A. SIMON", "A. Lu", "P.-L. Plaumann")
+    assert r.authors[-1] == "R. J. O'Connell" and len(r.authors) == 10
+    assert r.url == "https://www.biorxiv.org/content/10.1101/2023.12.16.571984v1"
+    assert r.published == datetime(2023, 12, 16, tzinfo=timezone.utc)
+
+
+def test_two_versions_in_one_answer_keep_the_newest() -> None:
+    doc = json.loads(BIORXIV.read_bytes())
+    older = {**doc["collection"][2], "version": "2"}
+    doc["collection"].append(older)
+    records = biorxiv.parse(json.dumps(doc).encode()).records
+    assert len(records) == 3 and records[2].version == 3
+
+
+def test_status_messages_and_broken_records() -> None:
+    empty = b'{"messages": [{"status": "no posts found"}], "collection": []}'
+    assert biorxiv.parse(empty).status == "empty"
+    assert biorxiv.parse(b'{"messages": [{"status": "error: bad interval"}], "collection": []}').status == "error"
+    doc = json.loads(BIORXIV.read_bytes())
+    doc["collection"][1:1] = [{"title": "no doi"}, "junk", {"doi": "10.1101/x", "title": ""}]
+    parsed = biorxiv.parse(json.dumps(doc).encode())
+    assert len(parsed.records) == 3 and len(parsed.warnings) == 3
+    for bad in (b'{"collection": []}', b"[]", b"", b"<html><body>x</body></html>"):
+        with pytest.raises(ParseError):
+            biorxiv.parse(bad)
+
+
+def test_details_url_and_cursor_paging() -> None:
+    url = biorxiv.details_url("bioRxiv", date(2026, 7, 15), date(2026, 7, 18), 0)
+    assert url == "https://api.biorxiv.org/details/biorxiv/2026-07-15/2026-07-18/0"
+    with pytest.raises(ValueError):
+        biorxiv.details_url("arxiv", "2026-01-01", "2026-01-02")
+    page = {"messages": [{"status": "ok", "cursor": "0", "count": 100, "total": "250"}], "collection": []}
+    assert biorxiv.next_page_url(url, json.dumps(page).encode()) == url[:-1] + "100"
+    page["messages"][0].update(cursor="200", count=50)
+    assert biorxiv.next_page_url(url, json.dumps(page).encode()) is None
+    # The capture's own numbers: cursor 0 + count 3 reaches total "3".
+    assert biorxiv.next_page_url(url, BIORXIV.read_bytes()) is None
+    # Interval forms without a cursor segment and with a format suffix.
+    page["messages"][0].update(cursor=0, count=100)
+    body = json.dumps(page).encode()
+    assert biorxiv.next_page_url("https://api.biorxiv.org/details/medrxiv/7d", body) == (
+        "https://api.biorxiv.org/details/medrxiv/7d/100")
+    assert biorxiv.next_page_url("https://api.biorxiv.org/details/biorxiv/2026-01-01/2026-01-02/0/json", body) == (
+        "https://api.biorxiv.org/details/biorxiv/2026-01-01/2026-01-02/100/json")

@@ -1,0 +1,101 @@
+"""digest.sources.hf_daily against the real Hugging Face daily-papers captures."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from digest.errors import ParseError
+from digest.sources import hf_daily
+
+DATA = Path(__file__).parent / "data" / "hf-daily"
+SOTAWHAT = DATA / "sotawhat_hf_daily_papers_2026-06-12.json"
+NEWSASSISTANT = DATA / "newsassistant_hf_daily_papers_2026-08-03.json"
+
+
+def test_every_entry_of_the_real_capture_becomes_an_arxiv_record() -> None:
+    raw = json.loads(SOTAWHAT.read_bytes())
+    parsed = hf_daily.parse(SOTAWHAT.read_bytes(), source="hf")
+    assert parsed.kind == "hf-daily" and parsed.status == "ok" and not parsed.warnings
+    assert [r.arxiv_id for r in parsed.records] == [e["paper"]["id"] for e in raw]
+    assert all(r.source_kind == "hf-daily" and r.title and r.abstract and r.tldr for r in parsed.records)
+    assert {r.signals["upvotes"] for r in parsed.records} >= {0, 118}
+
+
+def test_first_record_fields() -> None:
+    r = hf_daily.parse(SOTAWHAT.read_bytes()).records[0]
+    assert r.arxiv_id == "2606.00467" and r.external_id == "2606.00467" and r.version is None
+    assert r.title == ("On the Limits of LLM Adaptability: Impact of Model-Internalized Priors on Annotation "
+                       "Task Performance")
+    assert r.authors == ("Etienne Casanova", "Rafal Kocielnik", "R. Michael Alvarez")
+    assert r.abstract.startswith("Large Language Models (LLMs) are increasingly used for zero-shot annotation")
+    assert r.tldr is not None and r.tldr.startswith("Large language models exhibit limited ability")
+    assert "decision stickiness" in r.keywords and len(r.keywords) == 14
+    assert r.published == datetime(2026, 5, 30, tzinfo=timezone.utc)
+    assert r.pdf_url == "https://arxiv.org/pdf/2606.00467" and r.url is None
+    assert r.signals == {"upvotes": 0, "comments": 2, "organization": "California institute of technology",
+                         "submitted_on_daily_at": "2026-06-12T00:00:00+00:00",
+                         "hf_url": "https://huggingface.co/papers/2606.00467"}
+
+
+def test_code_project_page_and_stars() -> None:
+    r = hf_daily.parse(NEWSASSISTANT.read_bytes()).records[0]
+    assert r.arxiv_id == "2607.26654"
+    assert r.code_url == "https://github.com/desBugger/constitutional-mt"
+    assert r.signals["github_stars"] == 2 and r.signals["comments"] == 1 and r.signals["upvotes"] == 3
+    assert r.signals["project_page"] == "https://www.lesswrong.com/posts/n5htoDGvKKJFAjji2"
+    assert r.signals["organization"] == "University of Oxford"
+    # Authors with a claimed HF account and hidden ones are authors all the same.
+    assert r.authors[0] == "Desiree Cho" and len(r.authors) == 7
+
+
+def test_hidden_authors_are_kept() -> None:
+    raw = json.loads(SOTAWHAT.read_bytes())
+    hidden = {a["name"] for e in raw for a in e["paper"]["authors"] if a.get("hidden")}
+    names = {a for r in hf_daily.parse(SOTAWHAT.read_bytes()).records for a in r.authors}
+    assert hidden and hidden <= names
+
+
+def test_broken_entries_are_skipped_with_warnings_and_hostile_values_cleaned() -> None:
+    good = json.loads(NEWSASSISTANT.read_bytes())[0]
+    hostile = json.loads(json.dumps(good))
+    hostile["paper"].update(id="2401.01234", title="<b>Bold</b> <script>x()</script>title",
+                            githubRepo="javascript:alert(1)", projectPage="data:text/html,x", upvotes="7")
+    doc = [good, {"paper": {"title": "no id"}}, "junk", {"no": "paper"}, hostile, good]
+    parsed = hf_daily.parse(json.dumps(doc).encode())
+    assert [r.arxiv_id for r in parsed.records] == ["2607.26654", "2401.01234"]  # duplicate dropped
+    assert len(parsed.warnings) == 3
+    h = parsed.records[1]
+    assert h.title == "Bold title" and h.code_url is None and "project_page" not in h.signals
+    assert h.signals["upvotes"] == 7
+
+
+def test_empty_day_and_not_a_list() -> None:
+    assert hf_daily.parse(b"[]").status == "empty"
+    assert hf_daily.parse(b'{"error": "Rate limited"}').status == "error"
+    with pytest.raises(ParseError):
+        hf_daily.parse(b'{"papers": []}')
+    with pytest.raises(ParseError):
+        hf_daily.parse(b"[{")
+
+
+_json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=10),
+                            lambda inner: st.lists(inner, max_size=4) | st.dictionaries(
+                                st.sampled_from(["paper", "id", "title", "authors", "name", "summary", "upvotes",
+                                                 "githubRepo", "ai_keywords", "publishedAt", "organization"]),
+                                inner, max_size=6), max_leaves=25)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_json_values)
+def test_any_json_gives_records_or_parse_error(doc: object) -> None:
+    try:
+        parsed = hf_daily.parse(json.dumps(doc).encode())
+    except ParseError:
+        return
+    assert all(r.title and r.external_id for r in parsed.records)

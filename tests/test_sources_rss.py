@@ -1,0 +1,279 @@
+"""digest.sources.rss: generic RSS/Atom/JSON Feed, arXiv id / DOI extraction, and the bad-input
+corpus in tests/data/bad/ (issue #2: "Bad input gets a clear error, and nothing is lost")."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from digest.errors import ParseError
+from digest.sources import rss
+
+DATA = Path(__file__).parent / "data"
+IACR = DATA / "generic-rss" / "research_bot_iacr_eprint_rss.xml"
+BAD = DATA / "bad"
+
+
+def test_iacr_eprint_feed() -> None:
+    parsed = rss.parse(IACR.read_bytes(), source="iacr")
+    assert parsed.status == "ok" and parsed.title == "Cryptology ePrint Archive" and not parsed.warnings
+    assert parsed.feed_date == datetime(2026, 7, 18, 18, 24, 4, tzinfo=timezone.utc)
+    assert len(parsed.records) == 3
+    r = parsed.records[0]
+    assert r.title == "SoK: Offline Finding Protocols for Lightweight Location Tracking"
+    assert r.url == r.external_id == "https://eprint.iacr.org/2026/488"
+    assert r.arxiv_id is None and r.doi is None
+    assert r.pdf_url == "https://eprint.iacr.org/2026/488.pdf"
+    assert r.authors == ("Akshaya Kumar", "Carolina Ortega Pérez", "Joseph Jaeger", "Thomas Ristenpart",
+                         "Michael A. Specter")
+    assert r.categories == ("Cryptographic protocols",)
+    assert r.published == datetime(2026, 3, 9, 9, 5, 50, tzinfo=timezone.utc) and r.updated is None
+    assert r.license == "https://creativecommons.org/licenses/by/4.0/"
+    assert r.abstract.startswith("Offline finding (OF) protocols---such as Apple's Find My")
+    assert "<" not in r.abstract
+    # Whitespace in the title is collapsed, the original kept.
+    assert parsed.records[1].title == ("Threshold Public-Key Encryption: Definitions, Relations, and CPA-to-CCA "
+                                       "Transforms")
+
+
+def test_biorxiv_rss_read_as_generic_rss_gets_its_doi() -> None:
+    (r,) = rss.parse((DATA / "biorxiv" / "feed-rs_rss_1.0_biorxiv_genomics.xml").read_bytes()).records
+    assert r.doi == "10.1101/2023.12.16.571984" and len(r.authors) == 10
+
+
+def test_arxiv_atom_read_as_generic_rss_gets_arxiv_ids() -> None:
+    records = rss.parse((DATA / "arxiv-atom" / "sotawhat_arxiv_transformer_cs.LG_2026-06-14.xml").read_bytes()).records
+    assert [(r.arxiv_id, r.version) for r in records][:2] == [("2606.13677", 1), ("2606.13591", 1)]
+
+
+# --- arXiv id and DOI in every common form ----------------------------------------------------
+
+_ARXIV_FORMS = [
+    ("https://arxiv.org/abs/2401.01234", ("2401.01234", None)),
+    ("https://arxiv.org/abs/2401.01234v2", ("2401.01234", 2)),
+    ("http://arxiv.org/abs/2401.01234v3", ("2401.01234", 3)),
+    ("https://www.arxiv.org/abs/2401.01234", ("2401.01234", None)),
+    ("arxiv.org/abs/2401.01234", ("2401.01234", None)),
+    ("www.arxiv.org/abs/2401.01234v1", ("2401.01234", 1)),
+    ("https://arxiv.org/pdf/2401.01234", ("2401.01234", None)),
+    ("https://arxiv.org/pdf/2401.01234v2", ("2401.01234", 2)),
+    ("https://arxiv.org/pdf/2401.01234v2.pdf", ("2401.01234", 2)),
+    ("arxiv.org/pdf/2401.01234.pdf", ("2401.01234", None)),
+    ("https://arxiv.org/html/2401.01234v1", ("2401.01234", 1)),
+    ("https://export.arxiv.org/abs/2401.01234", ("2401.01234", None)),
+    ("https://arxiv.org/abs/0704.0001", ("0704.0001", None)),
+    ("https://arxiv.org/abs/hep-th/9901001v2", ("hep-th/9901001", 2)),
+    ("arxiv.org/abs/math.GT/0309136", ("math.GT/0309136", None)),
+    ("https://doi.org/10.48550/arXiv.2401.01234", ("2401.01234", None)),
+    ("https://huggingface.co/papers/2401.01234", ("2401.01234", None)),
+    ("https://ar5iv.org/abs/2401.01234", ("2401.01234", None)),
+    ("oai:arXiv.org:2401.01234v4", ("2401.01234", 4)),
+]
+
+
+@pytest.mark.parametrize(("link", "expected"), _ARXIV_FORMS)
+def test_arxiv_id_from_entry_link(link: str, expected: tuple[str, int | None]) -> None:
+    assert rss.entry_ids(entry_id=None, link=link)[0] == expected
+
+
+@pytest.mark.parametrize("text", ["Accepted at NeurIPS. arXiv:2401.01234v2", "Preprint: arXiv 2401.01234v2",
+                                  "see (arxiv:2401.01234v2)."])
+def test_arxiv_id_from_entry_text(text: str) -> None:
+    assert rss.entry_ids(entry_id="tag:x", link="https://blog.example.org/p", texts=[text]) == (("2401.01234", 2), None)
+
+
+def test_plain_decimals_in_text_are_not_arxiv_ids() -> None:
+    assert rss.entry_ids(entry_id="1", link="https://e.org/1", texts=["accuracy 2401.01234 on 1501.00001"]) == (
+        None, None)
+
+
+@pytest.mark.parametrize(("where", "value"), [
+    ("link", "https://doi.org/10.1145/3580305.3599256"),
+    ("link", "http://dx.doi.org/10.1145/3580305.3599256"),
+    ("link", "https://www.doi.org/10.1145/3580305.3599256"),
+    ("link", "https://dl.acm.org/doi/10.1145/3580305.3599256"),
+    ("id", "doi:10.1145/3580305.3599256"),
+    ("identifiers", "doi:10.1145/3580305.3599256"),
+    ("identifiers", "10.1145/3580305.3599256"),
+    ("text", "Published version: doi:10.1145/3580305.3599256."),
+    ("text", "See https://doi.org/10.1145/3580305.3599256 for the article."),
+])
+def test_doi_from_entry(where: str, value: str) -> None:
+    kw: dict[str, object] = {"entry_id": "tag:1", "link": "https://example.org/1"}
+    if where == "link":
+        kw["link"] = value
+    elif where == "id":
+        kw["entry_id"] = value
+    elif where == "identifiers":
+        kw["identifiers"] = [value]
+    else:
+        kw["texts"] = [value]
+    assert rss.entry_ids(**kw) == (None, "10.1145/3580305.3599256")  # type: ignore[arg-type]
+
+
+def test_bare_doi_in_prose_is_not_taken() -> None:
+    # A reference list in a summary names other papers' DOIs; only "doi:" or doi.org counts.
+    assert rss.entry_ids(entry_id="tag:1", link="https://example.org/1", texts=["cf. 10.1000/xyz123"]) == (None, None)
+
+
+def _rss(items: str) -> bytes:
+    return (f'<?xml version="1.0"?><rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/"><channel>'
+            f"<title>T</title><link>https://example.org/</link><description>d</description>{items}"
+            f"</channel></rss>").encode()
+
+
+def test_entry_naming_an_arxiv_paper_merges_by_arxiv_id() -> None:
+    body = _rss("<item><title>Our paper on X</title><link>https://arxiv.org/pdf/2401.01234v3</link>"
+                "<dc:creator>Smith, J.; Doe, A. B.</dc:creator><category>cs.LG</category>"
+                "<category>cs.LG</category></item>")
+    (r,) = rss.parse(body).records
+    assert (r.arxiv_id, r.version, r.url) == ("2401.01234", 3, "https://arxiv.org/pdf/2401.01234v3")
+    assert r.authors == ("J. Smith", "A. B. Doe") and r.categories == ("cs.LG",)
+
+
+def test_atom_feed_with_content_and_authors() -> None:
+    body = b"""<?xml version="1.0" encoding="utf-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom"><title>Lab</title><id>urn:lab</id><updated>2025-03-01T00:00:00Z</updated>
+<entry><title type="html">A &lt;em&gt;new&lt;/em&gt; result</title><id>urn:uuid:1</id>
+<link rel="alternate" href="https://lab.example.org/posts/1"/>
+<link rel="related" type="application/pdf" href="https://lab.example.org/posts/1.pdf"/>
+<published>2025-02-27T10:00:00+01:00</published><updated>2025-02-28T00:00:00Z</updated>
+<author><name>Ada Lovelace</name></author><author><name>Babbage, Charles</name></author>
+<content type="html">&lt;p&gt;First.&lt;/p&gt;&lt;p&gt;Second &amp;amp; last.&lt;/p&gt;</content></entry></feed>"""
+    parsed = rss.parse(body)
+    (r,) = parsed.records
+    assert r.title == "A new result" and r.external_id == "urn:uuid:1" and r.url == "https://lab.example.org/posts/1"
+    assert r.pdf_url == "https://lab.example.org/posts/1.pdf"
+    assert r.authors == ("Ada Lovelace", "Charles Babbage")
+    assert r.abstract == "First.\nSecond & last."
+    assert r.published == datetime(2025, 2, 27, 9, tzinfo=timezone.utc)
+    assert r.updated == datetime(2025, 2, 28, tzinfo=timezone.utc)
+    assert parsed.feed_date == datetime(2025, 3, 1, tzinfo=timezone.utc)
+
+
+def test_json_feed_1_1_and_1_0() -> None:
+    doc = {"version": "https://jsonfeed.org/version/1.1", "title": "Lab", "authors": [{"name": "Feed Author"}],
+           "items": [{"id": "a", "url": "https://e.org/a", "title": "Item A", "content_html": "<p>Hi <b>there</b></p>",
+                      "date_published": "2025-01-02T03:04:05Z", "tags": ["ml", "theory"],
+                      "attachments": [{"url": "https://e.org/a.pdf", "mime_type": "application/pdf"}]},
+                     {"id": "b", "external_url": "https://arxiv.org/abs/2402.00001v2", "title": "Item B",
+                      "authors": [{"name": "Item Author"}], "content_text": "text"}]}
+    parsed = rss.parse(json.dumps(doc).encode())
+    a, b = parsed.records
+    assert (a.title, a.abstract, a.categories, a.authors) == ("Item A", "Hi there", ("ml", "theory"), ("Feed Author",))
+    assert a.pdf_url == "https://e.org/a.pdf" and a.published == datetime(2025, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+    assert (b.arxiv_id, b.version, b.authors) == ("2402.00001", 2, ("Item Author",))
+    v10 = {"version": "https://jsonfeed.org/version/1", "author": {"name": "Old Style"},
+           "items": [{"id": "1", "url": "https://e.org/1", "title": "One", "summary": "s"}]}
+    assert rss.parse(json.dumps(v10).encode()).records[0].authors == ("Old Style",)
+
+
+# --- the bad-input corpus ---------------------------------------------------------------------
+
+_REFUSED = {
+    "binary_garbage.bin": "binary data",
+    "empty.xml": "empty",
+    "whitespace_only.xml": "empty",
+    "entity_bomb.xml": "entity declarations are not allowed",
+    "xxe_file.xml": "entity declarations are not allowed",
+    "xxe_parameter.xml": "entity declarations are not allowed",
+    "gzip_feed.xml.gz": "gzip",
+    "html_page.html": "HTML page",
+    "html_no_doctype.xml": "HTML page",
+    "plain_text.txt": "plain text",
+    "json_not_a_feed.json": "not a JSON Feed",
+    "json_truncated.json": "not valid JSON",
+    "not_a_feed_xml.xml": "not an RSS, RDF or Atom feed",
+}
+# File -> titles that must survive, and whether a warning is expected.
+_KEPT = {
+    "truncated.xml": (["Good paper 1", "Good paper 2"], True),
+    "broken_middle_entry.xml": (["Good paper 1", "Good paper 2", "Good paper 3"], True),
+    "wrong_declared_encoding.xml": (["Résumé of naïve models"], True),
+    "utf16_bom.xml": (["Über Graphen: λ-Kalkül"], False),
+    "huge_single_entry.xml": (["Good paper 1"], True),
+    "json_feed_broken_items.json": (["Good item", "Second good item"], True),
+    "rss_hostile_markup.xml": (["Hostile title"], True),
+}
+
+
+def test_corpus_is_fully_classified() -> None:
+    assert {p.name for p in BAD.iterdir()} == set(_REFUSED) | set(_KEPT) | {"README.md"}
+
+
+@pytest.mark.parametrize(("name", "reason"), sorted(_REFUSED.items()))
+def test_bad_documents_are_refused_with_one_clear_line(name: str, reason: str) -> None:
+    with pytest.raises(ParseError) as info:
+        rss.parse((BAD / name).read_bytes(), source=name)
+    message = str(info.value)
+    assert reason in message and name in message and "\n" not in message
+
+
+@pytest.mark.parametrize(("name", "expected"), sorted(_KEPT.items()))
+def test_good_entries_of_broken_feeds_survive(name: str, expected: tuple[list[str], bool]) -> None:
+    titles, warned = expected
+    parsed = rss.parse((BAD / name).read_bytes(), source=name)
+    assert [r.title for r in parsed.records] == titles
+    assert bool(parsed.warnings) == warned
+
+
+def test_xxe_never_reads_the_file() -> None:
+    with pytest.raises(ParseError):
+        rss.parse((BAD / "xxe_file.xml").read_bytes())
+    # Even a feed without a DOCTYPE check would not leak: feedparser resolves no external entities.
+    # Here the point is that the check happens before feedparser sees the bytes at all.
+
+
+def test_hostile_markup_never_reaches_records() -> None:
+    (r,) = rss.parse((BAD / "rss_hostile_markup.xml").read_bytes()).records
+    blob = " ".join([r.title, r.abstract, *r.authors, *r.categories, r.title_original or "", r.url or ""])
+    for bad in ("<script", "onerror", "onclick", "javascript:", "<p", "<img", "<style", "alert(4)", "body{}"):
+        assert bad not in blob
+    assert r.abstract == "Text\nlink" and r.authors == ("Mallory Bold",) and r.categories == ("cs.CR",)
+
+
+def test_huge_entry_is_cut() -> None:
+    (r,) = rss.parse((BAD / "huge_single_entry.xml").read_bytes()).records
+    assert len(r.abstract) <= rss.MAX_ABSTRACT + 2
+
+
+def test_bytes_that_look_like_a_path_are_never_opened(tmp_path: Path) -> None:
+    # feedparser.parse(b"/etc/hostname") would read that file; rss.parse must treat bytes as content.
+    secret = tmp_path / "secret.xml"
+    secret.write_bytes(_rss("<item><title>Secret</title><link>https://e.org/s</link></item>"))
+    with pytest.raises(ParseError):
+        rss.parse(str(secret).encode())
+
+
+_SEED = IACR.read_bytes()
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(cut=st.integers(min_value=0, max_value=len(_SEED)),
+       flips=st.lists(st.tuples(st.integers(min_value=0, max_value=len(_SEED) - 1), st.integers(0, 255)), max_size=8))
+def test_mangled_real_feed_gives_records_or_parse_error(cut: int, flips: list[tuple[int, int]]) -> None:
+    data = bytearray(_SEED[:cut])
+    for pos, value in flips:
+        if pos < len(data):
+            data[pos] = value
+    try:
+        parsed = rss.parse(bytes(data))
+    except ParseError:
+        return
+    for r in parsed.records:
+        assert r.title and r.external_id and "<" not in r.title
+        assert r.url is None or r.url.startswith(("http://", "https://"))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.binary(max_size=400) | st.text(max_size=300).map(lambda s: s.encode("utf-8", "surrogatepass")))
+def test_arbitrary_bytes_never_raise_anything_but_parse_error(data: bytes) -> None:
+    try:
+        rss.parse(data)
+    except ParseError:
+        pass

@@ -1,0 +1,89 @@
+"""FeedStore: config sync, due feeds, fetch outcomes, back-off, stale vs quiet arXiv feeds."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from digest.config import FeedSettings
+from digest.errors import NotFoundError
+from digest.models import PaperRecord
+from digest.sources.arxiv_calendar import EASTERN
+from digest.store import Store
+
+UTC = timezone.utc
+ARXIV = FeedSettings(name="cs", kind="arxiv-rss", categories=["cs.LG"], interval="1h")
+BLOG = FeedSettings(name="blog", kind="rss", url="https://blog.example.org/feed.xml", interval="6h")
+T0 = datetime(2024, 11, 26, 15, 0, tzinfo=UTC)  # Tuesday
+
+
+def test_sync_upserts_and_disables_removed(store: Store) -> None:
+    store.sync_feeds([ARXIV, BLOG])
+    assert [(s.name, s.kind, s.interval_seconds, s.health) for s in store.feed_states()] == [
+        ("blog", "rss", 21600, "never"), ("cs", "arxiv-rss", 3600, "never")]
+    store.record_fetch("blog", now=T0, outcome="ok", etag='"v1"', entry_count=3, batch_hash="h")
+    store.sync_feeds([ARXIV, BLOG.model_copy(update={"interval": 7200})])
+    assert store.get_feed_state("blog").etag == '"v1"'  # same URL: validators kept
+    store.sync_feeds([ARXIV, BLOG.model_copy(update={"url": "https://blog.example.org/atom.xml"})])
+    assert store.get_feed_state("blog").etag is None  # a new resource
+    store.sync_feeds([ARXIV])
+    assert [s.name for s in store.feed_states()] == ["cs"]
+    assert [s.name for s in store.feed_states(include_disabled=True)] == ["blog", "cs"]
+    with pytest.raises(NotFoundError):
+        store.get_feed_state("nope")
+
+
+def test_due_feeds_follow_next_attempt(store: Store) -> None:
+    store.sync_feeds([ARXIV, BLOG])
+    assert {s.name for s in store.due_feeds(T0)} == {"cs", "blog"}
+    store.record_fetch("blog", now=T0, outcome="ok", entry_count=1, batch_hash="a")
+    assert [s.name for s in store.due_feeds(T0 + timedelta(hours=1))] == ["cs"]
+    assert {s.name for s in store.due_feeds(T0 + timedelta(hours=6))} == {"cs", "blog"}
+
+
+def test_failures_back_off_and_success_resets(store: Store) -> None:
+    store.sync_feeds([BLOG])
+    s1 = store.record_fetch("blog", now=T0, outcome="error", error="HTTP 500")
+    s2 = store.record_fetch("blog", now=T0, outcome="error", error="timed out")
+    s3 = store.record_fetch("blog", now=T0, outcome="error", error="x", retry_after=7200)
+    assert (s2.health, s2.last_error, s2.consecutive_failures) == ("error", "timed out", 2)
+    assert s1.next_attempt == T0 + timedelta(minutes=5) and s2.next_attempt == T0 + timedelta(minutes=10)
+    assert s3.next_attempt == T0 + timedelta(hours=2)  # Retry-After wins over the shorter back-off
+    ok = store.record_fetch("blog", now=T0, outcome="ok", etag='"e"', last_modified="Tue, 26 Nov 2024 10:00:00 GMT",
+                            entry_count=2, batch_hash="b")
+    assert (ok.health, ok.consecutive_failures, ok.last_error, ok.last_success) == ("ok", 0, None, T0)
+    assert (ok.etag, ok.last_modified, ok.last_entry_count) == ('"e"', "Tue, 26 Nov 2024 10:00:00 GMT", 2)
+
+
+def test_arxiv_same_batch_after_a_listing_is_stale_but_weekend_is_quiet(store: Store) -> None:
+    store.sync_feeds([ARXIV])
+    tue_morning = datetime(2024, 11, 26, 9, 0, tzinfo=EASTERN)
+    assert store.record_fetch("cs", now=tue_morning, outcome="ok", entry_count=5, batch_hash="tue").health == "ok"
+    # Same day, same batch: nothing new was due.
+    same_day = tue_morning + timedelta(hours=6)
+    assert store.record_fetch("cs", now=same_day, outcome="ok", entry_count=5, batch_hash="tue").health == "ok"
+    # Wednesday morning, still Tuesday's batch: stale; retried within 30 minutes; last success kept.
+    wed = datetime(2024, 11, 27, 8, 0, tzinfo=EASTERN)
+    stale = store.record_fetch("cs", now=wed, outcome="ok", entry_count=5, batch_hash="tue")
+    assert (stale.health, stale.last_success, stale.next_attempt) == ("stale", same_day, wed + timedelta(minutes=30))
+    assert store.record_fetch("cs", now=wed + timedelta(hours=1), outcome="not-modified").health == "stale"
+    assert store.record_fetch("cs", now=wed + timedelta(hours=2), outcome="ok", batch_hash="wed").health == "ok"
+    # Saturday: arXiv's empty weekend feed is quiet, not "0 papers OK" and not an error.
+    sat = datetime(2024, 11, 30, 9, 0, tzinfo=EASTERN)
+    assert store.record_fetch("cs", now=sat, outcome="empty", entry_count=0, batch_hash="empty").health == "quiet"
+
+
+def test_non_arxiv_empty_and_not_modified(store: Store) -> None:
+    store.sync_feeds([BLOG])
+    assert store.record_fetch("blog", now=T0, outcome="empty", entry_count=0).health == "empty"
+    assert store.record_fetch("blog", now=T0, outcome="not-modified").health == "not-modified"
+    with pytest.raises(ValueError):
+        store.record_fetch("blog", now=T0, outcome="weird")
+
+
+def test_paper_count_per_feed(store: Store) -> None:
+    store.sync_feeds([BLOG])
+    store.ingest_records("blog", [PaperRecord("rss", "https://b.org/1", "A post", ("A. Writer",),
+                                              url="https://b.org/1")], now=T0)
+    assert store.get_feed_state("blog").paper_count == 1

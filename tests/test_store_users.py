@@ -1,0 +1,157 @@
+"""Users, subscriptions, topic tags, labels and muted authors, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+
+from digest.config import SubscriptionSettings, TagSettings, UserSettings
+from digest.errors import NotFoundError
+from digest.store import Store
+from digest.store.schema import PaperRow
+
+
+def _paper(store: Store, pid: str, title: str = "A paper") -> None:
+    # The paper store's own ingest API is exercised in its tests; a bare row is enough here.
+    with store.write() as conn:
+        conn.execute(PaperRow.__table__.insert().values(
+            id=pid, title=title, title_key=title.lower(), first_author_key="", authors=[], abstract="",
+            categories=[], keywords=[], first_seen=datetime(2026, 1, 1, tzinfo=timezone.utc), seq=0))
+
+
+def test_upsert_user_keeps_id_and_token(store: Store) -> None:
+    u = store.upsert_user("Ada@Example.org", name="Ada", timezone="Europe/London", hour=6)
+    assert u.email == "ada@example.org" and u.name == "Ada" and u.hour == 6
+    assert len(u.feed_token) >= 32
+    again = store.upsert_user("ada@example.org", name="Ada L.", hour=8)
+    assert (again.id, again.feed_token) == (u.id, u.feed_token)
+    assert again.name == "Ada L." and again.hour == 8
+    assert store.get_user(u.id) == again == store.get_user("ADA@example.org")
+    assert [x.email for x in store.list_users()] == ["ada@example.org"]
+
+
+def test_unknown_user_and_bad_email(store: Store) -> None:
+    with pytest.raises(NotFoundError) as err:
+        store.get_user("nobody@example.org")
+    assert err.value.key == "nobody@example.org"
+    with pytest.raises(ValueError):
+        store.upsert_user("not-an-address")
+
+
+def test_tokens_rotate(store: Store) -> None:
+    u = store.upsert_user("a@example.org")
+    token = store.rotate_feed_token(u.email)
+    assert token != u.feed_token
+    assert store.user_by_feed_token(token).id == u.id
+    with pytest.raises(NotFoundError):
+        store.user_by_feed_token(u.feed_token)
+    assert store.bump_token_generation(u.id) == 1
+    assert store.bump_token_generation(u.id) == 2
+    assert store.get_user(u.id).token_generation == 2
+
+
+def test_subscriptions_crud(store: Store) -> None:
+    u = store.upsert_user("a@example.org")
+    s = store.add_subscription(u.email, "diffusion", query="diffusion models", every="weekly", channel="feed",
+                               threshold=2.5)
+    assert (s.user_email, s.kind, s.every, s.channel, s.threshold) == ("a@example.org", "query", "weekly", "feed", 2.5)
+    assert store.get_subscription("a@example.org/diffusion") == s == store.get_subscription(s.id)
+    assert store.get_subscription(str(s.id)) == s
+    # Same name again replaces the query, keeps the id.
+    s2 = store.add_subscription(u.id, "diffusion", query="score matching")
+    assert s2.id == s.id and s2.query == "score matching" and s2.every == "daily"
+    paused = store.update_subscription(s.id, paused=True, threshold=None)
+    assert paused.paused and paused.threshold is None
+    store.add_subscription(u.id, "trend", kind="trending")
+    assert [x.name for x in store.list_subscriptions(u.email)] == ["diffusion", "trend"]
+    assert [x.name for x in store.list_subscriptions(active_only=True)] == ["trend"]
+    assert [x.name for x in store.list_subscriptions(kinds=["query"])] == ["diffusion"]
+    store.delete_subscription("a@example.org/diffusion")
+    with pytest.raises(NotFoundError):
+        store.get_subscription("a@example.org/diffusion")
+    with pytest.raises(NotFoundError):
+        store.delete_subscription(999999)
+
+
+def test_subscription_validation(store: Store) -> None:
+    store.upsert_user("a@example.org")
+    with pytest.raises(ValueError, match="every"):
+        store.add_subscription("a@example.org", "x", query="q", every="hourly")
+    with pytest.raises(ValueError, match="channel"):
+        store.add_subscription("a@example.org", "x", query="q", channel="sms")
+    with pytest.raises(ValueError, match="kind"):
+        store.add_subscription("a@example.org", "x", kind="magic")
+    with pytest.raises(NotFoundError):
+        store.add_subscription("b@example.org", "x", query="q")
+    with pytest.raises(TypeError):
+        store.update_subscription("a@example.org/x", user_id=3)
+
+
+def test_sync_config_users_leaves_cli_rows_alone(store: Store) -> None:
+    cli_user = store.upsert_user("cli@example.org")
+    store.add_subscription(cli_user.id, "mine", query="graphs")
+    conf = [UserSettings(email="ada@example.org", name="Ada", subscriptions=[
+        SubscriptionSettings(name="llm", query="large language models", every="weekly", threshold=3.0),
+        SubscriptionSettings(name="rl", query="reinforcement learning")])]
+    counts = store.sync_config_users(conf)
+    assert counts["users"] == 1 and counts["subscriptions"] == 2
+    ada = store.get_user("ada@example.org")
+    assert ada.origin == "config" and ada.name == "Ada"
+    # A CLI subscription added to the config user survives a re-sync; a dropped config one goes.
+    store.add_subscription(ada.id, "by-hand", query="robots")
+    conf[0].subscriptions.pop()
+    counts = store.sync_config_users(conf)
+    assert counts["removed_subscriptions"] == 1
+    assert {s.name for s in store.list_subscriptions(ada.id)} == {"llm", "by-hand"}
+    assert store.get_subscription("ada@example.org/llm").threshold == 3.0
+    # Dropping the user from the config deactivates it (history kept), CLI user untouched.
+    store.sync_config_users([])
+    assert not store.get_user(ada.id).active
+    assert store.get_user(cli_user.id).active
+    assert {s.name for s in store.list_subscriptions(ada.id)} == {"by-hand"}
+    assert [s.name for s in store.list_subscriptions(active_only=True)] == ["mine"]
+    # Back in the config: same user, same feed token.
+    store.sync_config_users(conf)
+    back = store.get_user("ada@example.org")
+    assert back.active and back.feed_token == ada.feed_token
+
+
+def test_sync_tags(store: Store) -> None:
+    store.upsert_tag("mine", "ti:graph", origin="cli")
+    store.sync_tags([TagSettings(name="llm", query="llm OR \"language model\""), TagSettings(name="rl", query="rl")])
+    assert [(t.name, t.origin) for t in store.list_tags()] == [("llm", "config"), ("mine", "cli"), ("rl", "config")]
+    out = store.sync_tags([TagSettings(name="llm", query="ti:llm")])
+    assert out == {"tags": 1, "removed": 1}
+    assert store.get_tag("llm").query == "ti:llm"
+    assert [t.name for t in store.list_tags()] == ["llm", "mine"]
+    with pytest.raises(NotFoundError):
+        store.get_tag("rl")
+
+
+def test_labels_flip_and_need_a_paper(store: Store) -> None:
+    u = store.upsert_user("a@example.org")
+    _paper(store, "arxiv:2501.00001")
+    _paper(store, "arxiv:2501.00002")
+    store.add_label(u.email, "to-read", "arxiv:2501.00001")
+    store.add_label(u.email, "to-read", "arxiv:2501.00002", -1)
+    store.add_label(u.email, "other", "arxiv:2501.00002")
+    assert store.labels(u.id, "to-read") == [("arxiv:2501.00001", 1), ("arxiv:2501.00002", -1)]
+    store.add_label(u.email, "to-read", "arxiv:2501.00002", 1)
+    assert store.labels(u.id, "to-read")[1] == ("arxiv:2501.00002", 1)
+    assert store.user_tags(u.id) == [("other", 1), ("to-read", 2)]
+    assert store.remove_label(u.id, "other", "arxiv:2501.00002")
+    assert not store.remove_label(u.id, "other", "arxiv:2501.00002")
+    with pytest.raises(NotFoundError):
+        store.add_label(u.email, "to-read", "arxiv:9999.99999")
+    with pytest.raises(ValueError):
+        store.add_label(u.email, "to-read", "arxiv:2501.00001", 0)
+
+
+def test_muted_authors_use_author_keys(store: Store) -> None:
+    u = store.upsert_user("a@example.org")
+    assert store.mute_author(u.id, "Yann LeCun") == "lecun y"
+    store.mute_author(u.id, "LeCun, Y.")  # same person: no second row
+    assert store.muted_authors(u.id) == {"lecun y"}
+    assert store.unmute_author(u.id, "Y. LeCun")
+    assert store.muted_authors(u.id) == set()

@@ -1,0 +1,120 @@
+"""digest.tokens: signed, purpose-bound, expiring and revocable link tokens, and the URLs around them."""
+
+from __future__ import annotations
+
+import os
+import stat
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import time_machine
+
+from digest import tokens
+from digest.config import Settings
+from digest.tokens import TokenExpired, TokenInvalid, TokenRevoked, make_token, verify_token
+
+from render_samples import settings as sample_settings
+
+T0 = datetime(2026, 11, 24, 7, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return sample_settings()
+
+
+@pytest.mark.parametrize("purpose", tokens.PURPOSES)
+def test_round_trip_each_purpose(settings: Settings, purpose: str) -> None:
+    token = make_token(purpose, 42, 3, settings=settings, d="2026-11-24")
+    data = verify_token(purpose, token, settings=settings, generation=3)
+    assert (data.purpose, data.user_id, data.generation, data.data) == (purpose, 42, 3, {"d": "2026-11-24"})
+    assert token.replace("-", "").replace("_", "").replace(".", "").isalnum()  # URL-safe as is
+
+
+def test_a_token_for_one_purpose_is_refused_for_another(settings: Settings) -> None:
+    token = make_token("feedback", 42, 0, settings=settings)
+    with pytest.raises(TokenInvalid):
+        verify_token("unsubscribe", token, settings=settings)
+
+
+@pytest.mark.parametrize("mangle", [lambda t: t[:-2] + ("AA" if not t.endswith("AA") else "BB"),
+                                    lambda t: "x" + t, lambda t: t.split(".")[0], lambda t: ""])
+def test_tampered_tokens_are_invalid(settings: Settings, mangle: object) -> None:
+    token = make_token("unsubscribe", 42, 0, settings=settings)
+    with pytest.raises(TokenInvalid):
+        verify_token("unsubscribe", mangle(token), settings=settings)  # type: ignore[operator]
+
+
+def test_a_token_signed_with_another_key_is_invalid(settings: Settings) -> None:
+    other = Settings(web=settings.web, secret_key="another-key-" + "1" * 32)
+    token = make_token("unsubscribe", 42, 0, settings=other)
+    with pytest.raises(TokenInvalid):
+        verify_token("unsubscribe", token, settings=settings)
+
+
+def test_bumping_the_generation_revokes(settings: Settings) -> None:
+    token = make_token("unsubscribe", 42, 0, settings=settings)
+    assert verify_token("unsubscribe", token, settings=settings, generation=0).user_id == 42
+    with pytest.raises(TokenRevoked):
+        verify_token("unsubscribe", token, settings=settings, generation=1)
+
+
+@pytest.mark.parametrize(("purpose", "alive", "dead"), [
+    ("signin", timedelta(minutes=14), timedelta(minutes=16)),
+    ("feedback", timedelta(days=89), timedelta(days=91)),
+    ("unsubscribe", timedelta(days=399), timedelta(days=401)),
+])
+def test_expiry_per_purpose(settings: Settings, purpose: str, alive: timedelta, dead: timedelta) -> None:
+    with time_machine.travel(T0, tick=False):
+        token = make_token(purpose, 1, 0, settings=settings)
+    with time_machine.travel(T0 + alive, tick=False):
+        assert verify_token(purpose, token, settings=settings).issued == T0
+    with time_machine.travel(T0 + dead, tick=False):
+        with pytest.raises(TokenExpired):
+            verify_token(purpose, token, settings=settings)
+        assert verify_token(purpose, token, settings=settings, max_age=int(dead.total_seconds()) + 60)
+
+
+def test_generated_key_is_persisted_private_and_reused(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "data")
+    token = make_token("unsubscribe", 5, 0, settings=settings)
+    key_file = tmp_path / "data" / "secret_key"
+    assert stat.S_IMODE(os.stat(key_file).st_mode) == 0o600
+    tokens._persisted_key.cache_clear()  # a new process reads the file instead of minting a new key
+    assert verify_token("unsubscribe", token, settings=Settings(data_dir=tmp_path / "data")).user_id == 5
+    assert len(key_file.read_text().strip()) >= 43
+
+
+def test_env_key_wins_and_no_file_is_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DIGEST_SECRET_KEY", "env-key-" + "9" * 32)
+    settings = Settings(data_dir=tmp_path)
+    assert tokens.secret_key(settings) == "env-key-" + "9" * 32
+    make_token("feed", 1, 0, settings=settings)
+    assert not (tmp_path / "secret_key").exists()
+
+
+def test_urls_follow_base_url_and_documented_routes(settings: Settings) -> None:
+    token = make_token("unsubscribe", 42, 0, settings=settings)
+    assert tokens.unsubscribe_url(settings, token) == f"https://digest.example.org/unsubscribe/{token}"
+    assert tokens.one_click_unsubscribe_url(settings, token) == \
+        f"https://digest.example.org/unsubscribe/one-click/{token}"
+    assert tokens.settings_url(settings) == "https://digest.example.org/alerts"
+    assert tokens.feed_url(settings, "tok", "tag-graph nets", format="rss") == \
+        "https://digest.example.org/feeds/tok/tag-graph%20nets.rss"
+    mailto = tokens.unsubscribe_mailto(settings, token)
+    assert mailto == f"mailto:digest@example.org?subject=unsubscribe%20{token}"
+
+
+def test_feedback_urls_carry_kind_paper_and_author(settings: Settings) -> None:
+    token = tokens.feedback_token(settings, 42, 2, "2026-11-24")
+    url = tokens.feedback_url(settings, token, "mute-author", "doi:10.1101/a&b", author="José Ñ & Co")
+    parts = urlsplit(url)
+    assert parts.path == f"/feedback/{token}"
+    assert parse_qs(parts.query) == {"k": ["mute-author"], "p": ["doi:10.1101/a&b"], "a": ["José Ñ & Co"]}
+    assert verify_token("feedback", token, settings=settings, generation=2).data == {"d": "2026-11-24"}
+    with pytest.raises(ValueError):
+        tokens.feedback_url(settings, token, "mute-author", "arxiv:1")
+    with pytest.raises(ValueError):
+        tokens.feedback_url(settings, token, "delete-everything", "arxiv:1")
