@@ -20,8 +20,8 @@ def apply_config(settings: Settings, store: Store) -> None:
     """Make the database reflect the config: feeds (and, as they land, users, subscriptions, tags)."""
     # Feeds (issue #2): upsert configured feeds, disable removed ones (their history is kept).
     store.sync_feeds(settings.feeds)
-    # Users, subscriptions and tags (issue #3): every query is checked first, so a bad one leaves
-    # the database as it was and the error names the config key.
+    # Users, subscriptions and tags (issue #3): every query is checked first, so a bad one stops
+    # before any user, subscription or tag row changes, and the error names the config key.
     from digest.match.saved import check_config
 
     check_config(settings, store)

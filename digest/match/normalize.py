@@ -142,6 +142,9 @@ def americanize(word: str) -> str:
 # --- Stemming -------------------------------------------------------------------------------------
 
 _VOWEL = re.compile(r"[aeiouy]")
+# Words ending in -ed or -ing that are not inflections ("embedded" -> "embed" must meet "embed").
+_NOT_PAST_TENSE = frozenset({"embed", "imbed", "shed", "shred", "sled", "fled", "bred", "hundred", "sacred",
+                             "naked", "wicked", "kindred", "rugged", "jagged", "ragged", "beloved"})
 _UNDOUBLE = frozenset("bdgmnprt")
 
 
@@ -153,11 +156,11 @@ def _strip_inflection(word: str) -> str:
     if word.endswith(("ches", "shes", "xes", "zes")) and len(word) > 4:
         return word[:-2]
     if word.endswith("s") and not word.endswith(("ss", "us", "is", "ys")) and len(word) > 3:
-        return word[:-1]
+        word = word[:-1]  # and go on: "embeddings" -> "embedding" -> "embed"
     if word.endswith("ied") and len(word) > 4:
         return word[:-3] + "y"
     for suffix in ("ing", "ed"):
-        if word.endswith(suffix) and not word.endswith("eed"):
+        if word.endswith(suffix) and not word.endswith("eed") and word not in _NOT_PAST_TENSE:
             base = word[: -len(suffix)]
             if len(base) >= 3 and _VOWEL.search(base):
                 if len(base) > 3 and base[-1] == base[-2] and base[-1] in _UNDOUBLE:

@@ -203,12 +203,17 @@ class _Parser:
 
     def and_expr(self, field: str | None) -> Node:
         children = [self.unary(field)]
+        explicit = False
         while (tok := self.peek()) is not None and tok.kind not in ("OR", ")"):
             if tok.kind == "AND":
+                explicit = True
                 self.take()
                 self.expect_operand(tok)
             children.append(self.unary(field))
-        return children[0] if len(children) == 1 else And(tuple(children))
+        if len(children) == 1:
+            return children[0]
+        node = And(tuple(children))
+        return node if explicit else _with_joined_alternative(node)
 
     def expect_operand(self, op: _Tok) -> None:
         nxt = self.peek()
@@ -345,13 +350,31 @@ def _words(query: str, tok: _Tok) -> list[Word]:
     return words
 
 
+def _with_joined_alternative(node: And) -> Node:
+    """Typed side by side, two or three plain words may also be one written word or a hyphenated
+    one: ``self supervised`` becomes ``(self AND supervised) OR "self supervised"`` whose phrase
+    also matches "selfsupervised" and "self-supervised" (and scores adjacency)."""
+    words = node.children
+    if not 2 <= len(words) <= 3 or not all(
+            isinstance(w, TextClause) and len(w.words) == 1 and not w.quoted and not w.words[0].prefix
+            for w in words):
+        return node
+    clauses = [w for w in words if isinstance(w, TextClause)]
+    if len({c.fields for c in clauses}) != 1:
+        return node
+    phrase = _text_clause(clauses[0].fields, [c.words[0] for c in clauses], False,
+                          " ".join(c.text for c in clauses), clauses[0].column)
+    return Or((node, phrase))
+
+
 def joined_key(a: str, b: str) -> str:
     """Key of two forms written as one word (matches normalize's joined terms)."""
     return join_forms(a, b)[1]
 
 
 def _text_clause(fields: tuple[str, ...], words: list[Word], quoted: bool, text: str, col: int) -> TextClause:
-    joins = tuple(joined_key(a.form, b.form) if not (a.dist or b.dist or a.prefix or b.prefix) else None
+    # The joined alternative is compared exactly, so it is sound for fuzzy words too.
+    joins = tuple(joined_key(a.form, b.form) if not (a.prefix or b.prefix) else None
                   for a, b in zip(words, words[1:]))
     return TextClause(fields, tuple(words), joins, quoted, text, col)
 

@@ -272,7 +272,10 @@ def _eval_text(clause: TextClause, doc: Document, stats: CorpusStats) -> _Leaf |
     if len(words) == 1:
         idf = stats.idf(best.key)
     else:
-        idf = min(IDF_MAX, PHRASE_IDF_FACTOR * sum(stats.idf(w.key) for w in words))
+        # Rarity of what was found, not of what was typed: a typo is rare, the word it meant is not.
+        idf = min(IDF_MAX, PHRASE_IDF_FACTOR * sum(
+            stats.idf(max(e.items(), key=lambda kv: (kv[1], kv[0]))[0] if e else w.key)
+            for w, e in zip(words, expansions)))
     return _Leaf(idf * x * (K1 + 1) / (x + K1), False, tuple(per_field))
 
 

@@ -1,0 +1,158 @@
+"""digest.match.index: the percolator returns exactly what brute-force evaluation returns."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from digest.match import CorpusStats, Document, QueryIndex, compile_query, match_all
+from digest.match.score import MatchResult
+
+# A small vocabulary full of near-misses: typos, plurals, joined/split forms, British spellings,
+# acronyms inside other words, shared prefixes.
+VOCAB = ["diffusion", "diffusions", "difusion", "diffuse", "model", "models", "modelling", "self", "supervised",
+         "selfsupervised", "gan", "gans", "organ", "organization", "graph", "graphs", "knowledge", "knowlege",
+         "distillation", "distilation", "transformer", "transformers", "regularisation", "regularization",
+         "data", "set", "dataset", "learning", "embedding", "embeddings", "protein", "proteins", "the"]
+AUTHORS = ["Yann LeCun", "X. LeCun", "Łukasz Kaiser", "Léon Bottou", "Ada Lovelace", "Geoffrey Hinton"]
+CATEGORIES = ["cs.LG", "cs.CV", "stat.ML", "q-bio.BM"]
+FIELDS = ["", "", "", "ti:", "abs:", "kw:", "tldr:"]
+
+word = st.sampled_from(VOCAB)
+
+
+@st.composite
+def leaves(draw: st.DrawFn) -> str:
+    kind = draw(st.integers(0, 9))
+    w = draw(word)
+    if kind == 0:
+        return f"{draw(st.sampled_from(FIELDS))}{w}~{draw(st.integers(0, 2))}"
+    if kind == 1:
+        return f"{w[:draw(st.integers(3, len(w)))]}*"
+    if kind == 2:
+        return '"' + " ".join(draw(st.lists(word, min_size=2, max_size=3))) + '"'
+    if kind == 3:
+        return f"{draw(word)}-{draw(word)}"
+    if kind == 4:
+        return "au:" + draw(st.sampled_from(["lecun", '"Y. LeCun"', '"Lukasz Kaiser"', "bottou", "hinton"]))
+    if kind == 5:
+        return "cat:" + draw(st.sampled_from(["cs.LG", "cs.*", "stat", "q-bio.BM"]))
+    if kind == 6:
+        return "src:" + draw(st.sampled_from(["arxiv", "hf-daily", "arxiv*"]))
+    if kind == 7:
+        return w.upper()
+    return f"{draw(st.sampled_from(FIELDS))}{w}"
+
+
+queries = st.recursive(
+    leaves(),
+    lambda inner: st.one_of(
+        st.tuples(inner, inner).map(lambda t: f"{t[0]} {t[1]}"),
+        st.tuples(inner, inner).map(lambda t: f"({t[0]} OR {t[1]})"),
+        st.tuples(inner, inner).map(lambda t: f"{t[0]} AND NOT ({t[1]})"),
+        inner.map(lambda q: f"NOT ({q})"),
+        st.tuples(inner, inner).map(lambda t: f"({t[0]}) OR -({t[1]})"),
+    ),
+    max_leaves=4,
+)
+
+
+@st.composite
+def papers(draw: st.DrawFn) -> dict[str, Any]:
+    def text(max_size: int) -> str:
+        words = draw(st.lists(word, max_size=max_size))
+        seps = draw(st.lists(st.sampled_from([" ", " ", "-", ", "]), min_size=len(words), max_size=len(words)))
+        return "".join(w + s for w, s in zip(words, seps)).strip(" ,-")
+
+    return {
+        "texts": {"title": text(6), "abstract": text(14), "tldr": text(4) if draw(st.booleans()) else "",
+                  "keywords": "; ".join(draw(st.lists(word, max_size=2)))},
+        "authors": draw(st.lists(st.sampled_from(AUTHORS), max_size=3, unique=True)),
+        "categories": draw(st.lists(st.sampled_from(CATEGORIES), max_size=2, unique=True)),
+        "sources": draw(st.sampled_from([["arxiv-rss", "arXiv"], ["hf-daily", "Hugging Face"], []])),
+    }
+
+
+def doc_of(p: dict[str, Any], i: int) -> Document:
+    return Document(f"p{i}", p["texts"], p["authors"], p["categories"], p["sources"], [f"arxiv:2501.0000{i}"])
+
+
+def as_dict(results: list[tuple[Any, MatchResult]]) -> dict[Any, tuple[float, str]]:
+    return {k: (r.score, json.dumps(r.explanation, sort_keys=True)) for k, r in results}
+
+
+def _compile_all(texts: list[str]) -> dict[int, Any]:
+    return {i: compile_query(t) for i, t in enumerate(texts)}
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(queries, min_size=1, max_size=25), st.lists(papers(), min_size=1, max_size=6),
+       st.sampled_from([0.0, 0.5, 1.0]))
+def test_index_equals_brute_force(texts: list[str], ps: list[dict[str, Any]], threshold: float) -> None:
+    compiled = _compile_all(texts)
+    stats = CorpusStats.from_documents(doc_of(p, i) for i, p in enumerate(ps))
+    index = QueryIndex(stats)
+    for key, q in compiled.items():
+        index.add(key, q)
+    for i, p in enumerate(ps):
+        # separate documents: the index presets fuzzy expansions, brute force computes its own
+        got = as_dict(index.match(doc_of(p, i), stats, threshold))
+        want = as_dict(match_all(compiled, doc_of(p, i), stats, threshold))
+        assert got == want
+        assert set(want) <= index.candidates(doc_of(p, i))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(queries, min_size=2, max_size=16), st.lists(papers(), min_size=1, max_size=4), st.data())
+def test_index_after_removals_and_replacements(texts: list[str], ps: list[dict[str, Any]], data: st.DataObject) -> None:
+    compiled = _compile_all(texts)
+    index = QueryIndex()
+    for key, q in compiled.items():
+        index.add(key, q)
+    removed = data.draw(st.sets(st.sampled_from(sorted(compiled))))
+    for key in removed:
+        index.remove(key)
+        del compiled[key]
+    replaced = data.draw(st.sampled_from(sorted(compiled))) if compiled else None
+    if replaced is not None:
+        compiled[replaced] = compile_query(data.draw(queries))
+        index.add(replaced, compiled[replaced])
+    assert len(index) == len(compiled)
+    stats = CorpusStats.from_documents(doc_of(p, i) for i, p in enumerate(ps))
+    thresholds = {k: 0.0 for k in compiled}
+    for i, p in enumerate(ps):
+        assert as_dict(index.match(doc_of(p, i), stats, thresholds)) == as_dict(
+            match_all(compiled, doc_of(p, i), stats, thresholds))
+
+
+def test_index_prunes_and_still_finds() -> None:
+    texts = ["diffusion", "organ", "GAN", "knowlege distilation", "au:lecun", "cat:cs.*", "transform*"]
+    index = QueryIndex()
+    for i, t in enumerate(texts):
+        index.add(t, compile_query(t))
+    doc = Document("p", {"title": "Knowledge Distillation for GANs", "abstract": "transformers help"},
+                   ["Yann LeCun"], ["stat.ML"])
+    assert index.candidates(doc) == {"GAN", "knowlege distilation", "au:lecun", "transform*"}
+    found = dict(index.match(doc, CorpusStats(), 0.0))
+    assert set(found) == {"GAN", "knowlege distilation", "au:lecun", "transform*"}
+    index.remove("GAN")
+    assert "GAN" not in dict(index.match(doc, CorpusStats(), 0.0))
+
+
+def test_pure_not_queries_are_checked_on_every_paper() -> None:
+    index = QueryIndex()
+    index.add("not-gan", compile_query("NOT gan"))
+    doc = Document("p", {"title": "Diffusion"})
+    assert index.candidates(doc) == {"not-gan"}
+    assert [k for k, _ in index.match(doc, CorpusStats(), 0.0)] == ["not-gan"]
+
+
+def test_thresholds_per_query() -> None:
+    index = QueryIndex()
+    index.add(1, compile_query("diffusion"))
+    index.add(2, compile_query("diffusion"))
+    doc = Document("p", {"abstract": "diffusion once"})
+    assert [k for k, _ in index.match(doc, CorpusStats(), {1: 0.1})] == [1]  # 2 keeps the default

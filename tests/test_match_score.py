@@ -1,0 +1,243 @@
+"""digest.match.score (+ document, stats, validate): what users judge the matcher by."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from digest.errors import QueryError
+from digest.match import (DEFAULT_THRESHOLD, CorpusStats, Document, compile_query, highlight,
+                          validate_for_save)
+from digest.match.score import MatchResult
+from digest.models import Paper, Via
+
+
+def paper(title: str, abstract: str = "", *, authors: tuple[str, ...] = ("A. Author",), pid: str = "arxiv:2501.00001",
+          categories: tuple[str, ...] = ("cs.LG",), keywords: tuple[str, ...] = (), tldr: str | None = None) -> Paper:
+    via = Via("arxiv-rss", "arxiv-cs", pid, datetime(2025, 1, 1, tzinfo=timezone.utc))
+    return Paper(id=pid, title=title, authors=authors, abstract=abstract, categories=categories,
+                 keywords=keywords, tldr=tldr, arxiv_id=pid.removeprefix("arxiv:"), sources=(via,))
+
+
+@pytest.fixture(scope="module")
+def corpus_stats(data_dir: Path) -> CorpusStats:
+    """Document frequencies of ~1,000 real arXiv papers (titles and abstracts)."""
+    feed = json.loads((data_dir / "corpus" / "rss_cache_2025-04-08_3e69c89781.json").read_text("utf-8"))
+    docs = [Document("x", {"title": e["title"], "abstract": e["summary"].split("Abstract:", 1)[-1]})
+            for f in feed.values() for e in f["entries"]]
+    return CorpusStats.from_documents(docs)
+
+
+def run(query: str, p: Paper, stats: CorpusStats | None = None) -> MatchResult | None:
+    return compile_query(query).evaluate(Document.from_paper(p), stats or CorpusStats())
+
+
+KD = paper("Knowledge Distillation for Compact Vision Transformers",
+           "We distil a large teacher into a small student network.")
+
+
+def test_typos_find_knowledge_distillation(corpus_stats: CorpusStats) -> None:
+    res = run("knowlege distilation", KD, corpus_stats)
+    assert res is not None and res.score >= DEFAULT_THRESHOLD
+    clauses = res.explanation["clauses"]
+    assert {c["kind"] for c in clauses} == {"fuzzy"}
+    assert {"Knowledge", "Distillation"} <= {m for c in clauses for m in c["matched"]}
+    assert all(0.8 < c["similarity"] < 1.0 for c in clauses)
+
+
+def test_exact_beats_fuzzy(corpus_stats: CorpusStats) -> None:
+    exact = run("knowledge distillation", KD, corpus_stats)
+    fuzzy = run("knowlege distilation", KD, corpus_stats)
+    assert exact is not None and fuzzy is not None
+    assert exact.score > fuzzy.score
+
+
+def test_british_spelling_finds_american_and_back(corpus_stats: CorpusStats) -> None:
+    us = paper("Spectral Regularization of Neural Networks")
+    uk = paper("Spectral Regularisation of Neural Networks")
+    for q in ("regularisation", "regularization", "regularise"):
+        for p in (us, uk):
+            res = run(q, p, corpus_stats)
+            if q == "regularise":  # the verb stem differs from the noun: -ize vs -ization
+                assert res is None
+            else:
+                assert res is not None and res.score >= DEFAULT_THRESHOLD, (q, p.title)
+
+
+@pytest.mark.parametrize("query", ["self supervised", "self-supervised", "selfsupervised", '"self supervised"'])
+@pytest.mark.parametrize("title", ["Self-Supervised Learning of Speech", "Self Supervised Learning of Speech",
+                                   "Selfsupervised Learning of Speech"])
+def test_self_supervised_in_every_form(query: str, title: str, corpus_stats: CorpusStats) -> None:
+    res = run(query, paper(title), corpus_stats)
+    assert res is not None and res.score >= DEFAULT_THRESHOLD
+
+
+def test_acronym_matches_whole_words_only(corpus_stats: CorpusStats) -> None:
+    organ = paper("Organ Segmentation with Organization-Aware Priors", "Organs and organisms.")
+    assert run("GAN", organ, corpus_stats) is None
+    assert run("GANs", organ, corpus_stats) is None
+    gan = paper("Training GANs Without Mode Collapse")
+    res = run("GAN", gan, corpus_stats)
+    assert res is not None and res.explanation["clauses"][0]["matched"] == ["GANs"]
+
+
+def test_short_words_are_never_fuzzy(corpus_stats: CorpusStats) -> None:
+    assert run("graph", paper("Grape Yield Prediction"), corpus_stats) is None
+    assert run("organ", paper("Organization of Memory"), corpus_stats) is None
+
+
+def test_plurals_and_inflections(corpus_stats: CorpusStats) -> None:
+    res = run("embedding", paper("Embedded Representations and Their Embeddings"), corpus_stats)
+    assert res is not None and len(res.explanation["clauses"][0]["spans"]) == 2
+
+
+@pytest.mark.parametrize("query", ['au:"Yann LeCun"', 'au:"LeCun, Y."', 'au:"Y. LeCun"', "au:lecun", "au:LeCun"])
+def test_author_forms_find_the_same_person(query: str) -> None:
+    p = paper("Energy-Based Models", authors=("Yann LeCun", "Léon Bottou"))
+    res = run(query, p)
+    assert res is not None and res.explanation["clauses"][0]["matched"] == ["Yann LeCun"]
+    assert res.score >= DEFAULT_THRESHOLD
+
+
+def test_ascii_spelling_of_a_name_with_diacritics() -> None:
+    p = paper("Attention Is All You Need", authors=("Łukasz Kaiser", "Léon Bottou"))
+    assert run('au:"Lukasz Kaiser"', p) is not None
+    assert run("au:bottou", p) is not None
+
+
+def test_different_initials_are_different_people() -> None:
+    p = paper("Energy-Based Models", authors=("X. LeCun",))
+    assert run('au:"Y. LeCun"', p) is None
+    assert run('au:"Yann LeCun"', p) is None
+    assert run("au:lecun", p) is not None
+
+
+def test_title_beats_abstract_and_passing_mention_stays_below_threshold(corpus_stats: CorpusStats) -> None:
+    in_title = paper("Diffusion Models for Protein Design", "We design proteins.")
+    in_abstract = paper("Protein Design at Scale", "We compare with diffusion models and other baselines.")
+    title_hit = run("diffusion", in_title, corpus_stats)
+    passing = run("diffusion", in_abstract, corpus_stats)
+    assert title_hit is not None and passing is not None
+    assert title_hit.score >= DEFAULT_THRESHOLD > passing.score
+    # even the rarest word mentioned once in an abstract stays below
+    rare = paper("Protein Design", "We mention zygomorphic flowers once.")
+    rare_hit = run("zygomorphic", rare, corpus_stats)
+    assert rare_hit is not None and rare_hit.score < DEFAULT_THRESHOLD
+
+
+def test_field_weights_order(corpus_stats: CorpusStats) -> None:
+    scores = {}
+    for field, p in {"title": paper("Sparse Autoencoders"), "tldr": paper("X", tldr="Sparse autoencoders."),
+                     "keywords": paper("X", keywords=("sparse autoencoders",)),
+                     "abstract": paper("X", "Sparse autoencoders.")}.items():
+        res = run("autoencoders", p, corpus_stats)
+        assert res is not None and res.explanation["clauses"][0]["field"] == field
+        scores[field] = res.score
+    assert scores["title"] > scores["tldr"] > scores["keywords"] > scores["abstract"]
+
+
+def test_rare_terms_weigh_more(corpus_stats: CorpusStats) -> None:
+    common = run("model", paper("A Model of Models"), corpus_stats)
+    rare = run("zygomorphic", paper("A Zygomorphic Flower"), corpus_stats)
+    assert common is not None and rare is not None and rare.score > common.score
+
+
+def test_phrase_needs_adjacency_and_proximity_helps(corpus_stats: CorpusStats) -> None:
+    apart = paper("Neural Methods for Radiance of Field Lines")
+    assert run('"radiance field"', apart, corpus_stats) is None
+    near = paper("Neural Radiance Fields", "Radiance fields for scenes.")
+    far = paper("Neural Radiance Methods for Vector Fields", "Radiance and some fields.")
+    a, b = run("radiance field", near, corpus_stats), run("radiance field", far, corpus_stats)
+    assert a is not None and b is not None and a.score > b.score
+
+
+def test_not_filters_and_fields_restrict(corpus_stats: CorpusStats) -> None:
+    p = paper("Diffusion Models for Audio", "We study speech.")
+    assert run("diffusion -speech", p, corpus_stats) is None
+    assert run("diffusion NOT (speech OR music)", p, corpus_stats) is None
+    assert run("diffusion -image", p, corpus_stats) is not None
+    assert run("abs:diffusion", p, corpus_stats) is None
+    assert run("ti:diffusion", p, corpus_stats) is not None
+
+
+def test_categories_sources_and_ids() -> None:
+    p = paper("Diffusion Models", categories=("cs.LG", "stat.ML"), pid="arxiv:2501.01234")
+    assert run("cat:cs.LG diffusion", p) is not None
+    assert run("cat:cs.* diffusion", p) is not None
+    assert run("cat:cs diffusion", p) is not None
+    assert run("cat:cs.CV diffusion", p) is None
+    assert run("src:arxiv diffusion", p) is not None
+    assert run("src:arxiv-cs diffusion", p) is not None
+    assert run("src:hf-daily diffusion", p) is None
+    assert run("id:2501.01234v3", p) is not None
+    # a category filter does not dilute the text score
+    with_cat, alone = run("cat:cs.LG diffusion", p), run("diffusion", p)
+    assert with_cat is not None and alone is not None and with_cat.score == alone.score
+
+
+def test_explanation_spans_point_into_the_original_field_text(corpus_stats: CorpusStats) -> None:
+    title = "On $\\mathcal{O}(n)$ Self-Supervised GANs"
+    p = paper(title)
+    res = run("self-supervised GAN", p, corpus_stats)
+    assert res is not None
+    spans = [tuple(s) for c in res.explanation["clauses"] for s in c["spans"]]
+    assert {title[s:e] for s, e in spans} == {"Self-Supervised", "GANs"}
+    json.dumps(res.explanation)  # storable as JSON
+    pieces = highlight(title, [list(s) for s in spans])
+    assert "".join(t for t, _ in pieces) == title
+    assert [t for t, on in pieces if on] == ["Self-Supervised", "GANs"]
+
+
+def test_highlight_merges_overlaps_and_clips() -> None:
+    assert highlight("abcdef", [[1, 3], [2, 4], [5, 99]]) == [("a", False), ("bcd", True), ("e", False),
+                                                             ("f", True)]
+    assert highlight("abc", []) == [("abc", False)]
+
+
+def test_corpus_stats_round_trip_and_update() -> None:
+    docs = [Document.from_paper(paper("Diffusion Models")), Document.from_paper(paper("Flow Models"))]
+    stats = CorpusStats.from_documents(docs)
+    assert stats.doc_count == 2 and stats.df["model"] == 2 and stats.df["diffusion"] == 1
+    again = CorpusStats.from_dict(json.loads(json.dumps(stats.to_dict())))
+    assert again == stats
+    again.update(Document.from_paper(paper("Diffusion Again")))
+    assert again.df["diffusion"] == 2 and again != stats
+
+
+def test_cached_scores_follow_stats_updates() -> None:
+    doc = Document.from_paper(paper("Zeta Functions"))
+    stats = CorpusStats()
+    q = compile_query("zeta")
+    before = q.score(doc, stats)
+    for _ in range(60):
+        stats.update(Document.from_paper(paper("Zeta Everywhere")))
+    assert q.score(doc, stats) != before
+
+
+@pytest.mark.parametrize("text, column, reason", [
+    ("NOT gan", 1, "only says what to exclude"),
+    ("diffusion OR -gan", 14, "only says what to exclude"),
+    ("the", 1, "stop words"),
+    ('"of the"', 1, "stop words"),
+    ("using OR diffusion", 1, "stop words"),
+    ("cat:foo.bar diffusion", 5, "no category"),
+    ("diffusion src:nowhere", 15, "no source"),
+])
+def test_validate_for_save_refuses_useless_queries(text: str, column: int, reason: str) -> None:
+    with pytest.raises(QueryError) as info:
+        validate_for_save(text, CorpusStats())
+    assert info.value.column == column and reason in info.value.reason
+
+
+def test_validate_for_save_accepts_good_queries_and_estimates_fractions(corpus_stats: CorpusStats) -> None:
+    for text in ("diffusion", "cat:cs.LG diffusion", "cat:cs.*", "cat:hep-th", "src:arxiv", 'au:"Y. LeCun"',
+                 "the diffusion", "knowlege distilation"):
+        validate_for_save(text, corpus_stats)
+    validate_for_save("src:my-lab", corpus_stats, sources=["my-lab"])
+    with pytest.raises(QueryError, match="would match about"):
+        validate_for_save("model", corpus_stats)
+    with pytest.raises(QueryError, match="would match about"):
+        validate_for_save("diffusion OR model", corpus_stats)
