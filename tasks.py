@@ -4,6 +4,7 @@
     python3 tasks.py demo     # create .venv, install, run the offline demo
     python3 tasks.py test     # create .venv, install with test extras, lint, type-check, run pytest
     python3 tasks.py bench    # run every benchmark and print ratios
+    python3 tasks.py docs     # regenerate docs/cli.md from the commands' --help
 
 Needs only Python 3.11+ and pip. When PostgreSQL's server binaries are installed (Debian package
 postgresql) and DIGEST_TEST_POSTGRES_URL is unset, `test` starts a throwaway server on loopback so
@@ -118,6 +119,13 @@ class _Nothing:
         return None
 
 
+def docs() -> int:
+    """Regenerate docs/cli.md from the commands' --help."""
+    ensure_venv("test")
+    env = dict(os.environ, DIGEST_UPDATE_DOCS="1")
+    return sh(BIN / "python", "-m", "pytest", "-q", "tests/test_docs.py::test_cli_reference_is_current", env=env)
+
+
 def bench() -> int:
     ensure_venv("test")
     for name in ("ingest", "match", "digests"):
@@ -126,14 +134,14 @@ def bench() -> int:
 
 
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in {"demo", "test", "lint", "bench"}:
+    if not argv or argv[0] not in {"demo", "test", "lint", "bench", "docs"}:
         print(__doc__)
         return 2
     task, rest = argv[0], argv[1:]
     try:
         if task == "test":
             return test(rest)
-        return {"demo": demo, "lint": lint, "bench": bench}[task]()
+        return {"demo": demo, "lint": lint, "bench": bench, "docs": docs}[task]()
     except subprocess.CalledProcessError as exc:
         return exc.returncode or 1
 

@@ -1,6 +1,7 @@
 """A real SMTP server on loopback (aiosmtpd) that keeps every message's bytes, for delivery tests.
 
-Scripted replies let a test make the server answer 4yz/5yz to chosen recipients or DATA commands.
+Scripted replies let a test make the server answer 4yz/5yz to chosen recipients or DATA commands;
+``eight_bit_mime=False`` makes it a server that does not offer 8BITMIME (RFC 6152).
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ class Received:
     mail_from: str
     rcpt_tos: list[str]
     data: bytes
+    #: MAIL FROM parameters, e.g. ["BODY=8BITMIME"] (RFC 6152 §2)
+    mail_options: list[str] = field(default_factory=list)
 
     @property
     def message(self) -> EmailMessage:
@@ -39,6 +42,14 @@ class SinkHandler:
     #: replies for the next DATA commands, used up one by one ("451 4.3.0 try later")
     data_replies: list[str] = field(default_factory=list)
     logins: list[tuple[str, str]] = field(default_factory=list)
+    eight_bit_mime: bool = True
+
+    async def handle_EHLO(self, server: Any, session: Any, envelope: Any, hostname: str,
+                          responses: list[str]) -> list[str]:
+        session.host_name = hostname
+        if self.eight_bit_mime:
+            return responses
+        return [r for r in responses if r[4:].upper() != "8BITMIME"]
 
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,
                           rcpt_options: list[str]) -> str:
@@ -50,7 +61,8 @@ class SinkHandler:
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         if self.data_replies:
             return self.data_replies.pop(0)
-        self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), bytes(envelope.original_content)))
+        self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), bytes(envelope.original_content),
+                                      list(envelope.mail_options)))
         return "250 Message accepted for delivery"
 
     def message_ids(self) -> list[str]:
@@ -65,9 +77,9 @@ def free_port() -> int:
 
 @contextmanager
 def smtp_sink(*, auth: dict[str, str] | None = None, tls_context: ssl.SSLContext | None = None,
-              implicit_tls: bool = False) -> Iterator[tuple[SinkHandler, int]]:
+              implicit_tls: bool = False, eight_bit_mime: bool = True) -> Iterator[tuple[SinkHandler, int]]:
     """Start aiosmtpd on 127.0.0.1; yields (handler, port)."""
-    handler = SinkHandler()
+    handler = SinkHandler(eight_bit_mime=eight_bit_mime)
     kwargs: dict[str, Any] = {"decode_data": False}
     if auth is not None:
         def authenticator(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:

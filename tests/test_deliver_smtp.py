@@ -237,3 +237,55 @@ def test_kill_between_send_and_mark_duplicates_only_the_message_in_flight(store:
     dupes = [r.data for r in server.received if r.message["Message-ID"] == in_flight]
     assert dupes[0] == dupes[1]
     assert store.outbox_summary().counts["sent"] == 6
+
+
+@pytest.mark.parametrize("eight_bit_mime", [True, False])
+def test_8bit_messages_go_as_8bitmime_or_are_converted_for_an_older_server(store: Store, eight_bit_mime: bool) -> None:
+    from render_samples import digest, settings as render_settings
+
+    from digest.render.email import render_email
+    from digest.render.message import build_message, seven_bit
+
+    r = render_email(digest(), settings=render_settings(), user_feed_token="ft", generation=0)
+    u = store.upsert_user("ada@example.org")
+    data = build_message(rendered=r, sender="Digest <digest@example.org>", recipient=("Ada", u.email),
+                         message_id="<d.1@example.org>", date=T0, list_id="digest daily <daily.digest.example.org>",
+                         unsubscribe_https=r.unsubscribe_https, unsubscribe_mailto=r.unsubscribe_mailto, eight_bit=True)
+    assert not data.isascii()  # "Łukasz", "·": the parts really are 8bit
+    store.enqueue_digest(u.id, "daily", "2026-11-24", "<d.1@example.org>", r.subject, u.email, data, [], 0, 1, now=T0)
+    with smtp_sink(eight_bit_mime=eight_bit_mime) as (server, port):
+        assert deliver_pending(store, settings_for(port), now=T0).sent == 1
+    (got,) = server.received
+    if eight_bit_mime:  # RFC 6152 §2: declared in MAIL FROM, the stored bytes unchanged
+        assert "BODY=8BITMIME" in got.mail_options and got.data == data
+    else:  # RFC 6152 §3: never 8-bit data to a server that did not offer it
+        assert "BODY=8BITMIME" not in got.mail_options and got.data == seven_bit(data) and got.data.isascii()
+    parts = list(got.message.iter_parts())
+    assert [p.get_content_type() for p in parts] == ["text/plain", "text/html"]
+    assert parts[0].get_content().replace("\r\n", "\n") == r.text
+    assert parts[1].get_content().replace("\r\n", "\n").rstrip("\n") == r.html.rstrip("\n")
+
+
+def test_lines_starting_with_a_dot_are_stuffed_and_arrive_unchanged(store: Store) -> None:
+    u = store.upsert_user("dot@example.org")
+    data = b"Subject: dots\r\nMessage-ID: <dot@example.org>\r\n\r\n.leading dot\r\n.\r\n..two\r\nend\r\n"
+    store.enqueue_digest(u.id, "daily", "2026-11-24", "<dot@example.org>", "dots", u.email, data, [], 0, 1, now=T0)
+    with smtp_sink() as (server, port):
+        assert deliver_pending(store, settings_for(port), now=T0).sent == 1
+    assert server.received[0].data == data  # RFC 5321 §4.5.2: the server removes what we added
+
+
+def test_background_delivery_drains_what_is_enqueued_while_it_runs(sqlite_store: Store, sqlite_url: str) -> None:
+    from digest.deliver.outbox import BackgroundDelivery
+
+    with smtp_sink() as (server, port):
+        with BackgroundDelivery(sqlite_url, settings_for(port), now=T0) as background:
+            enqueue(sqlite_store, 3)
+            for i in range(3):  # after the worker may have found the outbox empty
+                u = sqlite_store.upsert_user(f"late{i}@example.org")
+                sqlite_store.enqueue_digest(u.id, "daily", "2026-11-24", f"<digest.{u.id}.daily.2026-11-24@example.org>", "s", u.email,
+                                            message(u.id, "2026-11-24"), [], 0, 1, now=T0)
+            run = background.finish()
+        assert (run.sent, run.failed, run.errors) == (6, 0, [])
+        assert sorted(server.message_ids()) == sorted(r.message_id for r in sqlite_store.outbox_rows())
+    assert sqlite_store.outbox_summary().counts["sent"] == 6

@@ -85,3 +85,25 @@ def test_product_beats_substring_on_the_labelled_set() -> None:
     assert by[("gan-1", "substring")].false_positives
     assert not {pid for pid in by[("gan-1", "digest")].false_positives}
     assert report.to_dict(details=False)["systems"]["bm25"]["micro_f1"] == report.summaries["bm25"].micro_f1
+    # Held-out needs and variants are summed separately (tests/data/eval/needs.tsv, variants.tsv).
+    groups = report.groups
+    assert {"split:tune", "split:test", "variant:typo", "variant:british", "variant:hyphen", "variant:plural",
+            "variant:acronym", "variant:boolean"} <= set(groups)
+    assert groups["split:test"]["digest"].micro_f1 > groups["split:test"]["bm25"].micro_f1
+    assert groups["variant:typo"]["digest"].micro_recall > 0.8  # "protien", "learing", "nueral"
+    for qid in ("rag-1", "gan-2"):  # RAG vs storage/drag, GANs vs organs
+        assert not [p for p in by[(qid, "digest")].false_positives if p in _traps(qid)]
+
+
+def _traps(qid: str) -> set[str]:
+    return {p for p, r in load_qrels(EVAL / "qrels.txt")[qid].items() if r == 0}
+
+
+def test_every_need_has_a_split_and_every_query_a_variant() -> None:
+    from digest.match.eval import load_labels
+
+    splits = load_labels(EVAL / "needs.tsv", column=2)
+    variants = load_labels(EVAL / "variants.tsv")
+    queries = load_queries(EVAL / "queries.tsv")
+    assert set(splits.values()) == {"tune", "test"} and sum(v == "test" for v in splits.values()) >= len(splits) // 4
+    assert all(qid.rsplit("-", 1)[0] in splits and qid in variants for qid, _ in queries)

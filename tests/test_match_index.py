@@ -26,7 +26,7 @@ word = st.sampled_from(VOCAB)
 
 @st.composite
 def leaves(draw: st.DrawFn) -> str:
-    kind = draw(st.integers(0, 9))
+    kind = draw(st.integers(0, 10))
     w = draw(word)
     if kind == 0:
         return f"{draw(st.sampled_from(FIELDS))}{w}~{draw(st.integers(0, 2))}"
@@ -44,6 +44,9 @@ def leaves(draw: st.DrawFn) -> str:
         return "src:" + draw(st.sampled_from(["arxiv", "hf-daily", "arxiv*"]))
     if kind == 7:
         return w.upper()
+    if kind == 8:  # compounds that documents also write as one word or hyphenated
+        compound = draw(st.sampled_from(["self supervised", "data set", "knowledge distillation", "diffusion model"]))
+        return draw(st.sampled_from([f'"{compound}"', compound, compound.replace(" ", "-")]))
     return f"{draw(st.sampled_from(FIELDS))}{w}"
 
 
@@ -88,6 +91,15 @@ def _compile_all(texts: list[str]) -> dict[int, Any]:
     return {i: compile_query(t) for i, t in enumerate(texts)}
 
 
+def assert_same(got: list[tuple[Any, float]], want: list[tuple[Any, MatchResult]]) -> None:
+    """Same keys, scores within 1e-9, best first."""
+    assert {k for k, _ in got} == {k for k, _ in want}
+    scores = dict(got)
+    for k, r in want:
+        assert abs(scores[k] - r.score) <= 1e-9, (k, scores[k], r.score)
+    assert [s for _, s in got] == sorted((s for _, s in got), reverse=True)
+
+
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(queries, min_size=1, max_size=25), st.lists(papers(), min_size=1, max_size=6),
        st.sampled_from([0.0, 0.5, 1.0]))
@@ -97,12 +109,16 @@ def test_index_equals_brute_force(texts: list[str], ps: list[dict[str, Any]], th
     index = QueryIndex(stats)
     for key, q in compiled.items():
         index.add(key, q)
+    # separate documents: the index presets fuzzy expansions, brute force computes its own
+    docs = [doc_of(p, i) for i, p in enumerate(ps)]
+    batch = index.match_batch(docs, stats, threshold)
     for i, p in enumerate(ps):
-        # separate documents: the index presets fuzzy expansions, brute force computes its own
-        got = as_dict(index.match(doc_of(p, i), stats, threshold))
-        want = as_dict(match_all(compiled, doc_of(p, i), stats, threshold))
-        assert got == want
-        assert set(want) <= index.candidates(doc_of(p, i))
+        want = match_all(compiled, doc_of(p, i), stats, threshold)
+        assert_same(batch[i], want)
+        # explanations are built on demand, for stored matches: the same as brute force's
+        assert as_dict([(k, index.explain(k, docs[i], stats)) for k, _ in batch[i]]) == as_dict(want)
+        assert as_dict(index.match(doc_of(p, i), stats, threshold)) == as_dict(want)
+        assert set(k for k, _ in want) <= index.candidates(doc_of(p, i))
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -123,9 +139,9 @@ def test_index_after_removals_and_replacements(texts: list[str], ps: list[dict[s
     assert len(index) == len(compiled)
     stats = CorpusStats.from_documents(doc_of(p, i) for i, p in enumerate(ps))
     thresholds = {k: 0.0 for k in compiled}
+    batch = index.match_batch([doc_of(p, i) for i, p in enumerate(ps)], stats, thresholds)
     for i, p in enumerate(ps):
-        assert as_dict(index.match(doc_of(p, i), stats, thresholds)) == as_dict(
-            match_all(compiled, doc_of(p, i), stats, thresholds))
+        assert_same(batch[i], match_all(compiled, doc_of(p, i), stats, thresholds))
 
 
 def test_index_prunes_and_still_finds() -> None:

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from digest.errors import QueryError
-from digest.match.query import And, MetaClause, Not, Or, TextClause, parse
+from digest.match.query import And, MetaClause, Not, Or, TextClause, parse, vocabulary_words
 
 
 def leaf(text: str) -> TextClause:
@@ -152,3 +152,18 @@ def test_arbitrary_unicode_never_raises_anything_else(text: str) -> None:
         parse(text)
     except QueryError as exc:
         assert 1 <= exc.column <= max(len(text), 1)
+
+
+def test_words_the_corpus_does_not_know_tolerate_a_typo_from_five_letters() -> None:
+    assert vocabulary_words("protien learing sound GAN distilation au:lecun") == frozenset(
+        {"protien", "lear", "sound"})  # long words are fuzzy anyway; acronyms never
+    typo = parse("protien", unknown={"protien"}).root
+    assert isinstance(typo, TextClause) and typo.words[0].dist == 1 and typo.words[0].anchored
+    assert leaf("protien").words[0].dist == 0  # without a vocabulary: exact, as before
+    known = parse("sound", unknown={"protien"}).root  # a real corpus word stays exact (sound/round)
+    assert isinstance(known, TextClause) and known.words[0].dist == 0
+    for text in ("GANs", "CLIP", "gpt", "lora"):  # capitals and <= 4 letters: always exact
+        root = parse(text, unknown={text.lower(), text.lower().rstrip("s")}).root
+        assert isinstance(root, TextClause) and root.words[0].dist == 0, text
+    quoted = parse('"protien folding"', unknown={"protien"}).root
+    assert isinstance(quoted, TextClause) and quoted.words[0].dist == 0  # quotes mean exact

@@ -241,3 +241,36 @@ def test_validate_for_save_accepts_good_queries_and_estimates_fractions(corpus_s
         validate_for_save("model", corpus_stats)
     with pytest.raises(QueryError, match="would match about"):
         validate_for_save("diffusion OR model", corpus_stats)
+
+
+def test_typos_of_short_words_the_corpus_does_not_know(corpus_stats: CorpusStats) -> None:
+    def hit(query: str, p: Paper) -> MatchResult | None:
+        return compile_query(query, corpus_stats).evaluate(Document.from_paper(p), corpus_stats)
+
+    for query, title in [("protien", "Protein Folding with Language Models"),
+                         ("federated learing", "Federated Learning on Edge Devices")]:
+        res = hit(query, paper(title))
+        assert res is not None and res.score >= DEFAULT_THRESHOLD, query
+        assert "fuzzy" in {c["kind"] for c in res.explanation["clauses"]}
+    assert run("protien", paper("Protein Folding")) is None  # no statistics: no vocabulary, exact
+    # real corpus words stay exact, acronyms and short words too
+    assert corpus_stats.df["sound"] and hit("sound", paper("Round Robin Scheduling")) is None
+    assert hit("GAN", paper("Organ Segmentation")) is None
+    # deterministic given the statistics: the same text and stats compile to the same query
+    assert compile_query("protien", corpus_stats) is compile_query("protien", corpus_stats)
+    assert compile_query("protien", corpus_stats).root != compile_query("protien").root
+
+
+def test_a_word_in_most_papers_still_ranks_and_passes_on_a_title_hit() -> None:
+    """IDF ranks, it does not veto: "quantum" in a quantum-heavy feed."""
+    docs = [Document.from_paper(paper(f"Quantum Topic {i}", "We study quantum states.")) for i in range(60)]
+    docs += [Document.from_paper(paper(f"Classical Topic {i}", "Classical mechanics.")) for i in range(40)]
+    stats = CorpusStats.from_documents(docs)
+    assert stats.fraction("quantum") == 0.6
+    validate_for_save("quantum", stats)  # a fair subscription in this feed
+    title = run("quantum", paper("Quantum Error Correction"), stats)
+    passing = run("quantum", paper("Error Correction", "A remark on quantum codes."), stats)
+    assert title is not None and title.score >= DEFAULT_THRESHOLD
+    assert passing is not None and passing.score < DEFAULT_THRESHOLD
+    rare = run("zygomorphic", paper("Zygomorphic Flowers"), stats)
+    assert rare is not None and rare.score > title.score  # rarity still ranks

@@ -147,3 +147,50 @@ def test_any_subject_round_trips(subject: str) -> None:
     msg = _parse(_build(_rendered(subject=subject)))
     from digest.sanitize import header_safe
     assert msg["Subject"] == header_safe(subject)
+
+
+def test_eight_bit_bodies_parse_back_and_convert_to_quoted_printable() -> None:
+    r = _rendered()
+    data = _build(r, eight_bit=True)
+    assert b"\n" not in data.replace(b"\r\n", b"")
+    assert max(len(line) for line in data.split(b"\r\n")) <= 998  # RFC 5322 §2.1.1
+    assert data.count(b"\r\n") < _build(r).count(b"\r\n") / 2
+    for raw, cte in ((data, "8bit"), (M.seven_bit(data), "quoted-printable")):
+        msg = _parse(raw)
+        assert msg.defects == []
+        parts = list(msg.iter_parts())
+        assert [p.get_content_type() for p in parts] == ["text/plain", "text/html"]
+        assert [p["Content-Transfer-Encoding"] for p in parts] == [cte, cte]
+        assert parts[0].get_content().replace("\r\n", "\n") == r.text
+        assert parts[1].get_content().replace("\r\n", "\n").rstrip("\n") == r.html.rstrip("\n")
+        assert msg["Message-ID"] == "<digest.daily.2026-11-24.u7@example.org>"
+    # A server without 8BITMIME gets the very message eight_bit=False would have built.
+    assert M.seven_bit(data) == _build(r) and M.seven_bit(_build(r)) == _build(r)
+
+
+def test_eight_bit_falls_back_per_part_for_long_lines_nul_and_the_boundary() -> None:
+    import hashlib
+
+    boundary = "=_" + hashlib.sha256(b"<digest.daily.2026-11-24.u7@example.org>").hexdigest()[:30]
+    for html in ("<p>" + "x" * 2000 + "</p>", "<p>a\x00b</p>", f"<p>\n--{boundary}\n</p>"):
+        r = _rendered(html=html)
+        msg = _parse(_build(r, eight_bit=True))
+        plain, rich = msg.iter_parts()
+        assert (plain["Content-Transfer-Encoding"], rich["Content-Transfer-Encoding"]) == ("8bit", "quoted-printable")
+        assert rich.get_content().replace("\r\n", "\n").rstrip("\n") == html
+    ascii_only = _parse(_build(_rendered(text="plain ascii\n", html="<p>ascii</p>"), eight_bit=True))
+    assert [p["Content-Transfer-Encoding"] for p in ascii_only.iter_parts()] == ["7bit", "7bit"]
+
+
+@given(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=400))
+@hsettings(max_examples=200, deadline=None)
+def test_any_body_round_trips_in_eight_bit_and_after_seven_bit(text: str) -> None:
+    data = _build(_rendered(text=text, html=text), eight_bit=True)
+    expected = text.replace("\r\n", "\n").replace("\r", "\n")
+    expected = expected if expected.endswith("\n") else expected + "\n"
+    for raw in (data, M.seven_bit(data)):
+        parts = list(_parse(raw).iter_parts())
+        assert len(parts) == 2
+        for part in parts:
+            body = part.get_payload(decode=True).decode("utf-8").replace("\r\n", "\n")
+            assert body == expected

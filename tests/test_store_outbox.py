@@ -156,3 +156,28 @@ def test_release_claims_gives_rows_back(store: Store) -> None:
     store.release_claims([item.id], "w1")
     [again] = store.claim_pending(now, 10, "w2")
     assert again.id == oid and again.attempts == 1
+
+
+def test_enqueue_digests_in_one_transaction_gives_the_one_by_one_outcomes(store: Store) -> None:
+    from digest.store.outbox import Enqueue
+
+    _papers(store, "arxiv:1", "arxiv:2")
+    a, b = store.upsert_user("a@example.org"), store.upsert_user("b@example.org")
+    assert _enqueue(store, b.id, "2026-11-23") is not None  # b's day already recorded
+
+    def row(user_id: int, key: str, seq_from: int, seq_to: int, papers: tuple[str, ...] = ()) -> Enqueue:
+        return Enqueue(user_id, "daily", key, f"<{user_id}.{key}@digest>", "s", "x@example.org",
+                       b"Subject: x\r\n\r\nbody\r\n", papers, seq_from, seq_to, (2,) * len(papers))
+
+    ids = store.enqueue_digests([
+        row(a.id, "2026-11-24", 0, 5, ("arxiv:1",)),
+        row(a.id, "2026-11-25", 0, 9),              # built from the watermark the first one moves: stale
+        row(b.id, "2026-11-23", 10, 12),            # its row exists: nothing written
+        row(b.id, "2026-11-24", 10, 20, ("arxiv:1", "arxiv:2")),
+    ], now=T0)
+    assert ids[0] is not None and ids[1] is None and ids[2] is None and ids[3] is not None
+    assert store.digest_watermark(a.id, "daily") == 5 and store.digest_watermark(b.id, "daily") == 20
+    assert store.sent_versions(a.id, ["arxiv:1", "arxiv:2"]) == {"arxiv:1": 2}
+    assert store.sent_versions(b.id, ["arxiv:1", "arxiv:2"]) == {"arxiv:1": 2, "arxiv:2": 2}
+    assert store.outbox_keys([(a.id, "daily", "2026-11-25")]) == set()
+    assert store.enqueue_digests([], now=T0) == []

@@ -4,14 +4,21 @@ Marking one row per accepted message (not per batch) is what bounds duplicates t
 in flight when the process dies. Retries back off exponentially (1 min, 2, 4 ... capped at 6 h); after
 :data:`MAX_ATTEMPTS` transient failures a row is marked failed, like an RFC 5321 5yz reply at once.
 
-Public: :class:`DeliveryRun`, :class:`Transport`, :func:`deliver_pending`, :func:`make_transport`,
-:func:`retry_delay`, :data:`MAX_ATTEMPTS`.
+A large run delivers while it is still enqueueing: :class:`BackgroundDelivery` runs
+:func:`deliver_pending` in child processes (one SMTP connection each) that drain the outbox as rows
+are committed. A thread would not do: it shares the GIL with the rendering and waits up to the
+switch interval (5 ms) after every SMTP reply; measured, a delivery thread next to a busy one
+managed ~9 ms per message instead of ~2.
+
+Public: :class:`DeliveryRun`, :class:`Transport`, :class:`BackgroundDelivery`, :func:`deliver_pending`,
+:func:`make_transport`, :func:`retry_delay`, :data:`MAX_ATTEMPTS`.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import queue
 import socket
 import time
 import uuid
@@ -80,12 +87,15 @@ def _owner() -> str:
 
 def deliver_pending(store: Any, settings: Settings, *, now: datetime, limit: int | None = None,
                     transport: Transport | None = None, owner: str | None = None,
-                    should_stop: Callable[[], bool] | None = None) -> DeliveryRun:
+                    should_stop: Callable[[], bool] | None = None,
+                    more_coming: Callable[[], bool] | None = None) -> DeliveryRun:
     """Send every due outbox row (at most ``limit``) through one transport session.
 
     ``now`` may lie in the future or past (``digest send --now``); the run's clock advances from it
     with real elapsed time, so leases stay honest during a long run. ``should_stop`` is polled between
-    messages (SIGTERM): claimed rows not yet tried are handed back at once.
+    messages (SIGTERM): claimed rows not yet tried are handed back at once. ``more_coming`` is asked
+    when nothing is due: True (it may block briefly, waiting) means another process is still
+    enqueueing, so look again; after its first False the outbox is drained once more and the run ends.
     """
     owner = owner or _owner()
     run = DeliveryRun()
@@ -95,12 +105,16 @@ def deliver_pending(store: Any, settings: Settings, *, now: datetime, limit: int
         return now + timedelta(seconds=time.monotonic() - start)
 
     transport = transport or make_transport(settings)
+    last_look = more_coming is None
     with transport:
         while limit is None or run.attempted < limit:
             want = BATCH if limit is None else min(BATCH, limit - run.attempted)
             items = store.claim_pending(clock(), want, owner, LEASE_SECONDS)
             if not items:
-                break
+                if last_look:
+                    break
+                last_look = not more_coming()  # type: ignore[misc]  # None only when last_look
+                continue
             for n, item in enumerate(items):
                 if should_stop is not None and should_stop():
                     store.release_claims([i.id for i in items[n:]], owner)
@@ -142,3 +156,77 @@ def _deliver_one(store: Any, transport: Transport, item: OutboxItem, clock: Call
     store.mark_sent(item.id, now=clock())
     run.sent += 1
     return True
+
+
+# --- delivering while enqueueing ------------------------------------------------------------------
+
+
+def _background_worker(url: str, settings: Settings, now: datetime, done: Any, results: Any) -> None:
+    """Child process: drain the outbox until the parent says it has enqueued everything."""
+    from digest.store import Store
+
+    run = DeliveryRun()
+    try:
+        store = Store.open(url, migrate=False)
+        try:
+            run = deliver_pending(store, settings, now=now, more_coming=lambda: not done.wait(0.05))
+        finally:
+            store.close()
+    except Exception as exc:  # reported to the parent, which has the log and the exit status
+        run.errors.append(f"delivery worker stopped: {type(exc).__name__}: {exc}"[:300])
+    results.put(run)
+
+
+class BackgroundDelivery:
+    """Deliver the outbox in ``workers`` child processes while this process keeps enqueueing.
+
+    Each worker is an ordinary outbox consumer (its own store connection, claims with a lease, one
+    SMTP session), so the delivery guarantees are those of :func:`deliver_pending`. Use as a context
+    manager; :meth:`finish` says enqueueing is over and returns the combined :class:`DeliveryRun`
+    once the outbox is drained. ``url`` must name a database other processes can open (a file or a
+    server, not ``:memory:``).
+    """
+
+    def __init__(self, url: str, settings: Settings, *, now: datetime, workers: int = 1) -> None:
+        import multiprocessing
+
+        # spawn, not fork: the parent holds open database connections and threads.
+        self._ctx = multiprocessing.get_context("spawn")
+        self._done = self._ctx.Event()
+        self._results = self._ctx.Queue()
+        self._procs = [self._ctx.Process(target=_background_worker, args=(url, settings, now, self._done, self._results),
+                                         name=f"digest-deliver-{n}", daemon=True) for n in range(workers)]
+        self.run: DeliveryRun | None = None
+
+    def __enter__(self) -> "BackgroundDelivery":
+        for proc in self._procs:
+            proc.start()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.finish()
+
+    def finish(self) -> DeliveryRun:
+        if self.run is not None:
+            return self.run
+        self._done.set()
+        run = DeliveryRun()
+        for proc in self._procs:
+            part: DeliveryRun | None = None
+            while part is None and (proc.is_alive() or not self._results.empty()):
+                try:
+                    part = self._results.get(timeout=1.0)
+                except queue.Empty:
+                    continue
+            if part is None:
+                run.errors.append(f"delivery worker {proc.name} exited with status {proc.exitcode}")
+                continue
+            run.sent += part.sent
+            run.retried += part.retried
+            run.failed += part.failed
+            run.errors.extend(part.errors)
+        for proc in self._procs:
+            proc.join(10)
+        self.run = run
+        return run

@@ -10,6 +10,11 @@ message itself (the delivery benchmark sends 10,000 in one session). ``security`
 "starttls" (RFC 3207: EHLO, STARTTLS, EHLO again) or "ssl" (implicit TLS, RFC 8314). The password
 comes only from ``settings.smtp_password`` (environment) and never appears in errors or logs.
 
+Stored messages may carry 8bit bodies (:func:`digest.render.message.build_message`); they go with
+``MAIL FROM:<...> BODY=8BITMIME`` when the server advertises 8BITMIME (RFC 6152 §2), and are re-encoded
+as quoted-printable (:func:`digest.render.message.seven_bit`) for a server that does not (RFC 6152 §3:
+8-bit data must not be sent to it). The decoded content, headers and Message-ID are the same.
+
 Public: :class:`SmtpTransport`, :func:`envelope_sender`.
 """
 
@@ -19,10 +24,42 @@ import smtplib
 import ssl
 from email.utils import parseaddr
 from types import TracebackType
+from typing import Any
 
 from digest.config import Settings
 from digest.errors import DeliveryError
+from digest.render.message import seven_bit
 from digest.store.outbox import OutboxItem
+
+
+def _data(conn: smtplib.SMTP, message: bytes) -> tuple[int, bytes]:
+    """``SMTP.data`` for bytes, dot-stuffed with one C-level ``replace``.
+
+    RFC 5321 §4.5.2: a line that starts with "." gets another one. smtplib does the same with a
+    multi-line regex (``^\\.``: at the start or after any LF, as here) that costs ~0.6 ms for a 66 KB
+    message, a third of the client's work per message.
+    """
+    conn.putcmd("data")
+    code, reply = conn.getreply()
+    if code != 354:
+        raise smtplib.SMTPDataError(code, reply)
+    stuffed = message.replace(b"\n.", b"\n..")
+    if stuffed.startswith(b"."):
+        stuffed = b"." + stuffed
+    if not stuffed.endswith(b"\r\n"):
+        stuffed += b"\r\n"
+    conn.send(stuffed + b".\r\n")
+    return conn.getreply()
+
+
+class _SMTP(smtplib.SMTP):
+    def data(self, msg: Any) -> tuple[int, bytes]:
+        return _data(self, msg) if isinstance(msg, bytes) else super().data(msg)
+
+
+class _SMTP_SSL(smtplib.SMTP_SSL):
+    def data(self, msg: Any) -> tuple[int, bytes]:
+        return _data(self, msg) if isinstance(msg, bytes) else super().data(msg)
 
 
 def envelope_sender(settings: Settings) -> str:
@@ -57,9 +94,9 @@ class SmtpTransport:
         cfg = self.settings.smtp
         conn: smtplib.SMTP
         if cfg.security == "ssl":
-            conn = smtplib.SMTP_SSL(cfg.host, cfg.port, timeout=cfg.timeout, context=self._context())
+            conn = _SMTP_SSL(cfg.host, cfg.port, timeout=cfg.timeout, context=self._context())
         else:
-            conn = smtplib.SMTP(cfg.host, cfg.port, timeout=cfg.timeout)
+            conn = _SMTP(cfg.host, cfg.port, timeout=cfg.timeout)
         try:
             conn.ehlo_or_helo_if_needed()
             if cfg.security == "starttls":
@@ -81,7 +118,14 @@ class SmtpTransport:
         try:
             if self._conn is None:
                 self._conn = self._connect()
-            refused = self._conn.sendmail(self.sender, [item.recipient], item.message)
+            message = item.message
+            options: tuple[str, ...] = ()
+            if not message.isascii():
+                if self._conn.has_extn("8bitmime"):
+                    options = ("BODY=8BITMIME",)
+                else:
+                    message = seven_bit(message)
+            refused = self._conn.sendmail(self.sender, [item.recipient], message, mail_options=options)
         except smtplib.SMTPRecipientsRefused as exc:
             code, text = next(iter(exc.recipients.values()), (None, b""))
             raise DeliveryError(item.id, f"recipient refused: {_text(text)}", smtp_code=code) from None

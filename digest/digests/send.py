@@ -4,7 +4,9 @@ For each active user and each period (daily, weekly) whose send instant has come
 (:mod:`digest.digests.periods`) and that has no outbox row yet: select (:func:`build_digest`), render
 (:func:`digest.render.email.render_email`), build the message bytes once
 (:func:`digest.render.message.build_message`) and enqueue them with the papers and the new watermark
-in one transaction. Then the outbox is drained (:func:`digest.deliver.outbox.deliver_pending`). Every
+in one transaction per digest (many digests share one commit). Then the outbox is drained
+(:func:`digest.deliver.outbox.deliver_pending`), or, in a large run, drained by a child process
+while the digests are still being built. Every
 step is idempotent: running it twice, or in two processes at once, sends each digest once.
 
 Matching first: ``send_due(match_first=True)`` (what `digest send` does) runs the matcher over new
@@ -16,27 +18,34 @@ An empty digest is not sent unless the user asked for it (``send_empty``); its p
 recorded (status "empty") so it is not reconsidered until the next period.
 
 Public: :class:`SendReport`, :class:`Planned`, :func:`send_due`, :func:`render_digest`,
-:func:`preview`.
+:func:`message_bytes`, :func:`outbox_row`, :func:`preview`, :data:`ENQUEUE_BATCH`, :data:`BACKGROUND_FROM`.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from digest.config import Settings
-from digest.deliver.outbox import DeliveryRun, deliver_pending
+from digest.deliver.outbox import BackgroundDelivery, DeliveryRun, deliver_pending
 from digest.deliver.smtp import envelope_sender
 from digest.digests.periods import PERIODS, DuePeriod, due_periods, period_for
 from digest.digests.select import MATCH_WATERMARK, build_digest, source_status
 from digest.models import Digest, User
 from digest.render.email import RenderCache, RenderedEmail, render_email
 from digest.render.message import build_message, list_id_for, message_id_for
+from digest.store.outbox import Enqueue
 
 log = logging.getLogger(__name__)
+
+#: Digests recorded per transaction (:meth:`digest.store.Store.enqueue_digests`).
+ENQUEUE_BATCH = 100
+#: From this many due digests on, delivery runs alongside enqueueing; below it, starting a process
+#: costs more than it saves.
+BACKGROUND_FROM = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,50 +85,82 @@ def render_digest(digest: Digest, user: User, settings: Settings, *,
 
 def message_bytes(digest: Digest, rendered: RenderedEmail, user: User, settings: Settings, *,
                   now: datetime) -> tuple[str, bytes]:
-    """(Message-ID, the complete message). The id depends only on user and period (RFC 5322 §3.6.4)."""
+    """(Message-ID, the complete message). The id depends only on user and period (RFC 5322 §3.6.4).
+
+    Bodies are 8bit where their lines allow (RFC 6152); the SMTP transport re-encodes them for a
+    server without 8BITMIME (:func:`digest.render.message.seven_bit`)."""
     domain = _mail_domain(settings)
     message_id = message_id_for(user.id, digest.period, digest.period_key, domain)
     data = build_message(rendered=rendered, sender=settings.smtp.from_, recipient=(user.name, user.email),
                          message_id=message_id, date=now, list_id=list_id_for(digest.period, domain),
-                         unsubscribe_https=rendered.unsubscribe_https, unsubscribe_mailto=rendered.unsubscribe_mailto)
+                         unsubscribe_https=rendered.unsubscribe_https, unsubscribe_mailto=rendered.unsubscribe_mailto,
+                         eight_bit=True)
     return message_id, data
 
 
+def outbox_row(digest: Digest, user: User, settings: Settings, *, now: datetime,
+               cache: RenderCache | None = None) -> tuple[Planned, Enqueue]:
+    """Render ``digest`` and build what :meth:`~digest.store.Store.enqueue_digests` records for it.
+
+    An empty digest the user did not ask for gets a row without a message (status "empty")."""
+    if not digest.items and not user.send_empty:
+        return (Planned(user.email, digest.period, digest.period_key, 0, "", "empty"),
+                Enqueue(user.id, digest.period, digest.period_key, "", "", user.email, None, (),
+                        digest.seq_from, digest.seq_to))
+    rendered = render_digest(digest, user, settings, cache=cache)
+    message_id, data = message_bytes(digest, rendered, user, settings, now=now)
+    versions = {i.paper.id: i.paper.version for i in digest.items}
+    ids = rendered.paper_ids
+    return (Planned(user.email, digest.period, digest.period_key, len(ids) + rendered.more_count, rendered.subject,
+                    "enqueued"),
+            Enqueue(user.id, digest.period, digest.period_key, message_id, rendered.subject, user.email, data, ids,
+                    digest.seq_from, digest.seq_to, tuple(versions.get(p) for p in ids)))
+
+
+def _build(store: Any, user: User, due: DuePeriod, now: datetime, context: dict[str, Any]) -> Digest:
+    return build_digest(store, user, due.period, due.key, now=now, start=due.start, end=due.end, **context)
+
+
+def _dry_run(store: Any, settings: Settings, user: User, due: DuePeriod, *, now: datetime, cache: RenderCache,
+             context: dict[str, Any]) -> Planned:
+    digest = _build(store, user, due, now, context)
+    if not digest.items and not user.send_empty:
+        return Planned(user.email, due.period, due.key, 0, "", "dry-run")
+    rendered = render_digest(digest, user, settings, cache=cache)
+    return Planned(user.email, due.period, due.key, len(rendered.paper_ids) + rendered.more_count, rendered.subject,
+                   "dry-run")
+
+
+def _settle(store: Any, planned: Planned, oid: int | None, user: User, due: DuePeriod) -> Planned | None:
+    """The outcome of one enqueue; None when the watermark moved meanwhile (build again)."""
+    if oid is not None:
+        return replace(planned, outbox_id=oid)
+    if store.outbox_keys([(user.id, due.period, due.key)]):
+        return replace(planned, outcome="already")
+    return None
+
+
 def _enqueue_one(store: Any, settings: Settings, user: User, due: DuePeriod, *, now: datetime,
-                 cache: RenderCache, context: dict[str, Any], dry_run: bool) -> Planned:
+                 cache: RenderCache, context: dict[str, Any]) -> Planned:
     # Two tries: a None from enqueue without an outbox row means another run moved the watermark
     # between our build and our enqueue; building again from the new watermark is then correct.
     for _ in range(2):
-        digest = build_digest(store, user, due.period, due.key, now=now, start=due.start, end=due.end, **context)
-        if not digest.items and not user.send_empty:
-            if dry_run:
-                return Planned(user.email, due.period, due.key, 0, "", "dry-run")
-            oid = store.enqueue_digest(user.id, due.period, due.key, "", "", user.email, None, [],
-                                       digest.seq_from, digest.seq_to, now=now)
-            outcome = "empty"
-            rendered_subject, count = "", 0
-        else:
-            rendered = render_digest(digest, user, settings, cache=cache)
-            rendered_subject, count = rendered.subject, len(rendered.paper_ids) + rendered.more_count
-            if dry_run:
-                return Planned(user.email, due.period, due.key, count, rendered.subject, "dry-run")
-            message_id, data = message_bytes(digest, rendered, user, settings, now=now)
-            versions = {i.paper.id: i.paper.version for i in digest.items}
-            ids = list(rendered.paper_ids)
-            oid = store.enqueue_digest(user.id, due.period, due.key, message_id, rendered.subject, user.email, data,
-                                       ids, digest.seq_from, digest.seq_to, [versions.get(p) for p in ids], now=now)
-            outcome = "enqueued"
-        if oid is not None:
-            return Planned(user.email, due.period, due.key, count, rendered_subject, outcome, oid)
-        if store.outbox_keys([(user.id, due.period, due.key)]):
-            return Planned(user.email, due.period, due.key, count, rendered_subject, "already")
+        planned, row = outbox_row(_build(store, user, due, now, context), user, settings, now=now, cache=cache)
+        settled = _settle(store, planned, store.enqueue_digests([row], now=now)[0], user, due)
+        if settled is not None:
+            return settled
     log.warning("digest %s %s for %s: watermark kept moving; left for the next run", due.period, due.key, user.email)
     return Planned(user.email, due.period, due.key, 0, "", "already")
 
 
 def send_due(store: Any, settings: Settings, *, now: datetime, dry_run: bool = False, match_first: bool = True,
              deliver: bool = True, users: list[User] | None = None) -> SendReport:
-    """Build, enqueue and deliver every digest due at ``now``; see the module doc."""
+    """Build, enqueue and deliver every digest due at ``now``; see the module doc.
+
+    Digests are recorded :data:`ENQUEUE_BATCH` per transaction. From :data:`BACKGROUND_FROM` due
+    digests on (and with a database other processes can open), delivery runs in a child process
+    while the rest are still being built (:class:`digest.deliver.outbox.BackgroundDelivery`).
+    """
     report = SendReport()
     if match_first and not dry_run:
         from digest.match.run import match_new
@@ -134,19 +175,43 @@ def send_due(store: Any, settings: Settings, *, now: datetime, dry_run: bool = F
             periods_of[sub.user_id].add(sub.every)
     wanted = [due for u in users for due in due_periods(u, now, PERIODS) if due.period in periods_of[u.id]]
     done = store.outbox_keys((d.user_id, d.period, d.key) for d in wanted)
+    todo = [due for due in wanted if (due.user_id, due.period, due.key) not in done]
     by_id = {u.id: u for u in users}
     # Shared by every digest of the run: one feed-health read, one matcher watermark, one render cache.
     status = source_status(store.feed_states())
     match_seq = store.get_watermark(MATCH_WATERMARK)
     cache = RenderCache()
-    for due in wanted:
-        user = by_id[due.user_id]
-        if (due.user_id, due.period, due.key) in done:
-            continue
-        context = {"subscriptions": subs_of[user.id], "status": status, "match_seq": match_seq}
-        report.planned.append(_enqueue_one(store, settings, user, due, now=now, cache=cache, context=context,
-                                           dry_run=dry_run))
-    if deliver and not dry_run:
+
+    def context_of(user: User) -> dict[str, Any]:
+        return {"subscriptions": subs_of[user.id], "status": status, "match_seq": match_seq}
+
+    if dry_run:
+        report.planned = [_dry_run(store, settings, by_id[d.user_id], d, now=now, cache=cache,
+                                   context=context_of(by_id[d.user_id])) for d in todo]
+        return report
+
+    def enqueue_all() -> None:
+        for start in range(0, len(todo), ENQUEUE_BATCH):
+            batch = []
+            for due in todo[start:start + ENQUEUE_BATCH]:
+                user = by_id[due.user_id]
+                digest = _build(store, user, due, now, context_of(user))
+                batch.append((user, due, *outbox_row(digest, user, settings, now=now, cache=cache)))
+            ids = store.enqueue_digests([row for *_, row in batch], now=now)
+            for (user, due, planned, _), oid in zip(batch, ids):
+                settled = _settle(store, planned, oid, user, due)
+                report.planned.append(settled if settled is not None else
+                                      _enqueue_one(store, settings, user, due, now=now, cache=cache,
+                                                   context=context_of(user)))
+
+    url = store.engine.url
+    if deliver and len(todo) >= BACKGROUND_FROM and url.database not in (None, "", ":memory:"):
+        with BackgroundDelivery(url.render_as_string(hide_password=False), settings, now=now) as background:
+            enqueue_all()
+            report.delivery = background.finish()
+        return report
+    enqueue_all()
+    if deliver:
         report.delivery = deliver_pending(store, settings, now=now)
     return report
 

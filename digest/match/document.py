@@ -71,7 +71,7 @@ class Document:
     """Per-field normalised terms of one paper plus caches shared by every query evaluated on it."""
 
     __slots__ = ("paper_id", "fields", "authors", "authors_text", "categories", "sources", "ids",
-                 "vocab_keys", "vocab_forms", "leaf_cache", "note_cache", "cache_owner", "_expansions", "_expanded", "_key_list",
+                 "vocab_keys", "vocab_forms", "key_counts", "pair_counts", "leaf_cache", "note_cache", "cache_owner", "_expansions", "_expanded", "_key_list",
                  "_form_list")
 
     def __init__(self, paper_id: str, texts: dict[str, str], authors: Iterable[str] = (),
@@ -94,6 +94,28 @@ class Document:
         self.ids = frozenset(i.lower() for i in ids if i)
         self.vocab_keys = frozenset(k for f in self.fields.values() for k in f.postings)
         self.vocab_forms = frozenset(k for f in self.fields.values() for k in f.form_postings)
+        #: key -> its number of terms (single and joined) in each of TEXT_FIELDS, for batch matching
+        self.key_counts: dict[str, tuple[int, int, int, int]] = {}
+        per_field = [f.postings for f in self.fields.values()]
+        for key in self.vocab_keys:
+            self.key_counts[key] = tuple(len(p.get(key, ())) for p in per_field)  # type: ignore[assignment]
+        #: for two-word phrases, per field: "a b" -> start positions of a term keyed a directly followed
+        #: by a term keyed b; "a " -> single-token terms keyed a (a joined word written as one token)
+        self.pair_counts: dict[str, list[int]] = {}
+        for fi, f in enumerate(self.fields.values()):
+            starts: dict[int, list[Term]] = {}
+            for found in f.postings.values():
+                for t in found:
+                    starts.setdefault(t.pos, []).append(t)
+            pairs: dict[str, set[int]] = {}
+            for t in f.seq:
+                pairs.setdefault(t.key + " ", set()).add(t.pos)
+            for pos, here in starts.items():
+                for t in here:
+                    for u in starts.get(pos + t.width, ()):
+                        pairs.setdefault(f"{t.key} {u.key}", set()).add(pos)
+            for pair, where in pairs.items():
+                self.pair_counts.setdefault(pair, [0, 0, 0, 0])[fi] = len(where)
         self._expansions: dict[Word, dict[str, float]] = {}
         self._expanded: Container[Word] = ()
         #: digest.match.score's per-clause results, valid for the stats named by cache_owner
@@ -125,6 +147,14 @@ class Document:
         ``expansions`` must hold every document key accepted by every word in ``covered``."""
         self._expansions.update(expansions)
         self._expanded = covered
+
+    def set_expansion(self, word: Word, found: dict[str, float]) -> None:
+        """Take the expansion of one word computed elsewhere: every document key (form, for a
+        prefix word) that ``word`` accepts, with its similarity."""
+        self._expansions[word] = found
+
+    def has_expansion(self, word: Word) -> bool:
+        return word in self._expansions
 
     def expand(self, word: Word) -> dict[str, float]:
         """The document keys (forms, for a prefix word) that ``word`` accepts, with similarity.

@@ -18,8 +18,13 @@ The three systems, each deciding per (query, paper) "relevant or not":
   number of relevant papers for that query (R-precision). That cutoff knows R, which no deployed
   system does: it is an upper bound for a BM25 alert with one global threshold.
 
+Groups: when the queries file has a ``needs.tsv`` beside it (``NEED<TAB>description<TAB>split``,
+a query ``NEED-n`` belonging to need ``NEED``) and a ``variants.tsv`` (``QUERY_ID<TAB>variant``),
+the report also sums each system per split (``split:tune``, the needs defaults were tuned on;
+``split:test``, held out) and per variant (``variant:typo``, ``variant:british``...).
+
 Public: :func:`evaluate`, :func:`load_queries`, :func:`load_qrels`, :func:`load_papers`,
-:func:`bm25_scores`, :class:`EvalReport`.
+:func:`load_labels`, :func:`bm25_scores`, :class:`EvalReport`.
 """
 
 from __future__ import annotations
@@ -78,12 +83,16 @@ class EvalReport:
     queries: int
     summaries: dict[str, Summary]
     results: tuple[QueryResult, ...] = field(default=())
+    #: "split:tune" / "variant:typo"... -> system -> summary over that group's queries
+    groups: dict[str, dict[str, Summary]] = field(default_factory=dict)
 
     def to_dict(self, *, details: bool = True) -> dict[str, Any]:
         out: dict[str, Any] = {
             "papers": self.papers, "queries": self.queries,
             "systems": {name: {k: v for k, v in vars_of(s).items() if k != "system"}
                         for name, s in self.summaries.items()},
+            "groups": {g: {name: {k: v for k, v in vars_of(s).items() if k != "system"} for name, s in by.items()}
+                       for g, by in self.groups.items()},
         }
         if details:
             out["per_query"] = [vars_of(r) for r in self.results]
@@ -121,6 +130,26 @@ def load_qrels(path: str | Path) -> dict[str, dict[str, int]]:
             raise ParseError("TREC qrels", f"line {n}: expected QUERY_ID 0 PAPER_ID RELEVANCE", source=str(path))
         out.setdefault(parts[0], {})[parts[2]] = int(parts[3])
     return out
+
+
+def load_labels(path: str | Path, column: int = 1) -> dict[str, str]:
+    """``ID<TAB>...`` lines -> {ID: the given tab-separated column}; ``#`` comments skipped."""
+    out = {}
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        parts = line.split("\t")
+        if line.strip() and not line.startswith("#") and len(parts) > column:
+            out[parts[0].strip()] = parts[column].strip()
+    return out
+
+
+def _groups_of(queries_file: str | Path, needs_file: str | Path | None,
+               variants_file: str | Path | None) -> dict[str, str | None]:
+    """{query id: group labels} from the needs' splits and the queries' variants, if present."""
+    folder = Path(queries_file).parent
+    needs = Path(needs_file) if needs_file else folder / "needs.tsv"
+    variants = Path(variants_file) if variants_file else folder / "variants.tsv"
+    return {"split": str(needs) if needs.is_file() else None,
+            "variant": str(variants) if variants.is_file() else None}
 
 
 def _paper_from_json(obj: dict[str, Any]) -> Paper:
@@ -221,7 +250,7 @@ def _digest_matcher(papers: Sequence[Paper]) -> Callable[[str], set[str]]:
     stats = CorpusStats.from_documents(docs)
 
     def run(query: str) -> set[str]:
-        compiled = compile_query(query)
+        compiled = compile_query(query, stats)  # what subscriptions compile: vocabulary-aware typos
         hits = ((p, compiled.evaluate(d, stats)) for p, d in zip(papers, docs))
         return {p.id for p, r in hits if r is not None and r.score >= DEFAULT_THRESHOLD}
 
@@ -255,10 +284,13 @@ def _summary(system: str, results: list[QueryResult]) -> Summary:
 
 
 def evaluate(queries_file: str | Path, qrels_file: str | Path, papers: Any, *,
-             systems: Iterable[str] = SYSTEMS) -> EvalReport:
+             systems: Iterable[str] = SYSTEMS, needs_file: str | Path | None = None,
+             variants_file: str | Path | None = None) -> EvalReport:
     """Run every query through every system and compare with the qrels.
 
     ``papers`` is a JSONL path, a sequence of :class:`Paper`, or a store (all its papers).
+    ``needs_file`` and ``variants_file`` default to ``needs.tsv`` and ``variants.tsv`` beside the
+    queries file (module doc, "Groups").
     """
     queries = load_queries(queries_file)
     qrels = load_qrels(qrels_file)
@@ -288,8 +320,22 @@ def evaluate(queries_file: str | Path, qrels_file: str | Path, papers: Any, *,
                 raise ValueError(f"unknown system {system!r} (one of {', '.join(SYSTEMS)})")
             per_system[system].append(_score(qid, query, system, got, judged, error))
     results = tuple(r for s in wanted for r in per_system[s])
+    files = _groups_of(queries_file, needs_file, variants_file)
+    labels: dict[str, dict[str, str]] = {}  # query id -> kind -> label
+    if files["split"]:
+        splits = load_labels(files["split"], column=2)
+        for qid, _ in queries:
+            if (split := splits.get(qid.rsplit("-", 1)[0])):
+                labels.setdefault(qid, {})["split"] = split
+    if files["variant"]:
+        for qid, variant in load_labels(files["variant"]).items():
+            labels.setdefault(qid, {})["variant"] = variant
+    names = sorted({f"{kind}:{label}" for by in labels.values() for kind, label in by.items()})
+    groups = {g: {s: _summary(s, [r for r in per_system[s]
+                                  if labels.get(r.query_id, {}).get(g.split(":")[0]) == g.split(":", 1)[1]])
+                  for s in wanted} for g in names}
     return EvalReport(papers=len(corpus), queries=len(queries),
-                      summaries={s: _summary(s, per_system[s]) for s in wanted}, results=results)
+                      summaries={s: _summary(s, per_system[s]) for s in wanted}, results=results, groups=groups)
 
 
 def _papers_of(papers: Any) -> list[Paper]:

@@ -16,12 +16,13 @@ Public: :class:`QueryIndex`, :func:`match_all` (the brute-force reference).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from typing import Any
 
+from digest.match.batch import Batch
 from digest.match.document import Document, meta_atoms, word_similarity
 from digest.match.query import And, MetaClause, Node, Not, TextClause, Word
-from digest.match.score import DEFAULT_THRESHOLD, CompiledQuery, MatchResult, bind_document, leaf_result
+from digest.match.score import DEFAULT_THRESHOLD, CompiledQuery, MatchResult
 from digest.match.stats import CorpusStats
 
 __all__ = ["QueryIndex", "match_all"]
@@ -32,6 +33,8 @@ Atom = tuple[str, object]
 # Keys are any hashable the caller chooses (Any: Mapping is invariant in its key type).
 Thresholds = Mapping[Any, float] | float
 PREFIX_BUCKET = 3
+# Scores are rounded to 6 decimals before the threshold: bounds keep this margin.
+_EPS = 1e-6
 _EMPTY: frozenset[Any] = frozenset()
 
 
@@ -88,8 +91,9 @@ class QueryIndex:
         self._registered: dict[Word, int] = {}
         self._deletion: dict[int, dict[str, set[Word]]] = {1: {}, 2: {}}
         self._prefixes: dict[str, set[Word]] = {}
-        self._key_cache: dict[str, tuple[Word, ...]] = {}
+        self._key_cache: dict[str, tuple[tuple[Word, float], ...]] = {}
         self._form_cache: dict[str, tuple[Word, ...]] = {}
+        self._pairs: frozenset[str] | None = None
 
     def __len__(self) -> int:
         return len(self._queries)
@@ -115,6 +119,7 @@ class QueryIndex:
         self._plan_of[key] = pid
 
     def _new_plan(self, query: CompiledQuery) -> int:
+        self._pairs = None
         pid = self._next_plan
         self._next_plan += 1
         self._plan_ids[query.root] = pid
@@ -147,6 +152,7 @@ class QueryIndex:
         if keys:
             return
         del self._plans[pid]
+        self._pairs = None
         del self._plan_ids[query.root]
         self._always.discard(pid)
         for word in _fuzzy_words(query.root):
@@ -204,7 +210,7 @@ class QueryIndex:
 
     # --- matching ---------------------------------------------------------------------------------
 
-    def _fuzzy_words_for(self, key: str) -> tuple[Word, ...]:
+    def _fuzzy_words_for(self, key: str) -> tuple[tuple[Word, float], ...]:
         cached = self._key_cache.get(key)
         if cached is not None:
             return cached
@@ -213,7 +219,7 @@ class QueryIndex:
             if table:
                 for variant in _deletions(key, depth):
                     found.update(table.get(variant, ()))
-        result = tuple(w for w in found if word_similarity(w, key) is not None)
+        result = tuple((w, sim) for w in found if (sim := word_similarity(w, key)) is not None)
         self._key_cache[key] = result
         return result
 
@@ -233,9 +239,7 @@ class QueryIndex:
         expansions: dict[Word, dict[str, float]] = {}
         if any(self._deletion.values()):
             for key in doc.vocab_keys:
-                for w in self._fuzzy_words_for(key):
-                    sim = word_similarity(w, key)
-                    assert sim is not None
+                for w, sim in self._fuzzy_words_for(key):
                     expansions.setdefault(w, {})[key] = sim
         if self._prefixes:
             for form in doc.vocab_forms:
@@ -260,29 +264,98 @@ class QueryIndex:
             pids |= self._leaves[lid][1]
         return {k for pid in pids for k in self._plans[pid][1]}
 
+    def expansions(self, keys: Iterable[str], forms: Iterable[str]) -> dict[Word, dict[str, float]]:
+        """Every fuzzy word of the index -> the ``keys`` it accepts with their similarity, and every
+        prefix word -> the ``forms`` it accepts (a batch's vocabulary, looked up once per batch)."""
+        out: dict[Word, dict[str, float]] = {}
+        if any(self._deletion.values()):
+            for key in keys:
+                for w, sim in self._fuzzy_words_for(key):
+                    out.setdefault(w, {})[key] = sim
+        if self._prefixes:
+            for form in forms:
+                for w in self._prefix_words_for(form):
+                    out.setdefault(w, {})[form] = 1.0
+        return out
+
+    def match_batch(self, docs: Sequence[Document], stats: CorpusStats,
+                    thresholds: Thresholds = DEFAULT_THRESHOLD) -> list[list[tuple[Any, float]]]:
+        """Per document, ``(key, score)`` of the queries matching it at or above their threshold,
+        best first: the scores :func:`match_all` gives, without explanations (see :meth:`explain`)."""
+        out: list[list[tuple[Any, float]]] = [[] for _ in docs]
+        if not docs:
+            return out
+        batch = Batch(docs, stats, self.expansions, self._phrase_pairs())
+        for pid in self._triggered_plans(batch):
+            query, keys, _ = self._plans[pid]
+            if isinstance(thresholds, (int, float)):
+                limits = [(k, float(thresholds)) for k in keys]
+            else:
+                limits = [(k, thresholds.get(k, DEFAULT_THRESHOLD)) for k in keys]
+            lowest = min(t for _, t in limits)
+            floor = lowest - _EPS if lowest > _EPS else None
+            root = query.root
+            if isinstance(root, (TextClause, MetaClause)):
+                papers, scores = batch.result(root)
+                if floor is not None:
+                    keep = scores >= floor
+                    papers, scores = papers[keep], scores[keep]
+                found: Iterable[tuple[int, float]] = zip(papers.tolist(), scores.tolist())
+            else:
+                found = ((p, r[0]) for p in batch.candidates(root, floor)
+                         if (r := batch.score(root, p)) is not None)
+            for p, raw in found:
+                score = round(raw, 6)
+                if score >= lowest:
+                    hits = out[p]
+                    hits.extend((k, score) for k, t in limits if score >= t)
+        for hits in out:
+            hits.sort(key=lambda kr: -kr[1])
+        return out
+
+    def _phrase_pairs(self) -> frozenset[str]:
+        """What exact two-word phrases look up in a batch: "a b" and "joined " (see Batch._phrase2)."""
+        if self._pairs is None:
+            found: set[str] = set()
+            for query, _, _ in self._plans.values():
+                for leaf in _leaves_of(query.root):
+                    if len(leaf.words) == 2 and not any(w.dist or w.prefix for w in leaf.words):
+                        found.add(f"{leaf.words[0].key} {leaf.words[1].key}")
+                        if leaf.joins[0]:
+                            found.add(leaf.joins[0] + " ")
+            self._pairs = frozenset(found)
+        return self._pairs
+
+    def _triggered_plans(self, batch: Batch) -> set[int]:
+        """Plans with a trigger clause whose atoms the batch holds (others cannot match)."""
+        lids: set[int] = set()
+        exact = self._exact
+        for key in batch.key_ids:
+            holders = exact.get(key)
+            if holders:
+                lids |= holders
+        for w in batch.expansions:
+            lids |= self._words.get(w, _EMPTY)
+        if self._meta:
+            for doc in batch.docs:
+                for atom in meta_atoms(doc):
+                    lids |= self._meta.get(atom, _EMPTY)
+        pids = set(self._always)
+        for lid in lids:
+            pids |= self._leaves[lid][1]
+        return pids
+
+    def explain(self, key: Hashable, doc: Document, stats: CorpusStats) -> MatchResult:
+        """The full result (score and explanation) of the query under ``key`` on ``doc``; for a
+        match that :meth:`match_batch` returned."""
+        res = self._queries[key].evaluate(doc, stats)
+        assert res is not None, f"query {key!r} does not match {doc.paper_id}"
+        return res
+
     def match(self, doc: Document, stats: CorpusStats,
               thresholds: Thresholds = DEFAULT_THRESHOLD) -> list[tuple[Any, MatchResult]]:
         """Queries matching ``doc`` at or above their threshold, best first; equals :func:`match_all`."""
-        bind_document(doc, stats)
-        pids = set(self._always)
-        leaves = self._leaves
-        for lid in self._triggered_leaves(doc):
-            leaf, plans, _ = leaves[lid]
-            if leaf_result(leaf, doc, stats) is not None:  # type: ignore[arg-type]
-                pids |= plans
-        out: list[tuple[Any, MatchResult]] = []
-        for pid in pids:
-            query, keys, _ = self._plans[pid]
-            score = query.score(doc, stats)
-            if score is None:
-                continue
-            passing = [k for k in keys if score >= _threshold(thresholds, k)]
-            if passing:
-                res = query.evaluate(doc, stats)
-                assert res is not None
-                out.extend((k, res) for k in passing)
-        out.sort(key=lambda kr: -kr[1].score)
-        return out
+        return [(k, self.explain(k, doc, stats)) for k, _ in self.match_batch([doc], stats, thresholds)[0]]
 
 
 # --- What a query requires ----------------------------------------------------------------------------
@@ -330,6 +403,16 @@ def _triggers(node: Node, cost: Callable[[Node], float]) -> list[Node] | None:
     if any(b is None for b in branches):
         return None
     return list({id(leaf): leaf for b in branches if b for leaf in b}.values())
+
+
+def _leaves_of(node: Node) -> list[TextClause]:
+    if isinstance(node, TextClause):
+        return [node]
+    if isinstance(node, MetaClause):
+        return []
+    if isinstance(node, Not):
+        return _leaves_of(node.child)
+    return [leaf for c in node.children for leaf in _leaves_of(c)]
 
 
 def _fuzzy_words(node: Node) -> set[Word]:

@@ -13,13 +13,16 @@ whose words are already normalised (:mod:`digest.match.normalize`); ``au:``, ``c
 ``id:`` become :class:`MetaClause` values. Every error is a :class:`~digest.errors.QueryError`
 whose 1-based column points at the offending character.
 
-Public: :func:`parse`, :class:`Query`, the node classes and :data:`FIELD_ALIASES`.
+Public: :func:`parse`, :func:`vocabulary_words`, :class:`Query`, the node classes and
+:data:`FIELD_ALIASES`.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Container
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Union
 
 from digest.errors import QueryError
@@ -28,7 +31,8 @@ from digest.match.normalize import join_forms, normalize_word, terms
 from digest.text import author_key, fold
 
 __all__ = ["parse", "Query", "Word", "TextClause", "MetaClause", "And", "Or", "Not", "Node",
-           "FIELD_ALIASES", "TEXT_FIELDS", "DEFAULT_FIELDS", "AUTO_FUZZY_MIN_LETTERS"]
+           "FIELD_ALIASES", "TEXT_FIELDS", "DEFAULT_FIELDS", "AUTO_FUZZY_MIN_LETTERS", "VOCAB_FUZZY_MIN_LETTERS",
+           "vocabulary_words"]
 
 TEXT_FIELDS = ("title", "tldr", "abstract", "keywords")
 #: No prefix searches these.
@@ -44,6 +48,12 @@ FIELD_ALIASES: dict[str, str] = {
 AUTO_FUZZY_MIN_LETTERS = 8
 #: ... and only when their stem keeps at least this many letters ("learning" -> "learn" stays exact).
 AUTO_FUZZY_MIN_KEY = 6
+#: A word that is no word of the corpus (its key has document frequency 0: "protien", "learing")
+#: tolerates one edit from this many letters, with a stem of at least VOCAB_FUZZY_MIN_KEY letters:
+#: it cannot mean itself, so an edit can only lead to what was meant. Real corpus words of 5-7
+#: letters stay exact (sound/round). Needs the corpus statistics: see :func:`vocabulary_words`.
+VOCAB_FUZZY_MIN_LETTERS = 5
+VOCAB_FUZZY_MIN_KEY = 4
 MIN_PREFIX = 3
 
 
@@ -168,8 +178,9 @@ def _lex(text: str) -> list[_Tok]:
 
 
 class _Parser:
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, unknown: Container[str] = ()) -> None:
         self.text = text
+        self.unknown = unknown
         self.toks = _lex(text)
         self.i = 0
 
@@ -259,7 +270,7 @@ class _Parser:
             return self.fielded(tok)
         if tok.kind in ("NOT", "-", "+"):
             raise self.error(tok.col, f"{tok.text!r} cannot follow here")
-        return _leaf(self.text, field, tok)
+        return _leaf(self.text, field, tok, self.unknown)
 
     def fielded(self, tok: _Tok) -> Node:
         name = FIELD_ALIASES.get(tok.text.lower())
@@ -271,19 +282,43 @@ class _Parser:
             raise self.error(tok.col, f"field {tok.text}: needs a value right after the colon")
         if nxt.kind in ("AND", "OR", "NOT"):  # ti:OR is the word "OR" in titles
             self.take()
-            return _leaf(self.text, name, _Tok("word", nxt.text, nxt.col, nxt.end))
+            return _leaf(self.text, name, _Tok("word", nxt.text, nxt.col, nxt.end), self.unknown)
         return self.primary(name)
 
 
-def parse(text: str) -> Query:
-    """Parse a saved query; raises :class:`QueryError` with the column of the problem."""
-    return Query(text, _Parser(text).parse())
+def parse(text: str, unknown: Container[str] = ()) -> Query:
+    """Parse a saved query; raises :class:`QueryError` with the column of the problem.
+
+    ``unknown`` holds the keys (of those :func:`vocabulary_words` names) that are no word of the
+    corpus: they get one edit of tolerance from VOCAB_FUZZY_MIN_LETTERS letters.
+    """
+    return Query(text, _Parser(text, unknown).parse())
+
+
+class _Recorder:
+    """A container that holds nothing and notes what it was asked about."""
+
+    def __init__(self) -> None:
+        self.asked: set[str] = set()
+
+    def __contains__(self, key: object) -> bool:
+        self.asked.add(str(key))
+        return False
+
+
+@lru_cache(maxsize=8192)
+def vocabulary_words(text: str) -> frozenset[str]:
+    """Keys of the words of ``text`` whose typo tolerance depends on whether the corpus knows them
+    (raises :class:`QueryError` like :func:`parse`)."""
+    recorder = _Recorder()
+    _Parser(text, recorder).parse()
+    return frozenset(recorder.asked)
 
 
 # --- Leaves ---------------------------------------------------------------------------------------
 
 
-def _leaf(query: str, field: str | None, tok: _Tok) -> Node:
+def _leaf(query: str, field: str | None, tok: _Tok, unknown: Container[str] = ()) -> Node:
     if field in ("authors", "categories", "sources", "ids"):
         return _meta_leaf(query, field, tok)
     fields = (field,) if field else DEFAULT_FIELDS
@@ -293,7 +328,7 @@ def _leaf(query: str, field: str | None, tok: _Tok) -> Node:
         if not words:
             raise QueryError(query, tok.col, "nothing to match inside the quotes")
         return _text_clause(fields, words, True, f'"{tok.text}"', tok.col)
-    return _text_clause(fields, _words(query, tok), False, tok.text, tok.col)
+    return _text_clause(fields, _words(query, tok, unknown), False, tok.text, tok.col)
 
 
 def _suffix(query: str, tok: _Tok) -> tuple[str, int | None, bool]:
@@ -326,7 +361,7 @@ def _is_acronym(surface: str) -> bool:
     return sum(c.isupper() for c in core) >= 2 and all(c.isupper() or c.isdigit() for c in core)
 
 
-def _words(query: str, tok: _Tok) -> list[Word]:
+def _words(query: str, tok: _Tok, unknown: Container[str] = ()) -> list[Word]:
     base, explicit, prefix = _suffix(query, tok)
     found = terms(base, joined=False)
     if not found:
@@ -344,8 +379,10 @@ def _words(query: str, tok: _Tok) -> list[Word]:
         if explicit is not None:
             words.append(Word(surface, t.form, t.key, explicit, False, False, acronym))
             continue
-        auto = (not acronym and surface.isalpha() and len(surface) >= AUTO_FUZZY_MIN_LETTERS
-                and len(t.key) >= AUTO_FUZZY_MIN_KEY)
+        auto = not acronym and surface.isalpha() and (
+            (len(surface) >= AUTO_FUZZY_MIN_LETTERS and len(t.key) >= AUTO_FUZZY_MIN_KEY)
+            or (len(surface) >= VOCAB_FUZZY_MIN_LETTERS and len(t.key) >= VOCAB_FUZZY_MIN_KEY
+                and t.key in unknown))
         words.append(Word(surface, t.form, t.key, 1 if auto else 0, False, auto, acronym))
     return words
 

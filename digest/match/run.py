@@ -87,7 +87,7 @@ def _plan(store: Any, stats: CorpusStats) -> _Plan:
         if tag.origin == "source":
             continue  # categories/keywords are applied from the paper's own fields
         try:
-            plan.index.add(("tag", tag.id), compile_query(tag.query))
+            plan.index.add(("tag", tag.id), compile_query(tag.query, stats))
             plan.thresholds[("tag", tag.id)] = DEFAULT_THRESHOLD
         except QueryError as exc:
             plan.skipped.append((f"tag {tag.name}", str(exc)))
@@ -98,7 +98,7 @@ def _plan(store: Any, stats: CorpusStats) -> _Plan:
             plan.muted[sub.user_id] = frozenset(store.muted_authors(sub.user_id))
         if sub.kind == "query":
             try:
-                plan.index.add(("sub", sub.id), compile_query(sub.query))
+                plan.index.add(("sub", sub.id), compile_query(sub.query, stats))
             except QueryError as exc:
                 plan.skipped.append((f"{sub.user_email}/{sub.name}", str(exc)))
                 continue

@@ -4,11 +4,11 @@ The score (docs/queries.md has the worked version):
 
 * A text clause (a word or phrase) sums its hits per field, each hit counting its quality (1 for
   an exact hit, the rapidfuzz similarity for a fuzzy one), weights the fields (title 2.5, tl;dr 1.8,
-  keywords 1.5, abstract 0.4), saturates like BM25 (``x (k1 + 1) / (x + k1)``, k1 = 1.2) and
+  keywords 1.5, abstract 0.5), saturates like BM25 (``x (k1 + 1) / (x + k1)``, k1 = 1.2) and
   multiplies by the term's normalised idf (:func:`digest.match.stats.idf_weight`; phrases use 0.7
-  times the sum of their words' idf, capped). One mention in an abstract therefore stays below
-  :data:`DEFAULT_THRESHOLD` however rare the word, and one title hit of a reasonably specific word
-  clears it.
+  times the sum of their words' idf, capped), floored at :data:`IDF_FLOOR`: rarity ranks but never
+  vetoes. One mention in an abstract therefore stays below :data:`DEFAULT_THRESHOLD` however rare
+  the word, and one title hit of any word clears it.
 * ``au:`` and ``id:`` clauses score 2.0, ``cat:`` and ``src:`` 1.0 and act as filters: in an AND
   they do not dilute the text clauses' score.
 * AND averages its scoring children and adds a proximity bonus ``1 + 0.25 / gap`` when two of them
@@ -29,20 +29,26 @@ from typing import Any, NamedTuple
 
 from digest.match.document import Document, FieldText
 from digest.match.normalize import Term
-from digest.match.query import And, MetaClause, Node, Not, Or, Query, TextClause, parse
+from digest.match.query import And, MetaClause, Node, Not, Or, Query, TextClause, parse, vocabulary_words
 from digest.match.stats import IDF_MAX, CorpusStats
 from digest.match.validate import validate_for_save
 
 __all__ = ["compile_query", "CompiledQuery", "MatchResult", "DEFAULT_THRESHOLD", "FIELD_WEIGHTS", "highlight",
            "validate_for_save", "CorpusStats"]
 
+# Tuned on the "tune" needs of tests/data/eval (docs/benchmarks.md, "Relevance"): the best F1 with
+# micro precision >= 0.85. Abstract 0.5 keeps one abstract mention (at most 1.5 x sat(0.5) = 0.97)
+# under the threshold while two mentions of a fairly rare word pass.
 DEFAULT_THRESHOLD = 1.0
-FIELD_WEIGHTS = {"title": 2.5, "tldr": 1.8, "keywords": 1.5, "abstract": 0.4}
+FIELD_WEIGHTS = {"title": 2.5, "tldr": 1.8, "keywords": 1.5, "abstract": 0.5}
 META_SCORES = {"authors": 2.0, "ids": 2.0, "categories": 1.0, "sources": 1.0}
 K1 = 1.2
 PHRASE_IDF_FACTOR = 0.7
 OR_OTHERS = 0.2
 PROXIMITY_BONUS, PROXIMITY_WINDOW = 0.25, 5
+#: The smallest rarity factor: with it one title hit (0.7 x sat(2.5) = 1.04) passes the default
+#: threshold even for a word in most papers ("quantum" in a physics feed).
+IDF_FLOOR = 0.7
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,16 +103,32 @@ class CompiledQuery:
         score = self.score(doc, stats)
         if score is None:
             return None
-        return MatchResult(score, {"kind": "query", "score": score, "clauses": _explain(self.root, doc)})
+        return MatchResult(score, {"kind": "query", "score": score, "clauses": _explain(self.root, doc, stats)})
 
     def __repr__(self) -> str:
         return f"CompiledQuery({self.text!r})"
 
 
+#: Below this many papers the vocabulary says too little to call a word a typo.
+VOCAB_MIN_DOCS = 50
+
+
+def compile_query(text: str, stats: CorpusStats | None = None) -> CompiledQuery:
+    """Parse ``text`` (raises QueryError) into a reusable :class:`CompiledQuery`.
+
+    With ``stats``, a word of 5 to 7 letters that is no word of the corpus gets one edit of
+    tolerance (docs/queries.md, "Typos"): the result is a function of the text and of which of its
+    words the corpus knows, so the same text and statistics always compile to the same query.
+    """
+    unknown: frozenset[str] = frozenset()
+    if stats is not None and stats.doc_count >= VOCAB_MIN_DOCS:
+        unknown = frozenset(k for k in vocabulary_words(text) if not stats.df.get(k))
+    return _compile(text, unknown)
+
+
 @lru_cache(maxsize=8192)
-def compile_query(text: str) -> CompiledQuery:
-    """Parse ``text`` (raises QueryError) into a reusable :class:`CompiledQuery`."""
-    return CompiledQuery(parse(text))
+def _compile(text: str, unknown: frozenset[str]) -> CompiledQuery:
+    return CompiledQuery(parse(text, unknown))
 
 
 # Distinct leaves ever compiled (bounded by the distinct clauses of saved queries); documents key
@@ -180,26 +202,31 @@ def _score_and(node: And, doc: Document, stats: CorpusStats) -> tuple[float, boo
     scoring = [i for i, r in enumerate(found) if not r[1]] or list(range(len(found)))
     score = sum(found[i][0] for i in scoring) / len(scoring)
     if len(scoring) > 1:
-        score *= _proximity([_positions(positive[i], doc) for i in scoring])
+        score *= _proximity([_positions(positive[i], doc, stats) for i in scoring])
     return score, all(r[1] for r in found)
 
 
-def _positions(node: Node, doc: Document) -> dict[str, list[int]]:
-    """Token positions per field of the matched clauses under ``node`` (NOT excluded)."""
+def _positions(node: Node, doc: Document, stats: CorpusStats) -> dict[str, list[int]]:
+    """Token positions per field of the clauses that make ``node`` (a matched node) match."""
     out: dict[str, list[int]] = {}
-    for leaf in _matched_leaves(node, doc):
-        for name, hits, _ in leaf.fields:
-            out.setdefault(name, []).extend(h.pos for h in hits)
+    for leaf in _matched_leaves(node, doc, stats):
+        if isinstance(leaf, TextClause):
+            res = doc.leaf_cache[id(leaf)]
+            for name, hits, _ in res.fields:
+                out.setdefault(name, []).extend(h.pos for h in hits)
     return out
 
 
-def _matched_leaves(node: Node, doc: Document) -> list[_Leaf]:
+def _matched_leaves(node: Node, doc: Document, stats: CorpusStats) -> list[TextClause | MetaClause]:
+    """Leaves of a matched ``node`` that take part in the match: not under a NOT, not in an OR
+    branch that failed (a clause may have matched inside a failed AND: it does not count)."""
     if isinstance(node, (TextClause, MetaClause)):
-        leaf = doc.leaf_cache.get(id(node))
-        return [leaf] if leaf is not None else []
+        return [node]
     if isinstance(node, Not):
         return []
-    return [leaf for c in node.children for leaf in _matched_leaves(c, doc)]
+    children = node.children if isinstance(node, And) else [
+        c for c in node.children if _score(c, doc, stats) is not None]
+    return [leaf for c in children for leaf in _matched_leaves(c, doc, stats)]
 
 
 def _proximity(positions: Sequence[dict[str, list[int]]]) -> float:
@@ -228,20 +255,14 @@ def _min_gap(a: list[int], b: list[int]) -> int:
     return best
 
 
-def _explain(node: Node, doc: Document) -> list[dict[str, Any]]:
-    """Clause dicts of the matched, non-negated leaves (built once per leaf and document)."""
+def _explain(node: Node, doc: Document, stats: CorpusStats) -> list[dict[str, Any]]:
+    """Clause dicts of the leaves that make a matched ``node`` match (built once per leaf and document)."""
     out: list[dict[str, Any]] = []
-    stack = [node]
-    while stack:
-        n = stack.pop()
-        if isinstance(n, (TextClause, MetaClause)):
-            notes = doc.note_cache.get(id(n))
-            if notes is None:
-                leaf = doc.leaf_cache.get(id(n))
-                notes = doc.note_cache[id(n)] = _clause_notes(n, leaf, doc) if leaf is not None else []
-            out.extend(notes)
-        elif isinstance(n, (And, Or)):
-            stack.extend(reversed(n.children))
+    for leaf in _matched_leaves(node, doc, stats):
+        notes = doc.note_cache.get(id(leaf))
+        if notes is None:
+            notes = doc.note_cache[id(leaf)] = _clause_notes(leaf, doc.leaf_cache[id(leaf)], doc)
+        out.extend(notes)
     return out
 
 
@@ -270,13 +291,19 @@ def _eval_text(clause: TextClause, doc: Document, stats: CorpusStats) -> _Leaf |
     if best is None:
         return None
     if len(words) == 1:
-        idf = stats.idf(best.key)
+        idf = clause_idf(stats, best.key)
     else:
         # Rarity of what was found, not of what was typed: a typo is rare, the word it meant is not.
-        idf = min(IDF_MAX, PHRASE_IDF_FACTOR * sum(
+        idf = max(IDF_FLOOR, min(IDF_MAX, PHRASE_IDF_FACTOR * sum(
             stats.idf(max(e.items(), key=lambda kv: (kv[1], kv[0]))[0] if e else w.key)
-            for w, e in zip(words, expansions)))
+            for w, e in zip(words, expansions))))
     return _Leaf(idf * x * (K1 + 1) / (x + K1), False, tuple(per_field))
+
+
+def clause_idf(stats: CorpusStats, key: str) -> float:
+    """The rarity factor of a word clause: the normalised idf, floored so that idf ranks and never
+    vetoes (a word in half the papers still passes with one title hit)."""
+    return max(IDF_FLOOR, stats.idf(key))
 
 
 def _eval_exact_word(clause: TextClause, doc: Document, stats: CorpusStats) -> _Leaf | None:
@@ -292,7 +319,7 @@ def _eval_exact_word(clause: TextClause, doc: Document, stats: CorpusStats) -> _
             x += FIELD_WEIGHTS[name] * len(found)
     if not per_field:
         return None
-    return _Leaf(stats.idf(key) * x * (K1 + 1) / (x + K1), False, tuple(per_field))  # type: ignore[arg-type]
+    return _Leaf(clause_idf(stats, key) * x * (K1 + 1) / (x + K1), False, tuple(per_field))  # type: ignore[arg-type]
 
 
 def _word_hits(clause: TextClause, ft: FieldText, expansion: dict[str, float]) -> list[_Hit]:

@@ -30,9 +30,9 @@ class Hit:
 
 def search(store: Any, text: str, *, limit: int | None = None, threshold: float | None = None) -> list[Hit]:
     """Stored papers matching ``text`` at or above the threshold, best first (QueryError if invalid)."""
-    compiled = compile_query(text)
-    cutoff = DEFAULT_THRESHOLD if threshold is None else threshold
     stats = load_stats(store)
+    compiled = compile_query(text, stats)
+    cutoff = DEFAULT_THRESHOLD if threshold is None else threshold
     hits = []
     for paper in store.iter_papers():
         result = compiled.evaluate(Document.from_paper(paper), stats)

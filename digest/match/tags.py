@@ -51,16 +51,16 @@ def apply_tags(store: Any, names: Iterable[str] | None = None, *, batch: int = 1
     from digest.store.matches import NewPaperTag
 
     wanted = set(names) if names is not None else None
+    stats = load_stats(store)
     index = QueryIndex()
     thresholds: dict[int, float] = {}
     for tag in store.list_tags():
         if tag.origin == "source" or (wanted is not None and tag.name not in wanted):
             continue
-        index.add(tag.id, compile_query(tag.query))
+        index.add(tag.id, compile_query(tag.query, stats))
         thresholds[tag.id] = DEFAULT_THRESHOLD
     if not thresholds:
         return 0
-    stats = load_stats(store)
     added, done, rows = 0, 0, []
     for paper in store.iter_papers(batch):
         for key, result in index.match(Document.from_paper(paper), stats, thresholds):

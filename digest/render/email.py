@@ -11,6 +11,11 @@ load time by :func:`_inline_template`:
   ("foster parenting"); comments stay where they are. Tables spell out ``<tbody>`` for the same
   reason.
 - Jinja expressions contain no ``"``, ``&``, ``<`` or ``>``, which the HTML serializer would escape.
+- A paper card is a few lines, broken only between block elements (``{% endif +%}`` keeps the line
+  break that ``trim_blocks`` would eat): lines of at most 998 octets let the message go as 8bit
+  (RFC 5322 §2.1.1, :mod:`digest.render.message`), and few lines are what a receiving SMTP server
+  spends its time on. Cards set the text size and colour their paragraphs inherit, so the inlined
+  styles stay short.
 
 Rules that cannot be inlined (dark mode, narrow screens) live in ``<style data-css-inline="keep">``.
 

@@ -18,6 +18,7 @@ Public names: :data:`KIND`, :func:`iter_records`, :class:`SnapshotStats`, :func:
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
@@ -73,7 +74,9 @@ def iter_records(stream: IO[bytes], *, stats: SnapshotStats | None = None,
         if not line.strip():
             continue
         try:
-            obj = json.loads(line)
+            # json.loads(bytes) first sniffs the encoding; a line opening with '{"' is UTF-8 to that
+            # sniffing, so decode it the same way directly (saves ~1 us a line over 2.7M lines).
+            obj = _decode(line.decode("utf-8", "surrogatepass")) if line[:2] == b'{"' else json.loads(line)
         except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError alike
             stats.skip(line_no, f"not JSON ({exc.__class__.__name__}: {str(exc)[:80]})")
             continue
@@ -84,6 +87,9 @@ def iter_records(stream: IO[bytes], *, stats: SnapshotStats | None = None,
             continue
         stats.records += 1
         yield rec
+
+
+_decode = json.JSONDecoder().decode  # what json.loads(text) calls
 
 
 def parse(data: bytes, *, source: str | None = None) -> ParsedFeed:
@@ -102,26 +108,27 @@ def record_from_json(obj: Any) -> PaperRecord:
     """One decoded snapshot line -> a record; ParseError(reason) if it is not a usable one."""
     if not isinstance(obj, dict):
         raise ParseError(KIND, f"a line holds a JSON {type(obj).__name__}, not an object")
-    raw_id = obj.get("id")
+    get = obj.get  # ~20 lookups per record of a 2.7M-line import
+    raw_id = get("id")
     parsed = parse_arxiv_id(raw_id) if isinstance(raw_id, str) else None
     if parsed is None:
         raise ParseError(KIND, f"id {raw_id!r} is not an arXiv id")
     arxiv_id = parsed[0]
-    title_raw = _str(obj.get("title"))
+    title_raw = _str(get("title"))
     if not title_raw.strip():
         raise ParseError(KIND, f"{arxiv_id} has no title")
-    version, first_created = _versions(obj.get("versions"))
+    version, first_created = _versions(get("versions"))
     version = version or parsed[1]
-    comment = collapse_ws(_str(obj.get("comments")))
-    doi_field = _str(obj.get("doi"))
+    comment = collapse_ws(_str(get("comments")))
+    doi_field = _str(get("doi"))
     return PaperRecord(
         source_kind=KIND,
         external_id=arxiv_id,
         title=plain_title(title_raw),
         title_original=title_raw.strip(),
         authors=_authors(obj),
-        abstract=collapse_ws(_str(obj.get("abstract"))),
-        categories=tuple(dict.fromkeys(_str(obj.get("categories")).split())),
+        abstract=collapse_ws(_str(get("abstract"))),
+        categories=tuple(dict.fromkeys(_str(get("categories")).split())),
         arxiv_id=arxiv_id,
         version=version,
         # Some lines list several DOIs separated by spaces; the first is the paper's.
@@ -129,9 +136,9 @@ def record_from_json(obj: Any) -> PaperRecord:
         url=f"https://arxiv.org/abs/{arxiv_id}",
         pdf_url=f"https://arxiv.org/pdf/{arxiv_id}v{version}" if version else f"https://arxiv.org/pdf/{arxiv_id}",
         published=first_created,
-        updated=_day(obj.get("update_date")),
-        license=_str(obj.get("license")).strip() or None,
-        journal_ref=collapse_ws(_str(obj.get("journal-ref"))) or None,
+        updated=_day(get("update_date")),
+        license=_str(get("license")).strip() or None,
+        journal_ref=collapse_ws(_str(get("journal-ref"))) or None,
         signals={"comment": comment} if comment else {},
     )
 
@@ -140,7 +147,7 @@ def _str(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
 
-_NEEDS_NORMALIZING = ("\\", "&", ",", ";", "{", "$")
+_NEEDS_NORMALIZING = re.compile(r"[\\&,;{$]")
 
 
 def _authors(obj: dict[str, Any]) -> tuple[str, ...]:
@@ -151,11 +158,14 @@ def _authors(obj: dict[str, Any]) -> tuple[str, ...]:
             if not isinstance(parts, list) or not parts:
                 continue
             # [last, first, suffix] -> "First Last Suffix" ("Neal J. Evans II")
-            last, first, suffix = (list(map(_str, parts)) + ["", ""])[:3]
+            if len(parts) == 3 and type(parts[0]) is type(parts[1]) is type(parts[2]) is str:
+                last, first, suffix = parts  # the usual shape, without building padded copies
+            else:
+                last, first, suffix = (list(map(_str, parts)) + ["", ""])[:3]
             name = " ".join(f"{first} {last} {suffix}".split())
             # Most parsed names are already clean; only TeX, entities or stray separators need the
             # full normalize_author (this loop runs ~4 times per record of a 2.7M-line import).
-            if any(c in name for c in _NEEDS_NORMALIZING):
+            if _NEEDS_NORMALIZING.search(name):
                 name = normalize_author(name)
             if name:
                 names.append(name)

@@ -46,10 +46,16 @@ _FILL_FIELDS = ("tldr", "code_url", "pdf_url", "url", "license", "journal_ref", 
                 "abstract", "title_original")
 
 
+# ASCII bytes -> the same byte lower-cased if a letter or digit, else a space: on ASCII titles one
+# bytes.translate does what lower() and _NON_ALNUM do (~3x faster than the regex; runs per record).
+_ASCII_TITLE = bytes(c if 0x61 <= c <= 0x7A or 0x30 <= c <= 0x39 else c + 32 if 0x41 <= c <= 0x5A else 0x20
+                     for c in range(256))
+
+
 def title_key(title: str) -> str:
-    # ASCII needs no folding beyond lower(): the fast path for the common case (bulk ingest).
-    folded = title.lower() if title.isascii() else fold(title)
-    return _NON_ALNUM.sub(" ", folded).strip()[:TITLE_KEY_LEN]
+    if title.isascii():  # no folding needed beyond lower-casing: the common case (bulk ingest)
+        return " ".join(title.encode("ascii").translate(_ASCII_TITLE).decode("ascii").split())[:TITLE_KEY_LEN]
+    return _NON_ALNUM.sub(" ", fold(title)).strip()[:TITLE_KEY_LEN]
 
 
 @lru_cache(maxsize=65536)
@@ -159,6 +165,8 @@ def apply_record(row: dict[str, Any], rec: PaperRecord) -> tuple[bool, bool]:
 
 
 _SIGNAL_NAMES = {"upvotes": "upvotes", "comments": "comments", "github_stars": "stars", "stars": "stars"}
+#: The only keys signal_values() reads: signals without any of them give all None.
+SIGNAL_KEYS = frozenset(_SIGNAL_NAMES)
 
 
 def signal_values(signals: dict[str, Any]) -> dict[str, int | None]:

@@ -1,0 +1,110 @@
+"""digest.text (and the ingest hot-path helpers built on it): the fast paths agree with the plain code.
+
+The functions below were rewritten for ingest speed (issue #2, "Performance"); the reference
+implementations are the straightforward versions they replaced, kept here as oracles.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+
+from hypothesis import example, given, settings, strategies as st
+
+from digest.store.merge import TITLE_KEY_LEN, title_key
+from digest.store.papers import _json
+from digest.text import collapse_ws, fold, normalize_author, split_authors
+
+
+def ref_collapse_ws(text: str) -> str:
+    return " ".join(text.split())
+
+
+def ref_fold(text: str) -> str:
+    special = {"ø": "o", "Ø": "O", "ł": "l", "Ł": "L", "ß": "ss", "æ": "ae", "Æ": "AE", "đ": "d",
+               "Đ": "D", "ı": "i", "œ": "oe", "Œ": "OE", "þ": "th"}
+    text = "".join(special.get(c, c) for c in text)
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
+
+
+def ref_split_authors(field: str) -> list[str]:
+    field = ref_collapse_ws(field)
+    if not field:
+        return []
+    if ";" in field:
+        parts = [p for p in (s.strip() for s in field.split(";")) if p]
+    else:
+        field = re.sub(r",?\s+and\s+", ", ", field)
+        parts = [p for p in (s.strip() for s in field.split(",")) if p]
+        merged: list[str] = []
+        for p in parts:
+            if merged and re.fullmatch(r"(?:[A-Z]\.\s?)+(?:-[A-Z]\.)?", p):
+                merged[-1] = f"{merged[-1]}, {p}"
+            else:
+                merged.append(p)
+        parts = merged
+    return [normalize_author(p) for p in parts if p]
+
+
+def ref_title_key(title: str) -> str:
+    return re.sub(r"[^a-z0-9]+", " ", ref_fold(title)).strip()[:TITLE_KEY_LEN]
+
+
+# Text that reaches the edge cases: every whitespace kind, TeX, entities, separators, accents.
+_PIECES = st.sampled_from([" ", "  ", "\n", "\t", "\r", "\x0b", "\x1c", "\xa0", "\u2003", "\x7f", ",", ";", " and ",
+                           ", and ", "&amp;", "&", "\\'e", "{\\o}", "$x$", "J.", "J. ", "K.-L.", "Smith", "van",
+                           "Łukasz", "Müller", "ß", "ﬁ", "Ⅱ", "e\u0301", "日本", "Jr.", "(", "-", "'"])
+_TEXT = st.lists(st.one_of(_PIECES, st.text(max_size=6)), max_size=14).map("".join)
+
+
+@settings(max_examples=600)
+@given(_TEXT)
+@example("  Abstract text\nwrapped  here \n")
+@example(" single spaces only ")
+def test_collapse_ws_agrees_with_split_join(text: str) -> None:
+    assert collapse_ws(text) == ref_collapse_ws(text)
+
+
+@settings(max_examples=600)
+@given(_TEXT)
+@example("Łukasz Kaiser")
+@example("Ångström ﬁber ß")
+def test_fold_agrees_with_reference(text: str) -> None:
+    assert fold(text) == ref_fold(text)
+
+
+@settings(max_examples=600)
+@given(_TEXT)
+@example("Smith, J., Doe, A.-B. and Roe, K.")
+@example("LeCun, Yann; Bengio, Yoshua")
+@example("C. Bal\\'azs, E. L. Berger and P. M. Nadolsky")
+@example("A,  B,and C")
+@example("Bal\\'azs, C. and M&#252;ller, K.")
+def test_split_authors_agrees_with_reference(field: str) -> None:
+    assert split_authors(field) == ref_split_authors(field)
+
+
+@settings(max_examples=600)
+@given(_TEXT)
+@example("Attention Is All You Need (II): Part-2!")
+@example("x" * 600)
+def test_title_key_agrees_with_reference(title: str) -> None:
+    assert title_key(title) == ref_title_key(title)
+
+
+_JSON_VALUES = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+                            lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=4), inner,
+                                                                                        max_size=3),
+                            max_leaves=8)
+
+
+@given(st.one_of(st.lists(st.text(), max_size=5), _JSON_VALUES))
+@example([])
+@example({})
+@example(["é\"\n\u2028", "日本"])
+def test_store_json_text_is_json_dumps(value: object) -> None:
+    # SQLAlchemy's JSON type stores json.dumps(value); the store's raw insert must write the same text.
+    assert _json(value) == json.dumps(value)
+
