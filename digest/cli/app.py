@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, is_dataclass
 from datetime import date, datetime
 from functools import cached_property
@@ -61,6 +62,32 @@ def echo_json(value: Any) -> None:
 
 def is_terminal() -> bool:
     return sys.stderr.isatty()
+
+
+class ProgressBar:
+    """What a long operation reports to: ``advance(n)`` or ``update(done, total)``."""
+
+    def __init__(self, bar: Any, task: Any) -> None:
+        self._bar, self._task = bar, task
+
+    def advance(self, n: int) -> None:
+        self._bar.advance(self._task, n)
+
+    def update(self, done: int, total: int | None) -> None:
+        self._bar.update(self._task, completed=done, total=total)
+
+
+@contextmanager
+def progress_bar(label: str) -> Iterator[ProgressBar | None]:
+    """A rich progress bar on a terminal; None (no output) when stderr is not a terminal."""
+    if not is_terminal():
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  transient=True) as bar:
+        yield ProgressBar(bar, bar.add_task(label, total=None))
 
 
 class DigestGroup(click.Group):

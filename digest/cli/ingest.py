@@ -8,13 +8,11 @@ was due, even if some feeds failed (each failure is printed with its reason; cro
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 
 import click
 
 from digest.cli import papers, status  # noqa: F401  (registers `papers` and `status`)
-from digest.cli.app import Context, cli, is_terminal, pass_ctx
+from digest.cli.app import Context, cli, pass_ctx, progress_bar
 from digest.ingest import FeedRun
 from digest.models import SOURCE_KINDS, IngestStats
 
@@ -24,20 +22,6 @@ def _stats_line(stats: IngestStats) -> str:
         return f"nothing new ({stats.seen} entries already stored)" if stats.seen else "no entries"
     return (f"{stats.seen} entries: {stats.new} new, {stats.new_versions} new versions, "
             f"{stats.merged} merged, {stats.unchanged} unchanged")
-
-
-@contextmanager
-def _progress(label: str) -> Iterator[Callable[[int], None] | None]:
-    """A rich progress bar on a terminal; nothing otherwise."""
-    if not is_terminal():
-        yield None
-        return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  transient=True) as bar:
-        task = bar.add_task(label, total=None)
-        yield lambda n: bar.advance(task, n)
 
 
 @cli.command()
@@ -72,8 +56,9 @@ def ingest(ctx: Context, path: str | None, kind: str | None, feed_name: str | No
         elif all(r.failed for r in runs):
             ctx_exit(1)
         return
-    with _progress(f"ingesting {path}") as progress:
-        stats = ingest_file(ctx.store, path, kind=kind, feed_name=feed_name, progress=progress)
+    with progress_bar(f"ingesting {path}") as bar:
+        stats = ingest_file(ctx.store, path, kind=kind, feed_name=feed_name,
+                            progress=bar.advance if bar else None)
     click.echo(f"{path}: {_stats_line(stats)}")
 
 

@@ -6,13 +6,11 @@ Each command parses its arguments, calls digest.match / the store, and prints; J
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import click
 
-from digest.cli.app import Context, cli, echo_json, is_terminal, pass_ctx
+from digest.cli.app import Context, cli, echo_json, pass_ctx, progress_bar
 from digest.cli.tables import print_table
 from digest.errors import QueryError
 from digest.models import Paper
@@ -48,17 +46,6 @@ def _why(explanation: dict[str, Any]) -> str:
     return "; ".join(parts)
 
 
-@contextmanager
-def _progress(label: str) -> Iterator[Callable[[int, int], None] | None]:
-    if not is_terminal():
-        yield None
-        return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  transient=True) as bar:
-        task = bar.add_task(label, total=None)
-        yield lambda done, total: bar.update(task, completed=done, total=total)
 
 
 # --- users and subscriptions --------------------------------------------------------------------
@@ -233,8 +220,8 @@ def match(ctx: Context, batch: int) -> None:
     """Match papers ingested since the last run against every subscription and topic tag."""
     from digest.match.run import match_new
 
-    with _progress("matching") as progress:
-        run = match_new(ctx.store, batch=batch, progress=progress)
+    with progress_bar("matching") as bar:
+        run = match_new(ctx.store, batch=batch, progress=bar.update if bar else None)
     for name, reason in run.skipped:
         click.echo(f"warning: skipped {name}: {reason}", err=True)
     click.echo(f"{run.events} new paper events matched: {run.matches} matches, {run.paper_tags} paper tags "

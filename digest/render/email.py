@@ -40,6 +40,7 @@ import jinja2
 from markupsafe import Markup
 
 from digest.config import Settings
+from digest.match.score import highlight
 from digest.models import SOURCE_LABELS, Digest, DigestItem, DigestSection, Paper, Reason
 from digest.render.reasons import clauses, reason_terms, spans_by_field
 from digest.resources import templates_dir
@@ -185,26 +186,8 @@ class _ItemView:
 
 
 def _segments(text: str, spans: list[tuple[int, int]]) -> tuple[tuple[str, bool], ...]:
-    """Split ``text`` into (piece, highlighted) runs; overlapping and out-of-range spans are merged/cut."""
-    merged: list[list[int]] = []
-    for start, end in sorted(spans):
-        end = min(end, len(text))
-        if start >= end:
-            continue
-        if merged and start <= merged[-1][1]:
-            merged[-1][1] = max(merged[-1][1], end)
-        else:
-            merged.append([start, end])
-    out: list[tuple[str, bool]] = []
-    pos = 0
-    for start, end in merged:
-        if start > pos:
-            out.append((text[pos:start], False))
-        out.append((text[start:end], True))
-        pos = end
-    if pos < len(text):
-        out.append((text[pos:], False))
-    return tuple(out)
+    """Split ``text`` into (piece, highlighted) runs with the matcher's own highlighter."""
+    return tuple(highlight(text, spans))
 
 
 def _first_sentences(text: str, limit: int = _SUMMARY_CHARS) -> str:
