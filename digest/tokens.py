@@ -52,7 +52,7 @@ from email.utils import parseaddr
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import quote
+from urllib.parse import quote, quote_plus
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
@@ -245,7 +245,7 @@ def feedback_urls(settings: Settings, token: str, paper_id: str, *, author: str 
     head = f"{_base(settings)}/feedback/{token}?p={quote(paper_id, safe=':')}&k="
     urls = {"more": head + "more", "not-relevant": head + "not-relevant"}
     if author:
-        urls["mute-author"] = f"{head}mute-author&a={quote(author, safe='')}"
+        urls["mute-author"] = f"{head}mute-author&a={quote_plus(author, safe='')}"
     return urls
 
 

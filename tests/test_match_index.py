@@ -12,11 +12,12 @@ from digest.match import CorpusStats, Document, QueryIndex, compile_query, match
 from digest.match.score import MatchResult
 
 # A small vocabulary full of near-misses: typos, plurals, joined/split forms, British spellings,
-# acronyms inside other words, shared prefixes.
+# acronyms inside other words and in other cases (GAN, GaN), shared prefixes.
 VOCAB = ["diffusion", "diffusions", "difusion", "diffuse", "model", "models", "modelling", "self", "supervised",
          "selfsupervised", "gan", "gans", "organ", "organization", "graph", "graphs", "knowledge", "knowlege",
          "distillation", "distilation", "transformer", "transformers", "regularisation", "regularization",
-         "data", "set", "dataset", "learning", "embedding", "embeddings", "protein", "proteins", "the"]
+         "data", "set", "dataset", "learning", "embedding", "embeddings", "protein", "proteins", "the",
+         "GAN", "GANs", "GaN", "AlGaN", "GAN4"]
 AUTHORS = ["Yann LeCun", "X. LeCun", "Łukasz Kaiser", "Léon Bottou", "Ada Lovelace", "Geoffrey Hinton"]
 CATEGORIES = ["cs.LG", "cs.CV", "stat.ML", "q-bio.BM"]
 FIELDS = ["", "", "", "ti:", "abs:", "kw:", "tldr:"]
@@ -45,7 +46,8 @@ def leaves(draw: st.DrawFn) -> str:
     if kind == 7:
         return w.upper()
     if kind == 8:  # compounds that documents also write as one word or hyphenated
-        compound = draw(st.sampled_from(["self supervised", "data set", "knowledge distillation", "diffusion model"]))
+        compound = draw(st.sampled_from(["self supervised", "data set", "knowledge distillation", "diffusion model",
+                                            "GAN model", "GaN model"]))
         return draw(st.sampled_from([f'"{compound}"', compound, compound.replace(" ", "-")]))
     return f"{draw(st.sampled_from(FIELDS))}{w}"
 

@@ -84,6 +84,55 @@ def test_acronym_matches_whole_words_only(corpus_stats: CorpusStats) -> None:
     assert res is not None and res.explanation["clauses"][0]["matched"] == ["GANs"]
 
 
+def test_acronym_in_capitals_matches_only_tokens_in_capitals(corpus_stats: CorpusStats) -> None:
+    gallium = paper("AlGaN/GaN Heterostructures for High-Power Transistors", "GaN devices on silicon.")
+    based = paper("GAN-based Super-Resolution of Satellite Images", "A generative adversarial network.")
+    plural = paper("Training GANs Without Mode Collapse")
+    organ = paper("Organ Segmentation with Organization-Aware Priors", "Organs and organisms.")
+    for query in ("GAN", "GANs", '"GAN"', "title:GAN"):
+        assert run(query, gallium, corpus_stats) is None, query
+        assert run(query, organ, corpus_stats) is None, query
+        assert run(query, based, corpus_stats) is not None, query
+        assert run(query, plural, corpus_stats) is not None, query
+    # lower case keeps matching regardless of how the paper writes it
+    assert run("gan", gallium, corpus_stats) is not None
+    assert run("gan", based, corpus_stats) is not None
+    assert run("gan", organ, corpus_stats) is None
+    # digits are allowed in an acronym
+    gpt = paper("Probing GPT4 for Arithmetic")
+    assert run("GPT4", gpt, corpus_stats) is not None
+    assert run("GPT4", paper("Probing Gpt4 for Arithmetic"), corpus_stats) is None
+
+
+def test_acronym_in_a_phrase(corpus_stats: CorpusStats) -> None:
+    gan = paper("Stable GAN Training with Spectral Normalization")
+    gallium = paper("Stable GaN Training Data for Epitaxy Models")
+    res = run('"GAN training"', gan, corpus_stats)
+    assert res is not None and res.explanation["clauses"][0]["matched"] == ["GAN Training"]
+    assert run('"GAN training"', gallium, corpus_stats) is None
+    assert run('"gan training"', gallium, corpus_stats) is not None
+    assert run("GAN training", gallium, corpus_stats) is None
+    assert run("GAN training", gan, corpus_stats) is not None
+    # not glued through the joined alternative either
+    assert run("GAN based", paper("A GaN-based Amplifier"), corpus_stats) is None
+    assert run("GAN based", paper("A GAN-based Upsampler"), corpus_stats) is not None
+
+
+def test_acronym_stats_and_validation(corpus_stats: CorpusStats) -> None:
+    docs = [Document("1", {"title": "GAN training"}), Document("2", {"title": "GaN wafers"})]
+    stats = CorpusStats.from_documents(docs)
+    assert stats.df["^gan"] == 1 and stats.df["gan"] == 2
+    assert CorpusStats.from_dict(stats.to_dict()) == stats
+    # stats counted before marker keys existed fall back to the plain key
+    assert CorpusStats(10, {"gan": 3}).fraction("^gan") == 0.3
+    validate_for_save("GAN AND cat:cs.LG", corpus_stats)
+    validate_for_save('"GAN training"', corpus_stats)
+    # acronyms are never fuzzy, and fuzzy words never meet acronym marker keys
+    assert run("GAM", paper("Training GANs Without Mode Collapse"), corpus_stats) is None
+    fuzzy = run("gann~1", paper("Training GANs Without Mode Collapse"), corpus_stats)
+    assert fuzzy is not None and fuzzy.explanation["clauses"][0]["matched"] == ["GANs"]
+
+
 def test_short_words_are_never_fuzzy(corpus_stats: CorpusStats) -> None:
     assert run("graph", paper("Grape Yield Prediction"), corpus_stats) is None
     assert run("organ", paper("Organization of Memory"), corpus_stats) is None

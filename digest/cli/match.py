@@ -207,7 +207,7 @@ def search(ctx: Context, text: str, limit: int | None, as_json: bool) -> None:
     for h in hits:
         click.echo(f"{h.score:6.2f}  {h.paper.id}  {h.paper.title}")
         click.echo(f"        {_why(h.explanation)}")
-    click.echo(f"{len(hits)} results")
+    click.echo(f"{len(hits)} result{'' if len(hits) == 1 else 's'}")
 
 
 # --- matching -----------------------------------------------------------------------------------

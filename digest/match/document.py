@@ -13,7 +13,7 @@ from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
 from digest.match.normalize import Term, terms
-from digest.match.query import TEXT_FIELDS, Word, source_key
+from digest.match.query import ACRONYM_MARK, TEXT_FIELDS, Word, acronym_key, is_acronym, source_key
 from digest.models import SOURCE_LABELS, Paper
 from digest.text import author_key
 
@@ -30,6 +30,8 @@ def word_similarity(word: Word, candidate: str) -> float | None:
         return 1.0 if candidate.startswith(word.form) else None
     if candidate == word.key:
         return 1.0
+    if candidate.startswith(ACRONYM_MARK):  # acronym marker keys are met exactly, never fuzzily
+        return None
     if not word.dist or abs(len(candidate) - len(word.key)) > word.dist:
         return None
     if word.anchored and candidate[:1] != word.key[:1]:
@@ -41,7 +43,11 @@ def word_similarity(word: Word, candidate: str) -> float | None:
 
 
 class FieldText:
-    """One text field: its original text, single-token terms in order, and postings."""
+    """One text field: its original text, single-token terms in order, and postings.
+
+    A token written in capitals ("GAN", "GANs", "GPT4") is also posted under its acronym marker key
+    ("^gan"), at the same position, but not in ``seq``: acronym query words look that key up.
+    """
 
     __slots__ = ("text", "seq", "postings", "form_postings")
 
@@ -56,6 +62,9 @@ class FieldText:
         for t in all_terms:
             self.postings.setdefault(t.key, []).append(t)
             self.form_postings.setdefault(t.form, []).append(t)
+        for t in self.seq:
+            if is_acronym(text[t.start:t.end]):
+                self.postings.setdefault(acronym_key(t.key), []).append(t._replace(key=acronym_key(t.key)))
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,7 +32,7 @@ from digest.text import author_key, fold
 
 __all__ = ["parse", "Query", "Word", "TextClause", "MetaClause", "And", "Or", "Not", "Node",
            "FIELD_ALIASES", "TEXT_FIELDS", "DEFAULT_FIELDS", "AUTO_FUZZY_MIN_LETTERS", "VOCAB_FUZZY_MIN_LETTERS",
-           "vocabulary_words"]
+           "vocabulary_words", "ACRONYM_MARK", "is_acronym", "acronym_key"]
 
 TEXT_FIELDS = ("title", "tldr", "abstract", "keywords")
 #: No prefix searches these.
@@ -323,8 +323,11 @@ def _leaf(query: str, field: str | None, tok: _Tok, unknown: Container[str] = ()
         return _meta_leaf(query, field, tok)
     fields = (field,) if field else DEFAULT_FIELDS
     if tok.kind == "phrase":
-        words = [Word(query[tok.col + t.start:tok.col + t.end], t.form, t.key)
-                 for t in terms(tok.text, joined=False)]
+        words = []
+        for t in terms(tok.text, joined=False):
+            acronym = _is_acronym(tok.text[t.start:t.end])
+            words.append(Word(query[tok.col + t.start:tok.col + t.end], t.form,
+                              acronym_key(t.key) if acronym else t.key, acronym=acronym))
         if not words:
             raise QueryError(query, tok.col, "nothing to match inside the quotes")
         return _text_clause(fields, words, True, f'"{tok.text}"', tok.col)
@@ -356,9 +359,24 @@ def _suffix(query: str, tok: _Tok) -> tuple[str, int | None, bool]:
     return text, dist, prefix
 
 
+#: Prefix of the keys under which documents also index tokens written in capitals ("^gan" for "GAN",
+#: "GANs"): an exact acronym query word uses it, so "GAN" never meets "GaN" or "gan".
+ACRONYM_MARK = "^"
+
+
 def _is_acronym(surface: str) -> bool:
+    """Written in capitals: every letter upper case (a plural "s" aside), at least two of them;
+    digits allowed ("GPT4", "LLMs")."""
     core = surface[:-1] if surface.endswith("s") else surface
     return sum(c.isupper() for c in core) >= 2 and all(c.isupper() or c.isdigit() for c in core)
+
+
+is_acronym = _is_acronym
+
+
+def acronym_key(key: str) -> str:
+    """The marker key of an acronym: documents index tokens written in capitals under it too."""
+    return ACRONYM_MARK + key
 
 
 def _words(query: str, tok: _Tok, unknown: Container[str] = ()) -> list[Word]:
@@ -383,7 +401,9 @@ def _words(query: str, tok: _Tok, unknown: Container[str] = ()) -> list[Word]:
             (len(surface) >= AUTO_FUZZY_MIN_LETTERS and len(t.key) >= AUTO_FUZZY_MIN_KEY)
             or (len(surface) >= VOCAB_FUZZY_MIN_LETTERS and len(t.key) >= VOCAB_FUZZY_MIN_KEY
                 and t.key in unknown))
-        words.append(Word(surface, t.form, t.key, 1 if auto else 0, False, auto, acronym))
+        # An exact acronym matches only tokens written in capitals: it looks up their marker key.
+        key = acronym_key(t.key) if acronym and not auto else t.key
+        words.append(Word(surface, t.form, key, 1 if auto else 0, False, auto, acronym))
     return words
 
 
@@ -411,9 +431,15 @@ def joined_key(a: str, b: str) -> str:
 
 def _text_clause(fields: tuple[str, ...], words: list[Word], quoted: bool, text: str, col: int) -> TextClause:
     # The joined alternative is compared exactly, so it is sound for fuzzy words too.
-    joins = tuple(joined_key(a.form, b.form) if not (a.prefix or b.prefix) else None
+    # No joined alternative next to an exact acronym: "GAN based" must not meet "GaN-based".
+    joins = tuple(joined_key(a.form, b.form)
+                  if not (a.prefix or b.prefix or _marked(a) or _marked(b)) else None
                   for a, b in zip(words, words[1:]))
     return TextClause(fields, tuple(words), joins, quoted, text, col)
+
+
+def _marked(word: Word) -> bool:
+    return word.key.startswith(ACRONYM_MARK)
 
 
 def _meta_leaf(query: str, field: str, tok: _Tok) -> MetaClause:

@@ -1,6 +1,6 @@
 """Corpus statistics the scorer needs: how many papers, and how many contain each term.
 
-Document frequencies count single-token keys of the text fields (joined pairs are left out: they
+Document frequencies count single-token keys of the text fields and acronym marker keys (joined pairs are left out: they
 would double the table for little gain), plus categories and sources seen, so a saved query can be
 checked against values that exist. The whole thing round-trips through a JSON-able dict, which is
 how the store persists it.
@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from digest.match.document import Document
+from digest.match.query import ACRONYM_MARK
 
 __all__ = ["CorpusStats", "idf_weight"]
 
@@ -57,16 +58,25 @@ class CorpusStats:
         self.doc_count += 1
         self.version += 1
         keys = {t.key for f in doc.fields.values() for t in f.seq}
+        keys.update(k for f in doc.fields.values() for k in f.postings if k.startswith(ACRONYM_MARK))
         self.df.update(keys)
         self.categories.update(doc.categories)
         self.sources.update(doc.sources)
 
+    def count(self, key: str) -> int:
+        """Papers containing ``key``; an acronym marker key ("^gan") not yet counted (stats saved
+        before markers existed) falls back to its plain key."""
+        found = self.df.get(key)
+        if found is None and key.startswith(ACRONYM_MARK):
+            found = self.df.get(key[len(ACRONYM_MARK):])
+        return found or 0
+
     def idf(self, key: str) -> float:
-        return idf_weight(self.df.get(key, 0), self.doc_count)
+        return idf_weight(self.count(key), self.doc_count)
 
     def fraction(self, key: str) -> float:
         """Share of papers containing ``key`` (0 when the corpus is empty)."""
-        return self.df.get(key, 0) / self.doc_count if self.doc_count else 0.0
+        return self.count(key) / self.doc_count if self.doc_count else 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return {"doc_count": self.doc_count, "df": dict(self.df), "categories": dict(self.categories),

@@ -18,6 +18,9 @@ load time by :func:`_inline_template`:
   styles stay short.
 
 Rules that cannot be inlined (dark mode, narrow screens) live in ``<style data-css-inline="keep">``.
+After inlining, the paper block's ``style`` attributes are minified and classes no kept rule or test
+uses are dropped (:data:`_UNUSED_CLASS`), and the skeleton loses blank and comment-only lines: every
+byte and line is sent and parsed 10,000 times a run.
 
 Everything that came from a feed is escaped by jinja's autoescape; URLs go through
 :func:`digest.sanitize.safe_url`, so a ``javascript:`` link is dropped, never rendered.
@@ -81,6 +84,41 @@ class RenderedEmail:
 # --- templates -----------------------------------------------------------------------------------
 
 
+_STYLE_ATTR = re.compile(r'style="([^"]*)"')
+# Classes used only to inline their rule (no rule in the kept <style>, no test selects them).
+_UNUSED_CLASS = re.compile(r' class="(?:links|label|feedback)"')
+_SHORT_HEX = re.compile(r"#([0-9a-fA-F])\1([0-9a-fA-F])\2([0-9a-fA-F])\3\b")
+
+
+def _minify_style(m: re.Match[str]) -> str:
+    """``style="a: b;c: d;"`` as ``style="a:b;c:d"``, ``#ffffff`` as ``#fff``: inlined styles are
+    repeated on every element of every paper, and each byte is sent and parsed 10,000 times a run."""
+    decls = (d.split(":", 1) for d in m.group(1).split(";") if ":" in d)
+    css = ";".join(f"{k.strip()}:{' '.join(v.split())}" for k, v in decls)
+    return 'style="' + _SHORT_HEX.sub(r"#\1\2\3", css) + '"'
+
+
+_STYLE_BLOCK = re.compile(r"(<style[^>]*>)(.*?)(</style>)", re.S)
+_COMMENT_BREAK = re.compile(r"%\}-->\n+(?=<!--\{)")
+
+
+def _squeeze_skeleton(html: str) -> str:
+    """Fewer lines around the paper blocks (a receiving SMTP server pays per line): the kept
+    ``<style>`` on a few lines, no blank lines, Jinja-comment lines joined. Lines stay short."""
+    def css(m: re.Match[str]) -> str:
+        *rules, rest = re.sub(r"\s+", " ", m.group(2)).split("}")
+        lines, line = [], ""
+        for rule in rules:
+            if line and len(line) + len(rule) > 400:
+                lines.append(line)
+                line = ""
+            line += rule.strip() + "}"
+        return m.group(1) + "\n".join([*lines, line + rest.strip()]) + m.group(3)
+    html = _STYLE_BLOCK.sub(css, html)
+    html = re.sub(r"\n\s*\n", "\n", html)
+    return _COMMENT_BREAK.sub("%}-->", html)
+
+
 def _inline_template(source: str) -> str:
     """css-inline the template source; refuse if the serializer changed any jinja token."""
     inlined = str(css_inline.CSSInliner(keep_style_tags=False).inline(source))
@@ -119,6 +157,9 @@ def _templates() -> _Templates:
     text_src, _, _ = loader.get_source(text_env, "email/digest.txt")
     html, html_paper = _split(_inline_template(html_src), "<!--paper-->", "<!--/paper-->", "email/digest.html")
     text, text_paper = _split(text_src, "{#paper#}", "{#/paper#}", "email/digest.txt")
+    html = _squeeze_skeleton(html)
+    # The paper block is repeated 20 times a message: minify its styles (the skeleton stays readable).
+    html_paper = _UNUSED_CLASS.sub("", _STYLE_ATTR.sub(_minify_style, html_paper))
     return _Templates(html_env.from_string(html), html_env.from_string(html_paper),
                       text_env.from_string(text), text_env.from_string(text_paper))
 
