@@ -190,26 +190,31 @@ async def alert(request: Request) -> Response:
                   status_code=400 if error else 200)
 
 
-async def pause_alert(request: Request) -> Response:
+async def _owned_post(request: Request) -> tuple[User, Subscription] | Response:
+    """For POSTs on one alert: the signed-in owner and the alert, or the response refusing the request."""
     user = require_user(request)
     if isinstance(user, Response):
         return user
     _, denied = await form_with_csrf(request)
     if denied:
         return denied
-    sub = _owned(request, user)
+    return user, _owned(request, user)
+
+
+async def pause_alert(request: Request) -> Response:
+    owned = await _owned_post(request)
+    if isinstance(owned, Response):
+        return owned
+    _, sub = owned
     ctx(request).store.update_subscription(sub.id, paused=not sub.paused)
     return RedirectResponse("/alerts", status_code=303)
 
 
 async def delete_alert(request: Request) -> Response:
-    user = require_user(request)
-    if isinstance(user, Response):
-        return user
-    _, denied = await form_with_csrf(request)
-    if denied:
-        return denied
-    sub = _owned(request, user)
+    owned = await _owned_post(request)
+    if isinstance(owned, Response):
+        return owned
+    user, sub = owned
     ctx(request).store.delete_subscription(sub.id)
     log.info("user=%s alert=%s deleted", user.email, sub.name)
     return RedirectResponse("/alerts", status_code=303)
