@@ -220,3 +220,68 @@ def test_author_overlap_uses_surname_and_initial() -> None:
     assert authors_overlap(["Yann LeCun", "Léon Bottou"], ["LeCun, Y.", "L. Bottou", "Y. Bengio"])
     assert not authors_overlap(["Yann LeCun"], ["Ann LeCun"])
     assert not authors_overlap([], ["Y. LeCun"])
+
+
+def _statements(store: Store) -> list[tuple[str, object]]:
+    """Every SELECT the store sends to the driver from now on (statement, parameters)."""
+    from sqlalchemy import event
+
+    seen: list[tuple[str, object]] = []
+
+    @event.listens_for(store.engine, "before_cursor_execute")
+    def _record(conn: object, cursor: object, statement: str, parameters: object, context: object,
+                executemany: bool) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):
+            seen.append((statement, parameters))
+
+    return seen
+
+
+def test_ingest_lookups_search_indexes_and_never_scan_a_table(sqlite_store: Store) -> None:
+    # A full scan per batch made a 1M-record import quadratic (the via lookup could not use the
+    # (source_kind, feed_name, external_id) index without source_kind).
+    sqlite_store.ingest_records("cs", [rss("https://j.example/1", "A journal paper on widgets", doi="10.1/w")], now=T0)
+    sqlite_store.ingest_records("cs", [arxiv("2401.00001", "First paper on widgets")], now=T0)
+    seen = _statements(sqlite_store)
+    sqlite_store.ingest_records("cs", [arxiv("2401.00001", "First paper on widgets", version=2),
+                                       arxiv("2401.00002", "A journal paper on widgetz"),
+                                       rss("https://j.example/2", "Another one", ("Ada Lovelace",))], now=T0)
+    with sqlite_store.read() as conn:
+        plans = {stmt: [row[3] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {stmt}", params)]  # type: ignore[arg-type]
+                 for stmt, params in seen if " IN (" in stmt}
+    assert any("paper_sources" in s for s in plans) and any("first_author_key IN" in s for s in plans)
+    for stmt, plan in plans.items():
+        assert not any(step.startswith("SCAN") for step in plan), (stmt, plan)
+    author_plans = [plan for stmt, plan in plans.items() if "first_author_key IN" in stmt]
+    assert all("ix_papers_author_arxiv" in " ".join(plan) for plan in author_plans)
+
+
+def test_a_bulk_import_gives_its_connection_back_with_the_usual_cache(sqlite_store: Store) -> None:
+    from digest.store.engine import SQLITE_CACHE_KIB
+
+    sqlite_store.bulk_import("snap", (arxiv(f"2401.{i:05d}", f"Paper number {i}", kind="arxiv-snapshot")
+                                      for i in range(1, 30)), batch_size=10, now=T0)
+    with sqlite_store.read() as conn:
+        assert conn.exec_driver_sql("PRAGMA cache_size").scalar() == -SQLITE_CACHE_KIB
+    assert sqlite_store.paper_count() == 29
+
+
+def test_ingest_turns_the_cycle_collector_back_on_even_after_a_failure(store: Store) -> None:
+    import gc
+
+    assert gc.isenabled()
+
+    def failing() -> object:
+        yield arxiv("2401.00001", "First paper on widgets")
+        assert not gc.isenabled()  # paused while a batch is read and stored
+        raise RuntimeError("source broke")
+
+    with pytest.raises(RuntimeError):
+        store.ingest_records("cs", failing(), now=T0)  # type: ignore[arg-type]
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        store.ingest_records("cs", [arxiv("2401.00002", "Second paper")], now=T0)
+        assert not gc.isenabled()  # an application that turned it off keeps it off
+    finally:
+        gc.enable()

@@ -10,6 +10,7 @@ import json
 import re
 import unicodedata
 
+import pytest
 from hypothesis import example, given, settings, strategies as st
 
 from digest.store.merge import TITLE_KEY_LEN, title_key
@@ -53,7 +54,7 @@ def ref_title_key(title: str) -> str:
 
 
 # Text that reaches the edge cases: every whitespace kind, TeX, entities, separators, accents.
-_PIECES = st.sampled_from([" ", "  ", "\n", "\t", "\r", "\x0b", "\x1c", "\xa0", "\u2003", "\x7f", ",", ";", " and ",
+_PIECES = st.sampled_from([" ", "  ", "\n", "\t", "\r", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x1f", "\xa0", "\u2003", "\x7f", ",", ";", " and ",
                            ", and ", "&amp;", "&", "\\'e", "{\\o}", "$x$", "J.", "J. ", "K.-L.", "Smith", "van",
                            "Łukasz", "Müller", "ß", "ﬁ", "Ⅱ", "e\u0301", "日本", "Jr.", "(", "-", "'"])
 _TEXT = st.lists(st.one_of(_PIECES, st.text(max_size=6)), max_size=14).map("".join)
@@ -65,6 +66,11 @@ _TEXT = st.lists(st.one_of(_PIECES, st.text(max_size=6)), max_size=14).map("".jo
 @example(" single spaces only ")
 def test_collapse_ws_agrees_with_split_join(text: str) -> None:
     assert collapse_ws(text) == ref_collapse_ws(text)
+
+
+@pytest.mark.parametrize("space", [chr(c) for c in range(128) if chr(c).isspace()])
+def test_collapse_ws_collapses_every_ascii_whitespace(space: str) -> None:
+    assert collapse_ws(f"ascii{space}text{space}") == "ascii text"
 
 
 @settings(max_examples=600)
@@ -100,7 +106,7 @@ _JSON_VALUES = st.recursive(st.none() | st.booleans() | st.integers() | st.text(
                             max_leaves=8)
 
 
-@given(st.one_of(st.lists(st.text(), max_size=5), _JSON_VALUES))
+@given(st.one_of(st.lists(st.text(), max_size=5), st.dictionaries(st.text(), st.text(), max_size=3), _JSON_VALUES))
 @example([])
 @example({})
 @example(["é\"\n\u2028", "日本"])

@@ -3,11 +3,13 @@
 (a) arXiv RSS: the real 1,504-item capture read by feedparser alone, by bare lxml and expat parses
     (lower bounds: no field extraction), by our fast parser, and ingested end to end into a fresh
     SQLite file (parse + ``Store.ingest_records``; copying the migrated file and opening the store
-    are set-up, outside the timing). Target: >= 20,000 items/s end to end.
+    are set-up, outside the timing); and the same plus a WAL checkpoint of what it wrote, which SQLite
+    runs at a later commit once every SQLITE_WAL_AUTOCHECKPOINT pages. Target: >= 20,000 items/s end to end.
 (b) Snapshot bulk import: N records generated from the 200 real snapshot lines (ids and titles
     varied) written to a temporary JSONL file, imported with ``iter_records`` + ``Store.bulk_import``
     in a child process (so its peak RSS is its own). Baselines, also in child processes, into the
-    same migrated tables:
+    same migrated tables, on a connection with the settings our import uses (the store's PRAGMAs
+    and the bulk page cache), so the ratio measures our code rather than the settings:
       - raw insert: sqlite3 ``executemany`` of the very rows our import stored (copied from its
         database), in batches of the same size, timing only the inserts and commits;
       - raw load: the same, plus reading and ``json.loads``-ing the JSONL file, i.e. what a minimal
@@ -79,16 +81,23 @@ def bench_rss(*, repeat: int = 5, data: Path | None = None) -> dict[str, Any]:
     template = work / "template.db"
     Store.open(f"sqlite:///{template}").close()  # migrations are set-up, not ingest
 
-    def end_to_end() -> float:
+    def end_to_end() -> tuple[float, float]:
         # A fresh, migrated file and an open store are set-up (a service opens its store once);
-        # the timed part is what every fetched document costs: parse + ingest_records.
+        # the timed part is what every fetched document costs: parse + ingest_records. SQLite
+        # defers copying the WAL into the database file to a checkpoint every
+        # SQLITE_WAL_AUTOCHECKPOINT pages, i.e. to some later commit; that cost is measured right
+        # after and reported beside (end_to_end_with_checkpoint = as if every document paid one).
         path = work / f"run{next(runs)}.db"
         shutil.copyfile(template, path)
         store = Store.open(f"sqlite:///{path}", migrate=False)
         try:
             start = time.perf_counter()
             store.ingest_records("arxiv-bench", arxiv_rss.parse(raw).records)
-            return time.perf_counter() - start
+            took = time.perf_counter() - start
+            with store.engine.connect() as conn:
+                start = time.perf_counter()
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)").all()
+                return took, time.perf_counter() - start
         finally:
             store.close()
             path.unlink()
@@ -100,8 +109,10 @@ def bench_rss(*, repeat: int = 5, data: Path | None = None) -> dict[str, Any]:
             "lxml": _best(lambda: etree.fromstring(raw, make_parser()), repeat),
             "expat": _best(expat_count, repeat),
             "fast_parser": _best(lambda: arxiv_rss.parse(raw), repeat),
-            "end_to_end": min(end_to_end() for _ in range(repeat)),
         }
+        e2e = [end_to_end() for _ in range(repeat)]
+        secs["end_to_end"] = min(t for t, _ in e2e)
+        secs["end_to_end_with_checkpoint"] = min(t + c for t, c in e2e)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     rates = {k: items / v for k, v in secs.items()}
@@ -151,10 +162,15 @@ print(json.dumps({"seconds": secs, "stored": result.new, "skipped": stats.skippe
 
 _CHILD_BASELINE = r"""
 import json, resource, sqlite3, sys, time
+from digest.store.engine import SQLITE_PRAGMAS
+from digest.store.papers import BULK_CACHE_KIB
 src_db, dst_db, jsonl, batch, with_load = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5] == "1"
 src = sqlite3.connect(src_db)
 dst = sqlite3.connect(dst_db, isolation_level=None)
-dst.execute("PRAGMA journal_mode=WAL"); dst.execute("PRAGMA synchronous=NORMAL"); dst.execute("PRAGMA foreign_keys=ON")
+# The connection settings our import runs with (WAL, synchronous=NORMAL, foreign keys, checkpoint
+# interval, and the bulk import's page cache), so the ratio measures our code, not the settings.
+for pragma in (*SQLITE_PRAGMAS, f"PRAGMA cache_size=-{BULK_CACHE_KIB}"):
+    dst.execute(pragma)
 tables = ("papers", "paper_sources", "paper_events")
 timed = 0.0
 if with_load:  # what any importer pays to read the input: the file and json.loads of every line
@@ -223,7 +239,7 @@ def format_report(result: dict[str, Any]) -> str:
     rss = result["rss"]
     lines = [f"arXiv RSS capture, {rss['items']} items (best of the repetitions):"]
     for name, rate in rss["items_per_s"].items():
-        lines.append(f"  {name:<12} {rate:>11,.0f} items/s  {rss['seconds'][name] * 1000:8.1f} ms")
+        lines.append(f"  {name:<26} {rate:>11,.0f} items/s  {rss['seconds'][name] * 1000:8.1f} ms")
     lines += [f"  {k:<24} {v:6.2f}x" for k, v in rss["ratios"].items()]
     lines.append(f"  end to end target {rss['target_items_per_s']:,.0f}/s: {'met' if rss['meets_target'] else 'NOT met'}")
     bulk = result.get("bulk")

@@ -23,6 +23,7 @@ import hashlib
 import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import lru_cache
@@ -37,7 +38,8 @@ from digest.errors import NotFoundError
 from digest.ids import canonical_id, parse_paper_ref
 from digest.models import IngestStats, Paper, PaperRecord, Via
 from digest.store import merge
-from digest.store.base import StoreBase, utcnow
+from digest.store.base import StoreBase, gc_paused, utcnow
+from digest.store.engine import SQLITE_CACHE_KIB
 from digest.store.schema import PaperEventRow, PaperRow, PaperSourceRow, SignalRow, UTCDateTime
 
 _P: Table = PaperRow.__table__  # type: ignore[assignment]
@@ -47,6 +49,9 @@ _G: Table = SignalRow.__table__  # type: ignore[assignment]
 #: Rows per IN (...) list: far below SQLite's 32,766 host parameters.
 _IN_CHUNK = 2000
 _ID_LEN, _EXT_LEN = 300, 500
+#: SQLite page cache during :meth:`PaperStore.bulk_import`, in KiB (see :func:`_page_cache`); with
+#: the importer's own ~110 MB this stays well under the 500 MB budget of issue #2 at 1M records.
+BULK_CACHE_KIB = 128 * 1024
 #: paper_events columns, in table order (the order of the tuples _flush writes).
 _EVENT_COLUMNS = ("seq", "paper_id", "kind", "version", "created")
 
@@ -120,8 +125,13 @@ def _json(value: Any) -> str:
             return "[" + ", ".join(map(_quote, value)) + "]"
         except TypeError:  # not all strings: the encoder decides
             pass
-    elif type(value) is dict and not value:
-        return "{}"
+    elif type(value) is dict:
+        if not value:
+            return "{}"
+        try:  # the snapshot's {"comment": "..."} signals: string keys and values
+            return "{" + ", ".join([f"{_quote(k)}: {_quote(v)}" for k, v in value.items()]) + "}"
+        except TypeError:
+            pass
     return _dumps(value)
 
 
@@ -129,21 +139,15 @@ _quote = encode_basestring_ascii  # json.dumps' own quoting (ensure_ascii=True)
 _dumps = json.JSONEncoder().encode  # what json.dumps(value) calls, minus its keyword checks
 
 
-def _batches(records: Iterable[PaperRecord], size: int) -> Iterator[list[PaperRecord]]:
-    iterator = iter(records)
-    while batch := list(islice(iterator, size)):
-        yield batch
-
-
 def _chunks(items: Sequence[Any], size: int = _IN_CHUNK) -> Iterator[Sequence[Any]]:
     for i in range(0, len(items), size):
         yield items[i:i + size]
 
 
-def _present(conn: Connection, column: Column[Any], values: set[str], where: Column[Any] | None = None,
-             equals: str | None = None) -> list[str]:
-    """Which of ``values`` occur in ``column`` (sorted), optionally only where ``where = equals``
-    (``IS NULL`` for None).
+def _present(conn: Connection, column: Column[Any], values: set[str],
+             where: Sequence[tuple[Column[Any], str | None]] = ()) -> list[str]:
+    """Which of ``values`` occur in ``column`` (sorted), only among rows where each ``where`` column
+    equals its value (``IS NULL`` for None).
 
     A raw key-only query: a new batch (the bulk of every import) finds nothing, so the full typed
     row query, whose SQLAlchemy IN expansion costs more than SQLite's index lookups, runs only for
@@ -154,16 +158,35 @@ def _present(conn: Connection, column: Column[Any], values: set[str], where: Col
         return []
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     name, table = column.name, column.table.name  # type: ignore[attr-defined]
-    extra = ""
-    extra_params: tuple[str, ...] = ()
-    if where is not None:
-        extra = f" AND {where.name} IS NULL" if equals is None else f" AND {where.name} = {mark}"
-        extra_params = () if equals is None else (equals,)
+    extra = "".join(f" AND {c.name} IS NULL" if v is None else f" AND {c.name} = {mark}" for c, v in where)
+    extra_params = tuple(v for _, v in where if v is not None)
     found: set[str] = set()
     for chunk in _chunks(sorted(values)):
         sql = f"SELECT {name} FROM {table} WHERE {name} IN ({', '.join([mark] * len(chunk))}){extra}"
         found.update(r[0] for r in conn.exec_driver_sql(sql, (*chunk, *extra_params)))
     return sorted(found)
+
+
+@contextmanager
+def _page_cache(conn: Connection, kib: int | None) -> Iterator[None]:
+    """SQLite: a page cache of ``kib`` KiB on this connection while the block runs, then the usual one.
+
+    A bulk import probes and extends indexes that outgrow the usual cache (at 1M papers the
+    identifier, via and first-author indexes are ~200 MB); SQLite sizes the cache per connection
+    and frees pages beyond a lowered limit (https://www.sqlite.org/pragma.html#pragma_cache_size),
+    so the connection goes back to the pool at its usual size. Runs on the driver connection,
+    outside any transaction.
+    """
+    if kib is None or conn.dialect.name != "sqlite":
+        yield
+        return
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    driver.execute(f"PRAGMA cache_size=-{kib}")
+    try:
+        yield
+    finally:
+        driver.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
 
 
 def _bounded_id(pid: str) -> str:
@@ -228,8 +251,9 @@ class _Prep:
         self.rec = rec
         self.doi = rec.doi.lower() if rec.doi else None
         self.arxiv_id = rec.arxiv_id
-        self.pid = _bounded_id(canonical_id(arxiv_id=rec.arxiv_id, doi=self.doi, openreview_id=rec.openreview_id,
-                                            url=rec.url))
+        # canonical_id() of the usual arXiv record inline: it is "arxiv:" + the id.
+        self.pid = _bounded_id(f"arxiv:{rec.arxiv_id}" if rec.arxiv_id else
+                               canonical_id(doi=self.doi, openreview_id=rec.openreview_id, url=rec.url))
         self.via_key = (rec.source_kind, rec.external_id[:_EXT_LEN])
         self.tkey = merge.title_key(rec.title)
         self.akey = merge.first_author_key(rec.authors)
@@ -243,25 +267,41 @@ class PaperStore(StoreBase):
     def ingest_records(self, feed_name: str, records: Iterable[PaperRecord], *,
                        now: datetime | None = None, batch_size: int = 2000) -> IngestStats:
         """Store one document's records: merge, append events, keep every via. Idempotent."""
-        return self._ingest(feed_name, _batches(records, batch_size), now=now or utcnow(), progress=None)
+        return self._ingest(feed_name, records, batch_size, now=now or utcnow(), progress=None)
 
     def bulk_import(self, feed_name: str, records: Iterable[PaperRecord], *, batch_size: int = 5000,
                     progress: Callable[[int], None] | None = None, now: datetime | None = None) -> IngestStats:
         """Stream a large import (the arXiv snapshot) in constant memory; ``progress(n)`` after each batch."""
-        return self._ingest(feed_name, _batches(records, batch_size), now=now or utcnow(), progress=progress)
+        return self._ingest(feed_name, records, batch_size, now=now or utcnow(), progress=progress,
+                            cache_kib=BULK_CACHE_KIB)
 
-    def _ingest(self, feed_name: str, batches: Iterable[list[PaperRecord]], *, now: datetime,
-                progress: Callable[[int], None] | None) -> IngestStats:
+    def _ingest(self, feed_name: str, records: Iterable[PaperRecord], batch_size: int, *, now: datetime,
+                progress: Callable[[int], None] | None, cache_kib: int | None = None) -> IngestStats:
         totals = [0, 0, 0, 0, 0]
-        for batch in batches:
-            with self.write() as conn:
-                state = _Batch(feed_name, now)
-                self._process(conn, state, batch)
-                self._flush(conn, state)
-            for i, n in enumerate((len(batch), state.new, state.versions, state.merged, state.unchanged)):
-                totals[i] += n
-            if progress:
-                progress(len(batch))
+        iterator = iter(records)
+        # One connection for every batch (each batch is still its own transaction), so a bulk
+        # import keeps its page cache warm from batch to batch.
+        with self.engine.connect() as plain:
+            conn = plain.execution_options(sqlite_immediate=True)
+            with _page_cache(conn, cache_kib):
+                while True:
+                    # Reading a batch (a streaming source builds its records here) and storing it
+                    # allocate ~30 container objects per record, all alive until the batch ends.
+                    with gc_paused():
+                        batch = list(islice(iterator, batch_size))
+                        if not batch:
+                            break
+                        with conn.begin():
+                            state = _Batch(feed_name, now)
+                            self._process(conn, state, batch)
+                            self._flush(conn, state)
+                        counts = (len(batch), state.new, state.versions, state.merged, state.unchanged)
+                        # Freed here, so the collector's next pass finds only a few young objects.
+                        del batch, state
+                    for i, n in enumerate(counts):
+                        totals[i] += n
+                    if progress:
+                        progress(counts[0])
         return IngestStats(feed_name, seen=totals[0], new=totals[1], new_versions=totals[2], merged=totals[3],
                            unchanged=totals[4])
 
@@ -270,20 +310,28 @@ class PaperStore(StoreBase):
             # Serialise ingests so sequence numbers commit in order (see module docstring).
             conn.execute(text("LOCK TABLE paper_events IN SHARE ROW EXCLUSIVE MODE"))
         prepared = [_Prep(rec) for rec in batch]
-        self._load_vias(conn, state, batch)
+        self._load_vias(conn, state, prepared)
         self._load_known(conn, state, prepared)
         for prep in prepared:
             self._apply(state, prep)
 
-    def _load_vias(self, conn: Connection, state: _Batch, batch: list[PaperRecord]) -> None:
-        ext_ids = _present(conn, _S.c.external_id, {rec.external_id[:_EXT_LEN] for rec in batch},
-                           _S.c.feed_name, state.feed)
-        for chunk in _chunks(ext_ids):
-            rows = conn.execute(select(_S.c.id, _S.c.paper_id, _S.c.source_kind, _S.c.external_id, _S.c.signals,
-                                       _S.c.announce_type)
-                                .where(_S.c.feed_name == state.feed, _S.c.external_id.in_(chunk)))
-            for r in rows:
-                state.vias[(r.source_kind, r.external_id)] = dict(r._mapping)
+    def _load_vias(self, conn: Connection, state: _Batch, prepared: list[_Prep]) -> None:
+        # One lookup per source kind: with source_kind, feed_name and external_id all given, SQLite
+        # searches the unique index on exactly those columns; without the leading source_kind it
+        # could only scan the whole index (https://www.sqlite.org/optoverview.html#the_skip_scan_optimization
+        # needs ANALYZE statistics), once per batch: quadratic over a large import.
+        by_kind: dict[str, set[str]] = defaultdict(set)
+        for p in prepared:
+            by_kind[p.via_key[0]].add(p.via_key[1])
+        for kind, external_ids in sorted(by_kind.items()):
+            found = _present(conn, _S.c.external_id, external_ids, ((_S.c.source_kind, kind), (_S.c.feed_name, state.feed)))
+            for chunk in _chunks(found):
+                rows = conn.execute(select(_S.c.id, _S.c.paper_id, _S.c.source_kind, _S.c.external_id, _S.c.signals,
+                                           _S.c.announce_type)
+                                    .where(_S.c.source_kind == kind, _S.c.feed_name == state.feed,
+                                           _S.c.external_id.in_(chunk)))
+                for r in rows:
+                    state.vias[(r.source_kind, r.external_id)] = dict(r._mapping)
 
     def _load_known(self, conn: Connection, state: _Batch, prepared: list[_Prep]) -> None:
         ids = {p.pid for p in prepared} | {v["paper_id"] for v in state.vias.values()}
@@ -303,8 +351,9 @@ class PaperStore(StoreBase):
         only_unnumbered = all(p.arxiv_id for p in unmatched)
         if only_unnumbered and unmatched and not self._any_unnumbered(conn):
             return  # a store of arXiv papers only (a snapshot import) has no candidate for them at all
+        # ix_papers_author_arxiv answers both forms from the index (migration 0002).
         keys = _present(conn, _P.c.first_author_key, {p.akey for p in unmatched} - {""},
-                        _P.c.arxiv_id if only_unnumbered else None, None)
+                        ((_P.c.arxiv_id, None),) if only_unnumbered else ())
         for chunk in _chunks(keys):
             query = select(_P).where(_P.c.first_author_key.in_(chunk))
             if only_unnumbered:

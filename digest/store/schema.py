@@ -50,6 +50,10 @@ class Base(DeclarativeBase):
 
 class PaperRow(Base):
     __tablename__ = "papers"
+    # Fuzzy-merge blocking (digest.store.papers): every record asks for candidates by first author;
+    # an arXiv record only among papers without an arXiv id (``arxiv_id IS NULL``), which the second
+    # column answers from the index alone. Migration 0002 replaced the one-column index with this one.
+    __table_args__ = (Index("ix_papers_author_arxiv", "first_author_key", "arxiv_id"),)
     id: Mapped[str] = mapped_column(String(300), primary_key=True)  # canonical id
     arxiv_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     doi: Mapped[str | None] = mapped_column(String(255), unique=True)
@@ -57,10 +61,11 @@ class PaperRow(Base):
     url: Mapped[str | None] = mapped_column(Text)
     title: Mapped[str] = mapped_column(Text)
     title_original: Mapped[str | None] = mapped_column(Text)
-    #: normalised title (folded, punctuation dropped) for exact cross-source merging
-    title_key: Mapped[str] = mapped_column(String(500), index=True)
+    #: normalised title (folded, punctuation dropped), compared in Python among the candidates that
+    #: share the first author's surname; never looked up, so not indexed (migration 0002)
+    title_key: Mapped[str] = mapped_column(String(500))
     #: folded surname of the first author: the blocking key for fuzzy title merging
-    first_author_key: Mapped[str] = mapped_column(String(120), index=True, default="")
+    first_author_key: Mapped[str] = mapped_column(String(120), default="")
     authors: Mapped[list[Any]] = mapped_column(JSON, default=list)
     abstract: Mapped[str] = mapped_column(Text, default="")
     tldr: Mapped[str | None] = mapped_column(Text)
