@@ -174,3 +174,28 @@ def test_thresholds_per_query() -> None:
     index.add(2, compile_query("diffusion"))
     doc = Document("p", {"abstract": "diffusion once"})
     assert [k for k, _ in index.match(doc, CorpusStats(), {1: 0.1})] == [1]  # 2 keeps the default
+
+
+def test_fuzzy_words_never_accept_phrase_keys() -> None:
+    """A batch looks two-word phrases up under "a b" keys: "trad off" (from "trade-off") is one
+    edit from "tradeoff", but no fuzzy word may take it for a word of the paper."""
+    stats = CorpusStats.from_documents([])
+    index = QueryIndex(stats)
+    index.add("fuzzy", compile_query("tradeoffs"))
+    index.add("phrase", compile_query('"trade off"'))
+    doc = Document("p1", {"title": "A trade-off between precision and recall"})
+    got = index.match_batch([doc], stats, 0.0)[0]
+    assert {k for k, _ in got} == {k for k, _ in match_all(index.queries, doc, stats, 0.0)} == {"phrase"}
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 40), st.integers(0, 6))), st.integers(1, 400))
+def test_distinct_rows_in_blocks_equals_sorting(rows: list[tuple[int, int]], cells: int) -> None:
+    import numpy as np
+
+    from digest.match.plans import distinct_rows
+
+    g = np.array([r[0] for r in rows], np.int64)
+    p = np.array([r[1] for r in rows], np.int64)
+    got_g, got_p = distinct_rows(g, p, 41, 7, cells)
+    assert list(zip(got_g.tolist(), got_p.tolist())) == sorted(set(rows))

@@ -30,9 +30,8 @@ import numpy as np
 import numpy.typing as npt
 
 from digest.match.document import Document
-from digest.match.query import And, MetaClause, Node, Not, Or, TextClause, TEXT_FIELDS, Word
-from digest.match.score import (FIELD_WEIGHTS, IDF_FLOOR, K1, OR_OTHERS, PHRASE_IDF_FACTOR, PROXIMITY_BONUS,
-                                _score_and, bind_document, clause_idf, leaf_result)
+from digest.match.query import MetaClause, Node, Not, TextClause, TEXT_FIELDS, Word
+from digest.match.score import (FIELD_WEIGHTS, IDF_FLOOR, K1, PHRASE_IDF_FACTOR, bind_document, clause_idf, leaf_result)
 from digest.match.stats import IDF_MAX
 from digest.match.stats import CorpusStats
 
@@ -56,23 +55,25 @@ class Batch:
                  pairs: frozenset[str] = frozenset()) -> None:
         self.docs = docs
         self.stats = stats
-        self.universe = frozenset(range(len(docs)))
         key_ids: dict[str, int] = {}
         row_key: list[int] = []
         row_paper: list[int] = []
         row_counts: list[tuple[int, int, int, int]] = []
         forms: set[str] = set()
+        vocab: set[str] = set()
         for i, doc in enumerate(docs):
             for key, counts in doc.key_counts.items():
                 kid = key_ids.setdefault(key, len(key_ids))
                 row_key.append(kid)
                 row_paper.append(i)
                 row_counts.append(counts)
-            for pair in doc.pair_counts.keys() & pairs:
+            # frozenset.intersection(dict) walks the dict; `dict.keys() & big_set` would copy the set
+            for pair in pairs.intersection(doc.pair_counts):
                 row_key.append(key_ids.setdefault(pair, len(key_ids)))
                 row_paper.append(i)
                 row_counts.append(doc.pair_counts[pair])  # type: ignore[arg-type]
             forms.update(doc.vocab_forms)
+            vocab.update(doc.vocab_keys)
         self.key_ids = key_ids
         keys = np.array(row_key, np.int64)
         order = np.argsort(keys, kind="stable")  # stable: papers stay ascending within a key
@@ -82,15 +83,15 @@ class Batch:
         idf = np.array([clause_idf(stats, k) if " " not in k else 0.0 for k in key_ids], np.float64)
         self.idf = idf[keys[order]] if len(keys) else np.zeros(0, np.float64)
         #: every fuzzy or prefix word of the index -> batch keys (forms, for prefixes) it accepts
-        self.expansions = expansions(key_ids, forms)
+        # only document keys: the pair keys above ("trad off") are no words a fuzzy word may accept
+        self.expansions = expansions(vocab, forms)
         self._x: dict[tuple[str, ...], Floats] = {}
         self._scores: dict[tuple[str, ...], Floats] = {}
         self._results: dict[int, Result] = {}
         self._filters: dict[int, bool] = {}
-        self._sets: dict[tuple[int, float | None], frozenset[int]] = {}
-        self._dicts: dict[int, dict[int, float]] = {}
         self._bound: set[int] = set()
         self._form_papers: dict[str, list[int]] | None = None
+        self._forms: tuple[dict[str, int], Ints, Ints, Ints, Ints, Floats] | None = None
         self._meta_papers: dict[Any, list[int]] | None = None
 
     # --- clause results ---------------------------------------------------------------------------
@@ -124,15 +125,19 @@ class Batch:
         if isinstance(leaf, MetaClause):
             return self._scalar(leaf, self._meta_candidates(leaf))
         if len(leaf.words) > 1:
-            if len(leaf.words) == 2 and not any(w.dist or w.prefix for w in leaf.words):
-                return self._phrase2(leaf)
+            if len(leaf.words) == 2 and not any(w.prefix for w in leaf.words):
+                return self._phrase2_fuzzy(leaf)
             return self._scalar(leaf, self._phrase_candidates(leaf))
         word = leaf.words[0]
         if word.prefix:
-            return self._scalar(leaf, self._prefix_candidates(word))
+            return self._prefix(word, leaf.fields)
         if not word.dist:
             return self._exact(word.key, leaf.fields)
         return self._fuzzy(leaf, word)
+
+    def _inexact(self, word: Word) -> bool:
+        """A fuzzy word that accepts, in this batch, some key other than its own (else it is exact here)."""
+        return bool(word.dist) and any(k != word.key for k in self.expansions.get(word, ()))
 
     def _exact(self, key: str, fields: tuple[str, ...]) -> Result:
         rows = self._rows(key)
@@ -145,6 +150,20 @@ class Batch:
             hit = x > 0
             return papers[hit], scores[hit]
         return papers, scores
+
+    def _phrase2_fuzzy(self, leaf: TextClause) -> Result:
+        """Two words, fuzzy or not: on papers holding no variant (an accepted key other than the
+        word's own) the words are exact and the vectorised phrase applies; the others are scored
+        one by one."""
+        variants = [k for w in leaf.words if w.dist for k in self.expansions.get(w, ()) if k != w.key]
+        if not variants:
+            return self._phrase2(leaf)
+        odd = self._key_papers(variants)
+        papers, scores = self._phrase2(leaf)
+        keep = ~np.isin(papers, np.fromiter(odd, np.int64, len(odd)))
+        found = dict(zip(papers[keep].tolist(), scores[keep].tolist()))
+        found.update(self._scalar_dict(leaf, sorted(self._phrase_candidates(leaf, odd))))
+        return _from_dict(found)
 
     def _phrase2(self, leaf: TextClause) -> Result:
         """Two exact words: hits are the starts of the pair plus the single tokens of the joined
@@ -209,6 +228,59 @@ class Batch:
         merged.update(self._scalar_dict(leaf, unique[~single].tolist()))
         return _from_dict(merged)
 
+    def _prefix(self, word: Word, fields: tuple[str, ...]) -> Result:
+        """A prefix word (score._eval_text on one prefix word): every accepted form counts its hits,
+        and the idf is that of the greatest key among the forms hit (score's ``best``)."""
+        table = self._form_table()
+        form_ids, offsets = table[0], table[1]
+        spans = [(int(offsets[f]), int(offsets[f + 1])) for form in self.expansions.get(word, ())
+                 if (f := form_ids.get(form)) is not None]
+        if not spans:
+            return _NONE
+        at = np.concatenate([np.arange(a, b) for a, b in spans])
+        papers, counts, ranks = table[2][at], table[3][at], table[4][at]
+        cols = [_FIELD_INDEX[name] for name in fields]
+        hit = counts[:, cols].sum(axis=1) > 0
+        papers, counts, ranks = papers[hit], counts[hit], ranks[hit]
+        if not len(papers):
+            return _NONE
+        summed = np.zeros((len(self.docs), 4), np.int64)
+        np.add.at(summed, papers, counts)
+        best = np.full(len(self.docs), -1, np.int64)
+        np.maximum.at(best, papers, ranks)
+        found = np.flatnonzero(best >= 0)
+        x = np.zeros(len(found), np.float64)
+        for name in fields:
+            x = x + FIELD_WEIGHTS[name] * summed[found, _FIELD_INDEX[name]]
+        return found.astype(np.int64), table[5][best[found]] * x * (K1 + 1) / (x + K1)
+
+    def _form_table(self) -> tuple[dict[str, int], Ints, Ints, Ints, Ints, Floats]:
+        """Per surface form that a prefix word accepts (ascending papers within a form): paper, per-field hit
+        counts, and the rank of its key among the forms' keys (a form's key is ``stem(form)``);
+        plus the clause idf of each ranked key."""
+        if self._forms is None:
+            form_ids: dict[str, int] = {}
+            key_of: dict[str, str] = {}
+            rows: list[tuple[int, int, int, int, int, int]] = []
+            wanted = {f for w, found in self.expansions.items() if w.prefix for f in found}
+            for i, doc in enumerate(self.docs):
+                per_field = [f.form_postings for f in doc.fields.values()]
+                for form in doc.vocab_forms.intersection(wanted):  # sets: walks the smaller
+                    fid = form_ids.setdefault(form, len(form_ids))
+                    found = [p.get(form, ()) for p in per_field]
+                    if form not in key_of:
+                        key_of[form] = next(t for f in found for t in f).key
+                    rows.append((fid, i, *map(len, found)))  # type: ignore[arg-type]
+            keys = sorted(set(key_of.values()))
+            rank = {k: r for r, k in enumerate(keys)}
+            form_rank = np.array([rank[key_of[f]] for f in form_ids], np.int64)
+            table = np.array(rows, np.int64).reshape(-1, 6)
+            table = table[np.argsort(table[:, 0], kind="stable")]
+            offsets = np.searchsorted(table[:, 0], np.arange(len(form_ids) + 1))
+            idf = np.array([clause_idf(self.stats, k) for k in keys], np.float64)
+            self._forms = (form_ids, offsets, table[:, 1].copy(), table[:, 2:6].copy(), form_rank[table[:, 0]], idf)
+        return self._forms
+
     def _scalar_dict(self, leaf: TextClause | MetaClause, papers: Iterable[int]) -> dict[int, float]:
         out: dict[int, float] = {}
         words = leaf.words if isinstance(leaf, TextClause) else ()
@@ -235,11 +307,23 @@ class Batch:
                 out.update(self.paper[rows].tolist())
         return out
 
-    def _phrase_candidates(self, leaf: TextClause) -> set[int]:
-        """Papers holding every word of the phrase (or a joined token standing in for it); for two
-        words, papers where they are adjacent, joined, or one of them is a joined term."""
+    def _phrase_candidates(self, leaf: TextClause, within: set[int] | None = None) -> set[int]:
+        """A superset of the papers (of ``within``, when given) where the phrase can match: its
+        consecutive words adjacent somewhere, or one of its joined words written as one token."""
         found: set[int] | None = None
-        for r, word in enumerate(leaf.words):
+        if within is None and not any(w.prefix or self._inexact(w) for w in leaf.words):
+            # Consecutive words meet where adjacent (document.pair_counts: "a b" for a term keyed a
+            # followed by one keyed b, joined terms included; the batch holds these keys) -- unless
+            # a joined token stands in for two of them: papers holding a joined word stay in.
+            for a, b in zip(leaf.words, leaf.words[1:]):
+                papers = self._key_papers((f"{a.key} {b.key}",))
+                found = papers if found is None else found & papers
+                if not found:
+                    break
+            # ("joined ": the joined word as one token, the only way score._phrase_at uses a join)
+            return (found or set()) | self._key_papers(j + " " for j in leaf.joins if j)
+        found = within
+        for r, word in enumerate(leaf.words):  # papers holding every word (or a joined token)
             if word.prefix:
                 papers = self._prefix_candidates(word)
             else:
@@ -250,14 +334,24 @@ class Batch:
             found = papers if found is None else found & papers
             if not found:
                 return set()
-        if found and len(leaf.words) == 2 and not any(w.prefix for w in leaf.words):
-            # two words meet only where adjacent (document.pair_counts) or written as one token
-            first, second = (list(self.expansions.get(w, {})) if w.dist else [w.key] for w in leaf.words)
-            pairs = [f"{a} {b}" for a in first for b in second]
-            join = leaf.joins[0]
-            found = {p for p in found if (join and join in self.docs[p].key_counts)
-                     or any(pair in self.docs[p].pair_counts for pair in pairs)}
+        if found and not any(w.prefix for w in leaf.words):
+            # as above, with the keys each word accepts in that paper
+            accepted = [self.expansions.get(w, {}) if w.dist else {w.key: 1.0} for w in leaf.words]
+            joins = [j for j in leaf.joins if j]
+            found = {p for p in found if self._adjacent(self.docs[p], accepted, joins)}
         return found or set()
+
+    @staticmethod
+    def _adjacent(doc: Document, accepted: list[dict[str, float]], joins: list[str]) -> bool:
+        """Whether each pair of consecutive words has accepted keys adjacent in ``doc`` (or a
+        joined word is in it): a necessary condition for a phrase match."""
+        if any(j in doc.key_counts for j in joins):
+            return True
+        vocab = doc.key_counts
+        present = [[k for k in keys if k in vocab] for keys in accepted]
+        pairs = doc.pair_counts
+        return all(any(f"{a} {b}" in pairs for a in first for b in second)
+                   for first, second in zip(present, present[1:]))
 
     def _prefix_candidates(self, word: Word) -> set[int]:
         if self._form_papers is None:
@@ -278,101 +372,32 @@ class Batch:
                         self._meta_papers.setdefault(w, []).append(i)
         return set(self._meta_papers.get(leaf.value.split()[-1], ()))
 
-    # --- plans ------------------------------------------------------------------------------------
+    # --- positions, for the proximity bonus -----------------------------------------------------
 
-    def leaf_set(self, leaf: TextClause | MetaClause, floor: float | None) -> frozenset[int]:
-        """Papers where ``leaf`` matches with a score of at least ``floor`` (None: at all)."""
-        cache_key = (id(leaf), floor)
-        found = self._sets.get(cache_key)
-        if found is None:
-            papers, scores = self.result(leaf)
-            found = frozenset((papers if floor is None else papers[scores >= floor]).tolist())
-            self._sets[cache_key] = found
-        return found
-
-    def candidates(self, node: Node, floor: float | None) -> frozenset[int]:
-        """A superset of the papers where ``node`` matches with a score of at least ``floor``."""
-        if isinstance(node, (TextClause, MetaClause)):
-            return self.leaf_set(node, floor)
-        if isinstance(node, Not):
-            if floor is not None and floor > 0:
-                return frozenset()
-            return self.universe - self.candidates(node.child, None)
-        if isinstance(node, Or):
-            # best + OR_OTHERS * rest <= (1 + OR_OTHERS (k - 1)) * best
-            child_floor = None if floor is None else floor / (1 + OR_OTHERS * (len(node.children) - 1)) - _EPS
-            out: frozenset[int] = frozenset()
-            for c in node.children:
-                out |= self.candidates(c, child_floor)
-            return out
-        positive = [c for c in node.children if not isinstance(c, Not)]
-        if not positive:
-            found = self.universe if floor is None or floor <= 0 else frozenset()
-        else:
-            sets = sorted((self.candidates(c, None) for c in positive), key=len)
-            found = sets[0]
-            for s in sets[1:]:
-                if not found:
-                    return found
-                found = found & s
-            if floor is not None and found:
-                # the mean of the scoring children, times a proximity bonus of at most 1 + PROXIMITY_BONUS
-                bound = floor if len(positive) == 1 else floor / (1 + PROXIMITY_BONUS) - _EPS
-                high: frozenset[int] = frozenset()
-                for c in positive:
-                    high |= self.candidates(c, bound)
-                found = found & high
-        for c in node.children:
-            if isinstance(c, Not) and found:
-                found = found - self.candidates(c.child, None)
-        return found
-
-    def _dict(self, leaf: TextClause | MetaClause) -> dict[int, float]:
-        found = self._dicts.get(id(leaf))
-        if found is None:
-            papers, scores = self.result(leaf)
-            found = self._dicts[id(leaf)] = dict(zip(papers.tolist(), scores.tolist()))
-        return found
-
-    def score(self, node: Node, p: int) -> tuple[float, bool] | None:
-        """(score, is a filter) of ``node`` on paper ``p``: score._score on the batch's clause results."""
-        if isinstance(node, (TextClause, MetaClause)):
-            s = self._dict(node).get(p)
-            return None if s is None else (s, self.is_filter(node))
-        if isinstance(node, And):
-            found: list[tuple[float, bool]] = []
-            for child in node.children:
-                if not isinstance(child, Not):
-                    r = self.score(child, p)
-                    if r is None:
-                        return None
-                    found.append(r)
-            for child in node.children:
-                if isinstance(child, Not) and self.score(child.child, p) is not None:
-                    return None
-            if not found:
-                return 0.0, True
-            scoring = [i for i, r in enumerate(found) if not r[1]] or list(range(len(found)))
-            if len(scoring) > 1:  # the proximity bonus needs positions: the scalar evaluator
-                return self._scalar_and(node, p)
-            return sum(found[i][0] for i in scoring) / len(scoring), all(r[1] for r in found)
-        if isinstance(node, Or):
-            hits = [r for c in node.children if (r := self.score(c, p)) is not None]
-            if not hits:
-                return None
-            if len(hits) == 1:
-                return hits[0]
-            scores = sorted((r[0] for r in hits), reverse=True)
-            return scores[0] + OR_OTHERS * sum(scores[1:]), all(r[1] for r in hits)
-        return None if self.score(node.child, p) is not None else (0.0, True)
-
-    def _scalar_and(self, node: And, p: int) -> tuple[float, bool] | None:
+    def hit_positions(self, leaf: TextClause | MetaClause, p: int) -> list[tuple[int, int]]:
+        """(field index, token position) of every hit of ``leaf`` (matched) on paper ``p``, as
+        score._positions reads them; none for structured clauses."""
+        if isinstance(leaf, MetaClause):
+            return []
         doc = self.docs[p]
+        if len(leaf.words) == 1 and not leaf.words[0].prefix:
+            # a word: every posting of the keys it accepts (score._word_hits), read directly
+            word = leaf.words[0]
+            accepted = self.expansions.get(word, ()) if word.dist else (word.key,)
+            out = []
+            for name in leaf.fields:
+                postings = doc.fields[name].postings
+                for key in accepted:
+                    for t in postings.get(key, ()):
+                        out.append((_FIELD_INDEX[name], t.pos))
+            return out
         if p not in self._bound:
             bind_document(doc, self.stats)
             self._bound.add(p)
-        self._preset(doc, _words_of(node))
-        return _score_and(node, doc, self.stats)
+        self._preset(doc, leaf.words)
+        res = leaf_result(leaf, doc, self.stats)
+        assert res is not None, f"{leaf.text!r} does not match {doc.paper_id}"
+        return [(_FIELD_INDEX[name], h.pos) for name, hits, _ in res.fields for h in hits]
 
     def _preset(self, doc: Document, words: Iterable[Word]) -> None:
         """Give ``doc`` the batch's expansions of ``words`` (restricted to its own vocabulary)."""
@@ -380,7 +405,8 @@ class Batch:
             if (w.dist or w.prefix) and not doc.has_expansion(w):
                 found = self.expansions.get(w, {})
                 vocab = doc.vocab_forms if w.prefix else doc.vocab_keys
-                keys = found.keys() & vocab if len(found) < len(vocab) else vocab & found.keys()
+                # walk the smaller side (a view's `&` would copy the other operand into a set)
+                keys = vocab.intersection(found) if len(found) < len(vocab) else [k for k in vocab if k in found]
                 doc.set_expansion(w, {k: found[k] for k in keys})
 
 

@@ -20,6 +20,7 @@ from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from typing import Any
 
 from digest.match.batch import Batch
+from digest.match.plans import evaluate_plans
 from digest.match.document import Document, meta_atoms, word_similarity
 from digest.match.query import And, MetaClause, Node, Not, TextClause, Word
 from digest.match.score import DEFAULT_THRESHOLD, CompiledQuery, MatchResult
@@ -286,43 +287,63 @@ class QueryIndex:
         if not docs:
             return out
         batch = Batch(docs, stats, self.expansions, self._phrase_pairs())
-        for pid in self._triggered_plans(batch):
+        roots: list[tuple[Node, float | None]] = []
+        limits_of: list[tuple[float, list[tuple[Any, float]]]] = []
+        for pid in sorted(self._triggered_plans(batch)):
             query, keys, _ = self._plans[pid]
             if isinstance(thresholds, (int, float)):
                 limits = [(k, float(thresholds)) for k in keys]
             else:
                 limits = [(k, thresholds.get(k, DEFAULT_THRESHOLD)) for k in keys]
             lowest = min(t for _, t in limits)
-            floor = lowest - _EPS if lowest > _EPS else None
-            root = query.root
-            if isinstance(root, (TextClause, MetaClause)):
-                papers, scores = batch.result(root)
-                if floor is not None:
-                    keep = scores >= floor
-                    papers, scores = papers[keep], scores[keep]
-                found: Iterable[tuple[int, float]] = zip(papers.tolist(), scores.tolist())
-            else:
-                found = ((p, r[0]) for p in batch.candidates(root, floor)
-                         if (r := batch.score(root, p)) is not None)
-            for p, raw in found:
+            roots.append((query.root, lowest - _EPS if lowest > _EPS else None))
+            limits_of.append((lowest, limits))
+
+        def found() -> Iterable[tuple[int, Any, Any]]:
+            trees = []
+            for i, (root, floor) in enumerate(roots):
+                if isinstance(root, (TextClause, MetaClause)):  # one clause: its batch result
+                    papers, scores = batch.result(root)
+                    if floor is not None:
+                        keep = scores >= floor
+                        papers, scores = papers[keep], scores[keep]
+                    yield i, papers, scores
+                else:
+                    trees.append(i)
+            for j, papers, scores in evaluate_plans(batch, [roots[i] for i in trees]):
+                yield trees[j], papers, scores
+
+        for i, papers, scores in found():
+            lowest, limits = limits_of[i]
+            if all(t == lowest for _, t in limits):  # the usual case: one threshold for all keys
+                names = [k for k, _ in limits]
+                for p, raw in zip(papers.tolist(), scores.tolist()):
+                    score = round(raw, 6)
+                    if score >= lowest:
+                        out[p] += [(k, score) for k in names]
+                continue
+            for p, raw in zip(papers.tolist(), scores.tolist()):
                 score = round(raw, 6)
                 if score >= lowest:
-                    hits = out[p]
-                    hits.extend((k, score) for k, t in limits if score >= t)
+                    out[p] += [(k, score) for k, t in limits if score >= t]
+        # Ties in the order of the plans' ids: the same whatever else is in the batch (another
+        # batch triggers other plans, in another order)
+        plan_of = self._plan_of
         for hits in out:
-            hits.sort(key=lambda kr: -kr[1])
+            hits.sort(key=lambda kr: (-kr[1], plan_of[kr[0]]))
         return out
 
     def _phrase_pairs(self) -> frozenset[str]:
-        """What exact two-word phrases look up in a batch: "a b" and "joined " (see Batch._phrase2)."""
+        """What phrases look up in a batch: "a b" for consecutive words, and "joined " for their
+        joined forms written as one token (see Batch._phrase2 and Batch._phrase_candidates; fuzzy words count with their own
+        keys, which is all they accept in a batch without near variants)."""
         if self._pairs is None:
             found: set[str] = set()
             for query, _, _ in self._plans.values():
                 for leaf in _leaves_of(query.root):
-                    if len(leaf.words) == 2 and not any(w.dist or w.prefix for w in leaf.words):
-                        found.add(f"{leaf.words[0].key} {leaf.words[1].key}")
-                        if leaf.joins[0]:
-                            found.add(leaf.joins[0] + " ")
+                    if len(leaf.words) > 1 and not any(w.prefix for w in leaf.words):
+                        found.update(f"{a.key} {b.key}" for a, b in zip(leaf.words, leaf.words[1:]))
+                        found.update(j + " " for j in leaf.joins if j)
             self._pairs = frozenset(found)
         return self._pairs
 

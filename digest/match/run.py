@@ -119,25 +119,27 @@ def _muted(plan: _Plan, user_id: int, paper: Paper) -> bool:
 
 
 def _match_paper(plan: _Plan, stats: CorpusStats, seq: int, paper: Paper, doc: Document,
+                 hits: list[tuple[Any, float]], retagged: tuple[Document, list[tuple[Any, float]]] | None,
                  new_tags: dict[str, str]) -> tuple[list[NewMatch], list[tuple[str, NewPaperTag]]]:
-    """Matches and tags of one paper. Tags are returned by name (source tags may not exist yet)."""
+    """Matches and tags of one paper, from its batch hits (and, when ``[[tags]]`` queries tagged
+    it, the hits of its document rebuilt with those tags). Tags are returned by name (source tags
+    may not exist yet). Explanations are built here, for what is stored."""
     tags: dict[str, tuple[float, dict[str, Any]]] = {}
     for name, query, reason in source_tags(paper):
         new_tags.setdefault(name, query)
         tags[name] = (1.0, {"kind": "source", "from": reason})
-    hits = plan.index.match(doc, stats, plan.thresholds)
-    topic = [plan.tag_names[key] for (kind, key), _ in hits if kind == "tag"]
-    for (kind, key), result in hits:
+    for (kind, key), _ in hits:
         if kind == "tag":
+            result = plan.index.explain((kind, key), doc, stats)
             tags[plan.tag_names[key]] = (result.score, result.explanation)
-    if topic:
+    if retagged is not None:
         # Topic tags join the keywords, so `kw:` in saved queries sees them (issue #3, Tags).
         # Source categories and keywords need no rebuild: `cat:` and `kw:` already see them.
-        doc = Document.from_paper(paper, tags=topic)
-        hits = plan.index.match(doc, stats, plan.thresholds)
+        doc, hits = retagged
     matches: list[NewMatch] = []
-    for (kind, key), result in hits:
+    for (kind, key), _ in hits:
         if kind == "sub" and not _muted(plan, plan.subs[key].user_id, paper):
+            result = plan.index.explain((kind, key), doc, stats)
             matches.append(NewMatch(key, paper.id, result.score, result.explanation, seq))
     for name, (score, explanation) in tags.items():
         for sub in plan.tag_subs.get(name, ()):
@@ -149,6 +151,18 @@ def _match_paper(plan: _Plan, stats: CorpusStats, seq: int, paper: Paper, doc: D
         if found is not None and found.score >= threshold:
             matches.append(NewMatch(sub.id, paper.id, found.score, found.explanation, seq))
     return matches, [(name, NewPaperTag(0, paper.id, s, e)) for name, (s, e) in tags.items()]
+
+
+def _batch_hits(plan: _Plan, stats: CorpusStats, rows: Sequence[tuple[int, str, Paper]], docs: list[Document]
+                ) -> tuple[list[list[tuple[Any, float]]], dict[int, tuple[Document, list[tuple[Any, float]]]]]:
+    """Every query's hits on the batch, and for papers that a ``[[tags]]`` query tagged, their
+    document rebuilt with those tags and its hits."""
+    hits = plan.index.match_batch(docs, stats, plan.thresholds)
+    retag = {i: [plan.tag_names[key] for (kind, key), _ in found if kind == "tag"] for i, found in enumerate(hits)}
+    retag = {i: names for i, names in retag.items() if names}
+    tagged_docs = [Document.from_paper(rows[i][2], tags=names) for i, names in retag.items()]
+    again = plan.index.match_batch(tagged_docs, stats, plan.thresholds)
+    return hits, {i: (d, h) for i, d, h in zip(retag, tagged_docs, again)}
 
 
 def match_new(store: Any, *, batch: int = 2000, progress: Progress | None = None) -> MatchRun:
@@ -170,8 +184,9 @@ def match_new(store: Any, *, batch: int = 2000, progress: Progress | None = None
         matches: list[NewMatch] = []
         tagged: list[tuple[str, NewPaperTag]] = []
         new_tags: dict[str, str] = {}
-        for (seq, _, paper), doc in zip(rows, docs):
-            m, t = _match_paper(plan, stats, seq, paper, doc, new_tags)
+        hits, retagged = _batch_hits(plan, stats, rows, docs)
+        for i, ((seq, _, paper), doc) in enumerate(zip(rows, docs)):
+            m, t = _match_paper(plan, stats, seq, paper, doc, hits[i], retagged.get(i), new_tags)
             matches += m
             tagged += t
         last = rows[-1][0]

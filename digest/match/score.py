@@ -237,22 +237,14 @@ def _proximity(positions: Sequence[dict[str, list[int]]]) -> float:
             for field, pa in a.items():
                 pb = b.get(field)
                 if pb:
-                    best = min(best, _min_gap(sorted(pa), sorted(pb)))
+                    best = min(best, _min_gap(pa, pb))
     return 1.0 + PROXIMITY_BONUS / best if 0 < best <= PROXIMITY_WINDOW else 1.0
 
 
 def _min_gap(a: list[int], b: list[int]) -> int:
-    i = j = 0
-    best = 1 << 30
-    while i < len(a) and j < len(b):
-        gap = abs(a[i] - b[j])
-        if gap and gap < best:
-            best = gap
-        if a[i] < b[j]:
-            i += 1
-        else:
-            j += 1
-    return best
+    """The smallest non-zero distance between a position in ``a`` and one in ``b`` (a token hit by
+    both children is no evidence of proximity); ``1 << 30`` when there is none."""
+    return min((abs(x - y) for x in a for y in b if x != y), default=1 << 30)
 
 
 def _explain(node: Node, doc: Document, stats: CorpusStats) -> list[dict[str, Any]]:

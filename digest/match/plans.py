@@ -1,0 +1,350 @@
+"""Evaluating many query plans on a batch of papers at once, in numpy (used by
+:meth:`digest.match.index.QueryIndex.match_batch`).
+
+Plans are grouped by *shape* -- their And/Or/Not tree with the clauses replaced by numbered slots
+-- so that a group of thousands of plans ("a -b", "(a OR b OR "c d") e", ...) is evaluated with a
+few dozen array operations instead of a Python call per (plan, paper) pair:
+
+1. every clause the plans use gets a row block in one table of clause results, keyed
+   ``uid * papers + paper`` and sorted, so "does clause u match paper p, with which score" is a
+   ``searchsorted`` (a *probe*);
+2. per group, candidate rows (plan, paper) are enumerated from the cheapest required part of each
+   plan: a clause's papers, the union of an OR's branches, the smallest positive child of an AND;
+3. the whole tree is then probed on the candidate rows, with the same arithmetic, in the same
+   order, as :func:`digest.match.score._score` (so the floats are bit-identical): AND averages its
+   scoring children times the proximity bonus, OR adds ``OR_OTHERS`` times the others (in
+   descending order) to the best, NOT filters.
+
+The proximity bonus needs token positions: they come from the clause results on each paper
+(:meth:`~digest.match.batch.Batch.hit_positions`) for the few rows where an AND has two or more
+scoring children that match, and the closest pair is found by a vectorised cross join.
+
+Private to :mod:`digest.match.index`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any, Union
+
+import numpy as np
+import numpy.typing as npt
+
+from digest.match.batch import Batch
+from digest.match.query import And, MetaClause, Node, Not, TextClause
+from digest.match.score import OR_OTHERS, PROXIMITY_BONUS, PROXIMITY_WINDOW
+
+__all__ = ["evaluate_plans"]
+
+Ints = npt.NDArray[np.int64]
+Floats = npt.NDArray[np.float64]
+Bools = npt.NDArray[np.bool_]
+# A shape: ("L", slot) | ("N", shape) | ("A", shapes) | ("O", shapes)
+Shape = tuple[Any, ...]
+Leaf = Union[TextClause, MetaClause]
+_FAR = 1 << 30
+
+
+def shape_of(node: Node, slots: list[Leaf]) -> Shape:
+    """The shape of ``node``; its clauses are appended to ``slots`` in slot order."""
+    if isinstance(node, (TextClause, MetaClause)):
+        slots.append(node)
+        return ("L", len(slots) - 1)
+    if isinstance(node, Not):
+        return ("N", shape_of(node.child, slots))
+    tag = "A" if isinstance(node, And) else "O"
+    return (tag, tuple(shape_of(c, slots) for c in node.children))
+
+
+class _Table:
+    """Every clause's result on the batch in one sorted key array (``uid * n + paper``)."""
+
+    def __init__(self, batch: Batch, leaves: Sequence[Leaf]) -> None:
+        n = self.n = len(batch.docs)
+        self.batch = batch
+        self.leaves = leaves
+        keys, scores = [], []
+        sizes = np.zeros(len(leaves), np.int64)
+        for uid, leaf in enumerate(leaves):
+            papers, s = batch.result(leaf)
+            keys.append(papers + uid * n)
+            scores.append(s)
+            sizes[uid] = len(papers)
+        self.keys = np.concatenate(keys) if keys else np.zeros(0, np.int64)
+        self.scores = np.concatenate(scores) if scores else np.zeros(0, np.float64)
+        self.start = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64) if len(leaves) else sizes
+        self.size = sizes
+        # the filter flag of a clause is one per clause (cat:/src: clauses), not per paper
+        self.filters = np.array([batch.is_filter(leaf) for leaf in leaves] or [False], np.bool_)
+        self._positions: dict[tuple[int, int], list[tuple[int, int]]] = {}
+
+    def probe(self, uids: Ints, papers: Ints) -> tuple[Bools, Floats]:
+        if not len(self.keys):
+            return np.zeros(len(papers), np.bool_), np.zeros(len(papers), np.float64)
+        want = uids * self.n + papers
+        at = np.minimum(np.searchsorted(self.keys, want), len(self.keys) - 1)
+        found = self.keys[at] == want
+        return found, np.where(found, self.scores[at], 0.0)
+
+    def rows(self, uids: Ints) -> tuple[Ints, Ints]:
+        """(index into ``uids``, paper) for every paper of every clause in ``uids``."""
+        lengths = self.size[uids]
+        total = int(lengths.sum())
+        owner = np.repeat(np.arange(len(uids), dtype=np.int64), lengths)
+        first = np.repeat(self.start[uids] - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
+        at = np.arange(total, dtype=np.int64) + first
+        return owner, self.keys[at] - uids[owner] * self.n
+
+    def positions(self, uid: int, paper: int) -> list[tuple[int, int]]:
+        key = (uid, paper)
+        found = self._positions.get(key)
+        if found is None:
+            found = self._positions[key] = self.batch.hit_positions(self.leaves[uid], paper)
+        return found
+
+
+class _Group:
+    """Plans of one shape: ``slots[g, s]`` is the clause uid of slot ``s`` in plan ``g``."""
+
+    def __init__(self, table: _Table, shape: Shape, slots: Ints) -> None:
+        self.t = table
+        self.shape = shape
+        self.slots = slots
+        #: False: score every AND without its proximity bonus (a lower bound; see evaluate_plans)
+        self.proximity = True
+
+    # --- cost and candidates ---------------------------------------------------------------------
+
+    def estimate(self, sh: Shape, g: Ints) -> Floats:
+        """Per plan, how many papers enumerating ``sh`` yields (NOT: every paper)."""
+        tag = sh[0]
+        if tag == "L":
+            return self.t.size[self.slots[g, sh[1]]].astype(np.float64)
+        if tag == "N":
+            return np.full(len(g), float(self.t.n))
+        parts = [self.estimate(c, g) for c in sh[1]]
+        if tag == "O":
+            return np.sum(parts, axis=0)  # type: ignore[no-any-return]
+        positive = [p for c, p in zip(sh[1], parts) if c[0] != "N"]
+        return np.min(positive, axis=0) if positive else np.full(len(g), float(self.t.n))
+
+    def enumerate(self, sh: Shape, g: Ints) -> tuple[Ints, Ints]:
+        """Candidate rows (plan, paper), possibly repeated: a superset of where ``sh`` matches."""
+        tag = sh[0]
+        if tag == "L":
+            owner, papers = self.t.rows(self.slots[g, sh[1]])
+            return g[owner], papers
+        if tag == "O":
+            parts = [self.enumerate(c, g) for c in sh[1]]
+            return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+        positive = [c for c in sh[1]] if tag == "A" else []
+        positive = [c for c in positive if c[0] != "N"]
+        if not positive:  # NOT, or an AND of NOTs: every paper
+            n = self.t.n
+            return np.repeat(g, n), np.tile(np.arange(n, dtype=np.int64), len(g))
+        if len(positive) == 1:
+            return self.enumerate(positive[0], g)
+        costs = np.stack([self.estimate(c, g) for c in positive])
+        best = np.argmin(costs, axis=0)
+        gs, ps = [], []
+        for i, child in enumerate(positive):
+            mine = g[best == i]
+            if len(mine):
+                a, b = self.enumerate(child, mine)
+                gs.append(a)
+                ps.append(b)
+        return np.concatenate(gs), np.concatenate(ps)
+
+    # --- probing ---------------------------------------------------------------------------------
+
+    def probe(self, sh: Shape, g: Ints, p: Ints) -> tuple[Bools, Floats, Bools]:
+        """(matches, score, is a filter) of ``sh`` on rows (g, p): score._score, row-wise."""
+        tag = sh[0]
+        if tag == "L":
+            uids = self.slots[g, sh[1]]
+            found, score = self.t.probe(uids, p)
+            return found, score, found & self.t.filters[uids]
+        if tag == "N":
+            found = self.probe(sh[1], g, p)[0]
+            return ~found, np.zeros(len(g), np.float64), ~found
+        if tag == "O":
+            return self._probe_or(sh, g, p)
+        return self._probe_and(sh, g, p)
+
+    def _probe_or(self, sh: Shape, g: Ints, p: Ints) -> tuple[Bools, Floats, Bools]:
+        results = [self.probe(c, g, p) for c in sh[1]]
+        found_each = np.stack([r[0] for r in results])
+        found: Bools = np.asarray(found_each.any(axis=0), np.bool_)
+        # sorted(scores, reverse=True); best + OR_OTHERS * sum(the rest), summed in that order
+        ranked = -np.sort(-np.where(found_each, np.stack([r[1] for r in results]), -np.inf), axis=0)
+        rest = np.zeros(len(g), np.float64)
+        for row in ranked[1:]:
+            rest = rest + np.where(np.isfinite(row), row, 0.0)
+        score = np.where(found, ranked[0] + OR_OTHERS * rest, 0.0)
+        filters = found & np.all(np.stack([r[2] for r in results]) | ~found_each, axis=0)
+        return found, score, filters
+
+    def _probe_and(self, sh: Shape, g: Ints, p: Ints) -> tuple[Bools, Floats, Bools]:
+        children = sh[1]
+        positive = [c for c in children if c[0] != "N"]
+        found = np.ones(len(g), np.bool_)
+        results: list[tuple[Bools, Floats, Bools]] = []
+        for c in positive:  # narrow the rows as children fail, as score._score_and returns early
+            r = self.probe(c, g, p)
+            found &= r[0]
+            results.append(r)
+        for c in children:
+            if c[0] == "N" and found.any():
+                found &= ~self.probe(c[1], g, p)[0]
+        if not positive:
+            return found, np.zeros(len(g), np.float64), found.copy()
+        filt = np.stack([r[2] for r in results])
+        scoring = ~filt
+        none_scoring = ~scoring.any(axis=0)
+        scoring[:, none_scoring] = True  # only filters matched: they all count
+        total = np.zeros(len(g), np.float64)
+        for r, mask in zip(results, scoring):
+            total = total + np.where(mask, r[1], 0.0)
+        count = scoring.sum(axis=0)
+        score = total / count
+        near = found & (count > 1)
+        if self.proximity and near.any():
+            score[near] = score[near] * self._proximity([c for c in positive], scoring[:, near], g[near], p[near])
+        return found, np.where(found, score, 0.0), found & filt.all(axis=0)
+
+    # --- proximity -------------------------------------------------------------------------------
+
+    def _proximity(self, children: list[Shape], scoring: Bools, g: Ints, p: Ints) -> Floats:
+        """score._proximity on rows where the AND matched with two or more scoring children."""
+        per_child = []
+        for c, mask in zip(children, scoring):
+            rows = np.flatnonzero(mask)
+            per_child.append(self._positions(c, rows, g[rows], p[rows]))
+        best = np.full(len(g), _FAR, np.int64)
+        for i, a in enumerate(per_child):
+            for b in per_child[i + 1:]:
+                _closest(a, b, best)
+        near = (best > 0) & (best <= PROXIMITY_WINDOW)
+        return np.where(near, 1.0 + PROXIMITY_BONUS / np.where(near, best, 1), 1.0)
+
+    def _positions(self, sh: Shape, rows: Ints, g: Ints, p: Ints) -> tuple[Ints, Ints, Ints]:
+        """(row, field, token position) of the hits of the clauses that make ``sh`` match on
+        the rows (score._positions: not under a NOT, not in an OR branch that failed)."""
+        out_r: list[int] = []
+        out_f: list[int] = []
+        out_p: list[int] = []
+        for leaf_uid, row, paper in self._matched(sh, rows, g, p):
+            for field, pos in self.t.positions(leaf_uid, paper):
+                out_r.append(row)
+                out_f.append(field)
+                out_p.append(pos)
+        return np.array(out_r, np.int64), np.array(out_f, np.int64), np.array(out_p, np.int64)
+
+    def _matched(self, sh: Shape, rows: Ints, g: Ints, p: Ints) -> Iterator[tuple[int, int, int]]:
+        tag = sh[0]
+        if tag == "L":
+            uids = self.slots[g, sh[1]]
+            yield from zip(uids.tolist(), rows.tolist(), p.tolist())
+        elif tag == "A":
+            for c in sh[1]:
+                if c[0] != "N":
+                    yield from self._matched(c, rows, g, p)
+        elif tag == "O":
+            for c in sh[1]:
+                hit = self.probe(c, g, p)[0]
+                yield from self._matched(c, rows[hit], g[hit], p[hit])
+
+
+def _closest(a: tuple[Ints, Ints, Ints], b: tuple[Ints, Ints, Ints], best: Ints) -> None:
+    """Lower ``best[row]`` to the smallest non-zero gap between a hit of ``a`` and one of ``b``
+    in the same row and field (score._min_gap)."""
+    a_key = a[0] * 8 + a[1]
+    b_key = b[0] * 8 + b[1]
+    order = np.argsort(b_key, kind="stable")
+    b_key, b_pos = b_key[order], b[2][order]
+    lo = np.searchsorted(b_key, a_key, "left")
+    counts = np.searchsorted(b_key, a_key, "right") - lo
+    total = int(counts.sum())
+    if not total:
+        return
+    which = np.repeat(np.arange(len(a_key), dtype=np.int64), counts)
+    at = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts) + np.repeat(lo, counts)
+    gaps = np.abs(a[2][which] - b_pos[at])
+    gaps[gaps == 0] = _FAR
+    np.minimum.at(best, a[0][which], gaps)
+
+
+def distinct_rows(g: Ints, p: Ints, plans: int, papers: int, cells: int = 1 << 24) -> tuple[Ints, Ints]:
+    """The distinct rows (plan ``g`` < ``plans``, paper ``p`` < ``papers``), sorted by plan then
+    paper: marked in a plans x papers bitmap of at most ``cells`` bytes per block of plans, which
+    beats sorting or hashing millions of candidate rows."""
+    block = max(1, cells // max(papers, 1))
+    if plans <= block:
+        seen = np.zeros(plans * papers, np.bool_)
+        seen[g * papers + p] = True
+        flat = np.flatnonzero(seen)
+        return flat // papers, flat % papers
+    order = np.argsort(g, kind="stable")
+    g, p = g[order], p[order]
+    bounds = np.searchsorted(g, np.arange(0, plans + block, block))
+    parts = [distinct_rows(g[a:b] - lo, p[a:b], min(block, plans - lo), papers, cells)
+             for lo, a, b in zip(range(0, plans, block), bounds[:-1], bounds[1:])]
+    return (np.concatenate([pg + lo for (pg, _), lo in zip(parts, range(0, plans, block))]),
+            np.concatenate([pp for _, pp in parts]))
+
+
+def _and_depth(sh: Shape) -> int:
+    """The most ANDs with two or more positive children on one path down ``sh``."""
+    if sh[0] == "L":
+        return 0
+    if sh[0] == "N":
+        return _and_depth(sh[1])
+    below = max(_and_depth(c) for c in sh[1])
+    return below + (sh[0] == "A" and sum(c[0] != "N" for c in sh[1]) > 1)
+
+
+def evaluate_plans(batch: Batch, plans: Sequence[tuple[Node, float | None]]) -> Iterator[tuple[int, Ints, Floats]]:
+    """For each plan (root, floor): (plan index, papers, raw scores) where it matches with a score
+    of at least ``floor`` (None: any match). Roots that are a single clause are best read from
+    :meth:`Batch.result` directly; any root works here."""
+    leaves: list[Leaf] = []
+    uid_of: dict[int, int] = {}
+    groups: dict[Shape, tuple[list[int], list[list[int]]]] = {}
+    for i, (root, _) in enumerate(plans):
+        slots: list[Leaf] = []
+        shape = shape_of(root, slots)
+        uids = []
+        for leaf in slots:
+            uid = uid_of.get(id(leaf))
+            if uid is None:
+                uid = uid_of[id(leaf)] = len(leaves)
+                leaves.append(leaf)
+            uids.append(uid)
+        members, slot_rows = groups.setdefault(shape, ([], []))
+        members.append(i)
+        slot_rows.append(uids)
+    table = _Table(batch, leaves)
+    for shape, (members, slot_rows) in groups.items():
+        group = _Group(table, shape, np.array(slot_rows, np.int64).reshape(len(members), -1))
+        g, p = group.enumerate(shape, np.arange(len(members), dtype=np.int64))
+        if not len(g):
+            continue
+        g, p = distinct_rows(g, p, len(members), table.n)
+        floors = np.array([-np.inf if plans[m][1] is None else plans[m][1] for m in members], np.float64)
+        # Proximity needs token positions, the dear part: first score without it, which is a lower
+        # bound, and times the largest product of bonuses an upper one (scores grow with their
+        # children's); then score with it only the rows that bound keeps.
+        growth = (1.0 + PROXIMITY_BONUS) ** _and_depth(shape) * (1.0 + 1e-9)
+        group.proximity = False
+        found, score, _ = group.probe(shape, g, p)
+        keep = found & (score * growth >= floors[g])
+        g, p = g[keep], p[keep]
+        group.proximity = True
+        found, score, _ = group.probe(shape, g, p)
+        keep = found & (score >= floors[g])
+        g, p, score = g[keep], p[keep], score[keep]
+        bounds = np.searchsorted(g, np.arange(len(members) + 1))
+        for j, m in enumerate(members):
+            lo, hi = int(bounds[j]), int(bounds[j + 1])
+            if hi > lo:
+                yield m, p[lo:hi], score[lo:hi]
