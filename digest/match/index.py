@@ -17,10 +17,11 @@ Public: :class:`QueryIndex`, :func:`match_all` (the brute-force reference).
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from operator import itemgetter
 from typing import Any
 
 from digest.match.batch import Batch
-from digest.match.plans import evaluate_plans
+from digest.match.plans import Shape, evaluate_plans, shape_of
 from digest.match.document import Document, meta_atoms, word_similarity
 from digest.match.query import And, MetaClause, Node, Not, TextClause, Word
 from digest.match.score import DEFAULT_THRESHOLD, CompiledQuery, MatchResult
@@ -95,6 +96,8 @@ class QueryIndex:
         self._key_cache: dict[str, tuple[tuple[Word, float], ...]] = {}
         self._form_cache: dict[str, tuple[Word, ...]] = {}
         self._pairs: frozenset[str] | None = None
+        # plan id -> its shape and clauses (digest.match.plans), made once per plan
+        self._shapes: dict[int, tuple[Shape, tuple[TextClause | MetaClause, ...]]] = {}
 
     def __len__(self) -> int:
         return len(self._queries)
@@ -126,6 +129,8 @@ class QueryIndex:
         self._plan_ids[query.root] = pid
         triggers = _triggers(query.root, self._leaf_cost)
         self._plans[pid] = (query, set(), tuple(triggers or ()))
+        slots: list[TextClause | MetaClause] = []
+        self._shapes[pid] = (shape_of(query.root, slots), tuple(slots))
         for word in _fuzzy_words(query.root):
             self._registered[word] = self._registered.get(word, 0) + 1
             if self._registered[word] == 1:
@@ -153,6 +158,7 @@ class QueryIndex:
         if keys:
             return
         del self._plans[pid]
+        del self._shapes[pid]
         self._pairs = None
         del self._plan_ids[query.root]
         self._always.discard(pid)
@@ -289,7 +295,8 @@ class QueryIndex:
         batch = Batch(docs, stats, self.expansions, self._phrase_pairs())
         roots: list[tuple[Node, float | None]] = []
         limits_of: list[tuple[float, list[tuple[Any, float]]]] = []
-        for pid in sorted(self._triggered_plans(batch)):
+        pids = sorted(self._triggered_plans(batch))
+        for pid in pids:
             query, keys, _ = self._plans[pid]
             if isinstance(thresholds, (int, float)):
                 limits = [(k, float(thresholds)) for k in keys]
@@ -310,27 +317,40 @@ class QueryIndex:
                     yield i, papers, scores
                 else:
                     trees.append(i)
-            for j, papers, scores in evaluate_plans(batch, [roots[i] for i in trees]):
+            shaped = [(*self._shapes[pids[i]], roots[i][1]) for i in trees]
+            for j, papers, scores in evaluate_plans(batch, shaped):
                 yield trees[j], papers, scores
 
+        # In plan order (roots are sorted by plan id), so that ties keep the order of the plans'
+        # ids whatever else is in the batch (another batch triggers other plans, in another order)
+        results: list[tuple[Any, Any] | None] = [None] * len(roots)
         for i, papers, scores in found():
+            results[i] = (papers, scores)
+        for i, result in enumerate(results):
+            if result is None:
+                continue
             lowest, limits = limits_of[i]
-            if all(t == lowest for _, t in limits):  # the usual case: one threshold for all keys
+            pairs = zip(result[0].tolist(), result[1].tolist())
+            if len(limits) == 1:
+                key = limits[0][0]
+                for p, raw in pairs:
+                    score = round(raw, 6)
+                    if score >= lowest:
+                        out[p].append((key, score))
+            elif all(t == lowest for _, t in limits):  # one threshold for all the plan's keys
                 names = [k for k, _ in limits]
-                for p, raw in zip(papers.tolist(), scores.tolist()):
+                for p, raw in pairs:
                     score = round(raw, 6)
                     if score >= lowest:
                         out[p] += [(k, score) for k in names]
-                continue
-            for p, raw in zip(papers.tolist(), scores.tolist()):
-                score = round(raw, 6)
-                if score >= lowest:
-                    out[p] += [(k, score) for k, t in limits if score >= t]
-        # Ties in the order of the plans' ids: the same whatever else is in the batch (another
-        # batch triggers other plans, in another order)
-        plan_of = self._plan_of
+            else:
+                for p, raw in pairs:
+                    score = round(raw, 6)
+                    if score >= lowest:
+                        out[p] += [(k, score) for k, t in limits if score >= t]
+        by_score = itemgetter(1)
         for hits in out:
-            hits.sort(key=lambda kr: (-kr[1], plan_of[kr[0]]))
+            hits.sort(key=by_score, reverse=True)  # stable, also reversed: ties keep plan order
         return out
 
     def _phrase_pairs(self) -> frozenset[str]:

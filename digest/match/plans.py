@@ -303,16 +303,15 @@ def _and_depth(sh: Shape) -> int:
     return below + (sh[0] == "A" and sum(c[0] != "N" for c in sh[1]) > 1)
 
 
-def evaluate_plans(batch: Batch, plans: Sequence[tuple[Node, float | None]]) -> Iterator[tuple[int, Ints, Floats]]:
-    """For each plan (root, floor): (plan index, papers, raw scores) where it matches with a score
-    of at least ``floor`` (None: any match). Roots that are a single clause are best read from
-    :meth:`Batch.result` directly; any root works here."""
+def evaluate_plans(batch: Batch, plans: Sequence[tuple[Shape, Sequence[Leaf], float | None]]
+                   ) -> Iterator[tuple[int, Ints, Floats]]:
+    """For each plan (shape, slots, floor) -- see :func:`shape_of` --: (plan index, papers, raw
+    scores) where it matches with a score of at least ``floor`` (None: any match). Roots that are
+    a single clause are best read from :meth:`Batch.result` directly; any root works here."""
     leaves: list[Leaf] = []
     uid_of: dict[int, int] = {}
     groups: dict[Shape, tuple[list[int], list[list[int]]]] = {}
-    for i, (root, _) in enumerate(plans):
-        slots: list[Leaf] = []
-        shape = shape_of(root, slots)
+    for i, (shape, slots, _) in enumerate(plans):
         uids = []
         for leaf in slots:
             uid = uid_of.get(id(leaf))
@@ -330,7 +329,7 @@ def evaluate_plans(batch: Batch, plans: Sequence[tuple[Node, float | None]]) -> 
         if not len(g):
             continue
         g, p = distinct_rows(g, p, len(members), table.n)
-        floors = np.array([-np.inf if plans[m][1] is None else plans[m][1] for m in members], np.float64)
+        floors = np.array([-np.inf if plans[m][2] is None else plans[m][2] for m in members], np.float64)
         # Proximity needs token positions, the dear part: first score without it, which is a lower
         # bound, and times the largest product of bonuses an upper one (scores grow with their
         # children's); then score with it only the rows that bound keeps.
