@@ -38,6 +38,21 @@ def test_maildir_gets_each_message_once(sqlite_store: Store, tmp_path: Path) -> 
     assert len(list((box / "new").iterdir())) == 3
 
 
+def test_each_row_is_marked_before_the_next_file_appears(sqlite_store: Store, tmp_path: Path) -> None:
+    _enqueue(sqlite_store, 3)
+    box = tmp_path / "Mail"
+    real_mark_sent, files_at_mark = sqlite_store.mark_sent, []
+
+    def mark_sent(outbox_id: int, *, now: datetime | None = None) -> None:
+        files_at_mark.append(len(list((box / "new").iterdir())))
+        real_mark_sent(outbox_id, now=now)
+
+    sqlite_store.mark_sent = mark_sent  # type: ignore[method-assign]
+    settings = Settings(delivery=DeliverySettings(method="maildir", maildir=box))
+    assert deliver_pending(sqlite_store, settings, now=T0).sent == 3
+    assert files_at_mark == [1, 2, 3]  # never two written messages with unmarked rows
+
+
 def test_unwritable_maildir_is_retried(sqlite_store: Store, tmp_path: Path) -> None:
     _enqueue(sqlite_store, 2)
     blocker = tmp_path / "file"

@@ -8,6 +8,7 @@ marking the row produces exactly one duplicate, with the same Message-ID.
 from __future__ import annotations
 
 import collections
+import smtplib
 import ssl
 import subprocess
 import sys
@@ -18,10 +19,12 @@ from email.utils import format_datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings as hsettings, strategies as st
 from smtp_sink import smtp_sink
 
 from digest.config import Settings, SmtpSettings
 from digest.deliver.outbox import LEASE_SECONDS, MAX_ATTEMPTS, deliver_pending, retry_delay
+from digest.deliver import smtp
 from digest.deliver.smtp import SmtpTransport
 from digest.store import Store
 
@@ -289,3 +292,45 @@ def test_background_delivery_drains_what_is_enqueued_while_it_runs(sqlite_store:
         assert (run.sent, run.failed, run.errors) == (6, 0, [])
         assert sorted(server.message_ids()) == sorted(r.message_id for r in sqlite_store.outbox_rows())
     assert sqlite_store.outbox_summary().counts["sent"] == 6
+
+
+def test_each_row_is_marked_before_the_next_message_is_accepted(store: Store) -> None:
+    # The next message is handed over while the previous row is marked, but the server may accept it
+    # (the end of DATA) only after that mark: at most one accepted message is ever unmarked.
+    ids = enqueue(store, 5)
+    with smtp_sink() as (server, port):
+        real_mark_sent, seen = store.mark_sent, []
+
+        def mark_sent(outbox_id: int, *, now: datetime | None = None) -> None:
+            seen.append((outbox_id, len(server.received)))
+            real_mark_sent(outbox_id, now=now)
+
+        store.mark_sent = mark_sent  # type: ignore[method-assign]
+        run = deliver_pending(store, settings_for(port), now=T0)
+    assert run.sent == 5
+    assert seen == [(oid, n) for n, oid in enumerate(ids, 1)]
+
+
+def test_a_failed_mark_stops_before_the_next_message_is_accepted(store: Store) -> None:
+    ids = enqueue(store, 4)
+    with smtp_sink() as (server, port):
+        real_mark_sent = store.mark_sent
+
+        def mark_sent(outbox_id: int, *, now: datetime | None = None) -> None:
+            if outbox_id == ids[1]:
+                raise RuntimeError("disk full")
+            real_mark_sent(outbox_id, now=now)
+
+        store.mark_sent = mark_sent  # type: ignore[method-assign]
+        with pytest.raises(RuntimeError, match="disk full"):
+            deliver_pending(store, settings_for(port), now=T0)
+        # The third message was with the server but never ended: not delivered.
+        assert server.message_ids() == [r.message_id for r in store.outbox_rows()][::-1][:2]
+    statuses = {r.id: r.status for r in store.outbox_rows()}
+    assert [statuses[i] for i in ids] == ["sent", "sending", "sending", "pending"]
+
+
+@given(st.from_regex(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~ \"<>(),;:@\[\]\\-]{0,40}", fullmatch=True))
+@hsettings(max_examples=500, deadline=None)
+def test_quoted_addresses_are_what_smtplib_would_send(address: str) -> None:
+    assert smtp._quoted(address) == smtplib.quoteaddr(address)

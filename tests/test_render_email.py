@@ -7,13 +7,14 @@ from dataclasses import replace
 
 import lxml.html
 import pytest
+from hypothesis import given, settings as hsettings, strategies as st
 
 from digest.models import DigestItem, DigestSection
 from digest.render import email as email_render
 from digest.render.email import HTML_BUDGET, RenderCache, render_email, subject_for
 from digest.tokens import verify_token
 
-from render_samples import XSS, digest, paper, reason, settings
+from render_samples import XSS, T, digest, paper, reason, settings
 
 
 def q(el: lxml.html.HtmlElement, selector: str) -> list[lxml.html.HtmlElement]:
@@ -39,15 +40,21 @@ def test_each_paper_shows_title_link_authors_via_summary_links_why_and_feedback(
     assert title.get("href") == "https://arxiv.org/abs/2411.00000"
     assert title.text_content() == "Diffusion models for protein design, part 0"
     assert [m.text_content() for m in q(card, "mark")] == ["Diffusion", "diffusion models"]
-    assert q(card, "p.authors")[0].text_content() == "Yann LeCun, Ada Lovelace, Łukasz Kaiser"
-    assert q(card, "p.via")[0].text_content() == "via arXiv, Hugging Face"
-    assert "Trending" in q(card, "span.badge")[0].text_content()
-    assert [a.text_content() for a in q(card, "a.link")] == ["Abstract", "PDF", "Code"]
-    assert "Why: diffusion models (matched diffusion, diffusion models)" in card.text_content()
-    feedback = [a.get("href") for a in q(card, "a.fb")]
-    assert len(feedback) == 3 and all(u.startswith("https://digest.example.org/feedback/") for u in feedback)
-    token = feedback[0].split("/feedback/")[1].split("?")[0]
+    # Paragraphs: authors (and "via"), summary, links, then why it matched with the feedback links.
+    authors, summary, links, why = card.xpath("./p")
+    assert authors.text == "Yann LeCun, Ada Lovelace, Łukasz Kaiser"
+    assert q(authors, "span.via")[0].text_content() == "via arXiv, Hugging Face"
+    assert summary.text_content().startswith("We study diffusion models for proteins.")
+    assert "Trending" in card.xpath("./span")[0].text_content()
+    assert [a.text_content() for a in q(links, "a")] == ["Abstract", "PDF", "Code"]
+    assert "Why: diffusion models (matched diffusion, diffusion models)" in why.text_content()
+    assert [b.text_content() for b in q(why, "b")] == ["diffusion", "diffusion models"]
+    feedback = {a.text_content(): a.get("href") for a in q(why, "a")}
+    assert list(feedback) == ["More like this", "Not relevant", "Mute Yann LeCun"]
+    assert all(u.startswith("https://digest.example.org/feedback/") for u in feedback.values())
+    token = feedback["More like this"].split("/feedback/")[1].split("?")[0]
     assert verify_token("feedback", token, settings=settings(), generation=4).user_id == 7
+    assert feedback["Mute Yann LeCun"].endswith("?p=arxiv:2411.00000&k=a&a=Yann+LeCun")
     # Styles are inlined; the dark-mode and phone rules stay in a <style> block.
     assert "style=" in lxml.html.tostring(title).decode()
     assert "prefers-color-scheme: dark" in r.html and 'name="color-scheme"' in r.html
@@ -90,7 +97,7 @@ def test_feed_content_is_escaped_and_javascript_links_dropped() -> None:
     assert not q(doc, "script") and not q(doc, "img")
     assert not any(attr.startswith("on") for el in doc.iter() if isinstance(el.tag, str) for attr in el.attrib)
     assert "javascript:" not in r.html.lower()
-    assert [a.text_content() for a in q(doc, "td.card a.link")] == ["Abstract"]
+    assert [a.text_content() for a in q(doc, "td.card p.links a")] == ["Abstract"]
     assert XSS in q(doc, "a.paper-title")[0].text_content()  # shown as text
     assert "&lt;script&gt;" in r.html
     assert "javascript:" not in r.text.lower()
@@ -145,7 +152,7 @@ def test_tldr_is_preferred_and_long_abstracts_are_cut_at_sentences() -> None:
     long_abs = paper(2, abstract="First sentence is here. " + "Second one goes on and on. " * 40)
     r = _render(digest(items=(DigestItem(with_tldr, (), score=1), DigestItem(long_abs, (), score=0.5))))
     assert "tl;dr: Short summary." in r.text
-    summary = q(lxml.html.fromstring(r.html), "p.summary")[1].text_content()
+    summary = q(lxml.html.fromstring(r.html), "td.card")[1].xpath("./p")[1].text_content()
     assert summary.startswith("First sentence is here.") and len(summary) <= 330 and summary.endswith(".")
 
 
@@ -187,3 +194,41 @@ def test_matcher_explanations_name_authors_without_highlighting_the_title() -> N
     card = q(lxml.html.fromstring(r.html), "td.card")[0]
     assert q(card, "mark") == []
     assert "Why: LeCun (matched Yann LeCun)" in card.text_content() and "Why: LeCun (matched Yann LeCun)" in r.text
+
+
+
+def _rendered_view(html: str) -> list[tuple[object, ...]]:
+    """What a browser works from: each element, its attributes, its text and tail with whitespace
+    runs as one space (outside <pre>, which cards do not use)."""
+    doc = lxml.html.fromstring(f"<div>{html}</div>")
+    return [(el.tag, sorted(el.attrib.items()), " ".join((el.text or "").split()), " ".join((el.tail or "").split()))
+            for el in doc.iter()]
+
+
+@given(st.lists(st.sampled_from(['<p class="a b" style="margin:8px 0 0">', "</p>", "<br>", '<a href="x?p=1&amp;k=m">',
+                                 "</a>", "word", "wörd", "·", " ", "\n", "  ", "\t", "&#34;q&#34;", "fbtokPLACE"]),
+                max_size=300),
+       st.integers(min_value=20, max_value=200))
+@hsettings(max_examples=300, deadline=None)
+def test_fold_changes_line_breaks_only(pieces: list[str], limit: int) -> None:
+    html = "".join(pieces)
+    folded = email_render._fold(html, limit, placeholder="fbtokPLACE", room=30)
+    assert _rendered_view(folded) == _rendered_view(html)
+    assert "".join(folded.split()) == "".join(html.split())  # no character but whitespace moved
+    for line in folded.split("\n"):
+        weight = len(line.encode()) + line.count("fbtokPLACE") * (30 - len("fbtokPLACE"))
+        assert weight <= limit or len(email_render._FOLD_WORD.findall(line)) == 1  # one over-long word may
+
+
+def test_message_lines_are_long_and_few_but_within_rfc_5322() -> None:
+    from digest.render.message import build_message
+
+    r = _render(digest(20))
+    html_lines = r.html.split("\n")
+    assert max(len(line.encode()) for line in html_lines) <= 998
+    assert len(html_lines) < 20 * 5  # a few lines per card (133 lines before cards were folded)
+    assert all(line == "-- " or line == line.rstrip() for line in r.text.split("\n"))
+    data = build_message(rendered=r, sender="Digest <digest@example.org>", recipient="ada@example.org",
+                         message_id="<d.1@example.org>", date=T, list_id="digest daily <daily.digest.example.org>",
+                         unsubscribe_https=r.unsubscribe_https, unsubscribe_mailto=r.unsubscribe_mailto, eight_bit=True)
+    assert data.count(b"Content-Transfer-Encoding: 8bit") == 2  # both parts as they are, no quoted-printable

@@ -112,9 +112,59 @@ def test_feedback_urls_carry_kind_paper_and_author(settings: Settings) -> None:
     url = tokens.feedback_url(settings, token, "mute-author", "doi:10.1101/a&b", author="José Ñ & Co")
     parts = urlsplit(url)
     assert parts.path == f"/feedback/{token}"
-    assert parse_qs(parts.query) == {"k": ["mute-author"], "p": ["doi:10.1101/a&b"], "a": ["José Ñ & Co"]}
+    assert parse_qs(parts.query) == {"k": ["a"], "p": ["doi:10.1101/a&b"], "a": ["José Ñ & Co"]}
+    assert tokens.feedback_kind("a") == tokens.feedback_kind("mute-author") == "mute-author"
     assert verify_token("feedback", token, settings=settings, generation=2).data == {"d": "2026-11-24"}
     with pytest.raises(ValueError):
         tokens.feedback_url(settings, token, "mute-author", "arxiv:1")
     with pytest.raises(ValueError):
         tokens.feedback_url(settings, token, "delete-everything", "arxiv:1")
+
+
+def test_feedback_tokens_are_compact_and_verify_like_the_others(settings: Settings) -> None:
+    with time_machine.travel(T0, tick=False):
+        token = tokens.feedback_token(settings, 123_456, 2, "2026-11-24")
+        weekly = tokens.feedback_token(settings, 1, 0, "2026-W48")
+    # Repeated in ~120 URLs of a digest: user, generation and period in clear, then time and HMAC.
+    assert token.startswith("123456.2.2026-11-24.") and len(token) <= 60
+    with time_machine.travel(T0 + timedelta(days=89), tick=False):
+        data = verify_token("feedback", token, settings=settings, generation=2)
+        assert (data.user_id, data.generation, data.issued, data.data) == (123_456, 2, T0, {"d": "2026-11-24"})
+        assert verify_token("feedback", weekly, settings=settings).data == {"d": "2026-W48"}
+        with pytest.raises(TokenRevoked):
+            verify_token("feedback", token, settings=settings, generation=3)
+    with time_machine.travel(T0 + timedelta(days=91), tick=False):
+        with pytest.raises(TokenExpired):
+            verify_token("feedback", token, settings=settings)
+
+
+@pytest.mark.parametrize("mangle", [
+    lambda t: t.replace("123456.", "123457.", 1),  # another user: the signature no longer fits
+    lambda t: t.replace(".2.", ".3.", 1),  # another generation
+    lambda t: t.replace("2026-11-24", "2026-11-25"),
+    lambda t: t[:-2] + ("AA" if not t.endswith("AA") else "BB"),
+    lambda t: t.rsplit(".", 1)[0],
+])
+def test_tampered_compact_feedback_tokens_are_invalid(settings: Settings, mangle: object) -> None:
+    token = tokens.feedback_token(settings, 123_456, 2, "2026-11-24")
+    with pytest.raises(TokenInvalid):
+        verify_token("feedback", mangle(token), settings=settings)  # type: ignore[operator]
+
+
+def test_compact_feedback_tokens_are_bound_to_their_purpose_and_key(settings: Settings) -> None:
+    token = tokens.feedback_token(settings, 42, 0, "2026-11-24")
+    for purpose in ("unsubscribe", "signin", "feed"):
+        with pytest.raises(TokenInvalid):
+            verify_token(purpose, token, settings=settings)
+    other = Settings(web=settings.web, secret_key="another-key-" + "1" * 32)
+    with pytest.raises(TokenInvalid):
+        verify_token("feedback", token, settings=other)
+    with pytest.raises(ValueError):
+        tokens.feedback_token(settings, 42, 0, "2026-11-24.evil")  # a dot would make the value ambiguous
+
+
+def test_feedback_links_already_in_mailboxes_keep_working(settings: Settings) -> None:
+    # Before the compact form, feedback tokens were serializer tokens with {"d": period_key}.
+    old = make_token("feedback", 42, 1, settings=settings, d="2026-11-24")
+    assert verify_token("feedback", old, settings=settings, generation=1).data == {"d": "2026-11-24"}
+    assert tokens.feedback_kind("not-relevant") == "not-relevant" and tokens.feedback_kind("x") is None

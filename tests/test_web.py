@@ -220,6 +220,28 @@ def test_feedback_link_confirms_then_labels(client: TestClient, settings: Settin
     assert store.labels(user.id) == [("arxiv:2411.00001", 1)]
 
 
+def test_feedback_links_as_digests_make_them(client: TestClient, settings: Settings, store: Store) -> None:
+    from digest.tokens import feedback_token, feedback_urls
+    from digest.text import author_key
+
+    user = store.get_user("ada@example.org")
+    token = feedback_token(settings, user.id, user.token_generation, "2026-11-24")
+    urls = feedback_urls(settings, token, "arxiv:2411.00001", author="Yann LeCun")
+    paths = {kind: url.removeprefix(settings.web.base_url.rstrip("/")) for kind, url in urls.items()}
+    assert all(p.startswith("/feedback/") for p in paths.values())
+    page = client.get(paths["mute-author"])
+    assert page.status_code == 200 and "Mute Yann LeCun" in page.text
+    assert client.post(paths["mute-author"], data={"csrf": csrf_of(page.text)}).status_code == 200
+    assert store.muted_authors(user.id) == {author_key("Yann LeCun")}
+    page = client.get(paths["not-relevant"])
+    assert page.status_code == 200 and "Not relevant" in page.text
+    assert client.post(paths["not-relevant"], data={"csrf": csrf_of(page.text)}).status_code == 200
+    assert store.labels(user.id) == [("arxiv:2411.00001", -1)]
+    assert client.get(f"/feedback/{token}?p=arxiv:2411.00001&k=x").status_code == 400
+    store.bump_token_generation(user.id)
+    assert client.get(paths["more"]).status_code == 400
+
+
 def test_hostile_feed_strings_are_escaped(client: TestClient) -> None:
     page = client.get("/papers/arxiv:2411.00001")
     assert page.status_code == 200

@@ -24,7 +24,9 @@ Public: :func:`run`, :func:`format_report`, :data:`TARGET_SECONDS`.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import random
+import resource
 import tempfile
 import time
 from datetime import datetime, timedelta, timezone
@@ -56,6 +58,13 @@ def _smtp_server(port_out: Any, stop: Any, counts: Any) -> None:
     port_out.value = port
     stop.wait()
     controller.stop()
+    counts[2] = int(time.process_time() * 1000)  # CPU milliseconds, for the report
+
+
+def _children_cpu() -> float:
+    """CPU seconds of this process's finished (joined) child processes."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _papers(store: Any, now: datetime) -> list[Any]:
@@ -100,7 +109,7 @@ def run(*, users: int = 10_000, papers: int = 20, workers: int = 1) -> dict[str,
 
     now = datetime(2026, 11, 24, 7, tzinfo=timezone.utc)
     ctx = multiprocessing.get_context("spawn")
-    port, stop, counts = ctx.Value("i", 0), ctx.Event(), ctx.Array("q", [0, 0])
+    port, stop, counts = ctx.Value("i", 0), ctx.Event(), ctx.Array("q", [0, 0, 0])
     server = ctx.Process(target=_smtp_server, args=(port, stop, counts), daemon=True)
     server.start()
     with tempfile.TemporaryDirectory(prefix="digest-bench-") as tmp:
@@ -126,6 +135,8 @@ def run(*, users: int = 10_000, papers: int = 20, workers: int = 1) -> dict[str,
 
         phases: dict[str, float] = {"render": 0.0, "message": 0.0, "enqueue": 0.0}
         t_full = time.perf_counter()
+        cpu_main = time.process_time()
+        cpu_children = _children_cpu()
         cache = RenderCache()
         total_bytes = 0
         url = store.engine.url.render_as_string(hide_password=False)
@@ -148,13 +159,17 @@ def run(*, users: int = 10_000, papers: int = 20, workers: int = 1) -> dict[str,
                 phases["enqueue"] += time.perf_counter() - t2
                 total_bytes += len(data)
             t = time.perf_counter()
+            during = int(counts[0])  # accepted by the server while this process was still enqueueing
             delivery = background.finish()
         phases["deliver"] = time.perf_counter() - t
         full_s = time.perf_counter() - t_full
+        cpu_main = time.process_time() - cpu_main
         sample = data
         store.close()
     stop.set()
     server.join(10)
+    cpu_server = counts[2] / 1000
+    cpu_delivery = _children_cpu() - cpu_children - cpu_server
     n = len(digests)
     return {
         "users": users, "papers_per_digest": papers, "setup_seconds": round(setup_s, 2),
@@ -165,8 +180,10 @@ def run(*, users: int = 10_000, papers: int = 20, workers: int = 1) -> dict[str,
         "phases_seconds": {k: round(v, 2) for k, v in phases.items()},
         "phases_ms_per_message": {k: round(1000 * v / n, 3) for k, v in phases.items()},
         "sent": delivery.sent, "failed": delivery.failed + delivery.retried, "smtp_connections": workers,
+        "cpu_seconds": {"main": round(cpu_main, 2), "delivery": round(cpu_delivery, 2),
+                        "smtp_server": round(cpu_server, 2)},
         "errors": delivery.errors[:5], "message_lines_last": sample.count(b"\r\n"),
-        "server_received": int(counts[0]), "server_bytes": int(counts[1]),
+        "server_received": int(counts[0]), "server_bytes": int(counts[1]), "received_while_enqueueing": during,
         "message_kb_avg": round(total_bytes / n / 1024, 1),
         "html_kb_median": round(html_sizes[n // 2] / 1024, 1), "html_kb_max": round(html_sizes[-1] / 1024, 1),
     }
@@ -174,6 +191,7 @@ def run(*, users: int = 10_000, papers: int = 20, workers: int = 1) -> dict[str,
 
 def format_report(r: dict[str, Any]) -> str:
     ms = r["phases_ms_per_message"]
+    cpu = r["cpu_seconds"]
     lines = [
         f"digests: {r['users']:,} users x {r['papers_per_digest']} papers "
         f"(message {r['message_kb_avg']} KB avg, HTML median {r['html_kb_median']} KB, max {r['html_kb_max']} KB)",
@@ -184,6 +202,9 @@ def format_report(r: dict[str, Any]) -> str:
         f"    render {ms['render']:.3f}  message {ms['message']:.3f}  enqueue {ms['enqueue']:.3f}  "
         f"deliver (after the last enqueue; the rest overlaps) {ms['deliver']:.3f} ms/msg",
         f"  delivered {r['sent']:,} over {r['smtp_connections']} SMTP connection(s) in a child process; server received "
-        f"{r['server_received']:,} ({r['server_bytes'] / 1e6:.1f} MB); failures {r['failed']}",
+        f"{r['server_received']:,} ({r['server_bytes'] / 1e6:.1f} MB, {r['received_while_enqueueing']:,} of them while "
+        f"enqueueing); failures {r['failed']}",
+        f"  CPU seconds: main {cpu['main']:.2f}, delivery {cpu['delivery']:.2f}, SMTP server {cpu['smtp_server']:.2f} "
+        f"(of {r['full_seconds'] * (os.cpu_count() or 1):.1f} core-seconds in the full run)",
     ]
     return "\n".join(lines)

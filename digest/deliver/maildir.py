@@ -12,6 +12,7 @@ Public: :class:`MaildirTransport`.
 from __future__ import annotations
 
 import mailbox
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
@@ -33,10 +34,13 @@ class MaildirTransport:
                  tb: TracebackType | None) -> None:
         self.close()
 
-    def send(self, item: OutboxItem) -> str:
-        """Write the message; returns its Maildir key."""
+    def send(self, item: OutboxItem, *, before_commit: Callable[[], None] | None = None) -> str:
+        """Write the message; returns its Maildir key. ``before_commit`` runs first: a file appears
+        in ``new/`` at once, so there is no later point to run it at."""
         if item.message is None:
             raise DeliveryError(item.id, "outbox row has no message bytes")
+        if before_commit is not None:
+            before_commit()
         try:
             if self._box is None:
                 self._box = mailbox.Maildir(self.path, factory=None, create=True)

@@ -1,7 +1,12 @@
 """Drain the outbox: claim due rows, send each, mark each right after the server accepted it.
 
 Marking one row per accepted message (not per batch) is what bounds duplicates to the single message
-in flight when the process dies. Retries back off exponentially (1 min, 2, 4 ... capped at 6 h); after
+in flight when the process dies. The mark of one message overlaps the sending of the next, without
+loosening that bound: the next message goes to the server whole, but its end mark (the final "." of
+SMTP DATA, which makes the server accept it) is sent only once the previous row is marked
+(``before_commit`` of :meth:`Transport.send`). So the server reads one message while the row of the
+previous one is written, and a process that dies at any point leaves at most one accepted message
+unmarked. Retries back off exponentially (1 min, 2, 4 ... capped at 6 h); after
 :data:`MAX_ATTEMPTS` transient failures a row is marked failed, like an RFC 5321 5yz reply at once.
 
 A large run delivers while it is still enqueueing: :class:`BackgroundDelivery` runs
@@ -49,7 +54,8 @@ class Transport(Protocol):
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> Any: ...
 
-    def send(self, item: OutboxItem) -> Any: ...
+    def send(self, item: OutboxItem, *, before_commit: Callable[[], None] | None = None) -> Any:
+        """Deliver ``item``; ``before_commit`` runs before the delivery becomes final (see the module doc)."""
 
 
 @dataclass
@@ -63,6 +69,28 @@ class DeliveryRun:
     @property
     def attempted(self) -> int:
         return self.sent + self.retried + self.failed
+
+
+class _Accepted:
+    """The message the transport delivered whose outbox row is not marked sent yet (at most one)."""
+
+    def __init__(self, store: Any, run: DeliveryRun) -> None:
+        self.store, self.run = store, run
+        self._pending: tuple[int, datetime] | None = None
+
+    def hold(self, outbox_id: int, at: datetime) -> None:
+        assert self._pending is None, "a delivered message was left unmarked"
+        self._pending = (outbox_id, at)
+
+    def settle(self) -> None:
+        """Mark the held message sent (a no-op when there is none). Forgets it first: a failed mark
+        is not tried twice; the row keeps its lease and is sent again once that expires."""
+        if self._pending is None:
+            return
+        outbox_id, at = self._pending
+        self._pending = None
+        self.store.mark_sent(outbox_id, now=at)
+        self.run.sent += 1
 
 
 def retry_delay(attempts: int) -> timedelta:
@@ -106,39 +134,51 @@ def deliver_pending(store: Any, settings: Settings, *, now: datetime, limit: int
 
     transport = transport or make_transport(settings)
     last_look = more_coming is None
+    accepted = _Accepted(store, run)
     with transport:
-        while limit is None or run.attempted < limit:
-            want = BATCH if limit is None else min(BATCH, limit - run.attempted)
-            items = store.claim_pending(clock(), want, owner, LEASE_SECONDS)
-            if not items:
-                if last_look:
+        try:
+            while True:
+                accepted.settle()  # before claiming, and before waiting for more
+                if limit is not None and run.attempted >= limit:
                     break
-                last_look = not more_coming()  # type: ignore[misc]  # None only when last_look
-                continue
-            for n, item in enumerate(items):
-                if should_stop is not None and should_stop():
-                    store.release_claims([i.id for i in items[n:]], owner)
-                    return run
-                try:
-                    reachable = _deliver_one(store, transport, item, clock, run)
-                except BaseException:
-                    # Not a delivery outcome (Ctrl-C, a bug): the rows after this one were never tried.
-                    store.release_claims([i.id for i in items[n + 1:]], owner)
-                    raise
-                if not reachable:
-                    # The server (or the disk) is not answering: every other row would fail the same
-                    # way and burn an attempt; leave them for the next run.
-                    store.release_claims([i.id for i in items[n + 1:]], owner)
-                    return run
+                want = BATCH if limit is None else min(BATCH, limit - run.attempted)
+                items = store.claim_pending(clock(), want, owner, LEASE_SECONDS)
+                if not items:
+                    if last_look:
+                        break
+                    last_look = not more_coming()  # type: ignore[misc]  # None only when last_look
+                    continue
+                for n, item in enumerate(items):
+                    if should_stop is not None and should_stop():
+                        accepted.settle()
+                        store.release_claims([i.id for i in items[n:]], owner)
+                        return run
+                    try:
+                        reachable = _deliver_one(store, transport, item, clock, run, accepted)
+                    except BaseException:
+                        # Not a delivery outcome (Ctrl-C, a bug): the rows after this one were never tried.
+                        store.release_claims([i.id for i in items[n + 1:]], owner)
+                        raise
+                    if not reachable:
+                        # The server (or the disk) is not answering: every other row would fail the same
+                        # way and burn an attempt; leave them for the next run.
+                        store.release_claims([i.id for i in items[n + 1:]], owner)
+                        return run
+        finally:
+            accepted.settle()
     return run
 
 
 def _deliver_one(store: Any, transport: Transport, item: OutboxItem, clock: Callable[[], datetime],
-                 run: DeliveryRun) -> bool:
-    """Send one row and record the outcome; False when the transport itself is unreachable."""
+                 run: DeliveryRun, accepted: _Accepted) -> bool:
+    """Send one row and record the outcome; False when the transport itself is unreachable.
+
+    The previous message, if the transport accepted it, is marked sent while this one is being
+    handed over (``before_commit``), or at the latest before this one's failure is recorded."""
     try:
-        transport.send(item)
+        transport.send(item, before_commit=accepted.settle)
     except DeliveryError as exc:
+        accepted.settle()
         run.errors.append(str(exc))
         if exc.permanent:
             store.mark_failed(item.id, exc.reason, exc.smtp_code)
@@ -153,8 +193,7 @@ def _deliver_one(store: Any, transport: Transport, item: OutboxItem, clock: Call
             run.retried += 1
             log.info("outbox #%s to user %s will be retried: %s", item.id, item.user_id, exc)
         return exc.smtp_code is not None
-    store.mark_sent(item.id, now=clock())
-    run.sent += 1
+    accepted.hold(item.id, clock())
     return True
 
 

@@ -11,16 +11,18 @@ load time by :func:`_inline_template`:
   ("foster parenting"); comments stay where they are. Tables spell out ``<tbody>`` for the same
   reason.
 - Jinja expressions contain no ``"``, ``&``, ``<`` or ``>``, which the HTML serializer would escape.
-- A paper card is a few lines, broken only between block elements (``{% endif +%}`` keeps the line
-  break that ``trim_blocks`` would eat): lines of at most 998 octets let the message go as 8bit
-  (RFC 5322 §2.1.1, :mod:`digest.render.message`), and few lines are what a receiving SMTP server
-  spends its time on. Cards set the text size and colour their paragraphs inherit, so the inlined
-  styles stay short.
+- An element is opened and closed in the same branch of an ``{% if %}``: the parser would "repair"
+  one opened in one branch and closed in another.
 
 Rules that cannot be inlined (dark mode, narrow screens) live in ``<style data-css-inline="keep">``.
-After inlining, the paper block's ``style`` attributes are minified and classes no kept rule or test
-uses are dropped (:data:`_UNUSED_CLASS`), and the skeleton loses blank and comment-only lines: every
-byte and line is sent and parsed 10,000 times a run.
+After inlining, the paper block's ``style`` attributes are minified and the classes no kept rule
+selects are dropped (:func:`_drop_unused_classes`); cards set the text size and colour their
+paragraphs inherit, and links are coloured by descendant rules, so the inlined styles stay short.
+Each rendered card then has its whitespace re-chosen (:func:`_fold`): two or three lines of up to
+~960 octets instead of dozens, which lets the message go as 8bit (RFC 5322 §2.1.1 allows 998,
+:mod:`digest.render.message`) with few lines, the thing a receiving SMTP server spends its time on.
+The skeleton loses blank lines and joins lines between tags. Every byte and line is sent and parsed
+10,000 times a run.
 
 Everything that came from a feed is escaped by jinja's autoescape; URLs go through
 :func:`digest.sanitize.safe_url`, so a ``javascript:`` link is dropped, never rendered.
@@ -85,9 +87,16 @@ class RenderedEmail:
 
 
 _STYLE_ATTR = re.compile(r'style="([^"]*)"')
-# Classes used only to inline their rule (no rule in the kept <style>, no test selects them).
-_UNUSED_CLASS = re.compile(r' class="(?:links|label|feedback)"')
+_CLASS_ATTR = re.compile(r' class="([^"]*)"')
+_KEPT_STYLE = re.compile(r'<style data-css-inline="keep">(.*?)</style>', re.S)
+_CSS_CLASS = re.compile(r"\.([A-Za-z][\w-]*)")
 _SHORT_HEX = re.compile(r"#([0-9a-fA-F])\1([0-9a-fA-F])\2([0-9a-fA-F])\3\b")
+#: Longest line of a rendered paper card, in UTF-8 bytes: RFC 5322 §2.1.1 allows 998 in an 8bit
+#: body, less what the skeleton writes before a card's first line. Each feedback-token placeholder
+#: counts as :data:`_TOKEN_ROOM` bytes, more than any real token takes.
+#: :func:`digest.render.message.build_message` checks the final lines anyway.
+_LINE_BYTES = 960
+_TOKEN_ROOM = 120
 
 
 def _minify_style(m: re.Match[str]) -> str:
@@ -100,6 +109,7 @@ def _minify_style(m: re.Match[str]) -> str:
 
 _STYLE_BLOCK = re.compile(r"(<style[^>]*>)(.*?)(</style>)", re.S)
 _COMMENT_BREAK = re.compile(r"%\}-->\n+(?=<!--\{)")
+_JINJA_EXPR = re.compile(r"\{\{.*?\}\}")
 
 
 def _squeeze_skeleton(html: str) -> str:
@@ -116,7 +126,70 @@ def _squeeze_skeleton(html: str) -> str:
         return m.group(1) + "\n".join([*lines, line + rest.strip()]) + m.group(3)
     html = _STYLE_BLOCK.sub(css, html)
     html = re.sub(r"\n\s*\n", "\n", html)
-    return _COMMENT_BREAK.sub("%}-->", html)
+    html = _COMMENT_BREAK.sub("%}-->", html)
+    # Join lines that end with a tag and go on with one, up to a few hundred characters (a Jinja
+    # expression counting as 200): every such break in the skeleton is between head, table, block
+    # or comment nodes, where a line break renders as nothing.
+    lines = html.split("\n")
+    out = [lines[0]]
+    for line in lines[1:]:
+        joined = out[-1] + line
+        width = len(_JINJA_EXPR.sub("", joined)) + 200 * len(_JINJA_EXPR.findall(joined))
+        if out[-1].endswith(">") and line.startswith("<") and width <= 700:
+            out[-1] = joined
+        else:
+            out.append(line)
+    return "\n".join(out)
+
+
+def _strip_lines(text: str) -> str:
+    """A text card with every line break as "\\n" and no trailing blanks on its lines: done once per
+    card and run, rather than on every line of every message."""
+    out = "\n".join(line.rstrip() for line in text.splitlines())
+    return out + "\n" if text[-1:].splitlines() == [""] else out
+
+
+def _drop_unused_classes(html: str, kept_css: str) -> str:
+    """Keep only the classes a kept ``<style>`` rule selects: the others did their work when their
+    rules were inlined, and each is repeated on every element of every card."""
+    used = set(_CSS_CLASS.findall(kept_css))
+
+    def keep(m: re.Match[str]) -> str:
+        names = [c for c in m.group(1).split() if c in used]
+        return f' class="{" ".join(names)}"' if names else ""
+    return _CLASS_ATTR.sub(keep, html)
+
+
+# The words of rendered HTML: runs of anything but HTML whitespace (ASCII only: U+00A0 does not
+# collapse), where a quoted attribute value counts as one piece whatever it holds; a lone quote too.
+_FOLD_WORD = re.compile(r'(?:"[^"]*"|[^ \t\n\r\f"]+|")+')
+
+
+def _fold(html: str, limit: int = _LINE_BYTES, placeholder: str = "", room: int = 0) -> str:
+    """``html`` with each run of whitespace outside attribute values turned into one space or one
+    line break, lines filled up to ``limit`` UTF-8 bytes (a ``placeholder`` counts as ``room``).
+
+    Outside ``<pre>`` (which cards do not use) a browser renders any run of HTML whitespace as one
+    space, so this changes no rendering, only where the lines end: a card becomes two or three long
+    lines instead of dozens, and a receiving SMTP server pays per line. A word longer than ``limit``
+    stays whole on its own line (the message builder then picks quoted-printable).
+    """
+    extra = room - len(placeholder)
+    lines: list[str] = []
+    line: list[str] = []
+    size = -1  # the first word of a line has no space before it
+    for word in _FOLD_WORD.findall(html):
+        weight = len(word.encode()) + 1
+        if placeholder and placeholder in word:
+            weight += word.count(placeholder) * extra
+        if line and size + weight > limit:
+            lines.append(" ".join(line))
+            line, size = [], -1
+        line.append(word)
+        size += weight
+    if line:
+        lines.append(" ".join(line))
+    return "\n".join(lines)
 
 
 def _inline_template(source: str) -> str:
@@ -158,8 +231,10 @@ def _templates() -> _Templates:
     html, html_paper = _split(_inline_template(html_src), "<!--paper-->", "<!--/paper-->", "email/digest.html")
     text, text_paper = _split(text_src, "{#paper#}", "{#/paper#}", "email/digest.txt")
     html = _squeeze_skeleton(html)
-    # The paper block is repeated 20 times a message: minify its styles (the skeleton stays readable).
-    html_paper = _UNUSED_CLASS.sub("", _STYLE_ATTR.sub(_minify_style, html_paper))
+    # The paper block is repeated 20 times a message: minify its styles and drop the classes no kept
+    # rule needs (the skeleton stays readable).
+    kept_css = "".join(_KEPT_STYLE.findall(html))
+    html_paper = _drop_unused_classes(_STYLE_ATTR.sub(_minify_style, html_paper), kept_css)
     return _Templates(html_env.from_string(html), html_env.from_string(html_paper),
                       text_env.from_string(text), text_env.from_string(text_paper))
 
@@ -396,7 +471,12 @@ def render_email(digest: Digest, *, settings: Settings, user_feed_token: str, ge
         found = cache.get(key) if cache is not None else None
         if found is None:
             view = _item_view(item, settings, _FEEDBACK_PLACEHOLDER)
-            found = Markup(tpl.html_paper.render(item=view)), tpl.text_paper.render(item=view)
+            # Ends its last line: the skeleton puts cards side by side, with only a short comment
+            # (the loop's "<!---->") before the next one's first line (see _LINE_BYTES).
+            html_block = _fold(tpl.html_paper.render(item=view), placeholder=_FEEDBACK_PLACEHOLDER,
+                               room=_TOKEN_ROOM) + "\n"
+            text_block = _strip_lines(tpl.text_paper.render(item=view))
+            found = Markup(html_block), text_block
             if cache is not None:
                 cache.put(key, found)
         blocks[item.paper.id] = found
@@ -437,9 +517,9 @@ def render_email(digest: Digest, *, settings: Settings, user_feed_token: str, ge
                 hi = mid
         sections, dropped = _keep_top(digest, lo)
         html = render(sections, dropped)
-    text = render(sections, dropped, part=1)
-    # Trailing blanks go, except in "-- ", the signature separator (RFC 3676 §4.3).
-    text = "\n".join(line if line == "-- " else line.rstrip() for line in text.splitlines()).strip() + "\n"
+    # Cards lost their trailing blanks when rendered; the skeleton's only one is in "-- ", the
+    # signature separator (RFC 3676 §4.3), which must keep it.
+    text = render(sections, dropped, part=1).strip() + "\n"
     ids = tuple(dict.fromkeys(i.paper.id for s in sections for i in s.items))
     return RenderedEmail(
         subject=context["subject"],

@@ -93,24 +93,29 @@ def header_safe(value: str | None) -> str:
 def _encoded_words(text: str, first_room: int) -> list[str]:
     """RFC 2047 B-encoded words for ``text``, split on character boundaries (never inside a UTF-8
     sequence, §5 rule 3); the first word fits ``first_room`` characters, the others a whole line."""
+    data = text.encode()
     words: list[str] = []
-    chunk = ""
-    room = first_room
-    for char in text:
-        candidate = chunk + char
+    start, room = 0, first_room
+    while True:
         # Each 3 bytes become 4 base64 characters; 12 = len("=?utf-8?b?") + len("?=").
-        if chunk and 12 + 4 * ((len(candidate.encode()) + 2) // 3) > room:
-            words.append(_b_word(chunk))
-            chunk, room = char, _MAX_WORD
-        else:
-            chunk = candidate
-    if chunk or not words:
-        words.append(_b_word(chunk))
-    return words
+        cut = start + max(3 * ((room - 12) // 4), 0)
+        if cut >= len(data):
+            words.append(_b_word(data[start:]))
+            return words
+        while cut > start and data[cut] & 0xC0 == 0x80:  # back to the start of a character
+            cut -= 1
+        if cut == start:  # not even one character fits: it goes alone, too long, rather than lost
+            cut += 1
+            while cut < len(data) and data[cut] & 0xC0 == 0x80:
+                cut += 1
+        words.append(_b_word(data[start:cut]))
+        if cut == len(data):
+            return words
+        start, room = cut, _MAX_WORD
 
 
-def _b_word(text: str) -> str:
-    return f"=?utf-8?b?{base64.b64encode(text.encode()).decode('ascii')}?="
+def _b_word(data: bytes) -> str:
+    return f"=?utf-8?b?{base64.b64encode(data).decode('ascii')}?="
 
 
 def _fold_ascii(name: str, value: str) -> str:
@@ -250,8 +255,8 @@ def _qp(text: str) -> bytes:
 
 # RFC 5322 §2.1.1: at most 998 octets on a line, excluding CRLF.
 _MAX_8BIT_LINE = 998
-_PART_HEAD = ("Content-Type: text/{};" + _CRLF + ' charset="utf-8"' + _CRLF +
-              "Content-Transfer-Encoding: {}" + _CRLF + _CRLF)
+# One line per header field (41 characters at most): a receiving server reads DATA line by line.
+_PART_HEAD = 'Content-Type: text/{}; charset="utf-8"' + _CRLF + "Content-Transfer-Encoding: {}" + _CRLF + _CRLF
 _CTE_8BIT = b"Content-Transfer-Encoding: 8bit\r\n"
 _CTE_QP = b"Content-Transfer-Encoding: quoted-printable\r\n"
 # Headers that are the same in every digest (RFC 8058 §3.1; RFC 3834 §5; RFC 2045 §4).

@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
 from digest.errors import NotFoundError
-from digest.tokens import TokenData, TokenError, verify_token
+from digest.tokens import TokenData, TokenError, feedback_kind, verify_token
 from digest.web.app import ctx, form_with_csrf, render
 
 log = logging.getLogger("digest.web")
@@ -81,14 +81,15 @@ async def one_click_unsubscribe(request: Request) -> Response:
 
 
 async def feedback(request: Request) -> Response:
-    """``?k=more|not-relevant|mute-author&p=PAPER[&a=AUTHOR]``: GET confirms, POST records it."""
+    """``?p=PAPER&k=m|n|a[&a=AUTHOR]`` (or the long kind names): GET confirms, POST records it."""
     c = ctx(request)
     try:
         data = _verify(request, "feedback")
     except (TokenError, NotFoundError) as exc:
         return render(request, "error.html", status_code=400, title="Feedback link not valid", message=str(exc))
-    kind, paper_id, author = (request.query_params.get(k, "") for k in ("k", "p", "a"))
-    if kind not in ("more", "not-relevant", "mute-author") or not paper_id or (kind == "mute-author" and not author):
+    code, paper_id, author = (request.query_params.get(k, "") for k in ("k", "p", "a"))
+    kind = feedback_kind(code)  # the short codes of digest.tokens, or the long names of older links
+    if kind is None or not paper_id or (kind == "mute-author" and not author):
         return render(request, "error.html", status_code=400, title="Feedback link not valid",
                       message="This link is incomplete.")
     try:
