@@ -206,13 +206,15 @@ class Batch:
                 continue
             rows = self._rows(key)
             assert rows is not None
+            # sum(h.quality for h in hits) of score.py, added hit by hit: a table per hit count
+            counts = self.counts[rows]
+            sums = [0.0]
+            for _ in range(int(counts.max(initial=0))):
+                sums.append(sums[-1] + sim)
+            quality = np.array(sums, np.float64)
             x = np.zeros(rows.stop - rows.start, np.float64)
             for name in leaf.fields:
-                counts = self.counts[rows, _FIELD_INDEX[name]]
-                quality = np.zeros(len(counts), np.float64)  # sum(h.quality ...) of score.py, term by term
-                for n in range(int(counts.max(initial=0))):
-                    quality = quality + np.where(counts > n, sim, 0.0)
-                x = x + FIELD_WEIGHTS[name] * quality
+                x = x + FIELD_WEIGHTS[name] * quality[counts[:, _FIELD_INDEX[name]]]
             hit = x > 0
             x = x[hit]
             parts.append((self.paper[rows][hit], clause_idf(self.stats, key) * x * (K1 + 1) / (x + K1)))
@@ -222,10 +224,16 @@ class Batch:
             return parts[0]
         papers = np.concatenate([p for p, _ in parts])
         scores = np.concatenate([s for _, s in parts])
-        unique, first, seen = np.unique(papers, return_index=True, return_counts=True)
-        single = seen == 1
-        merged = dict(zip(unique[single].tolist(), scores[first[single]].tolist()))
-        merged.update(self._scalar_dict(leaf, unique[~single].tolist()))
+        order = np.argsort(papers, kind="stable")
+        papers, scores = papers[order], scores[order]
+        twice = papers[1:] == papers[:-1]
+        if not twice.any():
+            return papers, scores
+        several = np.zeros(len(papers), np.bool_)  # papers where two accepted keys occur: scalar
+        several[1:] |= twice
+        several[:-1] |= twice
+        merged = dict(zip(papers[~several].tolist(), scores[~several].tolist()))
+        merged.update(self._scalar_dict(leaf, np.unique(papers[several]).tolist()))
         return _from_dict(merged)
 
     def _prefix(self, word: Word, fields: tuple[str, ...]) -> Result:

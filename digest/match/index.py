@@ -222,10 +222,15 @@ class QueryIndex:
         if cached is not None:
             return cached
         found: set[Word] = set()
-        for depth, table in self._deletion.items():
-            if table:
-                for variant in _deletions(key, depth):
-                    found.update(table.get(variant, ()))
+        table = self._deletion[1]
+        if table:  # the usual depth, inlined: most keys hit nothing, and this is per batch key
+            for variant in [key, *(key[:i] + key[i + 1:] for i in range(len(key)))]:
+                if variant in table:
+                    found.update(table[variant])
+        table = self._deletion[2]
+        if table:
+            for variant in _deletions(key, 2):
+                found.update(table.get(variant, ()))
         result = tuple((w, sim) for w in found if (sim := word_similarity(w, key)) is not None)
         self._key_cache[key] = result
         return result
