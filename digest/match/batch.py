@@ -127,6 +127,8 @@ class Batch:
         if len(leaf.words) > 1:
             if len(leaf.words) == 2 and not any(w.prefix for w in leaf.words):
                 return self._phrase2_fuzzy(leaf)
+            if not any(w.prefix or self._inexact(w) or w.acronym for w in leaf.words):
+                return self._phrase_exact(leaf, self._phrase_candidates(leaf))
             return self._scalar(leaf, self._phrase_candidates(leaf))
         word = leaf.words[0]
         if word.prefix:
@@ -163,6 +165,45 @@ class Batch:
         keep = ~np.isin(papers, np.fromiter(odd, np.int64, len(odd)))
         found = dict(zip(papers[keep].tolist(), scores[keep].tolist()))
         found.update(self._scalar_dict(leaf, sorted(self._phrase_candidates(leaf, odd))))
+        return _from_dict(found)
+
+    def _phrase_exact(self, leaf: TextClause, papers: set[int]) -> Result:
+        """A phrase of exact words, read off each candidate's token sequence: its hits are the
+        positions where the words follow one another, each of quality 1 (n words of similarity 1,
+        over n). Papers where a joined token could stand in for words, or where a word is itself
+        a joined pair of tokens, take the scalar path (score._phrase_at's other branches)."""
+        keys = [w.key for w in leaf.words]
+        joins = [j for j in leaf.joins if j]
+        n = len(keys)
+        idf = max(IDF_FLOOR, min(IDF_MAX, PHRASE_IDF_FACTOR * sum(self.stats.idf(k) for k in keys)))
+        found: dict[int, float] = {}
+        odd: list[int] = []
+        for p in sorted(papers):
+            doc = self.docs[p]
+            if any(j + " " in doc.pair_counts for j in joins):  # a joined word written as one token
+                odd.append(p)
+                continue
+            x = 0.0
+            for name in leaf.fields:
+                ft = doc.fields[name]
+                postings = ft.postings
+                # a key's postings list its single tokens first, then its joined pairs (normalize.terms)
+                if any((found_k := postings.get(k)) and found_k[-1].width != 1 for k in keys):
+                    break
+                first = postings.get(keys[0])
+                if not first:
+                    continue
+                seq = ft.seq
+                hits = sum(1 for t in first if t.pos + n <= len(seq)
+                           and all(seq[t.pos + i].key == keys[i] for i in range(1, n)))
+                if hits:
+                    x += FIELD_WEIGHTS[name] * hits
+            else:
+                if x:
+                    found[p] = idf * x * (K1 + 1) / (x + K1)
+                continue
+            odd.append(p)
+        found.update(self._scalar_dict(leaf, odd))
         return _from_dict(found)
 
     def _phrase2(self, leaf: TextClause) -> Result:
@@ -353,7 +394,7 @@ class Batch:
     def _adjacent(doc: Document, accepted: list[dict[str, float]], joins: list[str]) -> bool:
         """Whether each pair of consecutive words has accepted keys adjacent in ``doc`` (or a
         joined word is in it): a necessary condition for a phrase match."""
-        if any(j in doc.key_counts for j in joins):
+        if any(j + " " in doc.pair_counts for j in joins):  # a joined word written as one token
             return True
         vocab = doc.key_counts
         present = [[k for k in keys if k in vocab] for keys in accepted]
