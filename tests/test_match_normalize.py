@@ -83,6 +83,15 @@ def test_joined_terms_span_both_tokens_and_skip_stop_words() -> None:
     assert [(t.form, text[t.start:t.end]) for t in joined] == [("dataset", "data set")]
 
 
+def test_a_particle_hyphenated_to_a_word_glues_as_written() -> None:
+    # "trade-off" is "tradeoff"; "trade off", "in-context" and "in formation" stay apart
+    assert key("tradeoff") in {t.key for t in terms("a trade-off between speed and size")}
+    assert key("followup") in {t.key for t in terms("a follow\u2010up study")}
+    assert key("tradeoff") not in {t.key for t in terms("trade off")}
+    assert key("incontext") not in {t.key for t in terms("in-context learning")}
+    assert key("information") not in {t.key for t in terms("in formation")}
+
+
 def test_positions_count_tokens() -> None:
     found = terms("Knowledge distillation, for GANs!", joined=False)
     assert [t.pos for t in found] == [0, 1, 2, 3]

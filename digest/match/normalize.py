@@ -218,9 +218,11 @@ def terms(text: str, *, joined: bool = True) -> list[Term]:
         singles = len(out)
         for i in range(singles - 1):
             a, b = out[i], out[i + 1]
-            # Stop words never glue: "in formation" must not become "information".
-            if (a.form not in STOP_WORDS and b.form not in STOP_WORDS
-                    and _JOIN_GAP.fullmatch(text, a.end, b.start)):
+            # Stop words never glue: "in formation" must not become "information" -- except a
+            # particle hyphenated to a word before it, a compound as written: "trade-off",
+            # "follow-up", "roll-out" are "tradeoff", "followup", "rollout".
+            gap = _JOIN_GAP.fullmatch(text, a.end, b.start)
+            if gap and a.form not in STOP_WORDS and (b.form not in STOP_WORDS or not gap.group().isspace()):
                 form, key = join_forms(a.form, b.form)
                 out.append(Term(key, form, a.pos, a.start, b.end, 2))
     return out
