@@ -287,3 +287,31 @@ def test_ingest_turns_the_cycle_collector_back_on_even_after_a_failure(store: St
         assert not gc.isenabled()  # an application that turned it off keeps it off
     finally:
         gc.enable()
+
+
+def test_columns_none_in_every_row_are_left_out_and_read_back_as_none(store: Store) -> None:
+    # _raw_insert leaves a column that is None in the whole batch out of the INSERT (NULL by
+    # default) and binds it when any row has a value: both must read back as the records say.
+    from sqlalchemy import event
+
+    inserts: list[str] = []
+
+    @event.listens_for(store.engine, "before_cursor_execute")
+    def _record(conn: object, cursor: object, statement: str, parameters: object, context: object,
+                executemany: bool) -> None:
+        if statement.startswith("INSERT INTO papers"):
+            inserts.append(statement)
+
+    published = datetime(2024, 11, 28, 5, 0, tzinfo=timezone.utc)
+    records = [arxiv("2401.00001", "First paper on widgets", doi="10.1/a", published=published),
+               arxiv("2401.00002", "Second paper on gadgets", ("Ada Lovelace",), journal_ref="J. Gadgets 1"),
+               rss("https://j.example/3", "A journal paper on sprockets", ("Grace Hopper",), tldr="Short.")]
+    store.ingest_records("cs", records[:2], now=T0)
+    store.ingest_records("j", records[2:], now=T0)
+    assert "tldr" not in inserts[0] and "doi" in inserts[0] and "journal_ref" in inserts[0]
+    assert "tldr" in inserts[1] and "arxiv_id" not in inserts[1] and "version" not in inserts[1]
+    first, second = store.get_paper("arxiv:2401.00001"), store.get_paper("arxiv:2401.00002")
+    third = store.get_paper("url:https://j.example/3")
+    assert (first.doi, first.journal_ref, first.tldr, first.published) == ("10.1/a", None, None, published)
+    assert (second.doi, second.journal_ref, second.published, second.categories) == (None, "J. Gadgets 1", None, ())
+    assert (third.arxiv_id, third.version, third.tldr, third.url) == (None, None, "Short.", "https://j.example/3")
