@@ -122,6 +122,10 @@ class DeliverySettings(_Section):
 
     method: Literal["smtp", "maildir"] = "smtp"
     maildir: Path | None = None
+    #: Connections (one delivery process each) over which `digest send` delivers while it is still
+    #: building digests. Two keep a 2-core machine busy: one alone is a chain of client and server
+    #: work per message (docs/benchmarks.md, "Digests"). Lower it for a relay that limits sessions.
+    connections: int = Field(default=2, ge=1, le=8)
 
     @model_validator(mode="after")
     def _where(self) -> "DeliverySettings":

@@ -294,6 +294,31 @@ def test_background_delivery_drains_what_is_enqueued_while_it_runs(sqlite_store:
     assert sqlite_store.outbox_summary().counts["sent"] == 6
 
 
+def test_two_connections_deliver_each_message_once(sqlite_store: Store, sqlite_url: str) -> None:
+    # `[delivery] connections = 2` (the default): two workers claim with leases, so none is sent twice
+    from digest.config import DeliverySettings
+    from digest.deliver.outbox import BackgroundDelivery
+
+    assert DeliverySettings().connections == 2
+    with smtp_sink() as (server, port):
+        with BackgroundDelivery(sqlite_url, settings_for(port), now=T0, workers=2) as background:
+            enqueue(sqlite_store, 40)
+            run = background.finish()
+        assert (run.sent, run.failed, run.errors) == (40, 0, [])
+        assert sorted(server.message_ids()) == sorted(r.message_id for r in sqlite_store.outbox_rows())
+    assert sqlite_store.outbox_summary().counts["sent"] == 40
+
+
+@pytest.mark.parametrize("value", [0, 9, "two"])
+def test_delivery_connections_out_of_range_are_refused(value: object) -> None:
+    from pydantic import ValidationError
+
+    from digest.config import DeliverySettings
+
+    with pytest.raises(ValidationError, match="connections"):
+        DeliverySettings.model_validate({"connections": value})
+
+
 def test_each_row_is_marked_before_the_next_message_is_accepted(store: Store) -> None:
     # The next message is handed over while the previous row is marked, but the server may accept it
     # (the end of DATA) only after that mark: at most one accepted message is ever unmarked.

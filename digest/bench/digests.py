@@ -11,9 +11,9 @@ Timed phases:
   full run              what ``digest send`` does once digests are built: per digest ``render_email``
                         + ``build_message`` (8bit bodies), ``enqueue_digests`` per 100 digests (one
                         transaction: outbox rows, sent papers, watermarks), while a
-                        :class:`BackgroundDelivery` child process drains the outbox over ONE SMTP
-                        connection to aiosmtpd (itself a child process, so it shares no GIL), which
-                        counts messages and bytes and parses nothing. The run ends when the server
+:class:`BackgroundDelivery` drains the outbox over ``[delivery] connections``
+                        SMTP connections (default 2; ``--workers``), one child process each, to
+                        aiosmtpd (itself a child process, so it shares no GIL), which counts messages and bytes and parses nothing. The run ends when the server
                         has accepted every message and every row is marked sent. The render, message
                         and enqueue phases are timed in this process; "deliver" is the wait for the
                         delivery process after the last enqueue (the rest overlaps).
@@ -97,7 +97,7 @@ def _setup(store: Any, users: int, papers_per: int, now: datetime) -> list[tuple
     return out
 
 
-def run(*, users: int = 10_000, papers: int = 20, workers: int = 1) -> dict[str, Any]:
+def run(*, users: int = 10_000, papers: int = 20, workers: int | None = None) -> dict[str, Any]:
     from pydantic import SecretStr
 
     from digest.config import Settings, SmtpSettings
@@ -122,6 +122,8 @@ def run(*, users: int = 10_000, papers: int = 20, workers: int = 1) -> dict[str,
         settings = Settings(data_dir=Path(tmp), smtp=SmtpSettings.model_validate({"host": "127.0.0.1",
                                                                                   "port": port.value}),
                             secret_key=SecretStr("bench-secret-key-not-a-real-one"))
+        if workers is None:  # as `digest send` would: the [delivery] connections default
+            workers = settings.delivery.connections
 
         def render_all(cache: RenderCache) -> list[Any]:
             return [render_email(d, settings=settings, user_feed_token=u.feed_token, generation=u.token_generation,

@@ -11,10 +11,11 @@ from digest.cli.app import bench, echo_json
 @click.option("--users", type=click.IntRange(min=1), default=10_000, show_default=True, help="Users (one digest each).")
 @click.option("--papers", type=click.IntRange(min=1, max=400), default=20, show_default=True,
               help="Papers per digest.")
-@click.option("--workers", type=click.IntRange(min=1, max=8), default=1, show_default=True,
-              help="Delivery processes (one SMTP connection each).")
+@click.option("--workers", type=click.IntRange(min=1, max=8), default=None,
+              help="Delivery processes (one SMTP connection each)  [default: as `digest send`, the "
+                   "[delivery] connections default, 2]")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
-def bench_digests(users: int, papers: int, workers: int, as_json: bool) -> None:
+def bench_digests(users: int, papers: int, workers: int | None, as_json: bool) -> None:
     """Render and deliver N digests to a local SMTP server, against the render-only baseline."""
     from digest.bench.digests import format_report, run
 

@@ -206,7 +206,8 @@ def send_due(store: Any, settings: Settings, *, now: datetime, dry_run: bool = F
 
     url = store.engine.url
     if deliver and len(todo) >= BACKGROUND_FROM and url.database not in (None, "", ":memory:"):
-        with BackgroundDelivery(url.render_as_string(hide_password=False), settings, now=now) as background:
+        with BackgroundDelivery(url.render_as_string(hide_password=False), settings, now=now,
+                                workers=settings.delivery.connections) as background:
             enqueue_all()
             report.delivery = background.finish()
         return report
