@@ -42,8 +42,6 @@ Floats = npt.NDArray[np.float64]
 # A clause's result on the batch: papers (ascending) and their scores.
 Result = tuple[Ints, Floats]
 _FIELD_INDEX = {name: i for i, name in enumerate(TEXT_FIELDS)}
-# Margin under a threshold for score bounds and for the rounding to 6 decimals of final scores.
-_EPS = 1e-6
 _NONE: Result = (np.zeros(0, np.int64), np.zeros(0, np.float64))
 
 
@@ -90,7 +88,6 @@ class Batch:
         self._results: dict[int, Result] = {}
         self._filters: dict[int, bool] = {}
         self._bound: set[int] = set()
-        self._form_papers: dict[str, list[int]] | None = None
         self._forms: tuple[dict[str, int], Ints, Ints, Ints, Ints, Floats] | None = None
         self._meta_papers: dict[Any, list[int]] | None = None
 
@@ -281,12 +278,9 @@ class Batch:
         """A prefix word (score._eval_text on one prefix word): every accepted form counts its hits,
         and the idf is that of the greatest key among the forms hit (score's ``best``)."""
         table = self._form_table()
-        form_ids, offsets = table[0], table[1]
-        spans = [(int(offsets[f]), int(offsets[f + 1])) for form in self.expansions.get(word, ())
-                 if (f := form_ids.get(form)) is not None]
-        if not spans:
+        at = self._form_rows(word)
+        if not len(at):
             return _NONE
-        at = np.concatenate([np.arange(a, b) for a, b in spans])
         papers, counts, ranks = table[2][at], table[3][at], table[4][at]
         cols = [_FIELD_INDEX[name] for name in fields]
         hit = counts[:, cols].sum(axis=1) > 0
@@ -302,6 +296,13 @@ class Batch:
         for name in fields:
             x = x + FIELD_WEIGHTS[name] * summed[found, _FIELD_INDEX[name]]
         return found.astype(np.int64), table[5][best[found]] * x * (K1 + 1) / (x + K1)
+
+    def _form_rows(self, word: Word) -> Ints:
+        """Rows of the form table for the forms the prefix ``word`` accepts."""
+        form_ids, offsets = self._form_table()[:2]
+        spans = [np.arange(offsets[f], offsets[f + 1]) for form in self.expansions.get(word, ())
+                 if (f := form_ids.get(form)) is not None]
+        return np.concatenate(spans) if spans else np.zeros(0, np.int64)
 
     def _form_table(self) -> tuple[dict[str, int], Ints, Ints, Ints, Ints, Floats]:
         """Per surface form that a prefix word accepts (ascending papers within a form): paper, per-field hit
@@ -403,12 +404,7 @@ class Batch:
                    for first, second in zip(present, present[1:]))
 
     def _prefix_candidates(self, word: Word) -> set[int]:
-        if self._form_papers is None:
-            self._form_papers = {}
-            for i, doc in enumerate(self.docs):
-                for form in doc.vocab_forms:
-                    self._form_papers.setdefault(form, []).append(i)
-        return {p for form in self.expansions.get(word, {}) for p in self._form_papers.get(form, ())}
+        return set(self._form_table()[2][self._form_rows(word)].tolist())
 
     def _meta_candidates(self, leaf: MetaClause) -> Iterable[int]:
         if leaf.field != "authors":

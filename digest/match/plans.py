@@ -106,9 +106,8 @@ class _Table:
 class _Group:
     """Plans of one shape: ``slots[g, s]`` is the clause uid of slot ``s`` in plan ``g``."""
 
-    def __init__(self, table: _Table, shape: Shape, slots: Ints) -> None:
+    def __init__(self, table: _Table, slots: Ints) -> None:
         self.t = table
-        self.shape = shape
         self.slots = slots
         #: False: score every AND without its proximity bonus (a lower bound; see evaluate_plans)
         self.proximity = True
@@ -137,8 +136,7 @@ class _Group:
         if tag == "O":
             parts = [self.enumerate(c, g) for c in sh[1]]
             return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
-        positive = [c for c in sh[1]] if tag == "A" else []
-        positive = [c for c in positive if c[0] != "N"]
+        positive = [c for c in sh[1] if c[0] != "N"] if tag == "A" else []
         if not positive:  # NOT, or an AND of NOTs: every paper
             n = self.t.n
             return np.repeat(g, n), np.tile(np.arange(n, dtype=np.int64), len(g))
@@ -324,7 +322,7 @@ def evaluate_plans(batch: Batch, plans: Sequence[tuple[Shape, Sequence[Leaf], fl
         slot_rows.append(uids)
     table = _Table(batch, leaves)
     for shape, (members, slot_rows) in groups.items():
-        group = _Group(table, shape, np.array(slot_rows, np.int64).reshape(len(members), -1))
+        group = _Group(table, np.array(slot_rows, np.int64).reshape(len(members), -1))
         g, p = group.enumerate(shape, np.arange(len(members), dtype=np.int64))
         if not len(g):
             continue
