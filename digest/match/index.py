@@ -222,15 +222,10 @@ class QueryIndex:
         if cached is not None:
             return cached
         found: set[Word] = set()
-        table = self._deletion[1]
-        if table:  # the usual depth, inlined: most keys hit nothing, and this is per batch key
-            for variant in [key, *(key[:i] + key[i + 1:] for i in range(len(key)))]:
-                if variant in table:
-                    found.update(table[variant])
-        table = self._deletion[2]
-        if table:
-            for variant in _deletions(key, 2):
-                found.update(table.get(variant, ()))
+        for depth, table in self._deletion.items():
+            if table:
+                for variant in _deletions(key, depth):
+                    found.update(table.get(variant, ()))
         result = tuple((w, sim) for w in found if (sim := word_similarity(w, key)) is not None)
         self._key_cache[key] = result
         return result
@@ -335,24 +330,10 @@ class QueryIndex:
             if result is None:
                 continue
             lowest, limits = limits_of[i]
-            pairs = zip(result[0].tolist(), result[1].tolist())
-            if len(limits) == 1:
-                key = limits[0][0]
-                for p, raw in pairs:
-                    score = round(raw, 6)
-                    if score >= lowest:
-                        out[p].append((key, score))
-            elif all(t == lowest for _, t in limits):  # one threshold for all the plan's keys
-                names = [k for k, _ in limits]
-                for p, raw in pairs:
-                    score = round(raw, 6)
-                    if score >= lowest:
-                        out[p] += [(k, score) for k in names]
-            else:
-                for p, raw in pairs:
-                    score = round(raw, 6)
-                    if score >= lowest:
-                        out[p] += [(k, score) for k, t in limits if score >= t]
+            for p, raw in zip(result[0].tolist(), result[1].tolist()):
+                score = round(raw, 6)
+                if score >= lowest:
+                    out[p] += [(k, score) for k, t in limits if score >= t]
         by_score = itemgetter(1)
         for hits in out:
             hits.sort(key=by_score, reverse=True)  # stable, also reversed: ties keep plan order
