@@ -204,46 +204,42 @@ def verify_token(purpose: str, token: str, *, settings: Settings, max_age: int |
     """
     _check_purpose(purpose)
     limit = MAX_AGE[purpose] if max_age is None else max_age
-    if purpose == "feedback" and _COMPACT_TOKEN.fullmatch(token):
-        return _verify_compact(purpose, token, settings, limit, generation)
-    serializer = _serializer(secret_key(settings), purpose)
     try:
-        payload, issued = serializer.loads(token, max_age=limit, return_timestamp=True)
+        if purpose == "feedback" and _COMPACT_TOKEN.fullmatch(token):
+            user_id, gen, data, issued = _load_compact(purpose, token, settings, limit)
+        else:
+            user_id, gen, data, issued = _load_serialized(purpose, token, settings, limit)
     except SignatureExpired:
         raise TokenExpired(purpose, "this link has expired") from None
     except BadSignature:
         raise TokenInvalid(purpose, "this link is not valid") from None
+    if generation is not None and gen != generation:
+        raise TokenRevoked(purpose, "this link was revoked")
+    if issued.tzinfo is None:
+        issued = issued.replace(tzinfo=timezone.utc)
+    return TokenData(purpose, user_id, gen, issued, data)
+
+
+def _load_serialized(purpose: str, token: str, settings: Settings, limit: int | None
+                     ) -> tuple[int, int, dict[str, Any], datetime]:
+    """(user id, generation, data, issued) of a serializer token; itsdangerous errors propagate."""
+    payload, issued = _serializer(secret_key(settings), purpose).loads(token, max_age=limit, return_timestamp=True)
     if (not isinstance(payload, list) or len(payload) not in (2, 3) or not all(
             isinstance(v, int) and not isinstance(v, bool) for v in payload[:2])
             or (len(payload) == 3 and not isinstance(payload[2], dict))):
         raise TokenInvalid(purpose, "this link is not valid")
-    user_id, gen = payload[0], payload[1]
-    if generation is not None and gen != generation:
-        raise TokenRevoked(purpose, "this link was revoked")
-    if issued.tzinfo is None:
-        issued = issued.replace(tzinfo=timezone.utc)
-    return TokenData(purpose, user_id, gen, issued, dict(payload[2]) if len(payload) == 3 else {})
+    return payload[0], payload[1], dict(payload[2]) if len(payload) == 3 else {}, issued
 
 
-def _verify_compact(purpose: str, token: str, settings: Settings, limit: int | None,
-                    generation: int | None) -> TokenData:
-    """:func:`verify_token` for the compact form made by :func:`feedback_token`."""
-    try:
-        value, issued = _compact_signer(secret_key(settings), purpose).unsign(token, max_age=limit,
-                                                                              return_timestamp=True)
-    except SignatureExpired:
-        raise TokenExpired(purpose, "this link has expired") from None
-    except BadSignature:
-        raise TokenInvalid(purpose, "this link is not valid") from None
+def _load_compact(purpose: str, token: str, settings: Settings, limit: int | None
+                  ) -> tuple[int, int, dict[str, Any], datetime]:
+    """The same for the compact form made by :func:`feedback_token`."""
+    value, issued = _compact_signer(secret_key(settings), purpose).unsign(token, max_age=limit,
+                                                                          return_timestamp=True)
     found = _COMPACT_VALUE.fullmatch(value.decode("ascii", "replace"))
     if found is None:  # signed by us, so not expected; refuse rather than guess
         raise TokenInvalid(purpose, "this link is not valid")
-    user_id, gen = int(found.group(1)), int(found.group(2))
-    if generation is not None and gen != generation:
-        raise TokenRevoked(purpose, "this link was revoked")
-    if issued.tzinfo is None:
-        issued = issued.replace(tzinfo=timezone.utc)
-    return TokenData(purpose, user_id, gen, issued, {"d": found.group(3)})
+    return int(found.group(1)), int(found.group(2)), {"d": found.group(3)}, issued
 
 
 # --- URLs ----------------------------------------------------------------------------------------
