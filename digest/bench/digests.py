@@ -10,13 +10,14 @@ Timed phases:
   render-only baseline  ``render_email`` for every digest (one shared RenderCache);
   full run              what ``digest send`` does once digests are built: per digest ``render_email``
                         + ``build_message`` (8bit bodies), ``enqueue_digests`` per 100 digests (one
-                        transaction: outbox rows, sent papers, watermarks), while a
-:class:`BackgroundDelivery` drains the outbox over ``[delivery] connections``
+                        transaction: outbox rows, sent papers, watermarks), while
+                        :class:`BackgroundDelivery` drains the outbox over ``[delivery] connections``
                         SMTP connections (default 2; ``--workers``), one child process each, to
-                        aiosmtpd (itself a child process, so it shares no GIL), which counts messages and bytes and parses nothing. The run ends when the server
-                        has accepted every message and every row is marked sent. The render, message
+                        aiosmtpd (itself a child process, so it shares no GIL), which counts
+                        messages and bytes and parses nothing. The run ends when the server has
+                        accepted every message and every row is marked sent. The render, message
                         and enqueue phases are timed in this process; "deliver" is the wait for the
-                        delivery process after the last enqueue (the rest overlaps).
+                        delivery processes after the last enqueue (the rest overlaps).
 
 Public: :func:`run`, :func:`format_report`, :data:`TARGET_SECONDS`.
 """
@@ -203,7 +204,7 @@ def format_report(r: dict[str, Any]) -> str:
         f"{'met' if r['within_target'] else 'NOT met'}",
         f"    render {ms['render']:.3f}  message {ms['message']:.3f}  enqueue {ms['enqueue']:.3f}  "
         f"deliver (after the last enqueue; the rest overlaps) {ms['deliver']:.3f} ms/msg",
-        f"  delivered {r['sent']:,} over {r['smtp_connections']} SMTP connection(s) in a child process; server received "
+        f"  delivered {r['sent']:,} over {r['smtp_connections']} SMTP connection(s), one child process each; server received "
         f"{r['server_received']:,} ({r['server_bytes'] / 1e6:.1f} MB, {r['received_while_enqueueing']:,} of them while "
         f"enqueueing); failures {r['failed']}",
         f"  CPU seconds: main {cpu['main']:.2f}, delivery {cpu['delivery']:.2f}, SMTP server {cpu['smtp_server']:.2f} "
