@@ -1,41 +1,40 @@
-"""Evaluating the indexed queries on a batch of papers at once (:meth:`QueryIndex.match_batch`).
+"""A batch of papers prepared for matching many clauses at once (:meth:`QueryIndex.match_batch`).
 
 Per batch, not per (query, paper) pair:
 
 1. an inverted index of the batch: every term key -> the papers holding it and their per-field
-   counts, in flat numpy arrays (rows sorted by key);
-2. each *distinct* clause is scored once for the whole batch: exact words (and fuzzy words on the
-   papers where one expansion of them occurs) in vectorised form, with the very operations of
-   :func:`digest.match.score._eval_exact_word` in the same order, so the floats are bit-identical;
-   phrases, prefixes, structured clauses and the rare paper with two fuzzy variants of one word by
-   the scalar :func:`~digest.match.score.leaf_result`, on the papers that hold all their words;
-3. each triggered query plan is narrowed by set algebra on clause results -- all required
-   clauses present, excluded ones absent, and a score bound (an AND scores at most 1.25 times its
-   best child, an OR at most ``1 + 0.2 (k - 1)`` times) against the lowest threshold -- and only the
-   survivors are scored, by :meth:`_Batch.score` (which mirrors ``score._score`` and hands an AND
-   with two scoring children to the scalar ``_score_and`` for its proximity bonus).
+   counts, in flat numpy arrays (rows sorted by key, then paper), plus the pair keys ("a b": a
+   term keyed a followed by one keyed b) that the index's phrases look up, and the same for the
+   surface forms that prefix words accept (:meth:`Batch._form_table`);
+2. the expansions of the index's fuzzy and prefix words against the batch's vocabulary, once;
+3. the clauses that need more than counts -- phrases of three or more words or with a prefix
+   word, structured clauses, and the (clause, paper) pairs that :mod:`digest.match.clauses`
+   leaves to it -- scored on their candidate papers, exact phrases off the token sequences, the
+   rest by the scalar :func:`~digest.match.score.leaf_result` (so the result is the scorer's own).
 
-Explanations are not built here: :meth:`QueryIndex.explain` evaluates the one query on the one paper
-when a match is stored or shown. tests/test_match_index.py proves the result equals brute force.
+Words and two-word phrases are scored in bulk from these arrays by :mod:`digest.match.clauses`;
+plans by :mod:`digest.match.plans`. tests/test_match_index.py proves the result equals brute force.
 
-Private to :mod:`digest.match.index`.
+Private to :mod:`digest.match`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from itertools import chain
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from digest.match.document import Document
-from digest.match.query import MetaClause, Node, Not, TextClause, TEXT_FIELDS, Word
-from digest.match.score import (FIELD_WEIGHTS, IDF_FLOOR, K1, PHRASE_IDF_FACTOR, bind_document, clause_idf, leaf_result)
+from digest.match.normalize import stem
+from digest.match.query import MetaClause, TextClause, TEXT_FIELDS, Word
+from digest.match.score import (FIELD_WEIGHTS, IDF_FLOOR, K1, PHRASE_IDF_FACTOR, bind_document, leaf_result)
 from digest.match.stats import IDF_MAX
 from digest.match.stats import CorpusStats
 
-__all__ = ["Batch"]
+__all__ = ["Batch", "HIT_FIELD"]
 
 Ints = npt.NDArray[np.int64]
 Floats = npt.NDArray[np.float64]
@@ -43,6 +42,8 @@ Floats = npt.NDArray[np.float64]
 Result = tuple[Ints, Floats]
 _FIELD_INDEX = {name: i for i, name in enumerate(TEXT_FIELDS)}
 _NONE: Result = (np.zeros(0, np.int64), np.zeros(0, np.float64))
+#: A hit's field and token position packed in one int: ``field index * HIT_FIELD + position``.
+HIT_FIELD = 1 << 32
 
 
 class Batch:
@@ -50,41 +51,49 @@ class Batch:
 
     def __init__(self, docs: Sequence[Document], stats: CorpusStats,
                  expansions: Callable[[Iterable[str], Iterable[str]], dict[Word, dict[str, float]]],
-                 pairs: frozenset[str] = frozenset()) -> None:
+                 pairs: frozenset[str] = frozenset(), fuzzy_phrases: Iterable[TextClause] = ()) -> None:
         self.docs = docs
         self.stats = stats
-        key_ids: dict[str, int] = {}
+        key_ids = _Ids()
         row_key: list[int] = []
-        row_paper: list[int] = []
-        row_counts: list[tuple[int, int, int, int]] = []
+        row_counts: list[tuple[int, int, int, int] | list[int]] = []
+        per_paper = np.zeros((2, len(docs)), np.int64)  # rows of each paper: word keys, pair keys
         forms: set[str] = set()
-        vocab: set[str] = set()
+        # C-level passes over each document's dicts (key ids come from _Ids.__missing__ for new keys)
         for i, doc in enumerate(docs):
-            for key, counts in doc.key_counts.items():
-                kid = key_ids.setdefault(key, len(key_ids))
-                row_key.append(kid)
-                row_paper.append(i)
-                row_counts.append(counts)
-            # frozenset.intersection(dict) walks the dict; `dict.keys() & big_set` would copy the set
-            for pair in pairs.intersection(doc.pair_counts):
-                row_key.append(key_ids.setdefault(pair, len(key_ids)))
-                row_paper.append(i)
-                row_counts.append(doc.pair_counts[pair])  # type: ignore[arg-type]
+            row_key += map(key_ids.__getitem__, doc.key_counts)
+            row_counts += doc.key_counts.values()
+            per_paper[0, i] = len(doc.key_counts)
             forms.update(doc.vocab_forms)
-            vocab.update(doc.vocab_keys)
-        self.key_ids = key_ids
+        vocab = list(key_ids)  # the document keys: the pair keys below are no words
+        #: word keys have the ids below this (pair keys the others), so their rows come first
+        self.word_keys = len(vocab)
+        #: every fuzzy or prefix word of the index -> batch keys (forms, for prefixes) it accepts
+        # only document keys: the pair keys below ("trad off") are no words a fuzzy word may accept
+        self.expansions = expansions(vocab, forms)
+        # two-word phrases with a fuzzy word also look up the pairs of the keys the words accept
+        variants = {f"{a} {b}" for leaf in fuzzy_phrases
+                    for a in (self.expansions.get(leaf.words[0], ()) if leaf.words[0].dist else (leaf.words[0].key,))
+                    for b in (self.expansions.get(leaf.words[1], ()) if leaf.words[1].dist else (leaf.words[1].key,))}
+        if variants:
+            pairs = pairs | variants
+        for i, doc in enumerate(docs):
+            # frozenset.intersection(dict) walks the dict; `dict.keys() & big_set` would copy the set
+            found = pairs.intersection(doc.pair_counts)
+            row_key += map(key_ids.__getitem__, found)
+            row_counts += map(doc.pair_counts.__getitem__, found)
+            per_paper[1, i] = len(found)
+        self.key_ids: dict[str, int] = key_ids
         keys = np.array(row_key, np.int64)
         order = np.argsort(keys, kind="stable")  # stable: papers stay ascending within a key
-        self.paper = np.array(row_paper, np.int64)[order]
-        self.counts = np.array(row_counts, np.int64).reshape(-1, 4)[order]
+        papers = np.arange(len(docs), dtype=np.int64)
+        self.paper = np.concatenate([np.repeat(papers, per_paper[0]), np.repeat(papers, per_paper[1])])[order]
+        self.counts = np.fromiter(chain.from_iterable(row_counts), np.int64, 4 * len(row_counts)).reshape(-1, 4)[order]
         self.offsets = np.searchsorted(keys[order], np.arange(len(key_ids) + 1))
-        idf = np.array([clause_idf(stats, k) if " " not in k else 0.0 for k in key_ids], np.float64)
-        self.idf = idf[keys[order]] if len(keys) else np.zeros(0, np.float64)
-        #: every fuzzy or prefix word of the index -> batch keys (forms, for prefixes) it accepts
-        # only document keys: the pair keys above ("trad off") are no words a fuzzy word may accept
-        self.expansions = expansions(vocab, forms)
+        idf = np.concatenate([np.maximum(IDF_FLOOR, stats.idf_many(vocab)), np.zeros(len(key_ids) - len(vocab))])
+        #: per key id: the clause idf of a word key (score.clause_idf), 0.0 for the pair keys
+        self.key_idf: list[float] = idf.tolist()
         self._x: dict[tuple[str, ...], Floats] = {}
-        self._scores: dict[tuple[str, ...], Floats] = {}
         self._results: dict[int, Result] = {}
         self._filters: dict[int, bool] = {}
         self._bound: set[int] = set()
@@ -97,15 +106,14 @@ class Batch:
         kid = self.key_ids.get(key)
         return None if kid is None else slice(int(self.offsets[kid]), int(self.offsets[kid + 1]))
 
-    def _field_x(self, fields: tuple[str, ...]) -> Floats:
-        """Weighted hit counts of every row in ``fields``, summed in ``fields`` order (as score.py does)."""
+    def field_x(self, fields: tuple[str, ...]) -> Floats:
+        """Every row's hit counts weighted and summed over ``fields``, in their order (score.py's x)."""
         x = self._x.get(fields)
         if x is None:
             x = np.zeros(len(self.paper), np.float64)
             for name in fields:
                 x = x + FIELD_WEIGHTS[name] * self.counts[:, _FIELD_INDEX[name]]
             self._x[fields] = x
-            self._scores[fields] = self.idf * x * (K1 + 1) / (x + K1)
         return x
 
     def result(self, leaf: TextClause | MetaClause) -> Result:
@@ -121,48 +129,14 @@ class Batch:
     def _evaluate(self, leaf: TextClause | MetaClause) -> Result:
         if isinstance(leaf, MetaClause):
             return self._scalar(leaf, self._meta_candidates(leaf))
-        if len(leaf.words) > 1:
-            if len(leaf.words) == 2 and not any(w.prefix for w in leaf.words):
-                return self._phrase2_fuzzy(leaf)
-            if not any(w.prefix or self._inexact(w) or w.acronym for w in leaf.words):
-                return self._phrase_exact(leaf, self._phrase_candidates(leaf))
-            return self._scalar(leaf, self._phrase_candidates(leaf))
-        word = leaf.words[0]
-        if word.prefix:
-            return self._prefix(word, leaf.fields)
-        if not word.dist:
-            return self._exact(word.key, leaf.fields)
-        return self._fuzzy(leaf, word)
+        assert len(leaf.words) > 1, "words are scored in bulk (digest.match.clauses)"
+        if not any(w.prefix or self.inexact(w) or w.acronym for w in leaf.words):
+            return self._phrase_exact(leaf, self._phrase_candidates(leaf))
+        return self._scalar(leaf, self._phrase_candidates(leaf))
 
-    def _inexact(self, word: Word) -> bool:
+    def inexact(self, word: Word) -> bool:
         """A fuzzy word that accepts, in this batch, some key other than its own (else it is exact here)."""
         return bool(word.dist) and any(k != word.key for k in self.expansions.get(word, ()))
-
-    def _exact(self, key: str, fields: tuple[str, ...]) -> Result:
-        rows = self._rows(key)
-        if rows is None:
-            return _NONE
-        x = self._field_x(fields)[rows]
-        scores = self._scores[fields][rows]
-        papers = self.paper[rows]
-        if len(fields) < len(TEXT_FIELDS):
-            hit = x > 0
-            return papers[hit], scores[hit]
-        return papers, scores
-
-    def _phrase2_fuzzy(self, leaf: TextClause) -> Result:
-        """Two words, fuzzy or not: on papers holding no variant (an accepted key other than the
-        word's own) the words are exact and the vectorised phrase applies; the others are scored
-        one by one."""
-        variants = [k for w in leaf.words if w.dist for k in self.expansions.get(w, ()) if k != w.key]
-        if not variants:
-            return self._phrase2(leaf)
-        odd = self._key_papers(variants)
-        papers, scores = self._phrase2(leaf)
-        keep = ~np.isin(papers, np.fromiter(odd, np.int64, len(odd)))
-        found = dict(zip(papers[keep].tolist(), scores[keep].tolist()))
-        found.update(self._scalar_dict(leaf, sorted(self._phrase_candidates(leaf, odd))))
-        return _from_dict(found)
 
     def _phrase_exact(self, leaf: TextClause, papers: set[int]) -> Result:
         """A phrase of exact words, read off each candidate's token sequence: its hits are the
@@ -200,102 +174,44 @@ class Batch:
                     found[p] = idf * x * (K1 + 1) / (x + K1)
                 continue
             odd.append(p)
-        found.update(self._scalar_dict(leaf, odd))
+        found.update(self.scalar_scores(leaf, odd))
         return _from_dict(found)
 
-    def _phrase2(self, leaf: TextClause) -> Result:
-        """Two exact words: hits are the starts of the pair plus the single tokens of the joined
-        word, each of quality 1 (score._phrase_hits); the idf is the phrase's, as in score._eval_text."""
-        a, b = leaf.words
-        pair = self._rows(f"{a.key} {b.key}")
-        join = self._rows(leaf.joins[0] + " ") if leaf.joins[0] else None
-        if pair is None and join is None:
-            return _NONE
-        parts = [r for r in (pair, join) if r is not None]
-        papers = np.concatenate([self.paper[r] for r in parts])
-        counts = np.concatenate([self.counts[r] for r in parts])
-        if len(parts) == 2:
-            unique, inverse = np.unique(papers, return_inverse=True)
-            summed = np.zeros((len(unique), 4), np.int64)
-            np.add.at(summed, inverse, counts)
-            # a paper with both in one field might hold a token that is both (never seen): score it alone
-            both = np.zeros(len(unique), np.int64)
-            np.add.at(both, inverse, 1)
-            papers, counts = unique, summed
-        x = np.zeros(len(papers), np.float64)
-        for name in leaf.fields:
-            x = x + FIELD_WEIGHTS[name] * counts[:, _FIELD_INDEX[name]]
-        idf = max(IDF_FLOOR, min(IDF_MAX, PHRASE_IDF_FACTOR * sum([self.stats.idf(a.key), self.stats.idf(b.key)])))
-        hit = x > 0
-        if len(parts) == 2:
-            hit &= both == 1
-            found = dict(zip(papers[hit].tolist(), (idf * x[hit] * (K1 + 1) / (x[hit] + K1)).tolist()))
-            found.update(self._scalar_dict(leaf, papers[both > 1].tolist()))
-            return _from_dict(found)
-        x = x[hit]
-        return papers[hit], idf * x * (K1 + 1) / (x + K1)
+    def key_rows(self, kids: Ints) -> tuple[Ints, Ints]:
+        """(index into ``kids``, row) of every row of the keys ``kids``."""
+        at, owner = _spans(self.offsets, kids)
+        return owner, at
 
-    def _fuzzy(self, leaf: TextClause, word: Word) -> Result:
-        """A fuzzy word: vectorised where one accepted key occurs in a paper, scalar where several do."""
-        parts: list[Result] = []
-        for key, sim in self.expansions.get(word, {}).items():
-            if sim == 1.0:
-                parts.append(self._exact(key, leaf.fields))
-                continue
-            rows = self._rows(key)
-            assert rows is not None
-            # sum(h.quality for h in hits) of score.py, added hit by hit: a table per hit count
-            counts = self.counts[rows]
-            sums = [0.0]
-            for _ in range(int(counts.max(initial=0))):
-                sums.append(sums[-1] + sim)
-            quality = np.array(sums, np.float64)
-            x = np.zeros(rows.stop - rows.start, np.float64)
-            for name in leaf.fields:
-                x = x + FIELD_WEIGHTS[name] * quality[counts[:, _FIELD_INDEX[name]]]
-            hit = x > 0
-            x = x[hit]
-            parts.append((self.paper[rows][hit], clause_idf(self.stats, key) * x * (K1 + 1) / (x + K1)))
-        if not parts:
-            return _NONE
-        if len(parts) == 1:
-            return parts[0]
-        papers = np.concatenate([p for p, _ in parts])
-        scores = np.concatenate([s for _, s in parts])
-        order = np.argsort(papers, kind="stable")
-        papers, scores = papers[order], scores[order]
-        twice = papers[1:] == papers[:-1]
-        if not twice.any():
-            return papers, scores
-        several = np.zeros(len(papers), np.bool_)  # papers where two accepted keys occur: scalar
-        several[1:] |= twice
-        several[:-1] |= twice
-        merged = dict(zip(papers[~several].tolist(), scores[~several].tolist()))
-        merged.update(self._scalar_dict(leaf, np.unique(papers[several]).tolist()))
-        return _from_dict(merged)
+    @property
+    def form_ids(self) -> dict[str, int]:
+        """Ids of the forms that prefix words accept in the batch (for :meth:`form_rows`)."""
+        return self._form_table()[0]
 
-    def _prefix(self, word: Word, fields: tuple[str, ...]) -> Result:
-        """A prefix word (score._eval_text on one prefix word): every accepted form counts its hits,
-        and the idf is that of the greatest key among the forms hit (score's ``best``)."""
-        table = self._form_table()
-        at = self._form_rows(word)
-        if not len(at):
-            return _NONE
-        papers, counts, ranks = table[2][at], table[3][at], table[4][at]
-        cols = [_FIELD_INDEX[name] for name in fields]
-        hit = counts[:, cols].sum(axis=1) > 0
-        papers, counts, ranks = papers[hit], counts[hit], ranks[hit]
-        if not len(papers):
-            return _NONE
-        summed = np.zeros((len(self.docs), 4), np.int64)
-        np.add.at(summed, papers, counts)
-        best = np.full(len(self.docs), -1, np.int64)
-        np.maximum.at(best, papers, ranks)
-        found = np.flatnonzero(best >= 0)
-        x = np.zeros(len(found), np.float64)
-        for name in fields:
-            x = x + FIELD_WEIGHTS[name] * summed[found, _FIELD_INDEX[name]]
-        return found.astype(np.int64), table[5][best[found]] * x * (K1 + 1) / (x + K1)
+    @property
+    def rank_idf(self) -> Floats:
+        """The clause idf of the forms' keys, by rank (see :attr:`form_rank`)."""
+        return self._form_table()[5]
+
+    @property
+    def form_paper(self) -> Ints:
+        """Per row of the form table: its paper (see :meth:`form_rows`)."""
+        return self._form_table()[2]
+
+    @property
+    def form_counts(self) -> Ints:
+        """Per row of the form table: the form's hit count in each field."""
+        return self._form_table()[3]
+
+    @property
+    def form_rank(self) -> Ints:
+        """Per row of the form table: the rank of the form's key among the forms' keys."""
+        return self._form_table()[4]
+
+    def form_rows(self, fids: Ints) -> tuple[Ints, Ints]:
+        """(index into ``fids``, row of the form table) of every row of the forms ``fids``
+        (from :attr:`form_ids`)."""
+        at, owner = _spans(self._form_table()[1], fids)
+        return owner, at
 
     def _form_rows(self, word: Word) -> Ints:
         """Rows of the form table for the forms the prefix ``word`` accepts."""
@@ -309,29 +225,39 @@ class Batch:
         counts, and the rank of its key among the forms' keys (a form's key is ``stem(form)``);
         plus the clause idf of each ranked key."""
         if self._forms is None:
-            form_ids: dict[str, int] = {}
-            key_of: dict[str, str] = {}
-            rows: list[tuple[int, int, int, int, int, int]] = []
             wanted = {f for w, found in self.expansions.items() if w.prefix for f in found}
+            forms = list(wanted)
+            form_ids = {form: fid for fid, form in enumerate(forms)}
+            fid_rows: list[int] = []
+            count_rows: list[int] = []
+            chunks: list[tuple[int, int, int]] = []  # (paper, field, rows) of each field's run of rows
             for i, doc in enumerate(self.docs):
-                per_field = [f.form_postings for f in doc.fields.values()]
-                for form in doc.vocab_forms.intersection(wanted):  # sets: walks the smaller
-                    fid = form_ids.setdefault(form, len(form_ids))
-                    found = [p.get(form, ()) for p in per_field]
-                    if form not in key_of:
-                        key_of[form] = next(t for f in found for t in f).key
-                    rows.append((fid, i, *map(len, found)))  # type: ignore[arg-type]
-            keys = sorted(set(key_of.values()))
+                for fi, ft in enumerate(doc.fields.values()):
+                    postings = ft.form_postings
+                    found = postings.keys() & wanted if postings else None  # walks the smaller side
+                    if found:
+                        # C-level passes over one set (same order twice): no Python step per row
+                        fid_rows += map(form_ids.__getitem__, found)
+                        count_rows += map(len, map(postings.__getitem__, found))
+                        chunks.append((i, fi, len(found)))
+            runs = np.array(chunks, np.int64).reshape(-1, 3)
+            paper_rows = np.repeat(runs[:, 0], runs[:, 2])
+            # one row per (form, paper), papers ascending within a form, with its count in each field
+            n = len(self.docs)
+            cells, row_of = np.unique(np.array(fid_rows, np.int64) * n + paper_rows, return_inverse=True)
+            counts = np.zeros((len(cells), len(TEXT_FIELDS)), np.int64)
+            counts[row_of, np.repeat(runs[:, 1], runs[:, 2])] = count_rows
+            key_of = list(map(stem, forms))  # a term's key is the stem of its form (normalize.terms)
+            keys = sorted(set(key_of))
             rank = {k: r for r, k in enumerate(keys)}
-            form_rank = np.array([rank[key_of[f]] for f in form_ids], np.int64)
-            table = np.array(rows, np.int64).reshape(-1, 6)
-            table = table[np.argsort(table[:, 0], kind="stable")]
-            offsets = np.searchsorted(table[:, 0], np.arange(len(form_ids) + 1))
-            idf = np.array([clause_idf(self.stats, k) for k in keys], np.float64)
-            self._forms = (form_ids, offsets, table[:, 1].copy(), table[:, 2:6].copy(), form_rank[table[:, 0]], idf)
+            form_rank = np.array([rank[k] for k in key_of], np.int64)
+            offsets = np.searchsorted(cells, np.arange(len(form_ids) + 1, dtype=np.int64) * n)
+            idf = np.array([self.key_idf[self.key_ids[k]] for k in keys], np.float64)  # forms' keys are batch keys
+            self._forms = (form_ids, offsets, cells % n, counts, form_rank[cells // n], idf)
         return self._forms
 
-    def _scalar_dict(self, leaf: TextClause | MetaClause, papers: Iterable[int]) -> dict[int, float]:
+    def scalar_scores(self, leaf: TextClause | MetaClause, papers: Iterable[int]) -> dict[int, float]:
+        """Paper -> score of ``leaf`` by the scalar scorer, for those of ``papers`` where it matches."""
         out: dict[int, float] = {}
         words = leaf.words if isinstance(leaf, TextClause) else ()
         for p in papers:
@@ -347,7 +273,7 @@ class Batch:
         return out
 
     def _scalar(self, leaf: TextClause | MetaClause, papers: Iterable[int]) -> Result:
-        return _from_dict(self._scalar_dict(leaf, sorted(papers)))
+        return _from_dict(self.scalar_scores(leaf, sorted(papers)))
 
     def _key_papers(self, keys: Iterable[str]) -> set[int]:
         out: set[int] = set()
@@ -361,7 +287,7 @@ class Batch:
         """A superset of the papers (of ``within``, when given) where the phrase can match: its
         consecutive words adjacent somewhere, or one of its joined words written as one token."""
         found: set[int] | None = None
-        if within is None and not any(w.prefix or self._inexact(w) for w in leaf.words):
+        if within is None and not any(w.prefix or self.inexact(w) for w in leaf.words):
             # Consecutive words meet where adjacent (document.pair_counts: "a b" for a term keyed a
             # followed by one keyed b, joined terms included; the batch holds these keys) -- unless
             # a joined token stands in for two of them: papers holding a joined word stay in.
@@ -419,22 +345,24 @@ class Batch:
 
     # --- positions, for the proximity bonus -----------------------------------------------------
 
-    def hit_positions(self, leaf: TextClause | MetaClause, p: int) -> list[tuple[int, int]]:
-        """(field index, token position) of every hit of ``leaf`` (matched) on paper ``p``, as
-        score._positions reads them; none for structured clauses."""
+    def hit_positions(self, leaf: TextClause | MetaClause, p: int) -> list[int]:
+        """Every hit of ``leaf`` (matched) on paper ``p`` as ``field index * HIT_FIELD + token
+        position``, as score._positions reads them; none for structured clauses."""
         if isinstance(leaf, MetaClause):
             return []
         doc = self.docs[p]
+        out: list[int] = []
         if len(leaf.words) == 1 and not leaf.words[0].prefix:
             # a word: every posting of the keys it accepts (score._word_hits), read directly
             word = leaf.words[0]
             accepted = self.expansions.get(word, ()) if word.dist else (word.key,)
-            out = []
             for name in leaf.fields:
                 postings = doc.fields[name].postings
+                base = _FIELD_INDEX[name] * HIT_FIELD
                 for key in accepted:
-                    for t in postings.get(key, ()):
-                        out.append((_FIELD_INDEX[name], t.pos))
+                    found = postings.get(key)
+                    if found:
+                        out += [base + t.pos for t in found]
             return out
         if p not in self._bound:
             bind_document(doc, self.stats)
@@ -442,7 +370,10 @@ class Batch:
         self._preset(doc, leaf.words)
         res = leaf_result(leaf, doc, self.stats)
         assert res is not None, f"{leaf.text!r} does not match {doc.paper_id}"
-        return [(_FIELD_INDEX[name], h.pos) for name, hits, _ in res.fields for h in hits]
+        for name, hits, _ in res.fields:
+            base = _FIELD_INDEX[name] * HIT_FIELD
+            out += [base + h.pos for h in hits]
+        return out
 
     def _preset(self, doc: Document, words: Iterable[Word]) -> None:
         """Give ``doc`` the batch's expansions of ``words`` (restricted to its own vocabulary)."""
@@ -455,18 +386,25 @@ class Batch:
                 doc.set_expansion(w, {k: found[k] for k in keys})
 
 
+class _Ids(dict[str, int]):
+    """Key -> id, ids given in order of first lookup."""
+
+    def __missing__(self, key: str) -> int:
+        self[key] = found = len(self)
+        return found
+
+
+def _spans(offsets: Ints, ids: Ints) -> tuple[Ints, Ints]:
+    """Rows ``offsets[i]:offsets[i + 1]`` of every ``i`` in ``ids``, concatenated, and for each row
+    its index into ``ids``."""
+    lengths = offsets[ids + 1] - offsets[ids]
+    owner = np.repeat(np.arange(len(ids), dtype=np.int64), lengths)
+    shift = offsets[ids] - (np.cumsum(lengths) - lengths)
+    return np.arange(int(lengths.sum()), dtype=np.int64) + np.repeat(shift, lengths), owner
+
+
 def _from_dict(found: dict[int, float]) -> Result:
     if not found:
         return _NONE
     papers = sorted(found)
     return np.array(papers, np.int64), np.array([found[p] for p in papers], np.float64)
-
-
-def _words_of(node: Node) -> list[Word]:
-    if isinstance(node, TextClause):
-        return list(node.words)
-    if isinstance(node, MetaClause):
-        return []
-    if isinstance(node, Not):
-        return _words_of(node.child)
-    return [w for c in node.children for w in _words_of(c)]

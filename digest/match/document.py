@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Container, Iterable
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 from rapidfuzz import fuzz, process
@@ -49,7 +50,7 @@ class FieldText:
     ("^gan"), at the same position, but not in ``seq``: acronym query words look that key up.
     """
 
-    __slots__ = ("text", "seq", "postings", "form_postings")
+    __slots__ = ("text", "seq", "postings", "form_postings", "term_keys", "term_positions")
 
     def __init__(self, text: str) -> None:
         self.text = text
@@ -64,7 +65,12 @@ class FieldText:
             self.form_postings.setdefault(t.form, []).append(t)
         for t in self.seq:
             if is_acronym(text[t.start:t.end]):
-                self.postings.setdefault(acronym_key(t.key), []).append(t._replace(key=acronym_key(t.key)))
+                acronym = t._replace(key=acronym_key(t.key))
+                self.postings.setdefault(acronym.key, []).append(acronym)
+                all_terms.append(acronym)
+        #: the key and token position of every posted term (the postings, flat), for batch matching
+        self.term_keys: list[str] = list(map(itemgetter(0), all_terms))
+        self.term_positions: list[int] = list(map(itemgetter(2), all_terms))
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,27 +5,31 @@ Each query is reduced to a set of *atoms* of which any match must contain at lea
 the cheapest child's set (one rarest required word suffices), for an OR the union of its branches,
 for a phrase its rarest word plus the joined forms that could stand in for it. Queries with no such
 set (pure NOT, ``a OR -b``) are checked against every paper. Fuzzy and prefix words are expanded
-against the vocabulary once per new document key, not once per (query, paper) pair: fuzzy words
-sit in a SymSpell-style deletion index (a key within d edits of a word shares a string obtained by
-at most d deletions from each), prefix words under their first three letters, and the expansion of
-each vocabulary key is cached. Candidates are then evaluated by the same :meth:`CompiledQuery.evaluate`
-as brute force, which is why the two agree exactly (tests/test_match_index.py checks it).
+against a batch's whole vocabulary at once, not once per (query, paper) pair
+(:class:`digest.match.vocab.WordSet`, a vectorised SymSpell-style deletion index). Candidates are
+then evaluated by the same :meth:`CompiledQuery.evaluate` as brute force, which is why the two agree
+exactly (tests/test_match_index.py checks it).
 
 Public: :class:`QueryIndex`, :func:`match_all` (the brute-force reference).
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
-from operator import itemgetter
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+
+from digest.gcpause import gc_paused
 from digest.match.batch import Batch
 from digest.match.plans import Shape, evaluate_plans, shape_of
-from digest.match.document import Document, meta_atoms, word_similarity
+from digest.match.document import Document, meta_atoms
 from digest.match.query import And, MetaClause, Node, Not, TextClause, Word
-from digest.match.score import DEFAULT_THRESHOLD, CompiledQuery, MatchResult
+from digest.match.score import DEFAULT_THRESHOLD, SCORE_DIGITS, CompiledQuery, MatchResult, scoring_form
 from digest.match.stats import CorpusStats
+from digest.match.vocab import WordSet
 
 __all__ = ["QueryIndex", "match_all"]
 
@@ -34,19 +38,9 @@ __all__ = ["QueryIndex", "match_all"]
 Atom = tuple[str, object]
 # Keys are any hashable the caller chooses (Any: Mapping is invariant in its key type).
 Thresholds = Mapping[Any, float] | float
-PREFIX_BUCKET = 3
 # Scores are rounded to 6 decimals before the threshold: bounds keep this margin.
 _EPS = 1e-6
 _EMPTY: frozenset[Any] = frozenset()
-
-
-def _deletions(text: str, depth: int) -> set[str]:
-    """``text`` and every string made from it by deleting up to ``depth`` characters."""
-    out, frontier = {text}, {text}
-    for _ in range(depth):
-        frontier = {s[:i] + s[i + 1:] for s in frontier for i in range(len(s))}
-        out |= frontier
-    return out
 
 
 def _threshold(thresholds: Thresholds, key: Hashable) -> float:
@@ -81,7 +75,8 @@ class QueryIndex:
         self._queries: dict[Any, CompiledQuery] = {}
         self._plan_of: dict[Any, int] = {}
         self._plan_ids: dict[Node, int] = {}
-        self._plans: dict[int, tuple[CompiledQuery, set[Any], tuple[Node, ...]]] = {}
+        # plan id -> (its scoring form, the keys of its queries, its trigger clauses)
+        self._plans: dict[int, tuple[Node, set[Any], tuple[Node, ...]]] = {}
         self._next_plan = 0
         self._always: set[int] = set()
         # trigger leaves: id(leaf) -> (leaf, plans it triggers, its atoms)
@@ -91,10 +86,11 @@ class QueryIndex:
         self._meta: dict[Atom, set[int]] = {}
         # every fuzzy/prefix word of every plan, so documents can be preset with full expansions
         self._registered: dict[Word, int] = {}
-        self._deletion: dict[int, dict[str, set[Word]]] = {1: {}, 2: {}}
-        self._prefixes: dict[str, set[Word]] = {}
-        self._key_cache: dict[str, tuple[tuple[Word, float], ...]] = {}
-        self._form_cache: dict[str, tuple[Word, ...]] = {}
+        # the same words, to expand a vocabulary against in bulk (digest.match.vocab)
+        self._vocab = WordSet()
+        # what the plans' phrases look up in a batch (see _phrase_pairs), with how many plans need each
+        self._pair_users: Counter[str] = Counter()
+        self._fuzzy_phrases: Counter[TextClause] = Counter()  # two words, one fuzzy: see Batch
         self._pairs: frozenset[str] | None = None
         # plan id -> its shape and clauses (digest.match.plans), made once per plan
         self._shapes: dict[int, tuple[Shape, tuple[TextClause | MetaClause, ...]]] = {}
@@ -116,22 +112,23 @@ class QueryIndex:
         if key in self._queries:
             self.remove(key)
         self._queries[key] = query
-        pid = self._plan_ids.get(query.root)
+        root = scoring_form(query.root)
+        pid = self._plan_ids.get(root)
         if pid is None:
-            pid = self._new_plan(query)
+            pid = self._new_plan(root)
         self._plans[pid][1].add(key)
         self._plan_of[key] = pid
 
-    def _new_plan(self, query: CompiledQuery) -> int:
-        self._pairs = None
+    def _new_plan(self, root: Node) -> int:
+        self._count_pairs(root, 1)
         pid = self._next_plan
         self._next_plan += 1
-        self._plan_ids[query.root] = pid
-        triggers = _triggers(query.root, self._leaf_cost)
-        self._plans[pid] = (query, set(), tuple(triggers or ()))
+        self._plan_ids[root] = pid
+        triggers = _triggers(root, self._leaf_cost)
+        self._plans[pid] = (root, set(), tuple(triggers or ()))
         slots: list[TextClause | MetaClause] = []
-        self._shapes[pid] = (shape_of(query.root, slots), tuple(slots))
-        for word in _fuzzy_words(query.root):
+        self._shapes[pid] = (shape_of(root, slots), tuple(slots))
+        for word in _fuzzy_words(root):
             self._registered[word] = self._registered.get(word, 0) + 1
             if self._registered[word] == 1:
                 self._register_word(word)
@@ -153,19 +150,20 @@ class QueryIndex:
         if self._queries.pop(key, None) is None:
             return
         pid = self._plan_of.pop(key)
-        query, keys, triggers = self._plans[pid]
+        root, keys, triggers = self._plans[pid]
         keys.discard(key)
         if keys:
             return
         del self._plans[pid]
         del self._shapes[pid]
-        self._pairs = None
-        del self._plan_ids[query.root]
+        self._count_pairs(root, -1)
+        del self._plan_ids[root]
         self._always.discard(pid)
-        for word in _fuzzy_words(query.root):
+        for word in _fuzzy_words(root):
             self._registered[word] -= 1
             if not self._registered[word]:
-                del self._registered[word]  # its deletion entries stay; lookups check _registered
+                del self._registered[word]
+                self._vocab.discard(word)
         for leaf in triggers:
             _, plans, atoms = self._leaves[id(leaf)]
             plans.discard(pid)
@@ -184,14 +182,7 @@ class QueryIndex:
         return self._exact if kind == "k" else self._words if kind == "w" else self._meta  # type: ignore[return-value]
 
     def _register_word(self, word: Word) -> None:
-        if word.prefix:
-            self._prefixes.setdefault(word.form[:PREFIX_BUCKET], set()).add(word)
-            self._form_cache.clear()
-        else:
-            table = self._deletion[word.dist]
-            for variant in _deletions(word.key, word.dist):
-                table.setdefault(variant, set()).add(word)
-            self._key_cache.clear()
+        self._vocab.add(word)
 
     def _cost(self, atom: Atom) -> float:
         """Expected number of papers carrying ``atom`` (lower is better), from the corpus stats."""
@@ -217,41 +208,11 @@ class QueryIndex:
 
     # --- matching ---------------------------------------------------------------------------------
 
-    def _fuzzy_words_for(self, key: str) -> tuple[tuple[Word, float], ...]:
-        cached = self._key_cache.get(key)
-        if cached is not None:
-            return cached
-        found: set[Word] = set()
-        for depth, table in self._deletion.items():
-            if table:
-                for variant in _deletions(key, depth):
-                    found.update(table.get(variant, ()))
-        result = tuple((w, sim) for w in found if (sim := word_similarity(w, key)) is not None)
-        self._key_cache[key] = result
-        return result
-
-    def _prefix_words_for(self, form: str) -> tuple[Word, ...]:
-        cached = self._form_cache.get(form)
-        if cached is not None:
-            return cached
-        bucket = self._prefixes.get(form[:PREFIX_BUCKET], ())
-        result = tuple(w for w in bucket if form.startswith(w.form))
-        self._form_cache[form] = result
-        return result
-
     def _triggered_leaves(self, doc: Document) -> set[int]:
         """Trigger leaves whose atoms ``doc`` carries; presets the document's fuzzy expansions."""
         out: set[int] = set()
         exact, words = self._exact, self._words
-        expansions: dict[Word, dict[str, float]] = {}
-        if any(self._deletion.values()):
-            for key in doc.vocab_keys:
-                for w, sim in self._fuzzy_words_for(key):
-                    expansions.setdefault(w, {})[key] = sim
-        if self._prefixes:
-            for form in doc.vocab_forms:
-                for w in self._prefix_words_for(form):
-                    expansions.setdefault(w, {})[form] = 1.0
+        expansions = self.expansions(doc.vocab_keys, doc.vocab_forms)
         doc.preset(expansions, self._registered)
         for key in doc.vocab_keys:
             holders = exact.get(key)
@@ -274,83 +235,75 @@ class QueryIndex:
     def expansions(self, keys: Iterable[str], forms: Iterable[str]) -> dict[Word, dict[str, float]]:
         """Every fuzzy word of the index -> the ``keys`` it accepts with their similarity, and every
         prefix word -> the ``forms`` it accepts (a batch's vocabulary, looked up once per batch)."""
-        out: dict[Word, dict[str, float]] = {}
-        if any(self._deletion.values()):
-            for key in keys:
-                for w, sim in self._fuzzy_words_for(key):
-                    out.setdefault(w, {})[key] = sim
-        if self._prefixes:
-            for form in forms:
-                for w in self._prefix_words_for(form):
-                    out.setdefault(w, {})[form] = 1.0
-        return out
+        return self._vocab.expand(keys, forms)
 
     def match_batch(self, docs: Sequence[Document], stats: CorpusStats,
                     thresholds: Thresholds = DEFAULT_THRESHOLD) -> list[list[tuple[Any, float]]]:
         """Per document, ``(key, score)`` of the queries matching it at or above their threshold,
         best first: the scores :func:`match_all` gives, without explanations (see :meth:`explain`)."""
+        with gc_paused():
+            return self._match_batch(docs, stats, thresholds)
+
+    def _match_batch(self, docs: Sequence[Document], stats: CorpusStats,
+                     thresholds: Thresholds) -> list[list[tuple[Any, float]]]:
         out: list[list[tuple[Any, float]]] = [[] for _ in docs]
         if not docs:
             return out
-        batch = Batch(docs, stats, self.expansions, self._phrase_pairs())
-        roots: list[tuple[Node, float | None]] = []
-        limits_of: list[tuple[float, list[tuple[Any, float]]]] = []
+        batch = Batch(docs, stats, self.expansions, self._phrase_pairs(), self._fuzzy_phrases)
         pids = sorted(self._triggered_plans(batch))
-        for pid in pids:
-            query, keys, _ = self._plans[pid]
-            if isinstance(thresholds, (int, float)):
-                limits = [(k, float(thresholds)) for k in keys]
-            else:
-                limits = [(k, thresholds.get(k, DEFAULT_THRESHOLD)) for k in keys]
-            lowest = min(t for _, t in limits)
-            roots.append((query.root, lowest - _EPS if lowest > _EPS else None))
-            limits_of.append((lowest, limits))
+        # Per plan, its queries' (key, threshold) as flat lists, plan after plan (in plan-id order, so
+        # that ties keep the order of the plans' ids whatever else is in the batch)
+        flat_keys: list[Any] = []
+        flat_limits: list[float] = []
+        first = np.zeros(len(pids) + 1, np.int64)
+        shaped = []
+        fixed = float(thresholds) if isinstance(thresholds, (int, float)) else None
+        for i, pid in enumerate(pids):
+            keys = self._plans[pid][1]
+            limits = [fixed] * len(keys) if fixed is not None else [
+                thresholds.get(k, DEFAULT_THRESHOLD) for k in keys]  # type: ignore[union-attr]
+            flat_keys += keys
+            flat_limits += limits
+            first[i + 1] = len(flat_keys)
+            lowest = min(limits)
+            shaped.append((*self._shapes[pid], lowest - _EPS if lowest > _EPS else None))
+        plan, paper, raw = evaluate_plans(batch, shaped)
+        score = _round_scores(raw)
+        # one row per (query, paper) at or above the query's threshold
+        per_plan = first[1:] - first[:-1]
+        row = np.repeat(np.arange(len(plan), dtype=np.int64), per_plan[plan])
+        entry = np.arange(len(row), dtype=np.int64) + np.repeat(first[plan] - (np.cumsum(per_plan[plan]) - per_plan[plan]), per_plan[plan])
+        paper, score = paper[row], score[row]
+        keep = score >= np.array(flat_limits, np.float64)[entry]
+        entry, paper, score = entry[keep], paper[keep], score[keep]
+        # best first per paper; ties in plan order, then in the plan's key order
+        order = _best_first(paper, score, entry, len(docs), len(flat_keys))
+        keys_sorted = list(map(flat_keys.__getitem__, entry[order].tolist()))
+        scores_sorted = score[order].tolist()
+        bounds = np.searchsorted(paper[order], np.arange(len(docs) + 1)).tolist()
+        return [list(zip(keys_sorted[a:b], scores_sorted[a:b])) for a, b in zip(bounds, bounds[1:])]
 
-        def found() -> Iterable[tuple[int, Any, Any]]:
-            trees = []
-            for i, (root, floor) in enumerate(roots):
-                if isinstance(root, (TextClause, MetaClause)):  # one clause: its batch result
-                    papers, scores = batch.result(root)
-                    if floor is not None:
-                        keep = scores >= floor
-                        papers, scores = papers[keep], scores[keep]
-                    yield i, papers, scores
-                else:
-                    trees.append(i)
-            shaped = [(*self._shapes[pids[i]], roots[i][1]) for i in trees]
-            for j, papers, scores in evaluate_plans(batch, shaped):
-                yield trees[j], papers, scores
-
-        # In plan order (roots are sorted by plan id), so that ties keep the order of the plans'
-        # ids whatever else is in the batch (another batch triggers other plans, in another order)
-        results: list[tuple[Any, Any] | None] = [None] * len(roots)
-        for i, papers, scores in found():
-            results[i] = (papers, scores)
-        for i, result in enumerate(results):
-            if result is None:
-                continue
-            lowest, limits = limits_of[i]
-            for p, raw in zip(result[0].tolist(), result[1].tolist()):
-                score = round(raw, 6)
-                if score >= lowest:
-                    out[p] += [(k, score) for k, t in limits if score >= t]
-        by_score = itemgetter(1)
-        for hits in out:
-            hits.sort(key=by_score, reverse=True)  # stable, also reversed: ties keep plan order
-        return out
+    def _count_pairs(self, root: Node, step: int) -> None:
+        """Count in (``step`` 1) or out (-1) what the phrases of a plan look up in a batch: "a b"
+        for consecutive words, and "joined " for their joined forms written as one token (see
+        Batch._phrase2 and Batch._phrase_candidates; fuzzy words count with their own keys, which is
+        all they accept in a batch without near variants)."""
+        for leaf in _leaves_of(root):
+            if len(leaf.words) > 1 and not any(w.prefix for w in leaf.words):
+                pairs = [f"{a.key} {b.key}" for a, b in zip(leaf.words, leaf.words[1:])]
+                for pair in pairs + [j + " " for j in leaf.joins if j]:
+                    self._pair_users[pair] += step
+                    if not self._pair_users[pair]:
+                        del self._pair_users[pair]
+                self._pairs = None
+                if len(leaf.words) == 2 and any(w.dist for w in leaf.words):
+                    self._fuzzy_phrases[leaf] += step
+                    if not self._fuzzy_phrases[leaf]:
+                        del self._fuzzy_phrases[leaf]
 
     def _phrase_pairs(self) -> frozenset[str]:
-        """What phrases look up in a batch: "a b" for consecutive words, and "joined " for their
-        joined forms written as one token (see Batch._phrase2 and Batch._phrase_candidates; fuzzy words count with their own
-        keys, which is all they accept in a batch without near variants)."""
         if self._pairs is None:
-            found: set[str] = set()
-            for query, _, _ in self._plans.values():
-                for leaf in _leaves_of(query.root):
-                    if len(leaf.words) > 1 and not any(w.prefix for w in leaf.words):
-                        found.update(f"{a.key} {b.key}" for a, b in zip(leaf.words, leaf.words[1:]))
-                        found.update(j + " " for j in leaf.joins if j)
-            self._pairs = frozenset(found)
+            self._pairs = frozenset(self._pair_users)
         return self._pairs
 
     def _triggered_plans(self, batch: Batch) -> set[int]:
@@ -383,6 +336,36 @@ class QueryIndex:
               thresholds: Thresholds = DEFAULT_THRESHOLD) -> list[tuple[Any, MatchResult]]:
         """Queries matching ``doc`` at or above their threshold, best first; equals :func:`match_all`."""
         return [(k, self.explain(k, doc, stats)) for k, _ in self.match_batch([doc], stats, thresholds)[0]]
+
+
+def _best_first(paper: npt.NDArray[np.int64], score: npt.NDArray[np.float64], entry: npt.NDArray[np.int64],
+                papers: int, entries: int) -> npt.NDArray[np.int64]:
+    """The order of rows by paper, then score descending, then entry: ``np.lexsort``, or when the
+    three fit in one int64 (scores are multiples of 10**-SCORE_DIGITS) a single argsort of that."""
+    if not len(score):
+        return np.zeros(0, np.int64)
+    steps = np.rint(score * 10.0**SCORE_DIGITS)
+    top, low = float(steps.max()), float(steps.min())
+    span = top - low + 1
+    if low >= 0 and papers * span * entries < 2.0**62:
+        composite = (paper * int(span) + (int(top) - steps.astype(np.int64))) * entries + entry
+        return np.argsort(composite, kind="stable")
+    return np.lexsort((entry, -score, paper))
+
+
+def _round_scores(raw: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """``round(x, SCORE_DIGITS)`` of every score, as Python rounds (the scalar scorer's rounding).
+
+    numpy rounds by ``rint(x * 10**d) / 10**d``; the division is exact to the nearest double, as is
+    Python's conversion of the rounded decimal, so the two differ only where ``x * 10**d`` lies
+    within its own rounding error of a half: those few scores (and any huge one) are rounded by
+    Python itself."""
+    scaled = raw * 10.0**SCORE_DIGITS
+    out = np.round(raw, SCORE_DIGITS)
+    risky = (np.abs(scaled - np.floor(scaled) - 0.5) < 1e-6) | ~(np.abs(raw) < 1e6)
+    for i in np.flatnonzero(risky).tolist():
+        out[i] = round(float(raw[i]), SCORE_DIGITS)
+    return out
 
 
 # --- What a query requires ----------------------------------------------------------------------------

@@ -24,13 +24,15 @@ Private to :mod:`digest.match.index`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any, Union
 
 import numpy as np
 import numpy.typing as npt
 
-from digest.match.batch import Batch
+from digest.match.batch import HIT_FIELD, Batch
+from digest.match.clauses import clause_table
+from digest.match.positions import Positions, is_word
 from digest.match.query import And, MetaClause, Node, Not, TextClause
 from digest.match.score import OR_OTHERS, PROXIMITY_BONUS, PROXIMITY_WINDOW
 
@@ -43,6 +45,7 @@ Bools = npt.NDArray[np.bool_]
 Shape = tuple[Any, ...]
 Leaf = Union[TextClause, MetaClause]
 _FAR = 1 << 30
+_NO_ROWS = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64))
 
 
 def shape_of(node: Node, slots: list[Leaf]) -> Shape:
@@ -63,20 +66,15 @@ class _Table:
         n = self.n = len(batch.docs)
         self.batch = batch
         self.leaves = leaves
-        keys, scores = [], []
-        sizes = np.zeros(len(leaves), np.int64)
-        for uid, leaf in enumerate(leaves):
-            papers, s = batch.result(leaf)
-            keys.append(papers + uid * n)
-            scores.append(s)
-            sizes[uid] = len(papers)
-        self.keys = np.concatenate(keys) if keys else np.zeros(0, np.int64)
-        self.scores = np.concatenate(scores) if scores else np.zeros(0, np.float64)
-        self.start = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64) if len(leaves) else sizes
-        self.size = sizes
+        self.keys, self.scores = clause_table(batch, leaves)
+        bounds = np.searchsorted(self.keys, np.arange(len(leaves) + 1, dtype=np.int64) * n)
+        self.start = bounds[:-1]
+        self.size = np.diff(bounds)
         # the filter flag of a clause is one per clause (cat:/src: clauses), not per paper
         self.filters = np.array([batch.is_filter(leaf) for leaf in leaves] or [False], np.bool_)
-        self._positions: dict[tuple[int, int], list[tuple[int, int]]] = {}
+        self.word = np.array([is_word(leaf) for leaf in leaves] or [False], np.bool_)
+        self._positions: Positions | None = None
+        self._other: dict[tuple[int, int], list[int]] = {}
 
     def probe(self, uids: Ints, papers: Ints) -> tuple[Bools, Floats]:
         if not len(self.keys):
@@ -88,19 +86,34 @@ class _Table:
 
     def rows(self, uids: Ints) -> tuple[Ints, Ints]:
         """(index into ``uids``, paper) for every paper of every clause in ``uids``."""
-        lengths = self.size[uids]
-        total = int(lengths.sum())
-        owner = np.repeat(np.arange(len(uids), dtype=np.int64), lengths)
-        first = np.repeat(self.start[uids] - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
-        at = np.arange(total, dtype=np.int64) + first
+        at, owner = self.spans(uids)
         return owner, self.keys[at] - uids[owner] * self.n
 
-    def positions(self, uid: int, paper: int) -> list[tuple[int, int]]:
-        key = (uid, paper)
-        found = self._positions.get(key)
-        if found is None:
-            found = self._positions[key] = self.batch.hit_positions(self.leaves[uid], paper)
-        return found
+    def spans(self, uids: Ints) -> tuple[Ints, Ints]:
+        """Positions in the table of every row of the clauses ``uids``, and each one's index into ``uids``."""
+        lengths = self.size[uids]
+        owner = np.repeat(np.arange(len(uids), dtype=np.int64), lengths)
+        first = np.repeat(self.start[uids] - (np.cumsum(lengths) - lengths), lengths)
+        return np.arange(int(lengths.sum()), dtype=np.int64) + first, owner
+
+    def hits(self, uids: Ints, rows: Ints, papers: Ints) -> tuple[Ints, Ints, Ints]:
+        """(row, field, token position) of every hit of clause ``uids[i]`` on ``papers[i]``
+        (where it matches), for ``rows[i]``."""
+        word = self.word[uids]
+        at = np.flatnonzero(word)
+        if self._positions is None:
+            self._positions = Positions(self.batch)
+        owner, field, pos = self._positions.word_hits(self.leaves, uids[at], papers[at])
+        out = [(rows[at][owner], field, pos)]
+        for i in np.flatnonzero(~word).tolist():  # phrases and prefix words: read off their hits
+            key = (int(uids[i]), int(papers[i]))
+            packed = self._other.get(key)
+            if packed is None:
+                packed = self._other[key] = self.batch.hit_positions(self.leaves[key[0]], key[1])
+            hits = np.array(packed, np.int64)
+            out.append((np.full(len(hits), rows[i]), hits // HIT_FIELD, hits % HIT_FIELD))
+        return (np.concatenate([r for r, _, _ in out]), np.concatenate([f for _, f, _ in out]),
+                np.concatenate([q for _, _, q in out]))
 
 
 class _Group:
@@ -228,29 +241,25 @@ class _Group:
     def _positions(self, sh: Shape, rows: Ints, g: Ints, p: Ints) -> tuple[Ints, Ints, Ints]:
         """(row, field, token position) of the hits of the clauses that make ``sh`` match on
         the rows (score._positions: not under a NOT, not in an OR branch that failed)."""
-        out_r: list[int] = []
-        out_f: list[int] = []
-        out_p: list[int] = []
-        for leaf_uid, row, paper in self._matched(sh, rows, g, p):
-            for field, pos in self.t.positions(leaf_uid, paper):
-                out_r.append(row)
-                out_f.append(field)
-                out_p.append(pos)
-        return np.array(out_r, np.int64), np.array(out_f, np.int64), np.array(out_p, np.int64)
+        uids, rows, papers = self._matched(sh, rows, g, p)
+        return self.t.hits(uids, rows, papers)
 
-    def _matched(self, sh: Shape, rows: Ints, g: Ints, p: Ints) -> Iterator[tuple[int, int, int]]:
+    def _matched(self, sh: Shape, rows: Ints, g: Ints, p: Ints) -> tuple[Ints, Ints, Ints]:
+        """(clause uid, row, paper) of the clauses that make ``sh`` match on the rows."""
         tag = sh[0]
         if tag == "L":
-            uids = self.slots[g, sh[1]]
-            yield from zip(uids.tolist(), rows.tolist(), p.tolist())
-        elif tag == "A":
-            for c in sh[1]:
-                if c[0] != "N":
-                    yield from self._matched(c, rows, g, p)
-        elif tag == "O":
-            for c in sh[1]:
+            return self.slots[g, sh[1]], rows, p
+        if tag == "N":
+            return _NO_ROWS
+        parts = []
+        for c in sh[1]:
+            if tag == "A":
+                parts.append(self._matched(c, rows, g, p))
+            else:
                 hit = self.probe(c, g, p)[0]
-                yield from self._matched(c, rows[hit], g[hit], p[hit])
+                parts.append(self._matched(c, rows[hit], g[hit], p[hit]))
+        return (np.concatenate([u for u, _, _ in parts]), np.concatenate([r for _, r, _ in parts]),
+                np.concatenate([q for _, _, q in parts]))
 
 
 def _closest(a: tuple[Ints, Ints, Ints], b: tuple[Ints, Ints, Ints], best: Ints) -> None:
@@ -302,10 +311,10 @@ def _and_depth(sh: Shape) -> int:
 
 
 def evaluate_plans(batch: Batch, plans: Sequence[tuple[Shape, Sequence[Leaf], float | None]]
-                   ) -> Iterator[tuple[int, Ints, Floats]]:
-    """For each plan (shape, slots, floor) -- see :func:`shape_of` --: (plan index, papers, raw
-    scores) where it matches with a score of at least ``floor`` (None: any match). Roots that are
-    a single clause are best read from :meth:`Batch.result` directly; any root works here."""
+                   ) -> tuple[Ints, Ints, Floats]:
+    """For each plan (shape, slots, floor) -- see :func:`shape_of` --: the rows (plan index,
+    paper, raw score) where it matches with a score of at least ``floor`` (None: any match), in
+    no particular order."""
     leaves: list[Leaf] = []
     uid_of: dict[int, int] = {}
     groups: dict[Shape, tuple[list[int], list[list[int]]]] = {}
@@ -321,27 +330,36 @@ def evaluate_plans(batch: Batch, plans: Sequence[tuple[Shape, Sequence[Leaf], fl
         members.append(i)
         slot_rows.append(uids)
     table = _Table(batch, leaves)
+    floors = np.array([-np.inf if floor is None else floor for _, _, floor in plans], np.float64)
+    out: list[tuple[Ints, Ints, Floats]] = []
     for shape, (members, slot_rows) in groups.items():
-        group = _Group(table, np.array(slot_rows, np.int64).reshape(len(members), -1))
+        plan_ids = np.array(members, np.int64)
+        slot_uids = np.array(slot_rows, np.int64).reshape(len(members), -1)
+        if shape == ("L", 0):  # a single clause: its rows of the table, as they are
+            at, owner = table.spans(slot_uids[:, 0])
+            g, p, score = plan_ids[owner], table.keys[at] % table.n, table.scores[at]
+            keep = score >= floors[g]
+            out.append((g[keep], p[keep], score[keep]))
+            continue
+        group = _Group(table, slot_uids)
         g, p = group.enumerate(shape, np.arange(len(members), dtype=np.int64))
         if not len(g):
             continue
         g, p = distinct_rows(g, p, len(members), table.n)
-        floors = np.array([-np.inf if plans[m][2] is None else plans[m][2] for m in members], np.float64)
+        group_floors = floors[plan_ids]
         # Proximity needs token positions, the dear part: first score without it, which is a lower
         # bound, and times the largest product of bonuses an upper one (scores grow with their
         # children's); then score with it only the rows that bound keeps.
         growth = (1.0 + PROXIMITY_BONUS) ** _and_depth(shape) * (1.0 + 1e-9)
         group.proximity = False
         found, score, _ = group.probe(shape, g, p)
-        keep = found & (score * growth >= floors[g])
+        keep = found & (score * growth >= group_floors[g])
         g, p = g[keep], p[keep]
         group.proximity = True
         found, score, _ = group.probe(shape, g, p)
-        keep = found & (score >= floors[g])
-        g, p, score = g[keep], p[keep], score[keep]
-        bounds = np.searchsorted(g, np.arange(len(members) + 1))
-        for j, m in enumerate(members):
-            lo, hi = int(bounds[j]), int(bounds[j + 1])
-            if hi > lo:
-                yield m, p[lo:hi], score[lo:hi]
+        keep = found & (score >= group_floors[g])
+        out.append((plan_ids[g[keep]], p[keep], score[keep]))
+    if not out:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float64)
+    g, p, score = (np.concatenate(parts) for parts in zip(*out))
+    return g, p, score

@@ -23,7 +23,7 @@ Public: :func:`compile_query`, :class:`CompiledQuery`, :class:`MatchResult`, :da
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any, NamedTuple
 
@@ -94,7 +94,7 @@ class CompiledQuery:
         """The score alone (cheap: no explanation), or None when the query does not match."""
         bind_document(doc, stats)
         found = _score(self.root, doc, stats)
-        return None if found is None else round(found[0], 6)
+        return None if found is None else round(found[0], SCORE_DIGITS)
 
     def evaluate(self, doc: Document, stats: CorpusStats) -> MatchResult | None:
         """The match of this query on ``doc`` with its explanation, or None. Pure NOT queries
@@ -108,6 +108,9 @@ class CompiledQuery:
     def __repr__(self) -> str:
         return f"CompiledQuery({self.text!r})"
 
+
+#: Scores are rounded to this many decimals (stored and compared with thresholds so).
+SCORE_DIGITS = 6
 
 #: Below this many papers the vocabulary says too little to call a word a typo.
 VOCAB_MIN_DOCS = 50
@@ -142,6 +145,24 @@ def _intern(node: Node) -> Node:
     if isinstance(node, Not):
         return Not(_intern(node.child), node.column)
     children = tuple(_intern(c) for c in node.children)
+    return And(children) if isinstance(node, And) else Or(children)
+
+
+def scoring_form(node: Node) -> Node:
+    """``node`` without what cannot change a score -- clause texts and columns, words' surfaces --
+    interned: queries that score alike on every paper ("Transformer" and "transformer", a word at
+    column 1 or 12) get the very same tree, which the query index evaluates once for all of them.
+    Explanations quote the clause texts: build them from the query itself."""
+    if isinstance(node, TextClause):
+        words = tuple(replace(w, surface="") for w in node.words)
+        text = replace(node, words=words, quoted=False, text="", column=0)
+        return _LEAVES.setdefault(text, text)
+    if isinstance(node, MetaClause):
+        meta = replace(node, text="", column=0)
+        return _LEAVES.setdefault(meta, meta)
+    if isinstance(node, Not):
+        return Not(scoring_form(node.child), 0)
+    children = tuple(scoring_form(c) for c in node.children)
     return And(children) if isinstance(node, And) else Or(children)
 
 

@@ -1,0 +1,111 @@
+"""Token positions of a batch's word keys, in numpy arrays, for the proximity bonus of AND
+queries (used by :mod:`digest.match.plans`).
+
+The batch's inverted index (:class:`~digest.match.batch.Batch`) holds one row per (key, paper)
+with the key's hit count in each field. This adds the hits themselves: every posted term of every
+paper (:attr:`FieldText.term_keys <digest.match.document.FieldText.term_keys>` and
+``term_positions``), sorted by (key, paper, field, position), so that row ``r`` of the index owns
+the slice ``start[r]:start[r + 1]`` -- the same terms, counted the same way. The hits of a word
+clause on a paper are then the slices of the keys it accepts: score._word_hits for many (clause,
+paper) pairs in a few array operations.
+
+Private to :mod:`digest.match`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Union
+
+import numpy as np
+import numpy.typing as npt
+
+from digest.match.batch import Batch
+from digest.match.query import MetaClause, TEXT_FIELDS, TextClause
+
+__all__ = ["Positions", "is_word"]
+
+Ints = npt.NDArray[np.int64]
+Leaf = Union[TextClause, MetaClause]
+_FIELD_INDEX = {name: i for i, name in enumerate(TEXT_FIELDS)}
+
+
+def is_word(leaf: Leaf) -> bool:
+    """A one-word clause whose hits are the postings of the keys it accepts (not a prefix word,
+    whose hits are forms)."""
+    return isinstance(leaf, TextClause) and len(leaf.words) == 1 and not leaf.words[0].prefix
+
+
+class Positions:
+    """The hits of every word key of a batch, row-aligned with the batch's inverted index."""
+
+    def __init__(self, batch: Batch) -> None:
+        self.batch = batch
+        n = len(batch.docs)
+        kids: list[int] = []
+        positions: list[int] = []
+        runs: list[tuple[int, int, int]] = []  # (paper, field, terms) of each field's run
+        get = batch.key_ids.__getitem__
+        for i, doc in enumerate(batch.docs):
+            for fi, ft in enumerate(doc.fields.values()):
+                if ft.term_keys:
+                    kids += map(get, ft.term_keys)  # C-level passes: no Python step per term
+                    positions += ft.term_positions
+                    runs.append((i, fi, len(ft.term_keys)))
+        run = np.array(runs, np.int64).reshape(-1, 3)
+        kid = np.array(kids, np.int64)
+        pos = np.array(positions, np.int64)
+        paper = np.repeat(run[:, 0], run[:, 2])
+        field = np.repeat(run[:, 1], run[:, 2])
+        span = int(pos.max(initial=0)) + 1
+        if (batch.word_keys * n * len(TEXT_FIELDS) + 1) * span < 2**62:  # one int64 key: one argsort
+            order = np.argsort(((kid * n + paper) * len(TEXT_FIELDS) + field) * span + pos)
+        else:
+            order = np.lexsort((pos, field, paper, kid))
+        self.field, self.pos = field[order], pos[order]
+        # the index's word rows come first (word keys have the lowest ids), each with its hits
+        rows = int(batch.offsets[batch.word_keys])
+        self.start = np.concatenate([[0], np.cumsum(batch.counts[:rows].sum(axis=1))]).astype(np.int64)
+        assert self.start[-1] == len(order), "term lists and key counts disagree"
+        row_kid = np.repeat(np.arange(batch.word_keys, dtype=np.int64), np.diff(batch.offsets[:batch.word_keys + 1]))
+        self.row_key = row_kid * n + batch.paper[:rows]  # ascending: rows are sorted by key, then paper
+        self._leaf_keys: dict[int, tuple[list[int], int]] = {}
+
+    def _accepted(self, leaf: TextClause) -> tuple[list[int], int]:
+        """Key ids the word accepts in the batch, and its fields as a bit mask."""
+        found = self._leaf_keys.get(id(leaf))
+        if found is None:
+            word = leaf.words[0]
+            keys = self.batch.expansions.get(word, ()) if word.dist else (word.key,)
+            ids = [kid for k in keys if (kid := self.batch.key_ids.get(k)) is not None]
+            mask = sum(1 << _FIELD_INDEX[name] for name in leaf.fields)
+            found = self._leaf_keys[id(leaf)] = (ids, mask)
+        return found
+
+    def word_hits(self, leaves: Sequence[Leaf], uids: Ints, papers: Ints) -> tuple[Ints, Ints, Ints]:
+        """(request index, field index, token position) of every hit of the word clause
+        ``leaves[uids[i]]`` on paper ``papers[i]`` (score._word_hits: every posting of every
+        accepted key, in the clause's fields)."""
+        distinct, which = np.unique(uids, return_inverse=True)
+        accepted = [self._accepted(leaves[u]) for u in distinct.tolist()]  # type: ignore[arg-type]
+        sizes = np.fromiter((len(ids) for ids, _ in accepted), np.int64, len(accepted))
+        flat = np.fromiter((k for ids, _ in accepted for k in ids), np.int64, int(sizes.sum()))
+        mask = np.fromiter((m for _, m in accepted), np.int64, len(accepted))
+        first = np.cumsum(sizes) - sizes
+        # one probe per (request, accepted key)
+        lengths = sizes[which]
+        request = np.repeat(np.arange(len(uids), dtype=np.int64), lengths)
+        kid = flat[np.arange(len(request), dtype=np.int64) + np.repeat(first[which] - (np.cumsum(lengths) - lengths), lengths)]
+        want = kid * len(self.batch.docs) + papers[request]
+        if not len(self.row_key):
+            return (np.zeros(0, np.int64),) * 3
+        row = np.minimum(np.searchsorted(self.row_key, want), len(self.row_key) - 1)
+        present = self.row_key[row] == want
+        request, row = request[present], row[present]
+        # the rows' hits, filtered by the clause's fields
+        lengths = self.start[row + 1] - self.start[row]
+        owner = np.repeat(request, lengths)
+        at = np.arange(int(lengths.sum()), dtype=np.int64) + np.repeat(self.start[row] - (np.cumsum(lengths) - lengths), lengths)
+        field, pos = self.field[at], self.pos[at]
+        keep = (mask[which[owner]] >> field) & 1 == 1
+        return owner[keep], field[keep], pos[keep]
