@@ -188,6 +188,30 @@ def test_fuzzy_words_never_accept_phrase_keys() -> None:
     assert {k for k, _ in got} == {k for k, _ in match_all(index.queries, doc, stats, 0.0)} == {"phrase"}
 
 
+def test_bulk_paths_give_the_scalar_scores_bit_for_bit() -> None:
+    """The paths of digest.match.clauses that leave the common case: a fuzzy word with two accepted
+    keys in one paper (hits summed in position order, score.py's order), a fuzzy phrase where a
+    near variant of a word occurs (scalar where adjacent, exact pair elsewhere), a prefix word
+    over several forms, a phrase present both as a pair and joined."""
+    texts = ["constraint~", "ti:constraint~", "diffusion-models", "constraint-rules", "diffus*",
+             '"self supervised"', "constraint~ diffusion", "abs:diffusion~ constraint"]
+    stats = CorpusStats.from_documents([])
+    index = QueryIndex(stats)
+    for t in texts:
+        index.add(t, compile_query(t))
+    docs = [Document("p1", {"title": "Constraint solving under constrain rules, constraint rules",
+                            "abstract": "we constrain the constraint, constraints and constraining sets"}),
+            Document("p2", {"title": "Difusion models and diffusion model priors",
+                            "abstract": "diffusion models; diffuse diffusers"}),
+            Document("p3", {"title": "Self supervised selfsupervised self-supervised learning"}),
+            Document("p4", {"abstract": "diffusion constrain constraint diffusion"})]
+    got = index.match_batch(docs, stats, 0.0)
+    for i, doc in enumerate(docs):
+        fresh = Document(doc.paper_id, {name: f.text for name, f in doc.fields.items()})
+        want = sorted(((k, r.score) for k, r in match_all(index.queries, fresh, stats, 0.0)), key=lambda kr: kr[0])
+        assert sorted(got[i]) == want  # the very same floats
+
+
 @settings(max_examples=100, deadline=None)
 @given(st.lists(st.tuples(st.integers(0, 40), st.integers(0, 6))), st.integers(1, 400))
 def test_distinct_rows_in_blocks_equals_sorting(rows: list[tuple[int, int]], cells: int) -> None:

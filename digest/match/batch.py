@@ -93,6 +93,10 @@ class Batch:
         idf = np.concatenate([np.maximum(IDF_FLOOR, stats.idf_many(vocab)), np.zeros(len(key_ids) - len(vocab))])
         #: per key id: the clause idf of a word key (score.clause_idf), 0.0 for the pair keys
         self.key_idf: list[float] = idf.tolist()
+        #: the keys by id
+        self.key_names: list[str] = list(key_ids)
+        #: token positions (digest.match.positions.Positions.of), built when first needed
+        self.positions: object | None = None
         self._x: dict[tuple[str, ...], Floats] = {}
         self._results: dict[int, Result] = {}
         self._filters: dict[int, bool] = {}

@@ -25,6 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from digest.match.batch import Batch
+from digest.match.positions import Positions, is_word
 from digest.match.query import MetaClause, TextClause, TEXT_FIELDS
 from digest.match.score import FIELD_WEIGHTS, IDF_FLOOR, K1, PHRASE_IDF_FACTOR
 from digest.match.stats import IDF_MAX
@@ -178,21 +179,75 @@ def _summed(batch: Batch, leaves: Sequence[Leaf], entries: _Entries,
     twice = key[1:] == key[:-1]
     if not twice.any():
         return key, score
-    # Two entries meet one (clause, paper): score it with the scalar scorer (rare).
+    # Two entries meet one (clause, paper): a fuzzy word with two accepted keys in the paper
+    # ("constraint~" on a paper with "constraint" and "constrain"), a phrase both as a pair and
+    # joined. score.py sums such a word's hits in position order: read the positions.
     several = np.zeros(len(key), np.bool_)
     several[1:] |= twice
     several[:-1] |= twice
     redo = np.unique(key[several])
-    extra_keys, extra_scores = [], []
-    for u in np.unique(redo // n).tolist():
-        papers = (redo[redo // n == u] % n).tolist()
-        for p, sc in batch.scalar_scores(leaves[u], papers).items():
-            extra_keys.append(u * n + p)
-            extra_scores.append(sc)
-    key = np.concatenate([key[~several], np.array(extra_keys, np.int64)])
-    score = np.concatenate([score[~several], np.array(extra_scores, np.float64)])
+    words = np.fromiter((is_word(leaves[u]) for u in (redo // n).tolist()), np.bool_, len(redo))
+    fs_of_uid = dict(zip(entries.uid, entries.fields))
+    word_keys, word_scores, left = _fuzzy_words(batch, leaves, redo[words], fs_of_uid, fields)
+    extra_keys, extra_scores = _scalar_cells(batch, leaves, np.union1d(redo[~words], left))
+    key = np.concatenate([key[~several], word_keys, extra_keys])
+    score = np.concatenate([score[~several], word_scores, extra_scores])
     order = np.argsort(key, kind="stable")
     return key[order], score[order]
+
+
+def _fuzzy_words(batch: Batch, leaves: Sequence[Leaf], cells: Ints, fs_of_uid: dict[int, int],
+                 fields: list[tuple[str, ...]]) -> tuple[Ints, Floats, Ints]:
+    """One-word clauses on the (clause, paper) cells where they accept several keys: score._eval_text
+    from the hits, each worth its key's similarity, summed per field in position order; the idf
+    of the best hit's key. Returns (cells, scores) and the cells left to the scalar scorer (two
+    accepted keys at one position, whose order score.py breaks by offsets)."""
+    n = len(batch.docs)
+    if not len(cells):
+        return cells, np.zeros(0, np.float64), cells
+    owner, field, pos, kid, sim = Positions.of(batch).word_hits(leaves, cells // n, cells % n)
+    order = np.lexsort((pos, field, owner))
+    owner, field, pos, kid, sim = owner[order], field[order], pos[order], kid[order], sim[order]
+    segment = owner * len(TEXT_FIELDS) + field
+    same_spot = (segment[1:] == segment[:-1]) & (pos[1:] == pos[:-1])
+    tied = np.unique(owner[1:][same_spot])
+    # per (cell, field), hit by hit: the additions of ``sum(h.quality for h in hits)``
+    starts = np.flatnonzero(np.concatenate([[True], segment[1:] != segment[:-1]]))
+    rank = np.arange(len(segment)) - np.repeat(starts, np.diff(np.append(starts, len(segment))))
+    sums = np.zeros(len(cells) * len(TEXT_FIELDS), np.float64)
+    for k in range(int(rank.max(initial=-1)) + 1):
+        at = rank == k
+        sums[segment[at]] = sums[segment[at]] + sim[at]
+    fs = np.array([fs_of_uid[u] for u in (cells // n).tolist()], np.int64)
+    x = _weighted(sums.reshape(-1, len(TEXT_FIELDS)), fs, fields)
+    # the best hit: highest similarity, then greatest key (score.py's max by (quality, key))
+    names = batch.key_names
+    distinct = np.unique(kid)
+    by_name = np.empty(len(distinct), np.int64)
+    by_name[np.argsort(np.array([names[k] for k in distinct.tolist()], dtype=object))] = np.arange(len(distinct))
+    name_rank = by_name[np.searchsorted(distinct, kid)]
+    last = np.lexsort((name_rank, sim, owner))
+    best = np.zeros(len(cells), np.int64)
+    best[owner[last]] = kid[last]  # in ascending order: the last write per cell is its best hit
+    idf = np.array(batch.key_idf, np.float64)[best]
+    good = (x > 0) & ~np.isin(np.arange(len(cells)), tied)
+    score = idf[good] * x[good] * (K1 + 1) / (x[good] + K1)
+    return cells[good], score, cells[np.isin(np.arange(len(cells)), tied)]
+
+
+def _scalar_cells(batch: Batch, leaves: Sequence[Leaf], cells: Ints) -> tuple[Ints, Floats]:
+    """The scalar scorer's results on the (clause, paper) ``cells`` (ascending) where the clause matches."""
+    n = len(batch.docs)
+    out_keys: list[int] = []
+    out_scores: list[float] = []
+    uids = cells // n
+    bounds = np.flatnonzero(np.concatenate([[True], uids[1:] != uids[:-1], [True]])) if len(cells) else np.zeros(1, np.int64)
+    for lo, hi in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
+        u = int(uids[lo])
+        for p, sc in batch.scalar_scores(leaves[u], (cells[lo:hi] % n).tolist()).items():
+            out_keys.append(u * n + p)
+            out_scores.append(sc)
+    return np.array(out_keys, np.int64), np.array(out_scores, np.float64)
 
 
 def _cells(batch: Batch, entries: _Entries) -> Ints:
@@ -206,21 +261,12 @@ def _rescore_variants(batch: Batch, leaves: Sequence[Leaf], keys: Ints, scores: 
     """Fuzzy two-word phrases: the exact pair's result stands where no near variant of a word
     occurs; where one does, the scalar scorer decides, on the papers where some accepted form of
     each word follows the other (elsewhere the phrase cannot match)."""
-    n = len(batch.docs)
     redo = _cells(batch, odd)
     keep = ~np.isin(keys, redo, assume_unique=True)
     keys, scores = keys[keep], scores[keep]
-    redo = np.intersect1d(redo, _cells(batch, adjacent), assume_unique=True)
-    extra_keys, extra_scores = [], []
-    uids = redo // n
-    bounds = np.flatnonzero(np.concatenate([[True], uids[1:] != uids[:-1], [True]])) if len(redo) else np.zeros(1, np.int64)
-    for lo, hi in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
-        u = int(uids[lo])
-        for p, sc in batch.scalar_scores(leaves[u], (redo[lo:hi] % n).tolist()).items():
-            extra_keys.append(u * n + p)
-            extra_scores.append(sc)
-    keys = np.concatenate([keys, np.array(extra_keys, np.int64)])
-    scores = np.concatenate([scores, np.array(extra_scores, np.float64)])
+    extra_keys, extra_scores = _scalar_cells(batch, leaves, np.intersect1d(redo, _cells(batch, adjacent), assume_unique=True))
+    keys = np.concatenate([keys, extra_keys])
+    scores = np.concatenate([scores, extra_scores])
     order = np.argsort(keys, kind="stable")
     return keys[order], scores[order]
 

@@ -310,10 +310,8 @@ class QueryIndex:
         """Plans with a trigger clause whose atoms the batch holds (others cannot match)."""
         lids: set[int] = set()
         exact = self._exact
-        for key in batch.key_ids:
-            holders = exact.get(key)
-            if holders:
-                lids |= holders
+        for key in exact.keys() & batch.key_ids.keys():  # a set operation: walks the smaller side
+            lids |= exact[key]
         for w in batch.expansions:
             lids |= self._words.get(w, _EMPTY)
         if self._meta:

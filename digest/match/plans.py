@@ -73,7 +73,6 @@ class _Table:
         # the filter flag of a clause is one per clause (cat:/src: clauses), not per paper
         self.filters = np.array([batch.is_filter(leaf) for leaf in leaves] or [False], np.bool_)
         self.word = np.array([is_word(leaf) for leaf in leaves] or [False], np.bool_)
-        self._positions: Positions | None = None
         self._other: dict[tuple[int, int], list[int]] = {}
 
     def probe(self, uids: Ints, papers: Ints) -> tuple[Bools, Floats]:
@@ -101,9 +100,7 @@ class _Table:
         (where it matches), for ``rows[i]``."""
         word = self.word[uids]
         at = np.flatnonzero(word)
-        if self._positions is None:
-            self._positions = Positions(self.batch)
-        owner, field, pos = self._positions.word_hits(self.leaves, uids[at], papers[at])
+        owner, field, pos, _, _ = Positions.of(self.batch).word_hits(self.leaves, uids[at], papers[at])
         out = [(rows[at][owner], field, pos)]
         for i in np.flatnonzero(~word).tolist():  # phrases and prefix words: read off their hits
             key = (int(uids[i]), int(papers[i]))

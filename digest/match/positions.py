@@ -26,6 +26,7 @@ from digest.match.query import MetaClause, TEXT_FIELDS, TextClause
 __all__ = ["Positions", "is_word"]
 
 Ints = npt.NDArray[np.int64]
+Floats = npt.NDArray[np.float64]
 Leaf = Union[TextClause, MetaClause]
 _FIELD_INDEX = {name: i for i, name in enumerate(TEXT_FIELDS)}
 
@@ -69,43 +70,58 @@ class Positions:
         assert self.start[-1] == len(order), "term lists and key counts disagree"
         row_kid = np.repeat(np.arange(batch.word_keys, dtype=np.int64), np.diff(batch.offsets[:batch.word_keys + 1]))
         self.row_key = row_kid * n + batch.paper[:rows]  # ascending: rows are sorted by key, then paper
-        self._leaf_keys: dict[int, tuple[list[int], int]] = {}
+        self._leaf_keys: dict[int, tuple[list[int], list[float], int]] = {}
 
-    def _accepted(self, leaf: TextClause) -> tuple[list[int], int]:
-        """Key ids the word accepts in the batch, and its fields as a bit mask."""
+    @classmethod
+    def of(cls, batch: Batch) -> "Positions":
+        """The batch's positions, built on first use."""
+        if batch.positions is None:
+            batch.positions = cls(batch)
+        assert isinstance(batch.positions, cls)
+        return batch.positions
+
+    def _accepted(self, leaf: TextClause) -> tuple[list[int], list[float], int]:
+        """Key ids the word accepts in the batch, their similarities, and its fields as a bit mask."""
         found = self._leaf_keys.get(id(leaf))
         if found is None:
             word = leaf.words[0]
-            keys = self.batch.expansions.get(word, ()) if word.dist else (word.key,)
-            ids = [kid for k in keys if (kid := self.batch.key_ids.get(k)) is not None]
+            keys = self.batch.expansions.get(word, {}) if word.dist else {word.key: 1.0}
+            ids, sims = [], []
+            for k, sim in keys.items():
+                kid = self.batch.key_ids.get(k)
+                if kid is not None:
+                    ids.append(kid)
+                    sims.append(sim)
             mask = sum(1 << _FIELD_INDEX[name] for name in leaf.fields)
-            found = self._leaf_keys[id(leaf)] = (ids, mask)
+            found = self._leaf_keys[id(leaf)] = (ids, sims, mask)
         return found
 
-    def word_hits(self, leaves: Sequence[Leaf], uids: Ints, papers: Ints) -> tuple[Ints, Ints, Ints]:
-        """(request index, field index, token position) of every hit of the word clause
-        ``leaves[uids[i]]`` on paper ``papers[i]`` (score._word_hits: every posting of every
-        accepted key, in the clause's fields)."""
+    def word_hits(self, leaves: Sequence[Leaf], uids: Ints, papers: Ints) -> tuple[Ints, Ints, Ints, Ints, Floats]:
+        """(request index, field index, token position, key id, similarity) of every hit of the
+        word clause ``leaves[uids[i]]`` on paper ``papers[i]`` (score._word_hits: every posting of
+        every accepted key, in the clause's fields)."""
         distinct, which = np.unique(uids, return_inverse=True)
         accepted = [self._accepted(leaves[u]) for u in distinct.tolist()]  # type: ignore[arg-type]
-        sizes = np.fromiter((len(ids) for ids, _ in accepted), np.int64, len(accepted))
-        flat = np.fromiter((k for ids, _ in accepted for k in ids), np.int64, int(sizes.sum()))
-        mask = np.fromiter((m for _, m in accepted), np.int64, len(accepted))
+        sizes = np.fromiter((len(ids) for ids, _, _ in accepted), np.int64, len(accepted))
+        flat = np.fromiter((k for ids, _, _ in accepted for k in ids), np.int64, int(sizes.sum()))
+        flat_sim = np.fromiter((s for _, sims, _ in accepted for s in sims), np.float64, int(sizes.sum()))
+        mask = np.fromiter((m for _, _, m in accepted), np.int64, len(accepted))
         first = np.cumsum(sizes) - sizes
         # one probe per (request, accepted key)
         lengths = sizes[which]
         request = np.repeat(np.arange(len(uids), dtype=np.int64), lengths)
-        kid = flat[np.arange(len(request), dtype=np.int64) + np.repeat(first[which] - (np.cumsum(lengths) - lengths), lengths)]
+        entry = np.arange(len(request), dtype=np.int64) + np.repeat(first[which] - (np.cumsum(lengths) - lengths), lengths)
+        kid = flat[entry]
         want = kid * len(self.batch.docs) + papers[request]
         if not len(self.row_key):
-            return (np.zeros(0, np.int64),) * 3
+            return (*(np.zeros(0, np.int64),) * 4, np.zeros(0, np.float64))
         row = np.minimum(np.searchsorted(self.row_key, want), len(self.row_key) - 1)
         present = self.row_key[row] == want
-        request, row = request[present], row[present]
+        request, row, entry = request[present], row[present], entry[present]
         # the rows' hits, filtered by the clause's fields
         lengths = self.start[row + 1] - self.start[row]
         owner = np.repeat(request, lengths)
         at = np.arange(int(lengths.sum()), dtype=np.int64) + np.repeat(self.start[row] - (np.cumsum(lengths) - lengths), lengths)
-        field, pos = self.field[at], self.pos[at]
+        field, pos, entry = self.field[at], self.pos[at], np.repeat(entry, lengths)
         keep = (mask[which[owner]] >> field) & 1 == 1
-        return owner[keep], field[keep], pos[keep]
+        return owner[keep], field[keep], pos[keep], flat[entry[keep]], flat_sim[entry[keep]]
