@@ -191,10 +191,10 @@ def test_fuzzy_words_never_accept_phrase_keys() -> None:
 def test_bulk_paths_give_the_scalar_scores_bit_for_bit() -> None:
     """The paths of digest.match.clauses that leave the common case: a fuzzy word with two accepted
     keys in one paper (hits summed in position order, score.py's order), a fuzzy phrase where a
-    near variant of a word occurs (scalar where adjacent, exact pair elsewhere), a prefix word
+    near variant of a word occurs (scalar where adjacent or joined, exact pair elsewhere), a prefix word
     over several forms, a phrase present both as a pair and joined."""
     texts = ["constraint~", "ti:constraint~", "diffusion-models", "constraint-rules", "diffus*",
-             '"self supervised"', "constraint~ diffusion", "abs:diffusion~ constraint"]
+             '"self supervised"', "constraint~ diffusion", "abs:diffusion~ constraint", "non-linear~"]
     stats = CorpusStats.from_documents([])
     index = QueryIndex(stats)
     for t in texts:
@@ -204,7 +204,9 @@ def test_bulk_paths_give_the_scalar_scores_bit_for_bit() -> None:
             Document("p2", {"title": "Difusion models and diffusion model priors",
                             "abstract": "diffusion models; diffuse diffusers"}),
             Document("p3", {"title": "Self supervised selfsupervised self-supervised learning"}),
-            Document("p4", {"abstract": "diffusion constrain constraint diffusion"})]
+            Document("p4", {"abstract": "diffusion constrain constraint diffusion"}),
+            # "non" accepts "on" here, yet the phrase matches through the joined word alone
+            Document("p5", {"title": "A nonlinear model on graphs"})]
     got = index.match_batch(docs, stats, 0.0)
     for i, doc in enumerate(docs):
         fresh = Document(doc.paper_id, {name: f.text for name, f in doc.fields.items()})

@@ -106,11 +106,12 @@ def clause_table(batch: Batch, leaves: Sequence[Leaf]) -> tuple[Ints, Floats]:
                         for key in keys_of_w:
                             if key != w.key:
                                 odd.add(uid, key_ids[key], 0.0, 0.0, fs)
-                    for a in accepted[0]:
-                        for b in accepted[1]:
-                            kid = key_ids.get(f"{a} {b}")
-                            if kid is not None:
-                                adjacent.add(uid, kid, 0.0, 0.0, fs)
+                    # adjacent: some accepted pair, or the joined word written as one token
+                    pairs = [f"{a} {b}" for a in accepted[0] for b in accepted[1]]
+                    for pair in pairs + ([f"{leaf.joins[0]} "] if leaf.joins[0] else []):
+                        kid = key_ids.get(pair)
+                        if kid is not None:
+                            adjacent.add(uid, kid, 0.0, 0.0, fs)
                 continue
         papers, s = batch.result(leaf)
         keys.append(papers + uid * n)

@@ -16,6 +16,7 @@ Public: :class:`QueryIndex`, :func:`match_all` (the brute-force reference).
 from __future__ import annotations
 
 from collections import Counter
+from itertools import repeat
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -24,7 +25,7 @@ import numpy.typing as npt
 
 from digest.gcpause import gc_paused
 from digest.match.batch import Batch
-from digest.match.plans import Shape, evaluate_plans, shape_of
+from digest.match.plans import PlanBook, evaluate_plans, shape_of
 from digest.match.document import Document, meta_atoms
 from digest.match.query import And, MetaClause, Node, Not, TextClause, Word
 from digest.match.score import DEFAULT_THRESHOLD, SCORE_DIGITS, CompiledQuery, MatchResult, scoring_form
@@ -92,8 +93,9 @@ class QueryIndex:
         self._pair_users: Counter[str] = Counter()
         self._fuzzy_phrases: Counter[TextClause] = Counter()  # two words, one fuzzy: see Batch
         self._pairs: frozenset[str] | None = None
-        # plan id -> its shape and clauses (digest.match.plans), made once per plan
-        self._shapes: dict[int, tuple[Shape, tuple[TextClause | MetaClause, ...]]] = {}
+        # the plans by shape (digest.match.plans), and per plan its queries' keys, flat (see _flat_keys)
+        self._book = PlanBook()
+        self._flat: tuple[list[Any], npt.NDArray[np.int64]] | None = None
 
     def __len__(self) -> int:
         return len(self._queries)
@@ -118,6 +120,7 @@ class QueryIndex:
             pid = self._new_plan(root)
         self._plans[pid][1].add(key)
         self._plan_of[key] = pid
+        self._flat = None
 
     def _new_plan(self, root: Node) -> int:
         self._count_pairs(root, 1)
@@ -127,7 +130,7 @@ class QueryIndex:
         triggers = _triggers(root, self._leaf_cost)
         self._plans[pid] = (root, set(), tuple(triggers or ()))
         slots: list[TextClause | MetaClause] = []
-        self._shapes[pid] = (shape_of(root, slots), tuple(slots))
+        self._book.add(pid, shape_of(root, slots), slots)
         for word in _fuzzy_words(root):
             self._registered[word] = self._registered.get(word, 0) + 1
             if self._registered[word] == 1:
@@ -152,10 +155,11 @@ class QueryIndex:
         pid = self._plan_of.pop(key)
         root, keys, triggers = self._plans[pid]
         keys.discard(key)
+        self._flat = None
         if keys:
             return
         del self._plans[pid]
-        del self._shapes[pid]
+        self._book.remove(pid)
         self._count_pairs(root, -1)
         del self._plan_ids[root]
         self._always.discard(pid)
@@ -250,31 +254,27 @@ class QueryIndex:
         if not docs:
             return out
         batch = Batch(docs, stats, self.expansions, self._phrase_pairs(), self._fuzzy_phrases)
-        pids = sorted(self._triggered_plans(batch))
-        # Per plan, its queries' (key, threshold) as flat lists, plan after plan (in plan-id order, so
-        # that ties keep the order of the plans' ids whatever else is in the batch)
-        flat_keys: list[Any] = []
-        flat_limits: list[float] = []
-        first = np.zeros(len(pids) + 1, np.int64)
-        shaped = []
-        fixed = float(thresholds) if isinstance(thresholds, (int, float)) else None
-        for i, pid in enumerate(pids):
-            keys = self._plans[pid][1]
-            limits = [fixed] * len(keys) if fixed is not None else [
-                thresholds.get(k, DEFAULT_THRESHOLD) for k in keys]  # type: ignore[union-attr]
-            flat_keys += keys
-            flat_limits += limits
-            first[i + 1] = len(flat_keys)
-            lowest = min(limits)
-            shaped.append((*self._shapes[pid], lowest - _EPS if lowest > _EPS else None))
-        plan, paper, raw = evaluate_plans(batch, shaped)
+        hot = np.zeros(self._next_plan, np.bool_)
+        hot[list(self._triggered_plans(batch))] = True
+        # Every plan's queries, flat, plan after plan (in plan-id order, so that ties keep the
+        # order of the plans' ids whatever else is in the batch), with their thresholds
+        flat_keys, first = self._flat_keys()
+        if isinstance(thresholds, (int, float)):
+            limits = np.full(len(flat_keys), float(thresholds))
+        else:
+            limits = np.fromiter(map(thresholds.get, flat_keys, repeat(DEFAULT_THRESHOLD)), np.float64, len(flat_keys))
+        sizes = np.diff(first)
+        lowest = np.full(len(sizes), np.inf)
+        lowest[sizes > 0] = np.minimum.reduceat(limits, first[:-1][sizes > 0]) if len(limits) else []
+        floors = np.where(lowest > _EPS, lowest - _EPS, -np.inf)
+        plan, paper, raw = evaluate_plans(batch, self._book, hot, floors)
         score = _round_scores(raw)
         # one row per (query, paper) at or above the query's threshold
-        per_plan = first[1:] - first[:-1]
-        row = np.repeat(np.arange(len(plan), dtype=np.int64), per_plan[plan])
-        entry = np.arange(len(row), dtype=np.int64) + np.repeat(first[plan] - (np.cumsum(per_plan[plan]) - per_plan[plan]), per_plan[plan])
+        per_plan = sizes[plan]
+        row = np.repeat(np.arange(len(plan), dtype=np.int64), per_plan)
+        entry = np.arange(len(row), dtype=np.int64) + np.repeat(first[plan] - (np.cumsum(per_plan) - per_plan), per_plan)
         paper, score = paper[row], score[row]
-        keep = score >= np.array(flat_limits, np.float64)[entry]
+        keep = score >= limits[entry]
         entry, paper, score = entry[keep], paper[keep], score[keep]
         # best first per paper; ties in plan order, then in the plan's key order
         order = _best_first(paper, score, entry, len(docs), len(flat_keys))
@@ -282,6 +282,21 @@ class QueryIndex:
         scores_sorted = score[order].tolist()
         bounds = np.searchsorted(paper[order], np.arange(len(docs) + 1)).tolist()
         return [list(zip(keys_sorted[a:b], scores_sorted[a:b])) for a, b in zip(bounds, bounds[1:])]
+
+    def _flat_keys(self) -> tuple[list[Any], npt.NDArray[np.int64]]:
+        """Every plan's query keys, plan after plan (plan ids ascending), and where each plan's
+        begin: plan ``pid`` has ``keys[first[pid]:first[pid + 1]]``. Made again after a change."""
+        if self._flat is None:
+            keys: list[Any] = []
+            first = np.zeros(self._next_plan + 1, np.int64)
+            plans = self._plans
+            for pid in range(self._next_plan):
+                found = plans.get(pid)
+                if found is not None:
+                    keys += found[1]
+                first[pid + 1] = len(keys)
+            self._flat = (keys, first)
+        return self._flat
 
     def _count_pairs(self, root: Node, step: int) -> None:
         """Count in (``step`` 1) or out (-1) what the phrases of a plan look up in a batch: "a b"

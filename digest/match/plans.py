@@ -36,7 +36,7 @@ from digest.match.positions import Positions, is_word
 from digest.match.query import And, MetaClause, Node, Not, TextClause
 from digest.match.score import OR_OTHERS, PROXIMITY_BONUS, PROXIMITY_WINDOW
 
-__all__ = ["evaluate_plans"]
+__all__ = ["evaluate_plans", "PlanBook", "shape_of"]
 
 Ints = npt.NDArray[np.int64]
 Floats = npt.NDArray[np.float64]
@@ -307,31 +307,71 @@ def _and_depth(sh: Shape) -> int:
     return below + (sh[0] == "A" and sum(c[0] != "N" for c in sh[1]) > 1)
 
 
-def evaluate_plans(batch: Batch, plans: Sequence[tuple[Shape, Sequence[Leaf], float | None]]
-                   ) -> tuple[Ints, Ints, Floats]:
-    """For each plan (shape, slots, floor) -- see :func:`shape_of` --: the rows (plan index,
-    paper, raw score) where it matches with a score of at least ``floor`` (None: any match), in
-    no particular order."""
-    leaves: list[Leaf] = []
-    uid_of: dict[int, int] = {}
-    groups: dict[Shape, tuple[list[int], list[list[int]]]] = {}
-    for i, (shape, slots, _) in enumerate(plans):
-        uids = []
+class PlanBook:
+    """The index's plans filed by shape as arrays (plan id, clause ids of its slots), so that a
+    batch selects and evaluates thousands of plans without a Python step per plan. Clauses get
+    ids on first sight and keep them (scoring forms are interned for good, score.scoring_form)."""
+
+    def __init__(self) -> None:
+        self.leaves: list[Leaf] = []
+        self._leaf_ids: dict[Leaf, int] = {}
+        # shape -> (plan ids, slot clause ids per plan); pid -> (shape, its row there)
+        self._shelves: dict[Shape, tuple[list[int], list[tuple[int, ...]]]] = {}
+        self._where: dict[int, tuple[Shape, int]] = {}
+        self._arrays: dict[Shape, tuple[Ints, Ints]] = {}
+
+    def add(self, pid: int, shape: Shape, slots: Sequence[Leaf]) -> None:
+        ids = []
         for leaf in slots:
-            uid = uid_of.get(id(leaf))
-            if uid is None:
-                uid = uid_of[id(leaf)] = len(leaves)
-                leaves.append(leaf)
-            uids.append(uid)
-        members, slot_rows = groups.setdefault(shape, ([], []))
-        members.append(i)
-        slot_rows.append(uids)
-    table = _Table(batch, leaves)
-    floors = np.array([-np.inf if floor is None else floor for _, _, floor in plans], np.float64)
+            lid = self._leaf_ids.get(leaf)
+            if lid is None:
+                lid = self._leaf_ids[leaf] = len(self.leaves)
+                self.leaves.append(leaf)
+            ids.append(lid)
+        pids, rows = self._shelves.setdefault(shape, ([], []))
+        self._where[pid] = (shape, len(pids))
+        pids.append(pid)
+        rows.append(tuple(ids))
+        self._arrays.pop(shape, None)
+
+    def remove(self, pid: int) -> None:
+        shape, row = self._where.pop(pid)
+        pids, rows = self._shelves[shape]
+        # the last plan of the shelf takes the freed row
+        pids[row], rows[row] = pids[-1], rows[-1]
+        if pids[row] != pid:
+            self._where[pids[row]] = (shape, row)
+        pids.pop()
+        rows.pop()
+        if not pids:
+            del self._shelves[shape]
+        self._arrays.pop(shape, None)
+
+    def select(self, hot: Bools) -> list[tuple[Shape, Ints, Ints]]:
+        """Per shape, the plans with ``hot[pid]`` and their slots' clause ids."""
+        out = []
+        for shape, (pids, rows) in self._shelves.items():
+            arrays = self._arrays.get(shape)
+            if arrays is None:
+                arrays = self._arrays[shape] = (np.array(pids, np.int64),
+                                                np.array(rows, np.int64).reshape(len(pids), -1))
+            mine = hot[arrays[0]]
+            if mine.any():
+                out.append((shape, arrays[0][mine], arrays[1][mine]))
+        return out
+
+
+def evaluate_plans(batch: Batch, book: PlanBook, hot: Bools, floors: Floats) -> tuple[Ints, Ints, Floats]:
+    """For each plan of ``book`` with ``hot[pid]``: the rows (plan id, paper, raw score) where it
+    matches with a score of at least ``floors[pid]``, in no particular order."""
+    selected = book.select(hot)
+    if not selected:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float64)
+    used = np.unique(np.concatenate([slots.ravel() for _, _, slots in selected]))
+    table = _Table(batch, [book.leaves[i] for i in used.tolist()])
     out: list[tuple[Ints, Ints, Floats]] = []
-    for shape, (members, slot_rows) in groups.items():
-        plan_ids = np.array(members, np.int64)
-        slot_uids = np.array(slot_rows, np.int64).reshape(len(members), -1)
+    for shape, plan_ids, slot_ids in selected:
+        slot_uids = np.searchsorted(used, slot_ids)
         if shape == ("L", 0):  # a single clause: its rows of the table, as they are
             at, owner = table.spans(slot_uids[:, 0])
             g, p, score = plan_ids[owner], table.keys[at] % table.n, table.scores[at]
@@ -339,10 +379,10 @@ def evaluate_plans(batch: Batch, plans: Sequence[tuple[Shape, Sequence[Leaf], fl
             out.append((g[keep], p[keep], score[keep]))
             continue
         group = _Group(table, slot_uids)
-        g, p = group.enumerate(shape, np.arange(len(members), dtype=np.int64))
+        g, p = group.enumerate(shape, np.arange(len(plan_ids), dtype=np.int64))
         if not len(g):
             continue
-        g, p = distinct_rows(g, p, len(members), table.n)
+        g, p = distinct_rows(g, p, len(plan_ids), table.n)
         group_floors = floors[plan_ids]
         # Proximity needs token positions, the dear part: first score without it, which is a lower
         # bound, and times the largest product of bonuses an upper one (scores grow with their
