@@ -225,3 +225,13 @@ def test_distinct_rows_in_blocks_equals_sorting(rows: list[tuple[int, int]], cel
     p = np.array([r[1] for r in rows], np.int64)
     got_g, got_p = distinct_rows(g, p, 41, 7, cells)
     assert list(zip(got_g.tolist(), got_p.tolist())) == sorted(set(rows))
+
+
+def test_match_batch_turns_the_cycle_collector_back_on() -> None:
+    import gc
+
+    index = QueryIndex()
+    index.add("q", compile_query("diffusion"))
+    assert gc.isenabled()
+    index.match_batch([Document("p", {"title": "Diffusion"})], CorpusStats(), 0.0)
+    assert gc.isenabled()

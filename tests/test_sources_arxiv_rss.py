@@ -13,8 +13,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from digest.errors import ConfigError, ParseError
+from digest.ids import find_arxiv_id
 from digest.sources import arxiv_rss
 from digest.sources.arxiv_rss import feed_url, parse, parse_with_feedparser
+from digest.text import collapse_ws
 
 FIXTURES = sorted((Path(__file__).parent / "data" / "arxiv-rss").glob("*.xml"))
 ALL = "aioarxiv_all-archives_2024-11-28.xml"
@@ -195,3 +197,28 @@ def test_damaged_real_feed_raises_only_parse_error(cut: int, junk: bytes) -> Non
         parse(data)
     except ParseError:
         pass
+
+
+# --- fast paths of _record against the code they replaced ------------------------------------------
+
+_DESC_PIECES = st.sampled_from(["Abstract:", "Abstract: ", "xAbstract:", "_Abstract:", "9Abstract:", "éAbstract:",
+                                " Abstract:", "Abstract", "abstract:", "arXiv:2411.17700v1 Announce Type: new ",
+                                " ", "\n", "\t", "\xa0", "\u2003", "text", "-", "(", "é"])
+
+
+@settings(max_examples=500)
+@given(st.lists(st.one_of(_DESC_PIECES, st.text(max_size=5)), max_size=10).map("".join))
+def test_abstract_is_what_the_regex_finds(description: str) -> None:
+    m = arxiv_rss._ABSTRACT_RE.search(description)
+    expected = description[m.end():] if m else description
+    assert collapse_ws(arxiv_rss._abstract(description)) == collapse_ws(expected)
+
+
+_GUID_PIECES = st.sampled_from(["oai:arXiv.org:", "OAI:arxiv.org:", "oai:arXiv.org:2411.17700", "2411.17700",
+                                "2411.1770", "hep-th/9901001", "v", "v1", "v12", "V2", "0", "5", ".", "\u0663", " "])
+
+
+@settings(max_examples=500)
+@given(st.lists(_GUID_PIECES, max_size=5).map("".join))
+def test_guid_fast_path_agrees_with_find_arxiv_id(guid: str) -> None:
+    assert arxiv_rss._guid_id(guid) == find_arxiv_id(guid)

@@ -258,6 +258,17 @@ def test_ingest_lookups_search_indexes_and_never_scan_a_table(sqlite_store: Stor
     assert all("ix_papers_author_arxiv" in " ".join(plan) for plan in author_plans)
 
 
+def test_only_a_store_without_papers_skips_the_lookups(sqlite_store: Store) -> None:
+    seen = _statements(sqlite_store)
+    sqlite_store.ingest_records("cs", [arxiv("2401.00001", "First paper on widgets")], now=T0)
+    assert not [stmt for stmt, _ in seen if " IN (" in stmt]
+    seen.clear()
+    stats = sqlite_store.ingest_records("other", [arxiv("2401.00001", "First paper on widgets"),
+                                                  arxiv("2401.00002", "Second paper on gadgets")], now=T0)
+    assert [stmt for stmt, _ in seen if " IN (" in stmt]
+    assert (stats.new, stats.merged) == (1, 1)
+
+
 def test_a_bulk_import_gives_its_connection_back_with_the_usual_cache(sqlite_store: Store) -> None:
     from digest.store.engine import SQLITE_CACHE_KIB
 

@@ -15,7 +15,8 @@ from hypothesis import example, given, settings, strategies as st
 
 from digest.store.merge import TITLE_KEY_LEN, title_key
 from digest.store.papers import _json
-from digest.text import collapse_ws, fold, normalize_author, split_authors
+from digest.text import (_TEX_ACCENT_RE, _TEX_ACCENTS, _TEX_FORMAT_RE, _TEX_MATH_RE, _TEX_SPECIAL,
+                         _TEX_SPECIAL_RE, collapse_ws, fold, normalize_author, split_authors, strip_tex)
 
 
 def ref_collapse_ws(text: str) -> str:
@@ -47,6 +48,20 @@ def ref_split_authors(field: str) -> list[str]:
                 merged.append(p)
         parts = merged
     return [normalize_author(p) for p in parts if p]
+
+
+def ref_strip_tex(text: str) -> str:
+    if "\\" not in text and "$" not in text and "{" not in text:
+        return text
+    text = _TEX_ACCENT_RE.sub(lambda m: unicodedata.normalize("NFC", m.group(2) + _TEX_ACCENTS[m.group(1)]), text)
+    text = _TEX_SPECIAL_RE.sub(lambda m: _TEX_SPECIAL[m.group(1)], text)
+    for _ in range(3):
+        new = _TEX_FORMAT_RE.sub(r"\1", text)
+        if new == text:
+            break
+        text = new
+    text = _TEX_MATH_RE.sub(r"\1", text)
+    return text.replace("{", "").replace("}", "")
 
 
 def ref_title_key(title: str) -> str:
@@ -90,6 +105,19 @@ def test_fold_agrees_with_reference(text: str) -> None:
 @example("Bal\\'azs, C. and M&#252;ller, K.")
 def test_split_authors_agrees_with_reference(field: str) -> None:
     assert split_authors(field) == ref_split_authors(field)
+
+
+_TEX = st.lists(st.one_of(st.sampled_from(["\\", "\\'", "\\'e", "{\\o}", "\\ss ", "\\&", "$", "$$", "$x$", "{", "}",
+                                           "\\emph{", "\\textbf{", "\\emph{\\textbf{x}}", "\\c c", "\\l", " "]),
+                         st.text(max_size=4)), max_size=12).map("".join)
+
+
+@settings(max_examples=600)
+@given(_TEX)
+@example("Pawe{\\l} \\.Zygierewicz")
+@example("$\\emph{x}$ and \\textbf{$y$}")
+def test_strip_tex_agrees_with_reference(text: str) -> None:
+    assert strip_tex(text) == ref_strip_tex(text)
 
 
 @settings(max_examples=600)

@@ -55,6 +55,8 @@ _ARXIV_NS = "http://arxiv.org/schemas/atom"
 _DC_NS = "http://purl.org/dc/elements/1.1/"
 _ANNOUNCE_RE = re.compile(r"Announce Type:\s*([A-Za-z-]+)")
 _ABSTRACT_RE = re.compile(r"\bAbstract:\s*")
+#: The guid of every item arXiv writes (see _guid_id).
+_USUAL_GUID = re.compile(r"oai:arXiv\.org:(\d{4}\.\d{4,5})v(\d+)").fullmatch
 # arXiv archive and category names: cs, cs.LG, astro-ph.CO, q-bio.NC, math-ph.
 _CATEGORY_RE = re.compile(r"^[a-z][a-z-]*(?:\.[A-Za-z][A-Za-z-]*)?$")
 
@@ -194,7 +196,7 @@ def _feed(head: dict[str, str], raw: list[_Item], warnings: list[str]) -> Parsed
 def _record(item: _Item) -> PaperRecord | None:
     get = item.get
     link = get("link", "")
-    found = find_arxiv_id(get("guid", "").strip()) or find_arxiv_id(link.strip())
+    found = _guid_id(get("guid", "").strip()) or find_arxiv_id(link.strip())
     if found is None:
         return None
     arxiv_id, version = found
@@ -208,8 +210,7 @@ def _record(item: _Item) -> PaperRecord | None:
     if not announce:
         m = _ANNOUNCE_RE.search(description[:200])
         announce = m.group(1).lower() if m else ""
-    m = _ABSTRACT_RE.search(description)
-    abstract = collapse_ws(description[m.end():] if m else description)
+    abstract = collapse_ws(_abstract(description))
     title_raw = get("title", "").strip()
     doi, journal_ref, rights = get("doi"), get("journal_ref"), get("rights")
     return PaperRecord(
@@ -230,6 +231,28 @@ def _record(item: _Item) -> PaperRecord | None:
         journal_ref=collapse_ws(journal_ref) or None if journal_ref else None,
         announce_type=announce if announce in ANNOUNCE_TYPES else (announce or None),
     )
+
+
+def _guid_id(guid: str) -> tuple[str, int | None] | None:
+    """``find_arxiv_id(guid)``, with arXiv's usual ``oai:arXiv.org:2411.17700v1`` read by one
+    anchored match (~0.25 us instead of ~0.9)."""
+    usual = _USUAL_GUID(guid)
+    return (usual[1], int(usual[2])) if usual else find_arxiv_id(guid)
+
+
+def _abstract(description: str) -> str:
+    """The description after its "Abstract:" label, else all of it, as ``_ABSTRACT_RE`` finds it up to
+    the whitespace after the label, which the caller's collapse_ws drops either way. arXiv's label
+    follows a ~40-character header, so str.find locates it in ~0.1 us where the regex search takes
+    ~1 us; the regex decides when the first "Abstract:" is not at a word boundary."""
+    i = description.find("Abstract:")
+    if i < 0:
+        return description
+    if i and (description[i - 1].isalnum() or description[i - 1] == "_"):  # no \b before it
+        m = _ABSTRACT_RE.search(description)
+        return description[m.end():] if m else description
+    # The whitespace \s* would skip is left in place: collapse_ws drops it the same way.
+    return description[i + 9:]
 
 
 @lru_cache(maxsize=4096)  # a listing has a few hundred distinct category lists (and few categories)
