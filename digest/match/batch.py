@@ -28,7 +28,6 @@ import numpy as np
 import numpy.typing as npt
 
 from digest.match.document import Document
-from digest.match.normalize import stem
 from digest.match.query import MetaClause, TextClause, TEXT_FIELDS, Word
 from digest.match.score import (FIELD_WEIGHTS, IDF_FLOOR, K1, PHRASE_IDF_FACTOR, bind_document, leaf_result)
 from digest.match.stats import IDF_MAX
@@ -90,7 +89,9 @@ class Batch:
         self.paper = np.concatenate([np.repeat(papers, per_paper[0]), np.repeat(papers, per_paper[1])])[order]
         self.counts = np.fromiter(chain.from_iterable(row_counts), np.int64, 4 * len(row_counts)).reshape(-1, 4)[order]
         self.offsets = np.searchsorted(keys[order], np.arange(len(key_ids) + 1))
-        idf = np.concatenate([np.maximum(IDF_FLOOR, stats.idf_many(vocab)), np.zeros(len(key_ids) - len(vocab))])
+        raw_idf = stats.idf_many(vocab)
+        self._raw_idf: list[float] = raw_idf.tolist()
+        idf = np.concatenate([np.maximum(IDF_FLOOR, raw_idf), np.zeros(len(key_ids) - len(vocab))])
         #: per key id: the clause idf of a word key (score.clause_idf), 0.0 for the pair keys
         self.key_idf: list[float] = idf.tolist()
         #: the keys by id
@@ -137,6 +138,11 @@ class Batch:
         if not any(w.prefix or self.inexact(w) or w.acronym for w in leaf.words):
             return self._phrase_exact(leaf, self._phrase_candidates(leaf))
         return self._scalar(leaf, self._phrase_candidates(leaf))
+
+    def word_idf(self, key: str) -> float:
+        """``stats.idf(key)``, read off the batch's table for its own keys."""
+        kid = self.key_ids.get(key)
+        return self._raw_idf[kid] if kid is not None and kid < self.word_keys else self.stats.idf(key)
 
     def inexact(self, word: Word) -> bool:
         """A fuzzy word that accepts, in this batch, some key other than its own (else it is exact here)."""
@@ -235,6 +241,8 @@ class Batch:
             fid_rows: list[int] = []
             count_rows: list[int] = []
             chunks: list[tuple[int, int, int]] = []  # (paper, field, rows) of each field's run of rows
+            key_of = [""] * len(forms)  # a form's key, read off the first of its terms met
+            unseen = set(wanted)
             for i, doc in enumerate(self.docs):
                 for fi, ft in enumerate(doc.fields.values()):
                     postings = ft.form_postings
@@ -244,6 +252,11 @@ class Batch:
                         fid_rows += map(form_ids.__getitem__, found)
                         count_rows += map(len, map(postings.__getitem__, found))
                         chunks.append((i, fi, len(found)))
+                        new = found & unseen
+                        if new:
+                            unseen -= new
+                            for form in new:
+                                key_of[form_ids[form]] = postings[form][0].key
             runs = np.array(chunks, np.int64).reshape(-1, 3)
             paper_rows = np.repeat(runs[:, 0], runs[:, 2])
             # one row per (form, paper), papers ascending within a form, with its count in each field
@@ -251,7 +264,6 @@ class Batch:
             cells, row_of = np.unique(np.array(fid_rows, np.int64) * n + paper_rows, return_inverse=True)
             counts = np.zeros((len(cells), len(TEXT_FIELDS)), np.int64)
             counts[row_of, np.repeat(runs[:, 1], runs[:, 2])] = count_rows
-            key_of = list(map(stem, forms))  # a term's key is the stem of its form (normalize.terms)
             keys = sorted(set(key_of))
             rank = {k: r for r, k in enumerate(keys)}
             form_rank = np.array([rank[k] for k in key_of], np.int64)

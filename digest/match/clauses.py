@@ -41,21 +41,43 @@ _FIELD_INDEX = {name: i for i, name in enumerate(TEXT_FIELDS)}
 
 
 class _Entries:
-    """(clause uid, batch key id, similarity, idf, fields) per accepted key, as parallel lists."""
+    """(clause uid, batch key id, similarity, idf, fields) per accepted key: ``add`` a tuple, read
+    the columns as arrays when all are in."""
 
     def __init__(self) -> None:
-        self.uid: list[int] = []
-        self.kid: list[int] = []
-        self.sim: list[float] = []
-        self.idf: list[float] = []
-        self.fields: list[int] = []
+        self.rows: list[tuple[int, int, float, float, int]] = []
+        self.add = self.rows.append
+        self._columns: tuple[Ints, Ints, Floats, Floats, Ints] | None = None
 
-    def add(self, uid: int, kid: int, sim: float, idf: float, fields: int) -> None:
-        self.uid.append(uid)
-        self.kid.append(kid)
-        self.sim.append(sim)
-        self.idf.append(idf)
-        self.fields.append(fields)
+    def __bool__(self) -> bool:
+        return bool(self.rows)
+
+    def _all(self) -> tuple[Ints, Ints, Floats, Floats, Ints]:
+        if self._columns is None:
+            uid, kid, sim, idf, fields = zip(*self.rows) if self.rows else ((),) * 5  # one transposition, in C
+            self._columns = (np.array(uid, np.int64), np.array(kid, np.int64), np.array(sim, np.float64),
+                             np.array(idf, np.float64), np.array(fields, np.int64))
+        return self._columns
+
+    @property
+    def uid(self) -> Ints:
+        return self._all()[0]
+
+    @property
+    def kid(self) -> Ints:
+        return self._all()[1]
+
+    @property
+    def sim(self) -> Floats:
+        return self._all()[2]
+
+    @property
+    def idf(self) -> Floats:
+        return self._all()[3]
+
+    @property
+    def fields(self) -> Ints:
+        return self._all()[4]
 
 
 def clause_table(batch: Batch, leaves: Sequence[Leaf]) -> tuple[Ints, Floats]:
@@ -78,26 +100,26 @@ def clause_table(batch: Batch, leaves: Sequence[Leaf]) -> tuple[Ints, Floats]:
                 for form in expansions.get(first, ()):
                     fid = form_ids.get(form)
                     if fid is not None:
-                        prefixes.add(uid, fid, 1.0, 0.0, fs)
+                        prefixes.add((uid, fid, 1.0, 0.0, fs))
                 continue
             if len(words) == 1:
                 if not first.dist:
                     kid = key_ids.get(first.key)
                     if kid is not None:
-                        sums.add(uid, kid, 1.0, key_idf[kid], fs)
+                        sums.add((uid, kid, 1.0, key_idf[kid], fs))
                 else:
                     for key, sim in expansions.get(first, {}).items():
                         kid = key_ids[key]
-                        sums.add(uid, kid, sim, key_idf[kid], fs)
+                        sums.add((uid, kid, sim, key_idf[kid], fs))
                 continue
             if not first.prefix:
                 second = words[1]
                 idf = max(IDF_FLOOR, min(IDF_MAX, PHRASE_IDF_FACTOR * sum(
-                    [batch.stats.idf(first.key), batch.stats.idf(second.key)])))
+                    [batch.word_idf(first.key), batch.word_idf(second.key)])))
                 for pair in (f"{first.key} {second.key}", f"{leaf.joins[0]} " if leaf.joins[0] else None):
                     kid = key_ids.get(pair) if pair else None
                     if kid is not None:
-                        sums.add(uid, kid, 1.0, idf, fs)
+                        sums.add((uid, kid, 1.0, idf, fs))
                 if batch.inexact(first) or batch.inexact(second):
                     # Where a near variant of a word occurs the phrase is scored one by one (below),
                     # if its words are adjacent there in some accepted form (Batch's variant pairs).
@@ -105,22 +127,22 @@ def clause_table(batch: Batch, leaves: Sequence[Leaf]) -> tuple[Ints, Floats]:
                     for w, keys_of_w in zip(words, accepted):
                         for key in keys_of_w:
                             if key != w.key:
-                                odd.add(uid, key_ids[key], 0.0, 0.0, fs)
+                                odd.add((uid, key_ids[key], 0.0, 0.0, fs))
                     # adjacent: some accepted pair, or the joined word written as one token
                     pairs = [f"{a} {b}" for a in accepted[0] for b in accepted[1]]
                     for pair in pairs + ([f"{leaf.joins[0]} "] if leaf.joins[0] else []):
                         kid = key_ids.get(pair)
                         if kid is not None:
-                            adjacent.add(uid, kid, 0.0, 0.0, fs)
+                            adjacent.add((uid, kid, 0.0, 0.0, fs))
                 continue
         papers, s = batch.result(leaf)
         keys.append(papers + uid * n)
         scores.append(s)
     fields = sorted(fieldsets, key=fieldsets.__getitem__)
     for entries, rows in ((sums, batch.key_rows), (prefixes, batch.form_rows)):
-        if entries.uid:
+        if entries:
             k, s = _summed(batch, leaves, entries, rows, fields, prefix=entries is prefixes)
-            if entries is sums and odd.uid:
+            if entries is sums and odd:
                 k, s = _rescore_variants(batch, leaves, k, s, odd, adjacent)
             keys.append(k)
             scores.append(s)
@@ -136,10 +158,10 @@ def _summed(batch: Batch, leaves: Sequence[Leaf], entries: _Entries,
     """Score the entries' clauses: per (clause, paper), the weighted sum of hit qualities over the
     clause's fields, times the idf (score._eval_text / _eval_exact_word, row-wise)."""
     n = len(batch.docs)
-    kid = np.array(entries.kid, np.int64)
+    kid = entries.kid
     owner, at = rows_of(kid)
-    uid = np.array(entries.uid, np.int64)[owner]
-    fs = np.array(entries.fields, np.int64)[owner]
+    uid = entries.uid[owner]
+    fs = entries.fields[owner]
     if prefix:
         paper, counts, rank = batch.form_paper[at], batch.form_counts[at], batch.form_rank[at]
         key = uid * n + paper
@@ -158,7 +180,7 @@ def _summed(batch: Batch, leaves: Sequence[Leaf], entries: _Entries,
         x = _weighted(counts.astype(np.float64), fs, fields)
         return key, idf * x * (K1 + 1) / (x + K1)
     # x per row: exact hits (similarity 1) read off the batch's per-field-set sums of every row
-    sim = np.array(entries.sim, np.float64)[owner]
+    sim = entries.sim[owner]
     x = np.empty(len(at), np.float64)
     for f, names in enumerate(fields):
         mine = np.flatnonzero(fs == f) if len(fields) > 1 else slice(None)
@@ -173,7 +195,7 @@ def _summed(batch: Batch, leaves: Sequence[Leaf], entries: _Entries,
         x[inexact] = _weighted(acc, fs[inexact], fields)
     key = uid * n + batch.paper[at]
     hit = x > 0
-    key, x, idf_rows = key[hit], x[hit], np.array(entries.idf, np.float64)[owner][hit]
+    key, x, idf_rows = key[hit], x[hit], entries.idf[owner][hit]
     score = idf_rows * x * (K1 + 1) / (x + K1)
     order = np.argsort(key, kind="stable")
     key, score = key[order], score[order]
@@ -188,7 +210,7 @@ def _summed(batch: Batch, leaves: Sequence[Leaf], entries: _Entries,
     several[:-1] |= twice
     redo = np.unique(key[several])
     words = np.fromiter((is_word(leaves[u]) for u in (redo // n).tolist()), np.bool_, len(redo))
-    fs_of_uid = dict(zip(entries.uid, entries.fields))
+    fs_of_uid = dict(zip(entries.uid.tolist(), entries.fields.tolist()))
     word_keys, word_scores, left = _fuzzy_words(batch, leaves, redo[words], fs_of_uid, fields)
     extra_keys, extra_scores = _scalar_cells(batch, leaves, np.union1d(redo[~words], left))
     key = np.concatenate([key[~several], word_keys, extra_keys])
@@ -253,8 +275,8 @@ def _scalar_cells(batch: Batch, leaves: Sequence[Leaf], cells: Ints) -> tuple[In
 
 def _cells(batch: Batch, entries: _Entries) -> Ints:
     """The distinct ``uid * papers + paper`` of the papers holding the entries' keys."""
-    owner, at = batch.key_rows(np.array(entries.kid, np.int64))
-    return np.unique(np.array(entries.uid, np.int64)[owner] * len(batch.docs) + batch.paper[at])
+    owner, at = batch.key_rows(entries.kid)
+    return np.unique(entries.uid[owner] * len(batch.docs) + batch.paper[at])
 
 
 def _rescore_variants(batch: Batch, leaves: Sequence[Leaf], keys: Ints, scores: Floats,
