@@ -95,7 +95,7 @@ class QueryIndex:
         self._pairs: frozenset[str] | None = None
         # the plans by shape (digest.match.plans), and per plan its queries' keys, flat (see _flat_keys)
         self._book = PlanBook()
-        self._flat: tuple[list[Any], npt.NDArray[np.int64]] | None = None
+        self._flat: tuple[npt.NDArray[np.object_], npt.NDArray[np.int64]] | None = None
 
     def __len__(self) -> int:
         return len(self._queries)
@@ -262,7 +262,8 @@ class QueryIndex:
         if isinstance(thresholds, (int, float)):
             limits = np.full(len(flat_keys), float(thresholds))
         else:
-            limits = np.fromiter(map(thresholds.get, flat_keys, repeat(DEFAULT_THRESHOLD)), np.float64, len(flat_keys))
+            limits = np.fromiter(map(thresholds.get, flat_keys.tolist(), repeat(DEFAULT_THRESHOLD)), np.float64,
+                                 len(flat_keys))
         sizes = np.diff(first)
         lowest = np.full(len(sizes), np.inf)
         lowest[sizes > 0] = np.minimum.reduceat(limits, first[:-1][sizes > 0]) if len(limits) else []
@@ -278,12 +279,12 @@ class QueryIndex:
         entry, paper, score = entry[keep], paper[keep], score[keep]
         # best first per paper; ties in plan order, then in the plan's key order
         order = _best_first(paper, score, entry, len(docs), len(flat_keys))
-        keys_sorted = list(map(flat_keys.__getitem__, entry[order].tolist()))
+        keys_sorted = flat_keys[entry[order]].tolist()
         scores_sorted = score[order].tolist()
         bounds = np.searchsorted(paper[order], np.arange(len(docs) + 1)).tolist()
         return [list(zip(keys_sorted[a:b], scores_sorted[a:b])) for a, b in zip(bounds, bounds[1:])]
 
-    def _flat_keys(self) -> tuple[list[Any], npt.NDArray[np.int64]]:
+    def _flat_keys(self) -> tuple[npt.NDArray[np.object_], npt.NDArray[np.int64]]:
         """Every plan's query keys, plan after plan (plan ids ascending), and where each plan's
         begin: plan ``pid`` has ``keys[first[pid]:first[pid + 1]]``. Made again after a change."""
         if self._flat is None:
@@ -295,7 +296,7 @@ class QueryIndex:
                 if found is not None:
                     keys += found[1]
                 first[pid + 1] = len(keys)
-            self._flat = (keys, first)
+            self._flat = (np.fromiter(keys, dtype=object, count=len(keys)), first)
         return self._flat
 
     def _count_pairs(self, root: Node, step: int) -> None:
