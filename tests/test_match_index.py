@@ -235,3 +235,13 @@ def test_match_batch_turns_the_cycle_collector_back_on() -> None:
     assert gc.isenabled()
     index.match_batch([Document("p", {"title": "Diffusion"})], CorpusStats(), 0.0)
     assert gc.isenabled()
+
+
+def test_a_papers_matches_read_as_a_sequence_of_pairs() -> None:
+    from digest.match.index import Ranked
+
+    ranked = Ranked(["a", ("b", 2)], [2.5, 1.0])
+    assert len(ranked) == 2 and ranked[0] == ("a", 2.5) and ranked[-1] == (("b", 2), 1.0)
+    assert list(ranked) == [("a", 2.5), (("b", 2), 1.0)] == ranked
+    assert dict(ranked) == {"a": 2.5, ("b", 2): 1.0} and ranked[1:] == [(("b", 2), 1.0)]
+    assert ("a", 2.5) in ranked and Ranked([], []) == [] and not Ranked([], [])

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from collections import Counter
 from itertools import repeat
-from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -32,7 +32,7 @@ from digest.match.score import DEFAULT_THRESHOLD, SCORE_DIGITS, CompiledQuery, M
 from digest.match.stats import CorpusStats
 from digest.match.vocab import WordSet
 
-__all__ = ["QueryIndex", "match_all"]
+__all__ = ["QueryIndex", "Ranked", "match_all"]
 
 # An atom: ("k", key) exact document key, ("w", Word) fuzzy or prefix word, or a structured-field
 # atom from digest.match.document.meta_atoms.
@@ -48,6 +48,40 @@ def _threshold(thresholds: Thresholds, key: Hashable) -> float:
     if isinstance(thresholds, (int, float)):
         return float(thresholds)
     return thresholds.get(key, DEFAULT_THRESHOLD)
+
+
+class Ranked(Sequence[tuple[Any, float]]):
+    """One paper's matches, best first: a sequence of (key, score) pairs kept as two lists. A batch
+    has a million of them; as pairs made only when read, they are no objects for the cycle
+    collector to sweep (as a million tuples would be, ~0.1 s per batch)."""
+
+    __slots__ = ("_keys", "_scores")  # not "keys": dict() would take a Ranked for a mapping
+
+    def __init__(self, keys: list[Any], scores: list[float]) -> None:
+        self._keys = keys
+        self._scores = scores
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    @overload
+    def __getitem__(self, i: int) -> tuple[Any, float]: ...
+    @overload
+    def __getitem__(self, i: slice) -> "Ranked": ...
+
+    def __getitem__(self, i: int | slice) -> "tuple[Any, float] | Ranked":
+        if isinstance(i, slice):
+            return Ranked(self._keys[i], self._scores[i])
+        return self._keys[i], self._scores[i]
+
+    def __iter__(self) -> Iterator[tuple[Any, float]]:
+        return zip(self._keys, self._scores)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Sequence) and list(self) == list(other)
+
+    def __repr__(self) -> str:
+        return f"Ranked({list(self)!r})"
 
 
 def match_all(queries: Mapping[Any, CompiledQuery], doc: Document, stats: CorpusStats,
@@ -242,15 +276,15 @@ class QueryIndex:
         return self._vocab.expand(keys, forms)
 
     def match_batch(self, docs: Sequence[Document], stats: CorpusStats,
-                    thresholds: Thresholds = DEFAULT_THRESHOLD) -> list[list[tuple[Any, float]]]:
+                    thresholds: Thresholds = DEFAULT_THRESHOLD) -> list[Ranked]:
         """Per document, ``(key, score)`` of the queries matching it at or above their threshold,
         best first: the scores :func:`match_all` gives, without explanations (see :meth:`explain`)."""
         with gc_paused():
             return self._match_batch(docs, stats, thresholds)
 
     def _match_batch(self, docs: Sequence[Document], stats: CorpusStats,
-                     thresholds: Thresholds) -> list[list[tuple[Any, float]]]:
-        out: list[list[tuple[Any, float]]] = [[] for _ in docs]
+                     thresholds: Thresholds) -> list[Ranked]:
+        out = [Ranked([], []) for _ in docs]
         if not docs:
             return out
         batch = Batch(docs, stats, self.expansions, self._phrase_pairs(), self._fuzzy_phrases)
@@ -282,7 +316,7 @@ class QueryIndex:
         keys_sorted = flat_keys[entry[order]].tolist()
         scores_sorted = score[order].tolist()
         bounds = np.searchsorted(paper[order], np.arange(len(docs) + 1)).tolist()
-        return [list(zip(keys_sorted[a:b], scores_sorted[a:b])) for a, b in zip(bounds, bounds[1:])]
+        return [Ranked(keys_sorted[a:b], scores_sorted[a:b]) for a, b in zip(bounds, bounds[1:])]
 
     def _flat_keys(self) -> tuple[npt.NDArray[np.object_], npt.NDArray[np.int64]]:
         """Every plan's query keys, plan after plan (plan ids ascending), and where each plan's

@@ -22,7 +22,7 @@ from typing import Any
 
 from digest.errors import QueryError
 from digest.match.document import Document
-from digest.match.index import QueryIndex
+from digest.match.index import QueryIndex, Ranked
 from digest.match.profile import DEFAULT_PROFILE_THRESHOLD, Profile, profile_for
 from digest.match.score import DEFAULT_THRESHOLD, compile_query
 from digest.match.stats import CorpusStats
@@ -119,7 +119,7 @@ def _muted(plan: _Plan, user_id: int, paper: Paper) -> bool:
 
 
 def _match_paper(plan: _Plan, stats: CorpusStats, seq: int, paper: Paper, doc: Document,
-                 hits: list[tuple[Any, float]], retagged: tuple[Document, list[tuple[Any, float]]] | None,
+                 hits: Sequence[tuple[Any, float]], retagged: tuple[Document, Sequence[tuple[Any, float]]] | None,
                  new_tags: dict[str, str]) -> tuple[list[NewMatch], list[tuple[str, NewPaperTag]]]:
     """Matches and tags of one paper, from its batch hits (and, when ``[[tags]]`` queries tagged
     it, the hits of its document rebuilt with those tags). Tags are returned by name (source tags
@@ -154,7 +154,7 @@ def _match_paper(plan: _Plan, stats: CorpusStats, seq: int, paper: Paper, doc: D
 
 
 def _batch_hits(plan: _Plan, stats: CorpusStats, rows: Sequence[tuple[int, str, Paper]], docs: list[Document]
-                ) -> tuple[list[list[tuple[Any, float]]], dict[int, tuple[Document, list[tuple[Any, float]]]]]:
+                ) -> tuple[list[Ranked], dict[int, tuple[Document, Ranked]]]:
     """Every query's hits on the batch, and for papers that a ``[[tags]]`` query tagged, their
     document rebuilt with those tags and its hits."""
     hits = plan.index.match_batch(docs, stats, plan.thresholds)
