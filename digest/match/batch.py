@@ -380,6 +380,20 @@ class Batch:
                     if found:
                         out += [base + t.pos for t in found]
             return out
+        words = leaf.words
+        if len(words) == 2 and not any(w.dist or w.prefix or w.acronym for w in words):
+            # two exact words (score._phrase_at): a term keyed a at s, of width w, and one keyed b at
+            # s + w; or the joined word written as one token at s
+            a, b = words[0].key, words[1].key
+            for name in leaf.fields:
+                ft = doc.fields[name]
+                base = _FIELD_INDEX[name] * HIT_FIELD
+                after = {t.pos for t in ft.postings.get(b, ())}
+                starts = {t.pos for t in ft.postings.get(a, ()) if t.pos + t.width in after}
+                if leaf.joins[0]:
+                    starts.update(t.pos for t in ft.postings.get(leaf.joins[0], ()) if t.width == 1)
+                out += [base + s for s in starts]
+            return out
         if p not in self._bound:
             bind_document(doc, self.stats)
             self._bound.add(p)
