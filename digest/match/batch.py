@@ -5,7 +5,7 @@ Per batch, not per (query, paper) pair:
 1. an inverted index of the batch: every term key -> the papers holding it and their per-field
    counts, in flat numpy arrays (rows sorted by key, then paper), plus the pair keys ("a b": a
    term keyed a followed by one keyed b) that the index's phrases look up, and the same for the
-   surface forms that prefix words accept (:meth:`Batch._form_table`);
+   surface forms that prefix words accept (:attr:`Batch.forms`);
 2. the expansions of the index's fuzzy and prefix words against the batch's vocabulary, once;
 3. the clauses that need more than counts -- phrases of three or more words or with a prefix
    word, structured clauses, and the (clause, paper) pairs that :mod:`digest.match.clauses`
@@ -22,27 +22,42 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from itertools import chain
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
 from digest.match.document import Document
+from digest.match.ranges import ranges
 from digest.match.query import MetaClause, TextClause, TEXT_FIELDS, Word
 from digest.match.score import (FIELD_WEIGHTS, IDF_FLOOR, K1, PHRASE_IDF_FACTOR, bind_document, leaf_result)
 from digest.match.stats import IDF_MAX
 from digest.match.stats import CorpusStats
 
-__all__ = ["Batch", "HIT_FIELD"]
+__all__ = ["Batch", "FormTable", "FIELD_INDEX", "HIT_FIELD"]
 
 Ints = npt.NDArray[np.int64]
 Floats = npt.NDArray[np.float64]
 # A clause's result on the batch: papers (ascending) and their scores.
 Result = tuple[Ints, Floats]
-_FIELD_INDEX = {name: i for i, name in enumerate(TEXT_FIELDS)}
+#: A text field's column in the per-field counts.
+FIELD_INDEX = {name: i for i, name in enumerate(TEXT_FIELDS)}
 _NONE: Result = (np.zeros(0, np.int64), np.zeros(0, np.float64))
 #: A hit's field and token position packed in one int: ``field index * HIT_FIELD + position``.
 HIT_FIELD = 1 << 32
+
+
+class FormTable(NamedTuple):
+    """Per surface form that a prefix word accepts in a batch, its (paper, per-field hit counts,
+    rank of its key among the forms' keys) rows, papers ascending within a form (a form's key is
+    ``stem(form)``)."""
+
+    ids: dict[str, int]  # form -> id
+    offsets: Ints  # the rows of form id f: offsets[f]:offsets[f + 1]
+    paper: Ints
+    counts: Ints
+    rank: Ints
+    rank_idf: Floats  # the clause idf of each ranked key
 
 
 class Batch:
@@ -102,7 +117,7 @@ class Batch:
         self._results: dict[int, Result] = {}
         self._filters: dict[int, bool] = {}
         self._bound: set[int] = set()
-        self._forms: tuple[dict[str, int], Ints, Ints, Ints, Ints, Floats] | None = None
+        self._forms: FormTable | None = None
         self._meta_papers: dict[Any, list[int]] | None = None
 
     # --- clause results ---------------------------------------------------------------------------
@@ -117,7 +132,7 @@ class Batch:
         if x is None:
             x = np.zeros(len(self.paper), np.float64)
             for name in fields:
-                x = x + FIELD_WEIGHTS[name] * self.counts[:, _FIELD_INDEX[name]]
+                x = x + FIELD_WEIGHTS[name] * self.counts[:, FIELD_INDEX[name]]
             self._x[fields] = x
         return x
 
@@ -189,51 +204,24 @@ class Batch:
 
     def key_rows(self, kids: Ints) -> tuple[Ints, Ints]:
         """(index into ``kids``, row) of every row of the keys ``kids``."""
-        at, owner = _spans(self.offsets, kids)
+        at, owner = ranges(self.offsets[kids], self.offsets[kids + 1] - self.offsets[kids])
         return owner, at
 
-    @property
-    def form_ids(self) -> dict[str, int]:
-        """Ids of the forms that prefix words accept in the batch (for :meth:`form_rows`)."""
-        return self._form_table()[0]
-
-    @property
-    def rank_idf(self) -> Floats:
-        """The clause idf of the forms' keys, by rank (see :attr:`form_rank`)."""
-        return self._form_table()[5]
-
-    @property
-    def form_paper(self) -> Ints:
-        """Per row of the form table: its paper (see :meth:`form_rows`)."""
-        return self._form_table()[2]
-
-    @property
-    def form_counts(self) -> Ints:
-        """Per row of the form table: the form's hit count in each field."""
-        return self._form_table()[3]
-
-    @property
-    def form_rank(self) -> Ints:
-        """Per row of the form table: the rank of the form's key among the forms' keys."""
-        return self._form_table()[4]
-
     def form_rows(self, fids: Ints) -> tuple[Ints, Ints]:
-        """(index into ``fids``, row of the form table) of every row of the forms ``fids``
-        (from :attr:`form_ids`)."""
-        at, owner = _spans(self._form_table()[1], fids)
+        """(index into ``fids``, row of :attr:`forms`) of every row of the forms ``fids``."""
+        offsets = self.forms.offsets
+        at, owner = ranges(offsets[fids], offsets[fids + 1] - offsets[fids])
         return owner, at
 
     def _form_rows(self, word: Word) -> Ints:
-        """Rows of the form table for the forms the prefix ``word`` accepts."""
-        form_ids, offsets = self._form_table()[:2]
-        spans = [np.arange(offsets[f], offsets[f + 1]) for form in self.expansions.get(word, ())
-                 if (f := form_ids.get(form)) is not None]
-        return np.concatenate(spans) if spans else np.zeros(0, np.int64)
+        """Rows of :attr:`forms` for the forms the prefix ``word`` accepts."""
+        ids = self.forms.ids
+        found = [f for form in self.expansions.get(word, ()) if (f := ids.get(form)) is not None]
+        return self.form_rows(np.array(found, np.int64))[1]
 
-    def _form_table(self) -> tuple[dict[str, int], Ints, Ints, Ints, Ints, Floats]:
-        """Per surface form that a prefix word accepts (ascending papers within a form): paper, per-field hit
-        counts, and the rank of its key among the forms' keys (a form's key is ``stem(form)``);
-        plus the clause idf of each ranked key."""
+    @property
+    def forms(self) -> FormTable:
+        """The table of the surface forms that prefix words accept, made on first use."""
         if self._forms is None:
             wanted = {f for w, found in self.expansions.items() if w.prefix for f in found}
             forms = list(wanted)
@@ -269,7 +257,7 @@ class Batch:
             form_rank = np.array([rank[k] for k in key_of], np.int64)
             offsets = np.searchsorted(cells, np.arange(len(form_ids) + 1, dtype=np.int64) * n)
             idf = np.array([self.key_idf[self.key_ids[k]] for k in keys], np.float64)  # forms' keys are batch keys
-            self._forms = (form_ids, offsets, cells % n, counts, form_rank[cells // n], idf)
+            self._forms = FormTable(form_ids, offsets, cells % n, counts, form_rank[cells // n], idf)
         return self._forms
 
     def scalar_scores(self, leaf: TextClause | MetaClause, papers: Iterable[int]) -> dict[int, float]:
@@ -346,7 +334,7 @@ class Batch:
                    for first, second in zip(present, present[1:]))
 
     def _prefix_candidates(self, word: Word) -> set[int]:
-        return set(self._form_table()[2][self._form_rows(word)].tolist())
+        return set(self.forms.paper[self._form_rows(word)].tolist())
 
     def _meta_candidates(self, leaf: MetaClause) -> Iterable[int]:
         if leaf.field != "authors":
@@ -363,23 +351,12 @@ class Batch:
 
     def hit_positions(self, leaf: TextClause | MetaClause, p: int) -> list[int]:
         """Every hit of ``leaf`` (matched) on paper ``p`` as ``field index * HIT_FIELD + token
-        position``, as score._positions reads them; none for structured clauses."""
+        position``, as score._positions reads them; none for structured clauses. For phrases and
+        prefix words: one-word clauses read theirs in bulk (digest.match.positions)."""
         if isinstance(leaf, MetaClause):
             return []
         doc = self.docs[p]
         out: list[int] = []
-        if len(leaf.words) == 1 and not leaf.words[0].prefix:
-            # a word: every posting of the keys it accepts (score._word_hits), read directly
-            word = leaf.words[0]
-            accepted = self.expansions.get(word, ()) if word.dist else (word.key,)
-            for name in leaf.fields:
-                postings = doc.fields[name].postings
-                base = _FIELD_INDEX[name] * HIT_FIELD
-                for key in accepted:
-                    found = postings.get(key)
-                    if found:
-                        out += [base + t.pos for t in found]
-            return out
         words = leaf.words
         if len(words) == 2 and not any(w.dist or w.prefix or w.acronym for w in words):
             # two exact words (score._phrase_at): a term keyed a at s, of width w, and one keyed b at
@@ -387,7 +364,7 @@ class Batch:
             a, b = words[0].key, words[1].key
             for name in leaf.fields:
                 ft = doc.fields[name]
-                base = _FIELD_INDEX[name] * HIT_FIELD
+                base = FIELD_INDEX[name] * HIT_FIELD
                 after = {t.pos for t in ft.postings.get(b, ())}
                 starts = {t.pos for t in ft.postings.get(a, ()) if t.pos + t.width in after}
                 if leaf.joins[0]:
@@ -401,7 +378,7 @@ class Batch:
         res = leaf_result(leaf, doc, self.stats)
         assert res is not None, f"{leaf.text!r} does not match {doc.paper_id}"
         for name, hits, _ in res.fields:
-            base = _FIELD_INDEX[name] * HIT_FIELD
+            base = FIELD_INDEX[name] * HIT_FIELD
             out += [base + h.pos for h in hits]
         return out
 
@@ -422,15 +399,6 @@ class _Ids(dict[str, int]):
     def __missing__(self, key: str) -> int:
         self[key] = found = len(self)
         return found
-
-
-def _spans(offsets: Ints, ids: Ints) -> tuple[Ints, Ints]:
-    """Rows ``offsets[i]:offsets[i + 1]`` of every ``i`` in ``ids``, concatenated, and for each row
-    its index into ``ids``."""
-    lengths = offsets[ids + 1] - offsets[ids]
-    owner = np.repeat(np.arange(len(ids), dtype=np.int64), lengths)
-    shift = offsets[ids] - (np.cumsum(lengths) - lengths)
-    return np.arange(int(lengths.sum()), dtype=np.int64) + np.repeat(shift, lengths), owner
 
 
 def _from_dict(found: dict[int, float]) -> Result:

@@ -19,12 +19,12 @@ Private to :mod:`digest.match`.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Union
+from typing import NamedTuple, Union
 
 import numpy as np
 import numpy.typing as npt
 
-from digest.match.batch import Batch
+from digest.match.batch import FIELD_INDEX, Batch
 from digest.match.positions import Positions, is_word
 from digest.match.query import MetaClause, TextClause, TEXT_FIELDS
 from digest.match.score import FIELD_WEIGHTS, IDF_FLOOR, K1, PHRASE_IDF_FACTOR
@@ -37,47 +37,26 @@ Floats = npt.NDArray[np.float64]
 Leaf = Union[TextClause, MetaClause]
 # (entries' key or form ids) -> (entry index, row) of every row of the batch's key (form) table they cover
 RowSource = Callable[[Ints], tuple[Ints, Ints]]
-_FIELD_INDEX = {name: i for i, name in enumerate(TEXT_FIELDS)}
 
 
-class _Entries:
-    """(clause uid, batch key id, similarity, idf, fields) per accepted key: ``add`` a tuple, read
-    the columns as arrays when all are in."""
+# One entry per (clause, accepted key): (clause uid, batch key or form id, similarity, idf, fields)
+Entry = tuple[int, int, float, float, int]
 
-    def __init__(self) -> None:
-        self.rows: list[tuple[int, int, float, float, int]] = []
-        self.add = self.rows.append
-        self._columns: tuple[Ints, Ints, Floats, Floats, Ints] | None = None
 
-    def __bool__(self) -> bool:
-        return bool(self.rows)
+class _Columns(NamedTuple):
+    """Entries as arrays, one per field of :data:`Entry`."""
 
-    def _all(self) -> tuple[Ints, Ints, Floats, Floats, Ints]:
-        if self._columns is None:
-            uid, kid, sim, idf, fields = zip(*self.rows) if self.rows else ((),) * 5  # one transposition, in C
-            self._columns = (np.array(uid, np.int64), np.array(kid, np.int64), np.array(sim, np.float64),
-                             np.array(idf, np.float64), np.array(fields, np.int64))
-        return self._columns
+    uid: Ints
+    kid: Ints
+    sim: Floats
+    idf: Floats
+    fields: Ints
 
-    @property
-    def uid(self) -> Ints:
-        return self._all()[0]
 
-    @property
-    def kid(self) -> Ints:
-        return self._all()[1]
-
-    @property
-    def sim(self) -> Floats:
-        return self._all()[2]
-
-    @property
-    def idf(self) -> Floats:
-        return self._all()[3]
-
-    @property
-    def fields(self) -> Ints:
-        return self._all()[4]
+def _columns(entries: list[Entry]) -> _Columns:
+    uid, kid, sim, idf, fields = zip(*entries) if entries else ((),) * 5  # one transposition, in C
+    return _Columns(np.array(uid, np.int64), np.array(kid, np.int64), np.array(sim, np.float64),
+                    np.array(idf, np.float64), np.array(fields, np.int64))
 
 
 def clause_table(batch: Batch, leaves: Sequence[Leaf]) -> tuple[Ints, Floats]:
@@ -86,8 +65,10 @@ def clause_table(batch: Batch, leaves: Sequence[Leaf]) -> tuple[Ints, Floats]:
     n = len(batch.docs)
     key_ids, key_idf, expansions = batch.key_ids, batch.key_idf, batch.expansions
     fieldsets: dict[tuple[str, ...], int] = {}
-    sums, prefixes = _Entries(), _Entries()
-    odd, adjacent = _Entries(), _Entries()  # fuzzy phrases: papers with a near variant, adjacency
+    sums: list[Entry] = []
+    prefixes: list[Entry] = []
+    odd: list[Entry] = []  # fuzzy phrases: papers holding a near variant of a word,
+    adjacent: list[Entry] = []  # and papers where some accepted forms are adjacent
     keys: list[Ints] = []
     scores: list[Floats] = []
     for uid, leaf in enumerate(leaves):
@@ -96,21 +77,21 @@ def clause_table(batch: Batch, leaves: Sequence[Leaf]) -> tuple[Ints, Floats]:
             words = leaf.words
             first = words[0]
             if len(words) == 1 and first.prefix:
-                form_ids = batch.form_ids
+                form_ids = batch.forms.ids
                 for form in expansions.get(first, ()):
                     fid = form_ids.get(form)
                     if fid is not None:
-                        prefixes.add((uid, fid, 1.0, 0.0, fs))
+                        prefixes.append((uid, fid, 1.0, 0.0, fs))
                 continue
             if len(words) == 1:
                 if not first.dist:
                     kid = key_ids.get(first.key)
                     if kid is not None:
-                        sums.add((uid, kid, 1.0, key_idf[kid], fs))
+                        sums.append((uid, kid, 1.0, key_idf[kid], fs))
                 else:
                     for key, sim in expansions.get(first, {}).items():
                         kid = key_ids[key]
-                        sums.add((uid, kid, sim, key_idf[kid], fs))
+                        sums.append((uid, kid, sim, key_idf[kid], fs))
                 continue
             if not first.prefix:
                 second = words[1]
@@ -119,7 +100,7 @@ def clause_table(batch: Batch, leaves: Sequence[Leaf]) -> tuple[Ints, Floats]:
                 for pair in (f"{first.key} {second.key}", f"{leaf.joins[0]} " if leaf.joins[0] else None):
                     kid = key_ids.get(pair) if pair else None
                     if kid is not None:
-                        sums.add((uid, kid, 1.0, idf, fs))
+                        sums.append((uid, kid, 1.0, idf, fs))
                 if batch.inexact(first) or batch.inexact(second):
                     # Where a near variant of a word occurs the phrase is scored one by one (below),
                     # if its words are adjacent there in some accepted form (Batch's variant pairs).
@@ -127,13 +108,13 @@ def clause_table(batch: Batch, leaves: Sequence[Leaf]) -> tuple[Ints, Floats]:
                     for w, keys_of_w in zip(words, accepted):
                         for key in keys_of_w:
                             if key != w.key:
-                                odd.add((uid, key_ids[key], 0.0, 0.0, fs))
+                                odd.append((uid, key_ids[key], 0.0, 0.0, fs))
                     # adjacent: some accepted pair, or the joined word written as one token
                     pairs = [f"{a} {b}" for a in accepted[0] for b in accepted[1]]
                     for pair in pairs + ([f"{leaf.joins[0]} "] if leaf.joins[0] else []):
                         kid = key_ids.get(pair)
                         if kid is not None:
-                            adjacent.add((uid, kid, 0.0, 0.0, fs))
+                            adjacent.append((uid, kid, 0.0, 0.0, fs))
                 continue
         papers, s = batch.result(leaf)
         keys.append(papers + uid * n)
@@ -153,17 +134,18 @@ def clause_table(batch: Batch, leaves: Sequence[Leaf]) -> tuple[Ints, Floats]:
     return all_keys[order], all_scores[order]
 
 
-def _summed(batch: Batch, leaves: Sequence[Leaf], entries: _Entries,
+def _summed(batch: Batch, leaves: Sequence[Leaf], entries: list[Entry],
             rows_of: RowSource, fields: list[tuple[str, ...]], *, prefix: bool) -> tuple[Ints, Floats]:
     """Score the entries' clauses: per (clause, paper), the weighted sum of hit qualities over the
     clause's fields, times the idf (score._eval_text / _eval_exact_word, row-wise)."""
     n = len(batch.docs)
-    kid = entries.kid
-    owner, at = rows_of(kid)
-    uid = entries.uid[owner]
-    fs = entries.fields[owner]
+    cols = _columns(entries)
+    owner, at = rows_of(cols.kid)
+    uid = cols.uid[owner]
+    fs = cols.fields[owner]
     if prefix:
-        paper, counts, rank = batch.form_paper[at], batch.form_counts[at], batch.form_rank[at]
+        forms = batch.forms
+        paper, counts, rank = forms.paper[at], forms.counts[at], forms.rank[at]
         key = uid * n + paper
         # A prefix word sums the hits of every form it accepts (quality 1 each) and takes the idf of
         # the greatest key among the forms hit in its fields (score's ``best``): group by (clause, paper).
@@ -176,11 +158,11 @@ def _summed(batch: Batch, leaves: Sequence[Leaf], entries: _Entries,
             return key, np.zeros(0, np.float64)
         key, fs = key[starts], fs[starts]
         counts = np.add.reduceat(counts, starts, axis=0)
-        idf = batch.rank_idf[np.maximum.reduceat(rank, starts)]
+        idf = forms.rank_idf[np.maximum.reduceat(rank, starts)]
         x = _weighted(counts.astype(np.float64), fs, fields)
         return key, idf * x * (K1 + 1) / (x + K1)
     # x per row: exact hits (similarity 1) read off the batch's per-field-set sums of every row
-    sim = entries.sim[owner]
+    sim = cols.sim[owner]
     x = np.empty(len(at), np.float64)
     for f, names in enumerate(fields):
         mine = np.flatnonzero(fs == f) if len(fields) > 1 else slice(None)
@@ -195,7 +177,7 @@ def _summed(batch: Batch, leaves: Sequence[Leaf], entries: _Entries,
         x[inexact] = _weighted(acc, fs[inexact], fields)
     key = uid * n + batch.paper[at]
     hit = x > 0
-    key, x, idf_rows = key[hit], x[hit], entries.idf[owner][hit]
+    key, x, idf_rows = key[hit], x[hit], cols.idf[owner][hit]
     score = idf_rows * x * (K1 + 1) / (x + K1)
     order = np.argsort(key, kind="stable")
     key, score = key[order], score[order]
@@ -210,8 +192,8 @@ def _summed(batch: Batch, leaves: Sequence[Leaf], entries: _Entries,
     several[:-1] |= twice
     redo = np.unique(key[several])
     words = np.fromiter((is_word(leaves[u]) for u in (redo // n).tolist()), np.bool_, len(redo))
-    fs_of_uid = dict(zip(entries.uid.tolist(), entries.fields.tolist()))
-    word_keys, word_scores, left = _fuzzy_words(batch, leaves, redo[words], fs_of_uid, fields)
+    fs_of_uid = dict(zip(cols.uid.tolist(), cols.fields.tolist()))
+    word_keys, word_scores, left = _several_keys(batch, leaves, redo[words], fs_of_uid, fields)
     extra_keys, extra_scores = _scalar_cells(batch, leaves, np.union1d(redo[~words], left))
     key = np.concatenate([key[~several], word_keys, extra_keys])
     score = np.concatenate([score[~several], word_scores, extra_scores])
@@ -219,7 +201,7 @@ def _summed(batch: Batch, leaves: Sequence[Leaf], entries: _Entries,
     return key[order], score[order]
 
 
-def _fuzzy_words(batch: Batch, leaves: Sequence[Leaf], cells: Ints, fs_of_uid: dict[int, int],
+def _several_keys(batch: Batch, leaves: Sequence[Leaf], cells: Ints, fs_of_uid: dict[int, int],
                  fields: list[tuple[str, ...]]) -> tuple[Ints, Floats, Ints]:
     """One-word clauses on the (clause, paper) cells where they accept several keys: score._eval_text
     from the hits, each worth its key's similarity, summed per field in position order; the idf
@@ -253,9 +235,10 @@ def _fuzzy_words(batch: Batch, leaves: Sequence[Leaf], cells: Ints, fs_of_uid: d
     best = np.zeros(len(cells), np.int64)
     best[owner[last]] = kid[last]  # in ascending order: the last write per cell is its best hit
     idf = np.array(batch.key_idf, np.float64)[best]
-    good = (x > 0) & ~np.isin(np.arange(len(cells)), tied)
+    left = np.isin(np.arange(len(cells)), tied)
+    good = (x > 0) & ~left
     score = idf[good] * x[good] * (K1 + 1) / (x[good] + K1)
-    return cells[good], score, cells[np.isin(np.arange(len(cells)), tied)]
+    return cells[good], score, cells[left]
 
 
 def _scalar_cells(batch: Batch, leaves: Sequence[Leaf], cells: Ints) -> tuple[Ints, Floats]:
@@ -273,14 +256,15 @@ def _scalar_cells(batch: Batch, leaves: Sequence[Leaf], cells: Ints) -> tuple[In
     return np.array(out_keys, np.int64), np.array(out_scores, np.float64)
 
 
-def _cells(batch: Batch, entries: _Entries) -> Ints:
+def _cells(batch: Batch, entries: list[Entry]) -> Ints:
     """The distinct ``uid * papers + paper`` of the papers holding the entries' keys."""
-    owner, at = batch.key_rows(entries.kid)
-    return np.unique(entries.uid[owner] * len(batch.docs) + batch.paper[at])
+    cols = _columns(entries)
+    owner, at = batch.key_rows(cols.kid)
+    return np.unique(cols.uid[owner] * len(batch.docs) + batch.paper[at])
 
 
 def _rescore_variants(batch: Batch, leaves: Sequence[Leaf], keys: Ints, scores: Floats,
-                      odd: _Entries, adjacent: _Entries) -> tuple[Ints, Floats]:
+                      odd: list[Entry], adjacent: list[Entry]) -> tuple[Ints, Floats]:
     """Fuzzy two-word phrases: the exact pair's result stands where no near variant of a word
     occurs; where one does, the scalar scorer decides, on the papers where some accepted form of
     each word follows the other (elsewhere the phrase cannot match)."""
@@ -301,7 +285,7 @@ def _weighted(quality: Floats, fs: Ints, fields: list[tuple[str, ...]]) -> Float
         rows = np.flatnonzero(fs == f) if len(fields) > 1 else np.arange(len(quality))
         xf = np.zeros(len(rows), np.float64)
         for name in names:
-            xf = xf + FIELD_WEIGHTS[name] * quality[rows, _FIELD_INDEX[name]]
+            xf = xf + FIELD_WEIGHTS[name] * quality[rows, FIELD_INDEX[name]]
         x[rows] = xf
     return x
 

@@ -26,6 +26,7 @@ import numpy.typing as npt
 from digest.gcpause import gc_paused
 from digest.match.batch import Batch
 from digest.match.plans import PlanBook, evaluate_plans, shape_of
+from digest.match.ranges import ranges
 from digest.match.document import Document, meta_atoms
 from digest.match.query import And, MetaClause, Node, Not, TextClause, Word
 from digest.match.score import DEFAULT_THRESHOLD, SCORE_DIGITS, CompiledQuery, MatchResult, scoring_form
@@ -168,7 +169,7 @@ class QueryIndex:
         for word in _fuzzy_words(root):
             self._registered[word] = self._registered.get(word, 0) + 1
             if self._registered[word] == 1:
-                self._register_word(word)
+                self._vocab.add(word)
         if triggers is None:
             self._always.add(pid)
             return pid
@@ -218,9 +219,6 @@ class QueryIndex:
     def _table(self, atom: Atom) -> dict[Any, set[int]]:
         kind = atom[0]
         return self._exact if kind == "k" else self._words if kind == "w" else self._meta  # type: ignore[return-value]
-
-    def _register_word(self, word: Word) -> None:
-        self._vocab.add(word)
 
     def _cost(self, atom: Atom) -> float:
         """Expected number of papers carrying ``atom`` (lower is better), from the corpus stats."""
@@ -305,9 +303,7 @@ class QueryIndex:
         plan, paper, raw = evaluate_plans(batch, self._book, hot, floors)
         score = _round_scores(raw)
         # one row per (query, paper) at or above the query's threshold
-        per_plan = sizes[plan]
-        row = np.repeat(np.arange(len(plan), dtype=np.int64), per_plan)
-        entry = np.arange(len(row), dtype=np.int64) + np.repeat(first[plan] - (np.cumsum(per_plan) - per_plan), per_plan)
+        entry, row = ranges(first[plan], sizes[plan])
         paper, score = paper[row], score[row]
         keep = score >= limits[entry]
         entry, paper, score = entry[keep], paper[keep], score[keep]
@@ -336,8 +332,8 @@ class QueryIndex:
     def _count_pairs(self, root: Node, step: int) -> None:
         """Count in (``step`` 1) or out (-1) what the phrases of a plan look up in a batch: "a b"
         for consecutive words, and "joined " for their joined forms written as one token (see
-        Batch._phrase2 and Batch._phrase_candidates; fuzzy words count with their own keys, which is
-        all they accept in a batch without near variants)."""
+        digest.match.clauses and Batch._phrase_candidates; fuzzy words count with their own keys;
+        the pairs of their near variants are added per batch, see Batch)."""
         for leaf in _leaves_of(root):
             if len(leaf.words) > 1 and not any(w.prefix for w in leaf.words):
                 pairs = [f"{a.key} {b.key}" for a, b in zip(leaf.words, leaf.words[1:])]

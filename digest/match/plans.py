@@ -33,6 +33,7 @@ import numpy.typing as npt
 from digest.match.batch import HIT_FIELD, Batch
 from digest.match.clauses import clause_table
 from digest.match.positions import Positions, is_word
+from digest.match.ranges import ranges
 from digest.match.query import And, MetaClause, Node, Not, TextClause
 from digest.match.score import OR_OTHERS, PROXIMITY_BONUS, PROXIMITY_WINDOW
 
@@ -90,10 +91,7 @@ class _Table:
 
     def spans(self, uids: Ints) -> tuple[Ints, Ints]:
         """Positions in the table of every row of the clauses ``uids``, and each one's index into ``uids``."""
-        lengths = self.size[uids]
-        owner = np.repeat(np.arange(len(uids), dtype=np.int64), lengths)
-        first = np.repeat(self.start[uids] - (np.cumsum(lengths) - lengths), lengths)
-        return np.arange(int(lengths.sum()), dtype=np.int64) + first, owner
+        return ranges(self.start[uids], self.size[uids])
 
     def hits(self, uids: Ints, rows: Ints, papers: Ints) -> tuple[Ints, Ints, Ints]:
         """(row, field, token position) of every hit of clause ``uids[i]`` on ``papers[i]``
@@ -268,11 +266,9 @@ def _closest(a: tuple[Ints, Ints, Ints], b: tuple[Ints, Ints, Ints], best: Ints)
     b_key, b_pos = b_key[order], b[2][order]
     lo = np.searchsorted(b_key, a_key, "left")
     counts = np.searchsorted(b_key, a_key, "right") - lo
-    total = int(counts.sum())
-    if not total:
+    if not counts.any():
         return
-    which = np.repeat(np.arange(len(a_key), dtype=np.int64), counts)
-    at = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts) + np.repeat(lo, counts)
+    at, which = ranges(lo, counts)
     gaps = np.abs(a[2][which] - b_pos[at])
     gaps[gaps == 0] = _FAR
     np.minimum.at(best, a[0][which], gaps)

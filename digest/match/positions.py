@@ -21,15 +21,15 @@ from typing import Union
 import numpy as np
 import numpy.typing as npt
 
-from digest.match.batch import Batch
-from digest.match.query import MetaClause, TEXT_FIELDS, TextClause
+from digest.match.batch import FIELD_INDEX, Batch
+from digest.match.query import MetaClause, TextClause
+from digest.match.ranges import ranges
 
 __all__ = ["Positions", "is_word"]
 
 Ints = npt.NDArray[np.int64]
 Floats = npt.NDArray[np.float64]
 Leaf = Union[TextClause, MetaClause]
-_FIELD_INDEX = {name: i for i, name in enumerate(TEXT_FIELDS)}
 
 
 def is_word(leaf: Leaf) -> bool:
@@ -94,7 +94,7 @@ class Positions:
                 if kid is not None:
                     ids.append(kid)
                     sims.append(sim)
-            mask = sum(1 << _FIELD_INDEX[name] for name in leaf.fields)
+            mask = sum(1 << FIELD_INDEX[name] for name in leaf.fields)
             found = self._leaf_keys[id(leaf)] = (ids, sims, mask)
         return found
 
@@ -108,11 +108,8 @@ class Positions:
         flat = np.fromiter((k for ids, _, _ in accepted for k in ids), np.int64, int(sizes.sum()))
         flat_sim = np.fromiter((s for _, sims, _ in accepted for s in sims), np.float64, int(sizes.sum()))
         mask = np.fromiter((m for _, _, m in accepted), np.int64, len(accepted))
-        first = np.cumsum(sizes) - sizes
         # one probe per (request, accepted key)
-        lengths = sizes[which]
-        request = np.repeat(np.arange(len(uids), dtype=np.int64), lengths)
-        entry = np.arange(len(request), dtype=np.int64) + np.repeat(first[which] - (np.cumsum(lengths) - lengths), lengths)
+        entry, request = ranges((np.cumsum(sizes) - sizes)[which], sizes[which])
         kid = flat[entry]
         want = kid * len(self.batch.docs) + papers[request]
         if not len(self.row_key):
@@ -121,9 +118,7 @@ class Positions:
         present = self.row_key[row] == want
         request, row, entry = request[present], row[present], entry[present]
         # the rows' hits, filtered by the clause's fields
-        lengths = self.start[row + 1] - self.start[row]
-        owner = np.repeat(request, lengths)
-        at = np.arange(int(lengths.sum()), dtype=np.int64) + np.repeat(self.start[row] - (np.cumsum(lengths) - lengths), lengths)
-        field, pos, entry = self.field[at], self.pos[at], np.repeat(entry, lengths)
+        at, probe = ranges(self.start[row], self.start[row + 1] - self.start[row])
+        owner, field, pos, entry = request[probe], self.field[at], self.pos[at], entry[probe]
         keep = (mask[which[owner]] >> field) & 1 == 1
         return owner[keep], field[keep], pos[keep], flat[entry[keep]], flat_sim[entry[keep]]

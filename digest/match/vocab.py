@@ -25,6 +25,7 @@ from rapidfuzz.distance import OSA
 
 from digest.match.document import word_similarity
 from digest.match.query import Word
+from digest.match.ranges import ranges
 
 __all__ = ["WordSet"]
 
@@ -103,11 +104,9 @@ class _HashTable:
         found = at < len(self.values)
         found[found] = self.values[at[found]] == probes[maybe[found]]
         maybe, at = maybe[found], at[found]
-        counts = self.ends[at] - self.starts[at]
-        i = np.repeat(maybe, counts)
         # the owners of each match: its group's slice of self.owners
-        first = np.repeat(self.starts[at] - np.cumsum(counts) + counts, counts)
-        return i, self.owners[first + np.arange(len(i), dtype=np.int64)]
+        slots, match = ranges(self.starts[at], self.ends[at] - self.starts[at])
+        return maybe[match], self.owners[slots]
 
 
 class _Compiled:
