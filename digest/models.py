@@ -154,6 +154,8 @@ class IngestStats:
     new_versions: int = 0
     merged: int = 0
     unchanged: int = 0
+    #: What the parser skipped or repaired in the document (bad lines, damaged entries).
+    warnings: tuple[str, ...] = ()
 
     @property
     def added(self) -> int:

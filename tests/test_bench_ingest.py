@@ -24,7 +24,7 @@ def test_generated_snapshot_is_real_records_with_unique_ids(tmp_path: Path, data
 
 
 def test_bulk_benchmark_imports_everything_and_reports(tmp_path: Path, data_dir: Path) -> None:
-    result = bench_bulk(records=1000, batch_size=250, data=data_dir, workdir=tmp_path)
+    result = bench_bulk(records=1000, data=data_dir, workdir=tmp_path)
     assert result["stored"] == 1000 and result["skipped"] == 0
     assert set(result["ratios"]) == {"import/raw_insert", "import/raw_load"}
     assert result["peak_rss_mb"] > 0

@@ -110,3 +110,15 @@ def test_missing_file_is_one_line(tmp_path: Path, run) -> None:  # type: ignore[
 def test_ingest_with_no_feeds_due(run) -> None:  # type: ignore[no-untyped-def]
     code, out, _ = run("ingest")
     assert code == 0 and "no feeds due" in out
+
+
+def test_skipped_snapshot_lines_are_reported_on_stderr(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
+    lines = CAPTURES[-1].read_bytes().splitlines(keepends=True)
+    path = tmp_path / "snapshot.jsonl"
+    path.write_bytes(b"".join([lines[0], b"{not json\n", *lines[1:3], *[b"[1]\n"] * 8]))
+    code, out, err = run("ingest", "--file", str(path))
+    assert code == 0 and "3 entries: 3 new" in out
+    warnings = err.splitlines()
+    assert warnings[0] == f"{path}: warning: skipped 9 of 12 line(s)"
+    assert warnings[1] == f"{path}: warning: line 2: not JSON (JSONDecodeError: Expecting property name enclosed in double quotes: line 1 column 2 (char 1)); skipped"
+    assert warnings[-1] == f"{path}: warning: 5 more warning(s) not shown" and len(warnings) == 6

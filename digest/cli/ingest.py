@@ -60,6 +60,7 @@ def ingest(ctx: Context, path: str | None, kind: str | None, feed_name: str | No
         stats = ingest_file(ctx.store, path, kind=kind, feed_name=feed_name,
                             progress=bar.advance if bar else None)
     click.echo(f"{path}: {_stats_line(stats)}")
+    _print_warnings(path, stats.warnings)
 
 
 def _print_run(run: FeedRun) -> None:
@@ -69,8 +70,14 @@ def _print_run(run: FeedRun) -> None:
     detail = {"quiet": "quiet (no announcement)", "stale": "stale (same batch as before; will retry soon)",
               "not-modified": "not modified"}.get(run.status)
     click.echo(f"{run.feed_name}: {detail or _stats_line(run.stats)}")
-    for warning in run.warnings[:5]:
-        click.echo(f"{run.feed_name}: warning: {warning}", err=True)
+    _print_warnings(run.feed_name, run.warnings)
+
+
+def _print_warnings(name: str, warnings: tuple[str, ...], *, shown: int = 5) -> None:
+    for warning in warnings[:shown]:
+        click.echo(f"{name}: warning: {warning}", err=True)
+    if len(warnings) > shown:
+        click.echo(f"{name}: warning: {len(warnings) - shown} more warning(s) not shown", err=True)
 
 
 def ctx_exit(code: int) -> None:

@@ -12,7 +12,8 @@ This is the bulk import for a new installation (issue #2): the full snapshot has
 :func:`iter_records` streams line by line in constant memory, and a bad line is skipped and counted
 (:class:`SnapshotStats`) rather than ending the import.
 
-Public names: :data:`KIND`, :func:`iter_records`, :class:`SnapshotStats`, :func:`parse`, :func:`record_from_json`.
+Public names: :data:`KIND`, :func:`iter_records`, :func:`read_path`, :class:`SnapshotStats`, :func:`parse`,
+:func:`record_from_json`.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from email.utils import parsedate_to_datetime
 from functools import lru_cache
+from pathlib import Path
 from typing import IO, Any
 
 from digest.errors import ParseError
@@ -32,7 +34,7 @@ from digest.models import PaperRecord, ParsedFeed
 from digest.sources.arxiv_rss import plain_title
 from digest.text import collapse_ws, normalize_author, split_authors
 
-__all__ = ["KIND", "SnapshotStats", "iter_records", "parse", "record_from_json"]
+__all__ = ["KIND", "SnapshotStats", "iter_records", "read_path", "parse", "record_from_json"]
 
 KIND = "arxiv-snapshot"
 #: Warnings kept per import; the count goes on past it.
@@ -91,6 +93,12 @@ def iter_records(stream: IO[bytes], *, stats: SnapshotStats | None = None,
 
 
 _decode = json.JSONDecoder().decode  # what json.loads(text) calls
+
+
+def read_path(path: Path, stats: SnapshotStats) -> Iterator[PaperRecord]:
+    """:func:`iter_records` of a file by path: the reader :mod:`digest.sources.background` runs."""
+    with path.open("rb") as stream:
+        yield from iter_records(stream, stats=stats, source=str(path))
 
 
 def parse(data: bytes, *, source: str | None = None) -> ParsedFeed:

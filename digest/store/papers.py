@@ -53,6 +53,8 @@ _ID_LEN, _EXT_LEN = 300, 500
 #: SQLite page cache during :meth:`PaperStore.bulk_import`, in KiB (see :func:`_page_cache`); with
 #: the importer's own ~110 MB this stays well under the 500 MB budget of issue #2 at 1M records.
 BULK_CACHE_KIB = 128 * 1024
+#: Records per transaction of :meth:`PaperStore.bulk_import`.
+BULK_BATCH = 5000
 #: paper_events columns, in table order (the order of the tuples _flush writes).
 _EVENT_COLUMNS = ("seq", "paper_id", "kind", "version", "created")
 
@@ -287,7 +289,7 @@ class PaperStore(StoreBase):
         """Store one document's records: merge, append events, keep every via. Idempotent."""
         return self._ingest(feed_name, records, batch_size, now=now or utcnow(), progress=None)
 
-    def bulk_import(self, feed_name: str, records: Iterable[PaperRecord], *, batch_size: int = 5000,
+    def bulk_import(self, feed_name: str, records: Iterable[PaperRecord], *, batch_size: int = BULK_BATCH,
                     progress: Callable[[int], None] | None = None, now: datetime | None = None) -> IngestStats:
         """Stream a large import (the arXiv snapshot) in constant memory; ``progress(n)`` after each batch."""
         return self._ingest(feed_name, records, batch_size, now=now or utcnow(), progress=progress,

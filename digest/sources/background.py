@@ -1,0 +1,149 @@
+"""Read a large local capture in a helper process while this one stores what it reads.
+
+A bulk import (the arXiv snapshot: ~2.7M lines) spends about 40% of its time decoding JSON and
+building records and the rest in the store. Python runs one thread of Python at a time, so the
+two halves only overlap in separate processes: a helper process runs the source's reader and sends
+its records back in batches; the importing process unpickles them and stores them.
+
+The helper is ``python -m digest.sources.background``: a fresh interpreter started with
+:mod:`subprocess`, not :mod:`multiprocessing`, whose "spawn" method re-imports the caller's main
+script (a script without an ``if __name__ == "__main__"`` guard would start importing again) and
+whose "fork" copies a process that may run the scheduler's or the web server's threads. It gets
+``(reader, path, stats)`` pickled on its stdin and writes one pickle per message on its stdout:
+``("records", columns)`` (a batch as one tuple per record field), then ``("done", stats)`` or
+``("error", (kind, reason))``.
+
+Memory stays bounded: the helper holds at most :data:`AHEAD` pickled batches (a sender thread
+writes them while its main thread reads on, so the helper keeps working while the importer is busy
+in a long transaction), and blocks when the importer falls behind.
+
+Public: :func:`records_in_background`, :class:`ReaderDied`.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import queue
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from itertools import islice, starmap
+from operator import attrgetter
+from pathlib import Path
+from typing import IO, Any
+
+import digest
+from digest.errors import ParseError
+from digest.models import PaperRecord
+
+__all__ = ["records_in_background", "ReaderDied"]
+
+#: Records per message, and messages the helper may hold ready: 2,000 snapshot records pickle to
+#: ~2.5 MB, so the helper keeps ~10,000 records (two of the store's bulk transactions) in hand.
+BATCH = 2000
+AHEAD = 5
+
+#: A record's constructor arguments, in order. Batches travel as columns of these: a column of
+#: 2,000 values pickles in one pass, where records would each go through a __reduce__ call.
+_record_fields = attrgetter(*PaperRecord.__dataclass_fields__)
+
+#: A module-level function (it is pickled by name): reads ``path``, updates ``stats`` as it goes.
+Reader = Callable[[Path, Any], Iterator[PaperRecord]]
+
+
+class ReaderDied(ParseError):
+    """The helper process ended without finishing (killed, out of memory, not startable)."""
+
+
+def records_in_background(reader: Reader, path: Path, stats: Any, *, kind: str) -> Iterator[PaperRecord]:
+    """``reader(path, stats)``'s records, read in a helper process; ``stats`` gets the helper's
+    final values when the reader is done.
+
+    What the reader raises (a ParseError, an OSError) is raised here as a ParseError with its
+    reason. Closing the iterator early (the store failed) stops the helper.
+    """
+    # The helper must import the same digest as this process, installed or not.
+    env = dict(os.environ)
+    package_root = str(Path(digest.__file__).resolve().parents[1])
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
+    helper = subprocess.Popen([sys.executable, "-m", "digest.sources.background"], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, env=env)
+    assert helper.stdin is not None and helper.stdout is not None
+    try:
+        with helper.stdin:
+            pickle.dump((reader, path, stats), helper.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+        while True:
+            try:
+                tag, payload = pickle.load(helper.stdout)
+            except (EOFError, pickle.UnpicklingError):
+                raise ReaderDied(kind, f"the reader process stopped (exit code {helper.wait()})",
+                                 source=str(path)) from None
+            if tag == "records":
+                yield from starmap(PaperRecord, zip(*payload))
+            elif tag == "done":
+                _copy_fields(payload, stats)
+                return
+            else:  # "error": what the reader raised, as (kind, reason)
+                raise ParseError(*payload, source=str(path))
+    finally:
+        if helper.poll() is None:
+            helper.kill()
+        helper.stdout.close()
+        helper.wait()
+
+
+def _copy_fields(source: Any, target: Any) -> None:
+    for name in getattr(type(target), "__slots__", ()) or vars(target):
+        setattr(target, name, getattr(source, name))
+
+
+# --- the helper's side ---------------------------------------------------------------------------
+
+def _serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
+    """Read ``(reader, path, stats)``, run the reader, write its records in batches."""
+    outbox: queue.Queue[bytes | None] = queue.Queue(maxsize=AHEAD)
+    sender = threading.Thread(target=_send_all, args=(outbox, stdout), daemon=True)
+    sender.start()
+    try:
+        reader, path, stats = pickle.load(stdin)
+        records = reader(path, stats)
+        while batch := list(islice(records, BATCH)):
+            outbox.put(_dumps(("records", tuple(zip(*map(_record_fields, batch))))))
+        outbox.put(_dumps(("done", stats)))
+    except Exception as exc:  # noqa: BLE001 - every failure goes back to the importing process
+        # Sent as plain strings: our exceptions take keyword arguments, which pickle cannot restore.
+        outbox.put(_dumps(("error", _kind_and_reason(exc))))
+    finally:
+        outbox.put(None)
+        sender.join()
+
+
+def _send_all(outbox: queue.Queue[bytes | None], stdout: IO[bytes]) -> None:
+    # One blocking write per message, the GIL released while the importer reads it.
+    broken = False
+    while (blob := outbox.get()) is not None:
+        if broken:
+            continue  # the importer stopped reading: drain, so the reader never blocks on a full outbox
+        try:
+            stdout.write(blob)
+            stdout.flush()
+        except (BrokenPipeError, ValueError):
+            broken = True
+
+
+def _dumps(message: tuple[str, Any]) -> bytes:
+    return pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _kind_and_reason(exc: Exception) -> tuple[str, str]:
+    if isinstance(exc, ParseError):
+        return exc.kind, exc.reason
+    if isinstance(exc, OSError):
+        return "file", exc.strerror or str(exc)
+    return "file", f"{exc.__class__.__name__}: {exc}"
+
+
+if __name__ == "__main__":
+    _serve(sys.stdin.buffer, sys.stdout.buffer)

@@ -1,0 +1,157 @@
+"""digest.sources.background: a snapshot read in a real helper process gives exactly what reading it
+here gives (records, skipped-line counts, errors), and the helper never outlives its importer."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from digest.errors import ParseError
+from digest.ingest import ingest_file
+from digest.models import PaperRecord
+from digest.sources import arxiv_snapshot
+from digest.sources.arxiv_snapshot import SnapshotStats, read_path
+from digest.sources.background import ReaderDied, records_in_background
+from digest.store import Store
+
+SAMPLE = Path(__file__).parent / "data" / "corpus" / "arxivSpider_mnbvc_kaggle-arxiv-metadata-oai-snapshot_first200.jsonl"
+
+
+@pytest.fixture
+def broken_snapshot(tmp_path: Path) -> Path:
+    """The real sample with bad lines among the good ones (more than one message's worth)."""
+    lines = SAMPLE.read_bytes().splitlines(keepends=True)
+    bad = [b"{not json\n", b"[1, 2]\n", b'{"id": "nope", "title": "x"}\n', b"\xff\xfe\n", b'{"id": "0704.9999"}\n']
+    mixed: list[bytes] = []
+    for i, line in enumerate(lines):
+        mixed.append(line)
+        if i % 40 == 7:
+            mixed.append(bad[i % len(bad)])
+    path = tmp_path / "snapshot.jsonl"
+    path.write_bytes(b"".join(mixed))
+    return path
+
+
+@pytest.fixture
+def test_modules_importable(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The helper imports a reader by module name: let it find the readers defined below."""
+    here = str(Path(__file__).parent)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in (here, os.environ.get("PYTHONPATH")) if p))
+
+
+def test_the_helper_yields_the_same_records_and_stats(broken_snapshot: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("digest.sources.background.BATCH", 64)  # several messages, a partial last one
+    here, there = SnapshotStats(), SnapshotStats()
+    expected = list(read_path(broken_snapshot, here))
+    got = list(records_in_background(read_path, broken_snapshot, there, kind=arxiv_snapshot.KIND))
+    assert got == expected and len(got) == 200
+    assert all(type(r) is PaperRecord for r in got)
+    assert (there.lines, there.records, there.skipped, there.warnings) == (here.lines, here.records, here.skipped,
+                                                                           here.warnings)
+    assert there.skipped == 5
+
+
+def test_a_missing_file_is_a_parse_error_naming_it(tmp_path: Path) -> None:
+    missing = tmp_path / "gone.jsonl"
+    with pytest.raises(ParseError, match=r"gone\.jsonl: cannot read as file: No such file or directory"):
+        list(records_in_background(read_path, missing, SnapshotStats(), kind=arxiv_snapshot.KIND))
+
+
+def failing_reader(path: Path, stats: Any) -> Iterator[PaperRecord]:
+    yield PaperRecord(source_kind="arxiv-snapshot", external_id="1", title="first")
+    raise ParseError("arxiv-snapshot", "line 2 is broken beyond repair")
+
+
+def dying_reader(path: Path, stats: Any) -> Iterator[PaperRecord]:
+    yield PaperRecord(source_kind="arxiv-snapshot", external_id="1", title="first")
+    os._exit(3)  # as if killed: no message, no clean-up
+
+
+def endless_reader(path: Path, stats: Any) -> Iterator[PaperRecord]:
+    n = 0
+    while True:
+        n += 1
+        yield PaperRecord(source_kind="arxiv-snapshot", external_id=str(n), title=f"paper {n}")
+
+
+@pytest.mark.usefixtures("test_modules_importable")
+def test_an_error_in_the_reader_is_raised_with_its_reason(tmp_path: Path) -> None:
+    with pytest.raises(ParseError, match="cannot read as arxiv-snapshot: line 2 is broken beyond repair"):
+        list(records_in_background(failing_reader, tmp_path / "x.jsonl", SnapshotStats(), kind="arxiv-snapshot"))
+
+
+@pytest.mark.usefixtures("test_modules_importable")
+def test_a_helper_that_dies_is_reported_with_its_exit_code(tmp_path: Path) -> None:
+    with pytest.raises(ReaderDied, match=r"the reader process stopped \(exit code 3\)"):
+        list(records_in_background(dying_reader, tmp_path / "x.jsonl", SnapshotStats(), kind="arxiv-snapshot"))
+
+
+@pytest.mark.usefixtures("test_modules_importable")
+def test_closing_early_stops_the_helper(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    started: list[subprocess.Popen[bytes]] = []
+    real_popen = subprocess.Popen
+
+    def recording_popen(*args: Any, **kwargs: Any) -> subprocess.Popen[bytes]:
+        started.append(real_popen(*args, **kwargs))
+        return started[-1]
+
+    monkeypatch.setattr(subprocess, "Popen", recording_popen)
+    records = records_in_background(endless_reader, tmp_path / "x.jsonl", SnapshotStats(), kind="arxiv-snapshot")
+    assert next(records).title == "paper 1"
+    records.close()  # what happens when the store fails mid-import
+    assert len(started) == 1 and started[0].poll() is not None  # stopped and reaped
+
+
+def test_ingest_file_stores_the_same_either_way_and_reports_skipped_lines(tmp_path: Path, broken_snapshot: Path,
+                                                                          sqlite_url: str) -> None:
+    other = Store.open(f"sqlite:///{tmp_path / 'other.db'}")
+    store = Store.open(sqlite_url)
+    try:
+        there = ingest_file(store, broken_snapshot, kind="arxiv-snapshot", background=True)
+        here = ingest_file(other, broken_snapshot, kind="arxiv-snapshot", background=False)
+        assert (there.seen, there.new) == (here.seen, here.new) == (200, 200)
+        assert there.warnings == here.warnings
+        assert there.warnings[0] == "skipped 5 of 205 line(s)" and there.warnings[1] == "line 9: id 'nope' is not an arXiv id; skipped"
+
+        def stored(s: Store) -> list[tuple[Any, ...]]:
+            return [(p.id, p.title, p.authors, p.abstract, p.version, p.doi, p.published, p.updated, p.categories,
+                     [v.external_id for v in p.sources]) for p in s.iter_papers()]
+
+        assert stored(store) == stored(other)
+        again = ingest_file(store, broken_snapshot, kind="arxiv-snapshot", background=True)
+        assert (again.seen, again.new, again.unchanged) == (200, 0, 200)  # nothing twice
+    finally:
+        store.close()
+        other.close()
+
+
+def test_a_snapshot_of_only_bad_lines_is_an_error_either_way(tmp_path: Path, sqlite_store: Store) -> None:
+    path = tmp_path / "bad.jsonl"
+    path.write_bytes(b"{not json\n[1]\n")
+    for background in (True, False):
+        with pytest.raises(ParseError, match="no line is a snapshot record"):
+            ingest_file(sqlite_store, path, kind="arxiv-snapshot", background=background)
+
+
+def test_a_script_without_a_main_guard_can_import_in_the_background(tmp_path: Path) -> None:
+    # multiprocessing's "spawn" would re-run this script in the helper; a subprocess does not.
+    script = tmp_path / "import_snapshot.py"
+    script.write_text(textwrap.dedent(f"""
+        from digest.ingest import ingest_file
+        from digest.store import Store
+        store = Store.open("sqlite:///{tmp_path / 'script.db'}")
+        stats = ingest_file(store, {str(SAMPLE)!r}, kind="arxiv-snapshot", background=True)
+        print("stored", stats.new)
+    """))
+    root = str(Path(__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)}
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["stored", "200"]
