@@ -39,13 +39,6 @@ def broken_snapshot(tmp_path: Path) -> Path:
     return path
 
 
-@pytest.fixture
-def test_modules_importable(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The helper imports a reader by module name: let it find the readers defined below."""
-    here = str(Path(__file__).parent)
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in (here, os.environ.get("PYTHONPATH")) if p))
-
-
 def test_the_helper_yields_the_same_records_and_stats(broken_snapshot: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("digest.sources.background.BATCH", 64)  # several messages, a partial last one
     here, there = SnapshotStats(), SnapshotStats()
@@ -64,6 +57,8 @@ def test_a_missing_file_is_a_parse_error_naming_it(tmp_path: Path) -> None:
         list(records_in_background(read_path, missing, SnapshotStats(), kind=arxiv_snapshot.KIND))
 
 
+# Readers the helper imports by name from this module (pytest puts tests/ on the import path,
+# which the helper inherits).
 def failing_reader(path: Path, stats: Any) -> Iterator[PaperRecord]:
     yield PaperRecord(source_kind="arxiv-snapshot", external_id="1", title="first")
     raise ParseError("arxiv-snapshot", "line 2 is broken beyond repair")
@@ -81,19 +76,16 @@ def endless_reader(path: Path, stats: Any) -> Iterator[PaperRecord]:
         yield PaperRecord(source_kind="arxiv-snapshot", external_id=str(n), title=f"paper {n}")
 
 
-@pytest.mark.usefixtures("test_modules_importable")
 def test_an_error_in_the_reader_is_raised_with_its_reason(tmp_path: Path) -> None:
     with pytest.raises(ParseError, match="cannot read as arxiv-snapshot: line 2 is broken beyond repair"):
         list(records_in_background(failing_reader, tmp_path / "x.jsonl", SnapshotStats(), kind="arxiv-snapshot"))
 
 
-@pytest.mark.usefixtures("test_modules_importable")
 def test_a_helper_that_dies_is_reported_with_its_exit_code(tmp_path: Path) -> None:
     with pytest.raises(ReaderDied, match=r"the reader process stopped \(exit code 3\)"):
         list(records_in_background(dying_reader, tmp_path / "x.jsonl", SnapshotStats(), kind="arxiv-snapshot"))
 
 
-@pytest.mark.usefixtures("test_modules_importable")
 def test_closing_early_stops_the_helper(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     started: list[subprocess.Popen[bytes]] = []
     real_popen = subprocess.Popen

@@ -5,13 +5,13 @@ building records and the rest in the store. Python runs one thread of Python at 
 two halves only overlap in separate processes: a helper process runs the source's reader and sends
 its records back in batches; the importing process unpickles them and stores them.
 
-The helper is ``python -m digest.sources.background``: a fresh interpreter started with
-:mod:`subprocess`, not :mod:`multiprocessing`, whose "spawn" method re-imports the caller's main
-script (a script without an ``if __name__ == "__main__"`` guard would start importing again) and
-whose "fork" copies a process that may run the scheduler's or the web server's threads. It gets
-``(reader, path, stats)`` pickled on its stdin and writes one pickle per message on its stdout:
-``("records", columns)`` (a batch as one tuple per record field), then ``("done", stats)`` or
-``("error", (kind, reason))``.
+The helper is a fresh interpreter (``python -c``) started with :mod:`subprocess`, not
+:mod:`multiprocessing`, whose "spawn" method re-imports the caller's main script (a script without
+an ``if __name__ == "__main__"`` guard would start importing again) and whose "fork" copies a
+process that may run the scheduler's or the web server's threads. It gets this process's
+``sys.path``, then ``(reader, path, stats)``, pickled on its stdin, and writes one pickle per
+message on its stdout: ``("records", columns)`` (a batch as one tuple per record field), then
+``("done", stats)`` or ``("error", (kind, reason))``.
 
 Memory stays bounded: the helper holds at most :data:`AHEAD` pickled batches (a sender thread
 writes them while its main thread reads on, so the helper keeps working while the importer is busy
@@ -22,7 +22,6 @@ Public: :func:`records_in_background`, :class:`ReaderDied`.
 
 from __future__ import annotations
 
-import os
 import pickle
 import queue
 import subprocess
@@ -34,7 +33,6 @@ from operator import attrgetter
 from pathlib import Path
 from typing import IO, Any
 
-import digest
 from digest.errors import ParseError
 from digest.models import PaperRecord
 
@@ -64,15 +62,13 @@ def records_in_background(reader: Reader, path: Path, stats: Any, *, kind: str) 
     What the reader raises (a ParseError, an OSError) is raised here as a ParseError with its
     reason. Closing the iterator early (the store failed) stops the helper.
     """
-    # The helper must import the same digest as this process, installed or not.
-    env = dict(os.environ)
-    package_root = str(Path(digest.__file__).resolve().parents[1])
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
-    helper = subprocess.Popen([sys.executable, "-m", "digest.sources.background"], stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, env=env)
+    helper = subprocess.Popen([sys.executable, "-c", _HELPER], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     assert helper.stdin is not None and helper.stdout is not None
     try:
         with helper.stdin:
+            # Our import path first, so the helper imports the same digest (and reader) as this
+            # process, installed or not; multiprocessing's spawn passes sys.path the same way.
+            pickle.dump(sys.path, helper.stdin, protocol=pickle.HIGHEST_PROTOCOL)
             pickle.dump((reader, path, stats), helper.stdin, protocol=pickle.HIGHEST_PROTOCOL)
         while True:
             try:
@@ -145,5 +141,6 @@ def _kind_and_reason(exc: Exception) -> tuple[str, str]:
     return "file", f"{exc.__class__.__name__}: {exc}"
 
 
-if __name__ == "__main__":
-    _serve(sys.stdin.buffer, sys.stdout.buffer)
+#: The helper's program: take this process's import path, then serve.
+_HELPER = ("import pickle, sys; sys.path[:] = pickle.load(sys.stdin.buffer); "
+           "from digest.sources.background import _serve; _serve(sys.stdin.buffer, sys.stdout.buffer)")
