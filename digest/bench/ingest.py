@@ -225,6 +225,7 @@ def bench_bulk(*, records: int = 1_000_000, data: Path | None = None, workdir: P
             "ratios": {"import/raw_insert": rate["import"] / rate["raw_insert"],
                        "import/raw_load": rate["import"] / rate["raw_load"]},
             "peak_rss_mb": ours["maxrss_mb"], "target_ratio": BULK_TARGET, "memory_target_mb": MEMORY_TARGET_MB,
+            "meets_target": rate["import"] / rate["raw_insert"] >= BULK_TARGET,
             "meets_memory_target": ours["maxrss_mb"] <= MEMORY_TARGET_MB}
 
 
@@ -250,4 +251,6 @@ def format_report(result: dict[str, Any]) -> str:
             lines.append(f"  {name:<12} {rate:>11,.0f} records/s  {bulk['seconds'][name]:8.1f} s")
         lines += [f"  {k:<24} {v:6.2f}x (target >= {bulk['target_ratio']}x)" for k, v in bulk["ratios"].items()]
         lines.append(f"  peak RSS {bulk['peak_rss_mb']:.0f} MB (target <= {bulk['memory_target_mb']:.0f} MB)")
+        lines.append(f"  speed target {'met' if bulk['meets_target'] else 'NOT met'}, "
+                     f"memory target {'met' if bulk['meets_memory_target'] else 'NOT met'}")
     return "\n".join(lines)
