@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable, Iterable
+from contextlib import closing
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -175,7 +176,8 @@ def _import_snapshot(store: Store, path: Path, name: str, *, progress: Callable[
         background = path.stat().st_size >= BACKGROUND_READ_MIN_BYTES
     records = (records_in_background(arxiv_snapshot.read_path, path, stats, kind=arxiv_snapshot.KIND)
                if background else arxiv_snapshot.read_path(path, stats))
-    result = store.bulk_import(name, records, progress=progress, now=now)
+    with closing(records):  # a failed import stops the helper process now, not when collected
+        result = store.bulk_import(name, records, progress=progress, now=now)
     if not result.seen and stats.skipped:
         raise ParseError(arxiv_snapshot.KIND, f"no line is a snapshot record ({stats.warnings[0]})",
                          source=str(path))

@@ -4,6 +4,7 @@ here gives (records, skipped-line counts, errors), and the helper never outlives
 from __future__ import annotations
 
 import os
+import pickle
 import subprocess
 import sys
 import textwrap
@@ -39,11 +40,11 @@ def broken_snapshot(tmp_path: Path) -> Path:
     return path
 
 
-def test_the_helper_yields_the_same_records_and_stats(broken_snapshot: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("digest.sources.background.BATCH", 64)  # several messages, a partial last one
+def test_the_helper_yields_the_same_records_and_stats(broken_snapshot: Path) -> None:
     here, there = SnapshotStats(), SnapshotStats()
     expected = list(read_path(broken_snapshot, here))
-    got = list(records_in_background(read_path, broken_snapshot, there, kind=arxiv_snapshot.KIND))
+    # 64 records per message: several messages and a partial last one.
+    got = list(records_in_background(read_path, broken_snapshot, there, kind=arxiv_snapshot.KIND, batch=64))
     assert got == expected and len(got) == 200
     assert all(type(r) is PaperRecord for r in got)
     assert (there.lines, there.records, there.skipped, there.warnings) == (here.lines, here.records, here.skipped,
@@ -86,15 +87,21 @@ def test_a_helper_that_dies_is_reported_with_its_exit_code(tmp_path: Path) -> No
         list(records_in_background(dying_reader, tmp_path / "x.jsonl", SnapshotStats(), kind="arxiv-snapshot"))
 
 
-def test_closing_early_stops_the_helper(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    started: list[subprocess.Popen[bytes]] = []
+@pytest.fixture
+def started(monkeypatch: pytest.MonkeyPatch) -> list[subprocess.Popen[bytes]]:
+    """The helper processes started during the test."""
+    processes: list[subprocess.Popen[bytes]] = []
     real_popen = subprocess.Popen
 
     def recording_popen(*args: Any, **kwargs: Any) -> subprocess.Popen[bytes]:
-        started.append(real_popen(*args, **kwargs))
-        return started[-1]
+        processes.append(real_popen(*args, **kwargs))
+        return processes[-1]
 
     monkeypatch.setattr(subprocess, "Popen", recording_popen)
+    return processes
+
+
+def test_closing_early_stops_the_helper(tmp_path: Path, started: list[subprocess.Popen[bytes]]) -> None:
     records = records_in_background(endless_reader, tmp_path / "x.jsonl", SnapshotStats(), kind="arxiv-snapshot")
     assert next(records).title == "paper 1"
     records.close()  # what happens when the store fails mid-import
@@ -147,3 +154,39 @@ def test_a_script_without_a_main_guard_can_import_in_the_background(tmp_path: Pa
     out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["stored", "200"]
+
+
+def test_the_helper_stops_when_the_importer_goes_away(tmp_path: Path) -> None:
+    from digest.sources import background
+
+    helper = subprocess.Popen([sys.executable, "-c", background._HELPER], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert helper.stdin is not None and helper.stdout is not None
+    pickle.dump(sys.path, helper.stdin)
+    pickle.dump((endless_reader, tmp_path / "x.jsonl", SnapshotStats(), 100), helper.stdin)
+    helper.stdin.close()
+    assert pickle.load(helper.stdout)[0] == "records"
+    helper.stdout.close()  # as if the importer were killed: the endless reader must not go on forever
+    assert helper.wait(timeout=60) == 0
+    assert helper.stderr is not None and b"Traceback" not in helper.stderr.read()
+
+
+def test_a_failing_import_stops_the_helper_at_once(broken_snapshot: Path, sqlite_store: Store,
+                                                   started: list[subprocess.Popen[bytes]],
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    def failing_bulk_import(name: str, records: Iterator[PaperRecord], **_: Any) -> None:
+        next(records)
+        raise OSError("disk full")
+
+    monkeypatch.setattr(sqlite_store, "bulk_import", failing_bulk_import)
+    # 5 records per message: more than the helper can hold ready, so it is still running when the import fails.
+    monkeypatch.setattr("digest.sources.background.BATCH", 5)
+    try:
+        ingest_file(sqlite_store, broken_snapshot, kind="arxiv-snapshot", background=True)
+    except OSError as exc:
+        # Checked while the traceback still holds the generator: the helper must be gone already,
+        # not only once the failed frames are collected.
+        assert str(exc) == "disk full"
+        assert len(started) == 1 and started[0].poll() is not None
+    else:
+        pytest.fail("the import did not fail")

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from email.utils import parsedate_to_datetime
@@ -95,7 +95,7 @@ def iter_records(stream: IO[bytes], *, stats: SnapshotStats | None = None,
 _decode = json.JSONDecoder().decode  # what json.loads(text) calls
 
 
-def read_path(path: Path, stats: SnapshotStats) -> Iterator[PaperRecord]:
+def read_path(path: Path, stats: SnapshotStats) -> Generator[PaperRecord, None, None]:
     """:func:`iter_records` of a file by path: the reader :mod:`digest.sources.background` runs."""
     with path.open("rb") as stream:
         yield from iter_records(stream, stats=stats, source=str(path))

@@ -9,7 +9,7 @@ The helper is a fresh interpreter (``python -c``) started with :mod:`subprocess`
 :mod:`multiprocessing`, whose "spawn" method re-imports the caller's main script (a script without
 an ``if __name__ == "__main__"`` guard would start importing again) and whose "fork" copies a
 process that may run the scheduler's or the web server's threads. It gets this process's
-``sys.path``, then ``(reader, path, stats)``, pickled on its stdin, and writes one pickle per
+``sys.path``, then ``(reader, path, stats, batch size)``, pickled on its stdin, and writes one pickle per
 message on its stdout: ``("records", columns)`` (a batch as one tuple per record field), then
 ``("done", stats)`` or ``("error", (kind, reason))``.
 
@@ -24,10 +24,11 @@ from __future__ import annotations
 
 import pickle
 import queue
+import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from itertools import islice, starmap
 from operator import attrgetter
 from pathlib import Path
@@ -55,12 +56,14 @@ class ReaderDied(ParseError):
     """The helper process ended without finishing (killed, out of memory, not startable)."""
 
 
-def records_in_background(reader: Reader, path: Path, stats: Any, *, kind: str) -> Iterator[PaperRecord]:
+def records_in_background(reader: Reader, path: Path, stats: Any, *, kind: str,
+                          batch: int | None = None) -> Generator[PaperRecord, None, None]:
     """``reader(path, stats)``'s records, read in a helper process; ``stats`` gets the helper's
     final values when the reader is done.
 
     What the reader raises (a ParseError, an OSError) is raised here as a ParseError with its
-    reason. Closing the iterator early (the store failed) stops the helper.
+    reason. Closing the iterator early (the store failed) stops the helper. ``batch``: records per
+    message (default :data:`BATCH`).
     """
     helper = subprocess.Popen([sys.executable, "-c", _HELPER], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     assert helper.stdin is not None and helper.stdout is not None
@@ -69,7 +72,7 @@ def records_in_background(reader: Reader, path: Path, stats: Any, *, kind: str) 
             # Our import path first, so the helper imports the same digest (and reader) as this
             # process, installed or not; multiprocessing's spawn passes sys.path the same way.
             pickle.dump(sys.path, helper.stdin, protocol=pickle.HIGHEST_PROTOCOL)
-            pickle.dump((reader, path, stats), helper.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+            pickle.dump((reader, path, stats, batch or BATCH), helper.stdin, protocol=pickle.HIGHEST_PROTOCOL)
         while True:
             try:
                 tag, payload = pickle.load(helper.stdout)
@@ -98,14 +101,17 @@ def _copy_fields(source: Any, target: Any) -> None:
 # --- the helper's side ---------------------------------------------------------------------------
 
 def _serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
-    """Read ``(reader, path, stats)``, run the reader, write its records in batches."""
+    """Read ``(reader, path, stats, batch size)``, run the reader, write its records in batches."""
+    # Ctrl-C reaches the whole process group: the importer stops us (and reports); no second traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     outbox: queue.Queue[bytes | None] = queue.Queue(maxsize=AHEAD)
-    sender = threading.Thread(target=_send_all, args=(outbox, stdout), daemon=True)
+    gone = threading.Event()  # the importer stopped reading
+    sender = threading.Thread(target=_send_all, args=(outbox, stdout, gone), daemon=True)
     sender.start()
     try:
-        reader, path, stats = pickle.load(stdin)
+        reader, path, stats, size = pickle.load(stdin)
         records = reader(path, stats)
-        while batch := list(islice(records, BATCH)):
+        while not gone.is_set() and (batch := list(islice(records, size))):
             outbox.put(_dumps(("records", tuple(zip(*map(_record_fields, batch))))))
         outbox.put(_dumps(("done", stats)))
     except Exception as exc:  # noqa: BLE001 - every failure goes back to the importing process
@@ -116,17 +122,16 @@ def _serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
         sender.join()
 
 
-def _send_all(outbox: queue.Queue[bytes | None], stdout: IO[bytes]) -> None:
+def _send_all(outbox: queue.Queue[bytes | None], stdout: IO[bytes], gone: threading.Event) -> None:
     # One blocking write per message, the GIL released while the importer reads it.
-    broken = False
     while (blob := outbox.get()) is not None:
-        if broken:
-            continue  # the importer stopped reading: drain, so the reader never blocks on a full outbox
+        if gone.is_set():
+            continue  # drain, so the reader never blocks on a full outbox before it sees `gone`
         try:
             stdout.write(blob)
             stdout.flush()
         except (BrokenPipeError, ValueError):
-            broken = True
+            gone.set()
 
 
 def _dumps(message: tuple[str, Any]) -> bytes:
