@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import zipfile
+import zlib
 from collections.abc import Callable, Iterable
 from contextlib import closing
 from dataclasses import dataclass, replace
@@ -144,11 +146,18 @@ def ingest_file(store: Store, path: str | Path, *, kind: str | None = None, feed
     stats carry the parser's warnings (skipped lines, damaged entries).
     """
     from digest import sources
+    from digest.sources import arxiv_snapshot
 
     path = Path(path)
     head = _read_head(path)
     if not head.strip():
         raise ParseError(kind or "feed", "the file is empty", source=str(path))
+    if head.startswith((arxiv_snapshot.GZIP_MAGIC, arxiv_snapshot.ZIP_MAGIC)):
+        # Only the snapshot comes compressed (Kaggle's ZIP, a gzipped dump): judge it by what it holds.
+        kind = kind or sources.detect_kind(_read_snapshot_head(path), path.name)
+        if kind != arxiv_snapshot.KIND:
+            raise ParseError(kind, "only an arXiv snapshot is read compressed; decompress this file first",
+                             source=str(path))
     if kind is None:
         # Detection of a JSON document needs all of it; a snapshot (gigabytes) is told by its first lines.
         small = path.stat().st_size <= _WHOLE_FILE_LIMIT
@@ -165,6 +174,20 @@ def ingest_file(store: Store, path: str | Path, *, kind: str | None = None, feed
     return replace(stats, warnings=parsed.warnings)
 
 
+def _read_snapshot_head(path: Path) -> bytes:
+    from digest.sources import arxiv_snapshot
+
+    head = b""
+    try:
+        with arxiv_snapshot.open_snapshot(path) as stream:
+            while len(head) < _SNIFF_HEAD and (chunk := stream.read(8192)):
+                head += chunk
+    except (EOFError, zlib.error, zipfile.BadZipFile, OSError) as exc:
+        if not head:  # a truncated file still shows what it holds: the import reports where it ends
+            raise ParseError("file", f"cannot decompress it ({exc})", source=str(path)) from None
+    return head
+
+
 def _import_snapshot(store: Store, path: Path, name: str, *, progress: Callable[[int], None] | None,
                      now: datetime | None, background: bool | None) -> IngestStats:
     """Stream a snapshot into :meth:`Store.bulk_import`; big ones are read in a helper process."""
@@ -178,7 +201,7 @@ def _import_snapshot(store: Store, path: Path, name: str, *, progress: Callable[
                if background else arxiv_snapshot.read_path(path, stats))
     with closing(records):  # a failed import stops the helper process now, not when collected
         result = store.bulk_import(name, records, progress=progress, now=now)
-    if not result.seen and stats.skipped:
-        raise ParseError(arxiv_snapshot.KIND, f"no line is a snapshot record ({stats.warnings[0]})",
-                         source=str(path))
+    if not result.seen and (stats.skipped or stats.ended_early):
+        reason = stats.warnings[0] if stats.warnings else stats.ended_early
+        raise ParseError(arxiv_snapshot.KIND, f"no line is a snapshot record ({reason})", source=str(path))
     return replace(result, warnings=stats.summary())

@@ -122,3 +122,21 @@ def test_skipped_snapshot_lines_are_reported_on_stderr(tmp_path: Path, run) -> N
     assert warnings[0] == f"{path}: warning: skipped 9 of 12 line(s)"
     assert warnings[1] == f"{path}: warning: line 2: not JSON (JSONDecodeError: Expecting property name enclosed in double quotes: line 1 column 2 (char 1)); skipped"
     assert warnings[-1] == f"{path}: warning: 5 more warning(s) not shown" and len(warnings) == 6
+
+
+def test_a_compressed_snapshot_ingests_and_other_compressed_files_are_refused(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
+    import gzip
+
+    snapshot = tmp_path / "arxiv.json.gz"
+    snapshot.write_bytes(gzip.compress(CAPTURES[-1].read_bytes()))
+    code, out, err = run("ingest", "--file", str(snapshot))
+    assert code == 0 and "200 entries: 200 new" in out and not err
+    listing = tmp_path / "listing.xml.gz"
+    listing.write_bytes(gzip.compress((DATA / "arxiv-rss" / "aioarxiv_all-archives_2024-11-28.xml").read_bytes()))
+    code, _, err = run("ingest", "--file", str(listing))
+    assert code == 1 and err == f"error: {listing}: cannot read as arxiv-rss: only an arXiv snapshot is read compressed; decompress this file first\n"
+    cut = tmp_path / "cut.json.gz"
+    cut.write_bytes(snapshot.read_bytes()[:40_000])
+    code, out, err = run("ingest", "--file", str(cut), "--feed-name", "cut")
+    assert code == 0 and "entries" in out
+    assert "warning: the compressed file ends early, damaged after line" in err

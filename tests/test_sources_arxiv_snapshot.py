@@ -144,3 +144,67 @@ def test_odd_field_types_never_crash(obj: dict[str, object]) -> None:
         record_from_json(obj)
     except ParseError:
         pass
+
+
+# --- compressed snapshots (Kaggle ships a ZIP archive; people gzip the JSON Lines) ----------------
+
+def _zip(path: Path, members: dict[str, bytes]) -> Path:
+    import zipfile
+
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return path
+
+
+def test_gzip_and_zip_snapshots_read_like_the_plain_file(tmp_path: Path) -> None:
+    import gzip
+
+    from digest.sources.arxiv_snapshot import read_path
+
+    plain = SAMPLE.read_bytes()
+    gz = tmp_path / "arxiv.json.gz"
+    gz.write_bytes(gzip.compress(plain))
+    kaggle = _zip(tmp_path / "arxiv.zip", {"arxiv-metadata-oai-snapshot.json": plain})
+    with_readme = _zip(tmp_path / "more.zip", {"data/": b"", "README.txt": b"hello",
+                                               "data/arxiv-metadata-oai-snapshot.json": plain})
+    expected = parse(plain).records
+    for path in (gz, kaggle, with_readme):
+        stats = SnapshotStats()
+        assert tuple(read_path(path, stats)) == expected, path.name
+        assert (stats.records, stats.skipped, stats.ended_early) == (200, 0, None)
+
+
+def test_a_truncated_gzip_keeps_the_lines_before_the_damage(tmp_path: Path) -> None:
+    import gzip
+
+    from digest.sources.arxiv_snapshot import read_path
+
+    path = tmp_path / "cut.json.gz"
+    path.write_bytes(gzip.compress(SAMPLE.read_bytes())[:40_000])
+    stats = SnapshotStats()
+    got = list(read_path(path, stats))
+    assert 0 < len(got) < 200 and got == list(parse(SAMPLE.read_bytes()).records[:len(got)])
+    assert stats.ended_early and stats.ended_early.startswith(f"the compressed file ends early, damaged after line {len(got)}")
+    assert stats.summary() == (stats.ended_early,)
+
+
+@pytest.mark.parametrize(("members", "reason"), [
+    ({"a.json": b"{}", "b.jsonl": b"{}"}, "should hold one .json or .jsonl snapshot file; it holds a.json, b.jsonl"),
+    ({"docs/": b"", "a.txt": b"x", "b.txt": b"y"}, "it holds docs/, a.txt, b.txt"),
+])
+def test_a_zip_without_exactly_one_snapshot_is_refused(tmp_path: Path, members: dict[str, bytes], reason: str) -> None:
+    from digest.sources.arxiv_snapshot import read_path
+
+    path = _zip(tmp_path / "x.zip", members)
+    with pytest.raises(ParseError, match=reason):
+        list(read_path(path, SnapshotStats()))
+
+
+def test_a_damaged_zip_is_refused(tmp_path: Path) -> None:
+    from digest.sources.arxiv_snapshot import read_path
+
+    path = tmp_path / "x.zip"
+    path.write_bytes(b"PK\x03\x04" + b"\x00" * 100)
+    with pytest.raises(ParseError, match="not a readable ZIP archive"):
+        list(read_path(path, SnapshotStats()))

@@ -190,3 +190,14 @@ def test_a_failing_import_stops_the_helper_at_once(broken_snapshot: Path, sqlite
         assert len(started) == 1 and started[0].poll() is not None
     else:
         pytest.fail("the import did not fail")
+
+
+def test_the_helper_reads_a_compressed_snapshot(tmp_path: Path, broken_snapshot: Path) -> None:
+    import gzip
+
+    compressed = tmp_path / "snapshot.jsonl.gz"
+    compressed.write_bytes(gzip.compress(broken_snapshot.read_bytes()))
+    here, there = SnapshotStats(), SnapshotStats()
+    expected = list(read_path(broken_snapshot, here))
+    assert list(records_in_background(read_path, compressed, there, kind=arxiv_snapshot.KIND)) == expected
+    assert there.summary() == here.summary()

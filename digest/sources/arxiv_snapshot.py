@@ -12,21 +12,25 @@ This is the bulk import for a new installation (issue #2): the full snapshot has
 :func:`iter_records` streams line by line in constant memory, and a bad line is skipped and counted
 (:class:`SnapshotStats`) rather than ending the import.
 
-Public names: :data:`KIND`, :func:`iter_records`, :func:`read_path`, :class:`SnapshotStats`, :func:`parse`,
-:func:`record_from_json`.
+Public names: :data:`KIND`, :func:`iter_records`, :func:`read_path`, :func:`open_snapshot`,
+:class:`SnapshotStats`, :func:`parse`, :func:`record_from_json`.
 """
 
 from __future__ import annotations
 
+import gzip
 import json
 import re
-from collections.abc import Generator, Iterator
+import zipfile
+import zlib
+from collections.abc import Generator, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from email.utils import parsedate_to_datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from digest.errors import ParseError
 from digest.ids import normalize_doi, parse_arxiv_id
@@ -34,7 +38,7 @@ from digest.models import PaperRecord, ParsedFeed
 from digest.sources.arxiv_rss import plain_title
 from digest.text import collapse_ws, normalize_author, split_authors
 
-__all__ = ["KIND", "SnapshotStats", "iter_records", "read_path", "parse", "record_from_json"]
+__all__ = ["KIND", "SnapshotStats", "iter_records", "read_path", "open_snapshot", "parse", "record_from_json"]
 
 KIND = "arxiv-snapshot"
 #: Warnings kept per import; the count goes on past it.
@@ -51,6 +55,8 @@ class SnapshotStats:
     records: int = 0
     skipped: int = 0
     warnings: list[str] = field(default_factory=list)
+    #: Why the input stopped before its end (a truncated or corrupt compressed file), if it did.
+    ended_early: str | None = None
 
     def skip(self, line_no: int, reason: str) -> None:
         self.skipped += 1
@@ -58,14 +64,15 @@ class SnapshotStats:
             self.warnings.append(f"line {line_no}: {reason}; skipped")
 
     def summary(self) -> tuple[str, ...]:
-        """Warnings for a ParsedFeed: the first few reasons and the total."""
+        """Warnings for a ParsedFeed: the first few reasons and the total, and an early end."""
+        end = (self.ended_early,) if self.ended_early else ()
         if not self.skipped:
-            return ()
+            return end
         more = [f"{self.skipped - len(self.warnings)} more bad line(s) not listed"] if self.skipped > len(self.warnings) else []
-        return (f"skipped {self.skipped} of {self.lines} line(s)", *self.warnings, *more)
+        return (f"skipped {self.skipped} of {self.lines} line(s)", *self.warnings, *more, *end)
 
 
-def iter_records(stream: IO[bytes], *, stats: SnapshotStats | None = None,
+def iter_records(stream: Iterable[bytes], *, stats: SnapshotStats | None = None,
                  source: str | None = None) -> Iterator[PaperRecord]:
     """Records from a snapshot stream, one line at a time (memory does not grow with the file).
 
@@ -96,9 +103,53 @@ _decode = json.JSONDecoder().decode  # what json.loads(text) calls
 
 
 def read_path(path: Path, stats: SnapshotStats) -> Generator[PaperRecord, None, None]:
-    """:func:`iter_records` of a file by path: the reader :mod:`digest.sources.background` runs."""
-    with path.open("rb") as stream:
-        yield from iter_records(stream, stats=stats, source=str(path))
+    """:func:`iter_records` of a file by path, plain, gzip or ZIP (see :func:`open_snapshot`): the
+    reader :mod:`digest.sources.background` runs. A truncated or corrupt compressed file yields the
+    records before the damage and sets ``stats.ended_early``."""
+    with open_snapshot(path) as stream:
+        try:
+            yield from iter_records(stream, stats=stats, source=str(path))
+        except (EOFError, zlib.error, zipfile.BadZipFile) as exc:  # truncated or corrupt compressed data
+            # Like a truncated feed: what came before is kept, and the stats say where it ended.
+            stats.ended_early = (f"the compressed file ends early, damaged after line {stats.lines} ({exc}); "
+                                 "the lines before it were read")
+
+
+#: Leading bytes of the compressed forms a snapshot comes in: Kaggle distributes it as a ZIP archive
+#: holding one JSON Lines file, and people gzip it.
+GZIP_MAGIC, ZIP_MAGIC = b"\x1f\x8b", b"PK\x03\x04"
+
+
+@contextmanager
+def open_snapshot(path: Path) -> Iterator[IO[bytes]]:
+    """The snapshot's JSON Lines as a binary stream, decompressed on the fly when the file is gzip
+    or a ZIP archive holding one ``.json``/``.jsonl`` file (memory stays constant either way)."""
+    with path.open("rb") as raw:
+        magic = raw.read(4)
+        raw.seek(0)
+        if magic.startswith(GZIP_MAGIC):
+            with gzip.GzipFile(fileobj=raw) as unzipped:
+                yield cast(IO[bytes], unzipped)  # a binary file object; typeshed types it apart
+        elif magic == ZIP_MAGIC:
+            try:
+                archive = zipfile.ZipFile(raw)
+            except zipfile.BadZipFile as exc:
+                raise ParseError(KIND, f"not a readable ZIP archive ({exc})", source=str(path)) from None
+            with archive, archive.open(_snapshot_member(archive, path)) as member:
+                yield member
+        else:
+            yield raw
+
+
+def _snapshot_member(archive: zipfile.ZipFile, path: Path) -> zipfile.ZipInfo:
+    files = [m for m in archive.infolist() if not m.is_dir()]
+    if len(files) > 1:
+        files = [m for m in files if m.filename.lower().endswith((".json", ".jsonl"))]
+    if len(files) != 1:
+        names = ", ".join(m.filename for m in archive.infolist()[:5]) or "nothing"
+        raise ParseError(KIND, f"the ZIP archive should hold one .json or .jsonl snapshot file; it holds {names}",
+                         source=str(path))
+    return files[0]
 
 
 def parse(data: bytes, *, source: str | None = None) -> ParsedFeed:
