@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
+import sys
 import zipfile
 import zlib
 from collections.abc import Callable, Iterable
@@ -142,8 +144,8 @@ def ingest_file(store: Store, path: str | Path, *, kind: str | None = None, feed
     ``feed_name`` defaults to ``file:<file name>``, so re-ingesting the same capture adds nothing.
     Snapshots (``arxiv-snapshot``) are streamed into :meth:`Store.bulk_import`; ``progress(n)`` is
     called after each batch. ``background`` reads a snapshot in a helper process while this one
-    stores it (default: for files of :data:`BACKGROUND_READ_MIN_BYTES` and more). The returned
-    stats carry the parser's warnings (skipped lines, damaged entries).
+    stores it (default: for files of :data:`BACKGROUND_READ_MIN_BYTES` and more, when at least two
+    CPUs are usable). The returned stats carry the parser's warnings (skipped lines, damaged entries).
     """
     from digest import sources
     from digest.sources import arxiv_snapshot
@@ -174,6 +176,12 @@ def ingest_file(store: Store, path: str | Path, *, kind: str | None = None, feed
     return replace(stats, warnings=parsed.warnings)
 
 
+def _usable_cpus() -> int:
+    """CPUs this process may run on (its affinity mask where the OS has one, as in containers)."""
+    affinity = getattr(os, "sched_getaffinity", None)
+    return len(affinity(0)) if affinity else os.cpu_count() or 1
+
+
 def _read_snapshot_head(path: Path) -> bytes:
     from digest.sources import arxiv_snapshot
 
@@ -196,7 +204,9 @@ def _import_snapshot(store: Store, path: Path, name: str, *, progress: Callable[
 
     stats = arxiv_snapshot.SnapshotStats()
     if background is None:
-        background = path.stat().st_size >= BACKGROUND_READ_MIN_BYTES
+        # A helper only helps with a second CPU to run on (and an interpreter to start).
+        background = (path.stat().st_size >= BACKGROUND_READ_MIN_BYTES and _usable_cpus() >= 2
+                      and bool(sys.executable))
     records = (records_in_background(arxiv_snapshot.read_path, path, stats, kind=arxiv_snapshot.KIND)
                if background else arxiv_snapshot.read_path(path, stats))
     with closing(records):  # a failed import stops the helper process now, not when collected

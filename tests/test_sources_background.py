@@ -201,3 +201,29 @@ def test_the_helper_reads_a_compressed_snapshot(tmp_path: Path, broken_snapshot:
     expected = list(read_path(broken_snapshot, here))
     assert list(records_in_background(read_path, compressed, there, kind=arxiv_snapshot.KIND)) == expected
     assert there.summary() == here.summary()
+
+
+@pytest.mark.parametrize(("size", "cpus", "expected"), [(16 << 20, 2, True), ((16 << 20) - 1, 2, False),
+                                                        (64 << 20, 1, False)])
+def test_ingest_file_chooses_the_helper_by_size_and_cpus(tmp_path: Path, sqlite_store: Store,
+                                                         monkeypatch: pytest.MonkeyPatch, size: int, cpus: int,
+                                                         expected: bool) -> None:
+    import digest.ingest
+
+    path = tmp_path / "snapshot.jsonl"
+    path.write_bytes(SAMPLE.read_bytes())
+    with path.open("r+b") as f:  # sparse: the size decides, the content stays the 200 real lines
+        f.truncate(size)
+    import digest.sources.background as background  # ingest_file imports it when it runs
+
+    used: list[bool] = []
+    original = background.records_in_background
+
+    def spy(*args: Any, **kwargs: Any) -> Iterator[PaperRecord]:
+        used.append(True)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(background, "records_in_background", spy)
+    monkeypatch.setattr(digest.ingest, "_usable_cpus", lambda: cpus)
+    ingest_file(sqlite_store, path, kind="arxiv-snapshot")
+    assert bool(used) is expected
