@@ -23,7 +23,7 @@ _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 def load_json(data: bytes, *, kind: str, source: str | None = None) -> Any:
     """Decode a JSON document (UTF-8/16/32, BOM or not) or raise ParseError."""
-    if not data or not data.strip():
+    if not data or data.isspace():  # isspace stops at the first other byte; strip() would copy it all
         raise ParseError(kind, "the document is empty", source=source)
     try:
         return json.loads(data)

@@ -96,7 +96,7 @@ def reject_non_feed(data: bytes, *, kind: str, source: str | None = None) -> str
 
     Returns the decoded head so callers can sniff further without decoding twice.
     """
-    if not data or not data.strip():
+    if not data or data.isspace():  # isspace stops at the first other byte; strip() would copy it all
         raise ParseError(kind, "the document is empty", source=source)
     reason = _binary_reason(data)
     if reason:

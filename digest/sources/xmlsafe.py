@@ -106,7 +106,7 @@ def parse_document(data: bytes, *, kind: str, source: str | None = None, recover
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise TypeError("parse_document takes bytes; decoding is the parser's job")
     data = bytes(data)
-    if not data.strip():
+    if not data or data.isspace():  # isspace stops at the first other byte; strip() would copy it all
         raise ParseError(kind, "the document is empty", source=source)
     check_no_entities(data, kind=kind, source=source)
     warnings: list[str] = []
