@@ -359,11 +359,16 @@ class PaperStore(StoreBase):
 
     def _load_known(self, conn: Connection, state: _Batch, prepared: list[_Prep]) -> None:
         ids = {p.pid for p in prepared} | {v["paper_id"] for v in state.vias.values()}
-        lookups = ((_P.c.id, ids), (_P.c.arxiv_id, {p.arxiv_id for p in prepared if p.arxiv_id}),
-                   (_P.c.doi, {p.doi for p in prepared if p.doi}),
-                   (_P.c.openreview_id, {p.rec.openreview_id for p in prepared if p.rec.openreview_id}))
-        for column, values in lookups:
-            for chunk in _chunks(_present(conn, column, values)):
+        lookups = ((_P.c.id, ids, state.rows),
+                   (_P.c.arxiv_id, {p.arxiv_id for p in prepared if p.arxiv_id}, state.by_arxiv),
+                   (_P.c.doi, {p.doi for p in prepared if p.doi}, state.by_doi),
+                   (_P.c.openreview_id, {p.rec.openreview_id for p in prepared if p.rec.openreview_id},
+                    state.by_openreview))
+        for column, values, loaded in lookups:
+            # A value a row loaded by an earlier lookup already holds is answered (the identifier
+            # columns are unique): re-ingesting known papers reads each row once, not once per column.
+            wanted = {v for v in values if v not in loaded}
+            for chunk in _chunks(_present(conn, column, wanted)):
                 for row in conn.execute(select(_P).where(column.in_(chunk))):
                     if row.id not in state.rows:
                         state.index(dict(row._mapping))
