@@ -326,3 +326,58 @@ def test_columns_none_in_every_row_are_left_out_and_read_back_as_none(store: Sto
     assert (first.doi, first.journal_ref, first.tldr, first.published) == ("10.1/a", None, None, published)
     assert (second.doi, second.journal_ref, second.published, second.categories) == (None, "J. Gadgets 1", None, ())
     assert (third.arxiv_id, third.version, third.tldr, third.url) == (None, None, "Short.", "https://j.example/3")
+
+
+# --- fuzzy candidates are read by surname and title length ---------------------------------------
+
+def _prep(akey: str, tkey: str) -> object:
+    from types import SimpleNamespace
+
+    return SimpleNamespace(akey=akey, tkey=tkey)
+
+
+def test_title_windows_merge_overlapping_spans_per_surname() -> None:
+    from digest.store.papers import _title_windows
+
+    windows = _title_windows([_prep("smith", "a" * 20), _prep("smith", "b" * 23), _prep("smith", "c" * 40),
+                              _prep("jones", "d" * 100)])  # type: ignore[list-item]
+    # budgets: 2 below 81 characters, 2 + (n - 80) // 40 above
+    assert windows == [("jones", 98, 102), ("smith", 18, 25), ("smith", 38, 42)]
+
+
+_edits = st.lists(st.tuples(st.sampled_from("idst"), st.integers(0, 200), st.sampled_from("abcdefghjkmn ")),
+                  max_size=5)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_titles, _edits)
+def test_every_title_the_fuzzy_match_accepts_is_inside_the_window(title: str, edits: list[tuple[str, int, str]]) -> None:
+    from digest.store.papers import _title_windows
+
+    key = title_key(title)
+    other = key
+    for op, at, letter in edits:  # insert, delete, substitute, transpose
+        i = at % (len(other) + 1)
+        if op == "i":
+            other = other[:i] + letter + other[i:]
+        elif op == "d" and other:
+            other = other[:i] + other[i + 1:]
+        elif op == "s" and i < len(other):
+            other = other[:i] + letter + other[i + 1:]
+        elif op == "t" and i + 1 < len(other):
+            other = other[:i] + other[i + 1] + other[i] + other[i + 2:]
+    other = title_key(other)
+    [(_, low, high)] = _title_windows([_prep("x", key)])  # type: ignore[list-item]
+    if titles_match(key, other):
+        assert low <= len(other) <= high
+
+
+# Two letters longer and two shorter: the stored title is at either end of the record's window.
+@pytest.mark.parametrize("retyped", ["Attentions Is All You Needs", "Atention Is All You Ned"])
+def test_a_retyped_title_merges_among_many_papers_of_the_same_first_author(store: Store, retyped: str) -> None:
+    others = [rss(f"https://a.org/{n}", f"Study number {n} of sparse attention" + " in depth" * (n % 7)) for n in range(40)]
+    store.ingest_records("a", [*others, rss("https://a.org/x", "Attention Is All You Need")], now=T0)
+    stats = store.ingest_records("b", [rss("https://b.org/2", retyped, ("A. Vaswani",))], now=T0)
+    assert (stats.new, stats.merged) == (0, 1)
+    assert [v.external_id for v in store.get_paper("url:https://a.org/x").sources] == ["https://a.org/x",
+                                                                                      "https://b.org/2"]

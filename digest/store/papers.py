@@ -32,7 +32,7 @@ from json.encoder import encode_basestring_ascii
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import JSON, Column, Connection, Row, Table, bindparam, func, or_, select, text, update
+from sqlalchemy import JSON, Column, Connection, Row, Table, and_, bindparam, func, or_, select, text, update
 
 from digest.errors import NotFoundError
 from digest.ids import canonical_id, parse_paper_ref
@@ -49,6 +49,9 @@ _E: Table = PaperEventRow.__table__  # type: ignore[assignment]
 _G: Table = SignalRow.__table__  # type: ignore[assignment]
 #: Rows per IN (...) list: far below SQLite's 32,766 host parameters.
 _IN_CHUNK = 2000
+#: (surname, length window) terms per OR query: three parameters each, and SQLite's parser
+#: recurses per OR term, so far fewer than an IN list.
+_OR_CHUNK = 200
 _ID_LEN, _EXT_LEN = 300, 500
 #: SQLite page cache during :meth:`PaperStore.bulk_import`, in KiB (see :func:`_page_cache`); with
 #: the importer's own ~110 MB this stays well under the 500 MB budget of issue #2 at 1M records.
@@ -207,6 +210,30 @@ def _page_cache(conn: Connection, kib: int | None) -> Iterator[None]:
         yield
     finally:
         driver.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
+
+
+def _title_windows(unmatched: Iterable[_Prep]) -> list[tuple[str, int, int]]:
+    """(first-author key, shortest, longest title key) a stored paper needs to be a fuzzy candidate.
+
+    :func:`merge.titles_match` allows at most ``edit_budget`` edits, measured on the shorter key,
+    and an edit changes the length by at most one; the budget grows with the length, so the record's
+    own budget bounds it from above. Overlapping windows of one surname are merged.
+    """
+    windows: dict[str, list[tuple[int, int]]] = defaultdict(list)
+    for prep in unmatched:
+        budget = merge.edit_budget(prep.tkey)
+        windows[prep.akey].append((len(prep.tkey) - budget, len(prep.tkey) + budget))
+    out: list[tuple[str, int, int]] = []
+    for akey, spans in sorted(windows.items()):
+        spans.sort()
+        low, high = spans[0]
+        for start, end in spans[1:]:
+            if start > high + 1:
+                out.append((akey, low, high))
+                low = start
+            high = max(high, end)
+        out.append((akey, low, high))
+    return out
 
 
 def _bounded_id(pid: str) -> str:
@@ -381,13 +408,18 @@ class PaperStore(StoreBase):
         if only_unnumbered and unmatched and not self._any_unnumbered(conn):
             return  # a store of arXiv papers only (a snapshot import) has no candidate for them at all
         # ix_papers_author_arxiv answers both forms from the index (migration 0002).
-        keys = _present(conn, _P.c.first_author_key, {p.akey for p in unmatched} - {""},
-                        ((_P.c.arxiv_id, None),) if only_unnumbered else ())
-        for chunk in _chunks(keys):
-            query = select(_P).where(_P.c.first_author_key.in_(chunk))
-            if only_unnumbered:
-                query = query.where(_P.c.arxiv_id.is_(None))
-            for row in conn.execute(query):
+        keys = set(_present(conn, _P.c.first_author_key, {p.akey for p in unmatched} - {""},
+                            ((_P.c.arxiv_id, None),) if only_unnumbered else ()))
+        # Within a surname, only titles of a length the fuzzy match can reach: a common surname has
+        # thousands of papers in a big store, and reading them all for one journal entry cost ~40 us
+        # each (see _title_windows).
+        # The arXiv-id test goes inside every term, so each one is a search of ix_papers_author_arxiv
+        # (outside, SQLite would pick the arxiv_id index and scan every paper without an id).
+        unnumbered = (_P.c.arxiv_id.is_(None),) if only_unnumbered else ()
+        terms = [and_(_P.c.first_author_key == akey, *unnumbered, func.length(_P.c.title_key).between(low, high))
+                 for akey, low, high in _title_windows(p for p in unmatched if p.akey in keys)]
+        for chunk in _chunks(terms, _OR_CHUNK):
+            for row in conn.execute(select(_P).where(or_(*chunk))):
                 if row.id not in state.rows:
                     state.index(dict(row._mapping))
 
