@@ -227,3 +227,9 @@ def test_ingest_file_chooses_the_helper_by_size_and_cpus(tmp_path: Path, sqlite_
     monkeypatch.setattr(digest.ingest, "_usable_cpus", lambda: cpus)
     ingest_file(sqlite_store, path, kind="arxiv-snapshot")
     assert bool(used) is expected
+
+
+def test_a_helper_that_cannot_start_is_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "executable", "/bin/false")  # starts, reads nothing, exits 1
+    with pytest.raises(ReaderDied, match=r"the reader process stopped \(exit code 1\)"):
+        list(records_in_background(read_path, SAMPLE, SnapshotStats(), kind=arxiv_snapshot.KIND))

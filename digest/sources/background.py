@@ -67,18 +67,23 @@ def records_in_background(reader: Reader, path: Path, stats: Any, *, kind: str,
     """
     helper = subprocess.Popen([sys.executable, "-c", _HELPER], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     assert helper.stdin is not None and helper.stdout is not None
+    def died() -> ReaderDied:
+        return ReaderDied(kind, f"the reader process stopped (exit code {helper.wait()})", source=str(path))
+
     try:
-        with helper.stdin:
-            # Our import path first, so the helper imports the same digest (and reader) as this
-            # process, installed or not; multiprocessing's spawn passes sys.path the same way.
-            pickle.dump(sys.path, helper.stdin, protocol=pickle.HIGHEST_PROTOCOL)
-            pickle.dump((reader, path, stats, batch or BATCH), helper.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+        try:
+            with helper.stdin:
+                # Our import path, so the helper imports the same digest (and reader) as this
+                # process, installed or not; multiprocessing's spawn passes sys.path the same way.
+                pickle.dump(sys.path, helper.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+                pickle.dump((reader, path, stats, batch or BATCH), helper.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+        except BrokenPipeError:  # it could not start
+            raise died() from None
         while True:
             try:
                 tag, payload = pickle.load(helper.stdout)
             except (EOFError, pickle.UnpicklingError):
-                raise ReaderDied(kind, f"the reader process stopped (exit code {helper.wait()})",
-                                 source=str(path)) from None
+                raise died() from None
             if tag == "records":
                 yield from starmap(PaperRecord, zip(*payload))
             elif tag == "done":
