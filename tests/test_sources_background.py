@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import signal
 import subprocess
 import sys
 import textwrap
@@ -156,7 +157,7 @@ def test_a_script_without_a_main_guard_can_import_in_the_background(tmp_path: Pa
     assert out.stdout.split() == ["stored", "200"]
 
 
-def test_the_helper_stops_when_the_importer_goes_away(tmp_path: Path) -> None:
+def test_the_helper_ignores_ctrl_c_and_stops_when_the_importer_goes_away(tmp_path: Path) -> None:
     from digest.sources import background
 
     helper = subprocess.Popen([sys.executable, "-c", background._HELPER], stdin=subprocess.PIPE,
@@ -166,6 +167,10 @@ def test_the_helper_stops_when_the_importer_goes_away(tmp_path: Path) -> None:
     pickle.dump((endless_reader, tmp_path / "x.jsonl", SnapshotStats(), 100), helper.stdin)
     helper.stdin.close()
     assert pickle.load(helper.stdout)[0] == "records"
+    # Ctrl-C reaches the helper too (same process group): it leaves stopping to the importer.
+    helper.send_signal(signal.SIGINT)
+    with pytest.raises(subprocess.TimeoutExpired):
+        helper.wait(timeout=0.5)
     helper.stdout.close()  # as if the importer were killed: the endless reader must not go on forever
     assert helper.wait(timeout=60) == 0
     assert helper.stderr is not None and b"Traceback" not in helper.stderr.read()
