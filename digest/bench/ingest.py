@@ -8,9 +8,10 @@
 (b) Snapshot bulk import: N records generated from the 200 real snapshot lines (ids and titles
     varied) written to a temporary JSONL file, imported with ``digest.ingest.ingest_file`` (what
     ``digest ingest --file`` runs: a big snapshot is read in a helper process while the importing
-    one stores it) in a child process, so its peak RSS is its own (plus the helper's, added). Baselines, also in child processes, into the
-    same migrated tables, on a connection with the settings our import uses (the store's PRAGMAs
-    and the bulk page cache), so the ratio measures our code rather than the settings:
+    one stores it) in a child process, so its peak RSS is its own (plus the helper's, added).
+    Baselines, also in child processes, into the same migrated tables, on a connection with the
+    settings our import uses (the store's PRAGMAs and the bulk page cache), so the ratio measures
+    our code rather than the settings:
       - raw insert: sqlite3 ``executemany`` of the very rows our import stored (copied from its
         database), in batches of the same size, timing only the inserts and commits;
       - raw load: the same, plus reading and ``json.loads``-ing the JSONL file, i.e. what a minimal

@@ -49,8 +49,8 @@ _E: Table = PaperEventRow.__table__  # type: ignore[assignment]
 _G: Table = SignalRow.__table__  # type: ignore[assignment]
 #: Rows per IN (...) list: far below SQLite's 32,766 host parameters.
 _IN_CHUNK = 2000
-#: (surname, length window) terms per OR query: three parameters each, and SQLite's parser
-#: recurses per OR term, so far fewer than an IN list.
+#: (surname, length window) terms per OR query: "a OR b OR c ..." parses into a tree one level
+#: deeper per term, and SQLite refuses trees deeper than 1,000 (SQLITE_MAX_EXPR_DEPTH).
 _OR_CHUNK = 200
 _ID_LEN, _EXT_LEN = 300, 500
 #: SQLite page cache during :meth:`PaperStore.bulk_import`, in KiB (see :func:`_page_cache`); with
