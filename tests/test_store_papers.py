@@ -381,3 +381,29 @@ def test_a_retyped_title_merges_among_many_papers_of_the_same_first_author(store
     assert (stats.new, stats.merged) == (0, 1)
     assert [v.external_id for v in store.get_paper("url:https://a.org/x").sources] == ["https://a.org/x",
                                                                                       "https://b.org/2"]
+
+
+def test_known_papers_load_exactly_as_sqlalchemy_reads_them(store: Store) -> None:
+    from sqlalchemy import select
+
+    from digest.store.papers import _P, _PAPER_COLUMNS, _S, _VIA_COLUMNS, _rows_where
+
+    store.ingest_records("mixed", [
+        arxiv("2401.00001", "Plain", version=3, published=T0, updated=T0 + timedelta(days=2), doi="10.1/X",
+              categories=("cs.LG", "stat.ML"), license="http://creativecommons.org/licenses/by/4.0/"),
+        PaperRecord("hf-daily", "2401.00002", "Ünïcode “quotes” and TeX $x^2$", ("Zoë Ångström", "李 雷"),
+                    arxiv_id="2401.00002", tldr="Short.", keywords=("diffusion", "robotics"),
+                    signals={"upvotes": 12, "comments": 3, "organization": {"name": "Lab"}, "ai_keywords": ["a"]},
+                    published=datetime(2024, 1, 2, 3, 4, 5, 678901, tzinfo=timezone.utc)),
+        rss("https://j.org/3", "Journal entry without dates", ()),
+    ], now=T0)
+    with store.read() as conn:
+        for table, columns, key in ((_P, _PAPER_COLUMNS, _P.c.id), (_S, _VIA_COLUMNS, _S.c.paper_id)):
+            ids = ["arxiv:2401.00001", "arxiv:2401.00002", "url:https://j.org/3"]
+            expected = [dict(r._mapping) for r in conn.execute(select(*columns).where(key.in_(ids)).order_by(key))]
+            got = sorted(_rows_where(conn, columns, key, ids), key=lambda row: row[key.name])
+            assert got == expected and len(got) == 3, table.name
+            assert all(type(a) is type(b) for g, e in zip(got, expected) for a, b in zip(g.values(), e.values()))
+        [via] = _rows_where(conn, _VIA_COLUMNS, _S.c.external_id, ["2401.00002"], ((_S.c.source_kind, "hf-daily"),
+                                                                                   (_S.c.feed_name, "mixed")))
+        assert via["signals"]["organization"] == {"name": "Lab"}

@@ -58,6 +58,9 @@ _ID_LEN, _EXT_LEN = 300, 500
 BULK_CACHE_KIB = 128 * 1024
 #: Records per transaction of :meth:`PaperStore.bulk_import`.
 BULK_BATCH = 5000
+#: What ingest loads of a known paper (all of it: merging may change any column) and of a via.
+_PAPER_COLUMNS = tuple(_P.columns)
+_VIA_COLUMNS = (_S.c.id, _S.c.paper_id, _S.c.source_kind, _S.c.external_id, _S.c.signals, _S.c.announce_type)
 #: paper_events columns, in table order (the order of the tuples _flush writes).
 _EVENT_COLUMNS = ("seq", "paper_id", "kind", "version", "created")
 
@@ -160,6 +163,52 @@ def _json(value: Any) -> str:
 
 _quote = encode_basestring_ascii  # json.dumps' own quoting (ensure_ascii=True)
 _dumps = json.JSONEncoder().encode  # what json.dumps(value) calls, minus its keyword checks
+
+
+def _rows_where(conn: Connection, columns: Sequence[Column[Any]], column: Column[Any], values: Sequence[Any],
+                equal: Sequence[tuple[Column[Any], Any]] = ()) -> list[dict[str, Any]]:
+    """Rows (as dicts of ``columns``) whose ``column`` is one of ``values`` and each ``equal``
+    column equals its value: what ``select(*columns).where(...)`` returns, with the same types.
+
+    The counterpart of :func:`_raw_insert` for the lookups of ingest, which load every known paper
+    of a batch: on SQLite the driver's rows are converted here (JSON text, naive UTC text), about
+    4x faster than SQLAlchemy's per-row result processing; other backends take the usual path.
+    """
+    if conn.dialect.name != "sqlite":
+        query = select(*columns).where(column.in_(values), *(c == v for c, v in equal))
+        return [dict(r._mapping) for r in conn.execute(query)]
+    table = column.table.name  # type: ignore[attr-defined]
+    names = tuple(c.name for c in columns)
+    where = " AND ".join([f"{column.name} IN ({', '.join('?' * len(values))})", *(f"{c.name} = ?" for c, _ in equal)])
+    rows = conn.exec_driver_sql(f"SELECT {', '.join(names)} FROM {table} WHERE {where}",
+                                (*values, *(v for _, v in equal))).all()
+    converters = _read_plan(tuple(columns))
+    out: list[dict[str, Any]] = []
+    for row in rows:
+        values_ = list(row)
+        for i, convert in converters:
+            if values_[i] is not None:
+                values_[i] = convert(values_[i])
+        out.append(dict(zip(names, values_)))
+    return out
+
+
+@lru_cache(maxsize=16)
+def _read_plan(columns: tuple[Column[Any], ...]) -> tuple[tuple[int, Callable[[Any], Any]], ...]:
+    """The SQLite columns :func:`_rows_where` converts: JSON text and UTC datetimes stored naive."""
+    plan: list[tuple[int, Callable[[Any], Any]]] = []
+    for i, c in enumerate(columns):
+        if isinstance(c.type, UTCDateTime):
+            plan.append((i, _utc_from_sqlite))
+        elif isinstance(c.type, JSON):
+            plan.append((i, json.loads))
+    return tuple(plan)
+
+
+@lru_cache(maxsize=4096)  # a batch's rows share first_seen, and arXiv papers their announcement dates
+def _utc_from_sqlite(text: str) -> datetime:
+    """The inverse of :func:`_sqlite_datetime`, as UTCDateTime reads it back (aware, UTC)."""
+    return datetime.fromisoformat(text).replace(tzinfo=timezone.utc)
 
 
 def _chunks(items: Sequence[Any], size: int = _IN_CHUNK) -> Iterator[Sequence[Any]]:
@@ -377,12 +426,9 @@ class PaperStore(StoreBase):
         for kind, external_ids in sorted(by_kind.items()):
             found = _present(conn, _S.c.external_id, external_ids, ((_S.c.source_kind, kind), (_S.c.feed_name, state.feed)))
             for chunk in _chunks(found):
-                rows = conn.execute(select(_S.c.id, _S.c.paper_id, _S.c.source_kind, _S.c.external_id, _S.c.signals,
-                                           _S.c.announce_type)
-                                    .where(_S.c.source_kind == kind, _S.c.feed_name == state.feed,
-                                           _S.c.external_id.in_(chunk)))
-                for r in rows:
-                    state.vias[(r.source_kind, r.external_id)] = dict(r._mapping)
+                for via in _rows_where(conn, _VIA_COLUMNS, _S.c.external_id, chunk,
+                                       ((_S.c.source_kind, kind), (_S.c.feed_name, state.feed))):
+                    state.vias[(via["source_kind"], via["external_id"])] = via
 
     def _load_known(self, conn: Connection, state: _Batch, prepared: list[_Prep]) -> None:
         ids = {p.pid for p in prepared} | {v["paper_id"] for v in state.vias.values()}
@@ -396,9 +442,9 @@ class PaperStore(StoreBase):
             # columns are unique): re-ingesting known papers reads each row once, not once per column.
             wanted = {v for v in values if v not in loaded}
             for chunk in _chunks(_present(conn, column, wanted)):
-                for row in conn.execute(select(_P).where(column.in_(chunk))):
-                    if row.id not in state.rows:
-                        state.index(dict(row._mapping))
+                for row in _rows_where(conn, _PAPER_COLUMNS, column, chunk):
+                    if row["id"] not in state.rows:
+                        state.index(row)
         # Fuzzy candidates: only for records no identifier or via matched, blocked by first-author surname.
         unmatched = [p for p in prepared
                      if p.via_key not in state.vias and p.pid not in state.rows
@@ -419,9 +465,9 @@ class PaperStore(StoreBase):
         terms = [and_(_P.c.first_author_key == akey, *unnumbered, func.length(_P.c.title_key).between(low, high))
                  for akey, low, high in _title_windows(p for p in unmatched if p.akey in keys)]
         for chunk in _chunks(terms, _OR_CHUNK):
-            for row in conn.execute(select(_P).where(or_(*chunk))):
-                if row.id not in state.rows:
-                    state.index(dict(row._mapping))
+            for candidate in conn.execute(select(_P).where(or_(*chunk))):
+                if candidate.id not in state.rows:
+                    state.index(dict(candidate._mapping))
 
     def _has_papers(self, conn: Connection) -> bool:
         return conn.exec_driver_sql("SELECT 1 FROM papers LIMIT 1").first() is not None
