@@ -173,6 +173,23 @@ def test_bulk_import_reports_progress_and_streams(store: Store) -> None:
     assert store.get_paper("0704.0003").sources[0].source_kind == "arxiv-snapshot"
 
 
+def test_a_bulk_import_that_fails_keeps_every_batch_before_the_failure(store: Store) -> None:
+    done: list[int] = []
+
+    def generate() -> object:
+        for i in range(12):
+            yield arxiv(f"0704.{i:04d}", f"Old paper {i}", (f"Writer{i} Name",), kind="arxiv-snapshot")
+        raise OSError("the disk went away")
+
+    with pytest.raises(OSError, match="the disk went away"):
+        store.bulk_import("snapshot", generate(), batch_size=5, progress=done.append, now=T0)  # type: ignore[arg-type]
+    assert store.paper_count() == 10 and done == [5, 5]
+    assert [e[0] for e in store.papers_after(0)] == list(range(1, 11))
+    stats = store.bulk_import("snapshot", (arxiv(f"0704.{i:04d}", f"Old paper {i}", (f"Writer{i} Name",),
+                                                 kind="arxiv-snapshot") for i in range(12)), batch_size=5, now=T0)
+    assert (stats.new, stats.unchanged) == (2, 10)  # the connection is usable again; nothing twice
+
+
 def test_reads(store: Store) -> None:
     store.ingest_records("cs", [arxiv("2401.00001", "Widgets"), arxiv("2401.00002", "Gadgets", ("Ada Lovelace",))],
                          now=T0)
