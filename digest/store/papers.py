@@ -177,20 +177,28 @@ def _rows_where(conn: Connection, columns: Sequence[Column[Any]], column: Column
     if conn.dialect.name != "sqlite":
         query = select(*columns).where(column.in_(values), *(c == v for c, v in equal))
         return [dict(r._mapping) for r in conn.execute(query)]
-    table = column.table.name  # type: ignore[attr-defined]
-    names = tuple(c.name for c in columns)
-    where = " AND ".join([f"{column.name} IN ({', '.join('?' * len(values))})", *(f"{c.name} = ?" for c, _ in equal)])
-    rows = conn.exec_driver_sql(f"SELECT {', '.join(names)} FROM {table} WHERE {where}",
-                                (*values, *(v for _, v in equal))).all()
+    names, table = tuple(c.name for c in columns), column.table.name  # type: ignore[attr-defined]
+    where, params = _where_in(conn, column, values, equal)
+    rows = conn.exec_driver_sql(f"SELECT {', '.join(names)} FROM {table} WHERE {where}", params).all()
     converters = _read_plan(tuple(columns))
     out: list[dict[str, Any]] = []
     for row in rows:
-        values_ = list(row)
+        fields = list(row)
         for i, convert in converters:
-            if values_[i] is not None:
-                values_[i] = convert(values_[i])
-        out.append(dict(zip(names, values_)))
+            if fields[i] is not None:
+                fields[i] = convert(fields[i])
+        out.append(dict(zip(names, fields)))
     return out
+
+
+def _where_in(conn: Connection, column: Column[Any], values: Sequence[Any],
+              equal: Sequence[tuple[Column[Any], Any]] = ()) -> tuple[str, tuple[Any, ...]]:
+    """``column IN (?, ...) AND c = ? ...`` (``IS NULL`` for a None value) and its parameters, in
+    the driver's parameter style: the raw lookups' WHERE clause."""
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    terms = [f"{column.name} IN ({', '.join([mark] * len(values))})",
+             *(f"{c.name} IS NULL" if v is None else f"{c.name} = {mark}" for c, v in equal)]
+    return " AND ".join(terms), (*values, *(v for _, v in equal if v is not None))
 
 
 @lru_cache(maxsize=16)
@@ -228,14 +236,11 @@ def _present(conn: Connection, column: Column[Any], values: set[str],
     """
     if not values:
         return []
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    name, table = column.name, column.table.name  # type: ignore[attr-defined]
-    extra = "".join(f" AND {c.name} IS NULL" if v is None else f" AND {c.name} = {mark}" for c, v in where)
-    extra_params = tuple(v for _, v in where if v is not None)
     found: set[str] = set()
     for chunk in _chunks(sorted(values)):
-        sql = f"SELECT {name} FROM {table} WHERE {name} IN ({', '.join([mark] * len(chunk))}){extra}"
-        found.update(r[0] for r in conn.exec_driver_sql(sql, (*chunk, *extra_params)))
+        clause, params = _where_in(conn, column, chunk, where)
+        sql = f"SELECT {column.name} FROM {column.table.name} WHERE {clause}"  # type: ignore[attr-defined]
+        found.update(r[0] for r in conn.exec_driver_sql(sql, params))
     return sorted(found)
 
 
