@@ -15,8 +15,6 @@ import hashlib
 import logging
 import os
 import sys
-import zipfile
-import zlib
 from collections.abc import Callable, Iterable
 from contextlib import closing
 from dataclasses import dataclass, replace
@@ -149,12 +147,13 @@ def ingest_file(store: Store, path: str | Path, *, kind: str | None = None, feed
     """
     from digest import sources
     from digest.sources import arxiv_snapshot
+    from digest.sources.sniff import GZIP_MAGIC, ZIP_MAGIC
 
     path = Path(path)
     head = _read_head(path)
     if not head.strip():
         raise ParseError(kind or "feed", "the file is empty", source=str(path))
-    if head.startswith((arxiv_snapshot.GZIP_MAGIC, arxiv_snapshot.ZIP_MAGIC)):
+    if head.startswith((GZIP_MAGIC, ZIP_MAGIC)):
         # Only the snapshot comes compressed (Kaggle's ZIP, a gzipped dump): judge it by what it holds.
         kind = kind or sources.detect_kind(_read_snapshot_head(path), path.name)
         if kind != arxiv_snapshot.KIND:
@@ -190,7 +189,7 @@ def _read_snapshot_head(path: Path) -> bytes:
         with arxiv_snapshot.open_snapshot(path) as stream:
             while len(head) < _SNIFF_HEAD and (chunk := stream.read(8192)):
                 head += chunk
-    except (EOFError, zlib.error, zipfile.BadZipFile, OSError) as exc:
+    except (*arxiv_snapshot.DAMAGED_ERRORS, OSError) as exc:
         if not head:  # a truncated file still shows what it holds: the import reports where it ends
             raise ParseError("file", f"cannot decompress it ({exc})", source=str(path)) from None
     return head

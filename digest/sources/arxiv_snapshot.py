@@ -13,7 +13,7 @@ This is the bulk import for a new installation (issue #2): the full snapshot has
 (:class:`SnapshotStats`) rather than ending the import.
 
 Public names: :data:`KIND`, :func:`iter_records`, :func:`read_path`, :func:`open_snapshot`,
-:class:`SnapshotStats`, :func:`parse`, :func:`record_from_json`.
+:data:`DAMAGED_ERRORS`, :class:`SnapshotStats`, :func:`parse`, :func:`record_from_json`.
 """
 
 from __future__ import annotations
@@ -35,10 +35,12 @@ from typing import IO, Any, cast
 from digest.errors import ParseError
 from digest.ids import normalize_doi, parse_arxiv_id
 from digest.models import PaperRecord, ParsedFeed
+from digest.sources.sniff import GZIP_MAGIC, ZIP_MAGIC
 from digest.sources.arxiv_rss import plain_title
 from digest.text import collapse_ws, normalize_author, split_authors
 
-__all__ = ["KIND", "SnapshotStats", "iter_records", "read_path", "open_snapshot", "parse", "record_from_json"]
+__all__ = ["KIND", "SnapshotStats", "iter_records", "read_path", "open_snapshot", "DAMAGED_ERRORS", "parse",
+           "record_from_json"]
 
 KIND = "arxiv-snapshot"
 #: Warnings kept per import; the count goes on past it.
@@ -102,6 +104,10 @@ def iter_records(stream: Iterable[bytes], *, stats: SnapshotStats | None = None,
 _decode = json.JSONDecoder().decode  # what json.loads(text) calls
 
 
+#: What reading a truncated or corrupt gzip/ZIP stream raises.
+DAMAGED_ERRORS = (EOFError, zlib.error, zipfile.BadZipFile)
+
+
 def read_path(path: Path, stats: SnapshotStats) -> Generator[PaperRecord, None, None]:
     """:func:`iter_records` of a file by path, plain, gzip or ZIP (see :func:`open_snapshot`): the
     reader :mod:`digest.sources.background` runs. A truncated or corrupt compressed file yields the
@@ -109,21 +115,17 @@ def read_path(path: Path, stats: SnapshotStats) -> Generator[PaperRecord, None, 
     with open_snapshot(path) as stream:
         try:
             yield from iter_records(stream, stats=stats, source=str(path))
-        except (EOFError, zlib.error, zipfile.BadZipFile) as exc:  # truncated or corrupt compressed data
+        except DAMAGED_ERRORS as exc:
             # Like a truncated feed: what came before is kept, and the stats say where it ended.
             stats.ended_early = (f"the compressed file ends early, damaged after line {stats.lines} ({exc}); "
                                  "the lines before it were read")
 
 
-#: Leading bytes of the compressed forms a snapshot comes in: Kaggle distributes it as a ZIP archive
-#: holding one JSON Lines file, and people gzip it.
-GZIP_MAGIC, ZIP_MAGIC = b"\x1f\x8b", b"PK\x03\x04"
-
-
 @contextmanager
 def open_snapshot(path: Path) -> Iterator[IO[bytes]]:
     """The snapshot's JSON Lines as a binary stream, decompressed on the fly when the file is gzip
-    or a ZIP archive holding one ``.json``/``.jsonl`` file (memory stays constant either way)."""
+    or a ZIP archive holding one ``.json``/``.jsonl`` file (memory stays constant either way):
+    Kaggle distributes the snapshot as a ZIP archive, and people gzip it."""
     with path.open("rb") as raw:
         magic = raw.read(4)
         raw.seek(0)

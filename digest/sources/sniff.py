@@ -21,9 +21,11 @@ __all__ = ["detect_kind", "reject_non_feed", "root_element", "decode_head"]
 
 HEAD_BYTES = 64 * 1024
 
+#: Leading bytes of gzip data and of a ZIP archive (the compressed forms an arXiv snapshot may come in).
+GZIP_MAGIC, ZIP_MAGIC = b"\x1f\x8b", b"PK\x03\x04"
 _MAGIC: tuple[tuple[bytes, str], ...] = (
-    (b"\x1f\x8b", "gzip-compressed data (decompress it first)"),
-    (b"PK\x03\x04", "a ZIP archive"),
+    (GZIP_MAGIC, "gzip-compressed data (decompress it first)"),
+    (ZIP_MAGIC, "a ZIP archive"),
     (b"%PDF", "a PDF document"),
     (b"\x89PNG", "a PNG image"),
     (b"GIF8", "a GIF image"),
