@@ -173,6 +173,79 @@ def test_json_feed_1_1_and_1_0() -> None:
     assert rss.parse(json.dumps(v10).encode()).records[0].authors == ("Old Style",)
 
 
+def test_json_feed_item_linking_a_paper_in_its_html_names_that_paper() -> None:
+    doc = {"version": "https://jsonfeed.org/version/1.1", "items": [
+        {"id": "1", "url": "https://lab.example.org/posts/1", "title": "Our new paper",
+         "content_html": '<p>Read <a href="https://arxiv.org/pdf/2405.00001v2.pdf">the paper</a>.</p>'}]}
+    (r,) = rss.parse(json.dumps(doc).encode()).records
+    assert (r.arxiv_id, r.version, r.url) == ("2405.00001", 2, "https://lab.example.org/posts/1")
+
+
+def test_abstract_page_link_takes_the_version_the_text_names() -> None:
+    body = _rss("<item><title>T</title><link>https://arxiv.org/abs/2401.01234</link>"
+                "<description>arXiv:2401.01234v4 Announce Type: replace</description></item>")
+    (r,) = rss.parse(body).records
+    assert (r.arxiv_id, r.version) == ("2401.01234", 4)
+
+
+# arXiv's RSS 1.0 feeds before 2024 (arxiv.org/rss/cs.LG): not a capture (none is in the fixtures),
+# written after the format those feeds used: id, version and primary category in the title, and
+# one HTML link per author in dc:creator.
+_LEGACY_ARXIV = b"""<?xml version="1.0" encoding="UTF-8"?>
+<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns="http://purl.org/rss/1.0/"
+ xmlns:dc="http://purl.org/dc/elements/1.1/">
+<channel rdf:about="http://arxiv.org/"><title>cs.LG updates on arXiv.org</title><link>http://arxiv.org/</link>
+<description rdf:parseType="Literal">Computer Science -- Machine Learning (cs.LG) updates</description>
+<dc:date>2023-03-02T20:30:00-05:00</dc:date></channel>
+<item rdf:about="http://arxiv.org/abs/2303.00001"><title>Deep Learning for Things. (arXiv:2303.00001v1 [cs.LG])</title>
+<link>http://arxiv.org/abs/2303.00001</link>
+<description rdf:parseType="Literal">&lt;p&gt;We study things &amp;amp; more.&lt;/p&gt;</description>
+<dc:creator> &lt;a href="http://arxiv.org/find/cs/1/au:+Smith_J/0/1/0/all/0/1"&gt;John Smith&lt;/a&gt;, &lt;a href="http://arxiv.org/find/cs/1/au:+M%C3%BCller_A/0/1/0/all/0/1"&gt;Anna M&amp;#xfc;ller&lt;/a&gt;</dc:creator>
+</item>
+<item rdf:about="http://arxiv.org/abs/2302.12345"><title>Revised: a Study. (arXiv:2302.12345v3 [stat.ML] UPDATED)</title>
+<link>http://arxiv.org/abs/2302.12345</link><description rdf:parseType="Literal">&lt;p&gt;R.&lt;/p&gt;</description>
+<dc:creator>&lt;a href="http://arxiv.org/find/cs/1/au:+Doe_J/0/1/0/all/0/1"&gt;Jane Doe&lt;/a&gt;</dc:creator></item>
+<item rdf:about="http://arxiv.org/abs/math/0601001"><title>Old Ids. (arXiv:math/0601001v2 [math.CO] CROSS LISTED)</title>
+<link>http://arxiv.org/abs/math/0601001</link><description rdf:parseType="Literal">x</description></item>
+</rdf:RDF>"""
+
+
+def test_pre_2024_arxiv_rss_titles_give_id_version_category_and_announce_type() -> None:
+    a, b, c = rss.parse(_LEGACY_ARXIV).records
+    assert (a.title, a.arxiv_id, a.version, a.categories, a.announce_type) == (
+        "Deep Learning for Things", "2303.00001", 1, ("cs.LG",), "new")
+    assert a.authors == ("John Smith", "Anna Müller") and a.abstract == "We study things & more."
+    assert a.title_original == "Deep Learning for Things. (arXiv:2303.00001v1 [cs.LG])"
+    assert (b.title, b.version, b.categories, b.announce_type, b.authors) == (
+        "Revised: a Study", 3, ("stat.ML",), "replace", ("Jane Doe",))
+    assert (c.title, c.arxiv_id, c.version, c.announce_type) == ("Old Ids", "math/0601001", 2, "cross")
+
+
+@pytest.mark.parametrize(("title", "expected"), [
+    ("On (arXiv:notanid [cs.LG])", "On (arXiv:notanid [cs.LG])"),  # not an arXiv id: the title as written
+    ("Results (arXiv:2303.00001v1)", "Results (arXiv:2303.00001v1)"),  # no category: not the old format
+    ("Why? (arXiv:2303.00001v1 [cs.LG])", "Why?"),
+])
+def test_legacy_title_pattern_only_takes_what_it_recognises(title: str, expected: str) -> None:
+    (r,) = rss.parse(_rss(f"<item><title>{title}</title><link>https://e.org/1</link></item>")).records
+    assert r.title == expected
+
+
+@pytest.mark.parametrize(("creator", "authors"), [
+    ("John Smith, Anna Müller", ("John Smith", "Anna Müller")),  # two people, one comma
+    ("Smith, John", ("John Smith",)),
+    ("Smith, John Robert", ("John Robert Smith",)),
+    ("van der Berg, Jan Peter", ("Jan Peter van der Berg",)),
+    ("Martin Luther King, Jr.", ("Martin Luther King, Jr.",)),
+    ("Smith Jones, J. R.", ("J. R. Smith Jones",)),
+    ('<a href="/a">A. Smith</a> and <a href="/b">B. Jones</a>', ("A. Smith", "B. Jones")),
+])
+def test_one_field_author_lists(creator: str, authors: tuple[str, ...]) -> None:
+    item = f"<item><title>T</title><link>https://e.org/1</link><dc:creator><![CDATA[{creator}]]></dc:creator></item>"
+    (r,) = rss.parse(_rss(item)).records
+    assert r.authors == authors
+
+
 # --- the bad-input corpus ---------------------------------------------------------------------
 
 _REFUSED = {

@@ -61,6 +61,32 @@ def test_higher_version_appends_a_version_event_and_updates_text(store: Store) -
     assert store.max_seq() == 2
 
 
+def test_biorxiv_versions_update_a_preprint_stored_from_biorxiv(store: Store) -> None:
+    def preprint(version: int, title: str) -> PaperRecord:
+        return PaperRecord(source_kind="biorxiv", external_id="10.1101/2024.04.28.591234", title=title,
+                           authors=("J. Smith",), doi="10.1101/2024.04.28.591234", version=version)
+
+    store.ingest_records("bio", [preprint(1, "Cells do things")], now=T0)
+    stats = store.ingest_records("bio", [preprint(2, "Cells do things, revised")], now=T0 + timedelta(days=1))
+    assert stats.new_versions == 1
+    p = store.get_paper("doi:10.1101/2024.04.28.591234")
+    assert (p.version, p.title) == (2, "Cells do things, revised")
+
+
+def test_only_the_numbering_server_makes_a_new_version(store: Store) -> None:
+    # A lab blog post linking ".../abs/2401.00001v2" names the version, but its title and text are
+    # the post's: merging it keeps the paper's arXiv text and adds no version event.
+    store.ingest_records("cs", [arxiv("2401.00001", "Widgets", abstract="arXiv text")], now=T0)
+    post = PaperRecord(source_kind="rss", external_id="https://lab.org/1", title="Our new paper on widgets",
+                       authors=("A. Vaswani",), abstract="A blog post.", arxiv_id="2401.00001", version=2,
+                       url="https://lab.org/1")
+    stats = store.ingest_records("lab", [post], now=T0 + timedelta(hours=1))
+    assert (stats.new_versions, stats.merged) == (0, 1)
+    p = store.get_paper("arxiv:2401.00001")
+    assert (p.title, p.abstract, p.version) == ("Widgets", "arXiv text", 1)
+    assert store.max_seq() == 1
+
+
 def test_same_arxiv_paper_from_two_sources_merges_and_keeps_both_vias(store: Store) -> None:
     store.ingest_records("cs.LG", [arxiv("2401.00001", "Widgets", announce_type="new", categories=("cs.LG",))],
                          now=T0)

@@ -41,6 +41,16 @@ MAX_TITLE = 1_000
 MAX_ABSTRACT = 20_000
 # A DOI in prose only counts when it says it is one: "doi:10..." or a doi.org link.
 _DOI_IN_TEXT = re.compile(r"(?:doi\.org/|\bdoi:\s*)(10\.\d{4,9}/\S+)", re.IGNORECASE)
+#: arXiv's RSS before 2024 (RSS 1.0 at arxiv.org/rss/<category>, still in many captures) put the id,
+#: version and primary category in every title: "Title. (arXiv:2303.00001v1 [cs.LG])", with
+#: " UPDATED" for a replacement and " CROSS LISTED" for a cross-list.
+_LEGACY_ARXIV_TITLE = re.compile(
+    r"^(?P<title>.*?)\.?\s*\(arXiv:(?P<id>[^\s()\[\]]+)\s+\[(?P<category>[^\s\[\]]+)\]"
+    r"(?:\s+(?P<note>UPDATED|CROSS LISTED))?\)\s*$", re.DOTALL)
+_LEGACY_ANNOUNCE = {None: "new", "UPDATED": "replace", "CROSS LISTED": "cross"}
+#: One author per link: "<a href=...>A. Smith</a>, <a href=...>B. Jones</a>" (arXiv's old RSS, lab pages).
+_AUTHOR_LINK = re.compile(r"<a\b[^>]*>(.*?)</a\s*>", re.IGNORECASE | re.DOTALL)
+_AUTHOR_LIST_GLUE = re.compile(r"^(?:[\s,;]|\band\b|&amp;|&)*$", re.IGNORECASE)
 
 
 def parse(data: bytes, *, source: str | None = None) -> ParsedFeed:
@@ -131,7 +141,8 @@ def _entry_record(entry: Any) -> tuple[PaperRecord, list[str]] | str:
     """One feedparser entry as a record, or the reason it was skipped."""
     links = [str(lk["href"]) for lk in entry.get("links", []) if isinstance(lk, dict) and lk.get("href")]
     identifiers = [entry.get(k) for k in ("dc_identifier", "prism_doi", "prism_url") if entry.get(k)]
-    texts = [entry.get("title"), entry.get("summary")]
+    texts = [entry.get("title"), entry.get("summary"),
+             *(c.get("value") for c in entry.get("content", []) if isinstance(c, dict))]
     authors = _authors([a.get("name", "") for a in entry.get("authors", []) if isinstance(a, dict)]
                        or [entry.get("author", "")])
     pdf = next((lk.get("href") for lk in entry.get("links", []) + entry.get("enclosures", [])
@@ -151,17 +162,48 @@ def _entry_record(entry: Any) -> tuple[PaperRecord, list[str]] | str:
 
 def _authors(names: list[str]) -> tuple[str, ...]:
     out: list[str] = []
-    for name in names:
-        name = to_text(name) if isinstance(name, str) else ""
+    for raw in names:
+        if not isinstance(raw, str):
+            continue
+        linked = _AUTHOR_LINK.findall(raw)
+        if len(linked) > 1 and _AUTHOR_LIST_GLUE.match(_AUTHOR_LINK.sub("", raw)):
+            out.extend(normalize_author(to_text(n)) for n in linked)  # one person per link
+            continue
+        name = to_text(raw)
         if not name:
             continue
         # One field naming several people ("A, B and C", "Last, F.; Last, F.") is split; a single
         # "Last, First" is turned round by normalize_author.
         if ";" in name or " and " in name or name.count(",") > 1:
             out.extend(split_authors(name))
+        elif _two_people(name):
+            out.extend(p.strip() for p in name.split(","))
         else:
             out.append(normalize_author(name))
     return tuple(dict.fromkeys(a for a in out if a))
+
+
+def _two_people(name: str) -> bool:
+    """"John Smith, Anna Müller" (two people) rather than "Smith, John" (one, surname first).
+
+    Both sides must be full names of two words or more, none of them a name particle or a
+    suffix: "van der Berg, Jan", "King, Jr." and "Smith, John Robert" stay one person. A double
+    surname with two given names ("García Márquez, Gabriel José") cannot be told apart and is
+    read as two people; feeds write such names "Gabriel José García Márquez" far more often.
+    """
+    if name.count(",") != 1:
+        return False
+    sides = [side.split() for side in name.split(",")]
+    if any(len(words) < 2 for words in sides):
+        return False
+    words = [w.lower().strip(".") for side in sides for w in side]
+    return not any(w in _NAME_PARTICLES or w in _NAME_SUFFIXES for w in words) and \
+        not all(len(w.strip(".")) <= 2 for w in sides[1])  # "Smith Jones, J. R.": initials after the comma
+
+
+_NAME_PARTICLES = frozenset({"van", "von", "der", "den", "de", "del", "della", "di", "da", "du", "le", "la", "dos",
+                             "das", "ter", "ten", "bin", "ibn", "al", "el"})
+_NAME_SUFFIXES = frozenset({"jr", "sr", "ii", "iii", "iv", "phd", "md"})
 
 
 def entry_ids(*, entry_id: str | None, link: str | None, links: list[str] | None = None,
@@ -174,6 +216,9 @@ def entry_ids(*, entry_id: str | None, link: str | None, links: list[str] | None
     doi = next((d for s in strong if (d := find_doi(s))), None)
     if arxiv is None:
         arxiv = next((a for t in texts or [] if (a := find_arxiv_id(t))), None)
+    elif arxiv[1] is None:
+        # A link to the abstract page has no version; the text may name the same id with one.
+        arxiv = next((a for t in texts or [] if (a := find_arxiv_id(t)) and a[0] == arxiv[0] and a[1]), arxiv)
     if doi is None and arxiv is None:
         for t in texts or []:
             m = _DOI_IN_TEXT.search(t or "")
@@ -188,7 +233,14 @@ def _record(*, entry_id: Any, link: Any, links: list[str], identifiers: list[Any
             license: Any = None) -> tuple[PaperRecord, list[str]] | str:
     notes: list[str] = []
     plain_title = to_text(raw_title if isinstance(raw_title, str) else "")
-    title = clean_title(plain_title)
+    legacy = _legacy_arxiv(plain_title)
+    announce_type = None
+    if legacy:
+        title = clean_title(legacy.group("title"))
+        categories = [legacy.group("category"), *categories]
+        announce_type = _LEGACY_ANNOUNCE[legacy.group("note")]
+    else:
+        title = clean_title(plain_title)
     if not title:
         return "no title"
     if len(title) > MAX_TITLE:
@@ -224,7 +276,16 @@ def _record(*, entry_id: Any, link: Any, links: list[str], identifiers: list[Any
         published=published or updated,
         updated=updated,
         license=to_text(license) or None if isinstance(license, str) else None,
+        announce_type=announce_type,
     ), notes
+
+
+def _legacy_arxiv(title: str) -> re.Match[str] | None:
+    """The match of an old arXiv RSS title ("Title. (arXiv:2303.00001v1 [cs.LG])"), else None."""
+    if "(arXiv:" not in title:
+        return None
+    m = _LEGACY_ARXIV_TITLE.match(title)
+    return m if m and m.group("title").strip() and find_arxiv_id(f"arXiv:{m.group('id')}") else None
 
 
 # --- JSON Feed --------------------------------------------------------------------------------
@@ -259,7 +320,8 @@ def _json_item(item: Any, feed_authors: tuple[str, ...]) -> tuple[PaperRecord, l
     links = [u for u in (fields.text(item.get("external_url")),) if u]
     return _record(
         entry_id=item.get("id"), link=item.get("url") or item.get("external_url"), links=links, identifiers=[],
-        texts=[item.get("title"), item.get("summary"), item.get("content_text")],
+        # content_html as written: a link to the paper (href="https://arxiv.org/abs/...") counts.
+        texts=[item.get("title"), item.get("summary"), item.get("content_text"), item.get("content_html")],
         raw_title=item.get("title"), body=body, authors=_json_authors(item) or feed_authors,
         categories=list(fields.strings(item.get("tags"))),
         published=fields.timestamp(item.get("date_published")), updated=fields.timestamp(item.get("date_modified")),

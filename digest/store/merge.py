@@ -41,6 +41,8 @@ _NEGATIONS = frozenset({"not", "no", "non", "without", "beyond", "un"})
 MUTABLE_FIELDS = ("arxiv_id", "doi", "openreview_id", "url", "title", "title_original", "title_key",
                   "first_author_key", "authors", "abstract", "tldr", "categories", "keywords", "pdf_url",
                   "code_url", "published", "updated", "version", "license", "journal_ref", "venue")
+#: Sources that number the versions of what they publish: arXiv's (by arXiv id) and bioRxiv/medRxiv (by DOI).
+_ARXIV_KINDS = frozenset({"arxiv-rss", "arxiv-atom", "arxiv-snapshot"})
 #: Fields a richer source fills in when the paper lacks them (no event: the paper is not new).
 _FILL_FIELDS = ("tldr", "code_url", "pdf_url", "url", "license", "journal_ref", "venue", "published",
                 "abstract", "title_original")
@@ -127,15 +129,29 @@ def _union(old: list[Any], new: Sequence[str]) -> list[Any]:
     return merged
 
 
+def _versions_own(row: dict[str, Any], rec: PaperRecord) -> bool:
+    """Whether ``rec`` comes from the server that numbers this paper's versions.
+
+    Only that server says what a new version is. A journal or blog entry linking
+    ".../abs/2405.00001v2" names a version, but its title and text are its own and must not replace
+    the paper's; nor does a bioRxiv v2 make a paper stored from arXiv v1 a new version.
+    """
+    if rec.source_kind in _ARXIV_KINDS:
+        return bool(rec.arxiv_id) and rec.arxiv_id == row["arxiv_id"]
+    if rec.source_kind == "biorxiv" and rec.doi and row["doi"]:
+        return rec.doi.lower() == str(row["doi"]).lower()
+    return False
+
+
 def apply_record(row: dict[str, Any], rec: PaperRecord) -> tuple[bool, bool]:
     """Merge ``rec`` into ``row`` in place; returns (changed, new_version).
 
-    A higher arXiv version replaces the text fields (the newer version is what readers get); any
-    other record only fills gaps and adds categories/keywords. Identifier columns are set by the
+    A higher version from the server that numbers the paper's versions (see :func:`_versions_own`)
+    replaces the text fields (the newer version is what readers get); any other record only fills gaps and adds categories/keywords. Identifier columns are set by the
     caller, which knows whether another paper already owns them.
     """
     before = dict(row)
-    new_version = bool(rec.version and row["version"] and rec.version > row["version"])
+    new_version = bool(rec.version and row["version"] and rec.version > row["version"] and _versions_own(row, rec))
     if new_version:
         row["version"] = rec.version
         for name in ("title", "abstract", "pdf_url", "title_original"):
