@@ -75,6 +75,15 @@ def test_broken_entries_are_skipped_with_warnings_and_hostile_values_cleaned() -
     assert h.signals["upvotes"] == 7
 
 
+def test_bare_paper_objects_read_like_daily_entries() -> None:
+    # /api/papers/<arXiv id> answers with the paper object alone; a saved list may hold several.
+    entry = json.loads(SOTAWHAT.read_bytes())[0]
+    (wrapped,) = hf_daily.parse(json.dumps([{"paper": entry["paper"]}]).encode()).records
+    (alone,) = hf_daily.parse(json.dumps(entry["paper"]).encode()).records
+    assert alone == wrapped and alone.arxiv_id == entry["paper"]["id"]
+    assert len(hf_daily.parse(json.dumps([entry["paper"], entry]).encode()).records) == 1  # the same paper twice
+
+
 def test_empty_day_and_not_a_list() -> None:
     assert hf_daily.parse(b"[]").status == "empty"
     assert hf_daily.parse(b'{"error": "Rate limited"}').status == "error"

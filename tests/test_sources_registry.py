@@ -97,6 +97,8 @@ def test_detect_kind_refuses_non_feeds_with_a_one_line_reason(data: bytes, reaso
 @pytest.mark.parametrize(("data", "kind"), [
     (b'[{"paper": {"id": "2401.01234"}}]', "hf-daily"),
     (b"[]", "hf-daily"),
+    (b'{"id": "2401.01234", "title": "T", "upvotes": 3, "authors": []}', "hf-daily"),  # /api/papers/<id>
+    (b'[{"id": "2401.01234", "title": "T", "upvotes": 3}]', "hf-daily"),
     (b'{"messages": [{"status": "ok"}], "collection": []}', "biorxiv"),
     (b'{"notes": [], "count": 0}', "openreview"),
     (b'{"version": "https://jsonfeed.org/version/1", "items": []}', "rss"),

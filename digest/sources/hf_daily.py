@@ -3,7 +3,8 @@
 The API answers with a JSON array, one object per paper featured that day: ``paper`` holds the
 arXiv id (``id``), authors, abstract (``summary``), ``upvotes``, ``githubRepo``/``githubStars``,
 ``projectPage``, ``ai_summary``/``ai_keywords`` and ``organization``; the outer object adds
-``numComments``. Hugging Face papers are arXiv papers, so records carry the arXiv id and merge with
+``numComments``. A paper object on its own (what ``/api/papers/<arXiv id>`` answers), or an array
+of them, is read the same way. Hugging Face papers are arXiv papers, so records carry the arXiv id and merge with
 the arXiv listing of the same paper; the community signals travel in ``signals`` (issue #2: "source
 signals (Hugging Face upvotes and comments, GitHub stars...)", used by issue #4's trending score).
 
@@ -19,6 +20,7 @@ from digest.ids import parse_arxiv_id
 from digest.models import ParsedFeed, PaperRecord
 from digest.sanitize import safe_url, to_text
 from digest.sources import fields
+from digest.sources.sniff import hf_paper_object
 from digest.text import clean_title, collapse_ws
 
 __all__ = ["parse", "DEFAULT_URL", "KIND"]
@@ -30,6 +32,8 @@ DEFAULT_URL = "https://huggingface.co/api/daily_papers"
 def parse(data: bytes, *, source: str | None = None) -> ParsedFeed:
     """Records for every well-formed paper of one daily-papers answer; broken entries are warnings."""
     doc = fields.load_json(data, kind=KIND, source=source)
+    if hf_paper_object(doc):
+        doc = [doc]
     if not isinstance(doc, list):
         if isinstance(doc, dict) and fields.text(doc.get("error")):
             return ParsedFeed(kind=KIND, records=(), status="error", message=fields.text(doc.get("error")))
@@ -52,6 +56,8 @@ def parse(data: bytes, *, source: str | None = None) -> ParsedFeed:
 
 
 def _record(item: Any) -> PaperRecord:
+    if hf_paper_object(item):
+        item = {"paper": item}
     if not isinstance(item, dict) or not isinstance(item.get("paper"), dict):
         raise ValueError("no 'paper' object")
     paper: dict[str, Any] = item["paper"]

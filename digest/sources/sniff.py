@@ -17,7 +17,7 @@ from typing import Any
 
 from digest.errors import ParseError
 
-__all__ = ["detect_kind", "reject_non_feed", "root_element", "decode_head"]
+__all__ = ["detect_kind", "reject_non_feed", "root_element", "decode_head", "hf_paper_object"]
 
 HEAD_BYTES = 64 * 1024
 
@@ -145,7 +145,11 @@ def _detect_json(data: bytes, head: str, filename: str | None) -> str:
     if isinstance(doc, list):
         if all(isinstance(x, dict) and isinstance(x.get("paper"), dict) for x in doc):
             return "hf-daily"  # includes [] - the API's answer for a day without papers
+        if all(hf_paper_object(x) for x in doc):
+            return "hf-daily"  # bare paper objects (the papers search, a saved list)
     elif isinstance(doc, dict):
+        if hf_paper_object(doc):
+            return "hf-daily"  # one paper: https://huggingface.co/api/papers/<arXiv id>
         if "collection" in doc and "messages" in doc:
             return "biorxiv"
         if isinstance(doc.get("notes"), list):
@@ -153,6 +157,12 @@ def _detect_json(data: bytes, head: str, filename: str | None) -> str:
         if str(doc.get("version", "")).startswith("https://jsonfeed.org/"):
             return "rss"
     raise ParseError("feed", "this is JSON, but not a feed format digest knows", source=filename)
+
+
+def hf_paper_object(obj: Any) -> bool:
+    """A Hugging Face paper object on its own, not wrapped in a daily entry: id, title, upvotes
+    (what ``/api/papers/<arXiv id>`` answers). Shared with digest.sources.hf_daily."""
+    return isinstance(obj, dict) and "paper" not in obj and all(k in obj for k in ("id", "title", "upvotes"))
 
 
 _PREFIX_KINDS: tuple[tuple[re.Pattern[str], str], ...] = (
