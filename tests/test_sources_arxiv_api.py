@@ -221,3 +221,82 @@ def test_query_url_encodes_like_the_api_manual() -> None:
     url = query_url(search_query="cat:cs.LG AND ti:transformer", start=20, max_results=10)
     assert url == ("https://export.arxiv.org/api/query?search_query=cat%3Acs.LG+AND+ti%3Atransformer"
                    "&id_list=&start=20&max_results=10")
+
+
+# --- constructed pages: cases the captures do not show ----------------------------------------------
+
+def _page(entries: str, *, ns: str = 'xmlns:arxiv="http://arxiv.org/schemas/atom"', total: int = 1) -> bytes:
+    """An API page in the current format around ``entries`` (arXiv elements under the prefix ``ns`` binds)."""
+    return (f'<?xml version="1.0" encoding="UTF-8"?>\n<feed xmlns:opensearch="http://a9.com/-/spec/opensearch/1.1/" '
+            f'{ns} xmlns="http://www.w3.org/2005/Atom"><id>https://arxiv.org/api/x</id><title>arXiv Query</title>'
+            f"<updated>2026-04-12T22:10:19Z</updated><opensearch:totalResults>{total}</opensearch:totalResults>"
+            f"{entries}</feed>").encode()
+
+
+def _entry(arxiv_id: str = "2101.00001v2", *, title: str = "A paper", extra: str = "", px: str = "arxiv") -> str:
+    return (f"<entry><id>http://arxiv.org/abs/{arxiv_id}</id><title>{title}</title>"
+            "<updated>2021-02-01T10:00:00Z</updated><published>2021-01-01T10:00:00Z</published>"
+            f"<summary>An abstract.</summary><author><name>Ada Lovelace</name></author>"
+            f'<{px}:primary_category term="cs.LG"/><category term="cs.LG" scheme="http://arxiv.org/schemas/atom"/>'
+            f"{extra}</entry>")
+
+
+def test_a_paper_titled_error_is_a_paper_not_an_api_error() -> None:
+    # Real titles can be one word (2104.12255v1 is titled "0"); only an id under /api/errors is an error.
+    feed = parse(_page(_entry(title="Error") + _entry("2101.00002v1")))
+    assert feed.status == "ok" and [r.title for r in feed.records] == ["Error", "A paper"]
+
+
+def test_error_entry_without_the_errors_id_is_still_an_error() -> None:
+    entry = "<entry><id>http://arxiv.org/api/x</id><title>Error</title><summary>start must be an integer</summary></entry>"
+    feed = parse(_page(entry))
+    assert feed.status == "error" and feed.message == "start must be an integer"
+
+
+def test_msc_and_acm_classes_are_not_categories() -> None:
+    # The API lists a paper's MSC and ACM classes as <category> terms too (API user manual, "I.2.6").
+    extra = ('<category term="math.GT" scheme="http://arxiv.org/schemas/atom"/>'
+             '<category term="57M25; 57M27" scheme="http://arxiv.org/schemas/atom"/>'
+             '<category term="I.2.6" scheme="http://arxiv.org/schemas/atom"/>'
+             '<category term="68T05" scheme="http://arxiv.org/schemas/atom"/>'
+             '<category term=" cond-mat.stat-mech\n " scheme="http://arxiv.org/schemas/atom"/>')
+    r = parse(_page(_entry(extra=extra))).records[0]
+    assert r.categories == ("cs.LG", "math.GT", "cond-mat.stat-mech")
+
+
+def test_out_of_range_date_is_dropped_not_fatal() -> None:
+    entry = _entry().replace("2021-01-01T10:00:00Z", "9999-12-31T23:00:00-05:00")
+    feed = parse(_page(entry))
+    assert feed.status == "ok" and feed.records[0].published is None
+    assert feed.records[0].updated == datetime(2021, 2, 1, 10, 0, tzinfo=timezone.utc)
+
+
+def test_arxiv_namespace_under_any_prefix() -> None:
+    extra = ("<ax:doi>10.1103/PhysRevD.60.1 10.1016/j.nuclphysb.2000.01.001</ax:doi>"
+             "<ax:comment>20 pages,\n 3 figures</ax:comment><ax:journal_ref>Phys.Rev. D60 (1999) 1</ax:journal_ref>")
+    entry = _entry("hep-th/9901001v3", extra=extra, px="ax").replace("Ada Lovelace", "Jos{\\'e} Garc\\'ia")
+    r = parse(_page(entry, ns='xmlns:ax="http://arxiv.org/schemas/atom"')).records[0]
+    assert (r.arxiv_id, r.version) == ("hep-th/9901001", 3)
+    assert r.doi == "10.1103/physrevd.60.1" and r.journal_ref == "Phys.Rev. D60 (1999) 1"
+    assert r.signals == {"comment": "20 pages, 3 figures"} and r.categories == ("cs.LG",)
+    assert r.authors == ("José García",)
+    assert r.pdf_url == "https://arxiv.org/pdf/hep-th/9901001v3"  # no <link title="pdf">: built from the id
+
+
+def test_default_namespaced_arxiv_elements() -> None:
+    extra = '<doi xmlns="http://arxiv.org/schemas/atom">10.1000/xyz</doi>'
+    r = parse(_page(_entry(extra=extra))).records[0]
+    assert r.doi == "10.1000/xyz"
+
+
+@pytest.mark.parametrize("data", [
+    b"<feed xmlns='http://www.w3.org/2005/Atom'><entry><id>http://arxiv.org/abs/2101.00001</id></entry>",
+    b"<feed/>", b"<?xml version='1.0'?>", b"\x00\x01garbage",
+    # libxml2's recover mode makes a root named "feed\xebxmlns:os", which lxml's QName refuses.
+    b'<feed\xebxmlns:os="http://a9.com/-/spec/opensearch/1.1/"></feed>',
+])
+def test_bad_input_gives_a_one_line_parse_error_or_a_feed(data: bytes) -> None:
+    try:
+        parse(data)
+    except ParseError as exc:
+        assert "\n" not in str(exc)

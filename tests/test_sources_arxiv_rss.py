@@ -210,7 +210,8 @@ _DESC_PIECES = st.sampled_from(["Abstract:", "Abstract: ", "xAbstract:", "_Abstr
 @given(st.lists(st.one_of(_DESC_PIECES, st.text(max_size=5)), max_size=10).map("".join))
 def test_abstract_is_what_the_regex_finds(description: str) -> None:
     m = arxiv_rss._ABSTRACT_RE.search(description)
-    expected = description[m.end():] if m else description
+    header = re.match(r"\s*arXiv:\S+\s+Announce Type:\s*[A-Za-z-]+", description)
+    expected = description[m.end():] if m else description[header.end():] if header else description
     assert collapse_ws(arxiv_rss._abstract(description)) == collapse_ws(expected)
 
 
@@ -222,3 +223,105 @@ _GUID_PIECES = st.sampled_from(["oai:arXiv.org:", "OAI:arxiv.org:", "oai:arXiv.o
 @given(st.lists(_GUID_PIECES, max_size=5).map("".join))
 def test_guid_fast_path_agrees_with_find_arxiv_id(guid: str) -> None:
     assert arxiv_rss._guid_id(guid) == find_arxiv_id(guid)
+
+
+# --- constructed feeds: cases the captures do not show ----------------------------------------------
+
+def _feed(items: str, *, ax: str = "arxiv", dc: str = "dc") -> bytes:
+    """A 2024-format feed for two categories, the arXiv and DC namespaces bound to the prefixes given."""
+    return (f"<?xml version='1.0' encoding='UTF-8'?>\n<rss xmlns:{ax}=\"http://arxiv.org/schemas/atom\" "
+            f'xmlns:{dc}="http://purl.org/dc/elements/1.1/" version="2.0"><channel>'
+            "<title>cs.LG, stat.ML updates on arXiv.org</title><link>http://rss.arxiv.org/rss/cs.LG+stat.ML</link>"
+            "<description>cs.LG, stat.ML updates on the arXiv.org e-print archive.</description>"
+            "<lastBuildDate>Mon, 02 Dec 2024 05:00:12 +0000</lastBuildDate>"
+            f"<pubDate>Mon, 02 Dec 2024 00:00:00 -0500</pubDate>{items}</channel></rss>").encode()
+
+
+def _item(arxiv_id: str = "2412.00001", version: int = 1, kind: str = "new", *, ax: str = "arxiv", dc: str = "dc",
+          description: str | None = None, pub_date: str = "Mon, 02 Dec 2024 00:00:00 -0500", extra: str = "",
+          creator: str = "Ada Lovelace, Alan Turing") -> str:
+    if description is None:
+        description = f"arXiv:{arxiv_id}v{version} Announce Type: {kind} \nAbstract: We prove that $a&lt;b$."
+    return (f"<item><title>A paper</title><link>https://arxiv.org/abs/{arxiv_id}</link>"
+            f"<description>{description}</description>"
+            f'<guid isPermaLink="false">oai:arXiv.org:{arxiv_id}v{version}</guid>'
+            f"<category>cs.LG</category><category>stat.ML</category><pubDate>{pub_date}</pubDate>"
+            f"<{ax}:announce_type>{kind}</{ax}:announce_type>"
+            f"<{dc}:rights>http://creativecommons.org/licenses/by/4.0/</{dc}:rights>{extra}"
+            f"<{dc}:creator>{creator}</{dc}:creator></item>")
+
+
+def _both(data: bytes) -> arxiv_rss.ParsedFeed:
+    fast = parse(data)
+    assert fast == parse_with_feedparser(data)
+    return fast
+
+
+def test_arxiv_namespace_under_another_prefix_reads_the_same_both_ways() -> None:
+    extra = "<ax:DOI>10.1214/24-AOP1234</ax:DOI><ax:journal_reference>Ann. Probab. 52 (2024)</ax:journal_reference>"
+    item = _item("2310.01234", 3, "replace-cross", ax="ax", dc="d", extra=extra,
+                 creator="Jos\\'e Garc\\'ia, Fran\\c{c}ois M\\\"uller and Anna {\\O}stergaard")
+    r = _both(_feed(item, ax="ax", dc="d")).records[0]
+    assert (r.arxiv_id, r.version, r.announce_type) == ("2310.01234", 3, "replace-cross")
+    assert r.doi == "10.1214/24-aop1234" and r.journal_ref == "Ann. Probab. 52 (2024)"
+    assert r.authors == ("José García", "François Müller", "Anna Østergaard")
+    assert r.license == "http://creativecommons.org/licenses/by/4.0/"
+
+
+def test_description_without_abstract_label_drops_the_header() -> None:
+    feed = _both(_feed(_item(description="arXiv:2412.00001v1 Announce Type: new ")
+                       + _item("2412.00002", 1, "cross", description="arXiv:2412.00002v1 Announce Type: cross \nWe study x.")
+                       + _item("2412.00003", description="Plain text, no header.")))
+    assert [r.abstract for r in feed.records] == ["", "We study x.", "Plain text, no header."]
+    assert [r.announce_type for r in feed.records] == ["new", "cross", "new"]
+
+
+def test_out_of_range_pub_date_is_dropped_not_fatal() -> None:
+    feed = _both(_feed(_item(pub_date="Fri, 31 Dec 9999 23:00:00 -0500") + _item("2412.00002")))
+    assert feed.status == "ok" and [r.published for r in feed.records] == \
+        [None, datetime(2024, 12, 2, 5, 0, tzinfo=timezone.utc)]
+
+
+def test_iso_pub_date() -> None:
+    r = _both(_feed(_item(pub_date="2024-12-02T00:00:00-05:00"))).records[0]
+    assert r.published == datetime(2024, 12, 2, 5, 0, tzinfo=timezone.utc)
+
+
+def test_odd_category_whitespace_and_several_categories() -> None:
+    item = _item().replace("<category>stat.ML</category>", "<category>\n  stat.ML \n</category><category> </category>")
+    assert _both(_feed(item)).records[0].categories == ("cs.LG", "stat.ML")
+
+
+def test_default_namespaced_arxiv_elements_read_the_same_both_ways() -> None:
+    item = _item(kind="cross").replace(
+        "<arxiv:announce_type>cross</arxiv:announce_type>",
+        '<announce_type xmlns="http://arxiv.org/schemas/atom">replace</announce_type>'
+        '<DOI xmlns="http://arxiv.org/schemas/atom">10.1000/xyz</DOI>')
+    r = _both(_feed(item)).records[0]
+    assert (r.announce_type, r.doi) == ("replace", "10.1000/xyz")
+
+
+def test_pub_date_of_a_later_version_is_not_the_publication_date(big: arxiv_rss.ParsedFeed) -> None:
+    # pubDate is the day this version was announced: for a replacement (1401.3665v4, first announced in
+    # 2014) or a late cross-list of v3 that is the update date. published stays unknown, so the API or
+    # the snapshot can fill in the real one (the store only fills empty fields).
+    announced = datetime(2024, 11, 28, 5, 0, tzinfo=timezone.utc)
+    for arxiv_id in ("1401.3665", "2405.12090"):
+        r = by_id(big, arxiv_id)
+        assert (r.published, r.updated) == (None, announced)
+    r = by_id(big, "2411.17775")
+    assert (r.announce_type, r.published, r.updated) == ("new", announced, None)
+
+
+@pytest.mark.parametrize("data", [
+    # libxml2's recover mode makes a root named "rssFxmlns:arxiv", which lxml's QName refuses.
+    b'<rssFxmlns:arxiv="http://arxiv.org/schemas/atom"><channel/></rss>',
+    # A declared encoding that is not ASCII: feedparser's own sniffing fails to decode it.
+    b"<?xml version='1.0' encoding='U\xf5F-8'?><rss version='2.0'><channel/></rss>",
+])
+def test_damaged_heads_raise_only_a_one_line_parse_error(data: bytes) -> None:
+    for reader in (parse, parse_with_feedparser):
+        try:
+            reader(data)
+        except ParseError as exc:
+            assert "\n" not in str(exc)

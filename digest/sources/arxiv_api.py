@@ -34,7 +34,7 @@ from digest.config import FetchSettings
 from digest.errors import FeedError, ParseError
 from digest.ids import find_arxiv_id, normalize_doi, parse_arxiv_id
 from digest.models import FeedStatus, PaperRecord, ParsedFeed
-from digest.sources.arxiv_rss import plain_title
+from digest.sources.arxiv_rss import CATEGORY_RE, plain_title
 from digest.sources.xmlsafe import parse_document
 from digest.text import collapse_ws, normalize_author
 
@@ -60,7 +60,8 @@ def parse(data: bytes, *, source: str | None = None) -> ParsedFeed:
     doc = parse_document(data, kind=KIND, source=source)
     root = doc.root
     if root.tag != f"{_ATOM}feed":
-        name = etree.QName(root).localname if isinstance(root.tag, str) else "?"
+        # Not etree.QName: it raises ValueError on names libxml2's recover mode makes ("feed\xebxmlns:os").
+        name = root.tag.rpartition("}")[2] if isinstance(root.tag, str) else "?"
         raise ParseError(KIND, f"not an Atom feed (root element <{name}>)", source=source)
     total = _int(root.findtext(f"{_OS}totalResults"))
     title = collapse_ws(root.findtext(f"{_ATOM}title") or "") or None
@@ -73,7 +74,7 @@ def parse(data: bytes, *, source: str | None = None) -> ParsedFeed:
     records: list[PaperRecord] = []
     for n, entry in enumerate(intact, 1):
         entry_id = (entry.findtext(f"{_ATOM}id") or "").strip()
-        if "/api/errors" in entry_id or (entry.findtext(f"{_ATOM}title") or "").strip() == "Error":
+        if _is_error_entry(entry, entry_id):
             error_message = collapse_ws(entry.findtext(f"{_ATOM}summary") or "") or "the arXiv API reported an error"
             return ParsedFeed(kind=KIND, records=(), status="error", title=title, message=error_message,
                               warnings=tuple(warnings), total_results=total, feed_date=feed_date)
@@ -86,6 +87,14 @@ def parse(data: bytes, *, source: str | None = None) -> ParsedFeed:
     message = "no results" if not records else None
     return ParsedFeed(kind=KIND, records=tuple(records), status=status, title=title, message=message,
                       warnings=tuple(warnings), total_results=total, feed_date=feed_date)
+
+
+def _is_error_entry(entry: etree._Element, entry_id: str) -> bool:
+    """The API's error entry: its id is under ``/api/errors``. A title of "Error" alone is not enough
+    (real titles can be one word: 2104.12255v1 is titled "0"), so it counts only without a paper id."""
+    if "/api/errors" in entry_id:
+        return True
+    return (entry.findtext(f"{_ATOM}title") or "").strip() == "Error" and find_arxiv_id(entry_id) is None
 
 
 def _record(entry: etree._Element, entry_id: str) -> PaperRecord | None:
@@ -114,7 +123,7 @@ def _record(entry: etree._Element, entry_id: str) -> PaperRecord | None:
                       for a in entry.iterfind(f"{_ATOM}author") if (a.findtext(f"{_ATOM}name") or "").strip()),
         # Atom text constructs without type="html" are plain text (RFC 4287 §3.1.1): no markup to strip.
         abstract=collapse_ws(entry.findtext(f"{_ATOM}summary") or ""),
-        categories=tuple(dict.fromkeys(c.strip() for c in cats if c and c.strip())),
+        categories=_categories(cats),
         arxiv_id=arxiv_id,
         version=version,
         doi=normalize_doi(entry.findtext(f"{_AX}doi")),
@@ -126,6 +135,14 @@ def _record(entry: etree._Element, entry_id: str) -> PaperRecord | None:
         # The author's free-text comment ("12 pages, accepted at ICML") has no PaperRecord field.
         signals={"comment": comment} if comment else {},
     )
+
+
+def _categories(terms: list[str]) -> tuple[str, ...]:
+    """The arXiv categories among ``<category>`` terms, first occurrence kept. The API lists a paper's
+    MSC and ACM classes as terms too (``57M25; 57M27``, ``I.2.6``; API user manual): they are not
+    arXiv categories, and a subscription to ``cat:`` must not see them."""
+    found = (t.strip() for t in terms)
+    return tuple(dict.fromkeys(t for t in found if CATEGORY_RE.match(t)))
 
 
 def _int(text: str | None) -> int | None:
@@ -141,9 +158,9 @@ def _iso(text: str | None) -> datetime | None:
         return None
     try:
         value = datetime.fromisoformat(text)  # 3.11 reads "Z" and "-04:00"
-    except ValueError:
+        return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
+    except (ValueError, OverflowError):  # OverflowError: year 9999 with a negative offset, year 1 with a positive one
         return None
-    return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
 
 
 # --- the client ------------------------------------------------------------------------------------

@@ -15,6 +15,9 @@ One item per announced paper::
       <dc:creator>A, B, C</dc:creator>                       all authors in one field
     </item>
 
+An item's pubDate is the day its version was announced: the record's ``published`` for a first
+version, its ``updated`` for a replacement or a later version cross-listed (the API's meaning of both).
+
 A bad category gets HTTP 200 and a channel titled "Feed error for query: ..." whose description says
 what is wrong (status "error"); weekends and holidays give a valid channel with no items (status "empty").
 
@@ -24,7 +27,7 @@ every fixture and on generated feeds). Both only extract raw strings; :func:`_re
 a :class:`PaperRecord`, so the two can differ only in extraction.
 
 Public names: :data:`KIND`, :func:`parse`, :func:`parse_with_feedparser`, :func:`feed_url`,
-:func:`plain_title` (shared with the other arXiv sources).
+:func:`plain_title` and :data:`CATEGORY_RE` (shared with the other arXiv sources).
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ from digest.models import FeedStatus, PaperRecord, ParsedFeed
 from digest.sources.xmlsafe import check_no_entities, parse_document
 from digest.text import collapse_ws, split_authors, strip_tex
 
-__all__ = ["KIND", "parse", "parse_with_feedparser", "feed_url", "plain_title", "ERROR_TITLE_PREFIX"]
+__all__ = ["KIND", "parse", "parse_with_feedparser", "feed_url", "plain_title", "ERROR_TITLE_PREFIX", "CATEGORY_RE"]
 
 KIND = "arxiv-rss"
 FEED_BASE = "https://rss.arxiv.org/rss/"
@@ -55,10 +58,12 @@ _ARXIV_NS = "http://arxiv.org/schemas/atom"
 _DC_NS = "http://purl.org/dc/elements/1.1/"
 _ANNOUNCE_RE = re.compile(r"Announce Type:\s*([A-Za-z-]+)")
 _ABSTRACT_RE = re.compile(r"\bAbstract:\s*")
+#: The header arXiv puts before the "Abstract:" label, for a description that has no label.
+_HEADER_RE = re.compile(r"\s*arXiv:\S+\s+Announce Type:\s*[A-Za-z-]+")
 #: The guid of every item arXiv writes (see _guid_id).
 _USUAL_GUID = re.compile(r"oai:arXiv\.org:(\d{4}\.\d{4,5})v(\d+)").fullmatch
-# arXiv archive and category names: cs, cs.LG, astro-ph.CO, q-bio.NC, math-ph.
-_CATEGORY_RE = re.compile(r"^[a-z][a-z-]*(?:\.[A-Za-z][A-Za-z-]*)?$")
+#: arXiv archive and category names: cs, cs.LG, astro-ph.CO, q-bio.NC, math-ph (not MSC or ACM classes).
+CATEGORY_RE = re.compile(r"^[a-z][a-z-]*(?:\.[A-Za-z][A-Za-z-]*)?$")
 
 
 def feed_url(categories: list[str]) -> str:
@@ -67,7 +72,7 @@ def feed_url(categories: list[str]) -> str:
     if not cats:
         raise ConfigError("an arXiv feed needs at least one category", key="feeds.categories")
     for c in cats:
-        if not _CATEGORY_RE.match(c):
+        if not CATEGORY_RE.match(c):
             raise ConfigError(f"{c!r} is not an arXiv archive or category (like cs or cs.LG)",
                               key="feeds.categories")
     return FEED_BASE + "+".join(cats)
@@ -99,7 +104,7 @@ def parse(data: bytes, *, source: str | None = None) -> ParsedFeed:
     """Parse an rss.arxiv.org document (bytes) into records; ParseError if it is not one."""
     doc = parse_document(data, kind=KIND, source=source)
     root = doc.root
-    if not isinstance(root.tag, str) or etree.QName(root).localname != "rss":
+    if _root_name(root) != "rss":
         raise ParseError(KIND, f"not an RSS 2.0 document (root element <{_root_name(root)}>)", source=source)
     channel = root.find("channel")
     if channel is None:
@@ -135,7 +140,9 @@ def parse(data: bytes, *, source: str | None = None) -> ParsedFeed:
 
 
 def _root_name(root: Any) -> str:
-    return etree.QName(root).localname if isinstance(root.tag, str) else "?"
+    """The root's local name. Not etree.QName: it raises ValueError on the names libxml2's recover
+    mode makes of a damaged start tag ("rssFxmlns:arxiv")."""
+    return root.tag.rpartition("}")[2] if isinstance(root.tag, str) else "?"
 
 
 # --- the reference path: feedparser --------------------------------------------------------------
@@ -150,7 +157,10 @@ def parse_with_feedparser(data: bytes, *, source: str | None = None) -> ParsedFe
     check_no_entities(bytes(data), kind=KIND, source=source)
     # sanitize_html=False: descriptions become plain text in _record() anyway; the sanitizer would
     # only make this path differ from the lxml one on harmless markup.
-    fp = feedparser.parse(bytes(data), sanitize_html=False, resolve_relative_uris=False)
+    try:
+        fp = feedparser.parse(bytes(data), sanitize_html=False, resolve_relative_uris=False)
+    except (UnicodeError, LookupError) as exc:  # its encoding sniffing decodes a damaged declaration
+        raise ParseError(KIND, f"not an RSS 2.0 document: {type(exc).__name__}", source=source) from None
     version = fp.get("version") or ""
     if not version.startswith("rss"):
         reason = f": {fp.get('bozo_exception')}" if fp.get("bozo") else ""
@@ -159,14 +169,31 @@ def parse_with_feedparser(data: bytes, *, source: str | None = None) -> ParsedFe
     head = {"title": feed.get("title", ""), "description": feed.get("subtitle", ""),
             "pubDate": feed.get("published", ""), "lastBuildDate": feed.get("updated", "")}
     warnings = [f"document is not well-formed ({fp.get('bozo_exception')})"] if fp.get("bozo") else []
+    ax = _arxiv_keys(fp.get("namespaces", {}))
     raw = [{"guid": e.get("id", ""), "link": e.get("link", ""), "title": e.get("title", ""),
             "description": e.get("summary", ""), "creator": e.get("author", ""),
             "categories": [t.get("term") or "" for t in e.get("tags", [])],
-            "announce_type": e.get("arxiv_announce_type", ""), "doi": e.get("arxiv_doi", ""),
-            "journal_ref": e.get("arxiv_journal_reference", ""), "rights": e.get("rights", ""),
+            "announce_type": _first(e, ax, "announce_type"), "doi": _first(e, ax, "doi"),
+            "journal_ref": _first(e, ax, "journal_reference"), "rights": e.get("rights", ""),
             "pub_date": e.get("published", "")}
            for e in fp.get("entries", [])]
     return _feed(head, raw, warnings)
+
+
+def _arxiv_keys(namespaces: dict[str, str]) -> tuple[str, ...]:
+    """The key prefixes feedparser gives arXiv's elements. It knows DC by its URI but not arXiv's, so
+    it names ``<ax:doi>`` "ax_doi" after the document's own prefix (lower-cased), and a default-namespace
+    ``<doi xmlns="...">`` "doi"; lxml goes by the URI, so the fast path never depends on the prefix."""
+    declared = [p.lower() + "_" if p else "" for p, uri in namespaces.items() if uri == _ARXIV_NS]
+    return tuple(dict.fromkeys(["arxiv_", *declared]))
+
+
+def _first(entry: Any, prefixes: tuple[str, ...], name: str) -> str:
+    for prefix in prefixes:
+        value = entry.get(prefix + name)
+        if value is not None:
+            return str(value)
+    return ""
 
 
 # --- shared: raw strings -> records --------------------------------------------------------------
@@ -211,6 +238,10 @@ def _record(item: _Item) -> PaperRecord | None:
         m = _ANNOUNCE_RE.search(description[:200])
         announce = m.group(1).lower() if m else ""
     abstract = collapse_ws(_abstract(description))
+    announced = _date(get("pub_date", ""))
+    # pubDate is the day this version was announced; that is the paper's publication date only for
+    # its first version, else it is when the paper was updated (the API's and snapshot's meaning).
+    later = (version is not None and version > 1) or announce.startswith("replace")
     title_raw = get("title", "").strip()
     doi, journal_ref, rights = get("doi"), get("journal_ref"), get("rights")
     return PaperRecord(
@@ -226,7 +257,8 @@ def _record(item: _Item) -> PaperRecord | None:
         doi=normalize_doi(doi) if doi else None,
         url=link.strip() or f"https://arxiv.org/abs/{arxiv_id}",
         pdf_url=f"https://arxiv.org/pdf/{arxiv_id}v{version}" if version else f"https://arxiv.org/pdf/{arxiv_id}",
-        published=_date(get("pub_date", "")),
+        published=None if later else announced,
+        updated=announced if later else None,
         license=rights.strip() or None if rights else None,
         journal_ref=collapse_ws(journal_ref) or None if journal_ref else None,
         announce_type=announce if announce in ANNOUNCE_TYPES else (announce or None),
@@ -241,18 +273,20 @@ def _guid_id(guid: str) -> tuple[str, int | None] | None:
 
 
 def _abstract(description: str) -> str:
-    """The description after its "Abstract:" label, else all of it, as ``_ABSTRACT_RE`` finds it up to
-    the whitespace after the label, which the caller's collapse_ws drops either way. arXiv's label
+    """The description after its "Abstract:" label, as ``_ABSTRACT_RE`` finds it up to the whitespace
+    after the label, which the caller's collapse_ws drops either way; without a label, all of it but
+    arXiv's "arXiv:<id> Announce Type: <type>" header, which is not abstract text. arXiv's label
     follows a ~40-character header, so str.find locates it in ~0.1 us where the regex search takes
     ~1 us; the regex decides when the first "Abstract:" is not at a word boundary."""
     i = description.find("Abstract:")
-    if i < 0:
-        return description
-    if i and (description[i - 1].isalnum() or description[i - 1] == "_"):  # no \b before it
-        m = _ABSTRACT_RE.search(description)
-        return description[m.end():] if m else description
-    # The whitespace \s* would skip is left in place: collapse_ws drops it the same way.
-    return description[i + 9:]
+    if i >= 0 and not (i and (description[i - 1].isalnum() or description[i - 1] == "_")):  # \b before it
+        # The whitespace \s* would skip is left in place: collapse_ws drops it the same way.
+        return description[i + 9:]
+    m = _ABSTRACT_RE.search(description) if i >= 0 else None
+    if m:
+        return description[m.end():]
+    header = _HEADER_RE.match(description)
+    return description[header.end():] if header else description
 
 
 @lru_cache(maxsize=4096)  # a listing has a few hundred distinct category lists (and few categories)
@@ -277,10 +311,23 @@ def _date(text: str) -> datetime | None:
     text = text.strip()
     if not text:
         return None
+    value: datetime | None
     try:
         value = parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError):
+        value = _iso_date(text)  # RSS 2.0 says RFC 822, but ISO 8601 dates are a common slip
+    if value is None:
         return None
     if value.tzinfo is None:  # RFC 5322 "-0000": time in UTC, zone unknown
         value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc)
+    try:
+        return value.astimezone(timezone.utc)
+    except OverflowError:  # year 9999 west of UTC: a damaged date, not a damaged document
+        return None
+
+
+def _iso_date(text: str) -> datetime | None:
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        return None
