@@ -101,3 +101,46 @@ def test_details_url_and_cursor_paging() -> None:
         "https://api.biorxiv.org/details/medrxiv/7d/100")
     assert biorxiv.next_page_url("https://api.biorxiv.org/details/biorxiv/2026-01-01/2026-01-02/0/json", body) == (
         "https://api.biorxiv.org/details/biorxiv/2026-01-01/2026-01-02/100/json")
+
+
+def test_medrxiv_rss_feed() -> None:
+    # Constructed after connect.medrxiv.org's subject feeds: abstracts whose section headings are glued
+    # to the sentence before and after them, and (second item) no dc:identifier, only the page link.
+    parsed = biorxiv.parse((DATA / "medrxiv_rss1_constructed.xml").read_bytes())
+    a, b = parsed.records
+    assert a.doi == "10.1101/2024.02.05.24302345" and a.version == 1 and a.signals == {"server": "medrxiv"}
+    assert a.authors == ("J. Smith", "A. B. Doe", "M. Garcia-Lopez")
+    assert a.abstract == "Background: Long COVID is common.\nMethods: We did things."
+    assert b.doi == b.external_id == "10.1101/2024.02.01.24302100" and b.version == 2
+    assert b.url == "https://www.medrxiv.org/content/10.1101/2024.02.01.24302100v2"
+
+
+@pytest.mark.parametrize(("raw", "clean"), [
+    ("BackgroundThe shunt is used.MethodsWe modelled it.ResultsIt works. ConclusionsGood.",
+     "Background: The shunt is used.\nMethods: We modelled it.\nResults: It works.\nConclusions: Good."),
+    # Only a heading glued to a capitalised word after a sentence counts.
+    ("Our Methods section. The Results table.", "Our Methods section. The Results table."),
+    ("Work on e.g.Designer proteins.", "Work on e.g.Designer proteins."),
+])
+def test_glued_headings_inside_a_line(raw: str, clean: str) -> None:
+    assert biorxiv.clean_abstract(raw) == clean
+
+
+def test_details_fields_never_keep_markup() -> None:
+    item = {"doi": "10.1101/2024.02.01.578123", "title": "T", "authors": "Smith, J.", "version": "1",
+            "date": "2024-02-01", "category": "genomics", "abstract": "A.", "published": "NA", "server": "bioRxiv",
+            "license": "cc_by<script>alert(1)</script>", "type": "new results<img src=x onerror=alert(2)>",
+            "author_corresponding": '<a href="javascript:alert(3)">John Smith</a>'}
+    doc = {"messages": [{"status": "ok", "cursor": 0, "count": 1, "total": 1}], "collection": [item]}
+    (r,) = biorxiv.parse(json.dumps(doc).encode()).records
+    assert r.license == "cc_by"
+    assert r.signals == {"server": "biorxiv", "type": "new results", "corresponding_author": "John Smith"}
+
+
+@pytest.mark.parametrize("body", [
+    b"<rdf:RDF><item><title>x</title></item></rdf:RDF>",  # prefix never declared (recovered by libxml2)
+    b'<?xml version="1.0"?><rdo:RDF xmlns="http://purl.org/rss/1.0/"><item/></rdo:RDF>',
+])
+def test_undeclared_namespace_prefix_is_a_parse_error(body: bytes) -> None:
+    with pytest.raises(ParseError):
+        biorxiv.parse(body)

@@ -82,3 +82,43 @@ def test_paging_by_offset_until_count() -> None:
     assert nxt is not None and openreview.next_page_url(nxt, PAGE2) is None
     assert openreview.next_page_url(url, b'{"notes": [], "count": 10}') is None
     assert openreview.next_page_url(url, b"not json") is None
+
+
+def _one(content: dict[str, object], **note: object) -> openreview.PaperRecord:
+    doc = {"notes": [{"id": "n1", "forum": "n1", "content": content, **note}], "count": 1}
+    (r,) = openreview.parse(json.dumps(doc).encode()).records
+    return r
+
+
+def test_api_v1_iclr_2021_note() -> None:
+    # ICLR 2021 (API v1): no cdate, only tcdate/tmdate; the TL;DR field was "one-sentence_summary".
+    r = _one({"title": "Old venue", "authors": ["Ann Smith"], "one-sentence_summary": "We learn alpha.",
+              "abstract": "x", "pdf": "/pdf/abc.pdf", "venue": "ICLR 2021 Poster", "venueid": "ICLR.cc/2021/Conference"},
+             cdate=None, tcdate=1600900000000, tmdate=1610000000000, ddate=None)
+    assert r.tldr == "We learn alpha."
+    assert r.published == datetime.fromtimestamp(1600900000, tz=timezone.utc)
+    assert r.updated == datetime.fromtimestamp(1610000000, tz=timezone.utc)
+
+
+@pytest.mark.parametrize(("keywords", "expected"), [
+    ({"value": ["deep learning, variational inference", "divergences"]},
+     ("deep learning", "variational inference", "divergences")),
+    ({"value": "graph neural networks; over-smoothing; rewiring"}, ("graph neural networks", "over-smoothing", "rewiring")),
+    ("one, two", ("one", "two")),
+    (["Transformers", "transformers", " "], ("Transformers",)),
+])
+def test_keywords_typed_as_one_list(keywords: object, expected: tuple[str, ...]) -> None:
+    assert _one({"title": "T", "keywords": keywords}).keywords == expected
+
+
+def test_authors_written_as_one_string_are_split() -> None:
+    assert _one({"title": "T", "authors": {"value": "Ann Smith, Bob Jones and Chen Li"}}).authors == (
+        "Ann Smith", "Bob Jones", "Chen Li")
+
+
+def test_hostile_markup_never_reaches_records() -> None:
+    r = _one({"title": {"value": "T"}, "authors": {"value": ["Ann <b>Bold</b><script>alert(1)</script>", "Bob  Two"]},
+              "venueid": {"value": "ICLR.cc/2024/Conference<script>alert(2)</script>"},
+              "keywords": {"value": ["<img src=x onerror=alert(3)>kw"]}})
+    assert r.authors == ("Ann Bold", "Bob Two") and r.keywords == ("kw",)
+    assert r.signals["venueid"] == "ICLR.cc/2024/Conference"

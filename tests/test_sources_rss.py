@@ -350,3 +350,127 @@ def test_arbitrary_bytes_never_raise_anything_but_parse_error(data: bytes) -> No
         rss.parse(data)
     except ParseError:
         pass
+
+
+# --- publisher links, DOIs and authors as real journal feeds write them ------------------------
+
+
+@pytest.mark.parametrize(("link", "doi"), [
+    # Percent-encoded DOIs: SICI forms and Wiley/doi.org links escape (, ), <, >, ; and :.
+    ("https://doi.org/10.1002/%28SICI%291097-4636%28199706%2935%3A4%3C515%3A%3AAID-JBM12%3E3.0.CO%3B2-E",
+     "10.1002/(sici)1097-4636(199706)35:4<515::aid-jbm12>3.0.co;2-e"),
+    ("https://onlinelibrary.wiley.com/doi/10.1111%2Fj.1365-2966.2024.01234.x", "10.1111/j.1365-2966.2024.01234.x"),
+    # bioRxiv/medRxiv content pages carry the version and a page suffix after the DOI.
+    ("https://www.biorxiv.org/content/10.1101/2024.01.01.573838v2?rss=1", "10.1101/2024.01.01.573838"),
+    ("https://www.biorxiv.org/content/10.1101/2024.01.01.573838v2.full.pdf", "10.1101/2024.01.01.573838"),
+    ("https://www.biorxiv.org/content/10.1101/2024.01.01.573838v1.abstract", "10.1101/2024.01.01.573838"),
+    ("https://www.medrxiv.org/content/10.1101/2024.02.05.24302345v3.full", "10.1101/2024.02.05.24302345"),
+    ("https://www.biorxiv.org/content/10.1101/573838v1", "10.1101/573838"),
+    ("https://www.biorxiv.org/content/10.64898/2026.07.13.738145v1", "10.64898/2026.07.13.738145"),
+    # Publisher page and file suffixes after the DOI in the path.
+    ("https://link.springer.com/content/pdf/10.1007/s10994-024-06512-3.pdf", "10.1007/s10994-024-06512-3"),
+    ("https://www.frontiersin.org/articles/10.3389/fnins.2024.1234567/full", "10.3389/fnins.2024.1234567"),
+    ("https://www.frontiersin.org/articles/10.3389/fnins.2024.1234567/abstract", "10.3389/fnins.2024.1234567"),
+    ("https://onlinelibrary.wiley.com/doi/epdf/10.1002/adma.202312345", "10.1002/adma.202312345"),
+    ("https://doi.org/10.1093/nar/gkad1234;jsessionid=A1B2C3", "10.1093/nar/gkad1234"),
+    # What must stay as it is.
+    ("https://doi.org/10.1016/S0140-6736(23)01234-5", "10.1016/s0140-6736(23)01234-5"),
+    ("https://pubs.acs.org/doi/pdf/10.1021/jacs.3c12345", "10.1021/jacs.3c12345"),
+    ("https://journals.plos.org/plosone/article?id=10.1371/journal.pone.0298765", "10.1371/journal.pone.0298765"),
+])
+def test_doi_from_publisher_link(link: str, doi: str) -> None:
+    assert rss.entry_ids(entry_id="tag:1", link=link) == (None, doi)
+
+
+@pytest.mark.parametrize("text", [
+    '<p>Nature, Published online: 07 February 2024; <a href="https://www.nature.com/articles/x">'
+    "doi:10.1038/s41586-024-07001-1</a></p>",
+    "<p>doi:10.1038/s41586-024-07001-1</p>",
+    "doi:10.1038/s41586-024-07001-1&lt;br&gt;",
+])
+def test_doi_in_html_text_stops_at_the_markup(text: str) -> None:
+    assert rss.entry_ids(entry_id="tag:1", link="https://example.org/1", texts=[text]) == (
+        None, "10.1038/s41586-024-07001-1")
+
+
+def test_sici_doi_in_text_keeps_its_angle_brackets() -> None:
+    text = "See doi:10.1002/(SICI)1097-4636(199706)35:4<515::AID-JBM12>3.0.CO;2-E for details"
+    assert rss.entry_ids(entry_id="tag:1", link="https://example.org/1", texts=[text])[1] == (
+        "10.1002/(sici)1097-4636(199706)35:4<515::aid-jbm12>3.0.co;2-e")
+
+
+def test_rss_item_linking_a_biorxiv_page_merges_with_the_biorxiv_record() -> None:
+    body = _rss("<item><title>Lab news: our preprint</title>"
+                "<link>https://www.biorxiv.org/content/10.1101/2024.01.01.573838v2.full</link></item>")
+    (r,) = rss.parse(body).records
+    assert r.doi == "10.1101/2024.01.01.573838"
+
+
+@pytest.mark.parametrize(("creators", "authors"), [
+    # PubMed's RSS: one dc:creator per author, "Surname Initials" without periods.
+    (["Smith J", "Doe AB", "van der Berg K"], ("J. Smith", "A. B. Doe", "K. van der Berg")),
+    (["Müller-Lüdenscheidt HP"], ("H. P. Müller-Lüdenscheidt",)),
+    # ... or all of them in one field; two-letter surnames included.
+    (["Li Y, Wu X"], ("Y. Li", "X. Wu")),
+    (["Smith J, Doe A, Lee KH"], ("J. Smith", "A. Doe", "K. H. Lee")),
+    # Not that convention: left alone.
+    (["John Smith III"], ("John Smith III",)),
+    (["Jane Doe MD"], ("Jane Doe MD",)),
+    (["Smith J", "Anna Doe"], ("Smith J", "Anna Doe")),
+])
+def test_pubmed_style_authors(creators: list[str], authors: tuple[str, ...]) -> None:
+    item = "".join(f"<dc:creator>{c}</dc:creator>" for c in creators)
+    (r,) = rss.parse(_rss(f"<item><title>T</title><link>https://e.org/1</link>{item}</item>")).records
+    assert r.authors == authors
+
+
+@pytest.mark.parametrize(("creator", "authors"), [
+    ("Smith, J.; Doe, A.; et al.", ("J. Smith", "A. Doe")),
+    ("John Smith et al.", ("John Smith",)),
+    ("John Smith, Anna Doe, et al", ("John Smith", "Anna Doe")),
+    ("Smith J, Doe A, et al.", ("J. Smith", "A. Doe")),
+])
+def test_et_al_is_not_an_author(creator: str, authors: tuple[str, ...]) -> None:
+    item = f"<item><title>T</title><link>https://e.org/1</link><dc:creator>{creator}</dc:creator></item>"
+    (r,) = rss.parse(_rss(item)).records
+    assert r.authors == authors
+
+
+@pytest.mark.parametrize(("pub_date", "expected"), [
+    ("2024/02/08", datetime(2024, 2, 8, tzinfo=timezone.utc)),  # feedparser reads this as 2024-11-01
+    ("2024/02/08 10:30:00", datetime(2024, 2, 8, 10, 30, tzinfo=timezone.utc)),
+    ("Thu, 08 Feb 2024 10:00:00 CET", datetime(2024, 2, 8, 9, tzinfo=timezone.utc)),
+    ("Thu, 08 Aug 2024 10:00:00 CEST", datetime(2024, 8, 8, 8, tzinfo=timezone.utc)),
+    ("Thu, 08 Feb 2024 10:00:00 JST", datetime(2024, 2, 8, 1, tzinfo=timezone.utc)),
+    ("Thu, 08 Feb 2024 10:00:00 EST", datetime(2024, 2, 8, 15, tzinfo=timezone.utc)),
+    ("Thu, 08 Feb 2024 10:00:00 +0200", datetime(2024, 2, 8, 8, tzinfo=timezone.utc)),
+])
+def test_odd_dates(pub_date: str, expected: datetime) -> None:
+    item = f"<item><title>T</title><link>https://e.org/1</link><pubDate>{pub_date}</pubDate></item>"
+    (r,) = rss.parse(_rss(item)).records
+    assert r.published == expected
+
+
+def test_nature_rss_1_0_feed() -> None:
+    # Constructed after nature.com's RSS 1.0 feeds: dc:identifier "doi:...", prism:doi, one dc:creator
+    # per author, and content:encoded opening with a "Journal, Published online: date; doi:..." line.
+    parsed = rss.parse((DATA / "generic-rss" / "nature_rss1_constructed.xml").read_bytes())
+    a, b = parsed.records
+    assert a.doi == "10.1038/s41586-024-07001-1" and a.url == "https://www.nature.com/articles/s41586-024-07001-1"
+    assert a.authors == ("Hsin-Yuan Huang", "Michael Broughton", "Jarrod R. McClean")
+    assert a.abstract == "Quantum technology promises to revolutionize how we learn about the physical world."
+    assert a.published == datetime(2024, 2, 7, tzinfo=timezone.utc)
+    assert (b.doi, b.abstract) == ("10.1038/d41586-024-00321-x", "News.")
+
+
+def test_sciencedirect_authors_line_gives_the_authors() -> None:
+    # ScienceDirect's RSS has no author element: the names are a line of the description.
+    description = ("<![CDATA[<p>Publication date: April 2024</p><p><b>Source:</b> Neural Networks, Volume 172</p>"
+                   "<p>Author(s): John Smith, Maria García, Wei Zhang</p>]]>")
+    item = (f"<item><title>Graph attention networks revisited</title><link>https://www.sciencedirect.com/science/"
+            f"article/pii/S0893608024000123</link><description>{description}</description></item>")
+    (r,) = rss.parse(_rss(item)).records
+    assert r.authors == ("John Smith", "Maria García", "Wei Zhang")
+    # An author element wins over a line in the text.
+    item = item.replace("</title>", "</title><dc:creator>Ann Other</dc:creator>")
+    assert rss.parse(_rss(item)).records[0].authors == ("Ann Other",)

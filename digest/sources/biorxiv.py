@@ -44,6 +44,8 @@ _RDF = "{http://www.w3.org/1999/02/22-rdf-syntax-ns#}"
 _PRISM = "{http://purl.org/rss/1.0/modules/prism/}"
 _DATE_SEG = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _VERSIONED = re.compile(r"(\d{4}\.\d{2}\.\d{2}\.\d+)v(\d+)")
+# A DOI read off a page link carries the version and view: "10.1101/2024.01.01.573838v2.full".
+_DOI_WITH_VERSION = re.compile(r"^(10\.\d{4,9}/(?:\d{4}\.\d{2}\.\d{2}\.)?\d{6,8})v\d+(?:\.[\w.+-]*)?$")
 
 # JATS-to-text debris in API abstracts: O_/C_ open/close markers for structured-abstract titles
 # (ST_ABS), list items (LI, with "C_LIO_LI" between items), small caps (SCPLOW/SCPCAP); figures and
@@ -53,12 +55,14 @@ _JATS_MARKERS = {"C_LIO_LI": "\n- ", "O_ST_ABS": "\n", "C_ST_ABS": "\n", "O_SCPL
                  "O_SCPCAP": "", "C_SCPCAP": "", "O_LI": "\n- ", "C_LI": "\n", "O_FIG": "", "C_FIG": "",
                  "O_TBL": "", "C_TBL": ""}
 _JATS_RE = re.compile("|".join(sorted(_JATS_MARKERS, key=len, reverse=True)))
-# Section headings glued to their first word by the conversion ("BackgroundThe shunt...").
-_GLUED_HEADING = re.compile(
-    r"^(Background|Objectives?|Aims?|Purpose|Introduction|Context|Motivation|Methods?|Methodology|Design|"
-    r"Setting|Participants|Results?|Findings|Conclusions?|Interpretation|Significance|Importance|Highlights|"
-    r"Summary|Funding|Rationale|Main outcome measures|Exposures?|Trial registration)(?=[A-Z][a-z])",
-    re.MULTILINE)
+# Section headings glued to their first word by the conversion ("BackgroundThe shunt..."). Without
+# O_ST_ABS markers (the RSS feeds) they are glued to the sentence before as well ("common.MethodsWe"):
+# a heading right after a sentence's end starts a new line.
+_HEADINGS = (r"(Background|Objectives?|Aims?|Purpose|Introduction|Context|Motivation|Methods?|Methodology|Design|"
+             r"Setting|Participants|Results?|Findings|Conclusions?|Interpretation|Significance|Importance|"
+             r"Highlights|Summary|Funding|Rationale|Main outcome measures|Exposures?|Trial registration)")
+_GLUED_HEADING = re.compile(rf"^{_HEADINGS}(?=[A-Z][a-z])", re.MULTILINE)
+_GLUED_INNER_HEADING = re.compile(rf"(?<=[a-z0-9%)\]][.!?])[ \t]*{_HEADINGS}(?=[A-Z][a-z])")
 # bioRxiv writes Greek letters as {alpha}, {beta}...
 _GREEK = {"alpha": "α", "beta": "β", "gamma": "γ", "delta": "δ", "epsilon": "ε", "zeta": "ζ", "eta": "η",
           "theta": "θ", "iota": "ι", "kappa": "κ", "lambda": "λ", "mu": "μ", "nu": "ν", "xi": "ξ", "pi": "π",
@@ -148,7 +152,7 @@ def _parse_details(data: bytes, source: str | None) -> ParsedFeed:
         except ValueError as exc:
             warnings.append(f"record {i + 1} skipped: {exc}")
     return ParsedFeed(kind=KIND, records=tuple(_latest_versions(records)), status="ok" if records else "empty",
-                      title=fields.text(message.get("category")), warnings=tuple(warnings),
+                      title=_plain(message.get("category")), warnings=tuple(warnings),
                       total_results=fields.integer(message.get("total")))
 
 
@@ -176,10 +180,11 @@ def _details_record(item: Any) -> PaperRecord:
     version = fields.integer(item.get("version"))
     server = _server(fields.text(item.get("server")), fields.text(item.get("jatsxml")))
     published_doi = normalize_doi(fields.text(item.get("published")))
+    # Every text the API sends is outside text, markup included: plain text or nothing.
     signals: dict[str, Any] = {
         "server": server,
-        "type": fields.text(item.get("type")),
-        "corresponding_author": fields.text(item.get("author_corresponding")),
+        "type": _plain(item.get("type")),
+        "corresponding_author": _plain(item.get("author_corresponding")),
         "published_doi": published_doi,
     }
     category = fields.text(item.get("category"))
@@ -196,10 +201,15 @@ def _details_record(item: Any) -> PaperRecord:
         url=_content_url(server, doi, version),
         pdf_url=_content_url(server, doi, version) + ".full.pdf",
         published=fields.timestamp(item.get("date")),
-        license=fields.text(item.get("license")),
+        license=_plain(item.get("license")),
         journal_ref=f"doi:{published_doi}" if published_doi else None,
         signals={k: v for k, v in signals.items() if v is not None},
     )
+
+
+def _plain(value: Any) -> str | None:
+    """A text field as plain text (markup dropped), or None when nothing is left."""
+    return to_text(fields.text(value)) or None
 
 
 def _server(name: str | None, link: str | None) -> str:
@@ -222,17 +232,19 @@ def clean_abstract(raw: str) -> str:
     text = _GREEK_RE.sub(lambda m: _GREEK[m.group(1)], text)
     lines = [to_text(line) for line in text.split("\n")]
     text = "\n".join(line for line in lines if line and line != "-")
-    return _GLUED_HEADING.sub(r"\1: ", text)
+    return _GLUED_HEADING.sub(r"\1: ", _GLUED_INNER_HEADING.sub(r"\n\1", text))
 
 
 def _parse_rss(data: bytes, source: str | None) -> ParsedFeed:
     doc = xmlsafe.parse_document(data, kind=KIND, source=source)
     root = doc.root
-    if etree.QName(root).localname != "RDF":
-        raise ParseError(KIND, f"expected an RSS 1.0 (RDF) feed, found <{etree.QName(root).localname}>",
-                         source=source)
+    # Not etree.QName: a recovered document whose prefix was never declared has the tag "rdf:RDF",
+    # which QName refuses with ValueError.
+    name = str(root.tag).rsplit("}", 1)[-1]
+    if name != "RDF" or root.tag == name:
+        raise ParseError(KIND, f"expected an RSS 1.0 (RDF) feed, found <{name[:40]}>", source=source)
     channel = root.find(f"{_RSS1}channel")
-    feed_title = _child_text(channel, f"{_RSS1}title") if channel is not None else None
+    feed_title = _plain(_child_text(channel, f"{_RSS1}title")) if channel is not None else None
     items = root.findall(f"{_RSS1}item")
     records: list[PaperRecord] = []
     warnings = list(doc.warnings)
@@ -247,6 +259,12 @@ def _parse_rss(data: bytes, source: str | None) -> ParsedFeed:
                       title=feed_title, warnings=tuple(warnings))
 
 
+def _unversioned(doi: str | None) -> str | None:
+    """The preprint's DOI without the version and page a link adds to it."""
+    m = _DOI_WITH_VERSION.match(doi) if doi else None
+    return m.group(1) if m else doi
+
+
 def _child_text(el: etree._Element, tag: str) -> str | None:
     child = el.find(tag)
     if child is None:
@@ -256,7 +274,7 @@ def _child_text(el: etree._Element, tag: str) -> str | None:
 
 def _rss_record(item: etree._Element) -> PaperRecord:
     about = item.get(f"{_RDF}about") or _child_text(item, f"{_RSS1}link") or ""
-    doi = normalize_doi(_child_text(item, f"{_DC}identifier")) or normalize_doi(about)
+    doi = _unversioned(normalize_doi(_child_text(item, f"{_DC}identifier")) or normalize_doi(about))
     m = _VERSIONED.search(about)
     if not doi and m:
         doi = f"10.1101/{m.group(1)}"

@@ -16,6 +16,8 @@ Public names: :func:`parse`, :func:`notes_url`, :func:`next_page_url`, :data:`AP
 
 from __future__ import annotations
 
+import re
+from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -24,7 +26,7 @@ from digest.ids import find_arxiv_id
 from digest.models import ParsedFeed, PaperRecord
 from digest.sanitize import safe_url, to_text
 from digest.sources import fields
-from digest.text import clean_title, collapse_ws
+from digest.text import clean_title, split_authors
 
 __all__ = ["parse", "notes_url", "next_page_url", "API_BASE", "KIND", "PAGE_SIZE"]
 
@@ -119,9 +121,9 @@ def _record(note: Any) -> PaperRecord:
         raise ValueError(f"note {note_id} has no title")
     plain_title = to_text(raw_title)
     title = clean_title(plain_title)
-    authors = tuple(collapse_ws(a) for a in fields.strings(_value(content, "authors")))
-    tldr = fields.text(_value(content, "TLDR", "TL;DR", "tldr"))
-    keywords = _value(content, "keywords")
+    authors = _authors(_value(content, "authors"))
+    # "one-sentence_summary": ICLR 2021's name for the TL;DR (API v1).
+    tldr = fields.text(_value(content, "TLDR", "TL;DR", "tldr", "one-sentence_summary"))
     primary_area = fields.text(_value(content, "primary_area"))
     venueid = fields.text(_value(content, "venueid"))
     # An arXiv link in the note's own fields lets the paper merge with its preprint.
@@ -131,7 +133,8 @@ def _record(note: Any) -> PaperRecord:
         if arxiv:
             break
     pdf = fields.text(_value(content, "pdf"))
-    signals: dict[str, Any] = {"venueid": venueid, "number": fields.integer(note.get("number"))}
+    signals: dict[str, Any] = {"venueid": (to_text(venueid) or None) if venueid else None,
+                               "number": fields.integer(note.get("number"))}
     return PaperRecord(
         source_kind=KIND,
         external_id=forum,
@@ -140,24 +143,44 @@ def _record(note: Any) -> PaperRecord:
         authors=authors,
         abstract=to_text(fields.text(_value(content, "abstract")) or ""),
         tldr=to_text(tldr) if tldr else None,
-        keywords=tuple(to_text(k) for k in (fields.strings(keywords) if isinstance(keywords, list)
-                                            else _split_keywords(fields.text(keywords)))),
+        keywords=_keywords(_value(content, "keywords")),
         categories=(to_text(primary_area).replace("_", " "),) if primary_area else (),
         arxiv_id=arxiv[0] if arxiv else None,
         openreview_id=forum,
         url=f"{SITE}/forum?id={forum}",
         pdf_url=f"{SITE}/pdf?id={note_id}" if pdf else None,
         code_url=safe_url(fields.text(_value(content, "code"))),
-        published=(fields.timestamp(note.get("pdate"), millis=True) or fields.timestamp(note.get("odate"), millis=True)
-                   or fields.timestamp(note.get("cdate"), millis=True)),
-        updated=fields.timestamp(note.get("mdate"), millis=True),
+        published=_first_time(note, "pdate", "odate", "cdate", "tcdate"),
+        updated=_first_time(note, "mdate", "tmdate"),
         venue=to_text(fields.text(_value(content, "venue")) or "") or None,
         signals={k: v for k, v in signals.items() if v is not None},
     )
 
 
-def _split_keywords(value: str | None) -> tuple[str, ...]:
-    # API v1 venues sometimes hold keywords as one comma-separated string.
-    if not value:
-        return ()
-    return tuple(k.strip() for k in value.split(",") if k.strip())
+def _first_time(note: dict[str, Any], *names: str) -> datetime | None:
+    # API v1 notes often have no cdate/mdate (null), only the true creation/modification times.
+    return next((t for name in names if (t := fields.timestamp(note.get(name), millis=True))), None)
+
+
+_KEYWORD_SEPARATORS = re.compile(r"\s*[,;]\s*")
+
+
+def _keywords(value: Any) -> tuple[str, ...]:
+    """Keywords as a tuple, one per term, first spelling of each kept.
+
+    API v1 venues (and authors typing into one box) give one comma- or semicolon-separated string,
+    as the whole field or as a list item.
+    """
+    out: dict[str, str] = {}
+    for item in fields.strings(value):
+        for keyword in _KEYWORD_SEPARATORS.split(to_text(item)):
+            if keyword:
+                out.setdefault(keyword.casefold(), keyword)
+    return tuple(out.values())
+
+
+def _authors(value: Any) -> tuple[str, ...]:
+    """Author names as plain text; a single string ("A, B and C") is a list written out."""
+    if isinstance(value, str):
+        return tuple(split_authors(to_text(value)))
+    return tuple(name for name in (to_text(a) for a in fields.strings(value)) if name)

@@ -17,11 +17,13 @@ Public names: :func:`parse`, :func:`entry_ids`.
 from __future__ import annotations
 
 import calendar
+import email.utils
 import io
 import re
 import time
 from datetime import datetime, timezone
 from typing import Any
+from urllib.parse import unquote
 
 import feedparser
 
@@ -51,6 +53,22 @@ _LEGACY_ANNOUNCE = {None: "new", "UPDATED": "replace", "CROSS LISTED": "cross"}
 #: One author per link: "<a href=...>A. Smith</a>, <a href=...>B. Jones</a>" (arXiv's old RSS, lab pages).
 _AUTHOR_LINK = re.compile(r"<a\b[^>]*>(.*?)</a\s*>", re.IGNORECASE | re.DOTALL)
 _AUTHOR_LIST_GLUE = re.compile(r"^(?:[\s,;]|\band\b|&amp;|&)*$", re.IGNORECASE)
+#: Where a DOI found in HTML text ends: a tag ("doi:10.1/x</a>"), a quote or an escaped character.
+#: "<" followed by a digit stays: SICI DOIs hold "<515::AID-JBM12>".
+_DOI_TEXT_END = re.compile(r"</|<[A-Za-z!]|[\"']|&(?:lt|gt|quot|amp|apos|#\d+|#x[0-9a-f]+);", re.IGNORECASE)
+#: bioRxiv/medRxiv DOIs are numeric after the prefix; their page links add the version and the view
+#: ("10.1101/2024.01.01.573838v2.full.pdf"), which is not part of the DOI the preprint is known by.
+_PREPRINT_DOI = re.compile(r"^(10\.(?:1101|64898)/(?:\d{4}\.\d{2}\.\d{2}\.)?\d{6,8})(?:v\d+)?(?:\.[a-z][\w.+-]*)?$")
+#: What publishers' links put after a DOI in the path: a file extension or the name of a view.
+_LINK_DOI_TAIL = re.compile(r"(?:\.pdf|/(?:full|abstract|pdf|epdf|html|fulltext|full-text|meta|summary|references|"
+                            r"figures|citedby|suppinfo|supplementary))$")
+_SESSION_ID = re.compile(r";jsessionid=[^?#/]*", re.IGNORECASE)
+#: ScienceDirect's feeds have no author element; the description holds a line "Author(s): A, B, C".
+_AUTHORS_LINE = re.compile(r"^Author\(s\):[ \t]*(\S.*)$", re.MULTILINE)
+#: nature.com feeds open every item's text with "<p>Nature, Published online: 07 February 2024;
+#: <a ...>doi:10.1038/...</a></p>": a citation, not the abstract (it would be each paper's summary).
+_CITATION_LINE = re.compile(r"^\s*<p>[^<>]{1,200}?,\s*Published online:\s*[^<>;]{1,40};\s*(?:<a\b[^>]*>\s*)?"
+                            r"doi:\s*10\.[^<>\s]+\s*(?:</a>\s*)?</p>", re.IGNORECASE)
 
 
 def parse(data: bytes, *, source: str | None = None) -> ParsedFeed:
@@ -137,6 +155,42 @@ def _struct_time(value: Any) -> datetime | None:
         return None
 
 
+#: "2024/02/08 10:30": feedparser's ISO 8601 reader takes it for an ordinal date (2024-11-01).
+_SLASH_DATE = re.compile(r"(\d{4})/(\d{1,2})/(\d{1,2})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?")
+#: RFC 822 dates ending in a zone name feedparser does not know (it only knows the US ones and
+#: reads the rest as UTC). Unambiguous names only: "IST" is India, Ireland or Israel.
+_NAMED_ZONE = re.compile(r"(.*\d:\d{2}(?::\d{2})?)\s*([A-Z]{3,4})")
+_ZONE_MINUTES = {"CET": 60, "CEST": 120, "MET": 60, "MEST": 120, "WET": 0, "WEST": 60, "BST": 60, "EET": 120,
+                 "EEST": 180, "MSK": 180, "JST": 540, "KST": 540, "HKT": 480, "SGT": 480, "AWST": 480,
+                 "ACST": 570, "AEST": 600, "AEDT": 660, "NZST": 720, "NZDT": 780}
+
+
+def _entry_date(entry: Any, key: str) -> datetime | None:
+    """An entry's date (``published``, ``updated``, ``created``) in UTC, or None.
+
+    dict.get throughout: FeedParserDict.get("updated_parsed") falls back to the published date
+    (feedparser issue 310), which would invent an update. Two forms feedparser gets wrong are read
+    from the raw text first.
+    """
+    raw = dict.get(entry, key)
+    if isinstance(raw, str):
+        text = raw.strip()
+        if m := _SLASH_DATE.fullmatch(text):
+            try:
+                year, month, day, hour, minute, second = (int(g or 0) for g in m.groups())
+                return datetime(year, month, day, hour, minute, second, tzinfo=timezone.utc)
+            except ValueError:
+                return None
+        if (m := _NAMED_ZONE.fullmatch(text)) and m.group(2) in _ZONE_MINUTES:
+            offset = _ZONE_MINUTES[m.group(2)]
+            try:
+                return email.utils.parsedate_to_datetime(f"{m.group(1)} +{offset // 60:02d}{offset % 60:02d}"
+                                                         ).astimezone(timezone.utc)
+            except (TypeError, ValueError, IndexError):
+                pass
+    return _struct_time(dict.get(entry, f"{key}_parsed"))
+
+
 def _entry_record(entry: Any) -> tuple[PaperRecord, list[str]] | str:
     """One feedparser entry as a record, or the reason it was skipped."""
     links = [str(lk["href"]) for lk in entry.get("links", []) if isinstance(lk, dict) and lk.get("href")]
@@ -148,14 +202,15 @@ def _entry_record(entry: Any) -> tuple[PaperRecord, list[str]] | str:
     pdf = next((lk.get("href") for lk in entry.get("links", []) + entry.get("enclosures", [])
                 if isinstance(lk, dict) and "pdf" in str(lk.get("type", "")).lower()), None)
     body = entry.get("summary") or next((c.get("value") for c in entry.get("content", []) if c.get("value")), "")
+    if isinstance(body, str):
+        body = _CITATION_LINE.sub("", body, count=1)
+        authors = authors or _authors(_AUTHORS_LINE.findall(to_text(body))[:1])
     return _record(
         entry_id=entry.get("id"), link=entry.get("link"), links=links, identifiers=identifiers, texts=texts,
         raw_title=entry.get("title"), body=body, authors=authors,
         categories=[t.get("term") or t.get("label") for t in entry.get("tags", []) if isinstance(t, dict)],
-        published=_struct_time(entry.get("published_parsed")) or _struct_time(entry.get("created_parsed")),
-        # dict.get: FeedParserDict.get("updated_parsed") falls back to the published date (feedparser
-        # issue 310), which would invent an update.
-        updated=_struct_time(dict.get(entry, "updated_parsed")), pdf=pdf,
+        published=_entry_date(entry, "published") or _entry_date(entry, "created"),
+        updated=_entry_date(entry, "updated"), pdf=pdf,
         license=entry.get("rights"),
     )
 
@@ -169,18 +224,49 @@ def _authors(names: list[str]) -> tuple[str, ...]:
         if len(linked) > 1 and _AUTHOR_LIST_GLUE.match(_AUTHOR_LINK.sub("", raw)):
             out.extend(normalize_author(to_text(n)) for n in linked)  # one person per link
             continue
-        name = to_text(raw)
+        name = _ET_AL.sub("", to_text(raw))
         if not name:
             continue
+        parts = [p.strip() for p in name.split(",")]
+        if len(parts) > 1 and all(_pubmed_name(p) for p in parts if p):
+            out.extend(p for p in parts if p)  # "Li Y, Wu X": PubMed's names, never "Last, First"
         # One field naming several people ("A, B and C", "Last, F.; Last, F.") is split; a single
         # "Last, First" is turned round by normalize_author.
-        if ";" in name or " and " in name or name.count(",") > 1:
+        elif ";" in name or " and " in name or name.count(",") > 1:
             out.extend(split_authors(name))
         elif _two_people(name):
-            out.extend(p.strip() for p in name.split(","))
+            out.extend(parts)
         else:
             out.append(normalize_author(name))
-    return tuple(dict.fromkeys(a for a in out if a))
+    people = [a for a in (_ET_AL.sub("", a) for a in out) if a]
+    # PubMed writes every author "Surname Initials" ("Doe AB"); only when all of them are written so
+    # is "Doe AB" read as A. B. Doe, so that "Anna Doe" and "Kai LI" elsewhere keep their order.
+    if people and all(_pubmed_name(a) for a in people):
+        people = [_pubmed_display(a) for a in people]
+    return tuple(dict.fromkeys(people))
+
+
+#: "et al." (or "and others") closing an author field: a note, not a person.
+_ET_AL = re.compile(r"(?:^|[\s,;]+)(?:et\.?\s*al\.?|and\s+others)\s*$", re.IGNORECASE)
+#: PubMed's author form: surname (particles, hyphens allowed), then up to three initials without periods.
+_PUBMED_NAME = re.compile(r"(?P<surname>[^\W\d_][\w'’-]*(?:\s+[\w'’-]+)*)\s+(?P<initials>[A-Z]{1,3})")
+_ROMAN_SUFFIXES = frozenset({"II", "III", "IV"})
+#: Degrees written after a full name ("Jane Doe MD"), not initials after a surname.
+_DEGREES = frozenset({"MD", "DO", "RN", "MPH", "DDS", "DMD", "DVM"})
+
+
+def _pubmed_name(name: str) -> bool:
+    m = _PUBMED_NAME.fullmatch(name)
+    if m is None or m.group("initials") in _ROMAN_SUFFIXES:
+        return False
+    return not (m.group("initials") in _DEGREES and " " in m.group("surname"))
+
+
+def _pubmed_display(name: str) -> str:
+    """"Doe AB" -> "A. B. Doe" (the display form other sources give)."""
+    m = _PUBMED_NAME.fullmatch(name)
+    assert m is not None
+    return " ".join([*(f"{c}." for c in m.group("initials")), m.group("surname")])
 
 
 def _two_people(name: str) -> bool:
@@ -213,7 +299,7 @@ def entry_ids(*, entry_id: str | None, link: str | None, links: list[str] | None
     first and its text last; (None, None) when it names neither."""
     strong = [*(identifiers or []), link, entry_id, *(links or [])]
     arxiv = next((a for s in strong if (a := find_arxiv_id(s))), None)
-    doi = next((d for s in strong if (d := find_doi(s))), None)
+    doi = next((d for s in strong if s and (d := _doi_in(s))), None)
     if arxiv is None:
         arxiv = next((a for t in texts or [] if (a := find_arxiv_id(t))), None)
     elif arxiv[1] is None:
@@ -222,9 +308,29 @@ def entry_ids(*, entry_id: str | None, link: str | None, links: list[str] | None
     if doi is None and arxiv is None:
         for t in texts or []:
             m = _DOI_IN_TEXT.search(t or "")
-            if m and (doi := find_doi(m.group(1))):
+            if m and (doi := _doi_in(_DOI_TEXT_END.split(m.group(1), 1)[0], link=True)):
                 break
     return arxiv, doi
+
+
+def _doi_in(value: str, *, link: bool | None = None) -> str | None:
+    """The DOI an identifier or a link names, without what a link adds around it.
+
+    Links may percent-encode the DOI (Wiley, doi.org links to SICI DOIs), carry a session id, or go
+    on after it (a version and view on bioRxiv, ".pdf", "/full"); an identifier (prism:doi,
+    dc:identifier "doi:...") is the DOI as written.
+    """
+    if link is None:
+        link = "://" in value or value.lower().startswith(("www.", "doi.org/", "dx.doi.org/"))
+    if link:
+        value = _SESSION_ID.sub("", unquote(value) if "%" in value else value)
+    doi = find_doi(value)
+    if doi is None:
+        return None
+    if link:
+        doi = _LINK_DOI_TAIL.sub("", doi)
+    m = _PREPRINT_DOI.match(doi)
+    return m.group(1) if m else doi
 
 
 def _record(*, entry_id: Any, link: Any, links: list[str], identifiers: list[Any], texts: list[Any],
