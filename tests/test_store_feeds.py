@@ -87,3 +87,56 @@ def test_paper_count_per_feed(store: Store) -> None:
     store.ingest_records("blog", [PaperRecord("rss", "https://b.org/1", "A post", ("A. Writer",),
                                               url="https://b.org/1")], now=T0)
     assert store.get_feed_state("blog").paper_count == 1
+
+
+def test_backoff_stays_capped_after_many_failures(store: Store) -> None:
+    """A feed dead for months keeps failing at the cap; the doubling never overflows the date arithmetic."""
+    store.sync_feeds([BLOG])
+    state = None
+    for n in range(60):
+        state = store.record_fetch("blog", now=T0 + timedelta(days=n), outcome="error", error="HTTP 500")
+    assert state is not None and state.consecutive_failures == 60
+    assert state.next_attempt == T0 + timedelta(days=59) + timedelta(hours=24)
+
+
+@pytest.mark.parametrize("retry_after", [float("inf"), 1e15, float("nan")])
+def test_absurd_retry_after_is_bounded(store: Store, retry_after: float) -> None:
+    store.sync_feeds([BLOG])
+    state = store.record_fetch("blog", now=T0, outcome="error", error="HTTP 429", retry_after=retry_after)
+    assert T0 + timedelta(minutes=5) <= state.next_attempt <= T0 + timedelta(days=7)  # type: ignore[operator]
+
+
+def test_not_modified_is_a_success_and_keeps_validators_it_did_not_get(store: Store) -> None:
+    """RFC 9111 §4.3.4: a 304 updates the validators it carries; it resets the failure count."""
+    store.sync_feeds([BLOG])
+    lm = "Tue, 26 Nov 2024 10:00:00 GMT"
+    store.record_fetch("blog", now=T0, outcome="ok", etag='W/"v1"', last_modified=lm, entry_count=1, batch_hash="a")
+    store.record_fetch("blog", now=T0 + timedelta(hours=6), outcome="error", error="timed out")
+    later = T0 + timedelta(hours=7)
+    state = store.record_fetch("blog", now=later, outcome="not-modified", etag='W/"v2"')
+    assert (state.health, state.consecutive_failures, state.last_error, state.last_success) == (
+        "not-modified", 0, None, later)
+    assert (state.etag, state.last_modified, state.next_attempt) == ('W/"v2"', lm, later + timedelta(hours=6))
+
+
+def test_arxiv_quiet_weekend_does_not_hide_a_stale_monday(store: Store) -> None:
+    """Friday's batch still served on Monday morning is stale, even with an empty (quiet) weekend between."""
+    store.sync_feeds([ARXIV])
+    fri = datetime(2024, 11, 29, 9, 0, tzinfo=EASTERN)
+    assert store.record_fetch("cs", now=fri, outcome="ok", entry_count=5, batch_hash="fri").health == "ok"
+    sat = datetime(2024, 11, 30, 9, 0, tzinfo=EASTERN)
+    assert store.record_fetch("cs", now=sat, outcome="empty", entry_count=0, batch_hash="empty").health == "quiet"
+    mon = datetime(2024, 12, 2, 9, 0, tzinfo=EASTERN)
+    assert store.record_fetch("cs", now=mon, outcome="ok", entry_count=5, batch_hash="fri").health == "stale"
+    assert store.record_fetch("cs", now=mon + timedelta(hours=1), outcome="ok", entry_count=4,
+                              batch_hash="mon").health == "ok"
+
+
+def test_arxiv_sunday_shows_friday_batch_quietly(store: Store) -> None:
+    """No new listing between Friday and Sunday: the same batch again is not stale."""
+    store.sync_feeds([ARXIV])
+    fri = datetime(2024, 11, 29, 9, 0, tzinfo=EASTERN)
+    store.record_fetch("cs", now=fri, outcome="ok", entry_count=5, batch_hash="fri")
+    sun = datetime(2024, 12, 1, 22, 0, tzinfo=EASTERN)
+    assert store.record_fetch("cs", now=sun, outcome="ok", entry_count=5, batch_hash="fri").health == "ok"
+    assert store.record_fetch("cs", now=sun, outcome="not-modified").health == "ok"

@@ -10,11 +10,17 @@ Health of a feed after a fetch (``FeedState.health``, stored in ``feeds.last_sta
 * ``not-modified`` — 304 on a non-arXiv feed; ``error`` — fetch/parse failed; ``never`` — not tried.
 
 Failures back off exponentially (:data:`FAILURE_BACKOFF` doubling per consecutive failure, capped
-at :data:`MAX_BACKOFF`), never sooner than a server's Retry-After.
+at :data:`MAX_BACKOFF` or the feed's interval if longer), never sooner than a server's Retry-After
+(itself read as at most :data:`MAX_RETRY_AFTER`).
+
+Validators: a 200 replaces both ETag and Last-Modified; a 304 replaces only those it carries
+(RFC 9111 §4.3.4). An empty arXiv feed (quiet) is no batch: it keeps the last batch's identity, so
+Friday's batch still served on Monday is judged stale.
 """
 
 from __future__ import annotations
 
+import math
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -33,6 +39,8 @@ _S: Table = PaperSourceRow.__table__  # type: ignore[assignment]
 FAILURE_BACKOFF = timedelta(minutes=5)
 MAX_BACKOFF = timedelta(hours=24)
 STALE_RETRY = timedelta(minutes=30)
+#: The longest Retry-After honoured (a week, as digest.fetch reads it).
+MAX_RETRY_AFTER = timedelta(days=7)
 #: Kinds whose feed is one daily batch on arXiv's calendar.
 ARXIV_BATCH_KINDS = frozenset({"arxiv-rss"})
 _FETCH_OUTCOMES = frozenset({"ok", "empty", "not-modified", "error"})
@@ -40,6 +48,17 @@ _FETCH_OUTCOMES = frozenset({"ok", "empty", "not-modified", "error"})
 
 def _options(feed: FeedSettings) -> dict[str, Any]:
     return {"categories": list(feed.categories), "venue": feed.venue, "server": feed.server}
+
+
+def failure_delay(failures: int, interval: timedelta, retry_after: float | None) -> timedelta:
+    """When to try again after ``failures`` consecutive failures (>= 1), honouring a Retry-After."""
+    cap = max(MAX_BACKOFF, interval)
+    # Doubling stops once past the cap: 2 ** failures alone would overflow timedelta after ~40 failures.
+    doublings = min(failures - 1, max(0, math.ceil(math.log2(cap / FAILURE_BACKOFF))))
+    delay = min(FAILURE_BACKOFF * 2 ** doublings, cap)
+    if retry_after is not None and retry_after > 0:  # NaN fails the comparison too
+        delay = max(delay, timedelta(seconds=min(retry_after, MAX_RETRY_AFTER.total_seconds())))
+    return delay
 
 
 def judge_health(kind: str, outcome: str, *, same_batch: bool, prev_success: datetime | None,
@@ -119,25 +138,33 @@ class FeedStore(StoreBase):
             health = judge_health(row.kind, outcome, same_batch=same, prev_success=row.last_success, now=now)
             values: dict[str, Any] = {"last_attempt": now, "last_status": health}
             if health == "error":
-                failures = row.consecutive_failures + 1
-                delay = min(FAILURE_BACKOFF * 2 ** (failures - 1), max(MAX_BACKOFF, interval))
-                if retry_after:
-                    delay = max(delay, timedelta(seconds=retry_after))
+                failures = (row.consecutive_failures or 0) + 1
                 values.update(last_error=error or "unknown error", consecutive_failures=failures,
-                              next_attempt=now + delay)
+                              next_attempt=now + failure_delay(failures, interval, retry_after))
             else:
                 values.update(last_error=None, consecutive_failures=0,
                               next_attempt=now + (min(interval, STALE_RETRY) if health == "stale" else interval))
                 if health != "stale":
                     values["last_success"] = now
-                if etag is not None or last_modified is not None:
-                    values.update(etag=etag, last_modified=last_modified)
+                values.update(_validators(outcome, etag, last_modified))
                 if outcome in ("ok", "empty"):
-                    values.update(last_entry_count=entry_count, last_batch_hash=batch_hash)
+                    values["last_entry_count"] = entry_count
+                if outcome == "ok" or (outcome == "empty" and health != "quiet"):
+                    values["last_batch_hash"] = batch_hash
                 if feed_date is not None:
                     values["last_feed_date"] = feed_date
             conn.execute(update(_F).where(_F.c.id == row.id).values(**values))
         return self.get_feed_state(name)
+
+
+def _validators(outcome: str, etag: str | None, last_modified: str | None) -> dict[str, str | None]:
+    """The ETag/Last-Modified columns to write: a 304 freshens only the validators it carries (RFC 9111
+    §4.3.4); a full response replaces both (one without Last-Modified has none any more)."""
+    if outcome == "not-modified":
+        return {k: v for k, v in (("etag", etag), ("last_modified", last_modified)) if v is not None}
+    if etag is None and last_modified is None:
+        return {}  # callers that do not track validators (a local file) leave them alone
+    return {"etag": etag, "last_modified": last_modified}
 
 
 def _state(r: Row[Any], paper_count: int) -> FeedState:
