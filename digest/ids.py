@@ -49,13 +49,10 @@ def _arxiv_parts(m: re.Match[str]) -> tuple[str, int | None]:
     version = m.group("version")
     if m.group("old"):
         archive, number = base.split("/")
-        # Old-style archive names are lower case; the subject class (math.GT) is upper case.
-        if "." in archive:
-            a, s = archive.split(".")
-            archive = f"{a.lower()}.{s.upper()}"
-        else:
-            archive = archive.lower()
-        base = f"{archive}/{number}"
+        # "math.GT/0309136" (old listings, citations) names the paper arXiv knows as "math/0309136":
+        # the subject class is not part of the identifier
+        # (https://info.arxiv.org/help/arxiv_identifier.html), and the API and snapshot never write it.
+        base = f"{archive.split('.')[0].lower()}/{number}"
     return base, int(version) if version else None
 
 

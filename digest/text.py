@@ -23,6 +23,22 @@ _TEX_SPECIAL = {r"\ss": "ß", r"\o": "ø", r"\O": "Ø", r"\aa": "å", r"\AA": "�
 _TEX_SPECIAL_RE = re.compile(r"(\\(?:ss|o|O|aa|AA|ae|AE|l|L)(?![A-Za-z])|\\[&%_#])\s?")
 _TEX_FORMAT_RE = re.compile(r"\\(?:textbf|textit|emph|mathrm|mathbf|mathcal|mathbb|texttt|textsc|text|rm|it|bf)\s*\{([^{}]*)\}")
 _TEX_MATH_RE = re.compile(r"\$\$?([^$]*)\$\$?")
+#: Letters and symbols that titles use in math ("$\alpha$-stable", "$O(n \log n)$"), as Unicode text.
+_TEX_SYMBOLS = {
+    **{name: chr(code) for name, code in (
+        ("alpha", 0x3B1), ("beta", 0x3B2), ("gamma", 0x3B3), ("delta", 0x3B4), ("epsilon", 0x3B5),
+        ("varepsilon", 0x3B5), ("zeta", 0x3B6), ("eta", 0x3B7), ("theta", 0x3B8), ("vartheta", 0x3D1),
+        ("iota", 0x3B9), ("kappa", 0x3BA), ("lambda", 0x3BB), ("mu", 0x3BC), ("nu", 0x3BD), ("xi", 0x3BE),
+        ("pi", 0x3C0), ("rho", 0x3C1), ("sigma", 0x3C3), ("tau", 0x3C4), ("upsilon", 0x3C5), ("phi", 0x3C6),
+        ("varphi", 0x3C6), ("chi", 0x3C7), ("psi", 0x3C8), ("omega", 0x3C9), ("Gamma", 0x393),
+        ("Delta", 0x394), ("Theta", 0x398), ("Lambda", 0x39B), ("Xi", 0x39E), ("Pi", 0x3A0), ("Sigma", 0x3A3),
+        ("Phi", 0x3A6), ("Psi", 0x3A8), ("Omega", 0x3A9))},
+    "ell": "ℓ", "infty": "∞", "pm": "±", "times": "×", "cdot": "·", "to": "→", "rightarrow": "→",
+    "leftarrow": "←", "leq": "≤", "le": "≤", "geq": "≥", "ge": "≥", "neq": "≠", "ne": "≠", "approx": "≈",
+    "sim": "~", "partial": "∂", "nabla": "∇", "sqrt": "√", "in": "∈", "ldots": "…", "dots": "…",
+    **{name: name for name in ("log", "exp", "sin", "cos", "tan", "max", "min", "sup", "inf", "lim", "det")},
+}
+_TEX_SYMBOL_RE = re.compile(rf"\\({'|'.join(sorted(_TEX_SYMBOLS, key=len, reverse=True))})(?![A-Za-z])")
 _TAGS_RE = re.compile(r"<[^>]+>")
 
 
@@ -56,6 +72,7 @@ def strip_tex(text: str) -> str:
             if new == text:
                 break
             text = new
+        text = _TEX_SYMBOL_RE.sub(lambda m: _TEX_SYMBOLS[m.group(1)], text)
     if "$" in text:
         text = _TEX_MATH_RE.sub(r"\1", text)
     return text.replace("{", "").replace("}", "")

@@ -105,6 +105,7 @@ def test_detect_kind_refuses_non_feeds_with_a_one_line_reason(data: bytes, reaso
     (b'{"id": "0704.0001", "authors_parsed": [["A", "B", ""]]}\n{"id": "0704.0002", "authors_parsed": []}\n',
      "arxiv-snapshot"),
     (b'<rss version="2.0" xmlns:arxiv="http://arxiv.org/schemas/atom"><channel/></rss>', "arxiv-rss"),
+    (b'<rss version="2.0" xmlns:ax="http://arxiv.org/schemas/atom"><channel/></rss>', "arxiv-rss"),  # any prefix
     (b'<rss version="2.0"><channel/></rss>', "rss"),
     (b'<feed xmlns="http://www.w3.org/2005/Atom"/>', "rss"),
     (b'<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"/>', "rss"),

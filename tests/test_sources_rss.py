@@ -68,7 +68,7 @@ _ARXIV_FORMS = [
     ("https://export.arxiv.org/abs/2401.01234", ("2401.01234", None)),
     ("https://arxiv.org/abs/0704.0001", ("0704.0001", None)),
     ("https://arxiv.org/abs/hep-th/9901001v2", ("hep-th/9901001", 2)),
-    ("arxiv.org/abs/math.GT/0309136", ("math.GT/0309136", None)),
+    ("arxiv.org/abs/math.GT/0309136", ("math/0309136", None)),  # the subject class is not part of the id
     ("https://doi.org/10.48550/arXiv.2401.01234", ("2401.01234", None)),
     ("https://huggingface.co/papers/2401.01234", ("2401.01234", None)),
     ("https://ar5iv.org/abs/2401.01234", ("2401.01234", None)),

@@ -25,8 +25,11 @@ def test_sync_upserts_and_disables_removed(store: Store) -> None:
     store.record_fetch("blog", now=T0, outcome="ok", etag='"v1"', entry_count=3, batch_hash="h")
     store.sync_feeds([ARXIV, BLOG.model_copy(update={"interval": 7200})])
     assert store.get_feed_state("blog").etag == '"v1"'  # same URL: validators kept
+    store.record_fetch("blog", now=T0, outcome="error", error="HTTP 404")
     store.sync_feeds([ARXIV, BLOG.model_copy(update={"url": "https://blog.example.org/atom.xml"})])
-    assert store.get_feed_state("blog").etag is None  # a new resource
+    moved = store.get_feed_state("blog")  # a new resource: the old one's validators and failures are gone
+    assert (moved.etag, moved.consecutive_failures, moved.last_error, moved.health) == (None, 0, None, "never")
+    assert moved.next_attempt is None
     store.sync_feeds([ARXIV])
     assert [s.name for s in store.feed_states()] == ["cs"]
     assert [s.name for s in store.feed_states(include_disabled=True)] == ["blog", "cs"]

@@ -16,7 +16,8 @@ from hypothesis import example, given, settings, strategies as st
 from digest.store.merge import TITLE_KEY_LEN, title_key
 from digest.store.papers import _json
 from digest.text import (_TEX_ACCENT_RE, _TEX_ACCENTS, _TEX_FORMAT_RE, _TEX_MATH_RE, _TEX_SPECIAL,
-                         _TEX_SPECIAL_RE, collapse_ws, fold, normalize_author, split_authors, strip_tex)
+                         _TEX_SPECIAL_RE, _TEX_SYMBOLS, collapse_ws, fold, normalize_author, split_authors,
+                         strip_tex)
 
 
 def ref_collapse_ws(text: str) -> str:
@@ -60,6 +61,7 @@ def ref_strip_tex(text: str) -> str:
         if new == text:
             break
         text = new
+    text = re.sub(r"\\([A-Za-z]+)", lambda m: _TEX_SYMBOLS.get(m.group(1), m.group(0)), text)
     text = _TEX_MATH_RE.sub(r"\1", text)
     return text.replace("{", "").replace("}", "")
 
@@ -108,7 +110,8 @@ def test_split_authors_agrees_with_reference(field: str) -> None:
 
 
 _TEX = st.lists(st.one_of(st.sampled_from(["\\", "\\'", "\\'e", "{\\o}", "\\ss ", "\\&", "$", "$$", "$x$", "{", "}",
-                                           "\\emph{", "\\textbf{", "\\emph{\\textbf{x}}", "\\c c", "\\l", " "]),
+                                           "\\emph{", "\\textbf{", "\\emph{\\textbf{x}}", "\\c c", "\\l", " ",
+                                           "\\alpha", "\\alphabet", "\\le", "\\leq", "\\log", "\\Gamma"]),
                          st.text(max_size=4)), max_size=12).map("".join)
 
 
@@ -118,6 +121,16 @@ _TEX = st.lists(st.one_of(st.sampled_from(["\\", "\\'", "\\'e", "{\\o}", "\\ss "
 @example("$\\emph{x}$ and \\textbf{$y$}")
 def test_strip_tex_agrees_with_reference(text: str) -> None:
     assert strip_tex(text) == ref_strip_tex(text)
+
+
+@pytest.mark.parametrize(("title", "plain"), [
+    ("Learning $\\alpha$-divergences", "Learning α-divergences"),
+    ("An $O(n \\log n)$ algorithm", "An O(n log n) algorithm"),
+    ("$\\ell_1$ and $\\Gamma$-convergence as $x \\to \\infty$", "ℓ_1 and Γ-convergence as x → ∞"),
+    ("\\alphabet soup", "\\alphabet soup"),  # not a known command: left as written
+])
+def test_strip_tex_writes_greek_letters_and_common_symbols(title: str, plain: str) -> None:
+    assert strip_tex(title) == plain
 
 
 @settings(max_examples=600)

@@ -196,7 +196,8 @@ def _detect_xml(head: str, filename: str | None) -> str:
     local = root.rsplit(":", 1)[-1]
     low = head.lower()
     if local == "rss":
-        return "arxiv-rss" if "xmlns:arxiv=" in low else "rss"
+        # By the namespace, not the prefix: a feed may bind arXiv's namespace to any prefix.
+        return "arxiv-rss" if "arxiv.org/schemas/atom" in low else "rss"
     if local == "feed":
         if "a9.com/-/spec/opensearch" in low and ("arxiv.org/schemas/atom" in low or "arxiv.org/api" in low):
             return "arxiv-atom"

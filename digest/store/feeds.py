@@ -90,8 +90,10 @@ class FeedStore(StoreBase):
                     conn.execute(insert(_F).values(name=feed.name, consecutive_failures=0, **values))
                     continue
                 if old.url != feed.url or old.kind != feed.kind or old.options != values["options"]:
-                    # A different resource: old validators and batch identity no longer apply.
-                    values.update(etag=None, last_modified=None, last_batch_hash=None, next_attempt=None)
+                    # A different resource: old validators and batch identity no longer apply, nor do
+                    # the old one's failures (its health is "never" until the new one is fetched, now).
+                    values.update(etag=None, last_modified=None, last_batch_hash=None, next_attempt=None,
+                                  consecutive_failures=0, last_error=None, last_status=None)
                 conn.execute(update(_F).where(_F.c.id == old.id).values(**values))
             gone = set(existing) - {f.name for f in feeds}
             if gone:
