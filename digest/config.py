@@ -6,41 +6,90 @@ Lookup order (later wins): built-in defaults, the TOML file (``digest --config P
 ``DIGEST_SMTP_PASSWORD`` and the signing key ``DIGEST_SECRET_KEY``; a file that contains them is
 refused so they do not end up in version control.
 
-Public names: :class:`Settings` and its sections, :func:`load_settings`, :func:`parse_interval`.
+Paths in the file (``data_dir``, a relative ``sqlite:///`` URL) are relative to the file; from the
+environment, to the working directory. Unknown keys are errors, and every error names the file or
+environment variable, the key and the feed, user, subscription or tag concerned.
+
+Public names: :class:`Settings` and its sections, :func:`load_settings`, :func:`parse_interval`,
+:func:`check_arxiv_category`, :func:`redact_url`.
 """
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import os
 import re
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
 
 from digest.errors import ConfigError
 from digest.models import SOURCE_KINDS
 
 DEFAULT_DATA_DIR = Path("data")
-_INTERVAL_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)?\s*$")
+# The sign is accepted here so that "-1h" is refused as too short rather than as unreadable.
+_INTERVAL_RE = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*(s|m|h|d|w)?\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, None: 1}
+MIN_INTERVAL = 60
 
 
 def parse_interval(value: str | int | float) -> int:
     """``"30m"``, ``"6h"``, ``"1d"`` or a number of seconds -> seconds."""
+    # bool is an int to Python: `interval = true` would otherwise read as 1 second.
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        shown = str(value).lower() if isinstance(value, bool) else repr(value)  # as written in TOML
+        raise ValueError(f"interval {shown} is not a duration (like 30m, 6h, 1d or seconds)")
     if isinstance(value, (int, float)):
         seconds = int(value)
     else:
         m = _INTERVAL_RE.match(value)
         if not m:
-            raise ValueError(f"interval {value!r} is not like 30m, 6h or 1d")
+            raise ValueError(f"interval {value!r} is not like 30m, 6h or 1d (units s, m, h, d, w)")
         seconds = int(float(m.group(1)) * _UNITS[m.group(2)])
-    if seconds < 60:
-        raise ValueError("interval must be at least 60 seconds (be polite to feed hosts)")
+    if seconds < MIN_INTERVAL:
+        raise ValueError(f"interval must be at least {MIN_INTERVAL} seconds (be polite to feed hosts)")
     return seconds
+
+
+#: arXiv archives (https://arxiv.org/category_taxonomy), as rss.arxiv.org and the API know them.
+ARXIV_ARCHIVES = frozenset({
+    "astro-ph", "cond-mat", "cs", "econ", "eess", "gr-qc", "hep-ex", "hep-lat", "hep-ph", "hep-th", "math",
+    "math-ph", "nlin", "nucl-ex", "nucl-th", "physics", "q-bio", "q-fin", "quant-ph", "stat",
+})
+#: An archive alone (cs) or with a subject class (cs.LG, astro-ph.CO, cond-mat.mes-hall).
+_ARXIV_CATEGORY_RE = re.compile(r"^(?P<archive>[a-z][a-z-]*)(?:\.[A-Za-z][A-Za-z-]*)?$")
+
+
+def check_arxiv_category(category: str) -> str:
+    """The category stripped, or ValueError: checked when the config loads, not at the first poll."""
+    cat = category.strip()
+    m = _ARXIV_CATEGORY_RE.match(cat)
+    if not m or m.group("archive") not in ARXIV_ARCHIVES:
+        raise ValueError(f"{category!r} is not an arXiv archive or category (like cs or cs.LG)")
+    return cat
+
+
+def _clean_name(value: str, what: str) -> str:
+    # The store strips names; " a" and "a" would otherwise be two config entries but one row.
+    value = value.strip()
+    if not value:
+        raise ValueError(f"{what} must not be empty")
+    return value
+
+
+_URL_PASSWORD_RE = re.compile(r"^(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/?#@]*:)(?P<password>[^@/?#]*)(?P<tail>@.*)$")
+
+
+def redact_url(url: str) -> str:
+    """``postgresql://user:secret@host/db`` -> ``postgresql://user:***@host/db``, for printing."""
+    m = _URL_PASSWORD_RE.match(url)
+    if not m or not m.group("password"):
+        return url
+    return f"{m.group('head')}***{m.group('tail')}"
 
 
 class _Section(BaseModel):
@@ -55,13 +104,14 @@ class FetchSettings(_Section):
     user_agent: str = "digest/0.1 (self-hosted paper alerts; +https://github.com/digest/digest)"
     #: Hosts or CIDRs exempt from the private-address guard (e.g. an intranet feed, or tests' 127.0.0.1).
     allow_hosts: list[str] = Field(default_factory=list)
-    connect_timeout: float = 10.0
-    read_timeout: float = 30.0
-    max_bytes: int = 20 * 1024 * 1024
-    max_redirects: int = 5
-    retries: int = 3
+    # Zero timeouts would fail every request; negative counts would loop or never fetch.
+    connect_timeout: float = Field(default=10.0, gt=0)
+    read_timeout: float = Field(default=30.0, gt=0)
+    max_bytes: int = Field(default=20 * 1024 * 1024, ge=1)
+    max_redirects: int = Field(default=5, ge=0)
+    retries: int = Field(default=3, ge=0)
     #: Minimum seconds between two requests to one host; arXiv gets 3 s (API terms of use).
-    host_spacing: float = 1.0
+    host_spacing: float = Field(default=1.0, ge=0)
 
     @field_validator("allow_hosts")
     @classmethod
@@ -86,6 +136,11 @@ class FeedSettings(_Section):
     venue: str | None = None
     server: str | None = None
 
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        return _clean_name(v, "a feed name")
+
     @field_validator("interval", mode="before")
     @classmethod
     def _interval(cls, v: Any) -> int:
@@ -98,22 +153,38 @@ class FeedSettings(_Section):
             raise ValueError(f"kind {v!r} is not one of {', '.join(SOURCE_KINDS)}")
         return v
 
+    @field_validator("categories")
+    @classmethod
+    def _categories(cls, v: list[str]) -> list[str]:
+        return [check_arxiv_category(c) for c in v]
+
     @model_validator(mode="after")
     def _where(self) -> "FeedSettings":
-        if not self.url and not self.categories and not self.venue and self.kind not in ("hf-daily", "biorxiv"):
-            raise ValueError(f"feed {self.name!r} needs a url (or categories for arXiv)")
+        # Each kind is told where to fetch in its own way (sources.feed_url); a key another kind
+        # uses would be silently ignored, so it is refused while the config loads, not at the poll.
         if self.url and not self.url.startswith(("http://", "https://")):
             raise ValueError(f"feed {self.name!r}: url must be http(s)")
+        for key, kinds in _FEED_OPTION_KINDS.items():
+            if getattr(self, key) and self.kind not in kinds:
+                raise ValueError(f"feed {self.name!r}: {key} is only read for kind {' or '.join(kinds)}, "
+                                 f"not {self.kind}")
+        if not self.url and not self.categories and not self.venue and self.kind not in ("hf-daily", "biorxiv"):
+            how = {"arxiv-rss": "categories", "arxiv-atom": "categories", "openreview": "venue"}.get(self.kind)
+            raise ValueError(f"feed {self.name!r} of kind {self.kind} needs a url" + (f" or {how}" if how else ""))
         return self
+
+
+#: Feed keys that only some kinds read (the others would ignore them).
+_FEED_OPTION_KINDS = {"categories": ("arxiv-rss", "arxiv-atom"), "venue": ("openreview",), "server": ("biorxiv",)}
 
 
 class SmtpSettings(_Section):
     host: str = "localhost"
-    port: int = 25
+    port: int = Field(default=25, ge=1, le=65535)
     security: Literal["none", "starttls", "ssl"] = "none"
     username: str | None = None
     from_: str = Field("digest <digest@localhost>", alias="from")
-    timeout: float = 30.0
+    timeout: float = Field(default=30.0, gt=0)
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
@@ -137,7 +208,18 @@ class DeliverySettings(_Section):
 class WebSettings(_Section):
     base_url: str = "http://localhost:8000"
     host: str = "127.0.0.1"
-    port: int = 8000
+    port: int = Field(default=8000, ge=1, le=65535)
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url(cls, v: str) -> str:
+        # Every emailed link starts with it: "localhost:8000/..." would be a dead link in each message.
+        if not v.startswith(("http://", "https://")):
+            raise ValueError(f"base_url {v!r} must start with https:// (or http://)")
+        return v
+
+
+_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+$")
 
 
 class SubscriptionSettings(_Section):
@@ -147,6 +229,11 @@ class SubscriptionSettings(_Section):
     channel: Literal["email", "feed", "both"] = "both"
     threshold: float | None = None
 
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        return _clean_name(v, "a subscription name")
+
 
 class UserSettings(_Section):
     email: str
@@ -155,6 +242,15 @@ class UserSettings(_Section):
     hour: int = Field(7, ge=0, le=23)
     weekday: int = Field(0, ge=0, le=6)  # Monday=0, for weekly digests
     subscriptions: list[SubscriptionSettings] = Field(default_factory=list)
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, v: str) -> str:
+        # The store's check, made here so the error names the config key instead of a traceback.
+        email = v.strip()
+        if not _EMAIL_RE.match(email):
+            raise ValueError(f"{v!r} is not an email address")
+        return email
 
     @field_validator("timezone")
     @classmethod
@@ -170,6 +266,11 @@ class UserSettings(_Section):
 class TagSettings(_Section):
     name: str
     query: str
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        return _clean_name(v, "a tag name")
 
 
 class Settings(BaseSettings):
@@ -211,38 +312,190 @@ class Settings(BaseSettings):
         raise ConfigError(f"no feed named {name!r}", key="feeds")
 
 
-_SECRET_KEYS = {("smtp", "password"), (None, "smtp_password"), (None, "secret_key"), ("web", "secret_key")}
+#: Where people put secrets in the file (or in DIGEST_SMTP__PASSWORD), and the variable to use instead.
+_SECRET_KEYS = {("smtp", "password"): "DIGEST_SMTP_PASSWORD", (None, "smtp_password"): "DIGEST_SMTP_PASSWORD",
+                (None, "secret_key"): "DIGEST_SECRET_KEY", ("web", "secret_key"): "DIGEST_SECRET_KEY"}
+#: Settings fields that are not file keys, so never suggested for a misspelt one.
+_NOT_FILE_KEYS = {"smtp_password", "secret_key", "config_path"}
+_ENV_PREFIX = "DIGEST_"
+_SQLITE_FILE_RE = re.compile(r"^(?P<scheme>sqlite(?:\+\w+)?:///)(?P<path>[^?]*)(?P<query>\?.*)?$")
 
 
 def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
     """Read the TOML file (if any) and apply environment overrides; ConfigError on any problem."""
     raw: dict[str, Any] = {}
     chosen = path or os.environ.get("DIGEST_CONFIG")
+    where = str(chosen) if chosen else None
     if chosen:
-        p = Path(chosen)
-        try:
-            raw = tomllib.loads(p.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ConfigError("file not found", path=str(p)) from None
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"not valid TOML: {exc}", path=str(p)) from None
-        for section, key in _SECRET_KEYS:
-            holder = raw.get(section, {}) if section else raw
-            if isinstance(holder, dict) and key in holder:
-                env = "DIGEST_SMTP_PASSWORD" if "password" in key else "DIGEST_SECRET_KEY"
-                raise ConfigError(f"secrets are not read from the file; set {env} in the environment instead",
-                                  path=str(p), key=f"{section}.{key}" if section else key)
-        raw["config_path"] = p
-        if "data_dir" in raw and not Path(raw["data_dir"]).is_absolute():
-            raw["data_dir"] = (p.parent / raw["data_dir"]).resolve()
+        raw = _read_file(Path(chosen))
     try:
         settings = Settings(**raw)
+    except SettingsError as exc:  # an environment value pydantic-settings could not even decode
+        raise _environment_error(exc) from None
     except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = ".".join(str(x) for x in err["loc"])
-        raise ConfigError(err["msg"].removeprefix("Value error, "), path=str(chosen) if chosen else None, key=loc) from None
-    names = [f.name for f in settings.feeds]
-    dupes = {n for n in names if names.count(n) > 1}
-    if dupes:
-        raise ConfigError(f"feed names must be unique: {', '.join(sorted(dupes))}", key="feeds")
+        raise _validation_error(exc, raw, where) from None
+    _check_unique(settings, where)
+    _check_servers(settings, where)
     return settings
+
+
+def _read_file(p: Path) -> dict[str, Any]:
+    try:
+        raw = tomllib.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError("file not found", path=str(p)) from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"not valid TOML: {exc}", path=str(p)) from None
+    except OSError as exc:  # a directory, no permission...
+        raise ConfigError(f"cannot read: {exc.strerror or exc}", path=str(p)) from None
+    for (section, key), env in _SECRET_KEYS.items():
+        holder = raw.get(section, {}) if section else raw
+        if isinstance(holder, dict) and key in holder:
+            raise ConfigError(f"secrets are not read from the file; set {env} in the environment instead",
+                              path=str(p), key=f"{section}.{key}" if section else key)
+    raw["config_path"] = p
+    # Paths in the file are relative to the file, so the service finds the same database whatever
+    # its working directory (systemd starts it in /). Paths from the environment stay relative to it.
+    if isinstance(raw.get("data_dir"), str) and not Path(raw["data_dir"]).is_absolute():
+        raw["data_dir"] = (p.parent / raw["data_dir"]).resolve()
+    database = raw.get("database")
+    if isinstance(database, dict) and isinstance(database.get("url"), str):
+        database["url"] = _anchor_sqlite(database["url"], p.parent)
+    return raw
+
+
+def _anchor_sqlite(url: str, base: Path) -> str:
+    """``sqlite:///rel/x.db`` -> ``sqlite:////<base>/rel/x.db``; any other URL unchanged."""
+    m = _SQLITE_FILE_RE.match(url)
+    if not m:
+        return url
+    db = m.group("path")
+    if not db or db == ":memory:" or db.startswith("file:") or Path(db).is_absolute():
+        return url
+    return f"{m.group('scheme')}{(base / db).resolve().as_posix()}{m.group('query') or ''}"
+
+
+# --- errors that say where and what ----------------------------------------------------------------
+
+
+def _validation_error(exc: ValidationError, raw: dict[str, Any], file: str | None) -> ConfigError:
+    """The first problem as one line naming the source (file or variable), key and item; a count of the rest."""
+    errors = exc.errors()
+    err = errors[0]
+    loc = tuple(err["loc"])
+    env = _environment_source(loc)
+    reason = _reason(err, loc)
+    subject = None if env else _subject(raw, loc)
+    if subject and subject not in reason:
+        reason = f"{subject}: {reason}"
+    if len(errors) > 1:
+        reason += f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})"
+    return ConfigError(reason, path=f"environment variable {env}" if env else file,
+                       key=".".join(str(x) for x in loc) or None)
+
+
+def _reason(err: Any, loc: tuple[Any, ...]) -> str:
+    last = str(loc[-1]) if loc else ""
+    if err["type"] == "extra_forbidden":
+        section = loc[0] if len(loc) == 2 and isinstance(loc[0], str) else None
+        secret_env = _SECRET_KEYS.get((section, last)) if len(loc) <= 2 else None
+        if secret_env:
+            return f"not a setting; the secret goes in the environment variable {secret_env}"
+        close = difflib.get_close_matches(last, _known_keys(loc[:-1]), n=1)
+        return f"unknown key {last!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
+    if err["type"] == "missing":
+        return f"{last!r} is required"
+    return str(err["msg"]).removeprefix("Value error, ")
+
+
+def _known_keys(loc: tuple[Any, ...]) -> list[str]:
+    """The keys valid in the table at ``loc`` (list indexes skipped), for "did you mean"."""
+    model: Any = Settings
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(part)
+        model = _model_of(field.annotation) if field is not None else None
+        if model is None:
+            return []
+    return [f.alias or n for n, f in model.model_fields.items() if n not in _NOT_FILE_KEYS]
+
+
+def _model_of(annotation: Any) -> type[BaseModel] | None:
+    for candidate in (annotation, *get_args(annotation)):
+        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+            return candidate
+    return None
+
+
+def _subject(raw: dict[str, Any], loc: tuple[Any, ...]) -> str | None:
+    """"feed 'arxiv-cs'", "user 'ada@…'", "subscription 'ada@…/x'" or "tag 't'" for an error at ``loc``."""
+    if len(loc) < 2 or not isinstance(loc[1], int):
+        return None
+    item = _item(raw.get(str(loc[0])), loc[1])
+    if loc[0] == "feeds" and isinstance(item.get("name"), str):
+        return f"feed {item['name']!r}"
+    if loc[0] == "tags" and isinstance(item.get("name"), str):
+        return f"tag {item['name']!r}"
+    if loc[0] != "users" or not isinstance(item.get("email"), str):
+        return None
+    if len(loc) >= 4 and loc[2] == "subscriptions" and isinstance(loc[3], int):
+        sub = _item(item.get("subscriptions"), loc[3])
+        if isinstance(sub.get("name"), str):
+            return f"subscription '{item['email']}/{sub['name']}'"
+    return f"user {item['email']!r}"
+
+
+def _item(items: Any, index: int) -> dict[str, Any]:
+    if isinstance(items, list) and 0 <= index < len(items) and isinstance(items[index], dict):
+        return items[index]
+    return {}
+
+
+def _environment_source(loc: tuple[Any, ...]) -> str | None:
+    """The DIGEST_… variable that set the value at ``loc`` (or a table or list holding it), if any."""
+    names = {name.upper(): name for name in os.environ}
+    for depth in range(len(loc), 0, -1):
+        if any(isinstance(part, int) for part in loc[:depth]):
+            continue  # a list item comes from its list's variable (DIGEST_FEEDS='[...]')
+        candidate = _ENV_PREFIX + "__".join(str(part) for part in loc[:depth]).upper()
+        if candidate in names:
+            return names[candidate]
+    return None
+
+
+def _environment_error(exc: SettingsError) -> ConfigError:
+    m = re.search(r'field "([^"]+)"', str(exc))
+    field = m.group(1) if m else ""
+    prefix = _ENV_PREFIX + field.upper()
+    names = sorted(n for n in os.environ if n.upper() == prefix or n.upper().startswith(prefix + "__")) or [prefix]
+    return ConfigError("not valid JSON; a list or table from the environment is JSON, e.g. '[\"a\", \"b\"]'",
+                       path=f"environment variable {', '.join(names)}", key=field or None)
+
+
+def _check_unique(settings: Settings, file: str | None) -> None:
+    """Names that the store keys rows by: a second entry would silently replace the first."""
+    checks: list[tuple[list[str], str, str]] = [
+        ([f.name for f in settings.feeds], "feeds.{}.name", "feed name {!r} is used twice"),
+        ([u.email.lower() for u in settings.users], "users.{}.email",
+         "user {!r} is listed twice (email addresses are compared ignoring case)"),
+        ([t.name for t in settings.tags], "tags.{}.name", "tag name {!r} is used twice"),
+    ]
+    for i, user in enumerate(settings.users):
+        checks.append(([s.name for s in user.subscriptions], f"users.{i}.subscriptions.{{}}.name",
+                       f"user {user.email!r} has two subscriptions named {{!r}}"))
+    for names, key, message in checks:
+        seen: set[str] = set()
+        for index, name in enumerate(names):
+            if name in seen:
+                raise ConfigError(message.format(name), path=file, key=key.format(index))
+            seen.add(name)
+
+
+def _check_servers(settings: Settings, file: str | None) -> None:
+    # Checked here rather than in FeedSettings so a model built in code still reaches
+    # sources.feed_url, which refuses it there too (for feeds that never went through a file).
+    for i, feed in enumerate(settings.feeds):
+        if feed.server and feed.server.lower() not in ("biorxiv", "medrxiv"):
+            raise ConfigError(f"feed {feed.name!r}: server must be biorxiv or medrxiv, not {feed.server!r}",
+                              path=file, key=f"feeds.{i}.server")

@@ -6,6 +6,7 @@ arguments, call library functions and print; they hold no logic of their own.
 
 from __future__ import annotations
 
+import errno
 import json
 import sys
 from collections.abc import Callable, Iterator
@@ -17,7 +18,7 @@ from typing import Any, TypeVar
 
 import click
 
-from digest.config import Settings, load_settings
+from digest.config import Settings, load_settings, redact_url
 from digest.errors import DigestError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -37,7 +38,30 @@ class Context:
     def store(self) -> Any:
         from digest.store import Store
 
-        return Store.open(self.settings.database_url)
+        url = self.settings.database_url
+        try:
+            return Store.open(url)
+        except DigestError:
+            raise
+        except Exception as exc:  # unreachable server, unwritable folder, missing driver: one line, no traceback
+            raise DigestError(f"database {redact_url(url)}: cannot open: {_first_line(exc, url)}") from None
+
+
+def _first_line(exc: BaseException, url: str) -> str:
+    """The cause without SQLAlchemy's background links, and never the URL's password."""
+    cause = getattr(exc, "orig", None) or exc  # the driver's own message (DBAPIError wraps it)
+    text = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
+    password = _password(url)
+    return text.replace(password, "***") if password else text
+
+
+def _password(url: str) -> str | None:
+    try:
+        from sqlalchemy.engine import make_url
+
+        return make_url(url).password  # type: ignore[no-any-return]
+    except Exception:  # an unparsable URL has no password we could leak
+        return None
 
 
 pass_ctx = click.make_pass_decorator(Context)
@@ -102,6 +126,14 @@ class DigestGroup(click.Group):
             if callable(caret):
                 click.echo(caret(), err=True)
             ctx.exit(exc.exit_code)
+        except OSError as exc:
+            if exc.errno == errno.EPIPE:
+                raise  # a closed pipe (`| head`): click's main exits quietly on it
+            # An output path under a file, a full disk, a folder without permission: the path and
+            # the reason are what the user can act on; the traceback is not.
+            where = f"{exc.filename}: " if exc.filename else ""
+            click.echo(f"error: {where}{exc.strerror or exc}", err=True)
+            ctx.exit(1)
 
 
 @click.group(cls=DigestGroup)

@@ -18,7 +18,7 @@ from typing import Any
 import click
 
 from digest.cli.app import Context, cli, echo_json, pass_ctx
-from digest.cli.tables import print_table
+from digest.cli.tables import cell, print_table
 
 StatusSection = Callable[[Context], tuple[str, Any]]
 
@@ -50,9 +50,14 @@ def _print_section(name: str, value: Any) -> None:
     elif isinstance(value, dict):
         click.echo(f"{name}:")
         for key, item in value.items():
-            click.echo(f"  {key}: {item}")
+            click.echo(f"  {key}: {_text(item)}")
     else:
-        click.echo(f"{name}: {value}")
+        click.echo(f"{name}: {_text(value)}")
+
+
+def _text(value: Any) -> str:
+    # Same words as the tables ("-" for nothing) rather than Python's None, [] and {}.
+    return "none" if isinstance(value, (list, dict)) and not value else cell(value)
 
 
 @cli.command()
