@@ -1,18 +1,21 @@
 """The one sanitizer for outside HTML (issue #4: "Feed content is untrusted").
 
 Every string that came from a feed and is shown as markup, stored as text, put in a link or in a mail
-header passes through one of these four functions; nothing else in digest strips or allows HTML.
+header passes through one of these five functions; nothing else in digest strips or allows HTML.
 
 - :func:`to_text` — markup to plain text (what sources store as abstracts and titles).
 - :func:`safe_html` — the tiny allow-list of inline markup we are willing to re-emit.
-- :func:`safe_url` — http(s) links only.
+- :func:`safe_url` — http(s) links only, percent-encoded where RFC 3986 requires.
 - :func:`header_safe` — a value that cannot break out of an email header line.
+- :func:`display_text` — stored text as the renderers print it: characters XML 1.0 forbids dropped,
+  bidirectional overrides closed at the end of the value.
 
 HTML is parsed by nh3 (ammonia on html5ever, the WHATWG parsing algorithm browsers use), so what we
 judge safe is what a browser would see: obfuscations such as ``<scr<script>ipt>``, ``java&#x09;script:``
 or unclosed tags are resolved by the same rules a mail client or browser applies.
 
-Public names: :func:`to_text`, :func:`safe_html`, :func:`safe_url`, :func:`header_safe`.
+Public names: :func:`to_text`, :func:`safe_html`, :func:`safe_url`, :func:`header_safe`,
+:func:`display_text`, :data:`XML_INVALID`.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from urllib.parse import urlsplit
 
 import nh3
 
-__all__ = ["to_text", "safe_html", "safe_url", "header_safe"]
+__all__ = ["to_text", "safe_html", "safe_url", "header_safe", "display_text", "XML_INVALID"]
 
 # Elements whose content is never text a reader should see.
 _DROP_CONTENT = {"script", "style", "template", "noscript", "iframe", "object", "embed", "noembed",
@@ -49,9 +52,27 @@ _STRAY_LT = re.compile(rf"<(?!/?(?:{_TAG_NAMES})(?:[\s/>]|$)|/?[A-Za-z][\w.-]*:[
 _INLINE_TAGS = {"p", "br", "em", "strong", "i", "b", "sub", "sup", "code", "a"}
 _URL_SCHEMES_HTML = {"http", "https", "mailto"}
 # C0/C1 controls, DEL and the invisible format characters browsers strip from URLs before parsing.
-_URL_BAD_CHARS = re.compile(r"[\x00-\x20\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2064\ufeff]")
+# Lone surrogates and U+FFFE/FFFF cannot be encoded (UTF-8) or carried (XML 1.0 §2.2) at all.
+_URL_BAD_CHARS = re.compile(r"[\x00-\x20\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff\ufffe\uffff"
+                            r"\ud800-\udfff]")
+# ASCII characters RFC 3986 §2 (and RFC 3987 §2.2 for IRIs, the type of Atom's href) never allows
+# literally in a URI. Browsers percent-encode most of them themselves (WHATWG URL, "percent-encode
+# sets"); we encode all of them so that Atom links are valid IRIs and no quote or angle bracket
+# ends a link in a plain-text mail client. "\\" is rejected instead (browsers read it as "/").
+_URL_ENCODE_CHARS = re.compile(r'["<>^`{|}]')
 _HEADER_BREAKS = re.compile(r"[\r\n\x00\x0b\x0c\x85\u2028\u2029]+")
 _WS = re.compile(r"[ \t\f\v\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
+#: What XML 1.0 §2.2 (Char) cannot carry: C0 controls but tab, LF and CR; U+FFFE, U+FFFF; surrogates
+#: (a lone one, all a Python str can hold, cannot be encoded as UTF-8 either).
+XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+# Explicit bidirectional formatting characters (UAX #9 §2: LRE RLE PDF LRO RLO, LRI RLI FSI PDI) and
+# paragraph separators (bidi class B), which end every embedding (UAX #9 §3.3.1, P1).
+_BIDI_EMBED, _BIDI_ISOLATE, _PDF, _PDI = "\u202a\u202b\u202d\u202e", "\u2066\u2067\u2068", "\u202c", "\u2069"
+_BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
+_BIDI_TOKENS = re.compile("[\u202a-\u202e\u2066-\u2069\n\r\x1c-\x1e\x85\u2029]")
+# UAX #9 BD2 max_depth is 125; a value opening more is hostile: its controls are dropped instead.
+_BIDI_MAX = 60
+_DISPLAY_SUSPECT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff\u202a-\u202e\u2066-\u2069]")
 
 _text_cleaner = nh3.Cleaner(tags=_BLOCKS, clean_content_tags=_DROP_CONTENT, attributes={"*": set()}, link_rel=None,
                             strip_comments=True)
@@ -117,6 +138,8 @@ def safe_url(url: str | None) -> str | None:
 
     Leading/trailing whitespace is trimmed (feeds pad links); inner whitespace or controls reject the
     URL instead of being "fixed", since browsers and mail clients disagree on how to repair them.
+    ``" < > ^ ` { | }``, which RFC 3986 §2 never allows literally, are percent-encoded (as browsers
+    do, WHATWG URL §1.3), so the result is a valid URI/IRI (RFC 3987 §2.2) in any output.
     """
     if not url:
         return None
@@ -131,7 +154,48 @@ def safe_url(url: str | None) -> str | None:
         return None
     if parts.scheme.lower() not in ("http", "https") or not host:
         return None
+    if _URL_ENCODE_CHARS.search(url):
+        url = _URL_ENCODE_CHARS.sub(lambda m: f"%{ord(m.group()):02X}", url)
     return url
+
+
+def display_text(value: str) -> str:
+    """``value`` ready to print in an email or a feed: characters XML 1.0 forbids dropped
+    (:data:`XML_INVALID`) and every bidi embedding, override or isolate it leaves open closed at its end.
+
+    An unclosed RIGHT-TO-LEFT OVERRIDE (U+202E) in a title or author name would otherwise reverse
+    what we print after it on the same line ("Trojan Source", CVE-2021-42574): closing it keeps its
+    effect inside the value (UAX #9 §2.4-2.5, X6a-X7). Plain values cost one regex scan.
+    """
+    # isprintable() is False for every character we act on (Cc, Cf, Cs, Cn) and is ~3x faster than
+    # the regex; text with line breaks or non-ASCII spaces falls through to it.
+    if value.isprintable() or not _DISPLAY_SUSPECT.search(value):
+        return value
+    value = XML_INVALID.sub("", value)
+    return _close_bidi(value) if _BIDI_CONTROLS.search(value) else value
+
+
+def _close_bidi(text: str) -> str:
+    """``text`` with PDF/PDI appended for each embedding/isolate still open at its end (UAX #9 X1-X8,
+    run per paragraph; a closer with no opener is ignored by the algorithm, so it is left alone)."""
+    if len(_BIDI_CONTROLS.findall(text)) > _BIDI_MAX:
+        return _BIDI_CONTROLS.sub("", text)
+    open_: list[str] = []  # the closer each open initiator needs, innermost last
+    for c in _BIDI_TOKENS.findall(text):
+        if c in _BIDI_EMBED:
+            open_.append(_PDF)
+        elif c in _BIDI_ISOLATE:
+            open_.append(_PDI)
+        elif c == _PDF:
+            if open_ and open_[-1] == _PDF:  # X7: a PDF never closes past an isolate
+                open_.pop()
+        elif c == _PDI:
+            if _PDI in open_:  # X6a: a PDI closes its isolate and everything opened inside it
+                while open_.pop() != _PDI:
+                    pass
+        else:  # paragraph separator: P1, every paragraph starts afresh
+            open_.clear()
+    return text + "".join(reversed(open_))
 
 
 def header_safe(value: str | None) -> str:
@@ -139,10 +203,12 @@ def header_safe(value: str | None) -> str:
 
     CR/LF in a header value would let a feed title start a new header (RFC 5322 §2.2 header
     injection); other Unicode line separators are folded too because some clients treat them as
-    breaks.
+    breaks. Lone surrogates and U+FFFE/FFFF, which cannot be encoded as UTF-8 (RFC 2047, RFC 6532),
+    are dropped.
     """
     if not value:
         return ""
     value = _HEADER_BREAKS.sub(" ", value)
     value = "".join(c if unicodedata.category(c) != "Cc" or c == "\t" else " " for c in value)
+    value = XML_INVALID.sub("", value)
     return _WS.sub(" ", value.replace("\t", " ")).strip()

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from digest.sanitize import header_safe, safe_html, safe_url, to_text
+from digest.sanitize import display_text, header_safe, safe_html, safe_url, to_text
 
 # --- to_text ---------------------------------------------------------------------------------
 
@@ -158,3 +158,76 @@ def test_header_safe_removes_line_breaks() -> None:
 def test_header_safe_never_contains_cr_or_lf(raw: str) -> None:
     out = header_safe(raw)
     assert "\r" not in out and "\n" not in out and "\x00" not in out
+
+
+def test_header_safe_drops_what_utf_8_cannot_encode() -> None:
+    assert header_safe("a\ud800b\udfff\ufffec") == "abc"
+    header_safe("x\ud83d y").encode("utf-8")
+
+
+@pytest.mark.parametrize(("url", "expected"), [
+    ('https://e.example/a"b', "https://e.example/a%22b"),
+    ("https://doi.org/10.1002/(SICI)1097<x>{y}|^`", "https://doi.org/10.1002/(SICI)1097%3Cx%3E%7By%7D%7C%5E%60"),
+    ("https://e.example/q?a=1&b='c'", "https://e.example/q?a=1&b='c'"),  # sub-delims stay (RFC 3986 §2.2)
+])
+def test_safe_url_percent_encodes_what_rfc_3986_never_allows_literally(url: str, expected: str) -> None:
+    assert safe_url(url) == expected
+
+
+@pytest.mark.parametrize("url", ["https://e.example/\ud800", "https://e.example/\ufffe", "https://e.example/\u2066x"])
+def test_safe_url_rejects_unencodable_and_bidi_characters(url: str) -> None:
+    assert safe_url(url) is None
+
+
+# --- display_text ----------------------------------------------------------------------------
+
+RLO, LRI, PDF, PDI = "\u202e", "\u2066", "\u202c", "\u2069"
+
+
+def test_display_text_leaves_ordinary_text_alone() -> None:
+    for text in ("Attention is all you need", "Łukasz \U0001f469\u200d\U0001f52c $\\alpha$", "עברית ועוד", "tab\there\nnl"):
+        assert display_text(text) is text
+
+
+def test_display_text_drops_what_xml_forbids() -> None:
+    assert display_text("a\x00b\x0bc\x1fd\ufffee\uffff\ud800f") == "abcdef"
+    assert display_text("keeps\ttab\nand\rcr") == "keeps\ttab\nand\rcr"
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    (f"evil {RLO}txt", f"evil {RLO}txt{PDF}"),
+    (f"{RLO}a{PDF} b", f"{RLO}a{PDF} b"),                       # balanced: unchanged
+    (f"{PDF}{PDI}stray", f"{PDF}{PDI}stray"),                  # closers without openers are inert (X6a, X7)
+    (f"{LRI}{RLO}x", f"{LRI}{RLO}x{PDF}{PDI}"),                 # innermost first
+    (f"{LRI}{RLO}x{PDI}", f"{LRI}{RLO}x{PDI}"),                 # PDI closes the override inside it
+    (f"{RLO}{LRI}x{PDF}", f"{RLO}{LRI}x{PDF}{PDI}{PDF}"),       # a PDF cannot close past an isolate
+    (f"{RLO}para one\n{LRI}two", f"{RLO}para one\n{LRI}two{PDI}"),  # a paragraph break ends embeddings
+])
+def test_display_text_closes_bidi_controls_left_open(raw: str, expected: str) -> None:
+    assert display_text(raw) == expected
+
+
+def test_display_text_drops_bidi_controls_nested_beyond_reason() -> None:
+    assert display_text(RLO * 200 + "x") == "x"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(["a", " ", "\n", RLO, LRI, PDF, PDI, "\u202a", "\u2068", "\x00", "\ud800"]),
+               max_size=40))
+def test_display_text_is_always_balanced_and_encodable(raw: str) -> None:
+    out = display_text(raw)
+    out.encode("utf-8")
+    open_: list[str] = []
+    for c in out:  # what is still open after the last character, per UAX #9 X1-X8
+        if c == "\n":
+            open_.clear()
+        elif c in (RLO, "\u202a"):
+            open_.append("e")
+        elif c in (LRI, "\u2068"):
+            open_.append("i")
+        elif c == PDF and open_ and open_[-1] == "e":
+            open_.pop()
+        elif c == PDI and "i" in open_:
+            while open_.pop() != "i":
+                pass
+    assert not open_

@@ -25,7 +25,10 @@ The skeleton loses blank lines and joins lines between tags. Every byte and line
 10,000 times a run.
 
 Everything that came from a feed is escaped by jinja's autoescape; URLs go through
-:func:`digest.sanitize.safe_url`, so a ``javascript:`` link is dropped, never rendered.
+:func:`digest.sanitize.safe_url`, so a ``javascript:`` link is dropped, never rendered. Feed text
+goes through :func:`digest.sanitize.display_text` (no character UTF-8 or XML cannot carry, no
+right-to-left override left open past its value), and in the text part it is one line per value: a
+line break in a title must not start a line of its own (a forged "Unsubscribe:" or signature).
 
 Public names: :class:`RenderedEmail`, :func:`render_email`, :func:`subject_for`, :data:`HTML_BUDGET`.
 """
@@ -47,9 +50,10 @@ from markupsafe import Markup
 from digest.config import Settings
 from digest.match.score import highlight
 from digest.models import SOURCE_LABELS, Digest, DigestItem, DigestSection, Paper, Reason
+from digest.render.feeds import UNTITLED
 from digest.render.reasons import clauses, reason_terms, spans_by_field
 from digest.resources import templates_dir
-from digest.sanitize import safe_url
+from digest.sanitize import XML_INVALID, display_text, safe_url
 from digest.text import collapse_ws
 from digest import tokens
 
@@ -61,6 +65,10 @@ HTML_BUDGET = 100_000
 #: Authors shown before "… and N more".
 MAX_AUTHORS = 6
 _SUMMARY_CHARS = 320
+# Longest title, author name and "why" name or term shown: real ones are far shorter, and one paper
+# with a 100 KB title must not make the HTML budget push every other paper out of the message.
+_TITLE_CHARS = 400
+_NAME_CHARS = 120
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\"'])")
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -301,9 +309,36 @@ class _ItemView:
     feedback: tuple[_Link, ...]
 
 
-def _segments(text: str, spans: list[tuple[int, int]]) -> tuple[tuple[str, bool], ...]:
-    """Split ``text`` into (piece, highlighted) runs with the matcher's own highlighter."""
-    return tuple(highlight(text, spans))
+def _field(text: str, spans: list[tuple[int, int]]) -> tuple[tuple[tuple[str, bool], ...], str]:
+    """``text`` as (piece, highlighted) runs for the HTML part, split by the matcher's own
+    highlighter, and as one line for the text part; both cleaned by :func:`display_text`.
+
+    The spans index the stored text, so a text that needs cleaning is cleaned piece by piece, after
+    the split. The usual text needs none: one check, then no per-piece work.
+    """
+    if text.isprintable():
+        return tuple(highlight(text, spans)), _line(text)
+    return tuple((display_text(piece), hit) for piece, hit in highlight(text, spans)), _line(text)
+
+
+def _clip(text: str, limit: int) -> str:
+    """``text`` cut at a word to at most ``limit`` characters and "…" (the usual text is shorter).
+
+    Cutting keeps a prefix, so the matcher's spans still index it (the highlighter clamps them)."""
+    if len(text) <= limit:
+        return text
+    cut = text[:limit]
+    word = cut.rsplit(" ", 1)[0]
+    return (word if len(word) > limit // 2 else cut).rstrip(" ,;:") + " …"
+
+
+def _line(text: str) -> str:
+    """A feed value for the text part: one line (whitespace collapsed), cleaned."""
+    # Printable means no control, format (bidi), surrogate or unassigned character and no
+    # whitespace but the ASCII space (str.isprintable): such text only needs its spaces checked.
+    if text.isprintable() and "  " not in text and text[:1] != " " and text[-1:] != " ":
+        return text
+    return display_text(collapse_ws(text))
 
 
 def _first_sentences(text: str, limit: int = _SUMMARY_CHARS) -> str:
@@ -322,9 +357,14 @@ def _first_sentences(text: str, limit: int = _SUMMARY_CHARS) -> str:
 
 
 def _authors_line(authors: tuple[str, ...]) -> str:
-    if len(authors) <= MAX_AUTHORS + 2:  # "… and 1 more" would hide less than it costs
-        return ", ".join(authors)
-    return f"{', '.join(authors[:MAX_AUTHORS])} … and {len(authors) - MAX_AUTHORS} more"
+    """The shown names on one line, each cleaned on its own (a name's right-to-left override ends
+    with it); the usual list needs no cleaning, which one check of the joined line tells."""
+    long = len(authors) > MAX_AUTHORS + 2  # "… and 1 more" would hide less than it costs
+    shown = authors[:MAX_AUTHORS] if long else authors
+    names = ", ".join(shown)
+    if not names.isprintable() or "  " in names or "" in shown or len(names) > len(shown) * _NAME_CHARS:
+        names = ", ".join(name for name in (_line(_clip(a, _NAME_CHARS)) for a in shown) if name)
+    return f"{names} … and {len(authors) - MAX_AUTHORS} more" if long else names
 
 
 def _via(paper: Paper) -> str:
@@ -335,14 +375,15 @@ def _via(paper: Paper) -> str:
 
 
 def _why(paper: Paper, reasons: tuple[Reason, ...]) -> tuple[_Why, ...]:
-    return tuple(_Why(collapse_ws(r.subscription), reason_terms(paper, r)) for r in reasons)
+    return tuple(_Why(_line(_clip(r.subscription, _NAME_CHARS)), tuple(_clip(t, _NAME_CHARS) for t in reason_terms(paper, r)))
+                 for r in reasons)
 
 
 def _item_view(item: DigestItem, settings: Settings, feedback_token: str) -> _ItemView:
     paper = item.paper
     spans = spans_by_field(item.reasons)
     if paper.tldr:
-        label, field, text = "tl;dr", "tldr", paper.tldr
+        label, field, text = "tl;dr", "tldr", _first_sentences(paper.tldr)
     else:
         label, field, text = "", "abstract", _first_sentences(paper.abstract)
     links = [
@@ -352,20 +393,29 @@ def _item_view(item: DigestItem, settings: Settings, feedback_token: str) -> _It
             ("Code", safe_url(paper.code_url) if paper.code_url else None),
         ) if url
     ]
-    first = paper.authors[0] if paper.authors else None
-    fb = tokens.feedback_urls(settings, feedback_token, paper.id, author=first)
+    # "Mute" names the first author as stored (what muting compares), less what UTF-8 cannot
+    # encode; a name longer than any real one gets no such link rather than a 100 KB URL.
+    raw_first = paper.authors[0] if paper.authors and len(paper.authors[0]) <= _NAME_CHARS else ""
+    first = _line(raw_first)
+    fb = tokens.feedback_urls(settings, feedback_token, paper.id,
+                              author=(raw_first if raw_first.isprintable() else XML_INVALID.sub("", raw_first))
+                              if first else None)
     feedback = [_Link("More like this", fb["more"]), _Link("Not relevant", fb["not-relevant"])]
     if first:
         feedback.append(_Link(f"Mute {first}", fb["mute-author"]))
+    title, title_text = _field(_clip(paper.title, _TITLE_CHARS), spans.get("title", []))
+    if not title_text:  # nothing printable: the card still needs a title to click
+        title, title_text = ((UNTITLED, False),), UNTITLED
+    summary, summary_text = _field(text, spans.get(field, []))
     return _ItemView(
-        title=_segments(paper.title, spans.get("title", [])),
-        title_text=paper.title,
+        title=title,
+        title_text=title_text,
         url=links[0].url if links else None,
         authors=_authors_line(paper.authors),
         via=_via(paper),
         summary_label=label,
-        summary=_segments(text, spans.get(field, [])),
-        summary_text=text,
+        summary=summary,
+        summary_text=summary_text,
         links=tuple(links),
         why=_why(paper, item.reasons),
         trending=bool(item.trending),
@@ -411,7 +461,7 @@ def subject_for(digest: Digest, *, max_names: int = 3, max_len: int = 90) -> str
     counts: Counter[str] = Counter()
     for item in items.values():
         for reason in item.reasons:
-            counts[collapse_ws(reason.subscription)] += 1
+            counts[_line(reason.subscription)] += 1
     names: list[str] = []
     for name, _ in counts.most_common():
         candidate = f"{head}: {', '.join([*names, name])} — {day}"
@@ -484,8 +534,8 @@ def render_email(digest: Digest, *, settings: Settings, user_feed_token: str, ge
 
     context: dict[str, Any] = {
         "subject": subject_for(digest),
-        "greeting": collapse_ws(digest.user_name or ""),
-        "status": [collapse_ws(s) for s in digest.source_status],
+        "greeting": _line(digest.user_name or ""),
+        "status": [_line(s) for s in digest.source_status],
         "feed_url": tokens.feed_url(settings, user_feed_token, "all"),
         "settings_url": tokens.settings_url(settings),
         "unsubscribe_url": tokens.unsubscribe_url(settings, unsub_token),
@@ -496,7 +546,7 @@ def render_email(digest: Digest, *, settings: Settings, user_feed_token: str, ge
     def render(sections: tuple[DigestSection, ...], dropped: int, part: int = 0) -> str:
         chosen = tpl.html if part == 0 else tpl.text
         context["more"] = digest.more_count + dropped
-        context["sections"] = [{"title": collapse_ws(s.title), "kind": s.kind,
+        context["sections"] = [{"title": _line(s.title), "kind": s.kind,
                                 "items": [block(i)[part] for i in s.items]} for s in sections]
         return chosen.render(context)
 

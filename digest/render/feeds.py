@@ -7,14 +7,18 @@ arXiv papers use the version-less abstract URL ``https://arxiv.org/abs/<id>``, e
 Every value comes from a feed and is escaped by jinja's XML autoescape; the HTML ``content`` /
 ``description`` is built from escaped values and then escaped again as element text, so readers
 that render it see our markup only. Characters XML 1.0 forbids (C0 controls, U+FFFE/FFFF, lone
-surrogates) are dropped, since one of them makes the whole document unreadable (§2.2 of XML 1.0).
+surrogates) are dropped from every printed value, since one of them makes the whole document
+unreadable (§2.2 of XML 1.0); feed text also has its bidi overrides closed
+(:func:`digest.sanitize.display_text`). Dates are RFC 3339 with four-digit years (RFC 4287 §3.3),
+links pass :func:`digest.sanitize.safe_url` (absolute, RFC 4287 §4.2.7.1 IRIs), and an entry
+without a title or with an empty category gets a placeholder title or loses the category
+(§4.1.2: atom:title is required; §4.2.2.2: the term attribute too).
 
-Public names: :class:`FeedEntry`, :func:`render_feed`, :func:`entry_id`, :func:`tag_uri`.
+Public names: :class:`FeedEntry`, :func:`render_feed`, :func:`entry_id`, :func:`tag_uri`, :data:`UNTITLED`.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -29,15 +33,16 @@ from markupsafe import Markup
 from digest.models import SOURCE_LABELS, Paper, Reason
 from digest.render.reasons import reason_terms
 from digest.resources import templates_dir
-from digest.sanitize import safe_url
+from digest.sanitize import XML_INVALID, display_text, safe_url
 from digest.text import collapse_ws
 
-__all__ = ["FeedEntry", "render_feed", "entry_id", "tag_uri"]
+__all__ = ["FeedEntry", "render_feed", "entry_id", "tag_uri", "UNTITLED"]
 
-_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
 #: The date part of our tag: URIs (RFC 4151 §2.1: a date on which the authority owned the name).
 TAG_DATE = "2024"
 _MAX_AUTHORS = 25
+#: An entry's title when the paper has none we can print (RFC 4287 §4.1.2 requires one).
+UNTITLED = "(untitled)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,16 +63,18 @@ def tag_uri(authority: str, specific: str) -> str:
 def entry_id(paper: Paper, authority: str) -> str:
     """The permanent id of ``paper`` in every feed we write (see the module docstring)."""
     if paper.arxiv_id:
-        return f"https://arxiv.org/abs/{paper.arxiv_id}"
+        # quote(): an arXiv id is "2401.00001" or "hep-th/9901001", unchanged; anything else a
+        # source let through must still make an IRI (RFC 4287 §4.2.6).
+        return f"https://arxiv.org/abs/{quote(paper.arxiv_id, safe='/')}"
     return tag_uri(authority, f"paper:{paper.id}")
 
 
 def _clean(value: Any) -> Any:
     """jinja ``finalize``: drop characters XML 1.0 cannot carry from every printed value."""
     if isinstance(value, Markup):
-        return Markup(_XML_INVALID.sub("", str(value)))
+        return Markup(XML_INVALID.sub("", str(value)))
     if isinstance(value, str):
-        return _XML_INVALID.sub("", value)
+        return XML_INVALID.sub("", value)
     return value
 
 
@@ -87,11 +94,27 @@ def _utc(value: datetime) -> datetime:
 
 
 def _rfc3339(value: datetime) -> str:
-    return _utc(value).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """RFC 3339 §5.6 ``date-time`` in UTC. Four-digit years always: ``strftime("%Y")`` writes year 5
+    as "5" on glibc, and feeds do carry dates like 0005-01-01."""
+    try:
+        u = _utc(value)
+    except OverflowError:  # an aware time at 0001-01-01 whose UTC falls before year 1
+        u = value.replace(tzinfo=timezone.utc)
+    return f"{u.year:04d}-{u.month:02d}-{u.day:02d}T{u.hour:02d}:{u.minute:02d}:{u.second:02d}Z"
 
 
 def _rfc822(value: datetime) -> str:
-    return format_datetime(_utc(value), usegmt=True)
+    """RFC 822 §5 (RFC 5322 §3.3) date as RSS 2.0 requires for pubDate and lastBuildDate."""
+    try:
+        u = _utc(value)
+    except OverflowError:
+        u = value.replace(tzinfo=timezone.utc)
+    return format_datetime(u, usegmt=True)
+
+
+def _line(text: str) -> str:
+    """A feed value as one cleaned line (titles, names, categories)."""
+    return display_text(collapse_ws(text))
 
 
 def _entry_updated(entry: FeedEntry, fallback: datetime) -> datetime:
@@ -102,21 +125,22 @@ def _entry_updated(entry: FeedEntry, fallback: datetime) -> datetime:
 def _view(entry: FeedEntry, authority: str, fallback: datetime) -> dict[str, Any]:
     p = entry.paper
     labels = dict.fromkeys(SOURCE_LABELS.get(v.source_kind, v.source_kind) for v in p.sources)
-    why = [{"name": collapse_ws(r.subscription), "terms": reason_terms(p, r)} for r in entry.reasons]
+    why = [{"name": _line(r.subscription), "terms": reason_terms(p, r)} for r in entry.reasons]
     ident = entry_id(p, authority)
+    abstract, tldr = display_text(p.abstract), display_text(p.tldr) if p.tldr else None
     return {
         "id": ident,
         "is_permalink": ident.startswith("https://"),
-        "title": collapse_ws(p.title),
+        "title": _line(p.title) or UNTITLED,
         "link": safe_url(p.abs_url),
         "pdf": safe_url(p.pdf_url),
         "code": safe_url(p.code_url),
-        "authors": list(p.authors[:_MAX_AUTHORS]),
+        "authors": [name for name in map(_line, p.authors[:_MAX_AUTHORS]) if name],
         "more_authors": max(len(p.authors) - _MAX_AUTHORS, 0),
-        "summary": p.tldr or p.abstract,
-        "abstract": p.abstract,
-        "tldr": p.tldr,
-        "categories": list(dict.fromkeys(p.categories)),
+        "summary": tldr or abstract,
+        "abstract": abstract,
+        "tldr": tldr,
+        "categories": [term for term in dict.fromkeys(map(_line, p.categories)) if term],
         "via": ", ".join(labels),
         "why": why,
         "trending": bool(entry.trending),

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from digest.models import Paper, Reason
+from digest.sanitize import display_text
 from digest.text import collapse_ws
 
 __all__ = ["clauses", "reason_terms", "spans_by_field", "TEXT_FIELDS", "MAX_TERMS"]
@@ -52,14 +53,17 @@ def spans_by_field(reasons: tuple[Reason, ...]) -> dict[str, list[tuple[int, int
 
 def reason_terms(paper: Paper, reason: Reason) -> tuple[str, ...]:
     """The distinct terms one reason matched: the matcher's ``matched`` strings, else the text under
-    its spans, else the clause itself (case-insensitively distinct, at most :data:`MAX_TERMS`)."""
+    its spans, else the clause itself (case-insensitively distinct, at most :data:`MAX_TERMS`), each
+    on one line and cleaned by :func:`digest.sanitize.display_text`."""
     texts = {"title": paper.title, "abstract": paper.abstract, "tldr": paper.tldr or ""}
     terms: dict[str, str] = {}
 
     def add(term: Any) -> None:
-        if isinstance(term, str) and term.strip():
-            term = collapse_ws(term)
-            terms.setdefault(term.casefold(), term)
+        if isinstance(term, str):
+            # A span can end inside a right-to-left override: each term is closed on its own.
+            term = display_text(collapse_ws(term))
+            if term:
+                terms.setdefault(term.casefold(), term)
 
     for clause in clauses(reason.explanation):
         matched = clause.get("matched")
