@@ -84,6 +84,14 @@ def test_bare_paper_objects_read_like_daily_entries() -> None:
     assert len(hf_daily.parse(json.dumps([entry["paper"], entry]).encode()).records) == 1  # the same paper twice
 
 
+def test_author_names_are_plain_text() -> None:
+    entry = json.loads(SOTAWHAT.read_bytes())[0]
+    paper = dict(entry["paper"], authors=[{"name": "Jos&eacute; García"}, {"name": "<b>Ada</b>  Lovelace "},
+                                          {"name": " "}])
+    (r,) = hf_daily.parse(json.dumps([{"paper": paper}]).encode()).records
+    assert r.authors == ("José García", "Ada Lovelace")
+
+
 def test_empty_day_and_not_a_list() -> None:
     assert hf_daily.parse(b"[]").status == "empty"
     assert hf_daily.parse(b'{"error": "Rate limited"}').status == "error"

@@ -66,8 +66,13 @@ def ref_strip_tex(text: str) -> str:
     return text.replace("{", "").replace("}", "")
 
 
+_GREEK = ("alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa", "lambda", "mu",
+          "nu", "xi", "omicron", "pi", "rho", "sigma", "sigma", "tau", "upsilon", "phi", "chi", "psi", "omega")
+
+
 def ref_title_key(title: str) -> str:
-    return re.sub(r"[^a-z0-9]+", " ", ref_fold(title)).strip()[:TITLE_KEY_LEN]
+    folded = "".join(f" {_GREEK[ord(c) - 0x3B1]} " if "\u03b1" <= c <= "\u03c9" else c for c in ref_fold(title))
+    return " ".join(re.sub(r"[\W_]+", " ", folded).split())[:TITLE_KEY_LEN]
 
 
 # Text that reaches the edge cases: every whitespace kind, TeX, entities, separators, accents.

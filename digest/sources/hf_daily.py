@@ -21,7 +21,7 @@ from digest.models import ParsedFeed, PaperRecord
 from digest.sanitize import safe_url, to_text
 from digest.sources import fields
 from digest.sources.sniff import hf_paper_object
-from digest.text import clean_title, collapse_ws
+from digest.text import clean_title
 
 __all__ = ["parse", "DEFAULT_URL", "KIND"]
 
@@ -72,8 +72,9 @@ def _record(item: Any) -> PaperRecord:
     parsed = parse_arxiv_id(paper_id)
     arxiv_id = parsed[0] if parsed else None
     page = f"https://huggingface.co/papers/{paper_id}"
-    authors = tuple(collapse_ws(a["name"]) for a in paper.get("authors") or []
-                    if isinstance(a, dict) and isinstance(a.get("name"), str) and a["name"].strip())
+    # Names are outside text like the title: entities decoded ("X &amp; Y"), markup dropped.
+    authors = tuple(name for name in (to_text(a["name"]) for a in paper.get("authors") or []
+                                      if isinstance(a, dict) and isinstance(a.get("name"), str)) if name)
     organization = paper.get("organization") or item.get("organization")
     org_name = (fields.text(organization.get("fullname")) or fields.text(organization.get("name"))
                 if isinstance(organization, dict) else None)

@@ -7,21 +7,24 @@ among papers whose first author has the same folded surname, confirmed by author
 Fuzzy titles: both titles are reduced to :func:`title_key` (ASCII-folded, lower case, punctuation
 dropped), so case and punctuation never matter. The remaining difference must be a few typing
 slips: an optimal-string-alignment distance (a swapped pair of letters counts once) within
-:func:`edit_budget`. Tokens that change what a paper is (numbers, roman numerals, "not"/"without")
-must agree exactly, so "Scaling Laws II" never merges into "Scaling Laws", nor "Attention Is Not
-All You Need" into "Attention Is All You Need".
+:func:`edit_budget`, and every changed word a slip of its counterpart
+(see :func:`_slip`): one edit can make another word ("mice"/"rice", "self"/"semi"), and that is
+another paper, not a typo. Tokens that change what a paper is (numbers, also inside words as in
+"YOLOv3" or "3D"; roman numerals; "not"/"without") must agree exactly, so "Scaling Laws II" never
+merges into "Scaling Laws", nor "Attention Is Not All You Need" into "Attention Is All You Need".
+Titles that name a kind of item ("Introduction", "Erratum") never identify a paper.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timezone
 from functools import lru_cache
 from typing import Any
 
-from rapidfuzz.distance import OSA
+from rapidfuzz.distance import OSA, Levenshtein
 
 from digest.models import PaperRecord
 from digest.text import author_key, fold, surname_key
@@ -33,9 +36,29 @@ MIN_FUZZY_LEN = 12
 #: Share of the shorter author list that must appear in the other list.
 AUTHOR_OVERLAP = 0.5
 
-_NON_ALNUM = re.compile(r"[^a-z0-9]+")
-_ROMAN = re.compile(r"^(?:i{1,3}|iv|v|vi{1,3}|ix|x)$")
+_DIGITS = re.compile(r"[0-9]+")
+_ROMAN_VALUES = {"i": "1", "ii": "2", "iii": "3", "iv": "4", "v": "5", "vi": "6", "vii": "7", "viii": "8",
+                 "ix": "9", "x": "10"}
 _NEGATIONS = frozenset({"not", "no", "non", "without", "beyond", "un"})
+#: Whole words :func:`_guard_tokens` keeps (numbers inside words are found apart).
+_GUARD_WORDS = frozenset(_ROMAN_VALUES) | _NEGATIONS
+#: Shortest word in which one changed, added or dropped inner letter is taken for a slip
+#: ("widgetz", "colour"/"color"); in shorter words it is usually another word ("mice"/"rice").
+_MIN_SLIP_WORD = 6
+_ARTICLES = frozenset({"a", "an"})
+#: Title keys that name a kind of item, not a paper: one author writes many of them, so an equal
+#: title proves nothing (a journal's "Editorial" by its editor every month).
+_GENERIC_TITLES = frozenset({
+    "introduction", "preface", "foreword", "editorial", "guest editorial", "editor s note", "editors note",
+    "erratum", "errata", "corrigendum", "correction", "corrections", "retraction", "retraction note",
+    "expression of concern", "addendum", "reply", "response", "comment", "commentary", "discussion",
+    "rejoinder", "conclusion", "conclusions", "summary", "abstract", "abstracts", "index", "author index",
+    "subject index", "contents", "table of contents", "front matter", "back matter", "book review",
+    "book reviews", "review", "news", "obituary", "in memoriam", "acknowledgments", "acknowledgements",
+    "acknowledgment", "acknowledgement", "letter to the editor", "overview", "epilogue", "prologue",
+    "appendix", "references", "bibliography", "masthead", "issue information", "cover", "front cover",
+    "back cover", "call for papers", "announcement", "announcements", "correspondence", "untitled",
+})
 
 #: Columns of ``papers`` that merging may change after insert (besides ``seq``).
 MUTABLE_FIELDS = ("arxiv_id", "doi", "openreview_id", "url", "title", "title_original", "title_key",
@@ -49,15 +72,27 @@ _FILL_FIELDS = ("tldr", "code_url", "pdf_url", "url", "license", "journal_ref", 
 
 
 # ASCII bytes -> the same byte lower-cased if a letter or digit, else a space: on ASCII titles one
-# bytes.translate does what lower() and _NON_ALNUM do (~3x faster than the regex; runs per record).
+# bytes.translate does what lower() and _NON_WORD do (~3x faster than the regex; runs per record).
 _ASCII_TITLE = bytes(c if 0x61 <= c <= 0x7A or 0x30 <= c <= 0x39 else c + 32 if 0x41 <= c <= 0x5A else 0x20
                      for c in range(256))
 
 
+#: Lower-case Greek letters (fold lower-cases; NFKD makes the micro sign a mu) as their names.
+_GREEK_NAMES = str.maketrans({chr(0x3B1 + i): f" {name} " for i, name in enumerate((
+    "alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa", "lambda", "mu", "nu",
+    "xi", "omicron", "pi", "rho", "sigma", "sigma", "tau", "upsilon", "phi", "chi", "psi", "omega"))})
+_NON_WORD = re.compile(r"[\W_]+")
+
+
 def title_key(title: str) -> str:
+    """Comparable form of a title (see the module docstring); stored as ``papers.title_key``."""
     if title.isascii():  # no folding needed beyond lower-casing: the common case (bulk ingest)
         return " ".join(title.encode("ascii").translate(_ASCII_TITLE).decode("ascii").split())[:TITLE_KEY_LEN]
-    return _NON_ALNUM.sub(" ", fold(title)).strip()[:TITLE_KEY_LEN]
+    # Greek letters are spelled out, so "α-Divergences" keeps its letter (and meets "Alpha-Divergences"
+    # and the TeX "$\\alpha$" of another source), and letters of other scripts stay: only
+    # punctuation and symbols separate words.
+    folded = fold(title).translate(_GREEK_NAMES)
+    return " ".join(_NON_WORD.sub(" ", folded).split())[:TITLE_KEY_LEN]
 
 
 @lru_cache(maxsize=65536)
@@ -69,8 +104,24 @@ def first_author_key(authors: Sequence[str]) -> str:
     return _surname(authors[0]) if authors else ""
 
 
-def _guard_tokens(key: str) -> frozenset[str]:
-    return frozenset(t for t in key.split() if t.isdigit() or _ROMAN.match(t) or t in _NEGATIONS)
+def _guard_tokens(key: str) -> tuple[str, ...]:
+    """What must agree exactly between two titles of one paper: every number, in order (roman
+    numerals as digits, so "Part I" is "Part 1"), and every negation.
+
+    Digit runs are taken from inside words as well: "YOLOv2"/"YOLOv3", "3D"/"2D" and "DINOv2"/"DINO"
+    are one edit apart, and different papers.
+    """
+    return _guards(key.split())
+
+
+def _guards(words: list[str]) -> tuple[str, ...]:
+    out: list[str] = []
+    for word in words:
+        if word in _GUARD_WORDS:
+            out.append(_ROMAN_VALUES.get(word, word))
+        elif not word.isalpha():  # a digit in it (keys hold only letters and digits); one C scan
+            out.extend(_DIGITS.findall(word))
+    return tuple(out)
 
 
 def edit_budget(key: str) -> int:
@@ -81,21 +132,135 @@ def edit_budget(key: str) -> int:
 def titles_match(a: str, b: str) -> bool:
     """Same paper title up to case, punctuation and a few typing slips (see module docstring)."""
     if a == b:
-        return bool(a)
-    if min(len(a), len(b)) < MIN_FUZZY_LEN or _guard_tokens(a) != _guard_tokens(b):
+        return bool(a) and a not in _GENERIC_TITLES
+    if min(len(a), len(b)) < MIN_FUZZY_LEN:
         return False
+    # The distance (C, with a cutoff) first: it turns away nearly every candidate, so the Python
+    # checks below run only for near matches.
     budget = edit_budget(min(a, b, key=len))
-    return OSA.distance(a, b, score_cutoff=budget) <= budget
+    if OSA.distance(a, b, score_cutoff=budget) > budget:
+        return False
+    wa, wb = a.split(), b.split()
+    if _guards(wa) != _guards(wb) or a in _GENERIC_TITLES or b in _GENERIC_TITLES:
+        return False
+    # The usual retyping keeps the words in place: compare them in pairs before aligning.
+    if len(wa) == len(wb) and all(_slip(x, y) for x, y in zip(wa, wb) if x != y):
+        return True
+    return all(_slips(x, y) for x, y in _changed_words(wa, wb))
+
+
+def _changed_words(wa: list[str], wb: list[str]) -> Iterator[tuple[list[str], list[str]]]:
+    """The runs of words that differ between two titles, aligned (consecutive edits form one run)."""
+    run: list[int] = []  # i1, j1 of the run's first edit, then i2, j2 of its last
+    for op in Levenshtein.opcodes(wa, wb):
+        if op.tag != "equal":
+            run = [*(run[:2] or (op.src_start, op.dest_start)), op.src_end, op.dest_end]
+        elif run:
+            yield wa[run[0]:run[2]], wb[run[1]:run[3]]
+            run = []
+    if run:
+        yield wa[run[0]:run[2]], wb[run[1]:run[3]]
+
+
+def _slips(xs: list[str], ys: list[str]) -> bool:
+    """Whether one run of differing words is typing slips: each word a slip of its counterpart, or
+    the run the same letters spaced differently ("GPT 4"/"GPT4", "pre training"/"pretraining") up to one slip."""
+    if len(xs) == len(ys) and all(_slip(x, y) for x, y in zip(xs, ys)):
+        return True
+    return _slip("".join(xs), "".join(ys))
+
+
+def _slip(x: str, y: str) -> bool:
+    """Whether word ``y`` is ``x`` retyped: one slip at most, of a kind that rarely makes another word.
+
+    A swapped pair of letters; a doubled letter added or dropped ("Neeed", "Al"); a plural "s"; "a"
+    for "an"; a numeral written as a digit; or, in a word of :data:`_MIN_SLIP_WORD` letters or more,
+    one inner letter changed, added or dropped ("regularisation", "colour"). Never a changed first
+    letter ("walk"/"talk"), a letter put in front ("symmetric"/"asymmetric") or a letter added at the
+    end other than "s" ("large"/"larger").
+    """
+    if x == y or {x, y} == _ARTICLES or _ROMAN_VALUES.get(x, x) == _ROMAN_VALUES.get(y, y):
+        return True
+    if len(x) == len(y):
+        return _swap_or_substitution(x, y)
+    if abs(len(x) - len(y)) == 1:
+        return _inserted_slip(*((x, y) if len(x) < len(y) else (y, x)))
+    return False
+
+
+def _swap_or_substitution(x: str, y: str) -> bool:
+    """Two words of one length: a swapped pair of neighbours, or one changed inner letter of a long word."""
+    diff = [i for i, (p, q) in enumerate(zip(x, y)) if p != q]
+    if len(diff) == 2:
+        i, j = diff
+        return j == i + 1 and x[i] == y[j] and x[j] == y[i]
+    return len(diff) == 1 and diff[0] > 0 and len(x) >= _MIN_SLIP_WORD
+
+
+def _inserted_slip(short: str, long: str) -> bool:
+    """``long`` is ``short`` with one letter more: a doubled letter, a plural "s", or an inner letter of a long word."""
+    i = 0
+    while i < len(short) and short[i] == long[i]:
+        i += 1
+    if long[i + 1:] != short[i:]:
+        return False  # more than one letter differs
+    letter = long[i]
+    if (i > 0 and long[i - 1] == letter) or (i + 1 < len(long) and long[i + 1] == letter):
+        return True  # a doubled letter
+    if i == len(short):
+        return letter == "s"
+    return i > 0 and len(long) >= _MIN_SLIP_WORD
 
 
 def authors_overlap(a: Sequence[str], b: Sequence[str]) -> bool:
-    """At least half of the shorter author list (by "surname initial" key) is in the other one."""
-    ka = {k for k in (author_key(n) for n in a) if k}
-    kb = {k for k in (author_key(n) for n in b) if k}
+    """At least half of the shorter author list (by "surname initial" key) is in the other one.
+
+    Names are compared by every key :func:`_name_keys` gives them, and "et al." is no one: on both
+    sides it used to count as a shared author.
+    """
+    ka = [keys for keys in map(_name_keys, a) if keys]
+    kb = [keys for keys in map(_name_keys, b) if keys]
     if not ka or not kb:
         return False
+    known = {k for keys in kb for k in keys}
     needed = max(1, math.ceil(min(len(ka), len(kb)) * AUTHOR_OVERLAP))
-    return len(ka & kb) >= needed
+    return sum(1 for keys in ka if not known.isdisjoint(keys)) >= needed
+
+
+_ET_AL = re.compile(r"^(?:et\.?\s*al\.?|and\s+others|others)$", re.IGNORECASE)
+#: German umlauts written out ("Mueller" for "Müller", which folds to "muller"), inside a name only:
+#: final "ue" is a name of its own ("Xue", "Yue" are not "Xu", "Yu").
+_UMLAUT_SPELLING = re.compile(r"(?<=[aou])e(?=[^aeiouy])")
+
+
+@lru_cache(maxsize=65536)
+def _name_keys(name: str) -> frozenset[str]:
+    """The "surname initial" keys one person's name may be written under (none for "et al.").
+
+    A name of two full words also counts in the other order, as Chinese names are written both
+    ways ("Wang Xiaoming" / "Xiaoming Wang"); see :func:`_key_forms` for the rest.
+    """
+    if _ET_AL.match(name.strip()):
+        return frozenset()
+    keys = _key_forms(author_key(name))
+    words = name.split()
+    if len(words) == 2 and "," not in name and all(len(w) > 1 and "." not in w for w in words):
+        keys |= _key_forms(author_key(f"{words[1]} {words[0]}"))
+    return frozenset(keys)
+
+
+def _key_forms(key: str) -> set[str]:
+    """An :func:`~digest.text.author_key` with its surname particles joined ("le cun y" is "lecun y")
+    and, in surnames of five letters or more, umlauts spelled out folded ("mueller" is "muller").
+    Shorter pairs are distinct names ("Suen"/"Sun")."""
+    if not key:
+        return set()
+    surname, initial = (key[:-2], key[-1]) if key[-2:-1] == " " else (key, "")
+    surname = surname.replace(" ", "")
+    forms = {f"{surname} {initial}".rstrip()}
+    if len(surname) >= 5:
+        forms.add(f"{_UMLAUT_SPELLING.sub('', surname)} {initial}".rstrip())
+    return forms
 
 
 def aware(moment: datetime | None) -> datetime | None:
@@ -112,11 +277,20 @@ def new_row(pid: str, rec: PaperRecord, *, arxiv_id: str | None, doi: str | None
         "id": pid, "arxiv_id": arxiv_id, "doi": doi, "openreview_id": rec.openreview_id, "url": rec.url,
         "title": rec.title, "title_original": rec.title_original, "title_key": title_key(rec.title) if tkey is None else tkey,
         "first_author_key": first_author_key(rec.authors) if akey is None else akey, "authors": list(rec.authors),
-        "abstract": rec.abstract or "", "tldr": rec.tldr, "categories": list(rec.categories),
-        "keywords": list(rec.keywords), "pdf_url": rec.pdf_url, "code_url": rec.code_url,
+        "abstract": rec.abstract or "", "tldr": rec.tldr, "categories": _distinct(rec.categories),
+        "keywords": _distinct(rec.keywords), "pdf_url": rec.pdf_url, "code_url": rec.code_url,
         "published": aware(rec.published), "updated": aware(rec.updated), "version": rec.version,
         "license": rec.license, "journal_ref": rec.journal_ref, "venue": rec.venue, "first_seen": now, "seq": 0,
     }
+
+
+def _distinct(items: Sequence[str]) -> list[str]:
+    """``items`` without case duplicates, first spelling kept: one record can carry both "LLM" and
+    "llm" (Hugging Face's keywords), and merging later records already drops such duplicates."""
+    # One set of lower-cased items (~0.4 us) settles the usual record; _union costs 3x that.
+    if len(items) < 2 or len(set(map(str.lower, items))) == len(items):
+        return list(items)
+    return _union([], items)
 
 
 def _union(old: list[Any], new: Sequence[str]) -> list[Any]:
