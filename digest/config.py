@@ -81,15 +81,20 @@ def _clean_name(value: str, what: str) -> str:
     return value
 
 
-_URL_PASSWORD_RE = re.compile(r"^(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/?#@]*:)(?P<password>[^@/?#]*)(?P<tail>@.*)$")
+_URL_AUTHORITY = re.compile(r"^(?P<head>[A-Za-z][A-Za-z0-9+.\-]*:)?//(?P<authority>[^/?#]*)")
 
 
 def redact_url(url: str) -> str:
-    """``postgresql://user:secret@host/db`` -> ``postgresql://user:***@host/db``, for printing."""
-    m = _URL_PASSWORD_RE.match(url)
-    if not m or not m.group("password"):
+    """``url`` with its userinfo replaced by ``***``: ``postgresql://u:secret@host/db`` ->
+    ``postgresql://***@host/db``. A user name can be a token too (``https://TOKEN@host/``), so all of
+    it goes (RFC 3986 §3.2.1 deprecates passwords in URLs for this reason). Works on invalid URLs,
+    since those are what error messages show; the one redaction for the database URL, feed URLs and
+    fetch errors."""
+    m = _URL_AUTHORITY.match(url)
+    if not m or "@" not in m["authority"]:
         return url
-    return f"{m.group('head')}***{m.group('tail')}"
+    host = m["authority"].rsplit("@", 1)[1]
+    return f"{m['head'] or ''}//***@{host}{url[m.end():]}"
 
 
 class _Section(BaseModel):

@@ -13,7 +13,7 @@ What every request gets, and why:
   exponentially with full jitter.
 * Host names: IDNs are sent as A-labels (RFC 5891), IPv6 literals in brackets in ``Host`` (RFC 3986
   §3.2.2). URL userinfo becomes Basic auth for that origin only (RFC 7617), and is never shown: every
-  error names the URL asked for (:func:`redact`ed) and, for a failed redirect hop, its target.
+  error names the URL asked for (:func:`digest.config.redact_url`-ed) and, for a failed redirect hop, its target.
 * Politeness: a minimum spacing between two requests to one host (3 s for arxiv.org, per the arXiv
   API terms of use, and one connection at a time there), ``[fetch] host_spacing`` elsewhere.
 * A size cap: the body is streamed and the download aborted past ``max_bytes`` decoded bytes; gzip
@@ -27,7 +27,7 @@ What every request gets, and why:
   refused, the host's next vetted address is tried (up to :data:`MAX_ADDRESSES`).
 
 Public: :func:`fetch`, :class:`FetchResult`, :func:`sniff`, :class:`HostLimiter`,
-:func:`set_limiter`, :func:`reset_limiter`, :func:`check_address`, :func:`vetted_addresses`, :func:`redact`.
+:func:`set_limiter`, :func:`reset_limiter`, :func:`check_address`, :func:`vetted_addresses`.
 """
 
 from __future__ import annotations
@@ -35,7 +35,6 @@ from __future__ import annotations
 import base64
 import ipaddress
 import random
-import re
 import socket
 import threading
 import time
@@ -48,7 +47,7 @@ from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
 import httpx
 
-from digest.config import FetchSettings
+from digest.config import FetchSettings, redact_url
 from digest.errors import BlockedAddressError, FetchError
 
 #: Longest Retry-After we wait for inside one fetch; longer ones fail with ``retry_after`` set so the
@@ -296,21 +295,6 @@ def _backoff(attempt: int) -> float:
 
 # --- URLs ------------------------------------------------------------------------------------------
 
-_AUTHORITY = re.compile(r"^(?P<head>[A-Za-z][A-Za-z0-9+.\-]*:)?//(?P<authority>[^/?#]*)")
-
-
-def redact(url: str) -> str:
-    """``url`` with any userinfo replaced by ``***`` (RFC 3986 §3.2.1: never show a password).
-
-    Works on invalid URLs too, since those are what error messages show.
-    """
-    m = _AUTHORITY.match(url)
-    if not m or "@" not in m["authority"]:
-        return url
-    host = m["authority"].rsplit("@", 1)[1]
-    return f"{m['head'] or ''}//***@{host}{url[m.end():]}"
-
-
 @dataclass(frozen=True, slots=True)
 class _Target:
     """A URL split for a pinned request: ``host`` is ASCII (A-labels) or a bare IP literal."""
@@ -341,7 +325,7 @@ class _Target:
 
 
 def _split(url: str) -> _Target:
-    shown = redact(url)
+    shown = redact_url(url)
     try:
         parts = urlsplit(url)
     except ValueError as exc:
@@ -550,19 +534,19 @@ def _follow(client: httpx.Client, url: str, headers: dict[str, str], settings: F
                 hop_headers = dict(headers, Authorization=_basic_auth(credentials))
             # Digest-built URLs (user_supplied=False) point at known public hosts; every redirect target,
             # which a third party controls, is always guarded.
-            result = _one_request(client, target, redact(current), hop_headers, settings,
+            result = _one_request(client, target, redact_url(current), hop_headers, settings,
                                   guard=user_supplied or hop > 0)
             location = result.headers.get("location")
             if result.response_status in _REDIRECT_STATUSES and location:
                 current = urljoin(current, location.strip())
                 continue
         except FetchError as exc:
-            where = f"redirected to {redact(current)}: " if hop else ""
-            raise type(exc)(redact(url), where + exc.reason, status=exc.status, retry_after=exc.retry_after) from None
+            where = f"redirected to {redact_url(current)}: " if hop else ""
+            raise type(exc)(redact_url(url), where + exc.reason, status=exc.status, retry_after=exc.retry_after) from None
         except ValueError as exc:  # urljoin on a Location such as "http://[::1"
-            raise FetchError(redact(url), f"redirect to an invalid URL ({exc})") from None
+            raise FetchError(redact_url(url), f"redirect to an invalid URL ({exc})") from None
         return result, current
-    raise FetchError(redact(url), f"more than {settings.max_redirects} redirects")
+    raise FetchError(redact_url(url), f"more than {settings.max_redirects} redirects")
 
 
 def fetch(url: str, *, settings: FetchSettings, etag: str | None = None, last_modified: str | None = None,
@@ -582,7 +566,7 @@ def fetch(url: str, *, settings: FetchSettings, etag: str | None = None, last_mo
         headers["If-Modified-Since"] = last_modified
     timeout = httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout)
     attempt = 0
-    shown = redact(url)
+    shown = redact_url(url)
     # verify=True keeps certificate checks; the SNI extension makes them check the real host name.
     with httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False) as client:
         while True:

@@ -11,16 +11,18 @@ Public: :func:`ingest_due`, :func:`ingest_feed`, :func:`ingest_file`, :class:`Fe
 
 from __future__ import annotations
 
+import codecs
 import hashlib
+import json
 import logging
 import os
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import closing
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from digest.config import FeedSettings, Settings
 from digest.errors import DigestError, ParseError
@@ -155,16 +157,18 @@ def ingest_file(store: Store, path: str | Path, *, kind: str | None = None, feed
         raise ParseError(kind or "feed", "the file is empty", source=str(path))
     if head.startswith((GZIP_MAGIC, ZIP_MAGIC)):
         # Only the snapshot comes compressed (Kaggle's ZIP, a gzipped dump): judge it by what it holds.
-        kind = kind or sources.detect_kind(_read_snapshot_head(path), path.name)
+        head = _read_snapshot_head(path)
+        kind = kind or _detect_kind(head, head, path.name)
         if kind != arxiv_snapshot.KIND:
             raise ParseError(kind, "only an arXiv snapshot is read compressed; decompress this file first",
                              source=str(path))
     if kind is None:
         # Detection of a JSON document needs all of it; a snapshot (gigabytes) is told by its first lines.
         small = path.stat().st_size <= _WHOLE_FILE_LIMIT
-        kind = sources.detect_kind(path.read_bytes() if small else head, path.name)
+        kind = _detect_kind(path.read_bytes() if small else head, head, path.name)
     name = feed_name or f"file:{path.name}"
     if kind == "arxiv-snapshot":
+        _refuse_other_than_snapshot(head, path)
         return _import_snapshot(store, path, name, progress=progress, now=now, background=background)
     data = path.read_bytes()
     parsed: ParsedFeed = sources.parse_document(kind, data, source=str(path))
@@ -173,6 +177,51 @@ def ingest_file(store: Store, path: str | Path, *, kind: str | None = None, feed
     if progress:
         progress(len(parsed.records))
     return replace(stats, warnings=parsed.warnings)
+
+
+#: Lines of a file's head looked at to tell JSON Lines (a snapshot's first line may be the damaged one).
+_HEAD_LINES = 50
+
+
+def _detect_kind(data: bytes, head: bytes, filename: str) -> str:
+    """:func:`digest.sources.detect_kind`, which tells a snapshot by its first line only; a snapshot
+    whose first line is damaged is told by the next ones (the import then skips that line)."""
+    from digest import sources
+    from digest.sources import arxiv_snapshot
+
+    try:
+        return sources.detect_kind(data, filename)
+    except ParseError:
+        if any("id" in obj and "authors_parsed" in obj for obj in _head_objects(head)):
+            return arxiv_snapshot.KIND
+        raise
+
+
+def _refuse_other_than_snapshot(head: bytes, path: Path) -> None:
+    """A file given as a snapshot that plainly is something else (a page, a PDF, an XML feed, text)
+    is refused at once with what it is, not read to its end to find no snapshot line in it."""
+    from digest.sources import arxiv_snapshot
+    from digest.sources.sniff import reject_non_feed
+
+    if any(True for _ in _head_objects(head)):
+        return  # JSON Lines: each line is judged (and skipped with its reason) as it is read
+    kind, source = arxiv_snapshot.KIND, str(path)
+    text = reject_non_feed(head, kind=kind, source=source).lstrip()  # empty, binary, HTML
+    if text.startswith("<"):
+        raise ParseError(kind, "this is XML, not the arXiv snapshot (JSON Lines)", source=source)
+    if not text.startswith(("{", "[")):
+        raise ParseError(kind, "this is plain text, not the arXiv snapshot (JSON Lines)", source=source)
+
+
+def _head_objects(head: bytes) -> Iterator[dict[str, Any]]:
+    """The JSON objects among the first lines of a head (its cut last line fails to decode)."""
+    for line in head.removeprefix(codecs.BOM_UTF8).split(b"\n", _HEAD_LINES)[:_HEAD_LINES]:
+        try:
+            obj = json.loads(line)
+        except (ValueError, RecursionError):
+            continue
+        if isinstance(obj, dict):
+            yield obj
 
 
 def _usable_cpus() -> int:

@@ -140,3 +140,61 @@ def test_a_compressed_snapshot_ingests_and_other_compressed_files_are_refused(tm
     code, out, err = run("ingest", "--file", str(cut), "--feed-name", "cut")
     assert code == 0 and "entries" in out
     assert "warning: the compressed file ends early, damaged after line" in err
+
+
+def test_damaged_compressed_snapshots_never_show_a_traceback(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
+    import gzip
+    import struct
+    import zipfile
+
+    plain = CAPTURES[-1].read_bytes()
+    packed = gzip.compress(plain)
+    crc = tmp_path / "crc.json.gz"  # the gzip's CRC-32 no longer matches what it holds
+    crc.write_bytes(packed[:-8] + bytes([packed[-8] ^ 0xFF]) + packed[-7:])
+    code, out, err = run("ingest", "--file", str(crc))
+    assert code == 0 and "200 entries: 200 new" in out and "Traceback" not in err
+    assert err.startswith(f"{crc}: warning: the compressed file ends early, damaged after line 200")
+    deflate64 = tmp_path / "arxiv.zip"  # a member in a compression method Python cannot read
+    with zipfile.ZipFile(deflate64, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("arxiv-metadata-oai-snapshot.json", plain)
+    data = bytearray(deflate64.read_bytes())
+    for at in (8, data.find(b"PK\x01\x02") + 10):
+        data[at:at + 2] = struct.pack("<H", 9)
+    deflate64.write_bytes(bytes(data))
+    for kind in ((), ("--kind", "arxiv-snapshot")):
+        code, out, err = run("ingest", "--file", str(deflate64), *kind)
+        assert code == 1 and err.count("\n") == 1 and "Traceback" not in err, err
+        assert "method 9 (Deflate64)" in err and "extract it" in err
+
+
+def test_a_snapshot_with_a_bad_first_line_ingests_without_kind(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "snapshot.jsonl"
+    path.write_bytes(b"\xef\xbb\xbf[1]\r\n" + b"".join(
+        line.rstrip(b"\n") + b"\r\n" for line in CAPTURES[-1].read_bytes().splitlines(keepends=True)[:4]))
+    code, out, err = run("ingest", "--file", str(path))
+    assert code == 0 and "4 entries: 4 new" in out
+    assert err.splitlines() == [f"{path}: warning: skipped 1 of 5 line(s)",
+                                f"{path}: warning: line 1: a line holds a JSON list, not an object; skipped"]
+
+
+def test_edge_case_lines_come_out_right_in_papers_show(run) -> None:  # type: ignore[no-untyped-def]
+    # Constructed lines in the snapshot's format: old-style ids, two DOIs, a collaboration, a
+    # suffix, wrapped titles with double spaces, versions out of order, missing and empty.
+    path = DATA / "corpus" / "arxiv-snapshot_edge-cases_constructed.jsonl"
+    code, out, err = run("ingest", "--file", str(path))
+    assert code == 0 and "3 entries: 3 new" in out and not err
+    code, out, _ = run("papers", "show", "hep-th/9901001", "--json")
+    paper = json.loads(out)
+    assert paper["title"] == "Strings on orbifolds with torsion"
+    assert paper["authors"] == ["J. Roe", "R. Smith Jr", "ATLAS Collaboration"]
+    assert paper["doi"] == "10.1016/s0550-3213(99)00001-1" and paper["categories"] == ["hep-th", "gr-qc"]
+    assert paper["version"] == 3 and paper["published"] == "1999-01-01T12:00:00+00:00"  # v1, listed second
+    assert paper["links"]["pdf"] == "https://arxiv.org/pdf/hep-th/9901001v3"
+    assert paper["abstract"].startswith("We study") and paper["abstract"].endswith("computed.")
+    code, out, _ = run("papers", "show", "math/0309136", "--json")
+    paper = json.loads(out)
+    assert (paper["version"], paper["published"], paper["title"]) == (None, None, "On the Kollár conjecture")
+    code, out, _ = run("papers", "show", "arxiv:1501.00001", "--json")
+    assert json.loads(out)["authors"] == ["The CMS Collaboration"]
+    code, again, _ = run("ingest", "--file", str(path))
+    assert code == 0 and "nothing new (3 entries already stored)" in again

@@ -251,12 +251,14 @@ def test_relative_sqlite_path_from_the_environment_stays_relative_to_the_working
     assert load_settings(_write(tmp_path, "")).database_url == "sqlite:///rel.db"
 
 
-def test_redact_url_hides_only_the_password() -> None:
-    assert redact_url("postgresql://digest:hunter2@db.example/digest") == "postgresql://digest:***@db.example/digest"
+def test_redact_url_hides_the_userinfo() -> None:
+    assert redact_url("postgresql://digest:hunter2@db.example/digest") == "postgresql://***@db.example/digest"
     assert redact_url("postgresql+psycopg://u:p%40ss@h:5432/d?sslmode=require") == \
-        "postgresql+psycopg://u:***@h:5432/d?sslmode=require"
+        "postgresql+psycopg://***@h:5432/d?sslmode=require"
     assert redact_url("sqlite:////tmp/x.db") == "sqlite:////tmp/x.db"
     assert redact_url("not a url") == "not a url"
+    assert redact_url("https://TOKEN@example.org/feed") == "https://***@example.org/feed"  # a token as user name
+    assert redact_url("http://a:b@[::1/x") == "http://***@[::1/x"  # invalid URLs too: errors show them
 
 
 def test_unreachable_database_is_one_line_without_the_password(tmp_path: Path) -> None:
@@ -266,7 +268,7 @@ def test_unreachable_database_is_one_line_without_the_password(tmp_path: Path) -
         _no_traceback(result)
         assert result.exit_code == 1, result.output
         assert "hunter2" not in result.output
-        assert result.output.startswith("error: database postgresql://digest:***@127.0.0.1:1/digest")
+        assert result.output.startswith("error: database postgresql://***@127.0.0.1:1/digest")
         assert len(result.output.strip().splitlines()) == 1
 
 

@@ -198,3 +198,44 @@ def test_failing_feed_backs_off(httpserver: HTTPServer, store: Store) -> None:
 
 def test_now_must_be_aware_in_store(store: Store) -> None:
     assert NOW.astimezone(timezone.utc).tzinfo is timezone.utc
+
+
+SNAPSHOT = DATA / "corpus" / "arxivSpider_mnbvc_kaggle-arxiv-metadata-oai-snapshot_first200.jsonl"
+
+
+def test_snapshot_lines_with_unstorable_characters_are_stored(tmp_path: Path, store: Store) -> None:
+    # "\ud800" (an unpaired surrogate) and "\u0000" are valid JSON escapes that neither SQLite nor
+    # PostgreSQL can store: they used to end the import with a traceback and lose its batch.
+    lines = SNAPSHOT.read_bytes().splitlines(keepends=True)
+    path = tmp_path / "snapshot.jsonl"
+    path.write_bytes(lines[0].replace(b'"title":"', b'"title":"\\ud800', 1)
+                     + lines[1].replace(b'"abstract":"', b'"abstract":"\\u0000', 1) + lines[2])
+    stats = ingest_file(store, path)
+    assert (stats.new, stats.warnings) == (3, ())
+    assert store.get_paper("arxiv:0704.0001").title.startswith("\ufffdCalculation of prompt diphoton")
+    assert "\x00" not in store.get_paper("arxiv:0704.0002").abstract
+
+
+@pytest.mark.parametrize("first", [b"{not json\n", b"[1, 2]\n", b'{"id": "nope", "authors_parsed": []}\n'])
+def test_a_snapshot_with_a_bad_first_line_is_still_detected(tmp_path: Path, sqlite_store: Store, first: bytes) -> None:
+    path = tmp_path / "snapshot.jsonl"
+    path.write_bytes(first + b"".join(SNAPSHOT.read_bytes().splitlines(keepends=True)[:3]))
+    stats = ingest_file(sqlite_store, path)  # no kind: detected from the lines after the bad one
+    assert stats.new == 3 and stats.warnings[:2] == ("skipped 1 of 4 line(s)", stats.warnings[1])
+    assert stats.warnings[1].startswith("line 1: ")
+
+
+@pytest.mark.parametrize(("content", "fragment"), [
+    (b"<?xml version='1.0'?>\n<rss version='2.0'><channel><title>t</title></channel></rss>\n" * 50,
+     "this is XML, not the arXiv snapshot (JSON Lines)"),
+    (b"<!DOCTYPE html><html><body>Kaggle sign-in</body></html>\n", "this is an HTML page"),
+    (b"%PDF-1.4\n" + b"x" * 100, "this is a PDF document"),
+    (b"id,title\n0704.0001,A title\n", "this is plain text, not the arXiv snapshot (JSON Lines)"),
+])
+def test_a_file_given_as_a_snapshot_that_is_something_else(tmp_path: Path, sqlite_store: Store, content: bytes,
+                                                           fragment: str) -> None:
+    path = tmp_path / "arxiv.json"
+    path.write_bytes(content)
+    with pytest.raises(ParseError) as info:
+        ingest_file(sqlite_store, path, kind="arxiv-snapshot")
+    assert fragment in str(info.value) and "\n" not in str(info.value)

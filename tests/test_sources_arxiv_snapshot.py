@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import tracemalloc
 from collections.abc import Iterator
 from datetime import datetime, timezone
@@ -208,3 +209,150 @@ def test_a_damaged_zip_is_refused(tmp_path: Path) -> None:
     path.write_bytes(b"PK\x03\x04" + b"\x00" * 100)
     with pytest.raises(ParseError, match="not a readable ZIP archive"):
         list(read_path(path, SnapshotStats()))
+
+
+# --- characters a database cannot store, and lines the decoder cannot take ------------------------
+
+def _sample_line(i: int, **fields: object) -> bytes:
+    """Line ``i`` of the real sample with some fields replaced (as JSON text, escapes kept)."""
+    line = SAMPLE.read_bytes().splitlines()[i]
+    for name, raw in fields.items():
+        obj = json.loads(line)
+        obj[name] = "@@"
+        line = json.dumps(obj).encode().replace(b'"@@"', b'"' + str(raw).encode() + b'"')
+    return line + b"\n"
+
+
+def test_unpaired_surrogate_and_nul_escapes_are_replaced_not_stored() -> None:
+    # Valid JSON, but "\ud800" decodes to a lone surrogate and "\u0000" to NUL: SQLite and
+    # PostgreSQL refuse both, which used to end the whole import with a traceback.
+    data = (_sample_line(0, title=r"Lone \ud800 surrogate", abstract=r"NUL \u0000 here")
+            + _sample_line(1, title=r"A pair \ud835\udc9c stays", comments=r"x \udfff y")
+            + _sample_line(2, authors_parsed="@@").replace(b'"@@"', rb'[["Sm\udc00ith", "A.", ""]]'))
+    stats = SnapshotStats()
+    recs = list(iter_records(io.BytesIO(data), stats=stats))
+    assert [r.title for r in recs[:2]] == ["Lone \ufffd surrogate", "A pair \U0001d49c stays"]
+    assert recs[0].abstract == "NUL here" and recs[1].signals == {"comment": "x \ufffd y"}
+    assert recs[2].authors == ("A. Sm\ufffdith",)
+    for rec in recs:
+        for value in (rec.title, rec.title_original, rec.abstract, *rec.authors, *rec.signals.values()):
+            assert "\x00" not in value
+            value.encode("utf-8")  # storable: no lone surrogate left
+    assert stats.skipped == 0
+
+
+def test_encoded_surrogate_bytes_are_not_utf8_and_skipped() -> None:
+    bad = _sample_line(1).replace(b'"title":"', b'"title":"\xed\xa0\x80', 1)
+    assert bad != _sample_line(1)
+    stats = SnapshotStats()
+    got = [r.arxiv_id for r in iter_records(io.BytesIO(_sample_line(0) + bad + _sample_line(2)), stats=stats)]
+    assert got == ["0704.0001", "0704.0003"]
+    assert stats.warnings[0].startswith("line 2: not valid UTF-8 (byte 0xed at column ")
+
+
+def test_a_deeply_nested_line_is_skipped_not_a_crash() -> None:
+    deep = b"[" * 200_000 + b"]" * 200_000 + b"\n"
+    nested = b'{"id": ' + b'{"a": ' * 200_000 + b"1" + b"}" * 200_000 + b"}\n"
+    stats = SnapshotStats()
+    got = [r.arxiv_id for r in iter_records(io.BytesIO(deep + nested + _sample_line(0)), stats=stats)]
+    assert got == ["0704.0001"] and stats.skipped == 2
+    assert stats.warnings == ["line 1: not JSON (nested too deeply); skipped",
+                              "line 2: not JSON (nested too deeply); skipped"]
+
+
+# --- damaged and unusual compressed snapshots -------------------------------------------------------
+
+@pytest.mark.parametrize("damage", ["crc", "trailing garbage"])
+def test_a_gzip_failing_its_check_keeps_every_line_read(tmp_path: Path, damage: str) -> None:
+    import gzip
+
+    from digest.sources.arxiv_snapshot import read_path
+
+    data = gzip.compress(SAMPLE.read_bytes())
+    if damage == "crc":  # the member's CRC-32 (last 8 bytes: CRC, size) no longer matches
+        data = data[:-8] + bytes([data[-8] ^ 0xFF]) + data[-7:]
+    else:  # something appended after the gzip member (gzip refuses it as a second member)
+        data += b"garbage appended by a broken download\n"
+    path = tmp_path / "arxiv.json.gz"
+    path.write_bytes(data)
+    stats = SnapshotStats()
+    assert len(list(read_path(path, stats))) == 200
+    assert stats.ended_early and stats.ended_early.startswith("the compressed file ends early, damaged after line 200")
+
+
+def _patch_zip(data: bytes, *, method: int | None = None, encrypted: bool = False) -> bytes:
+    """The archive with its (only) member's compression method or encryption flag changed in both
+    the local and the central header, as a tool writing Deflate64 or a password would."""
+    import struct
+
+    out = bytearray(data)
+    central = out.find(b"PK\x01\x02")
+    for flags_at in (6, central + 8):
+        if encrypted:
+            out[flags_at] |= 1
+        if method is not None:
+            out[flags_at + 2:flags_at + 4] = struct.pack("<H", method)
+    return bytes(out)
+
+
+@pytest.mark.parametrize(("change", "reason"), [
+    ({"method": 9}, "compressed with method 9 (Deflate64), which cannot be read here; extract it"),
+    ({"encrypted": True}, "is encrypted; extract it"),
+])
+def test_a_zip_member_that_cannot_be_opened_is_a_parse_error(tmp_path: Path, change: dict[str, object],
+                                                            reason: str) -> None:
+    from digest.sources.arxiv_snapshot import read_path
+
+    path = tmp_path / "arxiv.zip"
+    plain = _zip(tmp_path / "plain.zip", {"arxiv-metadata-oai-snapshot.json": SAMPLE.read_bytes()})
+    path.write_bytes(_patch_zip(plain.read_bytes(), **change))  # type: ignore[arg-type]
+    with pytest.raises(ParseError, match=re.escape(reason)):
+        list(read_path(path, SnapshotStats()))
+
+
+def test_a_zip_cut_short_keeps_the_lines_before_the_cut(tmp_path: Path) -> None:
+    # An interrupted download of Kaggle's arxiv.zip lacks the central directory at the end; its
+    # one member is still readable from its local header up to the cut, like a truncated gzip.
+    from digest.sources.arxiv_snapshot import read_path
+
+    whole = _zip(tmp_path / "arxiv.zip", {"arxiv-metadata-oai-snapshot.json": SAMPLE.read_bytes()}).read_bytes()
+    cut = tmp_path / "cut.zip"
+    cut.write_bytes(whole[:40_000])
+    stats = SnapshotStats()
+    got = list(read_path(cut, stats))
+    assert 0 < len(got) < 200 and got == list(parse(SAMPLE.read_bytes()).records[:len(got)])
+    assert stats.ended_early and stats.ended_early.startswith(f"the compressed file ends early, damaged after line {len(got)}")
+    # Only the central directory missing: every line is read, and nothing is said to be lost.
+    no_directory = tmp_path / "nodir.zip"
+    no_directory.write_bytes(whole[:whole.find(b"PK\x01\x02")])
+    stats = SnapshotStats()
+    assert len(list(read_path(no_directory, stats))) == 200 and stats.ended_early is None
+
+
+@pytest.mark.parametrize("version", [
+    {"version": "v\u00b2", "created": "Mon, 2 Apr 2007 19:18:42 GMT"},  # "²".isdigit(), but int() refuses it
+    {"version": "v1", "created": "Mon, 2 Apr 99999999999999999999 19:18:42 GMT"},  # OverflowError
+    {"version": "v1", "created": "Mon, 2 Apr 2007 19:18:42 +99999999999999999"},
+    {"version": "v1", "created": "Fri, 31 Dec 9999 23:59:59 -0100"},  # year 10000 in UTC
+])
+def test_odd_versions_never_crash(version: dict[str, str]) -> None:
+    rec = record_from_json({"id": "0704.0001", "title": "T", "versions": [version]})
+    assert rec.version in (None, 1) and rec.published is None
+
+
+def test_an_unexpected_failure_on_one_line_skips_that_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Whatever goes wrong with one line (a bug included) costs that line, not the import.
+    from digest.sources import arxiv_snapshot
+
+    real = arxiv_snapshot.record_from_json
+
+    def flaky(obj: object) -> object:
+        if isinstance(obj, dict) and obj.get("id") == "0704.0002":
+            raise KeyError("boom")
+        return real(obj)
+
+    monkeypatch.setattr(arxiv_snapshot, "record_from_json", flaky)
+    stats = SnapshotStats()
+    got = [r.arxiv_id for r in iter_records(io.BytesIO(_sample_line(0) + _sample_line(1) + _sample_line(2)), stats=stats)]
+    assert got == ["0704.0001", "0704.0003"]
+    assert stats.warnings == ["line 2: cannot be read (KeyError: 'boom'); skipped"]

@@ -92,6 +92,20 @@ def test_author_names_are_plain_text() -> None:
     assert r.authors == ("José García", "Ada Lovelace")
 
 
+def test_lone_surrogates_and_nul_escapes_become_storable_text(tmp_path: Path) -> None:
+    # JSON may escape half an emoji pair ("\\ud83d" alone) or NUL; no database stores them.
+    entry = json.loads(SOTAWHAT.read_bytes())[0]
+    doc = json.dumps([{"paper": dict(entry["paper"], title="Half \ud83d an emoji\u0000", summary="ok \udc00")}])
+    (r,) = hf_daily.parse(doc.encode()).records
+    assert (r.title, r.abstract) == ("Half \ufffd an emoji", "ok \ufffd")
+    from digest.store import Store
+    store = Store.open(f"sqlite:///{tmp_path / 'x.db'}")
+    try:
+        assert store.ingest_records("hf", [r]).new == 1
+    finally:
+        store.close()
+
+
 def test_empty_day_and_not_a_list() -> None:
     assert hf_daily.parse(b"[]").status == "empty"
     assert hf_daily.parse(b'{"error": "Rate limited"}').status == "error"

@@ -30,6 +30,7 @@ _BY_FOLDER: dict[str, str | None] = {
 }
 _BY_FILE: dict[str, str | None] = {
     "corpus/arxivSpider_mnbvc_kaggle-arxiv-metadata-oai-snapshot_first200.jsonl": "arxiv-snapshot",
+    "corpus/arxiv-snapshot_edge-cases_constructed.jsonl": "arxiv-snapshot",
     "openreview/error_synthetic.json": None,
     "openreview/README.md": None,
     "bad/utf16_bom.xml": "rss",

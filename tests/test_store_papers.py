@@ -61,6 +61,21 @@ def test_higher_version_appends_a_version_event_and_updates_text(store: Store) -
     assert store.max_seq() == 2
 
 
+@pytest.mark.parametrize("same_batch", [True, False])
+def test_two_arxiv_papers_sharing_a_doi_stay_two(store: Store, same_batch: bool) -> None:
+    # A proceedings volume's DOI on each of its papers (real snapshot lines do this): both ids stay findable.
+    first = arxiv("1001.0001", "Proceedings paper one", doi="10.4204/EPTCS.1")
+    second = arxiv("1001.0002", "Another paper in the volume", ("J. Doe",), doi="10.4204/EPTCS.1")
+    if same_batch:
+        stats = store.ingest_records("snap", [first, second], now=T0)
+    else:
+        store.ingest_records("snap", [first], now=T0)
+        stats = store.ingest_records("snap", [second], now=T0 + timedelta(hours=1))
+    assert stats.merged == 0 and store.paper_count() == 2
+    assert store.get_paper("1001.0002").title == "Another paper in the volume"
+    assert store.get_paper("doi:10.4204/EPTCS.1").arxiv_id == "1001.0001"  # the DOI stays with its first paper
+
+
 def test_biorxiv_versions_update_a_preprint_stored_from_biorxiv(store: Store) -> None:
     def preprint(version: int, title: str) -> PaperRecord:
         return PaperRecord(source_kind="biorxiv", external_id="10.1101/2024.04.28.591234", title=title,

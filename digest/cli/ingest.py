@@ -13,6 +13,7 @@ import click
 
 from digest.cli import papers, status  # noqa: F401  (registers `papers` and `status`)
 from digest.cli.app import Context, cli, pass_ctx, progress_bar
+from digest.config import redact_url
 from digest.ingest import FeedRun
 from digest.models import SOURCE_KINDS, IngestStats
 
@@ -33,7 +34,7 @@ def init(ctx: Context) -> None:
     settings = ctx.settings
     store = ctx.store  # Store.open migrates to the newest schema
     apply_config(settings, store)
-    click.echo(f"database ready: {settings.database_url} (schema up to date)")
+    click.echo(f"database ready: {redact_url(settings.database_url)} (schema up to date)")
     click.echo(f"feeds configured: {len(settings.feeds)}; papers stored: {store.paper_count()}")
 
 

@@ -19,6 +19,10 @@ from digest.errors import ParseError
 __all__ = ["load_json", "text", "integer", "timestamp", "strings"]
 
 _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+#: JSON escapes that decode to what no database or XML document may hold: a lone UTF-16 surrogate
+#: ("\ud800" without its pair) or NUL. json.loads accepts both (RFC 8259 §8.2 leaves them to the reader).
+_UNSTORABLE_ESCAPE = re.compile(rb"\\u(?:[dD][89abAB][0-9a-fA-F]{2}|[dD][c-fC-F][0-9a-fA-F]{2}|0000)")
+_UNSTORABLE = re.compile("[\ud800-\udfff\x00]")
 
 
 def load_json(data: bytes, *, kind: str, source: str | None = None) -> Any:
@@ -26,11 +30,28 @@ def load_json(data: bytes, *, kind: str, source: str | None = None) -> Any:
     if not data or data.isspace():  # isspace stops at the first other byte; strip() would copy it all
         raise ParseError(kind, "the document is empty", source=source)
     try:
-        return json.loads(data)
+        doc = json.loads(data)
     except RecursionError:
         raise ParseError(kind, "JSON nested too deeply", source=source) from None
     except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
         raise ParseError(kind, f"not valid JSON: {exc}", source=source) from None
+    # One scan of the bytes; the decoded document is walked only when an escape could have made one
+    # (UTF-16/32 documents, whose escapes this scan cannot see, are always walked).
+    if _UNSTORABLE_ESCAPE.search(data) or b"\x00" in data[:4]:
+        doc = _storable(doc)
+    return doc
+
+
+def _storable(value: Any) -> Any:
+    """``value`` with every lone surrogate replaced by U+FFFD and every NUL dropped, in strings and keys:
+    SQLite and PostgreSQL refuse such text, and one bad value must not fail the whole document."""
+    if isinstance(value, str):
+        return _UNSTORABLE.sub(lambda m: "" if m.group() == "\x00" else "\ufffd", value)
+    if isinstance(value, list):
+        return [_storable(v) for v in value]
+    if isinstance(value, dict):
+        return {_storable(k): _storable(v) for k, v in value.items()}
+    return value
 
 
 def text(value: Any) -> str | None:

@@ -486,9 +486,16 @@ class PaperStore(StoreBase):
         via = state.vias.get(prep.via_key)
         if via:
             return str(via["paper_id"])
-        for key, idx in ((arxiv_id, state.by_arxiv), (doi, state.by_doi)):
-            if key and key in idx:
-                return idx[key]
+        if arxiv_id and arxiv_id in state.by_arxiv:
+            return state.by_arxiv[arxiv_id]
+        if doi and doi in state.by_doi:
+            owner = state.by_doi[doi]
+            # Two arXiv ids are two papers even when they carry one DOI (a proceedings volume's, an
+            # erratum's): merging them would lose the second id. It is stored on its own, and the
+            # DOI stays with the paper that had it first.
+            other = state.rows[owner]["arxiv_id"]
+            if not (arxiv_id and other and other != arxiv_id):
+                return owner
         if pid in state.rows:
             return pid
         if rec.openreview_id and rec.openreview_id in state.by_openreview:
