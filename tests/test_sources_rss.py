@@ -460,6 +460,7 @@ def test_nature_rss_1_0_feed() -> None:
     assert a.authors == ("Hsin-Yuan Huang", "Michael Broughton", "Jarrod R. McClean")
     assert a.abstract == "Quantum technology promises to revolutionize how we learn about the physical world."
     assert a.published == datetime(2024, 2, 7, tzinfo=timezone.utc)
+    assert a.updated is None  # dc:date is the one date: no update happened
     assert (b.doi, b.abstract) == ("10.1038/d41586-024-00321-x", "News.")
 
 

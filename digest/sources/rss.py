@@ -380,7 +380,8 @@ def _record(*, entry_id: Any, link: Any, links: list[str], identifiers: list[Any
         url=url,
         pdf_url=safe_url(fields.text(pdf)),
         published=published or updated,
-        updated=updated,
+        # One date only (RSS 1.0's dc:date, which feedparser files as "updated" too): no update happened.
+        updated=updated if updated != (published or updated) else None,
         license=to_text(license) or None if isinstance(license, str) else None,
         announce_type=announce_type,
     ), notes
