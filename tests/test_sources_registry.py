@@ -12,7 +12,8 @@ from pytest_httpserver import HTTPServer
 from digest.config import FeedSettings, FetchSettings
 from digest.errors import ConfigError, ParseError
 from digest.models import SOURCE_KINDS
-from digest.sources import PARSERS, detect_kind, feed_url, fetch_feed, parse_document
+from digest.sources import (PARSERS, content_charset, detect_kind, feed_url, fetch_feed, normalize_encoding,
+                            parse_document)
 
 DATA = Path(__file__).parent / "data"
 
@@ -224,3 +225,40 @@ def test_fetch_feed_single_page_rss(httpserver: HTTPServer, fetch_settings: Fetc
     httpserver.expect_request("/rss.xml").respond_with_data(body, content_type="application/rss+xml")
     _, parsed = fetch_feed(_feed(kind="rss", url=httpserver.url_for("/rss.xml")), fetch_settings)
     assert parsed is not None and len(parsed.records) == 3
+
+
+# --- character encoding: the Content-Type charset (RFC 7303 §3), JSON in UTF-16/32 (RFC 8259 §8.1) ----
+
+
+@pytest.mark.parametrize(("content_type", "charset"), [
+    ("application/rss+xml; charset=ISO-8859-1", "iso-8859-1"), ('text/xml;CHARSET="utf-16le"', "utf-16le"),
+    ("application/xml", None), (None, None), ("text/xml; charset=", None),
+])
+def test_content_charset(content_type: str | None, charset: str | None) -> None:
+    assert content_charset(content_type) == charset
+
+
+def test_normalize_encoding_charset_over_declaration() -> None:
+    body = '<?xml version="1.0" encoding="utf-8"?><rss><t>\u0141\xf3d\u017a</t></rss>'.encode("iso-8859-2")
+    data, note = normalize_encoding(body, "application/rss+xml; charset=iso-8859-2")
+    assert note is None and data == '<?xml version="1.0" encoding="utf-8"?><rss><t>\u0141\xf3d\u017a</t></rss>'.encode()
+    # WHATWG: an iso-8859-1 label is read as windows-1252 (curly quotes live in 0x80-0x9F).
+    assert normalize_encoding(b"<rss>\x93q\x94</rss>", "text/xml; charset=iso-8859-1")[0] == \
+        "<rss>\u201cq\u201d</rss>".encode()
+
+
+def test_normalize_encoding_leaves_plain_utf8_and_boms_alone() -> None:
+    utf8 = '<?xml version="1.0"?><rss><t>\xe9</t></rss>'.encode()
+    assert normalize_encoding(utf8, "application/xml; charset=utf-8")[0] is utf8
+    assert normalize_encoding(utf8, None)[0] is utf8
+    utf16 = '<rss><t>\xe9</t></rss>'.encode("utf-16")  # BOM: authoritative over the charset
+    assert normalize_encoding(utf16, "text/xml; charset=iso-8859-1") == (utf16, None)
+    latin = "<rss><t>\xe9</t></rss>".encode("latin-1")
+    data, note = normalize_encoding(latin, "text/xml; charset=utf-8")  # a charset the bytes contradict
+    assert data is latin and note and "not utf-8" in note
+
+
+@pytest.mark.parametrize("codec", ["utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-8-sig"])
+def test_normalize_encoding_json_becomes_utf8(codec: str) -> None:
+    text = '{"title": "Caf\xe9 \u65e5\u672c"}'
+    assert normalize_encoding(text.encode(codec), "application/json")[0] == text.encode()

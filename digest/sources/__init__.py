@@ -4,20 +4,40 @@ Every source is a module with a pure ``parse(data: bytes, *, source=None) -> Par
 arXiv RSS, the arXiv API, the arXiv metadata snapshot, Hugging Face daily papers, OpenReview, bioRxiv
 /medRxiv and generic RSS/Atom/JSON Feed. This module maps kinds to parsers, sniffs a document's kind,
 builds a configured feed's URL, and fetches a feed with all its pages (bioRxiv's cursor, OpenReview's
-offset) through the one network function, digest.fetch.fetch.
+offset, the arXiv API's opensearch start) through the one network function, digest.fetch.fetch.
+
+Character encoding is settled here, once, before any parser sees the bytes (:func:`normalize_encoding`):
+parsers get UTF-8 (or the untouched bytes when nothing says otherwise), so lxml, feedparser and json
+all read a document the same way:
+
+* XML (RFC 7303 §3, RFC 9110 §8.3.1): a byte order mark wins; then the ``charset`` parameter of the
+  response's Content-Type, over the document's XML declaration and over any guessing; without
+  either, the parsers' own rules (XML 1.0 §4.3.3 and appendix F) apply. Labels are read as the WHATWG
+  Encoding Standard maps them (``iso-8859-1`` and ``us-ascii`` mean windows-1252, as in browsers).
+  A charset the bytes cannot be decoded in is not believed (a warning says so).
+* JSON (RFC 8259 §8.1, §11): UTF-8, with UTF-16/32 (BOM or not, told as RFC 4627 §3 does) accepted
+  and transcoded; the media type defines no charset, so one is only a fallback for bytes that are
+  not Unicode at all.
 
 Public names: :data:`PARSERS`, :func:`detect_kind`, :func:`parse_document`, :func:`feed_url`,
-:func:`fetch_feed`, :class:`Parser`.
+:func:`fetch_feed`, :class:`Parser`, :func:`normalize_encoding`, :func:`content_charset`,
+:func:`arxiv_next_page_url`.
 """
 
 from __future__ import annotations
 
+import codecs
 import importlib
+import json
+import logging
+import re
 from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Protocol
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from digest.errors import ConfigError, ParseError
+from digest.errors import ConfigError, DigestError, ParseError
 from digest.models import SOURCE_KINDS, ParsedFeed, PaperRecord
 from digest.sources.sniff import detect_kind
 
@@ -25,8 +45,10 @@ if TYPE_CHECKING:
     from digest.config import FeedSettings, FetchSettings
     from digest.fetch import FetchResult
 
+log = logging.getLogger(__name__)
+
 __all__ = ["PARSERS", "Parser", "detect_kind", "parse_document", "feed_url", "fetch_feed", "MAX_PAGES",
-           "BIORXIV_DAYS"]
+           "BIORXIV_DAYS", "normalize_encoding", "content_charset"]
 
 #: Upper bound on pages fetched for one feed run (bioRxiv pages hold 100 records, OpenReview 1000).
 MAX_PAGES = 50
@@ -63,16 +85,24 @@ PARSERS: dict[str, Parser] = {
 assert set(PARSERS) == set(SOURCE_KINDS)
 
 
-def parse_document(kind: str, data: bytes, *, source: str | None = None) -> ParsedFeed:
+def parse_document(kind: str, data: bytes, *, source: str | None = None,
+                   content_type: str | None = None) -> ParsedFeed:
     """Parse ``data`` as ``kind``; ParseError (one line) for anything that cannot be read.
 
-    Parsers raise ParseError themselves; a lower-level error that still escapes one (a parser bug met
-    on hostile input) is turned into ParseError here, because issue #2 promises the user one clear
-    line per bad feed, never a traceback.
+    ``content_type`` is the HTTP Content-Type the bytes came with (None for a local file): its
+    ``charset`` decides how XML is decoded (see :func:`normalize_encoding`). Parsers raise ParseError
+    themselves; a lower-level error that still escapes one (a parser bug met on hostile input) is
+    turned into ParseError here, because issue #2 promises the user one clear line per bad feed,
+    never a traceback.
     """
     parser = PARSERS.get(kind)
     if parser is None:
         raise ParseError(kind, f"unknown kind; expected one of {', '.join(SOURCE_KINDS)}", source=source)
+    data, note = normalize_encoding(data, content_type)
+    if note:
+        # Not a feed warning: the parsers fix (and report) what the bytes really are themselves, and a
+        # warning on an empty feed would make it an error (digest.ingest._check_parsed).
+        log.info("%s: %s", source or kind, note)
     try:
         return parser(data, source=source)
     except ParseError:
@@ -80,6 +110,120 @@ def parse_document(kind: str, data: bytes, *, source: str | None = None) -> Pars
     except (ValueError, TypeError, KeyError, IndexError, AttributeError, UnicodeError, RecursionError,
             OverflowError) as exc:
         raise ParseError(kind, f"unreadable document ({type(exc).__name__}: {exc})"[:300], source=source) from exc
+
+
+# --- character encoding ------------------------------------------------------------------------
+
+#: Labels the WHATWG Encoding Standard maps to windows-1252 (what browsers and feed readers do): the
+#: C1 range 0x80-0x9F of such "Latin-1" feeds holds curly quotes, dashes and the euro sign.
+_WINDOWS_1252_LABELS = frozenset({"iso-8859-1", "iso8859-1", "iso_8859-1", "latin1", "latin-1", "l1", "cp819",
+                                  "ibm819", "us-ascii", "ascii", "ansi_x3.4-1968", "windows-1252", "cp1252",
+                                  "x-cp1252"})
+_UNICODE_BOMS: tuple[bytes, ...] = (codecs.BOM_UTF8, codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE,
+                                    codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+#: The XML declaration's encoding pseudo-attribute (XML 1.0 §4.3.3), in decoded text.
+_XML_DECL_ENCODING = re.compile(r"""^(\s*<\?xml\b[^>]*?\bencoding\s*=\s*)(["'])[^"']*\2""")
+_JSON_START = (b"{", b"[")
+
+
+def content_charset(content_type: str | None) -> str | None:
+    """The ``charset`` parameter of a Content-Type (RFC 9110 §8.3.1: case-insensitive name, the value
+    a token or a quoted string), lower-cased; None when absent or empty."""
+    if not content_type:
+        return None
+    for param in content_type.split(";")[1:]:
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "charset":
+            value = value.strip().strip('"').strip().lower()
+            return value or None
+    return None
+
+
+def _codec(label: str) -> str | None:
+    """The Python codec for a charset label (WHATWG mapping of Latin-1 labels), or None if unknown."""
+    if label in _WINDOWS_1252_LABELS:
+        return "cp1252"
+    try:
+        return codecs.lookup(label).name
+    except LookupError:
+        return None
+
+
+def _decode(data: bytes, codec: str) -> str | None:
+    """``data`` decoded strictly in ``codec``; None when the bytes are not text in it. windows-1252
+    leaves five bytes undefined, which the WHATWG decoder maps to C1 controls: so does Latin-1."""
+    try:
+        return data.decode(codec)
+    except UnicodeDecodeError:
+        return data.decode("latin-1") if codec == "cp1252" else None
+
+
+def _first_byte(data: bytes) -> bytes:
+    """The first byte that is not whitespace or NUL: tells JSON (``{`` ``[``) from markup in every
+    ASCII-compatible encoding and in UTF-16/32."""
+    return data[:256].lstrip(b" \t\r\n\x00")[:1]
+
+
+def normalize_encoding(data: bytes, content_type: str | None = None) -> tuple[bytes, str | None]:
+    """The bytes a parser should read, and a note when the declared charset was not believed.
+
+    See the module docstring for the rules. Bytes are returned untouched whenever nothing needs to
+    change (the common UTF-8 feed), so the big arXiv listings are not copied.
+    """
+    bom = next((b for b in _UNICODE_BOMS if data.startswith(b)), None)
+    if bom is not None:
+        # RFC 7303 §3 / XML 1.0 §4.3.3 and RFC 8259 §8.1: a BOM is authoritative over the charset.
+        return (_json_as_utf8(data) if _first_byte(data[len(bom):]) in _JSON_START else data), None
+    if _first_byte(data) in _JSON_START:
+        return _json_as_utf8(data, content_charset(content_type)), None
+    return _xml_with_charset(data, content_charset(content_type))
+
+
+def _json_as_utf8(data: bytes, charset: str | None = None) -> bytes:
+    """JSON re-encoded as UTF-8: UTF-16/32 detected from the bytes as json.loads does (RFC 4627 §3);
+    a charset parameter only rescues bytes that are not valid Unicode text at all."""
+    found = json.detect_encoding(data)
+    if found == "utf-8" and _is_utf8(data):
+        return data
+    text = _decode(data, found)
+    if text is None and charset and (codec := _codec(charset)):
+        text = _decode(data, codec)
+    if text is None:
+        return data  # the JSON parser reports it, in one line
+    return text.removeprefix("\ufeff").encode("utf-8")
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _declared_label(data: bytes) -> str | None:
+    """The encoding an XML declaration names (ASCII-compatible bytes), lower-cased, or None."""
+    m = _XML_DECL_ENCODING.match(data[:256].decode("latin-1"))
+    return m.group(0)[len(m.group(1)) + 1:-1].strip().lower() if m else None
+
+
+def _xml_with_charset(data: bytes, charset: str | None) -> tuple[bytes, str | None]:
+    """XML decoded by the HTTP charset and re-encoded as UTF-8 with a matching declaration."""
+    if charset is None:
+        return data, None  # XML 1.0 §4.3.3: the declaration (or UTF-8) and the parsers' recovery
+    codec = _codec(charset)
+    if codec is None:
+        return data, f"unknown charset {charset!r} in Content-Type; read by the document's own declaration"
+    declared = _declared_label(data)
+    if codec == "utf-8" and (declared is None or _codec(declared) == "utf-8") and _is_utf8(data):
+        return data, None  # already what the parsers read by default: no copy
+    text = _decode(data, codec)
+    if text is None:
+        return data, (f"Content-Type says charset {charset} but the bytes are not {charset}; "
+                      "read by the document's own declaration")
+    # The declaration must now say what the bytes are, or the parser would decode them again by it.
+    text = _XML_DECL_ENCODING.sub(lambda m: f"{m.group(1)}{m.group(2)}utf-8{m.group(2)}", text, count=1)
+    return text.encode("utf-8"), None
 
 
 def feed_url(feed: FeedSettings, *, today: date | None = None) -> str:
@@ -120,26 +264,84 @@ def feed_url(feed: FeedSettings, *, today: date | None = None) -> str:
     raise ConfigError(f"feed {feed.name!r} of kind {feed.kind} needs a url", key=f"feeds.{feed.name}")
 
 
-def _pager(kind: str) -> Callable[[str, bytes], str | None] | None:
+#: What follows one page: the next page's URL from this page's URL, body and parse, or None at the end.
+Pager = Callable[[str, bytes, ParsedFeed], str | None]
+#: An arXiv API page with no entries is asked for again this many times before it is believed: the
+#: API sometimes answers a page inside its results with none (see digest.sources.arxiv_api).
+ARXIV_EMPTY_RETRIES = 1
+
+
+def _pager(kind: str) -> Pager | None:
     if kind == "biorxiv":
         from digest.sources import biorxiv
 
-        return biorxiv.next_page_url
+        return lambda url, body, _parsed: biorxiv.next_page_url(url, body)
     if kind == "openreview":
         from digest.sources import openreview
 
-        return openreview.next_page_url
+        return lambda url, body, _parsed: openreview.next_page_url(url, body)
+    if kind == "arxiv-atom":
+        return arxiv_next_page_url
     return None
+
+
+def arxiv_next_page_url(url: str, body: bytes, parsed: ParsedFeed) -> str | None:
+    """The arXiv API page after ``url`` by OpenSearch paging (arXiv API user manual §3.3.1 "start" and
+    "max_results"; opensearch:totalResults): ``start`` advances by the entries received (short pages
+    happen and must not skip any) until ``totalResults``.
+
+    A result set that cannot be read in :data:`MAX_PAGES` pages is an open-ended listing (a whole
+    category, newest first, as :func:`feed_url` builds from ``categories``): its first page is the
+    feed, and paging it would ask arXiv for thousands of old papers at every poll.
+    """
+    total, received = parsed.total_results, len(parsed.records)
+    if total is None or received == 0:
+        return None
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    params = dict(query)
+    start = _non_negative(params.get("start")) or 0
+    size = max(_non_negative(params.get("max_results")) or received, received)
+    if start + received >= total or total - start > MAX_PAGES * size:
+        return None
+    query = [(k, v) for k, v in query if k != "start"] + [("start", str(start + received))]
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def _non_negative(value: str | None) -> int | None:
+    return int(value) if value and value.isascii() and value.isdigit() else None
+
+
+@dataclass(slots=True)
+class _Pages:
+    """The pages of one feed run read so far, and why reading stopped early (if it did)."""
+
+    pages: list[ParsedFeed]
+    notes: list[str] = field(default_factory=list)
+    complete: bool = True
+    seen: set[str] = field(default_factory=set)
+
+    def add(self, page: ParsedFeed) -> bool:
+        """Keep ``page``; False when it brings no record not already read (a server repeating a page)."""
+        fresh = {r.external_id for r in page.records} - self.seen
+        self.seen |= fresh
+        self.pages.append(page)
+        return bool(fresh)
 
 
 def fetch_feed(feed: FeedSettings, settings: FetchSettings, *, etag: str | None = None,
                last_modified: str | None = None, today: date | None = None) -> tuple[FetchResult, ParsedFeed | None]:
-    """Fetch and parse one feed, following bioRxiv/OpenReview pages; ``(result, None)`` on 304.
+    """Fetch and parse one feed, following its pages; ``(result, None)`` on 304 (nothing is parsed).
 
-    The returned FetchResult is the first page's (its ETag/Last-Modified are what to send next
-    time). Later pages are fetched without validators. Records of all pages are merged (first
-    occurrence wins), warnings concatenated; at most :data:`MAX_PAGES` pages are read, with a
-    warning when more remain. FetchError/ParseError propagate: the caller records the feed's error.
+    Pages: bioRxiv's cursor, OpenReview's offset, the arXiv API's OpenSearch ``start``
+    (:func:`arxiv_next_page_url`; an empty arXiv API page is fetched again once before it is
+    believed). Paging stops at the end, after :data:`MAX_PAGES` pages, at a page that brings no new
+    record (a server that keeps answering the same page must not loop us), or at a later page that
+    fails; records of the pages read are merged (first occurrence wins), warnings concatenated, with
+    one saying why paging stopped early. The returned FetchResult is the first page's, so its
+    ETag/Last-Modified are what to send next time, except when pages were left unread: then it
+    carries none, or a 304 to the next run would leave them unread for good. The first page's
+    FetchError/ParseError propagate: the caller records the feed's error.
     """
     from digest.fetch import fetch  # the one network chokepoint
 
@@ -149,24 +351,78 @@ def fetch_feed(feed: FeedSettings, settings: FetchSettings, *, etag: str | None 
     first = fetch(url, settings=settings, etag=etag, last_modified=last_modified, user_supplied=user_supplied)
     if first.not_modified:
         return first, None
-    parsed = parse_document(feed.kind, first.body, source=feed.name)
+    parsed = _parse_response(feed, first)
+    if _believe_empty(feed.kind, parsed) is False:
+        first = fetch(url, settings=settings, user_supplied=user_supplied)
+        parsed = _parse_response(feed, first)
     pager = _pager(feed.kind)
     if pager is None or parsed.status == "error":
         return first, parsed
-    pages = [parsed]
-    next_url = pager(first.final_url or url, first.body)
-    while next_url and len(pages) < MAX_PAGES:
-        page = fetch(next_url, settings=settings, user_supplied=user_supplied)
-        page_parsed = parse_document(feed.kind, page.body, source=feed.name)
-        if page_parsed.status == "error":
-            break
-        pages.append(page_parsed)
-        next_url = pager(next_url, page.body)
-    return first, _merge(pages, more=bool(next_url))
+    read = _Pages([])
+    read.add(parsed)
+    _follow_pages(feed, settings, pager, read, first.final_url or url, first.body, user_supplied=user_supplied)
+    if not read.complete:
+        first = replace(first, etag=None, last_modified=None)
+    return first, _merge(read)
 
 
-def _merge(pages: list[ParsedFeed], *, more: bool) -> ParsedFeed:
-    if len(pages) == 1 and not more:
+def _parse_response(feed: FeedSettings, result: FetchResult) -> ParsedFeed:
+    # RFC 9110 §8.3: the response's Content-Type (its charset) says how to decode the body.
+    return parse_document(feed.kind, result.body, source=feed.name, content_type=result.content_type)
+
+
+def _believe_empty(kind: str, parsed: ParsedFeed, retries_done: int = 0) -> bool | None:
+    """None for a page with entries; for an empty arXiv API page, whether to believe it yet."""
+    if parsed.records or parsed.status == "error":
+        return None
+    return kind != "arxiv-atom" or retries_done >= ARXIV_EMPTY_RETRIES
+
+
+def _follow_pages(feed: FeedSettings, settings: FetchSettings, pager: Pager, read: _Pages, url: str, body: bytes,
+                  *, user_supplied: bool) -> None:
+    from digest.fetch import fetch
+
+    next_url = pager(url, body, read.pages[-1])
+    while next_url:
+        number = len(read.pages) + 1
+        if number > MAX_PAGES:
+            read.notes.append(f"stopped after {MAX_PAGES} pages; the rest is fetched next time")
+            read.complete = False
+            return
+        try:
+            page_result = fetch(next_url, settings=settings, user_supplied=user_supplied)
+            page = _parse_response(feed, page_result)
+            retries = 0
+            while _believe_empty(feed.kind, page, retries) is False:
+                retries += 1
+                page_result = fetch(next_url, settings=settings, user_supplied=user_supplied)
+                page = _parse_response(feed, page_result)
+        except DigestError as exc:  # FetchError, ParseError: the pages already read are kept
+            read.notes.append(f"page {number} failed ({_one_line(exc)}); the rest is fetched next time")
+            read.complete = False
+            return
+        if page.status == "error":
+            read.notes.append(f"page {number} reports an error ({page.message or 'no message'}); "
+                              "the rest is fetched next time")
+            read.complete = False
+            return
+        if not read.add(page):
+            if page.records:
+                read.notes.append(f"page {number} repeats records already read; stopped paging")
+            elif feed.kind == "arxiv-atom":  # still empty after the retry, inside the announced total
+                read.notes.append(f"page {number} stayed empty; the rest is fetched next time")
+                read.complete = False
+            return
+        next_url = pager(next_url, page_result.body, page)
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join((str(exc) or type(exc).__name__).split())[:300]
+
+
+def _merge(read: _Pages) -> ParsedFeed:
+    pages = read.pages
+    if len(pages) == 1 and not read.notes:
         return pages[0]
     seen: set[str] = set()
     records: list[PaperRecord] = []
@@ -175,9 +431,7 @@ def _merge(pages: list[ParsedFeed], *, more: bool) -> ParsedFeed:
             if r.external_id not in seen:
                 seen.add(r.external_id)
                 records.append(r)
-    warnings = [w for p in pages for w in p.warnings]
-    if more:
-        warnings.append(f"stopped after {MAX_PAGES} pages; the rest is fetched next time")
+    warnings = [w for p in pages for w in p.warnings] + read.notes
     head = pages[0]
     return ParsedFeed(kind=head.kind, records=tuple(records), status="ok" if records else "empty",
                       title=head.title, message=head.message, warnings=tuple(warnings),

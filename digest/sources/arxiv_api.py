@@ -180,9 +180,10 @@ def query_url(*, search_query: str = "", id_list: list[str] | None = None, start
 
 def _fetch_page(url: str, settings: FetchSettings) -> ParsedFeed:
     from digest.fetch import fetch  # the one network chokepoint
+    from digest.sources import parse_document  # decodes by the response's charset, as for feeds
 
     result = fetch(url, settings=settings, accept="application/atom+xml", user_supplied=False)
-    page = parse(result.body, source=url)
+    page = parse_document(KIND, result.body, source=url, content_type=result.content_type)
     if page.status == "error":
         raise FeedError("arxiv-api", f"{page.message} ({url})")
     return page
