@@ -3,6 +3,9 @@
 PostgreSQL: ``DIGEST_TEST_POSTGRES_URL`` points at a server (``python3 tasks.py test`` starts a
 throwaway one when the Debian package is installed). Without it the PostgreSQL half of the store
 suite is skipped, except when ``DIGEST_REQUIRE_POSTGRES=1`` (CI), where it fails instead.
+
+Chromium: ``browser`` is Debian's /usr/bin/chromium driven by Playwright, skipped without it unless
+``DIGEST_REQUIRE_BROWSER=1`` (CI).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -21,6 +25,24 @@ from digest.store import Store
 from digest.store.engine import make_engine, upgrade
 
 DATA = Path(__file__).parent / "data"
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Headless Chromium (``playwright install`` cannot download browsers here: Debian's is used)."""
+    if not CHROMIUM.exists():
+        if os.environ.get("DIGEST_REQUIRE_BROWSER") == "1":
+            pytest.fail("DIGEST_REQUIRE_BROWSER=1 but /usr/bin/chromium is missing")
+        pytest.skip("no Chromium at /usr/bin/chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True,
+                              args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                                    "--disable-component-update", "--no-first-run"])
+        yield b
+        b.close()
 
 
 @pytest.fixture(scope="session")

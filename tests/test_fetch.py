@@ -14,34 +14,14 @@ from digest import fetch as fetch_mod
 from digest.config import FetchSettings
 from digest.errors import BlockedAddressError, FetchError
 from digest.fetch import HostLimiter, check_address, fetch, is_public_address, sniff
+from fetch_helpers import FakeClock, fake_limiter, local
 
 FEED = b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title></channel></rss>'
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.slept: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
-
-
 @pytest.fixture(autouse=True)
 def clock() -> Iterator[FakeClock]:
-    fake = FakeClock()
-    fetch_mod.set_limiter(HostLimiter(clock=fake.clock, sleep=fake.sleep))
-    yield fake
-    fetch_mod.reset_limiter()
-
-
-def local(**kw: object) -> FetchSettings:
-    values: dict[str, object] = {"allow_hosts": ["127.0.0.1"], "retries": 2, "host_spacing": 0, **kw}
-    return FetchSettings.model_validate(values)
+    yield from fake_limiter()
 
 
 def test_ok_with_user_agent_and_validators(httpserver: HTTPServer) -> None:

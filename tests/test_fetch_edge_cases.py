@@ -22,38 +22,17 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from digest import fetch as fetch_mod
-from digest.config import FetchSettings
 from digest.errors import BlockedAddressError, FetchError
-from digest.fetch import HostLimiter, fetch
+from digest.fetch import fetch
+from fetch_helpers import FakeClock, fake_limiter, local
 
 FEED = b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title></channel></rss>'
 NOW = datetime(2024, 11, 26, 15, 0, tzinfo=timezone.utc)
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.slept: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
-
-
 @pytest.fixture(autouse=True)
 def clock() -> Iterator[FakeClock]:
-    fake = FakeClock()
-    fetch_mod.set_limiter(HostLimiter(clock=fake.clock, sleep=fake.sleep))
-    yield fake
-    fetch_mod.reset_limiter()
-
-
-def local(**kw: object) -> FetchSettings:
-    values: dict[str, object] = {"allow_hosts": ["127.0.0.1"], "retries": 2, "host_spacing": 0, **kw}
-    return FetchSettings.model_validate(values)
+    yield from fake_limiter()
 
 
 def resolve_as(monkeypatch: pytest.MonkeyPatch, mapping: dict[str, list[str]]) -> list[str]:

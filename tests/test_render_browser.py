@@ -6,8 +6,6 @@ Screenshots go to docs/screenshots/ (digest-email.png is the one the README show
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,26 +16,9 @@ from digest.render.email import render_email
 
 from render_samples import XSS, digest, paper, reason, settings
 
-CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        if os.environ.get("DIGEST_REQUIRE_BROWSER") == "1":
-            pytest.fail("DIGEST_REQUIRE_BROWSER=1 but /usr/bin/chromium is missing")
-        pytest.skip("no Chromium at /usr/bin/chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                              args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                                    "--disable-component-update", "--no-first-run"])
-        yield b
-        b.close()
 
 
 def _html() -> str:

@@ -11,11 +11,8 @@ from __future__ import annotations
 
 import email
 import email.policy
-import os
 import re
-from collections.abc import Iterator
 from email.utils import parsedate_to_datetime
-from pathlib import Path
 from typing import Any
 
 import feedparser
@@ -312,23 +309,6 @@ def test_subject_with_line_breaks_and_non_ascii_is_one_encoded_header() -> None:
 
 # --- in a browser ------------------------------------------------------------------------------
 
-CHROMIUM = Path("/usr/bin/chromium")
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        if os.environ.get("DIGEST_REQUIRE_BROWSER") == "1":
-            pytest.fail("DIGEST_REQUIRE_BROWSER=1 but /usr/bin/chromium is missing")
-        pytest.skip("no Chromium at /usr/bin/chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                              args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                                    "--disable-component-update", "--no-first-run"])
-        yield b
-        b.close()
 
 
 @pytest.mark.browser

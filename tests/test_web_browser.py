@@ -5,7 +5,6 @@ as text. Skipped when /usr/bin/chromium is missing, unless DIGEST_REQUIRE_BROWSE
 from __future__ import annotations
 
 import mailbox
-import os
 import re
 import socket
 import threading
@@ -25,7 +24,6 @@ from digest.tokens import make_token
 from digest.web import create_app
 
 pytestmark = pytest.mark.browser
-CHROMIUM = Path("/usr/bin/chromium")
 XSS_TITLE = 'Diffusion <script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">'
 
 
@@ -33,22 +31,6 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        if os.environ.get("DIGEST_REQUIRE_BROWSER") == "1":
-            pytest.fail("DIGEST_REQUIRE_BROWSER=1 but /usr/bin/chromium is missing")
-        pytest.skip("no Chromium at /usr/bin/chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--no-first-run"])
-        yield b
-        b.close()
 
 
 @pytest.fixture
