@@ -39,6 +39,7 @@ from typing import IO, Any, cast
 from digest.errors import ParseError
 from digest.ids import normalize_doi, parse_arxiv_id
 from digest.models import PaperRecord, ParsedFeed
+from digest.sources.fields import storable
 from digest.sources.sniff import GZIP_MAGIC, ZIP_MAGIC
 from digest.sources.arxiv_rss import plain_title
 from digest.text import collapse_ws, normalize_author, split_authors
@@ -99,11 +100,11 @@ def iter_records(stream: Iterable[bytes], *, stats: SnapshotStats | None = None,
             try:
                 rec = record_from_json(obj)
                 if _unstorable(rec):  # rare: read the line again without what cannot be stored
-                    rec = record_from_json(_storable(obj))
+                    rec = record_from_json(storable(obj))
             except ParseError as exc:
                 stats.skip(line_no, exc.reason)
                 continue
-            except RecursionError as exc:  # _storable walking a deeply nested value
+            except RecursionError as exc:  # storable walking a deeply nested value
                 stats.skip(line_no, _not_json(line, exc))
                 continue
             except Exception as exc:  # noqa: BLE001 - one odd line (or a bug it hits) costs that line, not the import
@@ -134,14 +135,11 @@ def _not_json(line: bytes, exc: BaseException) -> str:
     return f"not JSON ({exc.__class__.__name__}: {str(exc)[:80]})"
 
 
-#: What no database stores, though valid JSON escapes (\\ud800, \\u0000) decode to it: an unpaired
-#: UTF-16 surrogate (SQLite and PostgreSQL cannot encode it) and NUL (PostgreSQL refuses it in
-#: text). Either used to fail the store's whole batch with a traceback.
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
-
-
 def _unstorable(rec: PaperRecord) -> bool:
-    """Whether a record holds a character no database stores. Checked on the record, not on the
+    """Whether a record holds a character no database stores: an unpaired UTF-16 surrogate (valid
+    JSON escapes like \\ud800 decode to one; SQLite and PostgreSQL cannot encode it) or NUL
+    (PostgreSQL refuses it in text). Either used to fail the store's whole batch with a traceback.
+    Checked on the record, not on the
     line: a regex for the escapes costs ~1.5 us on a Kaggle line (every accent is a \\u escape),
     one join and two C-speed tests about half of that."""
     text = "".join((rec.title_original or "", rec.abstract, rec.doi or "", rec.license or "",
@@ -155,21 +153,6 @@ def _unstorable(rec: PaperRecord) -> bool:
     except UnicodeEncodeError:
         return True
     return False
-
-
-def _storable(value: Any) -> Any:
-    """Decoded JSON with every unpaired surrogate replaced by U+FFFD and every NUL dropped."""
-    if isinstance(value, str):
-        return _UNSTORABLE.sub(_replacement, value)
-    if isinstance(value, list):
-        return [_storable(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _storable(v) for k, v in value.items()}
-    return value
-
-
-def _replacement(match: re.Match[str]) -> str:
-    return "" if match.group() == "\x00" else "\ufffd"
 
 
 #: What reading a truncated or corrupt gzip/ZIP stream raises: gzip's own check (a CRC-32 that does

@@ -4,7 +4,8 @@ API answers change shape without notice (bioRxiv sends counts as strings, Huggin
 when empty); these helpers turn "whatever is there" into the one type a record field needs, or
 None, so one odd entry never breaks a whole document.
 
-Public names: :func:`load_json`, :func:`text`, :func:`integer`, :func:`timestamp`, :func:`strings`.
+Public names: :func:`load_json`, :func:`storable`, :func:`text`, :func:`integer`, :func:`timestamp`,
+:func:`strings`.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 
 from digest.errors import ParseError
 
-__all__ = ["load_json", "text", "integer", "timestamp", "strings"]
+__all__ = ["load_json", "storable", "text", "integer", "timestamp", "strings"]
 
 _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 #: JSON escapes that decode to what no database or XML document may hold: a lone UTF-16 surrogate
@@ -38,20 +39,25 @@ def load_json(data: bytes, *, kind: str, source: str | None = None) -> Any:
     # One scan of the bytes; the decoded document is walked only when an escape could have made one
     # (UTF-16/32 documents, whose escapes this scan cannot see, are always walked).
     if _UNSTORABLE_ESCAPE.search(data) or b"\x00" in data[:4]:
-        doc = _storable(doc)
+        doc = storable(doc)
     return doc
 
 
-def _storable(value: Any) -> Any:
-    """``value`` with every lone surrogate replaced by U+FFFD and every NUL dropped, in strings and keys:
-    SQLite and PostgreSQL refuse such text, and one bad value must not fail the whole document."""
+def storable(value: Any) -> Any:
+    """Decoded JSON with every lone surrogate replaced by U+FFFD and every NUL dropped, in strings and
+    keys: SQLite and PostgreSQL refuse such text, and one bad value must not fail a whole document
+    (or, in a snapshot, the batch being stored)."""
     if isinstance(value, str):
-        return _UNSTORABLE.sub(lambda m: "" if m.group() == "\x00" else "\ufffd", value)
+        return _UNSTORABLE.sub(_replacement, value)
     if isinstance(value, list):
-        return [_storable(v) for v in value]
+        return [storable(v) for v in value]
     if isinstance(value, dict):
-        return {_storable(k): _storable(v) for k, v in value.items()}
+        return {storable(k): storable(v) for k, v in value.items()}
     return value
+
+
+def _replacement(match: re.Match[str]) -> str:
+    return "" if match.group() == "\x00" else "\ufffd"
 
 
 def text(value: Any) -> str | None:
