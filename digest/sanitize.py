@@ -15,7 +15,7 @@ judge safe is what a browser would see: obfuscations such as ``<scr<script>ipt>`
 or unclosed tags are resolved by the same rules a mail client or browser applies.
 
 Public names: :func:`to_text`, :func:`safe_html`, :func:`safe_url`, :func:`header_safe`,
-:func:`display_text`, :data:`XML_INVALID`.
+:func:`display_text`, :func:`display_line`, :data:`XML_INVALID`.
 """
 
 from __future__ import annotations
@@ -27,7 +27,9 @@ from urllib.parse import urlsplit
 
 import nh3
 
-__all__ = ["to_text", "safe_html", "safe_url", "header_safe", "display_text", "XML_INVALID"]
+from digest.text import collapse_ws
+
+__all__ = ["to_text", "safe_html", "safe_url", "header_safe", "display_text", "display_line", "XML_INVALID"]
 
 # Elements whose content is never text a reader should see.
 _DROP_CONTENT = {"script", "style", "template", "noscript", "iframe", "object", "embed", "noembed",
@@ -173,6 +175,16 @@ def display_text(value: str) -> str:
         return value
     value = XML_INVALID.sub("", value)
     return _close_bidi(value) if _BIDI_CONTROLS.search(value) else value
+
+
+def display_line(value: str) -> str:
+    """:func:`display_text` on one line: whitespace collapsed, so a feed's line breaks can never start a
+    line of their own where we print the value (a forged "Unsubscribe:" line in a text email)."""
+    # Printable means no control, format (bidi), surrogate or unassigned character and no whitespace
+    # but the ASCII space (str.isprintable): such text only needs its spaces checked.
+    if value.isprintable() and "  " not in value and value[:1] != " " and value[-1:] != " ":
+        return value
+    return display_text(collapse_ws(value))
 
 
 def _close_bidi(text: str) -> str:

@@ -53,8 +53,7 @@ from digest.models import SOURCE_LABELS, Digest, DigestItem, DigestSection, Pape
 from digest.render.feeds import UNTITLED
 from digest.render.reasons import clauses, reason_terms, spans_by_field
 from digest.resources import templates_dir
-from digest.sanitize import XML_INVALID, display_text, safe_url
-from digest.text import collapse_ws
+from digest.sanitize import XML_INVALID, display_line, display_text, safe_url
 from digest import tokens
 
 __all__ = ["RenderedEmail", "RenderCache", "render_email", "subject_for", "HTML_BUDGET", "MAX_AUTHORS"]
@@ -317,8 +316,8 @@ def _field(text: str, spans: list[tuple[int, int]]) -> tuple[tuple[tuple[str, bo
     the split. The usual text needs none: one check, then no per-piece work.
     """
     if text.isprintable():
-        return tuple(highlight(text, spans)), _line(text)
-    return tuple((display_text(piece), hit) for piece, hit in highlight(text, spans)), _line(text)
+        return tuple(highlight(text, spans)), display_line(text)
+    return tuple((display_text(piece), hit) for piece, hit in highlight(text, spans)), display_line(text)
 
 
 def _clip(text: str, limit: int) -> str:
@@ -330,15 +329,6 @@ def _clip(text: str, limit: int) -> str:
     cut = text[:limit]
     word = cut.rsplit(" ", 1)[0]
     return (word if len(word) > limit // 2 else cut).rstrip(" ,;:") + " …"
-
-
-def _line(text: str) -> str:
-    """A feed value for the text part: one line (whitespace collapsed), cleaned."""
-    # Printable means no control, format (bidi), surrogate or unassigned character and no
-    # whitespace but the ASCII space (str.isprintable): such text only needs its spaces checked.
-    if text.isprintable() and "  " not in text and text[:1] != " " and text[-1:] != " ":
-        return text
-    return display_text(collapse_ws(text))
 
 
 def _first_sentences(text: str, limit: int = _SUMMARY_CHARS) -> str:
@@ -363,7 +353,7 @@ def _authors_line(authors: tuple[str, ...]) -> str:
     shown = authors[:MAX_AUTHORS] if long else authors
     names = ", ".join(shown)
     if not names.isprintable() or "  " in names or "" in shown or len(names) > len(shown) * _NAME_CHARS:
-        names = ", ".join(name for name in (_line(_clip(a, _NAME_CHARS)) for a in shown) if name)
+        names = ", ".join(name for name in (display_line(_clip(a, _NAME_CHARS)) for a in shown) if name)
     return f"{names} … and {len(authors) - MAX_AUTHORS} more" if long else names
 
 
@@ -375,7 +365,7 @@ def _via(paper: Paper) -> str:
 
 
 def _why(paper: Paper, reasons: tuple[Reason, ...]) -> tuple[_Why, ...]:
-    return tuple(_Why(_line(_clip(r.subscription, _NAME_CHARS)), tuple(_clip(t, _NAME_CHARS) for t in reason_terms(paper, r)))
+    return tuple(_Why(display_line(_clip(r.subscription, _NAME_CHARS)), tuple(_clip(t, _NAME_CHARS) for t in reason_terms(paper, r)))
                  for r in reasons)
 
 
@@ -396,7 +386,7 @@ def _item_view(item: DigestItem, settings: Settings, feedback_token: str) -> _It
     # "Mute" names the first author as stored (what muting compares), less what UTF-8 cannot
     # encode; a name longer than any real one gets no such link rather than a 100 KB URL.
     raw_first = paper.authors[0] if paper.authors and len(paper.authors[0]) <= _NAME_CHARS else ""
-    first = _line(raw_first)
+    first = display_line(raw_first)
     fb = tokens.feedback_urls(settings, feedback_token, paper.id,
                               author=(raw_first if raw_first.isprintable() else XML_INVALID.sub("", raw_first))
                               if first else None)
@@ -461,7 +451,7 @@ def subject_for(digest: Digest, *, max_names: int = 3, max_len: int = 90) -> str
     counts: Counter[str] = Counter()
     for item in items.values():
         for reason in item.reasons:
-            counts[_line(reason.subscription)] += 1
+            counts[display_line(reason.subscription)] += 1
     names: list[str] = []
     for name, _ in counts.most_common():
         candidate = f"{head}: {', '.join([*names, name])} — {day}"
@@ -534,8 +524,8 @@ def render_email(digest: Digest, *, settings: Settings, user_feed_token: str, ge
 
     context: dict[str, Any] = {
         "subject": subject_for(digest),
-        "greeting": _line(digest.user_name or ""),
-        "status": [_line(s) for s in digest.source_status],
+        "greeting": display_line(digest.user_name or ""),
+        "status": [display_line(s) for s in digest.source_status],
         "feed_url": tokens.feed_url(settings, user_feed_token, "all"),
         "settings_url": tokens.settings_url(settings),
         "unsubscribe_url": tokens.unsubscribe_url(settings, unsub_token),
@@ -546,7 +536,7 @@ def render_email(digest: Digest, *, settings: Settings, user_feed_token: str, ge
     def render(sections: tuple[DigestSection, ...], dropped: int, part: int = 0) -> str:
         chosen = tpl.html if part == 0 else tpl.text
         context["more"] = digest.more_count + dropped
-        context["sections"] = [{"title": _line(s.title), "kind": s.kind,
+        context["sections"] = [{"title": display_line(s.title), "kind": s.kind,
                                 "items": [block(i)[part] for i in s.items]} for s in sections]
         return chosen.render(context)
 

@@ -33,7 +33,7 @@ from markupsafe import Markup
 from digest.models import SOURCE_LABELS, Paper, Reason
 from digest.render.reasons import reason_terms
 from digest.resources import templates_dir
-from digest.sanitize import XML_INVALID, display_text, safe_url
+from digest.sanitize import XML_INVALID, display_line, display_text, safe_url
 from digest.text import collapse_ws
 
 __all__ = ["FeedEntry", "render_feed", "entry_id", "tag_uri", "UNTITLED"]
@@ -112,11 +112,6 @@ def _rfc822(value: datetime) -> str:
     return format_datetime(u, usegmt=True)
 
 
-def _line(text: str) -> str:
-    """A feed value as one cleaned line (titles, names, categories)."""
-    return display_text(collapse_ws(text))
-
-
 def _entry_updated(entry: FeedEntry, fallback: datetime) -> datetime:
     p = entry.paper
     return entry.updated or p.updated or p.first_seen or p.published or fallback
@@ -125,22 +120,22 @@ def _entry_updated(entry: FeedEntry, fallback: datetime) -> datetime:
 def _view(entry: FeedEntry, authority: str, fallback: datetime) -> dict[str, Any]:
     p = entry.paper
     labels = dict.fromkeys(SOURCE_LABELS.get(v.source_kind, v.source_kind) for v in p.sources)
-    why = [{"name": _line(r.subscription), "terms": reason_terms(p, r)} for r in entry.reasons]
+    why = [{"name": display_line(r.subscription), "terms": reason_terms(p, r)} for r in entry.reasons]
     ident = entry_id(p, authority)
     abstract, tldr = display_text(p.abstract), display_text(p.tldr) if p.tldr else None
     return {
         "id": ident,
         "is_permalink": ident.startswith("https://"),
-        "title": _line(p.title) or UNTITLED,
+        "title": display_line(p.title) or UNTITLED,
         "link": safe_url(p.abs_url),
         "pdf": safe_url(p.pdf_url),
         "code": safe_url(p.code_url),
-        "authors": [name for name in map(_line, p.authors[:_MAX_AUTHORS]) if name],
+        "authors": [name for name in map(display_line, p.authors[:_MAX_AUTHORS]) if name],
         "more_authors": max(len(p.authors) - _MAX_AUTHORS, 0),
         "summary": tldr or abstract,
         "abstract": abstract,
         "tldr": tldr,
-        "categories": [term for term in dict.fromkeys(map(_line, p.categories)) if term],
+        "categories": [term for term in dict.fromkeys(map(display_line, p.categories)) if term],
         "via": ", ".join(labels),
         "why": why,
         "trending": bool(entry.trending),
