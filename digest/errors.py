@@ -8,6 +8,12 @@ as one line and exits non-zero; it never shows a traceback for these.
 from __future__ import annotations
 
 
+def one_line(exc: BaseException, *, limit: int = 500) -> str:
+    """``exc`` as the one line a feed's state or a warning records: whitespace collapsed, the
+    exception's name when it has no message, at most ``limit`` characters."""
+    return " ".join((str(exc) or type(exc).__name__).split())[:limit]
+
+
 class DigestError(Exception):
     """Base class of every error digest raises on purpose."""
 

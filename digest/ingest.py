@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from digest.config import FeedSettings, Settings
-from digest.errors import DigestError, ParseError
+from digest.errors import DigestError, ParseError, one_line
 from digest.models import IngestStats, ParsedFeed, PaperRecord
 from digest.store.base import utcnow
 
@@ -64,11 +64,6 @@ def batch_hash(records: Iterable[PaperRecord]) -> str:
     return hashlib.sha256("\n".join(keys).encode()).hexdigest()
 
 
-def _one_line(exc: BaseException) -> str:
-    text = str(exc) or exc.__class__.__name__
-    return " ".join(text.split())[:500]
-
-
 def _check_parsed(parsed: ParsedFeed, kind: str, source: str) -> None:
     """A feed reporting an error, or a damaged one with no intact entry, is an error, not "0 papers"."""
     if parsed.status == "error":
@@ -97,7 +92,7 @@ def ingest_feed(settings: Settings, store: Store, feed: FeedSettings, *, now: da
     except Exception as exc:  # noqa: BLE001 - one feed's failure of any kind must not stop the run
         if not isinstance(exc, DigestError):
             log.exception("feed %s failed unexpectedly", feed.name)
-        reason = _one_line(exc)
+        reason = one_line(exc)
         new_state = store.record_fetch(feed.name, now=now, outcome="error", error=reason,
                                        retry_after=getattr(exc, "retry_after", None))
         return FeedRun(feed.name, "error", empty, error=reason)

@@ -37,7 +37,7 @@ from datetime import date, timedelta
 from typing import TYPE_CHECKING, Protocol
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from digest.errors import ConfigError, DigestError, ParseError
+from digest.errors import ConfigError, DigestError, ParseError, one_line
 from digest.models import SOURCE_KINDS, ParsedFeed, PaperRecord
 from digest.sources.sniff import detect_kind
 
@@ -398,7 +398,7 @@ def _follow_pages(feed: FeedSettings, settings: FetchSettings, pager: Pager, rea
                 page_result = fetch(next_url, settings=settings, user_supplied=user_supplied)
                 page = _parse_response(feed, page_result)
         except DigestError as exc:  # FetchError, ParseError: the pages already read are kept
-            read.notes.append(f"page {number} failed ({_one_line(exc)}); the rest is fetched next time")
+            read.notes.append(f"page {number} failed ({one_line(exc, limit=300)}); the rest is fetched next time")
             read.complete = False
             return
         if page.status == "error":
@@ -414,10 +414,6 @@ def _follow_pages(feed: FeedSettings, settings: FetchSettings, pager: Pager, rea
                 read.complete = False
             return
         next_url = pager(next_url, page_result.body, page)
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join((str(exc) or type(exc).__name__).split())[:300]
 
 
 def _merge(read: _Pages) -> ParsedFeed:
