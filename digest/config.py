@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
 
 from digest.errors import ConfigError
+from digest.ids import ARXIV_ARCHIVES, ARXIV_CATEGORY_RE
 from digest.models import SOURCE_KINDS
 
 DEFAULT_DATA_DIR = Path("data")
@@ -56,18 +57,10 @@ def parse_interval(value: str | int | float) -> int:
 
 
 #: arXiv archives (https://arxiv.org/category_taxonomy), as rss.arxiv.org and the API know them.
-ARXIV_ARCHIVES = frozenset({
-    "astro-ph", "cond-mat", "cs", "econ", "eess", "gr-qc", "hep-ex", "hep-lat", "hep-ph", "hep-th", "math",
-    "math-ph", "nlin", "nucl-ex", "nucl-th", "physics", "q-bio", "q-fin", "quant-ph", "stat",
-})
-#: An archive alone (cs) or with a subject class (cs.LG, astro-ph.CO, cond-mat.mes-hall).
-_ARXIV_CATEGORY_RE = re.compile(r"^(?P<archive>[a-z][a-z-]*)(?:\.[A-Za-z][A-Za-z-]*)?$")
-
-
 def check_arxiv_category(category: str) -> str:
     """The category stripped, or ValueError: checked when the config loads, not at the first poll."""
     cat = category.strip()
-    m = _ARXIV_CATEGORY_RE.match(cat)
+    m = ARXIV_CATEGORY_RE.match(cat)
     if not m or m.group("archive") not in ARXIV_ARCHIVES:
         raise ValueError(f"{category!r} is not an arXiv archive or category (like cs or cs.LG)")
     return cat

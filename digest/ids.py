@@ -10,6 +10,15 @@ from __future__ import annotations
 import re
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+#: arXiv's archives (https://arxiv.org/category_taxonomy): the part of a category before the dot.
+ARXIV_ARCHIVES = frozenset({
+    "astro-ph", "cond-mat", "cs", "econ", "eess", "gr-qc", "hep-ex", "hep-lat", "hep-ph", "hep-th", "math",
+    "math-ph", "nlin", "nucl-ex", "nucl-th", "physics", "q-bio", "q-fin", "quant-ph", "stat",
+})
+#: An arXiv category as written: an archive alone (cs) or with a subject class (cs.LG, astro-ph.CO,
+#: cond-mat.mes-hall); not an MSC or ACM class (57M25, I.2.6).
+ARXIV_CATEGORY_RE = re.compile(r"^(?P<archive>[a-z][a-z-]*)(?:\.[A-Za-z][A-Za-z-]*)?$")
+
 # arXiv identifier schemes (https://info.arxiv.org/help/arxiv_identifier.html):
 # since 2007-04 YYMM.NNNN, since 2015-01 YYMM.NNNNN; before that archive[.SUBJ]/YYMMNNN.
 _NEW_ID = r"(?P<new>\d{4}\.\d{4,5})"

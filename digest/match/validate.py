@@ -19,6 +19,7 @@ import re
 from collections.abc import Iterable
 
 from digest.errors import QueryError
+from digest.ids import ARXIV_ARCHIVES
 from digest.match.normalize import STOP_WORDS
 from digest.match.query import And, MetaClause, Node, Not, Or, TextClause, parse, source_key
 from digest.match.stats import CorpusStats
@@ -30,11 +31,6 @@ __all__ = ["validate_for_save", "estimate_fraction", "MAX_MATCH_FRACTION"]
 # one in nearly every paper ("model" in an ML feed, ~80%) is not.
 MAX_MATCH_FRACTION = 0.70
 MIN_DOCS_FOR_ESTIMATE = 50
-# arXiv archives (https://arxiv.org/category_taxonomy); cat:cs.LG, cat:math.* and cat:hep-th pass.
-ARXIV_ARCHIVES = frozenset({
-    "cs", "math", "stat", "eess", "econ", "q-bio", "q-fin", "physics", "astro-ph", "cond-mat", "gr-qc",
-    "hep-ex", "hep-lat", "hep-ph", "hep-th", "math-ph", "nlin", "nucl-ex", "nucl-th", "quant-ph",
-})
 _CATEGORY_RE = re.compile(r"^(?P<archive>[a-z\-]+)(?:\.(?P<subject>[a-z\-]*))?$")
 
 

@@ -32,9 +32,9 @@ from lxml import etree
 
 from digest.config import FetchSettings
 from digest.errors import FeedError, ParseError
-from digest.ids import find_arxiv_id, normalize_doi, parse_arxiv_id
+from digest.ids import ARXIV_CATEGORY_RE, find_arxiv_id, normalize_doi, parse_arxiv_id
 from digest.models import FeedStatus, PaperRecord, ParsedFeed
-from digest.sources.arxiv_rss import CATEGORY_RE, plain_title
+from digest.sources.arxiv_rss import plain_title
 from digest.sources.xmlsafe import parse_document
 from digest.text import collapse_ws, normalize_author
 
@@ -142,7 +142,7 @@ def _categories(terms: list[str]) -> tuple[str, ...]:
     MSC and ACM classes as terms too (``57M25; 57M27``, ``I.2.6``; API user manual): they are not
     arXiv categories, and a subscription to ``cat:`` must not see them."""
     found = (t.strip() for t in terms)
-    return tuple(dict.fromkeys(t for t in found if CATEGORY_RE.match(t)))
+    return tuple(dict.fromkeys(t for t in found if ARXIV_CATEGORY_RE.match(t)))
 
 
 def _int(text: str | None) -> int | None:

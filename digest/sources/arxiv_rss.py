@@ -27,7 +27,7 @@ every fixture and on generated feeds). Both only extract raw strings; :func:`_re
 a :class:`PaperRecord`, so the two can differ only in extraction.
 
 Public names: :data:`KIND`, :func:`parse`, :func:`parse_with_feedparser`, :func:`feed_url`,
-:func:`plain_title` and :data:`CATEGORY_RE` (shared with the other arXiv sources).
+:func:`plain_title` (shared with the other arXiv sources).
 """
 
 from __future__ import annotations
@@ -41,12 +41,12 @@ from typing import Any
 from lxml import etree
 
 from digest.errors import ConfigError, ParseError
-from digest.ids import find_arxiv_id, normalize_doi
+from digest.ids import ARXIV_CATEGORY_RE, find_arxiv_id, normalize_doi
 from digest.models import FeedStatus, PaperRecord, ParsedFeed
 from digest.sources.xmlsafe import check_no_entities, parse_document
 from digest.text import collapse_ws, split_authors, strip_tex
 
-__all__ = ["KIND", "parse", "parse_with_feedparser", "feed_url", "plain_title", "ERROR_TITLE_PREFIX", "CATEGORY_RE"]
+__all__ = ["KIND", "parse", "parse_with_feedparser", "feed_url", "plain_title", "ERROR_TITLE_PREFIX"]
 
 KIND = "arxiv-rss"
 FEED_BASE = "https://rss.arxiv.org/rss/"
@@ -62,8 +62,6 @@ _ABSTRACT_RE = re.compile(r"\bAbstract:\s*")
 _HEADER_RE = re.compile(r"\s*arXiv:\S+\s+Announce Type:\s*[A-Za-z-]+")
 #: The guid of every item arXiv writes (see _guid_id).
 _USUAL_GUID = re.compile(r"oai:arXiv\.org:(\d{4}\.\d{4,5})v(\d+)").fullmatch
-#: arXiv archive and category names: cs, cs.LG, astro-ph.CO, q-bio.NC, math-ph (not MSC or ACM classes).
-CATEGORY_RE = re.compile(r"^[a-z][a-z-]*(?:\.[A-Za-z][A-Za-z-]*)?$")
 
 
 def feed_url(categories: list[str]) -> str:
@@ -72,7 +70,7 @@ def feed_url(categories: list[str]) -> str:
     if not cats:
         raise ConfigError("an arXiv feed needs at least one category", key="feeds.categories")
     for c in cats:
-        if not CATEGORY_RE.match(c):
+        if not ARXIV_CATEGORY_RE.match(c):
             raise ConfigError(f"{c!r} is not an arXiv archive or category (like cs or cs.LG)",
                               key="feeds.categories")
     return FEED_BASE + "+".join(cats)
