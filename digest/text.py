@@ -111,8 +111,9 @@ def fold(text: str) -> str:
     return "".join(c for c in decomposed if not combining(c)).lower()
 
 
-_SUFFIXES = {"jr", "jr.", "sr", "sr.", "ii", "iii", "iv"}
-_PARTICLES = {"van", "von", "der", "den", "de", "del", "della", "di", "da", "du", "le", "la", "dos", "das", "ter", "ten"}
+#: Name suffixes and surname particles (folded), shared with the feed readers' author splitting.
+NAME_SUFFIXES = frozenset({"jr", "jr.", "sr", "sr.", "ii", "iii", "iv"})
+NAME_PARTICLES = frozenset({"van", "von", "der", "den", "de", "del", "della", "di", "da", "du", "le", "la", "dos", "das", "ter", "ten"})
 
 
 def normalize_author(name: str) -> str:
@@ -123,7 +124,7 @@ def normalize_author(name: str) -> str:
     name = collapse_ws(html.unescape(strip_tex(name))).strip(" ,;")
     if name.count(",") == 1:
         last, first = (p.strip() for p in name.split(","))
-        if first and last and first.lower() not in _SUFFIXES:
+        if first and last and first.lower() not in NAME_SUFFIXES:
             name = f"{first} {last}"
     return name
 
@@ -181,12 +182,12 @@ def split_authors(field: str) -> list[str]:
 def author_key(name: str) -> str:
     """Matching key "surname first-initial": "Yann LeCun" / "LeCun, Y." / "Y. LeCun" -> "lecun y"."""
     name = normalize_author(name)
-    tokens = [t for t in re.split(r"[\s.]+", fold(name)) if t and t not in _SUFFIXES]
+    tokens = [t for t in re.split(r"[\s.]+", fold(name)) if t and t not in NAME_SUFFIXES]
     if not tokens:
         return ""
     surname = [tokens[-1]]
     i = len(tokens) - 2
-    while i > 0 and tokens[i] in _PARTICLES:  # "Ludwig van Beethoven" -> "van beethoven"
+    while i > 0 and tokens[i] in NAME_PARTICLES:  # "Ludwig van Beethoven" -> "van beethoven"
         surname.insert(0, tokens[i])
         i -= 1
     given = tokens[: len(tokens) - len(surname)]

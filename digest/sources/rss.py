@@ -33,7 +33,7 @@ from digest.models import ParsedFeed, PaperRecord
 from digest.sanitize import safe_url, to_text
 from digest.sources import fields, xmlsafe
 from digest.sources.sniff import decode_head, reject_non_feed, root_element
-from digest.text import clean_title, collapse_ws, normalize_author, split_authors
+from digest.text import NAME_PARTICLES, NAME_SUFFIXES, clean_title, collapse_ws, normalize_author, split_authors
 
 __all__ = ["parse", "entry_ids", "KIND", "MAX_TITLE", "MAX_ABSTRACT"]
 
@@ -287,9 +287,10 @@ def _two_people(name: str) -> bool:
         not all(len(w.strip(".")) <= 2 for w in sides[1])  # "Smith Jones, J. R.": initials after the comma
 
 
-_NAME_PARTICLES = frozenset({"van", "von", "der", "den", "de", "del", "della", "di", "da", "du", "le", "la", "dos",
-                             "das", "ter", "ten", "bin", "ibn", "al", "el"})
-_NAME_SUFFIXES = frozenset({"jr", "sr", "ii", "iii", "iv", "phd", "md"})
+#: Particles and suffixes that mark a one-person name: the author matcher's, plus Arabic particles
+#: and degrees, which only this test needs ("Abdullah bin Zayed, Ahmed Ali" is one person).
+_NAME_PARTICLES = NAME_PARTICLES | {"bin", "ibn", "al", "el"}
+_NAME_SUFFIXES = NAME_SUFFIXES | {"phd", "md"}
 
 
 def entry_ids(*, entry_id: str | None, link: str | None, links: list[str] | None = None,
