@@ -60,6 +60,9 @@ class PaperRecord:
     signals: dict[str, Any] = field(default_factory=dict)
     #: Title as the source wrote it, before whitespace/TeX cleanup.
     title_original: str | None = None
+    #: Other names of the same work that another source may store it under, in canonical form
+    #: (``doi:10.1038/...``): a bioRxiv preprint's published-journal DOI.
+    aliases: tuple[str, ...] = ()
 
 
 FeedStatus = Literal["ok", "empty", "error", "not-modified"]

@@ -198,3 +198,25 @@ def test_edge_case_lines_come_out_right_in_papers_show(run) -> None:  # type: ig
     assert json.loads(out)["authors"] == ["The CMS Collaboration"]
     code, again, _ = run("ingest", "--file", str(path))
     assert code == 0 and "nothing new (3 entries already stored)" in again
+
+
+def test_a_preprint_and_its_journal_entry_are_one_paper(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
+    # The real bioRxiv answer, as the API gives it once the journal version is out, then the
+    # journal's feed entry (its own title) that names the journal DOI.
+    answer = json.loads((DATA / "biorxiv" / "research_bot_biorxiv_details_2026-07-15_trimmed.json").read_bytes())
+    answer["collection"][0]["published"] = "10.1016/j.cell.2026.01.001"
+    details = tmp_path / "details.json"
+    details.write_text(json.dumps(answer))
+    journal = tmp_path / "journal.xml"
+    journal.write_text('<?xml version="1.0"?><rss version="2.0"><channel><title>Cell</title><item>'
+                       "<title>Subcortical laterality and brain dynamics</title>"
+                       "<link>https://doi.org/10.1016/j.cell.2026.01.001</link></item></channel></rss>")
+    assert run("ingest", "--file", str(details))[0] == 0
+    code, out, err = run("ingest", "--file", str(journal), "--kind", "rss")
+    assert code == 0 and "1 merged" in out, (out, err)
+    code, out, _ = run("papers", "show", "10.1016/J.CELL.2026.01.001", "--json")
+    paper = json.loads(out)
+    assert paper["id"] == "doi:10.64898/2026.07.13.738145" and paper["aliases"] == ["doi:10.1016/j.cell.2026.01.001"]
+    assert paper["source_kinds"] == ["biorxiv", "rss"]
+    code, out, _ = run("papers", "show", "doi:10.1016/j.cell.2026.01.001")
+    assert code == 0 and "also: doi:10.1016/j.cell.2026.01.001" in out

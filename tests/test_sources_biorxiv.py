@@ -144,3 +144,15 @@ def test_details_fields_never_keep_markup() -> None:
 def test_undeclared_namespace_prefix_is_a_parse_error(body: bytes) -> None:
     with pytest.raises(ParseError):
         biorxiv.parse(body)
+
+
+def test_published_journal_doi_is_an_alias_of_the_preprint() -> None:
+    # The captures' preprints are unpublished ("NA"); the real first item, as the API answers once
+    # the journal version is out.
+    answer = json.loads(BIORXIV.read_bytes())
+    answer["collection"][0]["published"] = "10.1016/J.CELL.2026.01.001"
+    answer["collection"][1]["published"] = answer["collection"][1]["doi"]  # its own DOI: no alias
+    first, second, *_ = biorxiv.parse(json.dumps(answer).encode()).records
+    assert first.aliases == ("doi:10.1016/j.cell.2026.01.001",)
+    assert first.journal_ref == "doi:10.1016/j.cell.2026.01.001" and first.doi == "10.64898/2026.07.13.738145"
+    assert second.aliases == ()

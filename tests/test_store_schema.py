@@ -25,3 +25,28 @@ def test_sqlite_pragmas(sqlite_store: Store) -> None:
 def test_open_is_idempotent(sqlite_url: str) -> None:
     Store.open(sqlite_url).close()
     Store.open(sqlite_url).close()
+
+
+def test_migration_0003_fills_title_hashes_and_recomputes_non_ascii_title_keys(store: Store) -> None:
+    from alembic import command
+    from sqlalchemy import text
+
+    from digest.store.engine import alembic_config, upgrade
+    from digest.store.merge import title_hash, title_key
+
+    command.downgrade(alembic_config(store.engine), "0002")
+    titles = {"arxiv:1": ("α-Divergences for Variational Inference", "a divergences for variational inference"),
+              "arxiv:2": ("基于BERT的中文文本分类方法研究", "bert"),
+              "arxiv:3": ("Plain ASCII Title", "left as it was")}
+    with store.engine.begin() as conn:
+        for pid, (title, old_key) in titles.items():
+            conn.execute(text("INSERT INTO papers (id, title, title_key, first_author_key, authors, abstract, "
+                              "categories, keywords, first_seen, seq) VALUES (:id, :t, :k, '', '[]', '', '[]', '[]', "
+                              ":now, 0)"), {"id": pid, "t": title, "k": old_key, "now": "2026-11-23 12:00:00"})
+    upgrade(store.engine)
+    with store.engine.connect() as conn:
+        keys = {pid: (key, h) for pid, key, h in conn.execute(text("SELECT id, title_key, title_hash FROM papers"))}
+    expected = {"arxiv:1": title_key(titles["arxiv:1"][0]), "arxiv:2": title_key(titles["arxiv:2"][0]),
+                "arxiv:3": "left as it was"}
+    assert keys == {pid: (key, title_hash(key)) for pid, key in expected.items()}
+    assert expected["arxiv:1"].startswith("alpha divergences")

@@ -7,6 +7,7 @@ paper and ``via`` details. These names are a contract for scripts.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import click
@@ -16,13 +17,14 @@ from digest.cli.tables import print_table
 from digest.models import SOURCE_LABELS, Paper
 
 
-def paper_json(p: Paper) -> dict[str, Any]:
+def paper_json(p: Paper, aliases: Sequence[str] = ()) -> dict[str, Any]:
+    """A paper as the JSON scripts read; ``aliases`` are its other names (Store.paper_aliases)."""
     return {
         "id": p.id, "title": p.title, "authors": list(p.authors), "version": p.version,
         "sources": list(p.source_names),
         "source_kinds": sorted({v.source_kind for v in p.sources}),
         "categories": list(p.categories), "keywords": list(p.keywords), "abstract": p.abstract, "tldr": p.tldr,
-        "arxiv_id": p.arxiv_id, "doi": p.doi, "openreview_id": p.openreview_id,
+        "arxiv_id": p.arxiv_id, "doi": p.doi, "openreview_id": p.openreview_id, "aliases": list(aliases),
         "links": {"abstract": p.abs_url, "pdf": p.pdf_url, "code": p.code_url, "url": p.url},
         "published": p.published, "updated": p.updated, "first_seen": p.first_seen, "license": p.license,
         "journal_ref": p.journal_ref, "venue": p.venue, "seq": p.seq,
@@ -46,7 +48,8 @@ def list_(ctx: Context, as_json: bool, limit: int | None, source: str | None) ->
     """List stored papers, newest first."""
     found = ctx.store.list_papers(limit=limit, source=source)
     if as_json:
-        echo_json([paper_json(p) for p in found])
+        aliases = ctx.store.paper_aliases(p.id for p in found)
+        echo_json([paper_json(p, aliases.get(p.id, ())) for p in found])
         return
     print_table(None, ["id", "v", "title", "sources"],
                 [[p.id, p.version, p.title, ", ".join(p.source_names)] for p in found])
@@ -57,14 +60,15 @@ def list_(ctx: Context, as_json: bool, limit: int | None, source: str | None) ->
 @click.option("--json", "as_json", is_flag=True, help="Print the paper as a JSON object.")
 @pass_ctx
 def show(ctx: Context, ref: str, as_json: bool) -> None:
-    """Show one paper by id (arxiv:…, doi:…, a bare arXiv id or a link)."""
+    """Show one paper by id (arxiv:…, doi:…, a bare arXiv id, a link, or another name it has)."""
     p = ctx.store.get_paper(ref)
+    aliases = ctx.store.paper_aliases([p.id]).get(p.id, [])
     if as_json:
-        echo_json(paper_json(p))
+        echo_json(paper_json(p, aliases))
         return
     click.echo(f"{p.title}\n{', '.join(p.authors)}\n")
     for label, value in (("id", p.id), ("arXiv", f"{p.arxiv_id}v{p.version}" if p.arxiv_id else None),
-                         ("DOI", p.doi), ("categories", ", ".join(p.categories)),
+                         ("DOI", p.doi), ("also", ", ".join(aliases)), ("categories", ", ".join(p.categories)),
                          ("keywords", ", ".join(p.keywords)), ("link", p.abs_url), ("pdf", p.pdf_url),
                          ("code", p.code_url), ("published", p.published), ("updated", p.updated)):
         if value:

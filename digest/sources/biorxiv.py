@@ -203,6 +203,8 @@ def _details_record(item: Any) -> PaperRecord:
         published=fields.timestamp(item.get("date")),
         license=_plain(item.get("license")),
         journal_ref=f"doi:{published_doi}" if published_doi else None,
+        # The journal's own entry (a publisher feed, the arXiv API's DOI) merges with the preprint.
+        aliases=(f"doi:{published_doi}",) if published_doi and published_doi != doi else (),
         signals={k: v for k, v in signals.items() if v is not None},
     )
 

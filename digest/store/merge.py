@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import re
+import zlib
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timezone
 from functools import lru_cache
@@ -61,7 +62,7 @@ _GENERIC_TITLES = frozenset({
 })
 
 #: Columns of ``papers`` that merging may change after insert (besides ``seq``).
-MUTABLE_FIELDS = ("arxiv_id", "doi", "openreview_id", "url", "title", "title_original", "title_key",
+MUTABLE_FIELDS = ("arxiv_id", "doi", "openreview_id", "url", "title", "title_original", "title_key", "title_hash",
                   "first_author_key", "authors", "abstract", "tldr", "categories", "keywords", "pdf_url",
                   "code_url", "published", "updated", "version", "license", "journal_ref", "venue")
 #: Sources that number the versions of what they publish: arXiv's (by arXiv id) and bioRxiv/medRxiv (by DOI).
@@ -82,6 +83,14 @@ _GREEK_NAMES = str.maketrans({chr(0x3B1 + i): f" {name} " for i, name in enumera
     "alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa", "lambda", "mu", "nu",
     "xi", "omicron", "pi", "rho", "sigma", "sigma", "tau", "upsilon", "phi", "chi", "psi", "omega"))})
 _NON_WORD = re.compile(r"[\W_]+")
+
+
+def title_hash(key: str) -> int:
+    """A 31-bit hash of a title key, stored and indexed as ``papers.title_hash``: exact-title merge
+    candidates are looked up by it. An index of the keys themselves (~90 bytes each, in random
+    order) is several times larger and, at a million papers, no longer fits the page cache of a bulk
+    import (docs/benchmarks.md, round 6). Collisions only add candidates, which compare their keys."""
+    return zlib.crc32(key.encode("utf-8", "surrogatepass")) & 0x7FFFFFFF  # fits a signed 32-bit INTEGER
 
 
 def title_key(title: str) -> str:
@@ -127,6 +136,11 @@ def _guards(words: list[str]) -> tuple[str, ...]:
 def edit_budget(key: str) -> int:
     """Typing slips allowed between two title keys: 2 for ordinary titles, one more per 40 characters."""
     return 2 + max(0, len(key) - 80) // 40
+
+
+def is_generic_title(key: str) -> bool:
+    """Whether a title key is one many unrelated items share ("editorial", "erratum"): never a match."""
+    return key in _GENERIC_TITLES
 
 
 def titles_match(a: str, b: str) -> bool:
@@ -218,35 +232,40 @@ def authors_overlap(a: Sequence[str], b: Sequence[str]) -> bool:
     Names are compared by every key :func:`_name_keys` gives them, and "et al." is no one: on both
     sides it used to count as a shared author.
     """
-    ka = [keys for keys in map(_name_keys, a) if keys]
-    kb = [keys for keys in map(_name_keys, b) if keys]
+    ka = [keys for keys in map(_name_keys, a) if keys[0]]
+    kb = [keys for keys in map(_name_keys, b) if keys[0]]
     if not ka or not kb:
         return False
-    known = {k for keys in kb for k in keys}
+    # A name read in the other order only meets a name read as written: two reversed readings
+    # agreeing says only that the given names and the surnames' initials do ("Ashish Vaswani" and
+    # "Ashish Vaswini" are both "ashish v" reversed).
+    as_written = {k for written, _ in kb for k in written}
+    either = as_written.union(*(reversed_ for _, reversed_ in kb))
     needed = max(1, math.ceil(min(len(ka), len(kb)) * AUTHOR_OVERLAP))
-    return sum(1 for keys in ka if not known.isdisjoint(keys)) >= needed
+    shared = sum(1 for written, reversed_ in ka if not either.isdisjoint(written) or not as_written.isdisjoint(reversed_))
+    return shared >= needed
 
 
 _ET_AL = re.compile(r"^(?:et\.?\s*al\.?|and\s+others|others)$", re.IGNORECASE)
 #: German umlauts written out ("Mueller" for "Müller", which folds to "muller"), inside a name only:
 #: final "ue" is a name of its own ("Xue", "Yue" are not "Xu", "Yu").
 _UMLAUT_SPELLING = re.compile(r"(?<=[aou])e(?=[^aeiouy])")
+_NO_KEYS: tuple[frozenset[str], frozenset[str]] = (frozenset(), frozenset())
 
 
 @lru_cache(maxsize=65536)
-def _name_keys(name: str) -> frozenset[str]:
-    """The "surname initial" keys one person's name may be written under (none for "et al.").
-
-    A name of two full words also counts in the other order, as Chinese names are written both
-    ways ("Wang Xiaoming" / "Xiaoming Wang"); see :func:`_key_forms` for the rest.
+def _name_keys(name: str) -> tuple[frozenset[str], frozenset[str]]:
+    """The "surname initial" keys one person's name may be written under (none for "et al."): as
+    written, and, for a name of two full words, read in the other order, as Chinese names are
+    written both ways ("Wang Xiaoming" / "Xiaoming Wang"); see :func:`_key_forms` for the rest.
     """
     if _ET_AL.match(name.strip()):
-        return frozenset()
-    keys = _key_forms(author_key(name))
+        return _NO_KEYS
+    written = frozenset(_key_forms(author_key(name)))
     words = name.split()
     if len(words) == 2 and "," not in name and all(len(w) > 1 and "." not in w for w in words):
-        keys |= _key_forms(author_key(f"{words[1]} {words[0]}"))
-    return frozenset(keys)
+        return written, frozenset(_key_forms(author_key(f"{words[1]} {words[0]}")))
+    return written, frozenset()
 
 
 def _key_forms(key: str) -> set[str]:
@@ -275,7 +294,7 @@ def new_row(pid: str, rec: PaperRecord, *, arxiv_id: str | None, doi: str | None
     """The ``papers`` row for a paper first seen as ``rec`` (keys may be passed in when already computed)."""
     return {
         "id": pid, "arxiv_id": arxiv_id, "doi": doi, "openreview_id": rec.openreview_id, "url": rec.url,
-        "title": rec.title, "title_original": rec.title_original, "title_key": title_key(rec.title) if tkey is None else tkey,
+        "title": rec.title, "title_original": rec.title_original, "title_key": (key := title_key(rec.title) if tkey is None else tkey), "title_hash": title_hash(key),
         "first_author_key": first_author_key(rec.authors) if akey is None else akey, "authors": list(rec.authors),
         "abstract": rec.abstract or "", "tldr": rec.tldr, "categories": _distinct(rec.categories),
         "keywords": _distinct(rec.keywords), "pdf_url": rec.pdf_url, "code_url": rec.code_url,
@@ -335,6 +354,7 @@ def apply_record(row: dict[str, Any], rec: PaperRecord) -> tuple[bool, bool]:
         if rec.authors:
             row["authors"] = list(rec.authors)
         row["title_key"], row["first_author_key"] = title_key(row["title"]), first_author_key(row["authors"])
+        row["title_hash"] = title_hash(row["title_key"])
     elif rec.version and not row["version"]:
         row["version"] = rec.version
     for name in _FILL_FIELDS:

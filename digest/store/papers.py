@@ -9,7 +9,13 @@ Canonical ids are stable. A paper keeps the id it was first stored under even wh
 tells us more: a journal-RSS paper stored as ``doi:10.1/x`` that later arrives from arXiv gains
 ``arxiv_id`` but stays ``doi:10.1/x``. Re-keying would orphan every reference downstream (matches,
 sent papers, digests already mailed, feed entry ids). Lookups by ``arxiv:``/``doi:``/``openreview:``
-resolve through the identifier columns, so either name finds the paper.
+resolve through the identifier columns, so either name finds the paper; names that fit no column
+(a preprint's journal DOI, the DOI of a record merged into a paper that had another) are kept in
+``paper_aliases`` and resolve the same way, at ingest and in :meth:`PaperStore.get_paper`.
+
+Merging, in order: a known via, the arXiv id, the DOI, the canonical id, the OpenReview id, an
+alias, then a fuzzy title match confirmed by author overlap among candidates that share the first
+author's surname or the exact title key (:mod:`digest.store.merge`).
 
 Ingest sequence: every new paper and every higher arXiv version appends one ``paper_events`` row;
 ``papers.seq`` holds the paper's latest event. Sequence numbers are allocated while the batch holds
@@ -41,12 +47,13 @@ from digest.store import merge
 from digest.gcpause import gc_paused
 from digest.store.base import StoreBase, utcnow
 from digest.store.engine import SQLITE_CACHE_KIB
-from digest.store.schema import PaperEventRow, PaperRow, PaperSourceRow, SignalRow, UTCDateTime
+from digest.store.schema import PaperAliasRow, PaperEventRow, PaperRow, PaperSourceRow, SignalRow, UTCDateTime
 
 _P: Table = PaperRow.__table__  # type: ignore[assignment]
 _S: Table = PaperSourceRow.__table__  # type: ignore[assignment]
 _E: Table = PaperEventRow.__table__  # type: ignore[assignment]
 _G: Table = SignalRow.__table__  # type: ignore[assignment]
+_A: Table = PaperAliasRow.__table__  # type: ignore[assignment]
 #: Rows per IN (...) list: far below SQLite's 32,766 host parameters.
 _IN_CHUNK = 2000
 #: (surname, length window) terms per OR query: "a OR b OR c ..." parses into a tree one level
@@ -290,6 +297,23 @@ def _title_windows(unmatched: Iterable[_Prep]) -> list[tuple[str, int, int]]:
     return out
 
 
+def _alias_owner(state: _Batch, prep: _Prep) -> str | None:
+    """The paper an alias ties this record to: one of the record's names is a stored alias, or one
+    of the record's aliases names a paper (by alias or by identifier). Two arXiv ids stay two papers."""
+    owner = next((state.by_alias[n] for n in prep.names() if n in state.by_alias), None)
+    for alias in prep.aliases:
+        if owner is not None:
+            break
+        kind, _, value = alias.partition(":")
+        owner = (state.by_alias.get(alias) or (state.by_doi.get(value) if kind == "doi" else None)
+                 or (state.by_arxiv.get(value) if kind == "arxiv" else None)
+                 or (alias if alias in state.rows else None))
+    if owner is None or owner not in state.rows:
+        return None
+    other = state.rows[owner]["arxiv_id"]
+    return None if prep.arxiv_id and other and other != prep.arxiv_id else owner
+
+
 def _bounded_id(pid: str) -> str:
     """Very long URL ids are shortened with a hash so they fit the key column."""
     if len(pid) <= _ID_LEN:
@@ -319,6 +343,13 @@ class _Batch:
     #: The same, only papers stored without an arXiv id when indexed: the only ones an arXiv record
     #: may fuzzy-merge with (a different arXiv id is a different paper), so arXiv records skip the rest.
     by_author_unnumbered: dict[str, dict[str, None]] = field(default_factory=lambda: defaultdict(dict))
+    #: Fuzzy-merge candidates by exact title key, and the same for papers without an arXiv id: a
+    #: source that drops or reorders the first author still meets the paper by its title.
+    by_title: dict[str, dict[str, None]] = field(default_factory=lambda: defaultdict(dict))
+    by_title_unnumbered: dict[str, dict[str, None]] = field(default_factory=lambda: defaultdict(dict))
+    #: Known aliases (``paper_aliases``) of this batch's names, and the ones this batch adds.
+    by_alias: dict[str, str] = field(default_factory=dict)
+    new_aliases: list[dict[str, Any]] = field(default_factory=list)
     vias: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     new_vias: list[dict[str, Any]] = field(default_factory=list)
     changed_vias: list[dict[str, Any]] = field(default_factory=list)
@@ -336,17 +367,21 @@ class _Batch:
         for column, idx in (("arxiv_id", self.by_arxiv), ("doi", self.by_doi), ("openreview_id", self.by_openreview)):
             if row[column]:
                 idx.setdefault(row[column], pid)
-        akey = row["first_author_key"]
+        akey, tkey, unnumbered = row["first_author_key"], row["title_key"], not row["arxiv_id"]
         if akey:
             self.by_author[akey][pid] = None
-            if not row["arxiv_id"]:
+            if unnumbered:
                 self.by_author_unnumbered[akey][pid] = None
+        if tkey:
+            self.by_title[tkey][pid] = None
+            if unnumbered:
+                self.by_title_unnumbered[tkey][pid] = None
 
 
 class _Prep:
     """A record with its identifiers and merge keys computed once."""
 
-    __slots__ = ("rec", "pid", "arxiv_id", "doi", "via_key", "tkey", "akey")
+    __slots__ = ("rec", "pid", "arxiv_id", "doi", "via_key", "tkey", "akey", "aliases")
 
     def __init__(self, rec: PaperRecord) -> None:
         self.rec = rec
@@ -358,6 +393,21 @@ class _Prep:
         self.via_key = (rec.source_kind, rec.external_id[:_EXT_LEN])
         self.tkey = merge.title_key(rec.title)
         self.akey = merge.first_author_key(rec.authors)
+        self.aliases = tuple(dict.fromkeys(map(_alias_key, rec.aliases))) if rec.aliases else ()
+
+    def names(self) -> Iterator[str]:
+        """The canonical forms this record's own identifiers take (what an alias may be)."""
+        yield self.pid
+        if self.doi:
+            yield f"doi:{self.doi}"
+        if self.arxiv_id:
+            yield f"arxiv:{self.arxiv_id}"
+
+
+def _alias_key(alias: str) -> str:
+    """An alias as the store keeps it: DOIs are case-insensitive (canonical ids lower-case them)."""
+    alias = alias.strip()
+    return alias.lower() if alias[:4].lower() == "doi:" else alias
 
 
 class PaperStore(StoreBase):
@@ -437,9 +487,27 @@ class PaperStore(StoreBase):
 
     def _load_known(self, conn: Connection, state: _Batch, prepared: list[_Prep]) -> None:
         ids = {p.pid for p in prepared} | {v["paper_id"] for v in state.vias.values()}
+        arxiv_ids, dois = {p.arxiv_id for p in prepared if p.arxiv_id}, {p.doi for p in prepared if p.doi}
+        aliases = {a for p in prepared for a in p.aliases}
+        if aliases or self._has_aliases(conn):
+            # The aliases of this batch's own names, and the owners of the aliases records carry.
+            names = {name for p in prepared for name in p.names()} | aliases
+            for chunk in _chunks(_present(conn, _A.c.alias, names)):
+                for row in _rows_where(conn, (_A.c.alias, _A.c.paper_id), _A.c.alias, chunk):
+                    state.by_alias[row["alias"]] = row["paper_id"]
+            ids |= set(state.by_alias.values())
+            # An alias may name a paper by its identifier columns (the journal entry came first).
+            for alias in aliases:
+                kind, _, value = alias.partition(":")
+                if kind == "doi":
+                    dois.add(value)
+                elif kind == "arxiv":
+                    arxiv_ids.add(value)
+                else:
+                    ids.add(alias)
         lookups = ((_P.c.id, ids, state.rows),
-                   (_P.c.arxiv_id, {p.arxiv_id for p in prepared if p.arxiv_id}, state.by_arxiv),
-                   (_P.c.doi, {p.doi for p in prepared if p.doi}, state.by_doi),
+                   (_P.c.arxiv_id, arxiv_ids, state.by_arxiv),
+                   (_P.c.doi, dois, state.by_doi),
                    (_P.c.openreview_id, {p.rec.openreview_id for p in prepared if p.rec.openreview_id},
                     state.by_openreview))
         for column, values, loaded in lookups:
@@ -450,10 +518,12 @@ class PaperStore(StoreBase):
                 for row in _rows_where(conn, _PAPER_COLUMNS, column, chunk):
                     if row["id"] not in state.rows:
                         state.index(row)
-        # Fuzzy candidates: only for records no identifier or via matched, blocked by first-author surname.
+        # Fuzzy candidates: only for records no identifier, alias or via matched, blocked by
+        # first-author surname and by exact title key.
         unmatched = [p for p in prepared
                      if p.via_key not in state.vias and p.pid not in state.rows
-                     and not (p.arxiv_id and p.arxiv_id in state.by_arxiv) and not (p.doi and p.doi in state.by_doi)]
+                     and not (p.arxiv_id and p.arxiv_id in state.by_arxiv) and not (p.doi and p.doi in state.by_doi)
+                     and not ((state.by_alias or p.aliases) and _alias_owner(state, p) is not None)]
         # A paper with a different arXiv id is a different paper, so arXiv records only look at rows without one.
         only_unnumbered = all(p.arxiv_id for p in unmatched)
         if only_unnumbered and unmatched and not self._any_unnumbered(conn):
@@ -473,9 +543,21 @@ class PaperStore(StoreBase):
             for candidate in conn.execute(select(_P).where(or_(*chunk))):
                 if candidate.id not in state.rows:
                     state.index(dict(candidate._mapping))
+        # The same title under another first author (dropped, reordered, transliterated): an exact
+        # title key, as only titles_match can accept it, and only where authors can confirm it.
+        # Generic titles ("Editorial") never match, and a journal has thousands of them.
+        hashes = {merge.title_hash(p.tkey) for p in unmatched if p.akey and p.tkey and not merge.is_generic_title(p.tkey)}
+        where = ((_P.c.arxiv_id, None),) if only_unnumbered else ()
+        for chunk in _chunks(sorted(hashes)):
+            for row in _rows_where(conn, _PAPER_COLUMNS, _P.c.title_hash, chunk, where):
+                if row["id"] not in state.rows:  # a hash collision is indexed under its own key
+                    state.index(row)
 
     def _has_papers(self, conn: Connection) -> bool:
         return conn.exec_driver_sql("SELECT 1 FROM papers LIMIT 1").first() is not None
+
+    def _has_aliases(self, conn: Connection) -> bool:
+        return conn.exec_driver_sql("SELECT 1 FROM paper_aliases LIMIT 1").first() is not None
 
     def _any_unnumbered(self, conn: Connection) -> bool:
         """Whether any paper lacks an arXiv id (one probe of the arxiv_id index)."""
@@ -500,10 +582,17 @@ class PaperStore(StoreBase):
             return pid
         if rec.openreview_id and rec.openreview_id in state.by_openreview:
             return state.by_openreview[rec.openreview_id]
+        if state.by_alias or prep.aliases:  # both empty for nearly every batch: skip the generator
+            aliased = _alias_owner(state, prep)
+            if aliased is not None:
+                return aliased
         tkey = prep.tkey
-        # A row's arxiv_id only ever goes from None to a value, so the unnumbered index holds every
+        # A row's arxiv_id only ever goes from None to a value, so the unnumbered indexes hold every
         # candidate the arxiv_id check below would let through (the check still runs).
-        candidates = (state.by_author_unnumbered if arxiv_id else state.by_author).get(prep.akey, ())
+        candidates = (state.by_author_unnumbered if arxiv_id else state.by_author).get(prep.akey, {})
+        same_title = (state.by_title_unnumbered if arxiv_id else state.by_title).get(tkey)
+        if same_title:
+            candidates = {**candidates, **same_title}
         for cand in candidates:
             row = state.rows[cand]
             if ((arxiv_id and row["arxiv_id"] and row["arxiv_id"] != arxiv_id)
@@ -541,6 +630,8 @@ class PaperStore(StoreBase):
                 state.events.append((found, "version", rec.version))
             if changed and found not in state.created:
                 state.dirty.add(found)
+        if prep.aliases or prep.doi:
+            self._record_aliases(state, prep, row)
         via_new = self._record_via(state, rec, prep.via_key, found)
         if created:
             state.new += 1
@@ -562,6 +653,21 @@ class PaperStore(StoreBase):
                 idx[value] = row["id"]
                 changed = True
         return changed
+
+    def _record_aliases(self, state: _Batch, prep: _Prep, row: dict[str, Any]) -> None:
+        """Keep the names another source may know this paper by: the record's aliases, and its DOI
+        when the paper already has another one (a preprint merged into its journal version)."""
+        if not prep.aliases and not (prep.doi and row["doi"] and prep.doi != row["doi"]):
+            return  # the usual record: nothing to keep
+        names = [*prep.aliases, f"doi:{prep.doi}"] if prep.doi and prep.doi != row["doi"] else list(prep.aliases)
+        pid = row["id"]
+        for alias in names:
+            kind, _, value = alias.partition(":")
+            owned = (alias in state.by_alias or alias in state.rows
+                     or (kind == "doi" and value in state.by_doi) or (kind == "arxiv" and value in state.by_arxiv))
+            if not owned:  # an identifier or alias another paper (or this one) has stays where it is
+                state.by_alias[alias] = pid
+                state.new_aliases.append({"alias": alias[:_ID_LEN], "paper_id": pid, "created": state.now})
 
     def _record_via(self, state: _Batch, rec: PaperRecord, key: tuple[str, str], pid: str) -> bool:
         signals = rec.signals
@@ -612,6 +718,7 @@ class PaperStore(StoreBase):
             conn.execute(update(_P).where(_P.c.id == bindparam("b_id")).values(columns),
                          [{"b_id": pid, **{k: state.rows[pid][k] for k in columns}} for pid in sorted(dirty)])
         _raw_insert(conn, _S, state.new_vias)
+        _raw_insert(conn, _A, state.new_aliases)
         if state.changed_vias:
             conn.execute(update(_S).where(_S.c.id == bindparam("b_id"))
                          .values(signals=bindparam("signals"), announce_type=bindparam("announce_type"),
@@ -641,6 +748,20 @@ class PaperStore(StoreBase):
         vias = self._vias(conn, [r.id for r in rows])
         return [_paper(r, vias.get(r.id, ())) for r in rows]
 
+    def paper_aliases(self, ids: Iterable[str]) -> dict[str, list[str]]:
+        """The other names of these papers (``doi:...``: a preprint's journal DOI, the DOI of a record
+        merged into a paper that had another), oldest first; papers without any are left out.
+
+        Not a field of :class:`Paper`: only what shows a paper's names asks, and digests, feeds and
+        matching read thousands of papers per run without needing them."""
+        out: dict[str, list[str]] = defaultdict(list)
+        with self.read() as conn:
+            for chunk in _chunks(sorted(set(ids))):
+                for r in conn.execute(select(_A.c.paper_id, _A.c.alias).where(_A.c.paper_id.in_(chunk))
+                                      .order_by(_A.c.created, _A.c.alias)):
+                    out[r.paper_id].append(r.alias)
+        return dict(out)
+
     def get_paper(self, ref: str) -> Paper:
         """A paper by canonical id or alias (``arxiv:…``, ``doi:…``, a bare arXiv id, a link); NotFoundError."""
         cid = parse_paper_ref(ref)
@@ -651,6 +772,9 @@ class PaperStore(StoreBase):
             condition = or_(condition, alias == (rest.lower() if prefix == "doi" else rest))
         with self.read() as conn:
             rows = conn.execute(select(_P).where(condition).order_by((_P.c.id == cid).desc()).limit(1)).all()
+            if not rows:  # another name of a paper: a preprint's journal DOI, a merged record's DOI
+                owner = select(_A.c.paper_id).where(_A.c.alias == _alias_key(cid)).scalar_subquery()
+                rows = conn.execute(select(_P).where(_P.c.id == owner)).all()
             if not rows:
                 raise NotFoundError("paper", ref)
             return self._papers(conn, rows)[0]

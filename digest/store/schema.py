@@ -50,9 +50,10 @@ class Base(DeclarativeBase):
 
 class PaperRow(Base):
     __tablename__ = "papers"
-    # Fuzzy-merge blocking (digest.store.papers): every record asks for candidates by first author;
-    # an arXiv record only among papers without an arXiv id (``arxiv_id IS NULL``), which the second
-    # column answers from the index alone. Migration 0002 replaced the one-column index with this one.
+    # Fuzzy-merge blocking (digest.store.papers): every record asks for candidates by first author
+    # and by the hash of its exact title key (a source that drops or reorders the first author still
+    # meets the paper); an arXiv record only among papers without an arXiv id (``arxiv_id IS NULL``),
+    # which the author index's second column answers from the index alone. Migrations 0002 and 0003.
     __table_args__ = (Index("ix_papers_author_arxiv", "first_author_key", "arxiv_id"),)
     id: Mapped[str] = mapped_column(String(300), primary_key=True)  # canonical id
     arxiv_id: Mapped[str | None] = mapped_column(String(64), unique=True)
@@ -61,9 +62,11 @@ class PaperRow(Base):
     url: Mapped[str | None] = mapped_column(Text)
     title: Mapped[str] = mapped_column(Text)
     title_original: Mapped[str | None] = mapped_column(Text)
-    #: normalised title (folded, punctuation dropped), compared in Python among the candidates that
-    #: share the first author's surname; never looked up, so not indexed (migration 0002)
+    #: normalised title (folded, punctuation dropped), compared in Python among the merge candidates
     title_key: Mapped[str] = mapped_column(String(500))
+    #: merge.title_hash(title_key): exact-title candidates are looked up by it (a small index, where
+    #: one of the keys themselves slowed a large import down; see merge.title_hash)
+    title_hash: Mapped[int] = mapped_column(Integer, index=True, default=0, server_default="0")
     #: folded surname of the first author: the blocking key for fuzzy title merging
     first_author_key: Mapped[str] = mapped_column(String(120), default="")
     authors: Mapped[list[Any]] = mapped_column(JSON, default=list)
@@ -97,6 +100,17 @@ class PaperSourceRow(Base):
     last_seen: Mapped[datetime]
     announce_type: Mapped[str | None] = mapped_column(String(32))
     signals: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class PaperAliasRow(Base):
+    """Another name of a paper that is not one of its identifier columns: a bioRxiv preprint's
+    published-journal DOI, or the DOI of a record merged into a paper that already had another.
+    A record carrying the alias, from any source, resolves to the paper (migration 0003)."""
+
+    __tablename__ = "paper_aliases"
+    alias: Mapped[str] = mapped_column(String(300), primary_key=True)  # canonical form: "doi:10.1038/..."
+    paper_id: Mapped[str] = mapped_column(ForeignKey("papers.id", ondelete="CASCADE"), index=True)
+    created: Mapped[datetime]
 
 
 class PaperEventRow(Base):
