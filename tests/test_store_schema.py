@@ -27,7 +27,7 @@ def test_open_is_idempotent(sqlite_url: str) -> None:
     Store.open(sqlite_url).close()
 
 
-def test_migration_0003_fills_title_hashes_and_recomputes_non_ascii_title_keys(store: Store) -> None:
+def test_migration_0003_fills_title_hashes_and_recomputes_title_keys(store: Store) -> None:
     from alembic import command
     from sqlalchemy import text
 
@@ -37,7 +37,8 @@ def test_migration_0003_fills_title_hashes_and_recomputes_non_ascii_title_keys(s
     command.downgrade(alembic_config(store.engine), "0002")
     titles = {"arxiv:1": ("α-Divergences for Variational Inference", "a divergences for variational inference"),
               "arxiv:2": ("基于BERT的中文文本分类方法研究", "bert"),
-              "arxiv:3": ("Plain ASCII Title", "left as it was")}
+              "arxiv:3": ("Fuzzing C++ Compilers", "fuzzing c compilers"),
+              "arxiv:4": ("Plain ASCII Title", "plain ascii title")}
     with store.engine.begin() as conn:
         for pid, (title, old_key) in titles.items():
             conn.execute(text("INSERT INTO papers (id, title, title_key, first_author_key, authors, abstract, "
@@ -46,7 +47,7 @@ def test_migration_0003_fills_title_hashes_and_recomputes_non_ascii_title_keys(s
     upgrade(store.engine)
     with store.engine.connect() as conn:
         keys = {pid: (key, h) for pid, key, h in conn.execute(text("SELECT id, title_key, title_hash FROM papers"))}
-    expected = {"arxiv:1": title_key(titles["arxiv:1"][0]), "arxiv:2": title_key(titles["arxiv:2"][0]),
-                "arxiv:3": "left as it was"}
+    expected = {pid: title_key(title) for pid, (title, _) in titles.items()}
     assert keys == {pid: (key, title_hash(key)) for pid, key in expected.items()}
-    assert expected["arxiv:1"].startswith("alpha divergences")
+    assert expected["arxiv:1"].startswith("alpha divergences") and expected["arxiv:3"] == "fuzzing cplusplus compilers"
+    assert expected["arxiv:4"] == titles["arxiv:4"][1]

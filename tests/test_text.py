@@ -71,6 +71,9 @@ _GREEK = ("alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", 
 
 
 def ref_title_key(title: str) -> str:
+    # "+", "++" and "#" ending a word (a letter or digit before, none after) are spelled out.
+    words = {"++": "plusplus", "+": "plus", "#": "sharp"}
+    title = re.sub(r"(?<=[^\W_])(\+\+|\+|#)(?![^\W_])", lambda m: words[m.group(1)], title)
     folded = "".join(f" {_GREEK[ord(c) - 0x3B1]} " if "\u03b1" <= c <= "\u03c9" else c for c in ref_fold(title))
     return " ".join(re.sub(r"[\W_]+", " ", folded).split())[:TITLE_KEY_LEN]
 
@@ -78,7 +81,8 @@ def ref_title_key(title: str) -> str:
 # Text that reaches the edge cases: every whitespace kind, TeX, entities, separators, accents.
 _PIECES = st.sampled_from([" ", "  ", "\n", "\t", "\r", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x1f", "\xa0", "\u2003", "\x7f", ",", ";", " and ",
                            ", and ", "&amp;", "&", "\\'e", "{\\o}", "$x$", "J.", "J. ", "K.-L.", "Smith", "van",
-                           "Łukasz", "Müller", "ß", "ﬁ", "Ⅱ", "e\u0301", "日本", "Jr.", "(", "-", "'"])
+                           "Łukasz", "Müller", "ß", "ﬁ", "Ⅱ", "e\u0301", "日本", "Jr.", "(", "-", "'", "C++", "+",
+                           "#"])
 _TEXT = st.lists(st.one_of(_PIECES, st.text(max_size=6)), max_size=14).map("".join)
 
 

@@ -93,8 +93,16 @@ def title_hash(key: str) -> int:
     return zlib.crc32(key.encode("utf-8", "surrogatepass")) & 0x7FFFFFFF  # fits a signed 32-bit INTEGER
 
 
+#: "+" and "#" ending a word name a language or a grade ("C++", "C#", "A+"): spelled out, so "C" and
+#: "C++" stay two words; between words ("Vision+Language") they separate like other punctuation.
+_SYMBOL_SUFFIX = re.compile(r"(?<=[^\W_])(\+\+|\+|#)(?![^\W_])")
+_SYMBOL_WORDS = {"++": "plusplus", "+": "plus", "#": "sharp"}
+
+
 def title_key(title: str) -> str:
     """Comparable form of a title (see the module docstring); stored as ``papers.title_key``."""
+    if "+" in title or "#" in title:
+        title = _SYMBOL_SUFFIX.sub(lambda m: _SYMBOL_WORDS[m.group(1)], title)
     if title.isascii():  # no folding needed beyond lower-casing: the common case (bulk ingest)
         return " ".join(title.encode("ascii").translate(_ASCII_TITLE).decode("ascii").split())[:TITLE_KEY_LEN]
     # Greek letters are spelled out, so "α-Divergences" keeps its letter (and meets "Alpha-Divergences"
@@ -226,8 +234,9 @@ def _inserted_slip(short: str, long: str) -> bool:
     return i > 0 and len(long) >= _MIN_SLIP_WORD
 
 
-def authors_overlap(a: Sequence[str], b: Sequence[str]) -> bool:
-    """At least half of the shorter author list (by "surname initial" key) is in the other one.
+def authors_overlap(a: Sequence[str], b: Sequence[str], *, minimum: int = 1) -> bool:
+    """At least half of the shorter author list (by "surname initial" key), and at least
+    ``minimum`` names, are in the other one.
 
     Names are compared by every key :func:`_name_keys` gives them, and "et al." is no one: on both
     sides it used to count as a shared author.
@@ -241,7 +250,7 @@ def authors_overlap(a: Sequence[str], b: Sequence[str]) -> bool:
     # "Ashish Vaswini" are both "ashish v" reversed).
     as_written = {k for written, _ in kb for k in written}
     either = as_written.union(*(reversed_ for _, reversed_ in kb))
-    needed = max(1, math.ceil(min(len(ka), len(kb)) * AUTHOR_OVERLAP))
+    needed = max(minimum, math.ceil(min(len(ka), len(kb)) * AUTHOR_OVERLAP))
     shared = sum(1 for written, reversed_ in ka if not either.isdisjoint(written) or not as_written.isdisjoint(reversed_))
     return shared >= needed
 

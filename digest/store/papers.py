@@ -33,7 +33,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import lru_cache
-from itertools import islice
+from itertools import chain, islice
 from json.encoder import encode_basestring_ascii
 from operator import itemgetter
 from typing import Any
@@ -305,13 +305,22 @@ def _alias_owner(state: _Batch, prep: _Prep) -> str | None:
         if owner is not None:
             break
         kind, _, value = alias.partition(":")
-        owner = (state.by_alias.get(alias) or (state.by_doi.get(value) if kind == "doi" else None)
+        owner = ((state.by_doi.get(value) if kind == "doi" else None)
                  or (state.by_arxiv.get(value) if kind == "arxiv" else None)
                  or (alias if alias in state.rows else None))
+        shared = state.by_alias.get(alias)
+        if owner is None and shared in state.rows and not _other_doi(prep, state.rows[shared]):
+            # Another record's alias: two preprint DOIs naming one journal DOI (a mislink, or one
+            # article from two preprints) are two preprints, as two arXiv ids are two papers.
+            owner = shared
     if owner is None or owner not in state.rows:
         return None
     other = state.rows[owner]["arxiv_id"]
     return None if prep.arxiv_id and other and other != prep.arxiv_id else owner
+
+
+def _other_doi(prep: _Prep, row: dict[str, Any]) -> bool:
+    return bool(prep.doi and row["doi"] and row["doi"] != prep.doi)
 
 
 def _bounded_id(pid: str) -> str:
@@ -393,7 +402,7 @@ class _Prep:
         self.via_key = (rec.source_kind, rec.external_id[:_EXT_LEN])
         self.tkey = merge.title_key(rec.title)
         self.akey = merge.first_author_key(rec.authors)
-        self.aliases = tuple(dict.fromkeys(map(_alias_key, rec.aliases))) if rec.aliases else ()
+        self.aliases = tuple(dict.fromkeys(filter(None, map(_alias_key, rec.aliases)))) if rec.aliases else ()
 
     def names(self) -> Iterator[str]:
         """The canonical forms this record's own identifiers take (what an alias may be)."""
@@ -404,10 +413,16 @@ class _Prep:
             yield f"arxiv:{self.arxiv_id}"
 
 
-def _alias_key(alias: str) -> str:
-    """An alias as the store keeps it: DOIs are case-insensitive (canonical ids lower-case them)."""
-    alias = alias.strip()
-    return alias.lower() if alias[:4].lower() == "doi:" else alias
+def _alias_key(alias: object) -> str | None:
+    """An alias as the store keeps it (DOIs are case-insensitive: canonical ids lower-case them), or
+    None for one that names nothing: no "kind:" prefix, no value, or too long to be an identifier."""
+    if not isinstance(alias, str):
+        return None
+    kind, sep, value = alias.strip().partition(":")
+    kind, value = kind.strip().lower(), value.strip()
+    if not (sep and kind and value) or len(kind) + len(value) >= _ID_LEN:
+        return None
+    return f"{kind}:{value.lower() if kind == 'doi' else value}"
 
 
 class PaperStore(StoreBase):
@@ -589,17 +604,22 @@ class PaperStore(StoreBase):
         tkey = prep.tkey
         # A row's arxiv_id only ever goes from None to a value, so the unnumbered indexes hold every
         # candidate the arxiv_id check below would let through (the check still runs).
-        candidates = (state.by_author_unnumbered if arxiv_id else state.by_author).get(prep.akey, {})
+        candidates: Iterable[tuple[str, int]] = (
+            (cand, 1) for cand in (state.by_author_unnumbered if arxiv_id else state.by_author).get(prep.akey, ()))
         same_title = (state.by_title_unnumbered if arxiv_id else state.by_title).get(tkey)
         if same_title:
-            candidates = {**candidates, **same_title}
-        for cand in candidates:
+            # Found by title alone (another first author): two shared names, not one, confirm it. A
+            # descriptive title is reused by other groups, and "Zhang, W." or "Liu, Y." is many people.
+            by_author = (state.by_author_unnumbered if arxiv_id else state.by_author).get(prep.akey, {})
+            candidates = chain(candidates, ((cand, 2) for cand in same_title if cand not in by_author))
+        for cand, shared in candidates:
             row = state.rows[cand]
             if ((arxiv_id and row["arxiv_id"] and row["arxiv_id"] != arxiv_id)
                     or (doi and row["doi"] and row["doi"] != doi)
                     or (rec.openreview_id and row["openreview_id"] and row["openreview_id"] != rec.openreview_id)):
                 continue
-            if merge.titles_match(tkey, row["title_key"]) and merge.authors_overlap(rec.authors, row["authors"]):
+            if (merge.titles_match(tkey, row["title_key"])
+                    and merge.authors_overlap(rec.authors, row["authors"], minimum=shared)):
                 return cand
         return None
 
@@ -657,17 +677,18 @@ class PaperStore(StoreBase):
     def _record_aliases(self, state: _Batch, prep: _Prep, row: dict[str, Any]) -> None:
         """Keep the names another source may know this paper by: the record's aliases, and its DOI
         when the paper already has another one (a preprint merged into its journal version)."""
-        if not prep.aliases and not (prep.doi and row["doi"] and prep.doi != row["doi"]):
+        other_doi = _other_doi(prep, row)
+        if not prep.aliases and not other_doi:
             return  # the usual record: nothing to keep
-        names = [*prep.aliases, f"doi:{prep.doi}"] if prep.doi and prep.doi != row["doi"] else list(prep.aliases)
+        names = [*prep.aliases, f"doi:{prep.doi}"] if other_doi else list(prep.aliases)
         pid = row["id"]
         for alias in names:
             kind, _, value = alias.partition(":")
             owned = (alias in state.by_alias or alias in state.rows
                      or (kind == "doi" and value in state.by_doi) or (kind == "arxiv" and value in state.by_arxiv))
-            if not owned:  # an identifier or alias another paper (or this one) has stays where it is
+            if not owned and len(alias) <= _ID_LEN:  # an identifier or alias a paper has stays where it is
                 state.by_alias[alias] = pid
-                state.new_aliases.append({"alias": alias[:_ID_LEN], "paper_id": pid, "created": state.now})
+                state.new_aliases.append({"alias": alias, "paper_id": pid, "created": state.now})
 
     def _record_via(self, state: _Batch, rec: PaperRecord, key: tuple[str, str], pid: str) -> bool:
         signals = rec.signals

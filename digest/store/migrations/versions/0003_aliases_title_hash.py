@@ -1,4 +1,4 @@
-"""paper aliases; exact-title merge blocking (papers.title_hash); title keys of non-ASCII titles recomputed
+"""paper aliases; exact-title merge blocking (papers.title_hash); title keys recomputed
 
 ``paper_aliases`` holds the names a paper is known by besides its identifier columns: a bioRxiv
 preprint's published-journal DOI (the details API's ``published``), so the journal's own entry
@@ -9,10 +9,11 @@ so a source that drops, reorders or spells the first author differently ("Wang X
 "Xiaoming Wang", "Le Cun" / "LeCun") never met the paper. Candidates are now also looked up by a
 hash of the exact title key (see ``digest.store.merge.title_hash`` for why not the key itself).
 
-Title keys of non-ASCII titles changed meaning earlier: Greek letters are spelled out ("α-Divergences"
-is "alpha divergences", as the TeX "$\\alpha$" of another source) and letters of other scripts are
-kept instead of dropped. Rows stored before kept their old keys, which only ever missed merges; as
-candidates are now looked up by exact key, they are recomputed here. ASCII titles keep their keys.
+Title keys changed meaning for some titles: Greek letters are spelled out ("α-Divergences" is
+"alpha divergences", as the TeX "$\\alpha$" of another source), letters of other scripts are kept
+instead of dropped, and "+"/"#" ending a word are spelled out ("C++" is not "C"). Rows stored
+before kept their old keys; as candidates are now looked up by exact key, every key is recomputed
+here (most come out as they were).
 
 Revision ID: 0003
 Revises: 0002
@@ -66,10 +67,9 @@ def _fill_title_keys() -> None:
         rows = conn.execute(sa.select(papers.c.id, papers.c.title, papers.c.title_key)
                             .where(papers.c.id > last).order_by(papers.c.id).limit(_BATCH)).all()
         changes = []
-        for pid, title, key in rows:
-            if title and not title.isascii():
-                key = title_key(title)
-            changes.append({'b_id': pid, 'b_key': key, 'b_hash': title_hash(key or '')})
+        for pid, title, _ in rows:
+            key = title_key(title or '')
+            changes.append({'b_id': pid, 'b_key': key, 'b_hash': title_hash(key)})
         if changes:
             conn.execute(update, changes)
         if len(rows) < _BATCH:
