@@ -354,9 +354,6 @@ def test_two_preprints_naming_one_journal_doi_stay_two_papers(store: Store, toge
     assert store.get_paper(OTHER_PREPRINT).title == "Cortical Oscillations in Sleeping Mice"
 
 
-@pytest.mark.xfail(strict=True, reason="two papers already stored are never combined: the journal DOI is owned by the "
-                                       "journal's paper, so the preprint's alias is dropped (needs a paper merge that "
-                                       "moves vias, events, matches and labels)")
 def test_a_preprint_published_after_its_journal_entry_was_stored_merges(store: Store) -> None:
     # The usual timeline: v1 is posted ("published": "NA"), the journal entry comes out under its
     # own title, then a later bioRxiv record carries the journal DOI: the two are one paper.
@@ -446,3 +443,56 @@ def test_plus_and_sharp_ending_a_word_are_part_of_it(one: str, other: str, same:
 def test_aliases_that_name_nothing_are_ignored(store: Store, aliases: tuple[object, ...]) -> None:
     ingest(store, [biorxiv(aliases=aliases)], [other_preprint(aliases=aliases)])  # type: ignore[arg-type]
     assert store.paper_count() == 2 and store.paper_aliases([f"doi:{PREPRINT_DOI}", f"doi:{OTHER_PREPRINT}"]) == {}
+
+
+def test_combining_two_stored_papers_keeps_everything_that_refers_to_them(store: Store) -> None:
+    # The preprint (v1, unpublished) and the journal entry are stored as two papers; users matched,
+    # tagged, labelled and were sent both. v2 names the journal DOI: one paper keeps all of it.
+    from digest.store.matches import NewMatch, NewPaperTag
+    from digest.store.schema import SentPaperRow
+
+    ingest(store, [biorxiv(aliases=())], [journal("A Different Journal Title", ("Dan Other",), doi=JOURNAL_DOI,
+                                                  categories=("Neuroscience",))])
+    preprint, published = f"doi:{PREPRINT_DOI}", f"doi:{JOURNAL_DOI}"
+    user, other_user = store.upsert_user("a@example.org"), store.upsert_user("b@example.org")
+    sub = store.add_subscription(user.id, "sleep", query="sleep").id
+    other_sub = store.add_subscription(other_user.id, "mice", query="mice").id
+    store.save_matches([NewMatch(sub, preprint, 2.0, {}, 1), NewMatch(sub, published, 3.0, {}, 2),
+                        NewMatch(other_sub, published, 1.0, {}, 2)])
+    tag = store.upsert_tag("neuro", "sleep")
+    store.save_paper_tags([NewPaperTag(tag.id, preprint, 1.0, {}), NewPaperTag(tag.id, published, 1.0, {})])
+    store.add_label(user.id, "more", preprint)
+    store.add_label(user.id, "more", published)
+    store.add_label(other_user.id, "more", published)
+    with store.write() as conn:
+        for uid, pid in ((user.id, preprint), (user.id, published), (other_user.id, published)):
+            conn.execute(SentPaperRow.__table__.insert().values(user_id=uid, paper_id=pid, version=1, sent=T0))
+    assert ingest(store, [biorxiv(2)])[0] == (0, 0, 1, 0)
+    assert store.paper_count() == 1
+    paper = store.get_paper(published)
+    assert paper.id == preprint and paper.version == 2 and paper.title == TITLE
+    assert {v.source_kind for v in paper.sources} == {"biorxiv", "rss"} and "Neuroscience" in paper.categories
+    assert store.paper_aliases([preprint]) == {preprint: [published]}
+    assert [(m.paper_id, m.score) for m in store.matches(subscription=sub)] == [(preprint, 2.0)]
+    assert [m.paper_id for m in store.matches(subscription=other_sub)] == [preprint]
+    assert store.paper_tags(preprint) == ["neuro"] and store.labels(other_user.id) == [(preprint, 1)]
+    assert store.sent_versions(other_user.id, [preprint]) == {preprint: 1}
+    # And again: nothing new, nothing combined twice.
+    assert ingest(store, [biorxiv(2)])[0] == (0, 0, 0, 1) and store.paper_count() == 1
+
+
+def test_a_journal_paper_another_preprint_joined_is_not_combined_again(store: Store) -> None:
+    # Two preprints naming one journal DOI stay two papers, also when the journal entry came first.
+    ingest(store, [journal("A Different Journal Title", doi=JOURNAL_DOI)], [other_preprint()],
+           [biorxiv(aliases=())], [biorxiv(2)])
+    assert store.paper_count() == 2
+    assert store.get_paper(OTHER_PREPRINT).id == store.get_paper(JOURNAL_DOI).id != store.get_paper(PREPRINT_DOI).id
+
+
+def test_two_arxiv_papers_are_never_combined(store: Store) -> None:
+    arxiv_journal = PaperRecord("arxiv-atom", "2405.09999", "Something Else Entirely", AUTHORS, arxiv_id="2405.09999",
+                                version=1, doi=JOURNAL_DOI)
+    preprint = PaperRecord("arxiv-atom", AID, TITLE, AUTHORS, arxiv_id=AID, version=1)
+    ingest(store, [arxiv_journal], [preprint], [PaperRecord("arxiv-atom", AID, TITLE, AUTHORS, arxiv_id=AID, version=2,
+                                                            aliases=(f"doi:{JOURNAL_DOI}",))])
+    assert store.paper_count() == 2

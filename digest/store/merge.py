@@ -331,6 +331,22 @@ def _union(old: list[Any], new: Sequence[str]) -> list[Any]:
     return merged
 
 
+def absorb_row(row: dict[str, Any], other: dict[str, Any]) -> None:
+    """Merge ``other``, a stored paper found to be the same as ``row``, into ``row`` in place: gaps
+    filled, categories and keywords joined, identifiers ``row`` lacks taken (its DOI stays; the
+    caller keeps the other one as an alias). ``row``'s title and text win, as the paper it is."""
+    for name in (*_FILL_FIELDS, "arxiv_id", "openreview_id", "version"):
+        if other[name] and not row[name]:
+            row[name] = other[name]
+    if not row["authors"] and other["authors"]:
+        row["authors"], row["first_author_key"] = list(other["authors"]), other["first_author_key"]
+    if other["updated"] and (row["updated"] is None or other["updated"] > row["updated"]):
+        row["updated"] = other["updated"]
+    row["categories"] = _union(row["categories"], other["categories"])
+    row["keywords"] = _union(row["keywords"], other["keywords"])
+    row["seq"] = max(row["seq"] or 0, other["seq"] or 0)
+
+
 def _versions_own(row: dict[str, Any], rec: PaperRecord) -> bool:
     """Whether ``rec`` comes from the server that numbers this paper's versions.
 

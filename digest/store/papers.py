@@ -15,7 +15,13 @@ resolve through the identifier columns, so either name finds the paper; names th
 
 Merging, in order: a known via, the arXiv id, the DOI, the canonical id, the OpenReview id, an
 alias, then a fuzzy title match confirmed by author overlap among candidates that share the first
-author's surname or the exact title key (:mod:`digest.store.merge`).
+author's surname (one shared name may confirm) or the exact title key (two must), via
+``papers.title_hash`` (:mod:`digest.store.merge`).
+
+Two stored papers found to be one (a preprint whose next record names the journal DOI another
+stored paper has) are combined at the end of the batch (:meth:`PaperStore._combine`): the paper the
+record belongs to survives, everything referring to the other moves to it, and the other's id
+becomes an alias. This is the one exception to stable ids, and the alias keeps the old one working.
 
 Ingest sequence: every new paper and every higher arXiv version appends one ``paper_events`` row;
 ``papers.seq`` holds the paper's latest event. Sequence numbers are allocated while the batch holds
@@ -38,7 +44,8 @@ from json.encoder import encode_basestring_ascii
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import JSON, Column, Connection, Row, Table, and_, bindparam, func, or_, select, text, update
+from sqlalchemy import (JSON, Column, Connection, Row, Table, and_, bindparam, delete, exists, func, insert, or_,
+                        select, text, update)
 
 from digest.errors import NotFoundError
 from digest.ids import canonical_id, parse_paper_ref
@@ -47,13 +54,20 @@ from digest.store import merge
 from digest.gcpause import gc_paused
 from digest.store.base import StoreBase, utcnow
 from digest.store.engine import SQLITE_CACHE_KIB
-from digest.store.schema import PaperAliasRow, PaperEventRow, PaperRow, PaperSourceRow, SignalRow, UTCDateTime
+from digest.store.schema import (MatchRow, PaperAliasRow, PaperEventRow, PaperRow, PaperSourceRow, PaperTagRow,
+                                 SentPaperRow, SignalRow, UserLabelRow, UTCDateTime)
 
 _P: Table = PaperRow.__table__  # type: ignore[assignment]
 _S: Table = PaperSourceRow.__table__  # type: ignore[assignment]
 _E: Table = PaperEventRow.__table__  # type: ignore[assignment]
 _G: Table = SignalRow.__table__  # type: ignore[assignment]
 _A: Table = PaperAliasRow.__table__  # type: ignore[assignment]
+#: What refers to a paper, for combining two stored papers found to be one (_combine): the tables
+#: whose rows simply move, and those with a unique key beside paper_id (the survivor's row wins).
+_MOVED: tuple[Table, ...] = (_S, _E, _G, _A)
+_MOVED_UNIQUE: tuple[tuple[Table, tuple[str, ...]], ...] = tuple(
+    (row.__table__, keys) for row, keys in ((PaperTagRow, ("tag_id",)), (UserLabelRow, ("user_id", "tag")),  # type: ignore[misc]
+                                            (MatchRow, ("subscription_id",)), (SentPaperRow, ("user_id",))))
 #: Rows per IN (...) list: far below SQLite's 32,766 host parameters.
 _IN_CHUNK = 2000
 #: (surname, length window) terms per OR query: "a OR b OR c ..." parses into a tree one level
@@ -359,6 +373,8 @@ class _Batch:
     #: Known aliases (``paper_aliases``) of this batch's names, and the ones this batch adds.
     by_alias: dict[str, str] = field(default_factory=dict)
     new_aliases: list[dict[str, Any]] = field(default_factory=list)
+    #: Stored papers found to be another paper of this batch (absorbed id -> surviving id).
+    combines: dict[str, str] = field(default_factory=dict)
     vias: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     new_vias: list[dict[str, Any]] = field(default_factory=list)
     changed_vias: list[dict[str, Any]] = field(default_factory=list)
@@ -684,6 +700,14 @@ class PaperStore(StoreBase):
         pid = row["id"]
         for alias in names:
             kind, _, value = alias.partition(":")
+            owner = state.by_doi.get(value) if kind == "doi" and alias in prep.aliases else None
+            if owner is not None and owner != pid and owner in state.rows:
+                # The record names another stored paper's own DOI (a preprint, now published, whose
+                # journal entry came first and was stored on its own): the two are one paper.
+                other = state.rows[owner]["arxiv_id"]
+                if not (row["arxiv_id"] and other and other != row["arxiv_id"]):
+                    state.combines.setdefault(owner, pid)
+                continue
             owned = (alias in state.by_alias or alias in state.rows
                      or (kind == "doi" and value in state.by_doi) or (kind == "arxiv" and value in state.by_arxiv))
             if not owned and len(alias) <= _ID_LEN:  # an identifier or alias a paper has stays where it is
@@ -752,6 +776,45 @@ class PaperStore(StoreBase):
             conn.exec_driver_sql(sql, [(seq, pid, kind, version, created)
                                        for seq, (pid, kind, version) in zip(seqs, state.events)])
         _raw_insert(conn, _G, state.signals)
+        if state.combines:
+            self._combine(conn, state)
+
+    def _combine(self, conn: Connection, state: _Batch) -> None:
+        """Fold each absorbed paper into its survivor: everything that refers to it moves (where the
+        survivor already has the same tag, label, match or sent record, the survivor's stays), its
+        fields fill the survivor's gaps, and its names (canonical id, DOI) become the survivor's
+        aliases, so every link, feed entry and lookup by them still finds the paper."""
+        for absorbed, survivor in state.combines.items():
+            seen = {absorbed}
+            while survivor in state.combines and survivor not in seen:  # a chain within one batch
+                seen.add(survivor)
+                survivor = state.combines[survivor]
+            if survivor in seen or absorbed not in state.rows or self._has_doi_alias(conn, absorbed):
+                # Another preprint already joined the absorbed paper: two preprints naming one
+                # journal DOI are two papers (see _alias_owner).
+                continue
+            row, other = state.rows[survivor], state.rows.pop(absorbed)
+            for table in _MOVED:
+                conn.execute(update(table).where(table.c.paper_id == absorbed).values(paper_id=survivor))
+            for table, keys in _MOVED_UNIQUE:
+                twin = table.alias("twin")
+                taken = exists().where(twin.c.paper_id == survivor, *(twin.c[k] == table.c[k] for k in keys))
+                conn.execute(delete(table).where(table.c.paper_id == absorbed, taken))
+                conn.execute(update(table).where(table.c.paper_id == absorbed).values(paper_id=survivor))
+            conn.execute(delete(_P).where(_P.c.id == absorbed))  # before its unique identifiers move
+            merge.absorb_row(row, other)
+            columns: dict[str, Any] = {name: row[name] for name in (*merge.MUTABLE_FIELDS, "seq")}
+            conn.execute(update(_P).where(_P.c.id == survivor).values(columns))
+            names = [absorbed, *([f"doi:{other['doi']}"] if other["doi"] else [])]
+            known = set(conn.execute(select(_A.c.alias).where(_A.c.alias.in_(names))).scalars())
+            for name in dict.fromkeys(names):
+                if name not in known and len(name) <= _ID_LEN:
+                    conn.execute(insert(_A).values(alias=name, paper_id=survivor, created=state.now))
+            state.combines[absorbed] = survivor
+
+    def _has_doi_alias(self, conn: Connection, pid: str) -> bool:
+        return conn.execute(select(_A.c.alias).where(_A.c.paper_id == pid, _A.c.alias.like("doi:%")).limit(1)
+                            ).first() is not None
 
     # --- reading -------------------------------------------------------------------------------
 
