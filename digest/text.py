@@ -179,12 +179,21 @@ def split_authors(field: str) -> list[str]:
     return [normalize_author(p) if "," in p or _NEEDS_NORMALIZING.search(p) else p for p in parts]
 
 
+#: The last word of a collective author ("The ATLAS Collaboration", "ENCODE Project Consortium").
+COLLECTIVE_WORDS = frozenset({"collaboration", "collaborations", "consortium", "consortia"})
+
+
 def author_key(name: str) -> str:
-    """Matching key "surname first-initial": "Yann LeCun" / "LeCun, Y." / "Y. LeCun" -> "lecun y"."""
+    """Matching key "surname first-initial": "Yann LeCun" / "LeCun, Y." / "Y. LeCun" -> "lecun y".
+
+    A collective author keeps its whole name ("The ATLAS Collaboration" -> "atlas collaboration"):
+    as "surname initial" every "The ... Collaboration" was "collaboration t", one author."""
     name = normalize_author(name)
     tokens = [t for t in re.split(r"[\s.]+", fold(name)) if t and t not in NAME_SUFFIXES]
     if not tokens:
         return ""
+    if tokens[-1] in COLLECTIVE_WORDS:
+        return " ".join(t for t in tokens if t != "the")
     surname = [tokens[-1]]
     i = len(tokens) - 2
     while i > 0 and tokens[i] in NAME_PARTICLES:  # "Ludwig van Beethoven" -> "van beethoven"

@@ -496,3 +496,14 @@ def test_two_arxiv_papers_are_never_combined(store: Store) -> None:
     ingest(store, [arxiv_journal], [preprint], [PaperRecord("arxiv-atom", AID, TITLE, AUTHORS, arxiv_id=AID, version=2,
                                                             aliases=(f"doi:{JOURNAL_DOI}",))])
     assert store.paper_count() == 2
+
+
+@pytest.mark.parametrize("other,same", [
+    (("The CMS Collaboration",), False),      # another collaboration, the same title: another paper
+    (("ATLAS Collaboration",), True),
+    (("Collaboration, The ATLAS",), True),
+])
+def test_collaborations_are_authors_by_their_whole_name(store: Store, other: tuple[str, ...], same: bool) -> None:
+    title = "Measurement of the Widget Production Cross Section at 13 TeV"
+    ingest(store, [arxiv_rss(title, ("The ATLAS Collaboration",))], [journal(title, other)])
+    assert store.paper_count() == (1 if same else 2)

@@ -28,7 +28,7 @@ from typing import Any
 from rapidfuzz.distance import OSA, Levenshtein
 
 from digest.models import PaperRecord
-from digest.text import author_key, fold, surname_key
+from digest.text import COLLECTIVE_WORDS, author_key, fold, surname_key
 
 TITLE_KEY_LEN = 500
 AUTHOR_KEY_LEN = 120
@@ -272,7 +272,8 @@ def _name_keys(name: str) -> tuple[frozenset[str], frozenset[str]]:
         return _NO_KEYS
     written = frozenset(_key_forms(author_key(name)))
     words = name.split()
-    if len(words) == 2 and "," not in name and all(len(w) > 1 and "." not in w for w in words):
+    if (len(words) == 2 and "," not in name and all(len(w) > 1 and "." not in w for w in words)
+            and words[1].lower() not in COLLECTIVE_WORDS):  # "ATLAS Collaboration" has no other order
         return written, frozenset(_key_forms(author_key(f"{words[1]} {words[0]}")))
     return written, frozenset()
 

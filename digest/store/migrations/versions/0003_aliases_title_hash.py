@@ -11,9 +11,10 @@ hash of the exact title key (see ``digest.store.merge.title_hash`` for why not t
 
 Title keys changed meaning for some titles: Greek letters are spelled out ("α-Divergences" is
 "alpha divergences", as the TeX "$\\alpha$" of another source), letters of other scripts are kept
-instead of dropped, and "+"/"#" ending a word are spelled out ("C++" is not "C"). Rows stored
-before kept their old keys; as candidates are now looked up by exact key, every key is recomputed
-here (most come out as they were).
+instead of dropped, and "+"/"#" ending a word are spelled out ("C++" is not "C"). The first-author
+key of a collective author is its whole name ("The ATLAS Collaboration" was "collaboration", as was
+every other collaboration). Rows stored before kept their old keys; as candidates are now looked up
+by exact key, every title and first-author key is recomputed here (most come out as they were).
 
 Revision ID: 0003
 Revises: 0002
@@ -55,21 +56,24 @@ def upgrade() -> None:
 
 def _fill_title_keys() -> None:
     # The key functions of the code being installed: the stored values must be what ingest computes.
-    from digest.store.merge import title_hash, title_key
+    from digest.store.merge import first_author_key, title_hash, title_key
 
-    papers = sa.table('papers', sa.column('id', sa.String), sa.column('title', sa.Text),
-                      sa.column('title_key', sa.String), sa.column('title_hash', sa.Integer))
+    papers = sa.table('papers', sa.column('id', sa.String), sa.column('title', sa.Text), sa.column('authors', sa.JSON),
+                      sa.column('title_key', sa.String), sa.column('title_hash', sa.Integer),
+                      sa.column('first_author_key', sa.String))
     update = (papers.update().where(papers.c.id == sa.bindparam('b_id'))
-              .values(title_key=sa.bindparam('b_key'), title_hash=sa.bindparam('b_hash')))
+              .values(title_key=sa.bindparam('b_key'), title_hash=sa.bindparam('b_hash'),
+                      first_author_key=sa.bindparam('b_author')))
     conn = op.get_bind()
     last = ''
     while True:  # keyset pages by id: constant memory on a million papers
-        rows = conn.execute(sa.select(papers.c.id, papers.c.title, papers.c.title_key)
+        rows = conn.execute(sa.select(papers.c.id, papers.c.title, papers.c.authors)
                             .where(papers.c.id > last).order_by(papers.c.id).limit(_BATCH)).all()
         changes = []
-        for pid, title, _ in rows:
+        for pid, title, authors in rows:
             key = title_key(title or '')
-            changes.append({'b_id': pid, 'b_key': key, 'b_hash': title_hash(key)})
+            changes.append({'b_id': pid, 'b_key': key, 'b_hash': title_hash(key),
+                            'b_author': first_author_key([str(a) for a in authors or ()])})
         if changes:
             conn.execute(update, changes)
         if len(rows) < _BATCH:
