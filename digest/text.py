@@ -180,7 +180,11 @@ def split_authors(field: str) -> list[str]:
 
 
 #: The last word of a collective author ("The ATLAS Collaboration", "ENCODE Project Consortium").
-COLLECTIVE_WORDS = frozenset({"collaboration", "collaborations", "consortium", "consortia"})
+COLLECTIVE_WORDS = frozenset({"collaboration", "collaborations", "consortium", "consortia", "collaborators", "group",
+                              "groups", "investigators", "initiative", "team"})
+#: A collective named in brackets after its authors: "G. Aad et al. (ATLAS Collaboration)".
+_BRACKETED_COLLECTIVE = re.compile(rf"[(\[]([^()\[\]]*\b(?:{'|'.join(sorted(COLLECTIVE_WORDS))}))\s*[)\]]",
+                                   re.IGNORECASE)
 
 
 def author_key(name: str) -> str:
@@ -189,7 +193,10 @@ def author_key(name: str) -> str:
     A collective author keeps its whole name ("The ATLAS Collaboration" -> "atlas collaboration"):
     as "surname initial" every "The ... Collaboration" was "collaboration t", one author."""
     name = normalize_author(name)
-    tokens = [t for t in re.split(r"[\s.]+", fold(name)) if t and t not in NAME_SUFFIXES]
+    if "(" in name or "[" in name:
+        bracketed = _BRACKETED_COLLECTIVE.search(name)
+        name = bracketed.group(1) if bracketed else name
+    tokens = [t for t in (t.strip("()[]") for t in re.split(r"[\s.]+", fold(name))) if t and t not in NAME_SUFFIXES]
     if not tokens:
         return ""
     if tokens[-1] in COLLECTIVE_WORDS:

@@ -451,8 +451,8 @@ def test_combining_two_stored_papers_keeps_everything_that_refers_to_them(store:
     from digest.store.matches import NewMatch, NewPaperTag
     from digest.store.schema import SentPaperRow
 
-    ingest(store, [biorxiv(aliases=())], [journal("A Different Journal Title", ("Dan Other",), doi=JOURNAL_DOI,
-                                                  categories=("Neuroscience",))])
+    ingest(store, [biorxiv(aliases=())], [journal("A Different Journal Title", ("Carol Lin", "Dan Other"),
+                                                  doi=JOURNAL_DOI, categories=("Neuroscience",))])
     preprint, published = f"doi:{PREPRINT_DOI}", f"doi:{JOURNAL_DOI}"
     user, other_user = store.upsert_user("a@example.org"), store.upsert_user("b@example.org")
     sub = store.add_subscription(user.id, "sleep", query="sleep").id
@@ -483,7 +483,9 @@ def test_combining_two_stored_papers_keeps_everything_that_refers_to_them(store:
 
 def test_a_journal_paper_another_preprint_joined_is_not_combined_again(store: Store) -> None:
     # Two preprints naming one journal DOI stay two papers, also when the journal entry came first.
-    ingest(store, [journal("A Different Journal Title", doi=JOURNAL_DOI)], [other_preprint()],
+    by_the_same_group = PaperRecord("biorxiv", OTHER_PREPRINT, "Cortical Oscillations in Sleeping Mice", AUTHORS,
+                                    doi=OTHER_PREPRINT, version=1, aliases=(f"doi:{JOURNAL_DOI}",))
+    ingest(store, [journal("A Different Journal Title", doi=JOURNAL_DOI)], [by_the_same_group],
            [biorxiv(aliases=())], [biorxiv(2)])
     assert store.paper_count() == 2
     assert store.get_paper(OTHER_PREPRINT).id == store.get_paper(JOURNAL_DOI).id != store.get_paper(PREPRINT_DOI).id

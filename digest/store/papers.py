@@ -322,6 +322,8 @@ def _alias_owner(state: _Batch, prep: _Prep) -> str | None:
         owner = ((state.by_doi.get(value) if kind == "doi" else None)
                  or (state.by_arxiv.get(value) if kind == "arxiv" else None)
                  or (alias if alias in state.rows else None))
+        if owner is not None and prep.doi and state.doi_aliases.get(owner, set()) - {f"doi:{prep.doi}"}:
+            owner = None  # another preprint already joined that paper (see below)
         shared = state.by_alias.get(alias)
         if owner is None and shared in state.rows and not _other_doi(prep, state.rows[shared]):
             # Another record's alias: two preprint DOIs naming one journal DOI (a mislink, or one
@@ -329,8 +331,16 @@ def _alias_owner(state: _Batch, prep: _Prep) -> str | None:
             owner = shared
     if owner is None or owner not in state.rows:
         return None
-    other = state.rows[owner]["arxiv_id"]
-    return None if prep.arxiv_id and other and other != prep.arxiv_id else owner
+    row = state.rows[owner]
+    if prep.arxiv_id and row["arxiv_id"] and row["arxiv_id"] != prep.arxiv_id:
+        return None
+    # An alias is the word of one source (bioRxiv's "published" link): the authors must not contradict it.
+    return owner if _authors_agree(prep.rec.authors, row["authors"]) else None
+
+
+def _authors_agree(one: Sequence[str], other: Sequence[str]) -> bool:
+    """No author list to compare, or the two overlap (merge.authors_overlap)."""
+    return not one or not other or merge.authors_overlap(one, other)
 
 
 def _other_doi(prep: _Prep, row: dict[str, Any]) -> bool:
@@ -373,6 +383,8 @@ class _Batch:
     #: Known aliases (``paper_aliases``) of this batch's names, and the ones this batch adds.
     by_alias: dict[str, str] = field(default_factory=dict)
     new_aliases: list[dict[str, Any]] = field(default_factory=list)
+    #: The "doi:" aliases of the papers this batch's aliases name (a preprint already joined them).
+    doi_aliases: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
     #: Stored papers found to be another paper of this batch (absorbed id -> surviving id).
     combines: dict[str, str] = field(default_factory=dict)
     vias: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
@@ -549,6 +561,11 @@ class PaperStore(StoreBase):
                 for row in _rows_where(conn, _PAPER_COLUMNS, column, chunk):
                     if row["id"] not in state.rows:
                         state.index(row)
+        owners = {owner for a in aliases if a.startswith("doi:") and (owner := state.by_doi.get(a[4:])) is not None}
+        for chunk in _chunks(sorted(owners)):
+            for row in _rows_where(conn, (_A.c.alias, _A.c.paper_id), _A.c.paper_id, chunk):
+                if row["alias"].startswith("doi:"):
+                    state.doi_aliases[row["paper_id"]].add(row["alias"])
         # Fuzzy candidates: only for records no identifier, alias or via matched, blocked by
         # first-author surname and by exact title key.
         unmatched = [p for p in prepared
@@ -712,6 +729,8 @@ class PaperStore(StoreBase):
                      or (kind == "doi" and value in state.by_doi) or (kind == "arxiv" and value in state.by_arxiv))
             if not owned and len(alias) <= _ID_LEN:  # an identifier or alias a paper has stays where it is
                 state.by_alias[alias] = pid
+                if kind == "doi":
+                    state.doi_aliases[pid].add(alias)
                 state.new_aliases.append({"alias": alias, "paper_id": pid, "created": state.now})
 
     def _record_via(self, state: _Batch, rec: PaperRecord, key: tuple[str, str], pid: str) -> bool:
@@ -789,9 +808,10 @@ class PaperStore(StoreBase):
             while survivor in state.combines and survivor not in seen:  # a chain within one batch
                 seen.add(survivor)
                 survivor = state.combines[survivor]
-            if survivor in seen or absorbed not in state.rows or self._has_doi_alias(conn, absorbed):
-                # Another preprint already joined the absorbed paper: two preprints naming one
-                # journal DOI are two papers (see _alias_owner).
+            if (survivor in seen or absorbed not in state.rows or self._has_doi_alias(conn, absorbed)
+                    or not _authors_agree(state.rows[survivor]["authors"], state.rows[absorbed]["authors"])):
+                # Another preprint already joined the absorbed paper (two preprints naming one
+                # journal DOI are two papers), or no author is shared: see _alias_owner.
                 continue
             row, other = state.rows[survivor], state.rows.pop(absorbed)
             for table in _MOVED:

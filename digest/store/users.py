@@ -18,7 +18,7 @@ from sqlalchemy import Connection, Table, delete, func, select, update
 from digest.errors import NotFoundError
 from digest.models import SUBSCRIPTION_KINDS, Subscription, Tag, User
 from digest.store.base import StoreBase, utcnow
-from digest.store.schema import MutedAuthorRow, PaperRow, SubscriptionRow, TagRow, UserLabelRow, UserRow
+from digest.store.schema import MutedAuthorRow, PaperAliasRow, PaperRow, SubscriptionRow, TagRow, UserLabelRow, UserRow
 from digest.text import author_key
 
 EVERY = ("daily", "weekly")
@@ -314,8 +314,12 @@ class UserStore(StoreBase):
         tag = tag.strip()
         with self.write() as conn:
             urow = self._user_row(conn, user)
-            if conn.execute(select(PaperRow.id).where(PaperRow.id == paper_id)).first() is None:
+            # A paper combined into another is found by its old id (an alias), as every link to it is.
+            found = (conn.execute(select(PaperRow.id).where(PaperRow.id == paper_id)).first()
+                     or conn.execute(select(PaperAliasRow.paper_id).where(PaperAliasRow.alias == paper_id)).first())
+            if found is None:
                 raise NotFoundError("paper", paper_id)
+            paper_id = found[0]
             where = (_L.c.user_id == urow.id, _L.c.tag == tag, _L.c.paper_id == paper_id)
             if conn.execute(select(_L.c.id).where(*where)).first() is None:
                 conn.execute(_L.insert().values(user_id=urow.id, tag=tag, paper_id=paper_id, polarity=polarity,

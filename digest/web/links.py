@@ -105,7 +105,7 @@ async def feedback(request: Request) -> Response:
     if kind == "mute-author":
         c.store.mute_author(data.user_id, author)
     elif paper is not None:
-        c.store.add_label(data.user_id, DEFAULT_FEEDBACK_TAG, paper_id, 1 if kind == "more" else -1)
+        c.store.add_label(data.user_id, DEFAULT_FEEDBACK_TAG, paper.id, 1 if kind == "more" else -1)
     log.info("user=%s feedback=%s paper=%s", data.user_id, kind, paper_id)
     return render(request, "feedback.html", kind=kind, paper=paper, paper_id=paper_id, author=author, done=True,
                   action="")
