@@ -709,7 +709,9 @@ class PaperStore(StoreBase):
 
     def _record_aliases(self, state: _Batch, prep: _Prep, row: dict[str, Any]) -> None:
         """Keep the names another source may know this paper by: the record's aliases, and its DOI
-        when the paper already has another one (a preprint merged into its journal version)."""
+        when the paper already has another one (a preprint merged into its journal version). An
+        alias that is another stored paper's own DOI marks that paper for combining (:meth:`_combine`,
+        which also checks that no other preprint joined it and that the authors agree)."""
         other_doi = _other_doi(prep, row)
         if not prep.aliases and not other_doi:
             return  # the usual record: nothing to keep
