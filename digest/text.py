@@ -199,8 +199,8 @@ def author_key(name: str) -> str:
     tokens = [t for t in (t.strip("()[]") for t in re.split(r"[\s.]+", fold(name))) if t and t not in NAME_SUFFIXES]
     if not tokens:
         return ""
-    if tokens[-1] in COLLECTIVE_WORDS:
-        return " ".join(t for t in tokens if t != "the")
+    if tokens[-1] in COLLECTIVE_WORDS:  # hyphens as spaces, as in surnames: "Fermi-LAT" is "Fermi LAT"
+        return " ".join(t for t in tokens if t != "the").replace("-", " ")
     surname = [tokens[-1]]
     i = len(tokens) - 2
     while i > 0 and tokens[i] in NAME_PARTICLES:  # "Ludwig van Beethoven" -> "van beethoven"

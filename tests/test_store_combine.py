@@ -61,9 +61,15 @@ def test_a_journal_author_line_naming_a_collaboration_is_that_collaboration() ->
 
 
 def test_combine_in_one_batch_with_the_journal_entry_new(store: Store) -> None:
-    # The journal entry is first stored in the very batch whose preprint record absorbs it.
+    # The journal entry is first stored in the very batch whose preprint record absorbs it: it never
+    # counts as a new paper, and the survivor keeps one "new" event.
     store.ingest_records("bio", [biorxiv(aliases=())], now=T0)
+    watermark = store.max_seq()
     capture = [journal("A Different Journal Title", ("Alice Johnson", "Dan Other"), doi=JOURNAL_DOI, venue="Nature"), biorxiv(2)]
+    first = store.ingest_records("mixed", capture, now=T0 + timedelta(hours=1))
+    assert (first.new, first.merged, first.new_versions) == (0, 1, 1)
+    assert [kind for _, kind, _ in store.papers_after(watermark)] == ["version"]
+    assert [kind for _, kind, _ in store.papers_after(0)] == ["new", "version"]
     for records in (capture, capture[::-1]):
         store.ingest_records("mixed", records, now=T0 + timedelta(hours=1))
     again = store.ingest_records("mixed", capture, now=T0 + timedelta(hours=2))
@@ -71,6 +77,14 @@ def test_combine_in_one_batch_with_the_journal_entry_new(store: Store) -> None:
     [paper] = store.list_papers()
     assert paper.id == f"doi:{PREPRINT_DOI}" and paper.venue == "Nature" and paper.version == 2
     assert store.get_paper(f"doi:{JOURNAL_DOI}").id == paper.id and paper.seq == store.max_seq()
+
+
+def test_combine_in_one_batch_the_other_way_round_keeps_the_survivors_event(store: Store) -> None:
+    store.ingest_records("bio", [biorxiv(aliases=())], now=T0)
+    capture = [biorxiv(2), journal("A Different Journal Title", ("Alice Johnson",), doi=JOURNAL_DOI)]
+    assert store.ingest_records("mixed", capture, now=T0 + timedelta(hours=1)).new == 0
+    [paper] = store.list_papers()
+    assert paper.seq == store.max_seq() and [k for _, k, _ in store.papers_after(0)] == ["new", "version"]
 
 
 def test_a_journal_entry_with_a_url_id_stays_findable_by_its_link(store: Store) -> None:
@@ -126,3 +140,7 @@ def test_a_journal_author_line_without_authors_still_combines(store: Store) -> N
     # Many journal feeds list no authors: nothing contradicts the link then.
     ingest(store, [biorxiv(aliases=())], [journal("A Different Journal Title", (), doi=JOURNAL_DOI)], [biorxiv(2)])
     assert store.paper_count() == 1
+
+
+def test_a_collaboration_written_with_or_without_its_hyphen_is_one_author() -> None:
+    assert author_key("The Fermi-LAT Collaboration") == author_key("Fermi LAT Collaboration") == "fermi lat collaboration"

@@ -816,6 +816,11 @@ class PaperStore(StoreBase):
                 # journal DOI are two papers), or no author is shared: see _alias_owner.
                 continue
             row, other = state.rows[survivor], state.rows.pop(absorbed)
+            if absorbed in state.created:
+                # First stored by this very batch: it was never a paper of its own downstream, so its
+                # "new" event goes (the survivor has one) and its record counts as merged, not new.
+                conn.execute(delete(_E).where(_E.c.paper_id == absorbed))
+                state.new, state.merged, other["seq"] = state.new - 1, state.merged + 1, 0
             for table in _MOVED:
                 conn.execute(update(table).where(table.c.paper_id == absorbed).values(paper_id=survivor))
             for table, keys in _MOVED_UNIQUE:
