@@ -27,10 +27,12 @@ def _drop_none(d: dict[str, Any]) -> dict[str, Any]:
 
 
 def _author_name(key: str) -> str:
-    """A name whose author key is ``key`` ("lecun y" -> "Y. lecun"), so muting round-trips."""
+    """A name whose author key is ``key`` ("lecun y" -> "Y. lecun"), so muting round-trips. A
+    surname of several words is hyphenated ("dupont martin j" -> "J. dupont-martin"): written with
+    spaces, its last word alone would read back as the surname."""
     surname, _, initial = key.rpartition(" ")
     if surname and len(initial) == 1:
-        return f"{initial.upper()}. {surname}"
+        return f"{initial.upper()}. {surname.replace(' ', '-')}"
     return key
 
 

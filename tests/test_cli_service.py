@@ -27,7 +27,8 @@ def _populate(store: Store) -> None:
                            every="weekly", channel="feed", threshold=1.5)
     store.add_subscription("ada@example.org", "Hot", kind="trending", channel="email", paused=True)
     store.add_label("ada@example.org", "generative", "arxiv:2411.00001")
-    store.mute_author("ada@example.org", "Łukasz Kaiser")
+    for name in ("Łukasz Kaiser", "Jean Dupont-Martin", "Ludwig van Beethoven", "The ATLAS Collaboration"):
+        store.mute_author("ada@example.org", name)
     store.upsert_user("bob@example.org")
     store.set_user_active("bob@example.org", False)
     store.upsert_tag("rl", "reinforcement learning OR cat:cs.RL")
