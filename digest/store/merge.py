@@ -23,6 +23,7 @@ import zlib
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timezone
 from functools import lru_cache
+from operator import attrgetter, itemgetter
 from typing import Any
 
 from rapidfuzz.distance import OSA, Levenshtein
@@ -336,15 +337,10 @@ def absorb_row(row: dict[str, Any], other: dict[str, Any]) -> None:
     """Merge ``other``, a stored paper found to be the same as ``row``, into ``row`` in place: gaps
     filled, categories and keywords joined, identifiers ``row`` lacks taken (its DOI stays; the
     caller keeps the other one as an alias). ``row``'s title and text win, as the paper it is."""
-    for name in (*_FILL_FIELDS, "arxiv_id", "openreview_id", "version"):
+    for name in ("arxiv_id", "openreview_id", "version"):
         if other[name] and not row[name]:
             row[name] = other[name]
-    if not row["authors"] and other["authors"]:
-        row["authors"], row["first_author_key"] = list(other["authors"]), other["first_author_key"]
-    if other["updated"] and (row["updated"] is None or other["updated"] > row["updated"]):
-        row["updated"] = other["updated"]
-    row["categories"] = _union(row["categories"], other["categories"])
-    row["keywords"] = _union(row["keywords"], other["keywords"])
+    _fill_gaps(row, _row_gap_fields(other))
     row["seq"] = max(row["seq"] or 0, other["seq"] or 0)
 
 
@@ -383,21 +379,33 @@ def apply_record(row: dict[str, Any], rec: PaperRecord) -> tuple[bool, bool]:
         row["title_hash"] = title_hash(row["title_key"])
     elif rec.version and not row["version"]:
         row["version"] = rec.version
-    for name in _FILL_FIELDS:
-        value = getattr(rec, name)
+    _fill_gaps(row, _record_gap_fields(rec))
+    return row != before, new_version
+
+
+#: What :func:`_fill_gaps` reads, in its order, from a record and from a stored paper's row.
+_GAP_FIELDS = (*_FILL_FIELDS, "authors", "updated", "categories", "keywords")
+_record_gap_fields = attrgetter(*_GAP_FIELDS)
+_row_gap_fields = itemgetter(*_GAP_FIELDS)
+
+
+def _fill_gaps(row: dict[str, Any], values: tuple[Any, ...]) -> None:
+    """What any record or paper found to be ``row`` adds to it (``values`` of :data:`_GAP_FIELDS`):
+    the fields ``row`` lacks, its authors if ``row`` has none, a later update, more categories and keywords."""
+    for name, value in zip(_FILL_FIELDS, values):
         if value and not row[name]:
             row[name] = aware(value) if isinstance(value, datetime) else value
-    if not row["authors"] and rec.authors:
-        row["authors"] = list(rec.authors)
+    authors, updated, categories, keywords = values[-4:]
+    if not row["authors"] and authors:
+        row["authors"] = list(authors)
         row["first_author_key"] = first_author_key(row["authors"])
-    updated = aware(rec.updated)
+    updated = aware(updated)
     if updated and (row["updated"] is None or updated > row["updated"]):
         row["updated"] = updated
-    if rec.categories:
-        row["categories"] = _union(row["categories"], rec.categories)
-    if rec.keywords:
-        row["keywords"] = _union(row["keywords"], rec.keywords)
-    return row != before, new_version
+    if categories:
+        row["categories"] = _union(row["categories"], categories)
+    if keywords:
+        row["keywords"] = _union(row["keywords"], keywords)
 
 
 _SIGNAL_NAMES = {"upvotes": "upvotes", "comments": "comments", "github_stars": "stars", "stars": "stars"}

@@ -332,7 +332,7 @@ def _alias_owner(state: _Batch, prep: _Prep) -> str | None:
     if owner is None or owner not in state.rows:
         return None
     row = state.rows[owner]
-    if prep.arxiv_id and row["arxiv_id"] and row["arxiv_id"] != prep.arxiv_id:
+    if _conflicting(prep.arxiv_id, row["arxiv_id"]):
         return None
     # An alias is the word of one source (bioRxiv's "published" link): the authors must not contradict it.
     return owner if _authors_agree(prep.rec.authors, row["authors"]) else None
@@ -343,8 +343,13 @@ def _authors_agree(one: Sequence[str], other: Sequence[str]) -> bool:
     return not one or not other or merge.authors_overlap(one, other)
 
 
+def _conflicting(one: str | None, other: str | None) -> bool:
+    """Both set and different: two identifiers of one kind (arXiv ids, DOIs) that say two papers."""
+    return bool(one and other and one != other)
+
+
 def _other_doi(prep: _Prep, row: dict[str, Any]) -> bool:
-    return bool(prep.doi and row["doi"] and row["doi"] != prep.doi)
+    return _conflicting(prep.doi, row["doi"])
 
 
 def _bounded_id(pid: str) -> str:
@@ -383,7 +388,8 @@ class _Batch:
     #: Known aliases (``paper_aliases``) of this batch's names, and the ones this batch adds.
     by_alias: dict[str, str] = field(default_factory=dict)
     new_aliases: list[dict[str, Any]] = field(default_factory=list)
-    #: The "doi:" aliases of the papers this batch's aliases name (a preprint already joined them).
+    #: The "doi:" aliases of the papers this batch's aliases name, stored and added by the batch
+    #: (a preprint already joined them): _alias_owner and _combine join no second preprint.
     doi_aliases: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
     #: Stored papers found to be another paper of this batch (absorbed id -> surviving id).
     combines: dict[str, str] = field(default_factory=dict)
@@ -623,8 +629,7 @@ class PaperStore(StoreBase):
             # Two arXiv ids are two papers even when they carry one DOI (a proceedings volume's, an
             # erratum's): merging them would lose the second id. It is stored on its own, and the
             # DOI stays with the paper that had it first.
-            other = state.rows[owner]["arxiv_id"]
-            if not (arxiv_id and other and other != arxiv_id):
+            if not _conflicting(arxiv_id, state.rows[owner]["arxiv_id"]):
                 return owner
         if pid in state.rows:
             return pid
@@ -637,19 +642,17 @@ class PaperStore(StoreBase):
         tkey = prep.tkey
         # A row's arxiv_id only ever goes from None to a value, so the unnumbered indexes hold every
         # candidate the arxiv_id check below would let through (the check still runs).
-        candidates: Iterable[tuple[str, int]] = (
-            (cand, 1) for cand in (state.by_author_unnumbered if arxiv_id else state.by_author).get(prep.akey, ()))
+        by_author = (state.by_author_unnumbered if arxiv_id else state.by_author).get(prep.akey, {})
+        candidates: Iterable[tuple[str, int]] = ((cand, 1) for cand in by_author)
         same_title = (state.by_title_unnumbered if arxiv_id else state.by_title).get(tkey)
         if same_title:
             # Found by title alone (another first author): two shared names, not one, confirm it. A
             # descriptive title is reused by other groups, and "Zhang, W." or "Liu, Y." is many people.
-            by_author = (state.by_author_unnumbered if arxiv_id else state.by_author).get(prep.akey, {})
             candidates = chain(candidates, ((cand, 2) for cand in same_title if cand not in by_author))
         for cand, shared in candidates:
             row = state.rows[cand]
-            if ((arxiv_id and row["arxiv_id"] and row["arxiv_id"] != arxiv_id)
-                    or (doi and row["doi"] and row["doi"] != doi)
-                    or (rec.openreview_id and row["openreview_id"] and row["openreview_id"] != rec.openreview_id)):
+            if (_conflicting(arxiv_id, row["arxiv_id"]) or _conflicting(doi, row["doi"])
+                    or _conflicting(rec.openreview_id, row["openreview_id"])):
                 continue
             if (merge.titles_match(tkey, row["title_key"])
                     and merge.authors_overlap(rec.authors, row["authors"], minimum=shared)):
@@ -723,8 +726,7 @@ class PaperStore(StoreBase):
             if owner is not None and owner != pid and owner in state.rows:
                 # The record names another stored paper's own DOI (a preprint, now published, whose
                 # journal entry came first and was stored on its own): the two are one paper.
-                other = state.rows[owner]["arxiv_id"]
-                if not (row["arxiv_id"] and other and other != row["arxiv_id"]):
+                if not _conflicting(row["arxiv_id"], state.rows[owner]["arxiv_id"]):
                     state.combines.setdefault(owner, pid)
                 continue
             owned = (alias in state.by_alias or alias in state.rows
@@ -810,7 +812,7 @@ class PaperStore(StoreBase):
             while survivor in state.combines and survivor not in seen:  # a chain within one batch
                 seen.add(survivor)
                 survivor = state.combines[survivor]
-            if (survivor in seen or absorbed not in state.rows or self._has_doi_alias(conn, absorbed)
+            if (survivor in seen or absorbed not in state.rows or state.doi_aliases.get(absorbed)
                     or not _authors_agree(state.rows[survivor]["authors"], state.rows[absorbed]["authors"])):
                 # Another preprint already joined the absorbed paper (two preprints naming one
                 # journal DOI are two papers), or no author is shared: see _alias_owner.
@@ -837,11 +839,11 @@ class PaperStore(StoreBase):
             for name in dict.fromkeys(names):
                 if name not in known and len(name) <= _ID_LEN:
                     conn.execute(insert(_A).values(alias=name, paper_id=survivor, created=state.now))
+                    if name.startswith("doi:"):
+                        state.doi_aliases[survivor].add(name)
+            # The absorbed paper's aliases moved with it (a later combine in this batch reads them here).
+            state.doi_aliases[survivor] |= state.doi_aliases.pop(absorbed, set())
             state.combines[absorbed] = survivor
-
-    def _has_doi_alias(self, conn: Connection, pid: str) -> bool:
-        return conn.execute(select(_A.c.alias).where(_A.c.paper_id == pid, _A.c.alias.like("doi:%")).limit(1)
-                            ).first() is not None
 
     # --- reading -------------------------------------------------------------------------------
 
