@@ -12,7 +12,7 @@ import json
 import re
 import threading
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 import digest.sources
+from digest.sources import arxiv_next_page_url, parse_document
 from digest import fetch as fetch_mod
 from digest.cli import cli
 from digest.config import Settings
@@ -116,8 +117,8 @@ def test_every_kind_is_fetched_parsed_and_stored(httpserver: HTTPServer, store: 
     assert {n: r.status for n, r in runs.items()} == dict.fromkeys(EVERY_KIND, "ok")
     seen = {n: r.stats.seen for n, r in runs.items()}
     assert seen["arxiv"] == 1504 and seen["hf"] == 3 and seen["openreview"] == 3 and seen["iacr"] == 3
-    # The arXiv API query matches 28,946 papers: an open-ended listing, of which only the first page is
-    # the feed (paging would fetch thousands of old papers from arXiv at every poll).
+    # The arXiv API query matches 28,946 papers: an open-ended listing, of which a new feed reads only
+    # the first page (paging would fetch thousands of old papers from arXiv).
     assert seen["arxiv-api"] == 5 and len(httpserver.log) == 9
     assert all(seen[n] > 0 for n in ("biorxiv", "biorxiv-rss", "nature"))
     states = {s.name: s for s in store.feed_states()}
@@ -376,6 +377,78 @@ def test_arxiv_api_first_page_empty_is_asked_again(httpserver: HTTPServer, store
     [run] = ingest_due(api_settings(httpserver), store, now=NOW)
     httpserver.check_assertions()
     assert run.status == "ok" and run.stats.new == 10
+
+
+def dated_arxiv_page(start: int, total: int, newest: datetime, step: timedelta) -> bytes:
+    """A real arXiv API page of an open-ended listing (``total`` results), newest first: its entries
+    submitted (and last updated) at ``newest``, ``newest - step``, ..."""
+    head, *entries = arxiv_page(start, total).decode().split("<entry>")
+    for i, entry in enumerate(entries):
+        stamp = (newest - i * step).astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        entries[i] = re.sub(r"<(published|updated)>[^<]*<", rf"<\1>{stamp}<", entry)
+    return "<entry>".join([head, *entries]).encode()
+
+
+def open_ended_settings(server: HTTPServer) -> Settings:
+    settings = make_settings(server, {"cat": ("arxiv-atom", "/api/query")})
+    settings.feeds[0].url = server.url_for("/api/query") + (
+        "?search_query=cat%3Acs.LG&start=0&max_results=10&sortBy=submittedDate&sortOrder=descending")
+    return settings
+
+
+def serve_open_ended(server: HTTPServer, newest: datetime, step: timedelta) -> None:
+    for start in (0, 10, 20):
+        server.expect_request("/api/query", query_string={
+            "search_query": "cat:cs.LG", "start": str(start), "max_results": "10", "sortBy": "submittedDate",
+            "sortOrder": "descending"}).respond_with_data(
+            dated_arxiv_page(start, 50_000, newest - start * step, step), content_type="application/atom+xml")
+
+
+def api_starts(server: HTTPServer) -> list[str]:
+    return [req.args["start"] for req, _ in server.log]
+
+
+def test_open_ended_arxiv_listing_is_read_back_to_the_last_poll(httpserver: HTTPServer, store: Store) -> None:
+    """A category listing newest first (50,000 results): a new feed reads its first page; later
+    polls read on until a page reaches a week before the previous poll, so nothing arXiv announced
+    beyond the first page in between is lost."""
+    day = timedelta(days=1)
+    serve_open_ended(httpserver, NOW, timedelta(hours=16))  # 30 entries over 20 days
+    settings = open_ended_settings(httpserver)
+    [first] = ingest_due(settings, store, now=NOW)
+    assert first.status == "ok" and first.stats.new == 10 and api_starts(httpserver) == ["0"]
+    httpserver.clear_log()
+    # 10 entries a page, 16 h apart: the second page's oldest is 12.6 days old, past 7 days before NOW
+    # (the previous poll), so paging stops after it; the third page is not asked for.
+    [second] = ingest_due(settings, store, now=NOW + 2 * day)
+    assert api_starts(httpserver) == ["0", "10"]
+    assert second.status == "ok" and second.stats.new == 10 and second.warnings == ()
+
+
+def test_open_ended_arxiv_listing_stops_at_max_pages(httpserver: HTTPServer, store: Store,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(digest.sources, "MAX_PAGES", 2)
+    serve_open_ended(httpserver, NOW, timedelta(minutes=1))  # every page within the week
+    settings = open_ended_settings(httpserver)
+    store.sync_feeds(settings.feeds)
+    store.record_fetch("cat", now=NOW - timedelta(days=1), outcome="ok", entry_count=10, batch_hash="x")
+    [run] = ingest_due(settings, store, now=NOW)
+    assert api_starts(httpserver) == ["0", "10"]
+    assert run.status == "ok" and run.stats.new == 20
+    assert run.warnings == ("stopped after 2 pages; later pages are not read",)
+
+
+@pytest.mark.parametrize("order", ["sortBy=relevance&sortOrder=descending",
+                                   "sortBy=submittedDate&sortOrder=ascending", ""])
+def test_open_ended_arxiv_listing_not_newest_first_is_read_one_page(order: str) -> None:
+    """Only a newest-first date order says where the papers since the last poll end."""
+    page = parse_document("arxiv-atom", dated_arxiv_page(0, 50_000, NOW, timedelta(minutes=1)))
+    url = f"https://export.arxiv.org/api/query?search_query=cat:cs.LG&start=0&max_results=10&{order}"
+    assert arxiv_next_page_url(url, b"", page, since=NOW - timedelta(days=1)) is None
+    newest_first = "https://export.arxiv.org/api/query?search_query=x&max_results=10&sortBy=lastUpdatedDate"
+    assert arxiv_next_page_url(newest_first, b"", page, since=None) is None  # a new feed
+    naive = (NOW - timedelta(days=1)).astimezone(timezone.utc).replace(tzinfo=None)  # taken as UTC
+    assert arxiv_next_page_url(newest_first, b"", page, since=naive) == newest_first + "&start=10"
 
 
 def biorxiv_page(cursor: int, total: int, n: int) -> dict[str, object]:

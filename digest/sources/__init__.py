@@ -33,7 +33,7 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Protocol
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -269,9 +269,17 @@ Pager = Callable[[str, bytes, ParsedFeed], str | None]
 #: An arXiv API page with no entries is asked for again this many times before it is believed: the
 #: API sometimes answers a page inside its results with none (see digest.sources.arxiv_api).
 ARXIV_EMPTY_RETRIES = 1
+#: How far before the previous successful poll an open-ended arXiv API listing is read back. The API
+#: orders by submission (or last-update) time, but a paper appears in it only when arXiv announces it:
+#: a Monday announcement carries papers submitted since Friday 14:00 ET, a holiday closure adds days,
+#: and a moderation hold more. A week covers these; the scheduler backfills longer gaps through
+#: :func:`digest.sources.arxiv_api.backfill`.
+ARXIV_LOOKBACK = timedelta(days=7)
+#: The API's date sort keys (arXiv API user manual §3.1.1.1) and the record field each one orders by.
+_ARXIV_DATE_SORTS = {"submittedDate": "published", "lastUpdatedDate": "updated"}
 
 
-def _pager(kind: str) -> Pager | None:
+def _pager(kind: str, since: datetime | None = None) -> Pager | None:
     if kind == "biorxiv":
         from digest.sources import biorxiv
 
@@ -281,18 +289,22 @@ def _pager(kind: str) -> Pager | None:
 
         return lambda url, body, _parsed: openreview.next_page_url(url, body)
     if kind == "arxiv-atom":
-        return arxiv_next_page_url
+        return lambda url, body, parsed: arxiv_next_page_url(url, body, parsed, since=since)
     return None
 
 
-def arxiv_next_page_url(url: str, body: bytes, parsed: ParsedFeed) -> str | None:
+def arxiv_next_page_url(url: str, body: bytes, parsed: ParsedFeed, *, since: datetime | None = None) -> str | None:
     """The arXiv API page after ``url`` by OpenSearch paging (arXiv API user manual §3.3.1 "start" and
     "max_results"; opensearch:totalResults): ``start`` advances by the entries received (short pages
     happen and must not skip any) until ``totalResults``.
 
     A result set that cannot be read in :data:`MAX_PAGES` pages is an open-ended listing (a whole
-    category, newest first, as :func:`feed_url` builds from ``categories``): its first page is the
-    feed, and paging it would ask arXiv for thousands of old papers at every poll.
+    category, newest first, as :func:`feed_url` builds from ``categories``). Reading all of it would
+    ask arXiv for thousands of old papers at every poll, and reading only its first page would lose
+    whatever arXiv announced beyond that page since the last poll. So when the listing is sorted
+    newest first by date and ``since`` (the feed's previous successful poll) is known, pages are read
+    until one reaches back past ``since`` - :data:`ARXIV_LOOKBACK`; without ``since`` (a new feed),
+    or in another order, its first page is the feed.
     """
     total, received = parsed.total_results, len(parsed.records)
     if total is None or received == 0:
@@ -302,10 +314,25 @@ def arxiv_next_page_url(url: str, body: bytes, parsed: ParsedFeed) -> str | None
     params = dict(query)
     start = _non_negative(params.get("start")) or 0
     size = max(_non_negative(params.get("max_results")) or received, received)
-    if start + received >= total or total - start > MAX_PAGES * size:
+    if start + received >= total:
+        return None
+    if total - start > MAX_PAGES * size and not _reaches_after(parsed, params, since):
         return None
     query = [(k, v) for k, v in query if k != "start"] + [("start", str(start + received))]
     return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def _reaches_after(page: ParsedFeed, params: dict[str, str], since: datetime | None) -> bool:
+    """Whether a newest-first page of an open-ended listing still holds papers that arXiv may have
+    announced after ``since``: its oldest date is within :data:`ARXIV_LOOKBACK` of it."""
+    field_name = _ARXIV_DATE_SORTS.get(params.get("sortBy", ""))
+    if since is None or field_name is None or params.get("sortOrder", "descending") != "descending":
+        return False
+    # A v1 record's "updated" is its "published" (the API gives both; other sources may not).
+    dates = [d for r in page.records if (d := getattr(r, field_name) or r.published) is not None]
+    if since.tzinfo is None:
+        since = since.replace(tzinfo=timezone.utc)
+    return bool(dates) and min(dates) >= since - ARXIV_LOOKBACK
 
 
 def _non_negative(value: str | None) -> int | None:
@@ -330,12 +357,13 @@ class _Pages:
 
 
 def fetch_feed(feed: FeedSettings, settings: FetchSettings, *, etag: str | None = None,
-               last_modified: str | None = None, today: date | None = None) -> tuple[FetchResult, ParsedFeed | None]:
+               last_modified: str | None = None, today: date | None = None,
+               since: datetime | None = None) -> tuple[FetchResult, ParsedFeed | None]:
     """Fetch and parse one feed, following its pages; ``(result, None)`` on 304 (nothing is parsed).
 
     Pages: bioRxiv's cursor, OpenReview's offset, the arXiv API's OpenSearch ``start``
-    (:func:`arxiv_next_page_url`; an empty arXiv API page is fetched again once before it is
-    believed). Paging stops at the end, after :data:`MAX_PAGES` pages, at a page that brings no new
+    (:func:`arxiv_next_page_url`, which reads an open-ended listing back to ``since``, the feed's
+    previous successful poll; an empty arXiv API page is fetched again once before it is believed). Paging stops at the end, after :data:`MAX_PAGES` pages, at a page that brings no new
     record (a server that keeps answering the same page must not loop us), or at a later page that
     fails; records of the pages read are merged (first occurrence wins), warnings concatenated, with
     one saying why paging stopped early. The returned FetchResult is the first page's, so its
@@ -355,7 +383,7 @@ def fetch_feed(feed: FeedSettings, settings: FetchSettings, *, etag: str | None 
     if _believe_empty(feed.kind, parsed) is False:
         first = fetch(url, settings=settings, user_supplied=user_supplied)
         parsed = _parse_response(feed, first)
-    pager = _pager(feed.kind)
+    pager = _pager(feed.kind, since)
     if pager is None or parsed.status == "error":
         return first, parsed
     read = _Pages([])
@@ -386,7 +414,7 @@ def _follow_pages(feed: FeedSettings, settings: FetchSettings, pager: Pager, rea
     while next_url:
         number = len(read.pages) + 1
         if number > MAX_PAGES:
-            read.notes.append(f"stopped after {MAX_PAGES} pages; the rest is fetched next time")
+            read.notes.append(f"stopped after {MAX_PAGES} pages; later pages are not read")
             read.complete = False
             return
         try:
