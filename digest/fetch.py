@@ -42,12 +42,12 @@ import zlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from email.utils import parsedate_to_datetime
 from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
 import httpx
 
 from digest.config import FetchSettings, redact_url
+from digest.dates import rfc5322_date
 from digest.errors import BlockedAddressError, FetchError
 
 #: Longest Retry-After we wait for inside one fetch; longer ones fail with ``retry_after`` set so the
@@ -272,20 +272,10 @@ def _retry_after(value: str | None) -> float | None:
     value = value.strip()
     if value.isascii() and value.isdigit():  # delay-seconds = 1*DIGIT (ASCII digits only)
         return min(float(value), MAX_REPORTED_RETRY_AFTER)
-    when = _http_date(value)
+    when = rfc5322_date(value)
     if when is None:
         return None
     return min(max(0.0, (when - datetime.now(timezone.utc)).total_seconds()), MAX_REPORTED_RETRY_AFTER)
-
-
-def _http_date(value: str) -> datetime | None:
-    """RFC 9110 §5.6.7: IMF-fixdate, or the obsolete RFC 850 and asctime forms, all in UTC."""
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    # asctime carries no zone and "-0000" parses as naive: both are UTC for HTTP.
-    return when if when.tzinfo is not None else when.replace(tzinfo=timezone.utc)
 
 
 def _backoff(attempt: int) -> float:

@@ -40,6 +40,9 @@ _BARE_NEW_ID = re.compile(rf"(?<![\d.])(?P<new>\d{{4}}\.\d{{4,5}}){_VERSION}(?![
 # Crossref's recommended pattern for modern DOIs (https://www.crossref.org/blog/dois-and-matching-regular-expressions/).
 _DOI_RE = re.compile(r"\b(10\.\d{4,9}/[-._;()/:A-Za-z0-9<>\[\]]+)")
 _ARXIV_DOI_RE = re.compile(r"^10\.48550/arxiv\.(.+)$", re.IGNORECASE)
+#: bioRxiv/medRxiv DOIs (registrant 10.1101, and 10.64898 for newer posts) are numeric after the
+#: prefix; their page links add the version and the view ("10.1101/2024.01.01.573838v2.full.pdf").
+_PREPRINT_DOI = re.compile(r"^(10\.(?:1101|64898)/(?:\d{4}\.\d{2}\.\d{2}\.)?\d{6,8})(?:v\d+)?(?:\.[a-z][\w.+-]*)?$")
 
 _TRACKING_PARAMS = frozenset({"utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content",
                               "fbclid", "gclid", "ref", "rss"})
@@ -105,6 +108,13 @@ def find_doi(text: str | None) -> str | None:
     if doi and _ARXIV_DOI_RE.match(doi):
         return None
     return doi
+
+
+def preprint_doi(doi: str) -> str:
+    """A bioRxiv/medRxiv DOI as the preprint is known by, without the version and view a page link
+    adds to it; any other DOI unchanged (expects :func:`normalize_doi`'s lower case)."""
+    m = _PREPRINT_DOI.match(doi)
+    return m.group(1) if m else doi
 
 
 def normalize_url(url: str) -> str:

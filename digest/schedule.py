@@ -32,6 +32,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from digest.config import Settings
+from digest.dates import utcnow
 from digest.models import FeedState
 
 log = logging.getLogger("digest.schedule")
@@ -48,10 +49,6 @@ RETENTION_DAYS = 14
 ARXIV_FEED_KINDS = frozenset({"arxiv-rss", "arxiv-atom"})
 Mode = Literal["embedded", "enqueue"]
 JobBody = Callable[[datetime], Any]
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 # --- arXiv-aware polling ---------------------------------------------------------------------------

@@ -19,10 +19,11 @@ import socket
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from typing import Any
 
 from digest.config import Settings
+from digest.dates import utcnow
 from digest.store.work import WorkItem
 
 log = logging.getLogger("digest.worker")
@@ -31,10 +32,6 @@ UNIT_KINDS: tuple[str, ...] = ("fetch", "backfill", "match", "digests")
 LEASE_SECONDS = 300.0
 IDLE_WAIT_SECONDS = 5.0
 Handler = Callable[[Settings, Any, WorkItem], Any]
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def default_owner() -> str:

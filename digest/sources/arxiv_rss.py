@@ -34,12 +34,12 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timezone
-from email.utils import parsedate_to_datetime
 from functools import lru_cache
 from typing import Any
 
 from lxml import etree
 
+from digest.dates import rfc5322_date
 from digest.errors import ConfigError, ParseError
 from digest.ids import ARXIV_CATEGORY_RE, find_arxiv_id, normalize_doi
 from digest.models import FeedStatus, PaperRecord, ParsedFeed
@@ -309,14 +309,13 @@ def _date(text: str) -> datetime | None:
     text = text.strip()
     if not text:
         return None
-    value: datetime | None
-    try:
-        value = parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
-        value = _iso_date(text)  # RSS 2.0 says RFC 822, but ISO 8601 dates are a common slip
+    value = rfc5322_date(text)
+    if value is not None:
+        return value
+    value = _iso_date(text)  # RSS 2.0 says RFC 822, but ISO 8601 dates are a common slip
     if value is None:
         return None
-    if value.tzinfo is None:  # RFC 5322 "-0000": time in UTC, zone unknown
+    if value.tzinfo is None:
         value = value.replace(tzinfo=timezone.utc)
     try:
         return value.astimezone(timezone.utc)

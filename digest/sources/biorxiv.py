@@ -26,7 +26,7 @@ from urllib.parse import urlsplit, urlunsplit
 from lxml import etree
 
 from digest.errors import ParseError
-from digest.ids import normalize_doi
+from digest.ids import normalize_doi, preprint_doi
 from digest.models import ParsedFeed, PaperRecord
 from digest.sanitize import to_text
 from digest.sources import fields, xmlsafe
@@ -44,8 +44,6 @@ _RDF = "{http://www.w3.org/1999/02/22-rdf-syntax-ns#}"
 _PRISM = "{http://purl.org/rss/1.0/modules/prism/}"
 _DATE_SEG = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _VERSIONED = re.compile(r"(\d{4}\.\d{2}\.\d{2}\.\d+)v(\d+)")
-# A DOI read off a page link carries the version and view: "10.1101/2024.01.01.573838v2.full".
-_DOI_WITH_VERSION = re.compile(r"^(10\.\d{4,9}/(?:\d{4}\.\d{2}\.\d{2}\.)?\d{6,8})v\d+(?:\.[\w.+-]*)?$")
 
 # JATS-to-text debris in API abstracts: O_/C_ open/close markers for structured-abstract titles
 # (ST_ABS), list items (LI, with "C_LIO_LI" between items), small caps (SCPLOW/SCPCAP); figures and
@@ -261,12 +259,6 @@ def _parse_rss(data: bytes, source: str | None) -> ParsedFeed:
                       title=feed_title, warnings=tuple(warnings))
 
 
-def _unversioned(doi: str | None) -> str | None:
-    """The preprint's DOI without the version and page a link adds to it."""
-    m = _DOI_WITH_VERSION.match(doi) if doi else None
-    return m.group(1) if m else doi
-
-
 def _child_text(el: etree._Element, tag: str) -> str | None:
     child = el.find(tag)
     if child is None:
@@ -276,7 +268,8 @@ def _child_text(el: etree._Element, tag: str) -> str | None:
 
 def _rss_record(item: etree._Element) -> PaperRecord:
     about = item.get(f"{_RDF}about") or _child_text(item, f"{_RSS1}link") or ""
-    doi = _unversioned(normalize_doi(_child_text(item, f"{_DC}identifier")) or normalize_doi(about))
+    doi = normalize_doi(_child_text(item, f"{_DC}identifier")) or normalize_doi(about)
+    doi = preprint_doi(doi) if doi else None
     m = _VERSIONED.search(about)
     if not doi and m:
         doi = f"10.1101/{m.group(1)}"

@@ -28,7 +28,7 @@ from urllib.parse import unquote
 import feedparser
 
 from digest.errors import ParseError
-from digest.ids import find_arxiv_id, find_doi
+from digest.ids import find_arxiv_id, find_doi, preprint_doi
 from digest.models import ParsedFeed, PaperRecord
 from digest.sanitize import safe_url, to_text
 from digest.sources import fields, xmlsafe
@@ -56,9 +56,6 @@ _AUTHOR_LIST_GLUE = re.compile(r"^(?:[\s,;]|\band\b|&amp;|&)*$", re.IGNORECASE)
 #: Where a DOI found in HTML text ends: a tag ("doi:10.1/x</a>"), a quote or an escaped character.
 #: "<" followed by a digit stays: SICI DOIs hold "<515::AID-JBM12>".
 _DOI_TEXT_END = re.compile(r"</|<[A-Za-z!]|[\"']|&(?:lt|gt|quot|amp|apos|#\d+|#x[0-9a-f]+);", re.IGNORECASE)
-#: bioRxiv/medRxiv DOIs are numeric after the prefix; their page links add the version and the view
-#: ("10.1101/2024.01.01.573838v2.full.pdf"), which is not part of the DOI the preprint is known by.
-_PREPRINT_DOI = re.compile(r"^(10\.(?:1101|64898)/(?:\d{4}\.\d{2}\.\d{2}\.)?\d{6,8})(?:v\d+)?(?:\.[a-z][\w.+-]*)?$")
 #: What publishers' links put after a DOI in the path: a file extension or the name of a view.
 _LINK_DOI_TAIL = re.compile(r"(?:\.pdf|/(?:full|abstract|pdf|epdf|html|fulltext|full-text|meta|summary|references|"
                             r"figures|citedby|suppinfo|supplementary))$")
@@ -330,8 +327,7 @@ def _doi_in(value: str, *, link: bool | None = None) -> str | None:
         return None
     if link:
         doi = _LINK_DOI_TAIL.sub("", doi)
-    m = _PREPRINT_DOI.match(doi)
-    return m.group(1) if m else doi
+    return preprint_doi(doi)
 
 
 def _record(*, entry_id: Any, link: Any, links: list[str], identifiers: list[Any], texts: list[Any],

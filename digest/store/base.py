@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
 
 from sqlalchemy import Connection, Engine
 
+from digest.dates import utcnow
 
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+__all__ = ["StoreBase", "utcnow"]
 
 
 class StoreBase:

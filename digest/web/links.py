@@ -12,12 +12,13 @@ import logging
 import threading
 import time
 from datetime import datetime, timezone
-from email.utils import format_datetime, parsedate_to_datetime
+from email.utils import format_datetime
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
+from digest.dates import rfc5322_date
 from digest.errors import NotFoundError
 from digest.tokens import TokenData, TokenError, feedback_kind, verify_token
 from digest.web.app import ctx, form_with_csrf, render
@@ -172,13 +173,8 @@ def _not_modified(request: Request, etag: str, updated: datetime) -> bool:
         return "*" in tags or etag in tags
     ims = request.headers.get("if-modified-since")
     if ims:
-        try:
-            since = parsedate_to_datetime(ims)
-        except (TypeError, ValueError):
-            return False
-        if since.tzinfo is None:
-            since = since.replace(tzinfo=timezone.utc)
-        return updated.replace(microsecond=0) <= since
+        since = rfc5322_date(ims)
+        return since is not None and updated.replace(microsecond=0) <= since
     return False
 
 
