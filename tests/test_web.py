@@ -285,6 +285,9 @@ def test_feed_over_http_with_conditional_get(client: TestClient, store: Store) -
     assert client.get(url, headers={"If-Modified-Since": modified}).status_code == 304
     assert client.get(url, headers={"If-None-Match": '"stale"', "If-Modified-Since": modified}).status_code == 200
     assert client.get(url, headers={"If-Modified-Since": "Thu, 01 Jan 1970 00:00:00 GMT"}).status_code == 200
+    # A date no clock can hold is ignored (RFC 9110 §13.1.3: an invalid date is not a condition).
+    for odd in ("Mon, 2 Apr 99999999999999999999 19:18:42 GMT", "Fri, 31 Dec 9999 23:00:00 -1200", "garbage"):
+        assert client.get(url, headers={"If-Modified-Since": odd}).status_code == 200
     rss = client.get(f"/feeds/{user.feed_token}/all.rss")
     assert rss.status_code == 200 and rss.headers["content-type"].startswith("application/rss+xml")
     assert client.get(f"/feeds/not-a-token/sub-{sub.id}.atom").status_code == 404
