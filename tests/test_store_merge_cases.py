@@ -509,3 +509,35 @@ def test_collaborations_are_authors_by_their_whole_name(store: Store, other: tup
     title = "Measurement of the Widget Production Cross Section at 13 TeV"
     ingest(store, [arxiv_rss(title, ("The ATLAS Collaboration",))], [journal(title, other)])
     assert store.paper_count() == (1 if same else 2)
+
+
+# --- a paper on both arXiv and bioRxiv: arXiv numbers its versions --------------------------------
+
+def test_a_preprint_on_biorxiv_then_arxiv_counts_arxiv_versions(store: Store) -> None:
+    """Stored from bioRxiv v3, then arXiv v1 (its record names the bioRxiv DOI): ``version`` is the
+    arXiv version, so arXiv's v2 is announced, and bioRxiv's later versions no longer count."""
+    assert ingest(store, [biorxiv(3, aliases=())], [arxiv_rss(doi=PREPRINT_DOI)]) == [(1, 0, 0, 0), (0, 1, 0, 0)]
+    assert store.get_paper(AID).version == 1
+    assert ingest(store, [arxiv_rss("Sparse Mixtures, Revised", version=2)])[0] == (0, 0, 1, 0)
+    assert ingest(store, [biorxiv(4, title="The bioRxiv Title", aliases=())])[0] == (0, 0, 0, 1)  # no version
+    paper = store.get_paper(AID)
+    assert (paper.version, paper.title) == (2, "Sparse Mixtures, Revised")
+    assert [kind for _, kind, _ in store.papers_after(0)] == ["new", "version"]
+
+
+def test_a_preprint_on_arxiv_then_biorxiv_keeps_counting_arxiv_versions(store: Store) -> None:
+    assert ingest(store, [arxiv_rss(version=3, doi=PREPRINT_DOI)], [biorxiv(1, aliases=())]) == [
+        (1, 0, 0, 0), (0, 1, 0, 0)]
+    # bioRxiv v4 is not arXiv v4: no new version, the arXiv text stays.
+    assert ingest(store, [biorxiv(4, title="The bioRxiv Title", aliases=())])[0] == (0, 1, 0, 0)  # a new via only
+    assert (store.get_paper(AID).version, store.get_paper(AID).title) == (3, TITLE)
+    assert ingest(store, [arxiv_rss(version=4)])[0] == (0, 0, 1, 0)
+    assert store.get_paper(AID).version == 4
+
+
+def test_combining_a_biorxiv_paper_with_an_arxiv_one_takes_the_arxiv_version() -> None:
+    from digest.store import merge
+
+    preprint = merge.new_row(f"doi:{PREPRINT_DOI}", biorxiv(3), arxiv_id=None, doi=PREPRINT_DOI, now=T0)
+    merge.absorb_row(preprint, merge.new_row(f"arxiv:{AID}", arxiv_rss(), arxiv_id=AID, doi=None, now=T0))
+    assert (preprint["arxiv_id"], preprint["version"]) == (AID, 1)

@@ -337,6 +337,8 @@ def absorb_row(row: dict[str, Any], other: dict[str, Any]) -> None:
     """Merge ``other``, a stored paper found to be the same as ``row``, into ``row`` in place: gaps
     filled, categories and keywords joined, identifiers ``row`` lacks taken (its DOI stays; the
     caller keeps the other one as an alias). ``row``'s title and text win, as the paper it is."""
+    if other["arxiv_id"] and not row["arxiv_id"]:
+        row["version"] = other["version"]  # arXiv numbers the versions of a paper it has (_versions_own)
     for name in ("arxiv_id", "openreview_id", "version"):
         if other[name] and not row[name]:
             row[name] = other[name]
@@ -350,10 +352,14 @@ def _versions_own(row: dict[str, Any], rec: PaperRecord) -> bool:
     Only that server says what a new version is. A journal or blog entry linking
     ".../abs/2405.00001v2" names a version, but its title and text are its own and must not replace
     the paper's; nor does a bioRxiv v2 make a paper stored from arXiv v1 a new version.
+
+    A paper posted to both arXiv and bioRxiv is numbered by arXiv alone: ``version`` is the latest
+    arXiv version (the public ``version`` field), and one counter cannot follow two servers (bioRxiv
+    v3 would hide arXiv v2, or pass itself off as arXiv v3).
     """
     if rec.source_kind in _ARXIV_KINDS:
         return bool(rec.arxiv_id) and rec.arxiv_id == row["arxiv_id"]
-    if rec.source_kind == "biorxiv" and rec.doi and row["doi"]:
+    if rec.source_kind == "biorxiv" and rec.doi and row["doi"] and not row["arxiv_id"]:
         return rec.doi.lower() == str(row["doi"]).lower()
     return False
 

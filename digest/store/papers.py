@@ -708,6 +708,10 @@ class PaperStore(StoreBase):
                 row[column] = value
                 idx[value] = row["id"]
                 changed = True
+                if column == "arxiv_id":
+                    # From now on arXiv numbers the paper's versions (merge._versions_own): a number
+                    # bioRxiv gave it is not an arXiv version.
+                    row["version"] = rec.version
         return changed
 
     def _record_aliases(self, state: _Batch, prep: _Prep, row: dict[str, Any]) -> None:
