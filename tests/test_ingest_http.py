@@ -22,7 +22,7 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 import digest.sources
-from digest.sources import arxiv_next_page_url, parse_document
+from digest.sources import arxiv_next_page_url, hf_day_urls, parse_document
 from digest import fetch as fetch_mod
 from digest.cli import cli
 from digest.config import Settings
@@ -449,6 +449,55 @@ def test_open_ended_arxiv_listing_not_newest_first_is_read_one_page(order: str) 
     assert arxiv_next_page_url(newest_first, b"", page, since=None) is None  # a new feed
     naive = (NOW - timedelta(days=1)).astimezone(timezone.utc).replace(tzinfo=None)  # taken as UTC
     assert arxiv_next_page_url(newest_first, b"", page, since=naive) == newest_first + "&start=10"
+
+
+HF_NOW = datetime(2026, 8, 3, 9, 0, tzinfo=timezone.utc)
+
+
+def hf_day(*ids: str) -> bytes:
+    """The real daily-papers answer, its papers given other arXiv ids (another day's list)."""
+    template = json.loads(HF)[0]
+    return json.dumps([{**template, "paper": {**template["paper"], "id": pid}} for pid in ids]).encode()
+
+
+def test_hf_daily_reads_back_to_the_last_poll_and_always_yesterday(httpserver: HTTPServer, store: Store) -> None:
+    """The service was down from 31 July: the latest list, then each day back to the previous
+    poll's, a quiet day (an empty list) included; the next poll reads yesterday's list again (its
+    upvotes still move)."""
+    serve(httpserver, "/api/daily_papers", HF, "application/json", query_string="")
+    days = {"2026-08-02": hf_day("2608.00001", "2607.26654"), "2026-08-01": b"[]",
+            "2026-07-31": hf_day("2607.30003")}
+    for day, body in days.items():
+        serve(httpserver, "/api/daily_papers", body, "application/json", query_string={"date": day})
+    settings = make_settings(httpserver, {"hf": ("hf-daily", "/api/daily_papers")})
+    store.sync_feeds(settings.feeds)
+    store.record_fetch("hf", now=datetime(2026, 7, 31, 23, 0, tzinfo=timezone.utc), outcome="ok",
+                       entry_count=1, batch_hash="x")
+    [run] = ingest_due(settings, store, now=HF_NOW)
+    assert [req.args.get("date") for req, _ in httpserver.log] == [None, "2026-08-02", "2026-08-01", "2026-07-31"]
+    assert run.status == "ok" and run.stats.new == 5 and run.warnings == ()
+    httpserver.clear_log()
+    [again] = ingest_due(settings, store, now=HF_NOW + LATER)
+    assert [req.args.get("date") for req, _ in httpserver.log] == [None, "2026-08-02"]
+    assert again.stats.new == 0
+
+
+@pytest.mark.parametrize(("since", "expected"), [
+    (None, ["2026-08-02"]),                                                   # a new feed: yesterday too
+    (datetime(2026, 8, 3, 1, tzinfo=timezone.utc), ["2026-08-02"]),           # polled earlier today
+    (datetime(2026, 7, 31, 23, tzinfo=timezone.utc), ["2026-08-02", "2026-08-01", "2026-07-31"]),
+    (datetime(2026, 6, 1, tzinfo=timezone.utc), [f"2026-{d}" for d in ("08-02", "08-01", "07-31", "07-30", "07-29",
+                                                                       "07-28", "07-27")]),  # at most a week
+])
+def test_hf_day_urls(since: datetime | None, expected: list[str]) -> None:
+    urls = hf_day_urls("https://huggingface.co/api/daily_papers", since=since, today=HF_NOW.date())
+    assert urls == [f"https://huggingface.co/api/daily_papers?date={day}" for day in expected]
+
+
+@pytest.mark.parametrize("url", ["https://huggingface.co/api/daily_papers?date=2026-08-01",
+                                 "https://mirror.example/hf.json", "https://huggingface.co/api/papers/2607.26654"])
+def test_hf_day_urls_only_for_the_daily_endpoint_without_a_day(url: str) -> None:
+    assert hf_day_urls(url, since=None, today=HF_NOW.date()) == []
 
 
 def biorxiv_page(cursor: int, total: int, n: int) -> dict[str, object]:

@@ -21,7 +21,7 @@ all read a document the same way:
 
 Public names: :data:`PARSERS`, :func:`detect_kind`, :func:`parse_document`, :func:`feed_url`,
 :func:`fetch_feed`, :class:`Parser`, :func:`normalize_encoding`, :func:`content_charset`,
-:func:`arxiv_next_page_url`.
+:func:`arxiv_next_page_url`, :func:`hf_day_urls`.
 """
 
 from __future__ import annotations
@@ -275,11 +275,18 @@ ARXIV_EMPTY_RETRIES = 1
 #: and a moderation hold more. A week covers these; the scheduler backfills longer gaps through
 #: :func:`digest.sources.arxiv_api.backfill`.
 ARXIV_LOOKBACK = timedelta(days=7)
+#: Hugging Face's daily lists read besides the latest one reach back to the day of the previous
+#: successful poll (a service that was down for a while), at most this many days. Yesterday's list is
+#: read at every poll: its papers still gather the upvotes and comments the trending digest ranks by.
+HF_CATCH_UP_DAYS = 7
+#: Kinds whose further pages are a fixed list of URLs, not a cursor taken from the answer: a page
+#: bringing nothing new (a quiet day) is no sign of a server repeating itself, and the list ends.
+_LISTED_PAGES = frozenset({"hf-daily"})
 #: The API's date sort keys (arXiv API user manual §3.1.1.1) and the record field each one orders by.
 _ARXIV_DATE_SORTS = {"submittedDate": "published", "lastUpdatedDate": "updated"}
 
 
-def _pager(kind: str, since: datetime | None = None) -> Pager | None:
+def _pager(kind: str, *, url: str, since: datetime | None, today: date) -> Pager | None:
     if kind == "biorxiv":
         from digest.sources import biorxiv
 
@@ -290,7 +297,25 @@ def _pager(kind: str, since: datetime | None = None) -> Pager | None:
         return lambda url, body, _parsed: openreview.next_page_url(url, body)
     if kind == "arxiv-atom":
         return lambda url, body, parsed: arxiv_next_page_url(url, body, parsed, since=since)
+    if kind == "hf-daily":
+        days = iter(hf_day_urls(url, since=since, today=today))
+        return lambda _url, _body, _parsed: next(days, None)
     return None
+
+
+def hf_day_urls(url: str, *, since: datetime | None, today: date) -> list[str]:
+    """The lists of earlier days to read after Hugging Face's latest one (``?date=YYYY-MM-DD``),
+    newest first: yesterday, and back to the day of ``since`` (the previous successful poll), at
+    most :data:`HF_CATCH_UP_DAYS`. None for a URL that is not the daily-papers endpoint or that
+    already names a day."""
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    if not parts.path.rstrip("/").endswith("/api/daily_papers") or any(k == "date" for k, _ in query):
+        return []
+    yesterday = today - timedelta(days=1)
+    oldest = min(yesterday, max(since.date() if since else yesterday, today - timedelta(days=HF_CATCH_UP_DAYS)))
+    days = (yesterday - timedelta(days=n) for n in range((yesterday - oldest).days + 1))
+    return [urlunsplit(parts._replace(query=urlencode([*query, ("date", day.isoformat())]))) for day in days]
 
 
 def arxiv_next_page_url(url: str, body: bytes, parsed: ParsedFeed, *, since: datetime | None = None) -> str | None:
@@ -363,7 +388,8 @@ def fetch_feed(feed: FeedSettings, settings: FetchSettings, *, etag: str | None 
 
     Pages: bioRxiv's cursor, OpenReview's offset, the arXiv API's OpenSearch ``start``
     (:func:`arxiv_next_page_url`, which reads an open-ended listing back to ``since``, the feed's
-    previous successful poll; an empty arXiv API page is fetched again once before it is believed). Paging stops at the end, after :data:`MAX_PAGES` pages, at a page that brings no new
+    previous successful poll; an empty arXiv API page is fetched again once before it is believed), and
+    Hugging Face's lists of earlier days (:func:`hf_day_urls`). Paging stops at the end, after :data:`MAX_PAGES` pages, at a page that brings no new
     record (a server that keeps answering the same page must not loop us), or at a later page that
     fails; records of the pages read are merged (first occurrence wins), warnings concatenated, with
     one saying why paging stopped early. The returned FetchResult is the first page's, so its
@@ -383,7 +409,7 @@ def fetch_feed(feed: FeedSettings, settings: FetchSettings, *, etag: str | None 
     if _believe_empty(feed.kind, parsed) is False:
         first = fetch(url, settings=settings, user_supplied=user_supplied)
         parsed = _parse_response(feed, first)
-    pager = _pager(feed.kind, since)
+    pager = _pager(feed.kind, url=first.final_url or url, since=since, today=today or date.today())
     if pager is None or parsed.status == "error":
         return first, parsed
     read = _Pages([])
@@ -435,6 +461,9 @@ def _follow_pages(feed: FeedSettings, settings: FetchSettings, pager: Pager, rea
             read.complete = False
             return
         if not read.add(page):
+            if feed.kind in _LISTED_PAGES:
+                next_url = pager(next_url, page_result.body, page)
+                continue
             if page.records:
                 read.notes.append(f"page {number} repeats records already read; stopped paging")
             elif feed.kind == "arxiv-atom":  # still empty after the retry, inside the announced total
