@@ -166,3 +166,43 @@ def test_source_status_wording() -> None:
                           state("b", "arxiv-rss", "quiet"), state("c", "rss", "ok"), state("d", "rss", "empty"),
                           state("e", "rss", "error", "boom\nline two")]) == (
         "cs.LG feed looked stale; retrying", "arXiv did not announce today", "e failed: boom line two")
+
+
+_AID, _PREPRINT_DOI = "2405.01234", "10.1101/2024.05.01.590001"
+_TITLE, _AUTHORS = "Sparse Mixture Models for Efficient Language Modeling", ("Alice Johnson", "Bob Keller")
+
+
+def arxiv_rss(title: str = _TITLE, *, version: int = 1, **kw: object) -> PaperRecord:
+    return PaperRecord("arxiv-rss", _AID, title, _AUTHORS, arxiv_id=_AID, version=version, **kw)  # type: ignore[arg-type]
+
+
+def biorxiv(version: int) -> PaperRecord:
+    return PaperRecord("biorxiv", _PREPRINT_DOI, _TITLE, _AUTHORS, doi=_PREPRINT_DOI, version=version)
+
+
+_T0 = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
+
+
+def test_arxiv_version_after_reset_reaches_a_reader_sent_the_biorxiv_version(store: Store) -> None:
+    """A reader was sent the paper as bioRxiv v3 (outbox_sent_papers.version = 3). arXiv v1 (naming
+    the DOI) makes ``version`` arXiv's 1, and the version sent is forgotten (0): arXiv v2 is an
+    update to this reader, not "older than v3"."""
+    now = _T0 + timedelta(days=1)
+    store.ingest_records("bio", [biorxiv(3)], now=_T0)
+    pid = f"doi:{_PREPRINT_DOI}"
+    user = store.upsert_user("ann@example.org", name="Ann")
+    sub = store.add_subscription(user.id, "sparse", query="sparse").id
+    store.save_matches([NewMatch(sub, pid, 1.0, {"terms": ["sparse"]}, store.get_paper(pid).seq)])
+    store.set_watermark("match", store.max_seq())
+    d = build_digest(store, user, "daily", "2026-11-23", now=now)
+    assert [i.paper.id for i in d.items] == [pid]
+    store.enqueue_digest(user.id, "daily", "2026-11-23", "<m@x>", "s", user.email, b"m", [pid],
+                         d.seq_from, d.seq_to, [3])
+    store.ingest_records("arxiv", [arxiv_rss(version=1, doi=_PREPRINT_DOI)], now=_T0 + timedelta(hours=1))
+    s = store.ingest_records("arxiv", [arxiv_rss("Sparse Mixtures, Revised", version=2)], now=_T0 + timedelta(hours=2))
+    assert s.new_versions == 1  # the store announces arXiv v2
+    paper = store.get_paper(pid)
+    store.save_matches([NewMatch(sub, pid, 1.5, {"terms": ["sparse"]}, paper.seq)])
+    store.set_watermark("match", store.max_seq())
+    d2 = build_digest(store, user, "daily", "2026-11-24", now=now, include_updates=True)
+    assert [(i.paper.id, i.updated, i.paper.version) for i in d2.items] == [(pid, True, 2)]

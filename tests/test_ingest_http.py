@@ -438,6 +438,52 @@ def test_open_ended_arxiv_listing_stops_at_max_pages(httpserver: HTTPServer, sto
     assert run.warnings == ("stopped after 2 pages; later pages are not read",)
 
 
+def test_open_ended_listing_stops_at_the_lookback_even_near_max_pages() -> None:
+    """510 results, 10 a page: open-ended (51 pages > MAX_PAGES=50). Page 1 is within a week of the
+    last poll, page 2 is 30+ days older: paging must stop there, not read on to 50 pages."""
+    since = NOW - timedelta(hours=1)
+    url = ("https://export.arxiv.org/api/query?search_query=cat%3Aq-bio.NC&start=0&max_results=10"
+           "&sortBy=submittedDate&sortOrder=descending")
+    page1 = parse_document("arxiv-atom", dated_arxiv_page(0, 510, NOW, timedelta(minutes=5)))
+    page2_url = arxiv_next_page_url(url, b"", page1, since=since)
+    assert page2_url is not None and "start=10" in page2_url  # page 1 reaches after since - 7 days
+    old = parse_document("arxiv-atom", dated_arxiv_page(10, 510, NOW - timedelta(days=30), timedelta(days=1)))
+    # Page 2's newest paper is 30 days old, far before since - 7 days: nothing beyond it is wanted.
+    # 500 results are left, which 50 pages would hold: "open-ended" is not judged by what is left,
+    # or every further page would be read (50 requests per poll, and no ETag kept).
+    assert arxiv_next_page_url(page2_url, b"", old, since=since) is None
+
+
+def test_open_ended_listing_page_failed_is_read_at_the_next_poll(httpserver: HTTPServer, store: Store) -> None:
+    """Poll 1 (previous poll a day ago) needs page 2 (its newest paper is 7.9 days old, inside
+    since - 7 days) but page 2 answers 500: "the rest is fetched next time". The run still counts as a
+    success for the records read, but last_success stays, so poll 2 reads back as far as poll 1 did
+    and page 2's papers are not lost."""
+    step = timedelta(hours=19)  # page 1 spans NOW .. NOW - 7.1 days; page 2 starts at NOW - 7.9 days
+    query = {"search_query": "cat:cs.LG", "max_results": "10", "sortBy": "submittedDate",
+             "sortOrder": "descending"}
+
+    def serve(start: int, status: int = 200) -> None:
+        body = dated_arxiv_page(start, 50_000, NOW - start * step, step) if status == 200 else b"down"
+        httpserver.expect_request("/api/query", query_string={**query, "start": str(start)}).respond_with_data(
+            body, status=status, content_type="application/atom+xml")
+
+    settings = open_ended_settings(httpserver)
+    store.sync_feeds(settings.feeds)
+    store.record_fetch("cat", now=NOW - timedelta(days=1), outcome="ok", entry_count=10, batch_hash="x")
+    serve(0)
+    serve(10, status=500)
+    [first] = ingest_due(settings, store, now=NOW)
+    assert api_starts(httpserver) == ["0", "10"] and "page 2 failed" in first.warnings[-1]
+    assert "the rest is fetched next time" in first.warnings[-1]
+    httpserver.clear()
+    serve(0)
+    serve(10)
+    [second] = ingest_due(settings, store, now=NOW + LATER)
+    assert "10" in api_starts(httpserver)
+    assert second.stats.new == 10 and store.get_feed_state("cat").last_success == NOW + LATER
+
+
 @pytest.mark.parametrize("order", ["sortBy=relevance&sortOrder=descending",
                                    "sortBy=submittedDate&sortOrder=ascending", ""])
 def test_open_ended_arxiv_listing_not_newest_first_is_read_one_page(order: str) -> None:

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from digest.models import PaperRecord
-from digest.store import Store
+from digest.store import Store, merge
 from digest.store.merge import authors_overlap, title_key, titles_match
 from digest.text import clean_title
 
@@ -536,8 +536,24 @@ def test_a_preprint_on_arxiv_then_biorxiv_keeps_counting_arxiv_versions(store: S
 
 
 def test_combining_a_biorxiv_paper_with_an_arxiv_one_takes_the_arxiv_version() -> None:
-    from digest.store import merge
-
     preprint = merge.new_row(f"doi:{PREPRINT_DOI}", biorxiv(3), arxiv_id=None, doi=PREPRINT_DOI, now=T0)
     merge.absorb_row(preprint, merge.new_row(f"arxiv:{AID}", arxiv_rss(), arxiv_id=AID, doi=None, now=T0))
     assert (preprint["arxiv_id"], preprint["version"]) == (AID, 1)
+
+
+def test_biorxiv_version_does_not_become_version_of_paper_with_arxiv_id(store: Store) -> None:
+    """Hugging Face stores the paper with its arXiv id (no version); bioRxiv v3 merges in and its
+    3 must not fill the empty ``version``: arXiv v1 sets it and arXiv v2 is announced."""
+    ingest(store, [hf_daily()], [biorxiv(3, aliases=())], [arxiv_rss(version=1)])
+    assert store.get_paper(AID).version == 1
+    assert ingest(store, [arxiv_rss("Sparse Mixtures, Revised", version=2)])[0] == (0, 0, 1, 0)
+    assert store.get_paper(AID).title == "Sparse Mixtures, Revised"
+
+
+def test_absorb_row_does_not_take_biorxiv_version_into_arxiv_paper() -> None:
+    """The same through _combine: the survivor has an arXiv id but no version (first seen on Hugging
+    Face), the absorbed paper is bioRxiv v3: the arXiv paper takes no bioRxiv number."""
+    survivor = merge.new_row(f"arxiv:{AID}", hf_daily(), arxiv_id=AID, doi=None, now=T0)
+    preprint = merge.new_row(f"doi:{PREPRINT_DOI}", biorxiv(3, aliases=()), arxiv_id=None, doi=PREPRINT_DOI, now=T0)
+    merge.absorb_row(survivor, preprint)
+    assert survivor["version"] is None

@@ -326,10 +326,10 @@ def arxiv_next_page_url(url: str, body: bytes, parsed: ParsedFeed, *, since: dat
     A result set that cannot be read in :data:`MAX_PAGES` pages is an open-ended listing (a whole
     category, newest first, as :func:`feed_url` builds from ``categories``). Reading all of it would
     ask arXiv for thousands of old papers at every poll, and reading only its first page would lose
-    whatever arXiv announced beyond that page since the last poll. So when the listing is sorted
+    whatever arXiv announced beyond that page since the last poll. So when a listing is sorted
     newest first by date and ``since`` (the feed's previous successful poll) is known, pages are read
-    until one reaches back past ``since`` - :data:`ARXIV_LOOKBACK`; without ``since`` (a new feed),
-    or in another order, its first page is the feed.
+    until one reaches back past ``since`` - :data:`ARXIV_LOOKBACK`, whatever its size; without
+    ``since`` (a new feed), or in another order, the first page of an open-ended listing is the feed.
     """
     total, received = parsed.total_results, len(parsed.records)
     if total is None or received == 0:
@@ -341,18 +341,28 @@ def arxiv_next_page_url(url: str, body: bytes, parsed: ParsedFeed, *, since: dat
     size = max(_non_negative(params.get("max_results")) or received, received)
     if start + received >= total:
         return None
-    if total - start > MAX_PAGES * size and not _reaches_after(parsed, params, since):
+    date_field = _newest_first_by(params)
+    if since is not None and date_field is not None:
+        # Newest first since a known poll: read back to the lookback, however many results there are
+        # (judging "open-ended" by what is left would read every page once few are left).
+        if not _reaches_after(parsed, date_field, since):
+            return None
+    elif total - start > MAX_PAGES * size:
         return None
     query = [(k, v) for k, v in query if k != "start"] + [("start", str(start + received))]
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
-def _reaches_after(page: ParsedFeed, params: dict[str, str], since: datetime | None) -> bool:
-    """Whether a newest-first page of an open-ended listing still holds papers that arXiv may have
-    announced after ``since``: its oldest date is within :data:`ARXIV_LOOKBACK` of it."""
-    field_name = _ARXIV_DATE_SORTS.get(params.get("sortBy", ""))
-    if since is None or field_name is None or params.get("sortOrder", "descending") != "descending":
-        return False
+def _newest_first_by(params: dict[str, str]) -> str | None:
+    """The record field a listing is ordered by, newest first, or None for any other order."""
+    if params.get("sortOrder", "descending") != "descending":
+        return None
+    return _ARXIV_DATE_SORTS.get(params.get("sortBy", ""))
+
+
+def _reaches_after(page: ParsedFeed, field_name: str, since: datetime) -> bool:
+    """Whether a newest-first page still holds papers that arXiv may have announced after
+    ``since``: its oldest date is within :data:`ARXIV_LOOKBACK` of it."""
     # A v1 record's "updated" is its "published" (the API gives both; other sources may not).
     dates = [d for r in page.records if (d := getattr(r, field_name) or r.published) is not None]
     if since.tzinfo is None:
@@ -371,6 +381,8 @@ class _Pages:
     pages: list[ParsedFeed]
     notes: list[str] = field(default_factory=list)
     complete: bool = True
+    #: A page failed (or stayed empty inside the total): the next run must read from where this one did.
+    failed: bool = False
     seen: set[str] = field(default_factory=set)
 
     def add(self, page: ParsedFeed) -> bool:
@@ -453,12 +465,12 @@ def _follow_pages(feed: FeedSettings, settings: FetchSettings, pager: Pager, rea
                 page = _parse_response(feed, page_result)
         except DigestError as exc:  # FetchError, ParseError: the pages already read are kept
             read.notes.append(f"page {number} failed ({one_line(exc, limit=300)}); the rest is fetched next time")
-            read.complete = False
+            read.complete, read.failed = False, True
             return
         if page.status == "error":
             read.notes.append(f"page {number} reports an error ({page.message or 'no message'}); "
                               "the rest is fetched next time")
-            read.complete = False
+            read.complete, read.failed = False, True
             return
         if not read.add(page):
             if feed.kind in _LISTED_PAGES:
@@ -468,7 +480,7 @@ def _follow_pages(feed: FeedSettings, settings: FetchSettings, pager: Pager, rea
                 read.notes.append(f"page {number} repeats records already read; stopped paging")
             elif feed.kind == "arxiv-atom":  # still empty after the retry, inside the announced total
                 read.notes.append(f"page {number} stayed empty; the rest is fetched next time")
-                read.complete = False
+                read.complete, read.failed = False, True
             return
         next_url = pager(next_url, page_result.body, page)
 
@@ -487,5 +499,5 @@ def _merge(read: _Pages) -> ParsedFeed:
     warnings = [w for p in pages for w in p.warnings] + read.notes
     head = pages[0]
     return ParsedFeed(kind=head.kind, records=tuple(records), status="ok" if records else "empty",
-                      title=head.title, message=head.message, warnings=tuple(warnings),
+                      title=head.title, message=head.message, warnings=tuple(warnings), pages_failed=read.failed,
                       total_results=head.total_results, feed_date=head.feed_date)

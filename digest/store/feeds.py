@@ -127,8 +127,13 @@ class FeedStore(StoreBase):
     def record_fetch(self, name: str, *, now: datetime, outcome: str, etag: str | None = None,
                      last_modified: str | None = None, entry_count: int | None = None,
                      batch_hash: str | None = None, feed_date: datetime | None = None,
-                     error: str | None = None, retry_after: float | None = None) -> FeedState:
-        """Record one fetch: ``outcome`` is ok / empty / not-modified / error. Returns the new state."""
+                     error: str | None = None, retry_after: float | None = None, complete: bool = True) -> FeedState:
+        """Record one fetch: ``outcome`` is ok / empty / not-modified / error. Returns the new state.
+
+        ``complete=False`` (a later page failed, its records unread) leaves ``last_success`` where it
+        was: feeds that read back to their previous success (the arXiv API's category listings,
+        Hugging Face's days) then read those pages again at the next run.
+        """
         if outcome not in _FETCH_OUTCOMES:
             raise ValueError(f"unknown fetch outcome {outcome!r}")
         with self.write() as conn:
@@ -146,7 +151,7 @@ class FeedStore(StoreBase):
             else:
                 values.update(last_error=None, consecutive_failures=0,
                               next_attempt=now + (min(interval, STALE_RETRY) if health == "stale" else interval))
-                if health != "stale":
+                if health != "stale" and complete:
                     values["last_success"] = now
                 values.update(_validators(outcome, etag, last_modified))
                 if outcome in ("ok", "empty"):

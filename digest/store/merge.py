@@ -339,7 +339,9 @@ def absorb_row(row: dict[str, Any], other: dict[str, Any]) -> None:
     caller keeps the other one as an alias). ``row``'s title and text win, as the paper it is."""
     if other["arxiv_id"] and not row["arxiv_id"]:
         row["version"] = other["version"]  # arXiv numbers the versions of a paper it has (_versions_own)
-    for name in ("arxiv_id", "openreview_id", "version"):
+    elif other["version"] and not row["version"] and not row["arxiv_id"]:
+        row["version"] = other["version"]
+    for name in ("arxiv_id", "openreview_id"):
         if other[name] and not row[name]:
             row[name] = other[name]
     _fill_gaps(row, _row_gap_fields(other))
@@ -364,6 +366,13 @@ def _versions_own(row: dict[str, Any], rec: PaperRecord) -> bool:
     return False
 
 
+def take_arxiv_numbering(row: dict[str, Any], rec: PaperRecord) -> None:
+    """``row`` has just taken its arXiv id from ``rec``: from now on arXiv numbers its versions
+    (:func:`_versions_own`), so a number another server gave it goes, and ``rec``'s counts only if
+    ``rec`` is arXiv's own (a journal's link to ".../abs/2405.00001v2" is not)."""
+    row["version"] = rec.version if rec.source_kind in _ARXIV_KINDS else None
+
+
 def apply_record(row: dict[str, Any], rec: PaperRecord) -> tuple[bool, bool]:
     """Merge ``rec`` into ``row`` in place; returns (changed, new_version).
 
@@ -383,8 +392,8 @@ def apply_record(row: dict[str, Any], rec: PaperRecord) -> tuple[bool, bool]:
             row["authors"] = list(rec.authors)
         row["title_key"], row["first_author_key"] = title_key(row["title"]), first_author_key(row["authors"])
         row["title_hash"] = title_hash(row["title_key"])
-    elif rec.version and not row["version"]:
-        row["version"] = rec.version
+    elif rec.version and not row["version"] and (not row["arxiv_id"] or _versions_own(row, rec)):
+        row["version"] = rec.version  # a paper arXiv has takes no other server's number
     _fill_gaps(row, _record_gap_fields(rec))
     return row != before, new_version
 

@@ -62,6 +62,7 @@ _S: Table = PaperSourceRow.__table__  # type: ignore[assignment]
 _E: Table = PaperEventRow.__table__  # type: ignore[assignment]
 _G: Table = SignalRow.__table__  # type: ignore[assignment]
 _A: Table = PaperAliasRow.__table__  # type: ignore[assignment]
+_SENT: Table = SentPaperRow.__table__  # type: ignore[assignment]
 #: What refers to a paper, for combining two stored papers found to be one (_combine): the tables
 #: whose rows simply move, and those with a unique key beside paper_id (the survivor's row wins).
 _MOVED: tuple[Table, ...] = (_S, _E, _G, _A)
@@ -95,6 +96,13 @@ class SignalPoint:
     upvotes: int | None
     comments: int | None
     stars: int | None
+
+
+def _forget_sent_numbers(conn: Connection, paper_ids: Sequence[str]) -> None:
+    """The versions readers were sent of papers arXiv now numbers were another server's numbers
+    (bioRxiv v3 is not arXiv v3): 0 stands for "an earlier version", so arXiv's next version is
+    an update to them, as :func:`digest.digests.select` compares."""
+    conn.execute(update(_SENT).where(_SENT.c.paper_id.in_(paper_ids), _SENT.c.version.is_not(None)).values(version=0))
 
 
 @lru_cache(maxsize=4096)  # a batch shares "now" and, for arXiv, one announcement date
@@ -393,6 +401,8 @@ class _Batch:
     doi_aliases: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
     #: Stored papers found to be another paper of this batch (absorbed id -> surviving id).
     combines: dict[str, str] = field(default_factory=dict)
+    #: Papers whose versions arXiv numbers from this batch on (merge.take_arxiv_numbering).
+    renumbered: set[str] = field(default_factory=set)
     vias: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     new_vias: list[dict[str, Any]] = field(default_factory=list)
     changed_vias: list[dict[str, Any]] = field(default_factory=list)
@@ -708,10 +718,9 @@ class PaperStore(StoreBase):
                 row[column] = value
                 idx[value] = row["id"]
                 changed = True
-                if column == "arxiv_id":
-                    # From now on arXiv numbers the paper's versions (merge._versions_own): a number
-                    # bioRxiv gave it is not an arXiv version.
-                    row["version"] = rec.version
+                if column == "arxiv_id" and (row["version"] or rec.version):
+                    merge.take_arxiv_numbering(row, rec)
+                    state.renumbered.add(row["id"])
         return changed
 
     def _record_aliases(self, state: _Batch, prep: _Prep, row: dict[str, Any]) -> None:
@@ -805,6 +814,8 @@ class PaperStore(StoreBase):
         _raw_insert(conn, _G, state.signals)
         if state.combines:
             self._combine(conn, state)
+        for chunk in _chunks(sorted(state.renumbered)):
+            _forget_sent_numbers(conn, chunk)
 
     def _combine(self, conn: Connection, state: _Batch) -> None:
         """Fold each absorbed paper into its survivor: everything that refers to it moves (where the
@@ -827,6 +838,8 @@ class PaperStore(StoreBase):
                 # "new" event goes (the survivor has one) and its record counts as merged, not new.
                 conn.execute(delete(_E).where(_E.c.paper_id == absorbed))
                 state.new, state.merged, other["seq"] = state.new - 1, state.merged + 1, 0
+            if other["arxiv_id"] and not row["arxiv_id"]:
+                _forget_sent_numbers(conn, [survivor])  # before the absorbed paper's (arXiv's) move in
             for table in _MOVED:
                 conn.execute(update(table).where(table.c.paper_id == absorbed).values(paper_id=survivor))
             for table, keys in _MOVED_UNIQUE:
