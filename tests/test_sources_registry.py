@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -156,6 +156,16 @@ def test_feed_url_built_from_settings() -> None:
         "https://api.biorxiv.org/details/biorxiv/2026-07-15/2026-07-17/0")
     assert feed_url(_feed(kind="biorxiv", server="medrxiv"), today=date(2026, 9, 15)).startswith(
         "https://api.biorxiv.org/details/medrxiv/2026-09-13/2026-09-15/0")
+
+
+@pytest.mark.parametrize(("since", "start"), [
+    (datetime(2026, 7, 17, 6, tzinfo=timezone.utc), "2026-07-15"),   # polled today: the usual three days
+    (datetime(2026, 7, 10, 6, tzinfo=timezone.utc), "2026-07-09"),   # down for a week: back to the day before
+    (datetime(2026, 1, 1, tzinfo=timezone.utc), "2026-06-18"),       # a month at most
+])
+def test_biorxiv_feed_reads_back_to_the_previous_poll(since: datetime, start: str) -> None:
+    assert feed_url(_feed(kind="biorxiv"), today=date(2026, 7, 17), since=since) == (
+        f"https://api.biorxiv.org/details/biorxiv/{start}/2026-07-17/0")
 
 
 def test_feed_url_arxiv_categories_use_the_arxiv_modules() -> None:

@@ -54,6 +54,9 @@ __all__ = ["PARSERS", "Parser", "detect_kind", "parse_document", "feed_url", "fe
 MAX_PAGES = 50
 #: bioRxiv feeds without a URL fetch the posts of the last few days (weekends post little).
 BIORXIV_DAYS = 3
+#: ... and after an outage, back to the day before the previous successful poll, this many days at
+#: most (bioRxiv posts ~100-150 a day: a month is within MAX_PAGES pages of 100).
+BIORXIV_MAX_DAYS = 30
 
 
 class Parser(Protocol):
@@ -226,12 +229,14 @@ def _xml_with_charset(data: bytes, charset: str | None) -> tuple[bytes, str | No
     return text.encode("utf-8"), None
 
 
-def feed_url(feed: FeedSettings, *, today: date | None = None) -> str:
+def feed_url(feed: FeedSettings, *, today: date | None = None, since: datetime | None = None) -> str:
     """Where a configured feed is fetched from; an explicit ``url`` always wins.
 
     arXiv categories -> rss.arxiv.org (arxiv-rss) or an API query (arxiv-atom); hf-daily -> the daily
     papers API; openreview ``venue`` -> API v2 notes of that venue; biorxiv ``server`` (default
-    biorxiv) -> details API for the last :data:`BIORXIV_DAYS` days.
+    biorxiv) -> details API for the last :data:`BIORXIV_DAYS` days, or back to the day before
+    ``since`` (the feed's previous successful poll) when that is longer ago, :data:`BIORXIV_MAX_DAYS`
+    at most: the details API answers by posting date, so days a service was down are read then.
     """
     if feed.url:
         return feed.url
@@ -257,8 +262,11 @@ def feed_url(feed: FeedSettings, *, today: date | None = None) -> str:
         from digest.sources import biorxiv
 
         end = today or date.today()
+        start = end - timedelta(days=BIORXIV_DAYS - 1)
+        if since is not None:
+            start = max(min(start, since.date() - timedelta(days=1)), end - timedelta(days=BIORXIV_MAX_DAYS - 1))
         try:
-            return biorxiv.details_url(feed.server or "biorxiv", end - timedelta(days=BIORXIV_DAYS - 1), end, 0)
+            return biorxiv.details_url(feed.server or "biorxiv", start, end, 0)
         except ValueError as exc:
             raise ConfigError(str(exc), key=f"feeds.{feed.name}.server") from None
     raise ConfigError(f"feed {feed.name!r} of kind {feed.kind} needs a url", key=f"feeds.{feed.name}")
@@ -411,7 +419,7 @@ def fetch_feed(feed: FeedSettings, settings: FetchSettings, *, etag: str | None 
     """
     from digest.fetch import fetch  # the one network chokepoint
 
-    url = feed_url(feed, today=today)
+    url = feed_url(feed, today=today, since=since)
     user_supplied = bool(feed.url) or feed.kind not in ("arxiv-rss", "arxiv-atom", "hf-daily", "openreview",
                                                         "biorxiv")
     first = fetch(url, settings=settings, etag=etag, last_modified=last_modified, user_supplied=user_supplied)
