@@ -78,11 +78,15 @@ def strip_tex(text: str) -> str:
     return text.replace("{", "").replace("}", "")
 
 
-def clean_title(raw: str) -> str:
-    """Display title: entities decoded, markup dropped, TeX resolved, whitespace collapsed."""
-    text = html.unescape(raw)
-    text = _TAGS_RE.sub("", text) if "<" in text else text
-    return collapse_ws(strip_tex(text))
+def clean_title(plain: str) -> str:
+    """Display title of a plain-text title: TeX resolved, whitespace collapsed.
+
+    ``plain`` is text, never markup: what an XML or JSON parser read from a field that is text (arXiv
+    escapes its titles exactly once), or :func:`digest.sanitize.to_text` of one that is HTML. Reading
+    it as HTML again would decode its entities a second time and delete "tags" that are
+    mathematics or medicine: "infants aged <6 months and adults aged >60 years", "$1<p<2$".
+    """
+    return collapse_ws(strip_tex(plain))
 
 
 def clean_text(raw: str | None) -> str:

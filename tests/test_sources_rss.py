@@ -136,6 +136,25 @@ def test_entry_naming_an_arxiv_paper_merges_by_arxiv_id() -> None:
     assert r.authors == ("J. Smith", "A. B. Doe") and r.categories == ("cs.LG",)
 
 
+@pytest.mark.parametrize("title", [
+    "<title><![CDATA[RSV in infants aged <6 months and adults aged >60 years]]></title>",
+    "<title>RSV in infants aged &lt;6 months and adults aged &gt;60 years</title>",
+])
+def test_inequalities_in_titles_are_text(title: str) -> None:
+    """A "<" and a later ">" in a title are mathematics or medicine, not a tag to delete."""
+    (r,) = rss.parse(_rss(f"<item>{title}<link>https://www.medrxiv.org/content/10.1101/2024.02.06.24302399v1</link>"
+                          "</item>")).records
+    assert r.title == "RSV in infants aged <6 months and adults aged >60 years"
+
+
+def test_inequalities_in_atom_text_titles_are_text() -> None:
+    body = (b'<feed xmlns="http://www.w3.org/2005/Atom"><title>Lab</title><id>urn:lab</id>'
+            b'<entry><title type="text">Bounds for n&lt;k and k&gt;m when p&lt;0.05 and q&gt;1</title>'
+            b'<id>urn:uuid:2</id><link href="https://lab.example.org/posts/2"/></entry></feed>')
+    (r,) = rss.parse(body).records
+    assert r.title == "Bounds for n<k and k>m when p<0.05 and q>1"
+
+
 def test_atom_feed_with_content_and_authors() -> None:
     body = b"""<?xml version="1.0" encoding="utf-8"?>
 <feed xmlns="http://www.w3.org/2005/Atom"><title>Lab</title><id>urn:lab</id><updated>2025-03-01T00:00:00Z</updated>

@@ -34,9 +34,8 @@ from digest.config import FetchSettings
 from digest.errors import FeedError, ParseError
 from digest.ids import ARXIV_CATEGORY_RE, find_arxiv_id, normalize_doi, parse_arxiv_id
 from digest.models import FeedStatus, PaperRecord, ParsedFeed
-from digest.sources.arxiv_rss import plain_title
 from digest.sources.xmlsafe import parse_document
-from digest.text import collapse_ws, normalize_author
+from digest.text import clean_title, collapse_ws, normalize_author
 
 __all__ = ["KIND", "API_URL", "parse", "query_url", "search", "backfill", "lookup"]
 
@@ -117,7 +116,7 @@ def _record(entry: etree._Element, entry_id: str) -> PaperRecord | None:
     return PaperRecord(
         source_kind=KIND,
         external_id=arxiv_id,
-        title=plain_title(title_raw),
+        title=clean_title(title_raw),
         title_original=title_raw,
         authors=tuple(normalize_author(a.findtext(f"{_ATOM}name") or "")
                       for a in entry.iterfind(f"{_ATOM}author") if (a.findtext(f"{_ATOM}name") or "").strip()),

@@ -26,8 +26,7 @@ Two parsers yield the same records: :func:`parse` (lxml, the fast path used for 
 every fixture and on generated feeds). Both only extract raw strings; :func:`_record` turns them into
 a :class:`PaperRecord`, so the two can differ only in extraction.
 
-Public names: :data:`KIND`, :func:`parse`, :func:`parse_with_feedparser`, :func:`feed_url`,
-:func:`plain_title` (shared with the other arXiv sources).
+Public names: :data:`KIND`, :func:`parse`, :func:`parse_with_feedparser`, :func:`feed_url`.
 """
 
 from __future__ import annotations
@@ -44,9 +43,9 @@ from digest.errors import ConfigError, ParseError
 from digest.ids import ARXIV_CATEGORY_RE, find_arxiv_id, normalize_doi
 from digest.models import FeedStatus, PaperRecord, ParsedFeed
 from digest.sources.xmlsafe import check_no_entities, parse_document
-from digest.text import collapse_ws, split_authors, strip_tex
+from digest.text import clean_title, collapse_ws, split_authors
 
-__all__ = ["KIND", "parse", "parse_with_feedparser", "feed_url", "plain_title", "ERROR_TITLE_PREFIX"]
+__all__ = ["KIND", "parse", "parse_with_feedparser", "feed_url", "ERROR_TITLE_PREFIX"]
 
 KIND = "arxiv-rss"
 FEED_BASE = "https://rss.arxiv.org/rss/"
@@ -245,7 +244,7 @@ def _record(item: _Item) -> PaperRecord | None:
     return PaperRecord(
         source_kind=KIND,
         external_id=arxiv_id,
-        title=plain_title(title_raw),
+        title=clean_title(title_raw),
         title_original=title_raw,
         authors=tuple(split_authors(get("creator", ""))),
         abstract=abstract,
@@ -291,17 +290,6 @@ def _abstract(description: str) -> str:
 def _categories(raw: tuple[str, ...]) -> tuple[str, ...]:
     """Whitespace-collapsed, empty ones dropped, first occurrence kept."""
     return tuple(dict.fromkeys(c for c in (" ".join(x.split()) for x in raw) if c))
-
-
-def plain_title(raw: str) -> str:
-    """Display title of a plain-text arXiv title: TeX resolved, whitespace collapsed.
-
-    arXiv escapes its titles and abstracts exactly once, so the parsed text is plain text, not HTML:
-    ``$1<p<2$ and $q>3$`` is mathematics. :func:`digest.text.clean_title` would take ``<p<2$ and $q>``
-    for a tag and delete it, so arXiv sources use this instead (the RSS fixture has 39 abstracts with
-    ``<``).
-    """
-    return collapse_ws(strip_tex(raw))
 
 
 @lru_cache(maxsize=64)  # every item of one announcement carries the same pubDate

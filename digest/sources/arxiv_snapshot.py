@@ -39,10 +39,9 @@ from digest.dates import rfc5322_date
 from digest.errors import ParseError
 from digest.ids import normalize_doi, parse_arxiv_id
 from digest.models import PaperRecord, ParsedFeed
-from digest.sources.arxiv_rss import plain_title
 from digest.sources.fields import storable
 from digest.sources.sniff import GZIP_MAGIC, ZIP_MAGIC
-from digest.text import collapse_ws, normalize_author, split_authors
+from digest.text import clean_title, collapse_ws, normalize_author, split_authors
 
 __all__ = ["KIND", "SnapshotStats", "iter_records", "read_path", "open_snapshot", "DAMAGED_ERRORS", "parse",
            "record_from_json"]
@@ -320,7 +319,7 @@ def record_from_json(obj: Any) -> PaperRecord:
     return PaperRecord(
         source_kind=KIND,
         external_id=arxiv_id,
-        title=plain_title(title_raw),
+        title=clean_title(title_raw),
         title_original=title_raw.strip(),
         authors=_authors(obj),
         abstract=collapse_ws(_str(get("abstract"))),
