@@ -116,6 +116,17 @@ def test_doi_from_entry(where: str, value: str) -> None:
     assert rss.entry_ids(**kw) == (None, "10.1145/3580305.3599256")  # type: ignore[arg-type]
 
 
+def test_an_entry_with_its_own_doi_is_not_the_arxiv_paper_its_text_mentions() -> None:
+    """A journal's news story about a preprint: its DOI makes it its own publication."""
+    assert rss.entry_ids(entry_id="https://www.nature.com/articles/d41586-024-00400-1",
+                         link="https://www.nature.com/articles/d41586-024-00400-1",
+                         identifiers=["doi:10.1038/d41586-024-00400-1"],
+                         texts=["described in a preprint (arXiv:2401.01234)"]) == (None, "10.1038/d41586-024-00400-1")
+    # Without a DOI of its own, an entry naming a paper in its text is about that paper (a lab's post).
+    assert rss.entry_ids(entry_id="https://lab.example.org/p/1", link="https://lab.example.org/p/1",
+                         texts=["Our paper arXiv:2401.01234v2 is out"]) == (("2401.01234", 2), None)
+
+
 def test_bare_doi_in_prose_is_not_taken() -> None:
     # A reference list in a summary names other papers' DOIs; only "doi:" or doi.org counts.
     assert rss.entry_ids(entry_id="tag:1", link="https://example.org/1", texts=["cf. 10.1000/xyz123"]) == (None, None)

@@ -294,12 +294,17 @@ def entry_ids(*, entry_id: str | None, link: str | None, links: list[str] | None
               identifiers: list[str] | None = None, texts: list[str | None] | None = None
               ) -> tuple[tuple[str, int | None] | None, str | None]:
     """The arXiv id (with version) and DOI an entry names, looking at its identifiers and links
-    first and its text last; (None, None) when it names neither."""
+    first and its text last; (None, None) when it names neither.
+
+    An entry whose identifiers or links give it a DOI of its own is that publication: an arXiv id in
+    its text is a paper it discusses or cites (a journal's news story about a preprint), not itself.
+    """
     strong = [*(identifiers or []), link, entry_id, *(links or [])]
     arxiv = next((a for s in strong if (a := find_arxiv_id(s))), None)
     doi = next((d for s in strong if s and (d := _doi_in(s))), None)
     if arxiv is None:
-        arxiv = next((a for t in texts or [] if (a := find_arxiv_id(t))), None)
+        if doi is None:
+            arxiv = next((a for t in texts or [] if (a := find_arxiv_id(t))), None)
     elif arxiv[1] is None:
         # A link to the abstract page has no version; the text may name the same id with one.
         arxiv = next((a for t in texts or [] if (a := find_arxiv_id(t)) and a[0] == arxiv[0] and a[1]), arxiv)
