@@ -166,6 +166,30 @@ def test_inequalities_in_atom_text_titles_are_text() -> None:
     assert r.title == "Bounds for n<k and k>m when p<0.05 and q>1"
 
 
+def test_relative_links_resolve_against_the_feed() -> None:
+    """RFC 3986 §5: against the feed's own URL (its rel="self" link), else the site it names."""
+    body = (b'<rss version="2.0" xmlns:atom="http://www.w3.org/2005/Atom"><channel><title>PsyArXiv</title>'
+            b'<link>https://osf.io/preprints/psyarxiv</link>'
+            b'<atom:link href="https://osf.io/preprints/psyarxiv/feed.rss" rel="self" type="application/rss+xml"/>'
+            b'<item><title>Absolute path</title><link>/preprints/psyarxiv/ab12c</link>'
+            b'<guid isPermaLink="false">ab12c</guid></item>'
+            b'<item><title>Relative path</title><link>cd34e</link>'
+            b'<enclosure url="cd34e/download.pdf" type="application/pdf" length="1"/></item>'
+            b'<item><title>No link</title><guid isPermaLink="false">x</guid></item></channel></rss>')
+    parsed = rss.parse(body)
+    assert [(r.title, r.url, r.pdf_url) for r in parsed.records] == [
+        ("Absolute path", "https://osf.io/preprints/psyarxiv/ab12c", None),
+        ("Relative path", "https://osf.io/preprints/psyarxiv/cd34e", "https://osf.io/preprints/psyarxiv/cd34e/download.pdf")]
+    assert parsed.warnings == ("entry 3 skipped: no link, id, arXiv id or DOI",)
+    doc = {"version": "https://jsonfeed.org/version/1.1", "title": "Lab", "home_page_url": "https://lab.example.org/",
+           "items": [{"id": "1", "url": "/pubs/sparse-moe", "title": "Sparse MoE"}]}
+    (r,) = rss.parse(json.dumps(doc).encode()).records
+    assert r.url == "https://lab.example.org/pubs/sparse-moe"
+    # Without an absolute URL of the feed's own, a relative link names nothing.
+    bare = _rss("<item><title>Orphan</title><link>/p/1</link></item>").replace(b"https://example.org/", b"/")
+    assert rss.parse(bare).records == ()
+
+
 def test_atom_feed_with_content_and_authors() -> None:
     body = b"""<?xml version="1.0" encoding="utf-8"?>
 <feed xmlns="http://www.w3.org/2005/Atom"><title>Lab</title><id>urn:lab</id><updated>2025-03-01T00:00:00Z</updated>

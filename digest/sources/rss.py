@@ -23,7 +23,7 @@ import re
 import time
 from datetime import datetime, timezone
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote, urljoin, urlsplit
 
 import feedparser
 
@@ -105,11 +105,32 @@ def _parse_xml_feed(data: bytes, source: str | None) -> ParsedFeed:
         entries.pop()
         warnings.append("document is truncated; dropped the last, incomplete entry")
     feed = d.get("feed", {})
-    records = _collect((_entry_record(e) for e in entries), warnings)
+    base = _base_url([lk.get("href") for lk in feed.get("links", []) if isinstance(lk, dict) and lk.get("rel") == "self"]
+                     + [feed.get("link")])
+    records = _collect((_entry_record(e, base) for e in entries), warnings)
     feed_date = _struct_time(dict.get(feed, "updated_parsed")) or _struct_time(dict.get(feed, "published_parsed"))
     title = to_text(feed.get("title")) or None
     return ParsedFeed(kind=KIND, records=tuple(records), status="ok" if records else "empty", title=title,
                       warnings=tuple(warnings), feed_date=feed_date)
+
+
+def _base_url(candidates: list[Any]) -> str | None:
+    """What an entry's relative links are relative to: the first absolute http(s) URL of the feed's
+    own (RFC 3986 §5.1: the URI the document was retrieved from, which its rel="self" link states;
+    else the site it belongs to)."""
+    for value in candidates:
+        url = safe_url(fields.text(value))
+        if url and urlsplit(url).netloc:
+            return url
+    return None
+
+
+def _resolve(base: str | None, value: Any) -> str | None:
+    """``value`` as an absolute URL against ``base`` when it is a relative reference (RFC 3986 §5.2)."""
+    text = fields.text(value)
+    if text and base and not urlsplit(text).scheme and not text.startswith("//"):
+        return urljoin(base, text)
+    return text
 
 
 def _truncated(data: bytes) -> bool:
@@ -188,7 +209,7 @@ def _entry_date(entry: Any, key: str) -> datetime | None:
     return _struct_time(dict.get(entry, f"{key}_parsed"))
 
 
-def _entry_record(entry: Any) -> tuple[PaperRecord, list[str]] | str:
+def _entry_record(entry: Any, base: str | None = None) -> tuple[PaperRecord, list[str]] | str:
     """One feedparser entry as a record, or the reason it was skipped."""
     links = [str(lk["href"]) for lk in entry.get("links", []) if isinstance(lk, dict) and lk.get("href")]
     identifiers = [entry.get(k) for k in ("dc_identifier", "prism_doi", "prism_url") if entry.get(k)]
@@ -208,7 +229,7 @@ def _entry_record(entry: Any) -> tuple[PaperRecord, list[str]] | str:
         categories=[t.get("term") or t.get("label") for t in entry.get("tags", []) if isinstance(t, dict)],
         published=_entry_date(entry, "published") or _entry_date(entry, "created"),
         updated=_entry_date(entry, "updated"), pdf=pdf,
-        license=entry.get("rights"),
+        license=entry.get("rights"), base=base,
     )
 
 
@@ -338,7 +359,7 @@ def _doi_in(value: str, *, link: bool | None = None) -> str | None:
 def _record(*, entry_id: Any, link: Any, links: list[str], identifiers: list[Any], texts: list[Any],
             raw_title: Any, body: Any, authors: tuple[str, ...], categories: list[Any],
             published: datetime | None, updated: datetime | None, pdf: Any = None,
-            license: Any = None) -> tuple[PaperRecord, list[str]] | str:
+            license: Any = None, base: str | None = None) -> tuple[PaperRecord, list[str]] | str:
     notes: list[str] = []
     plain_title = to_text(raw_title if isinstance(raw_title, str) else "")
     legacy = _legacy_arxiv(plain_title)
@@ -355,7 +376,9 @@ def _record(*, entry_id: Any, link: Any, links: list[str], identifiers: list[Any
         title = title[:MAX_TITLE]
         notes.append(f"title cut to {MAX_TITLE} characters")
     entry_id = fields.text(entry_id)
-    link = safe_url(fields.text(link))
+    link = safe_url(_resolve(base, link))
+    links = [_resolve(base, x) or "" for x in links]
+    pdf = _resolve(base, pdf)
     arxiv, doi = entry_ids(entry_id=entry_id, link=link, links=[str(x) for x in links],
                            identifiers=[str(x) for x in identifiers if isinstance(x, str)],
                            texts=[str(t) if isinstance(t, str) else None for t in texts])
@@ -409,7 +432,8 @@ def _parse_json_feed(data: bytes, source: str | None) -> ParsedFeed:
         raise ParseError(KIND, "JSON Feed without an 'items' array", source=source)
     warnings: list[str] = []
     feed_authors = _json_authors(doc)
-    records = _collect((_json_item(item, feed_authors) for item in items), warnings)
+    base = _base_url([doc.get("feed_url"), doc.get("home_page_url")])
+    records = _collect((_json_item(item, feed_authors, base) for item in items), warnings)
     return ParsedFeed(kind=KIND, records=tuple(records), status="ok" if records else "empty",
                       title=to_text(fields.text(doc.get("title"))) or None, warnings=tuple(warnings))
 
@@ -421,7 +445,7 @@ def _json_authors(obj: dict[str, Any]) -> tuple[str, ...]:
     return _authors([p["name"] for p in people if isinstance(p, dict) and isinstance(p.get("name"), str)])
 
 
-def _json_item(item: Any, feed_authors: tuple[str, ...]) -> tuple[PaperRecord, list[str]] | str:
+def _json_item(item: Any, feed_authors: tuple[str, ...], base: str | None = None) -> tuple[PaperRecord, list[str]] | str:
     if not isinstance(item, dict):
         return "not an object"
     body = fields.text(item.get("content_html")) or fields.text(item.get("summary")) or \
@@ -435,5 +459,5 @@ def _json_item(item: Any, feed_authors: tuple[str, ...]) -> tuple[PaperRecord, l
         categories=list(fields.strings(item.get("tags"))),
         published=fields.timestamp(item.get("date_published")), updated=fields.timestamp(item.get("date_modified")),
         pdf=next((a.get("url") for a in item.get("attachments") or []
-                  if isinstance(a, dict) and "pdf" in str(a.get("mime_type", "")).lower()), None),
+                  if isinstance(a, dict) and "pdf" in str(a.get("mime_type", "")).lower()), None), base=base,
     )
