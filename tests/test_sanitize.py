@@ -231,3 +231,28 @@ def test_display_text_is_always_balanced_and_encodable(raw: str) -> None:
             while open_.pop() != "i":
                 pass
     assert not open_
+
+
+# --- publishers' formulas and tables --------------------------------------------------------------
+
+@pytest.mark.parametrize(("markup", "text"), [
+    # APS: presentation MathML, escaped once in the RSS description like the rest of the HTML.
+    ('<p>period <math xmlns="http://www.w3.org/1998/Math/MathML" display="inline"><mrow><mi>T</mi><mo>=</mo>'
+     '<mn>2</mn><mi>π</mi><mo>/</mo><mi>ω</mi></mrow></math> where <math><mi>N</mi><mo>&lt;</mo>'
+     '<msup><mn>10</mn><mn>5</mn></msup></math>.</p>', "period T=2π/ω where N<10^5."),
+    # Elsevier/JATS: prefixed MathML; the TeX annotation repeats the formula and is dropped.
+    ('a <mml:math><mml:semantics><mml:msub><mml:mi>E</mml:mi><mml:mn>0</mml:mn></mml:msub>'
+     '<mml:annotation encoding="application/x-tex">E_0</mml:annotation></mml:semantics></mml:math> b', "a E_0 b"),
+    # IEEE: JATS formula elements without a prefix.
+    ('We achieve <inline-formula><tex-math notation="LaTeX">$O(\\sqrt{n})$</tex-math></inline-formula> regret.',
+     "We achieve $O(\\sqrt{n})$ regret."),
+    # Table cells are separate values, rows separate lines.
+    ("<table><tr><th>Study</th><th>N</th><th>d</th></tr><tr><td>1</td><td>2141</td><td>0.04</td></tr></table>",
+     "Study N d\n1 2141 0.04"),
+])
+def test_formulas_and_tables_become_readable_text(markup: str, text: str) -> None:
+    assert to_text(markup) == text
+
+
+def test_words_that_look_like_formula_tags_stay_text() -> None:
+    assert to_text("mean <mean> and <m> and m<n, <mi> alone") == "mean <mean> and <m> and m<n, alone"
