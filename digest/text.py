@@ -58,6 +58,18 @@ def collapse_ws(text: str) -> str:
     return " ".join(text.split())
 
 
+#: Operator names TeX typesets as words with space around them: "n\\log n" reads "n log n".
+_TEX_WORDS = frozenset(name for name, value in _TEX_SYMBOLS.items() if name == value)
+_TEX_MATH_DELIMITERS = re.compile(r"\\[()\[\]]")
+
+
+def _tex_symbol(m: re.Match[str]) -> str:
+    value = _TEX_SYMBOLS[m.group(1)]
+    if m.group(1) in _TEX_WORDS and m.start() and m.string[m.start() - 1].isalnum():
+        return f" {value}"
+    return value
+
+
 def strip_tex(text: str) -> str:
     """Resolve common TeX accents/commands and drop math delimiters and braces."""
     if "\\" not in text and "$" not in text and "{" not in text:
@@ -72,7 +84,8 @@ def strip_tex(text: str) -> str:
             if new == text:
                 break
             text = new
-        text = _TEX_SYMBOL_RE.sub(lambda m: _TEX_SYMBOLS[m.group(1)], text)
+        text = _TEX_SYMBOL_RE.sub(_tex_symbol, text)
+        text = _TEX_MATH_DELIMITERS.sub("", text)  # LaTeX's inline and display math: \(k\)-hop, \[x\]
     if "$" in text:
         text = _TEX_MATH_RE.sub(r"\1", text)
     return text.replace("{", "").replace("}", "")
@@ -141,6 +154,20 @@ _INITIALS_RE = re.compile(r"(?:[A-Z]\.\s?)+(?:-[A-Z]\.)?")
 _MAYBE_INITIALS = re.compile(r", ?[^ ,]\.")
 
 
+def _bibtex_names(field: str) -> list[str] | None:
+    """BibTeX's list, which lab and publication pages copy: "Smith, John and van der Berg, Jan", one
+    "Last, First" name between each " and ". None unless every part has one comma after a surname
+    (one word, or name particles and a word): "Alice Smith, Bob and Carol Lin" is a plain list."""
+    chunks = field.split(" and ")
+    for chunk in chunks:
+        if chunk.count(",") != 1:
+            return None
+        last = chunk.split(",", 1)[0].split()
+        if not last or any(word.lower() not in NAME_PARTICLES for word in last[:-1]):
+            return None
+    return [normalize_author(chunk) for chunk in chunks]
+
+
 def split_authors(field: str) -> list[str]:
     """Split a one-field author list ("A, B and C", "A; B", "A, B, and C") into names.
 
@@ -158,6 +185,8 @@ def split_authors(field: str) -> list[str]:
         parts = [s.strip() for s in field.split(";")]
     else:
         if " and " in field:  # after collapse_ws, \s+ can only be one space
+            if "," in field and (bibtex := _bibtex_names(field)) is not None:
+                return bibtex
             field = _AND_RE.sub(", ", field)
         parts = [s.strip() for s in field.split(",")]
         # Every initials token holds a ".": without one (three fields in four) skip the regex.

@@ -529,3 +529,57 @@ def test_sciencedirect_authors_line_gives_the_authors() -> None:
     # An author element wins over a line in the text.
     item = item.replace("</title>", "</title><dc:creator>Ann Other</dc:creator>")
     assert rss.parse(_rss(item)).records[0].authors == ("Ann Other",)
+
+
+# --- what publishers put around the paper --------------------------------------------------------
+
+@pytest.mark.parametrize(("title", "expected"), [
+    ("Molecules, Vol. 29, Pages 789: Synthesis of Novel Thiazole–Pyrazole Hybrids",   # MDPI
+     "Synthesis of Novel Thiazole–Pyrazole Hybrids"),
+    ("Chromatin accessibility dynamics in human neurodevelopment [Neuroscience]",      # PNAS's section
+     "Chromatin accessibility dynamics in human neurodevelopment"),
+    ("Erratum: Quantum Spin Liquid in a Kagome Magnet [Phys. Rev. Lett. 131, 016501 (2023)]",  # a citation stays
+     "Erratum: Quantum Spin Liquid in a Kagome Magnet [Phys. Rev. Lett. 131, 016501 (2023)]"),
+    ("Complexes of [Ru(bpy)3]", "Complexes of [Ru(bpy)3]"),
+])
+def test_journal_decorations_leave_the_title(title: str, expected: str) -> None:
+    (r,) = rss.parse(_rss(f"<item><title>{title}</title><link>https://example.org/a</link></item>")).records
+    assert r.title == expected
+
+
+def test_a_citation_description_gives_way_to_the_content() -> None:
+    """Wiley (Atypon): the description cites the issue, content:encoded has a graphical-abstract blurb,
+    then the abstract under its heading."""
+    item = ("<item><title>Single-Atom Pt Catalysts</title><link>https://onlinelibrary.wiley.com/doi/10.1002/anie.1?af=R"
+            "</link><description>Angewandte Chemie International Edition, Volume 63, Issue 12, March 18, 2024."
+            "</description><content:encoded>&lt;p&gt;Isolated Pt atoms convert CO.&lt;/p&gt;&lt;h2&gt;Abstract&lt;/h2&gt;"
+            "&lt;p&gt;Single-atom catalysts reach a turnover of 12 s&lt;sup&gt;−1&lt;/sup&gt;.&lt;/p&gt;"
+            "</content:encoded></item>")
+    body = _rss(item).replace(b"<rss ", b'<rss xmlns:content="http://purl.org/rss/1.0/modules/content/" ')
+    (r,) = rss.parse(body).records
+    assert r.abstract == "Single-atom catalysts reach a turnover of 12 s−1."
+    # Without content, a citation is no abstract at all.
+    (r,) = rss.parse(_rss(item[:item.index("<content:encoded>")] + "</item>")).records
+    assert r.abstract == ""
+
+
+def test_aps_description_lines_around_the_abstract() -> None:
+    description = ("&lt;p&gt;Author(s): I. Adachi &lt;i&gt;et al.&lt;/i&gt; (Belle II Collaboration)&lt;/p&gt;"
+                   "&lt;p&gt;We search for rare decays.&lt;/p&gt;[Phys. Rev. Lett. 132, 121801] Published Thu Mar 21, 2024")
+    (r,) = rss.parse(_rss(f"<item><title>Search</title><link>http://link.aps.org/doi/10.1103/PhysRevLett.132.121801"
+                          f"</link><description>{description}</description></item>")).records
+    assert r.abstract == "We search for rare decays."
+    assert r.authors == ("I. Adachi", "Belle II Collaboration")
+
+
+@pytest.mark.parametrize(("creators", "authors"), [
+    (["Jane Doe, MD, MPH"], ("Jane Doe",)),
+    (["Doe, Jane, MD"], ("Jane Doe",)),
+    (["Jane Doe, MD, John Roe, PhD"], ("Jane Doe", "John Roe")),
+    (["Smith, MD"], ("MD Smith",)),          # a surname and initials, not a degree
+    (["Smith, John and Doe, Jane"], ("John Smith", "Jane Doe")),
+])
+def test_degrees_and_bibtex_lists_in_author_fields(creators: list[str], authors: tuple[str, ...]) -> None:
+    fields = "".join(f"<dc:creator>{c}</dc:creator>" for c in creators)
+    (r,) = rss.parse(_rss(f"<item><title>T</title><link>https://example.org/a</link>{fields}</item>")).records
+    assert r.authors == authors

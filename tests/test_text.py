@@ -16,8 +16,8 @@ from hypothesis import example, given, settings, strategies as st
 from digest.store.merge import TITLE_KEY_LEN, title_key
 from digest.store.papers import _json
 from digest.text import (_TEX_ACCENT_RE, _TEX_ACCENTS, _TEX_FORMAT_RE, _TEX_MATH_RE, _TEX_SPECIAL,
-                         _TEX_SPECIAL_RE, _TEX_SYMBOLS, collapse_ws, fold, normalize_author, split_authors,
-                         strip_tex)
+                         _TEX_SPECIAL_RE, _TEX_SYMBOLS, NAME_PARTICLES, clean_title, collapse_ws, fold,
+                         normalize_author, split_authors, strip_tex)
 
 
 def ref_collapse_ws(text: str) -> str:
@@ -39,6 +39,11 @@ def ref_split_authors(field: str) -> list[str]:
     if ";" in field:
         parts = [p for p in (s.strip() for s in field.split(";")) if p]
     else:
+        chunks = field.split(" and ")
+        if len(chunks) > 1 and all(c.count(",") == 1 and all(w.lower() in NAME_PARTICLES for w in
+                                                               c.split(",")[0].split()[:-1]) and c.split(",")[0].split()
+                                   for c in chunks):
+            return [normalize_author(c) for c in chunks]  # BibTeX: "Last, First and Last, First"
         field = re.sub(r",?\s+and\s+", ", ", field)
         parts = [p for p in (s.strip() for s in field.split(",")) if p]
         merged: list[str] = []
@@ -61,7 +66,15 @@ def ref_strip_tex(text: str) -> str:
         if new == text:
             break
         text = new
-    text = re.sub(r"\\([A-Za-z]+)", lambda m: _TEX_SYMBOLS.get(m.group(1), m.group(0)), text)
+    def symbol(m: re.Match[str]) -> str:
+        name = m.group(1)
+        if name not in _TEX_SYMBOLS:
+            return m.group(0)
+        spaced = _TEX_SYMBOLS[name] == name and m.start() > 0 and text[m.start() - 1].isalnum()
+        return f" {name}" if spaced else _TEX_SYMBOLS[name]
+
+    text = re.sub(r"\\([A-Za-z]+)", symbol, text)
+    text = re.sub(r"\\[()\[\]]", "", text)
     text = _TEX_MATH_RE.sub(r"\1", text)
     return text.replace("{", "").replace("}", "")
 
@@ -164,3 +177,22 @@ def test_store_json_text_is_json_dumps(value: object) -> None:
     # SQLAlchemy's JSON type stores json.dumps(value); the store's raw insert must write the same text.
     assert _json(value) == json.dumps(value)
 
+
+
+@pytest.mark.parametrize(("raw", "title"), [
+    (r"Graph neural networks with \(k\)-hop message passing", "Graph neural networks with k-hop message passing"),
+    (r"An $O(n\log n)$ algorithm for $\log n$ rounds", "An O(n log n) algorithm for log n rounds"),
+    (r"Display \[x^2\] math", "Display x^2 math"),
+])
+def test_latex_math_delimiters_and_operator_names(raw: str, title: str) -> None:
+    assert clean_title(raw) == title
+
+
+@pytest.mark.parametrize(("field", "authors"), [
+    ("Smith, John and Doe, Jane", ["John Smith", "Jane Doe"]),                  # BibTeX's list
+    ("Smith, J. and van der Berg, Jan", ["J. Smith", "Jan van der Berg"]),
+    ("Alice Smith, Bob and Carol Lin", ["Alice Smith", "Bob", "Carol Lin"]),    # a plain list stays one
+    ("Alice Smith and Bob Jones", ["Alice Smith", "Bob Jones"]),
+])
+def test_bibtex_author_lists(field: str, authors: list[str]) -> None:
+    assert split_authors(field) == authors

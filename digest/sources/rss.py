@@ -33,7 +33,8 @@ from digest.models import ParsedFeed, PaperRecord
 from digest.sanitize import safe_url, to_text
 from digest.sources import fields, xmlsafe
 from digest.sources.sniff import decode_head, reject_non_feed, root_element
-from digest.text import NAME_PARTICLES, NAME_SUFFIXES, clean_title, collapse_ws, normalize_author, split_authors
+from digest.text import (COLLECTIVE_WORDS, NAME_PARTICLES, NAME_SUFFIXES, clean_title, collapse_ws, normalize_author,
+                         split_authors)
 
 __all__ = ["parse", "entry_ids", "KIND", "MAX_TITLE", "MAX_ABSTRACT"]
 
@@ -62,6 +63,21 @@ _LINK_DOI_TAIL = re.compile(r"(?:\.pdf|/(?:full|abstract|pdf|epdf|html|fulltext|
 _SESSION_ID = re.compile(r";jsessionid=[^?#/]*", re.IGNORECASE)
 #: ScienceDirect's feeds have no author element; the description holds a line "Author(s): A, B, C".
 _AUTHORS_LINE = re.compile(r"^Author\(s\):[ \t]*(\S.*)$", re.MULTILINE)
+#: APS opens a description with that "Author(s): ..." line and closes it with the citation
+#: "[Phys. Rev. Lett. 132, 060601] Published Thu Feb 08, 2024": neither is abstract text.
+_LEADING_AUTHORS_LINE = re.compile(r"\AAuthor\(s\):[^\n]*\n?")
+_PUBLISHED_TRAILER = re.compile(r"\n?\[[^\]\n]{3,100}\][ \t]*Published[ \t][^\n]{1,60}\Z")
+#: MDPI titles every item "<Journal>, Vol. 29, Pages 789: <title>".
+_VOLUME_PREFIX = re.compile(r"\A[^:]{1,100}?, Vol\. \d+, Pages? [\w.–-]+: (?=\S)")
+#: PNAS and others end a title with its section: "... in human neurodevelopment [Neuroscience]".
+_SECTION_SUFFIX = re.compile(r"\s+\[[A-Z][A-Za-z ,&'-]{1,60}\]\Z")
+#: A short description that only cites the issue, beside a content:encoded that holds the abstract
+#: (Wiley and other Atypon journals: "Angewandte Chemie International Edition, Volume 63, Issue 12,
+#: March 18, 2024."; Science: "Science, Volume 383, Issue 6683, Page 590-595, February 2024.").
+_SHORT_SUMMARY = 200
+_CITATION_LIKE = re.compile(r"\b(?:Volume|Vol\.|Issue|Pages?|pp\.)\s*[\dA-Z]")
+#: Where the abstract proper starts in a content:encoded that leads with a graphical-abstract blurb.
+_ABSTRACT_HEADING = re.compile(r"(?:\A|\n)Abstract\n(?=\S)")
 #: nature.com feeds open every item's text with "<p>Nature, Published online: 07 February 2024;
 #: <a ...>doi:10.1038/...</a></p>": a citation, not the abstract (it would be each paper's summary).
 _CITATION_LINE = re.compile(r"^\s*<p>[^<>]{1,200}?,\s*Published online:\s*[^<>;]{1,40};\s*(?:<a\b[^>]*>\s*)?"
@@ -219,10 +235,18 @@ def _entry_record(entry: Any, base: str | None = None) -> tuple[PaperRecord, lis
                        or [entry.get("author", "")])
     pdf = next((lk.get("href") for lk in entry.get("links", []) + entry.get("enclosures", [])
                 if isinstance(lk, dict) and "pdf" in str(lk.get("type", "")).lower()), None)
-    body = entry.get("summary") or next((c.get("value") for c in entry.get("content", []) if c.get("value")), "")
+    content = next((c.get("value") for c in entry.get("content", []) if isinstance(c, dict) and c.get("value")), "")
+    body = summary = entry.get("summary") or content
+    if isinstance(summary, str):
+        # ScienceDirect names the authors in a line of the description only.
+        authors = authors or _authors(_AUTHORS_LINE.findall(to_text(_CITATION_LINE.sub("", summary, count=1)))[:1])
+        if summary is not content and len(summary) < 4 * _SHORT_SUMMARY:
+            summary_text = to_text(summary)
+            if len(summary_text) < _SHORT_SUMMARY and _CITATION_LIKE.search(summary_text):
+                # A citation is no abstract: the content's, or none.
+                body = content if isinstance(content, str) and len(content) > len(summary) else ""
     if isinstance(body, str):
         body = _CITATION_LINE.sub("", body, count=1)
-        authors = authors or _authors(_AUTHORS_LINE.findall(to_text(body))[:1])
     return _record(
         entry_id=entry.get("id"), link=entry.get("link"), links=links, identifiers=identifiers, texts=texts,
         raw_title=entry.get("title"), body=body, authors=authors,
@@ -242,7 +266,13 @@ def _authors(names: list[str]) -> tuple[str, ...]:
         if len(linked) > 1 and _AUTHOR_LIST_GLUE.match(_AUTHOR_LINK.sub("", raw)):
             out.extend(normalize_author(to_text(n)) for n in linked)  # one person per link
             continue
-        name = _ET_AL.sub("", to_text(raw))
+        name = to_text(raw)
+        if (m := _ET_AL_COLLECTIVE.fullmatch(name)) is not None:
+            out.extend((normalize_author(m["first"]), m["collective"]))  # APS: "I. Adachi et al. (Belle II Collaboration)"
+            continue
+        name = _ET_AL.sub("", name)
+        if "," in name:
+            name = _without_degrees(name)
         if not name:
             continue
         parts = [p.strip() for p in name.split(",")]
@@ -262,6 +292,30 @@ def _authors(names: list[str]) -> tuple[str, ...]:
     if people and all(_pubmed_name(a) for a in people):
         people = [_pubmed_display(a) for a in people]
     return tuple(dict.fromkeys(people))
+
+
+#: The first author and the collaboration they sign for: "I. Adachi et al. (Belle II Collaboration)".
+_ET_AL_COLLECTIVE = re.compile(r"(?P<first>[^()\[\]]+?)\s+et\.?\s*al\.?,?\s*[(\[](?P<collective>[^()\[\]]*\b(?:"
+                               + "|".join(sorted(COLLECTIVE_WORDS)) + r"))\s*[)\]]", re.IGNORECASE)
+#: Degrees and post-nominals written after a full name ("Jane Doe, MD, MPH"), as publishers write them.
+_DEGREE_PARTS = frozenset({"MD", "M.D.", "PhD", "Ph.D.", "Ph.D", "MPH", "MSc", "M.Sc.", "BSc", "MA", "MS", "MBA",
+                           "MBBS", "MBChB", "FRCP", "FRCPC", "FRCS", "FACS", "FACP", "RN", "DPhil", "DSc", "PharmD",
+                           "DrPH", "MPhil", "DO", "DDS", "DMD", "DVM", "MSN", "BSN", "DNP", "MRCP", "FRACP"})
+
+
+def _without_degrees(name: str) -> str:
+    """``name`` without the degrees after a full name: "Jane Doe, MD, MPH" -> "Jane Doe", and "Doe,
+    Jane, MD" -> "Doe, Jane". A degree follows a name of two words or more, or ends a field that
+    still holds a "Last, First" pair: "Smith, MD" is a surname and initials."""
+    parts = [p.strip() for p in name.split(",")]
+    while len(parts) > 2 and parts[-1] in _DEGREE_PARTS:
+        parts.pop()
+    kept: list[str] = []
+    for part in parts:
+        if part in _DEGREE_PARTS and kept and len(kept[-1].split()) >= 2:
+            continue
+        kept.append(part)
+    return ", ".join(kept)
 
 
 #: "et al." (or "and others") closing an author field: a note, not a person.
@@ -370,6 +424,10 @@ def _record(*, entry_id: Any, link: Any, links: list[str], identifiers: list[Any
         announce_type = _LEGACY_ANNOUNCE[legacy.group("note")]
     else:
         title = clean_title(plain_title)
+        if title.endswith("]"):
+            title = _SECTION_SUFFIX.sub("", title) or title
+        if ", Vol. " in title:
+            title = _VOLUME_PREFIX.sub("", title)
     if not title:
         return "no title"
     if len(title) > MAX_TITLE:
@@ -387,6 +445,12 @@ def _record(*, entry_id: Any, link: Any, links: list[str], identifiers: list[Any
         return "no link, id, arXiv id or DOI"
     external_id = entry_id or url or (f"arxiv:{arxiv[0]}" if arxiv else f"doi:{doi}")
     abstract = to_text(body if isinstance(body, str) else "")
+    if "Abstract\n" in abstract and (heading := _ABSTRACT_HEADING.search(abstract)) is not None:
+        abstract = abstract[heading.end():]
+    if abstract.startswith("Author(s):"):
+        abstract = _LEADING_AUTHORS_LINE.sub("", abstract)
+    if "Published" in abstract:
+        abstract = _PUBLISHED_TRAILER.sub("", abstract)
     if len(abstract) > MAX_ABSTRACT:
         abstract = abstract[:MAX_ABSTRACT].rsplit(" ", 1)[0] + " …"
         notes.append(f"abstract cut to {MAX_ABSTRACT} characters")
