@@ -144,3 +144,21 @@ def test_a_journal_author_line_without_authors_still_combines(store: Store) -> N
 
 def test_a_collaboration_written_with_or_without_its_hyphen_is_one_author() -> None:
     assert author_key("The Fermi-LAT Collaboration") == author_key("Fermi LAT Collaboration") == "fermi lat collaboration"
+
+
+def test_combining_an_arxiv_paper_into_a_sent_preprint_forgets_the_biorxiv_version_sent(store: Store) -> None:
+    """The preprint (bioRxiv v3) was mailed; the arXiv paper carrying the journal DOI is combined into
+    it, and arXiv numbers the paper from then on (v1): the reader's "v3" was bioRxiv's number, so it
+    is forgotten (0), and arXiv's v2 will be an update to them."""
+    ingest(store, [biorxiv(3, aliases=())])
+    user = store.upsert_user("ann@example.org")
+    store.enqueue_digest(user.id, "daily", "2026-11-23", "<m@x>", "s", user.email, b"m", [f"doi:{PREPRINT_DOI}"],
+                         0, store.max_seq(), [3])
+    arxiv_paper = PaperRecord("arxiv-rss", "2405.09999", "Another Title Entirely for the Same Work",
+                              ("Alice Johnson", "Bob Keller"), arxiv_id="2405.09999", version=1, doi=JOURNAL_DOI)
+    store.ingest_records("arxiv", [arxiv_paper], now=T0 + timedelta(hours=1))
+    assert store.paper_count() == 2
+    store.ingest_records("bio", [biorxiv(3)], now=T0 + timedelta(hours=2))  # names the journal DOI: combined
+    paper = store.get_paper("2405.09999")
+    assert paper.id == f"doi:{PREPRINT_DOI}" and paper.version == 1
+    assert store.sent_versions(user.id, [paper.id]) == {paper.id: 0}
