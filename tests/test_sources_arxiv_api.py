@@ -40,7 +40,7 @@ def test_legacy_2016_page() -> None:
     assert r.doi == "10.1142/s021797921244002x"
     assert r.journal_ref == "Int. J. Mod. Phys. B, 26, 1244002 (2012)"
     assert r.signals == {"comment": "26 pages, 10 figures"}
-    assert r.pdf_url == "http://arxiv.org/pdf/1201.4869v1"
+    assert (r.url, r.pdf_url) == ("https://arxiv.org/abs/1201.4869", "https://arxiv.org/pdf/1201.4869v1")  # https, as arXiv serves
     assert r.published == datetime(2012, 1, 23, 21, 15, 2, tzinfo=timezone.utc)
     assert r.abstract.startswith("As helium-4 is cooled below 2.17 K") and "\n" not in r.abstract
 
@@ -53,7 +53,7 @@ def test_current_2026_page_with_primary_category_first() -> None:
     assert r.categories == ("cs.SE", "cs.LG")
     assert r.authors == ("Mohit Kumar Ahuja", "Arnaud Gotlieb", "Helge Spieker")
     assert r.doi == "10.1109/icstw55395.2022.00035"
-    assert r.url == "https://arxiv.org/abs/2202.12139v1" and r.pdf_url == "https://arxiv.org/pdf/2202.12139v1"
+    assert r.url == "https://arxiv.org/abs/2202.12139" and r.pdf_url == "https://arxiv.org/pdf/2202.12139v1"
 
 
 def test_old_style_id_and_plain_text_summary() -> None:

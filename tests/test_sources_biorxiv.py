@@ -10,6 +10,7 @@ import pytest
 
 from digest.errors import ParseError
 from digest.sources import biorxiv
+from digest.store import Store
 
 DATA = Path(__file__).parent / "data" / "biorxiv"
 BIORXIV = DATA / "research_bot_biorxiv_details_2026-07-15_trimmed.json"
@@ -156,3 +157,40 @@ def test_published_journal_doi_is_an_alias_of_the_preprint() -> None:
     assert first.aliases == ("doi:10.1016/j.cell.2026.01.001",)
     assert first.journal_ref == "doi:10.1016/j.cell.2026.01.001" and first.doi == "10.64898/2026.07.13.738145"
     assert second.aliases == ()
+
+
+def _pubs_answer() -> dict[str, object]:
+    """A publisher-API page (/pubs/biorxiv/{start}/{end}/{cursor}), the real details capture's first
+    preprint in the fields the API documents for it (https://api.biorxiv.org: "Publisher")."""
+    item = json.loads(BIORXIV.read_bytes())["collection"][0]
+    return {"messages": [{"status": "ok", "interval": "2026-07-13:2026-07-15", "cursor": 0, "count": 1, "total": "101"}],
+            "collection": [{"preprint_doi": item["doi"], "published_doi": "10.1016/J.CELL.2026.01.001",
+                            "published_journal": "Cell", "preprint_platform": "bioRxiv",
+                            "preprint_title": item["title"], "preprint_authors": item["authors"],
+                            "preprint_category": item["category"], "preprint_date": item["date"],
+                            "published_date": "2026-07-14", "preprint_abstract": item["abstract"],
+                            "preprint_author_corresponding": item["author_corresponding"]}]}
+
+
+def test_publisher_api_records_are_the_preprint_with_its_journal_doi() -> None:
+    details = biorxiv.parse(BIORXIV.read_bytes()).records[0]
+    (pub,) = biorxiv.parse(json.dumps(_pubs_answer()).encode()).records
+    assert (pub.doi, pub.title, pub.authors, pub.abstract, pub.categories, pub.published) == (
+        details.doi, details.title, details.authors, details.abstract, details.categories, details.published)
+    assert pub.version is None and pub.venue == "Cell" and pub.aliases == ("doi:10.1016/j.cell.2026.01.001",)
+    url = "https://api.biorxiv.org/pubs/biorxiv/2026-07-13/2026-07-15/0"
+    assert biorxiv.next_page_url(url, json.dumps(_pubs_answer()).encode()) == url[:-1] + "1"
+
+
+def test_publisher_api_answer_merges_with_the_preprint_and_its_journal_entry(store: Store) -> None:
+    from digest.models import PaperRecord
+
+    details = biorxiv.parse(BIORXIV.read_bytes()).records[0]
+    store.ingest_records("details", [details])
+    store.ingest_records("pubs", biorxiv.parse(json.dumps(_pubs_answer()).encode()).records)
+    journal = PaperRecord("rss", "https://www.cell.com/x", "A Journal Title", details.authors, doi="10.1016/j.cell.2026.01.001",
+                          url="https://www.cell.com/x")
+    stats = store.ingest_records("cell", [journal])
+    assert stats.merged == 1 and store.paper_count() == 1
+    paper = store.get_paper("10.1016/j.cell.2026.01.001")
+    assert paper.id == f"doi:{details.doi}" and paper.version == details.version and paper.venue == "Cell"

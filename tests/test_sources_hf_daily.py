@@ -81,6 +81,9 @@ def test_bare_paper_objects_read_like_daily_entries() -> None:
     (wrapped,) = hf_daily.parse(json.dumps([{"paper": entry["paper"]}]).encode()).records
     (alone,) = hf_daily.parse(json.dumps(entry["paper"]).encode()).records
     assert alone == wrapped and alone.arxiv_id == entry["paper"]["id"]
+    # Comments are counted on the daily entry only: a paper object alone does not say how many.
+    assert alone.signals.get("comments") is None and hf_daily.parse(json.dumps([entry]).encode()).records[0].signals[
+        "comments"] == entry["numComments"]
     assert len(hf_daily.parse(json.dumps([entry["paper"], entry]).encode()).records) == 1  # the same paper twice
 
 

@@ -102,13 +102,6 @@ def _record(entry: etree._Element, entry_id: str) -> PaperRecord | None:
         return None
     arxiv_id, version = found
     title_raw = (entry.findtext(f"{_ATOM}title") or "").strip()
-    url = pdf = None
-    for link in entry.iterfind(f"{_ATOM}link"):
-        href = (link.get("href") or "").strip()
-        if link.get("title") == "pdf" or link.get("type") == "application/pdf":
-            pdf = pdf or href
-        elif link.get("rel", "alternate") == "alternate":
-            url = url or href
     primary = entry.find(f"{_AX}primary_category")
     cats = [primary.get("term", "")] if primary is not None else []
     cats += [c.get("term", "") for c in entry.iterfind(f"{_ATOM}category")]
@@ -126,8 +119,10 @@ def _record(entry: etree._Element, entry_id: str) -> PaperRecord | None:
         arxiv_id=arxiv_id,
         version=version,
         doi=normalize_doi(entry.findtext(f"{_AX}doi")),
-        url=url or f"https://arxiv.org/abs/{arxiv_id}",
-        pdf_url=pdf or (f"https://arxiv.org/pdf/{arxiv_id}v{version}" if version else None),
+        # arXiv's own links, as the RSS feed gives them: the abstract page of the paper (the API links a
+        # version, over http in its legacy format) and the PDF of this version.
+        url=f"https://arxiv.org/abs/{arxiv_id}",
+        pdf_url=f"https://arxiv.org/pdf/{arxiv_id}v{version}" if version else f"https://arxiv.org/pdf/{arxiv_id}",
         published=_iso(entry.findtext(f"{_ATOM}published")),
         updated=_iso(entry.findtext(f"{_ATOM}updated")),
         journal_ref=collapse_ws(entry.findtext(f"{_AX}journal_ref") or "") or None,

@@ -5,7 +5,11 @@ Details API (https://api.biorxiv.org): ``/details/{server}/{start}/{end}/{cursor
 page; counts may be strings ("522"). Each record has ``doi``, ``version``, ``title``, ``authors``
 ("Last, F.; Last, F."), ``date``, ``category``, ``license``, ``type``, ``published`` (the journal DOI
 or "NA"), ``server`` and an abstract that carries JATS conversion debris (``O_ST_ABS``,
-``C_LIO_LI``, ``O_SCPLOW``...), cleaned here.
+``C_LIO_LI``, ``O_SCPLOW``...), cleaned here. The publisher API (``/pubs/{server}/{start}/{end}/
+{cursor}``: preprints published in a journal in that interval) answers the same envelope with
+``preprint_doi``, ``preprint_title``, ``preprint_authors``, ``preprint_abstract``, ``preprint_date``,
+``preprint_category``, ``preprint_platform`` and the journal's ``published_doi``: read as the
+preprint (no version number), its journal DOI an alias, as ``published`` is in the details API.
 
 RSS (``connect.biorxiv.org/biorxiv_xml/<subject>``): RSS 1.0 with ``dc:identifier`` "doi:..." and the
 version in the item URL (``...571984v1?rss=1``); parsed with digest.sources.xmlsafe.
@@ -96,11 +100,10 @@ def next_page_url(url: str, data: bytes) -> str | None:
         return None
     parts = urlsplit(url)
     segs = parts.path.split("/")
-    try:
-        i = segs.index("details")
-    except ValueError:
+    i = next((n for n, seg in enumerate(segs) if seg in ("details", "pubs")), None)
+    if i is None:
         return None
-    # details/{server}/{interval: two dates, N or Nd}/{cursor}[/{format}]
+    # details|pubs/{server}/{interval: two dates, N or Nd}/{cursor}[/{format}]
     at = i + 4 if len(segs) > i + 3 and _DATE_SEG.match(segs[i + 2]) else i + 3
     if len(segs) <= at - 1:
         return None
@@ -164,9 +167,18 @@ def _latest_versions(records: list[PaperRecord]) -> list[PaperRecord]:
     return list(best.values())
 
 
+#: A publisher-API record's fields under the details API's names (see the module docstring).
+_PUBS_FIELDS = {"doi": "preprint_doi", "title": "preprint_title", "authors": "preprint_authors",
+                "abstract": "preprint_abstract", "date": "preprint_date", "category": "preprint_category",
+                "server": "preprint_platform", "published": "published_doi",
+                "author_corresponding": "preprint_author_corresponding", "published_journal": "published_journal"}
+
+
 def _details_record(item: Any) -> PaperRecord:
     if not isinstance(item, dict):
         raise ValueError("not an object")
+    if "doi" not in item and "preprint_doi" in item:  # the publisher API (/pubs/)
+        item = {name: item.get(pubs_name) for name, pubs_name in _PUBS_FIELDS.items()}
     doi = normalize_doi(fields.text(item.get("doi")))
     if not doi:
         raise ValueError("no DOI")
@@ -201,6 +213,7 @@ def _details_record(item: Any) -> PaperRecord:
         published=fields.timestamp(item.get("date")),
         license=_plain(item.get("license")),
         journal_ref=f"doi:{published_doi}" if published_doi else None,
+        venue=_plain(item.get("published_journal")),
         # The journal's own entry (a publisher feed, the arXiv API's DOI) merges with the preprint.
         aliases=(f"doi:{published_doi}",) if published_doi and published_doi != doi else (),
         signals={k: v for k, v in signals.items() if v is not None},

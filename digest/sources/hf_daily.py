@@ -80,7 +80,9 @@ def _record(item: Any) -> PaperRecord:
                 if isinstance(organization, dict) else None)
     signals: dict[str, Any] = {
         "upvotes": fields.integer(paper.get("upvotes")) or 0,
-        "comments": fields.integer(item.get("numComments")) or 0,
+        # Only a daily entry counts comments (numComments is on the wrapper): a paper object alone
+        # does not say, and an invented 0 would overwrite a count a daily entry gave.
+        "comments": fields.integer(item.get("numComments")),
         "github_stars": fields.integer(paper.get("githubStars")),
         "organization": org_name,
         "project_page": safe_url(fields.text(paper.get("projectPage"))),
