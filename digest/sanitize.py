@@ -27,22 +27,14 @@ from urllib.parse import urlsplit
 
 import nh3
 
+from digest.formulas import formulas_as_text
 from digest.text import collapse_ws
 
 __all__ = ["to_text", "safe_html", "safe_url", "header_safe", "display_text", "display_line", "XML_INVALID"]
 
-# Elements whose content is never text a reader should see. MathML's annotations repeat a formula
-# in another notation (TeX, content MathML): its presentation (mi, mo, mn...) is the text kept.
+# Elements whose content is never text a reader should see.
 _DROP_CONTENT = {"script", "style", "template", "noscript", "iframe", "object", "embed", "noembed",
-                 "noframes", "head", "title", "textarea", "select", "frameset", "xmp", "plaintext",
-                 "annotation", "annotation-xml"}
-# MathML 3 presentation elements (publishers' abstracts: APS, Elsevier, MDPI) and the JATS formula
-# elements publishers leave unprefixed (IEEE's <inline-formula><tex-math>): their text is the formula.
-_FORMULA_TAGS = {"mi", "mn", "mo", "ms", "mtext", "mspace", "mrow", "mfrac", "msqrt", "mroot", "mstyle", "merror",
-                 "mpadded", "mphantom", "mfenced", "menclose", "msub", "msup", "msubsup", "munder", "mover",
-                 "munderover", "mmultiscripts", "mprescripts", "none", "mtable", "mtr", "mtd", "mlabeledtr",
-                 "maligngroup", "malignmark", "semantics", "mglyph", "maction",
-                 "inline-formula", "disp-formula", "tex-math", "alternatives"}
+                 "noframes", "head", "title", "textarea", "select", "frameset", "xmp", "plaintext"}
 # Block-level boundaries become line breaks in plain text; everything else is unwrapped.
 _BLOCKS = {"p", "br", "div", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre",
            "tr", "table", "dt", "dd", "dl", "section", "article", "hr", "figure", "figcaption"}
@@ -53,19 +45,8 @@ _KNOWN_TAGS = _BLOCKS | _DROP_CONTENT | {
     "a", "b", "i", "em", "strong", "sub", "sup", "code", "span", "font", "img", "body", "html", "svg", "math",
     "u", "s", "small", "big", "tt", "var", "mark", "abbr", "cite", "q", "kbd", "samp", "link", "meta", "base",
     "form", "input", "button", "video", "audio", "source", "frame", "applet", "image", "picture", "caption",
-    "td", "th", "thead", "tbody", "main", "nav", "header", "footer", "aside", "details", "summary", "label",
-    *_FORMULA_TAGS}
+    "td", "th", "thead", "tbody", "main", "nav", "header", "footer", "aside", "details", "summary", "label"}
 _TAG_NAMES = "|".join(re.escape(t) for t in sorted(_KNOWN_TAGS, key=len, reverse=True))
-# The HTML parser puts <math> content in the MathML namespace, which the cleaner drops whole: formula
-# markup is unwrapped beforehand (its tokens' text kept, annotations dropped), prefixed ("mml:mi") or not.
-_FORMULA_NAMES = "|".join(re.escape(t) for t in sorted(_FORMULA_TAGS | {"math"}, key=len, reverse=True))
-_FORMULA_TAG = re.compile(rf"</?(?:[A-Za-z][\w.-]*:)?(?:{_FORMULA_NAMES})(?:\s[^<>]*)?/?>", re.IGNORECASE)
-# A script on a single token (10^5, E_0: most of them) keeps its mark, so "10<sup>5</sup>" stays
-# readable as "10^5" rather than "105".
-_SIMPLE_TOKEN = r"<(?:[A-Za-z][\w.-]*:)?m[inot]\b[^<>]*>[^<]*</(?:[A-Za-z][\w.-]*:)?m[inot]\s*>"
-_SIMPLE_SCRIPT = re.compile(rf"<(?:[A-Za-z][\w.-]*:)?ms(up|ub)\b[^<>]*>\s*({_SIMPLE_TOKEN})\s*({_SIMPLE_TOKEN})\s*"
-                            rf"</(?:[A-Za-z][\w.-]*:)?ms(?:up|ub)\s*>", re.IGNORECASE)
-_ANNOTATION = re.compile(r"<((?:[A-Za-z][\w.-]*:)?annotation(?:-xml)?)\b[^<>]*>.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
 # Table cells are unwrapped like other inline elements, but their contents are separate values
 # ("1", "2141", "0.04"), not one word: a space goes before each cell's tags.
 _CELL_TAG = re.compile(r"<(?=/?t[dh][\s/>])", re.IGNORECASE)
@@ -133,11 +114,8 @@ def to_text(markup: str | None) -> str:
 
 
 def _extract(markup: str) -> str:
-    if "<m" in markup or "formula" in markup or "tex-math" in markup or ":m" in markup:
-        markup = _SIMPLE_SCRIPT.sub(lambda m: f"{m[2]}{'^' if m[1].lower() == 'up' else '_'}{m[3]}",
-                                    _ANNOTATION.sub("", markup))
-        markup = _FORMULA_TAG.sub("", markup)
-    markup = _STRAY_LT.sub("&lt;", _strip_controls(markup))
+    # The HTML parser files <math> content under the MathML namespace, which the cleaner drops whole.
+    markup = _STRAY_LT.sub("&lt;", formulas_as_text(_strip_controls(markup)))
     cleaned = _text_cleaner.clean(_CELL_TAG.sub(" <", markup) if "<t" in markup or "<T" in markup else markup)
     lines = (_collapse(html.unescape(chunk)) for chunk in _BLOCK_TAG_RE.split(cleaned))
     return "\n".join(line for line in lines if line)

@@ -155,17 +155,24 @@ _MAYBE_INITIALS = re.compile(r", ?[^ ,]\.")
 
 
 def _bibtex_names(field: str) -> list[str] | None:
-    """BibTeX's list, which lab and publication pages copy: "Smith, John and van der Berg, Jan", one
-    "Last, First" name between each " and ". None unless every part has one comma after a surname
-    (one word, or name particles and a word): "Alice Smith, Bob and Carol Lin" is a plain list."""
+    """BibTeX's list, which lab and publication pages copy: "Smith, John and van der Berg, Jan" (or
+    "King, Jr., Martin"), one "Last, First" name between each " and ". A plain list ("Alice Smith,
+    Bob and Carol Lin") never has a comma in its last part; None unless every part is such a name
+    with a surname of at most three words ("García Márquez, Gabriel")."""
     chunks = field.split(" and ")
+    names: list[str] = []
     for chunk in chunks:
-        if chunk.count(",") != 1:
+        parts = [p.strip() for p in chunk.split(",")]
+        if len(parts) == 3 and parts[1].lower() in NAME_SUFFIXES:
+            last, suffix, first = parts
+        elif len(parts) == 2:
+            (last, first), suffix = parts, ""
+        else:
             return None
-        last = chunk.split(",", 1)[0].split()
-        if not last or any(word.lower() not in NAME_PARTICLES for word in last[:-1]):
+        if not first or not 1 <= len(last.split()) <= 3:
             return None
-    return [normalize_author(chunk) for chunk in chunks]
+        names.append(" ".join(p for p in (first, last, suffix) if p) if suffix else normalize_author(f"{last}, {first}"))
+    return names
 
 
 def split_authors(field: str) -> list[str]:

@@ -255,4 +255,34 @@ def test_formulas_and_tables_become_readable_text(markup: str, text: str) -> Non
 
 
 def test_words_that_look_like_formula_tags_stay_text() -> None:
-    assert to_text("mean <mean> and <m> and m<n, <mi> alone") == "mean <mean> and <m> and m<n, alone"
+    # MathML's element names are tags only inside a formula: "Cd<Zn<Cu<Mn" is a sequence of metals.
+    assert to_text("mean <mean> and <m> and m<n, <mi> alone") == "mean <mean> and <m> and m<n, <mi> alone"
+
+
+def test_stray_lt_before_element_symbols_keeps_the_rest_of_the_abstract() -> None:
+    """MathML's names (mn, mo, mi, ms) are tags only inside a formula: "<Mn in ..." is text."""
+    text = "Metal mobility followed Cd<Zn<Cu<Mn in all soils, while sorption of Pb exceeded that of Cd."
+    assert to_text(text) == text
+    assert to_text("Yields rose for Cu<Mo and W catalysts.") == "Yields rose for Cu<Mo and W catalysts."
+
+
+def test_mathml_fraction_keeps_its_meaning() -> None:
+    """The 5/2 fractional quantum Hall state is not fifty-two."""
+    out = to_text("<p>the <math><mi>ν</mi><mo>=</mo><mfrac><mn>5</mn><mn>2</mn></mfrac></math> state</p>")
+    assert out == "the ν=5/2 state"
+
+
+def test_mathml_negative_exponent_keeps_its_mark() -> None:
+    """An exponent of several symbols keeps its mark and its brackets, not "10−5" (a range)."""
+    out = to_text("<p>a rate of <math><msup><mn>10</mn><mrow><mo>−</mo><mn>5</mn></mrow></msup></math> per year</p>")
+    assert out in ("a rate of 10^−5 per year", "a rate of 10^(−5) per year")
+
+
+def test_mathml_square_root_keeps_its_sign() -> None:
+    """APS HEP abstracts: "√s = 13 TeV", not "s=13 TeV"."""
+    assert to_text("<p>at <math><msqrt><mi>s</mi></msqrt><mo>=</mo><mn>13</mn></math> TeV</p>").startswith("at √")
+
+
+def test_a_formula_element_without_its_end_tag_is_left_to_the_cleaner() -> None:
+    # Nothing is scanned twice: the rest of the text is kept as it is.
+    assert to_text("a <math><mi>x</mi> and " + "<annotation>x" * 50 + " end").endswith("end")

@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from digest.errors import ParseError
+from digest.models import PaperRecord
 from digest.sources import rss
 
 DATA = Path(__file__).parent / "data"
@@ -583,3 +584,89 @@ def test_degrees_and_bibtex_lists_in_author_fields(creators: list[str], authors:
     fields = "".join(f"<dc:creator>{c}</dc:creator>" for c in creators)
     (r,) = rss.parse(_rss(f"<item><title>T</title><link>https://example.org/a</link>{fields}</item>")).records
     assert r.authors == authors
+
+
+# --- links, short abstracts and author fields that look like the heuristics' cases but are not --------
+
+def _channel_rss(items: str, channel: str = "") -> bytes:
+    return (f'<?xml version="1.0"?><rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/" '
+            f'xmlns:atom="http://www.w3.org/2005/Atom"><channel><title>T</title><link>https://blog.example.org/</link>'
+            f"{channel}<description>d</description>{items}</channel></rss>").encode()
+
+
+def _one(item: str, channel: str = "") -> PaperRecord:
+    (r,) = rss.parse(_channel_rss(item, channel)).records
+    return r
+
+
+def test_malformed_entry_link_does_not_crash_the_whole_feed() -> None:
+    """A link that is no URL ("http://[::1") skips its entry, not the feed."""
+    parsed = rss.parse(_channel_rss("<item><title>Bad</title><link>http://[::1</link></item>"
+                                    "<item><title>Good</title><link>https://blog.example.org/good</link></item>"))
+    assert [r.title for r in parsed.records] == ["Good"]
+
+
+def test_relative_link_in_a_feedburner_feed_resolves_against_the_site() -> None:
+    """The rel="self" link names the feed proxy's host, not the site the posts live on."""
+    channel = '<atom:link rel="self" href="http://feeds.feedburner.com/ExampleBlog" type="application/rss+xml"/>'
+    r = _one("<item><title>Post</title><link>/2024/01/post.html</link></item>", channel)
+    assert r.url == "https://blog.example.org/2024/01/post.html"
+
+
+def test_protocol_relative_link_is_resolved() -> None:
+    """RFC 3986 5.2 resolves "//host/path" with the base's scheme."""
+    r = _one("<item><title>Post</title><link>//blog.example.org/2024/01/post.html</link></item>")
+    assert r.url == "https://blog.example.org/2024/01/post.html"
+
+
+def test_short_abstract_mentioning_pagerank_is_kept() -> None:
+    """A short abstract is a citation only when it cites a volume and an issue, pages or a year."""
+    r = _one("<item><title>PR</title><link>https://e.org/a</link>"
+             "<description>We revisit PageRank for temporal graphs.</description></item>")
+    assert r.abstract == "We revisit PageRank for temporal graphs."
+
+
+def test_short_abstract_naming_a_volume_method_is_kept() -> None:
+    text = "We present Neural Volume Rendering, a method for fast view synthesis."
+    r = _one(f"<item><title>NVR</title><link>https://e.org/a</link><description>{text}</description></item>")
+    assert r.abstract == text
+
+
+def test_author_line_without_a_block_break_does_not_eat_the_abstract() -> None:
+    """An "Author(s):" line is dropped only as a line of its own: in plain text the line break is gone."""
+    r = _one("<item><title>A</title><link>https://e.org/a</link><description>Author(s): Jane Doe, John Roe\n"
+             "We present a new estimator for sparse regression.</description></item>")
+    assert "We present a new estimator for sparse regression." in r.abstract
+
+
+def test_bracket_then_published_inside_the_last_line_is_abstract_text() -> None:
+    """APS's "[Journal] Published ..." trailer is a line of its own, not a bracket inside a sentence."""
+    text = "We trained on data from [the UK Biobank] Published cohorts were excluded."
+    r = _one(f"<item><title>A</title><link>https://e.org/a</link><description>{text}</description></item>")
+    assert r.abstract == text
+
+
+def _creator_authors(creator: str) -> tuple[str, ...]:
+    return _one(f"<item><title>T</title><link>https://e.org/a</link><dc:creator>{creator}</dc:creator></item>").authors
+
+
+def test_initials_md_are_not_a_degree_in_a_last_first_list() -> None:
+    """"M.D." after a surname in a "Last, Initials" list is initials, not a degree."""
+    assert _creator_authors("Smith, J.; Jones, M.D.") == ("J. Smith", "M.D. Jones")
+    assert _creator_authors("Smith, J.R., Lee, M.D.") == ("J.R. Smith", "M.D. Lee")
+
+
+def test_bibtex_list_with_a_double_surname() -> None:
+    """BibTeX lists with Spanish double surnames."""
+    assert _creator_authors("García Márquez, Gabriel and López, Ana") == ("Gabriel García Márquez", "Ana López")
+
+
+def test_bibtex_list_with_jr() -> None:
+    """BibTeX's "Last, Jr., First" form."""
+    assert _creator_authors("King, Jr., Martin Luther and Doe, Jane") == ("Martin Luther King Jr.", "Jane Doe")
+
+
+def test_et_al_collective_with_two_named_authors() -> None:
+    """Several named authors before "et al. (... Collaboration)" are each one person."""
+    assert _creator_authors("A. Smith, B. Jones et al. (ATLAS Collaboration)") == (
+        "A. Smith", "B. Jones", "ATLAS Collaboration")

@@ -16,7 +16,7 @@ from hypothesis import example, given, settings, strategies as st
 from digest.store.merge import TITLE_KEY_LEN, title_key
 from digest.store.papers import _json
 from digest.text import (_TEX_ACCENT_RE, _TEX_ACCENTS, _TEX_FORMAT_RE, _TEX_MATH_RE, _TEX_SPECIAL,
-                         _TEX_SPECIAL_RE, _TEX_SYMBOLS, NAME_PARTICLES, clean_title, collapse_ws, fold,
+                         _TEX_SPECIAL_RE, _TEX_SYMBOLS, NAME_SUFFIXES, clean_title, collapse_ws, fold,
                          normalize_author, split_authors, strip_tex)
 
 
@@ -40,10 +40,18 @@ def ref_split_authors(field: str) -> list[str]:
         parts = [p for p in (s.strip() for s in field.split(";")) if p]
     else:
         chunks = field.split(" and ")
-        if len(chunks) > 1 and all(c.count(",") == 1 and all(w.lower() in NAME_PARTICLES for w in
-                                                               c.split(",")[0].split()[:-1]) and c.split(",")[0].split()
-                                   for c in chunks):
-            return [normalize_author(c) for c in chunks]  # BibTeX: "Last, First and Last, First"
+        bibtex = []
+        for c in chunks if len(chunks) > 1 else []:  # BibTeX: "Last, First and Last, Jr., First"
+            p = [x.strip() for x in c.split(",")]
+            if len(p) == 3 and p[1].lower() in NAME_SUFFIXES and p[2] and 1 <= len(p[0].split()) <= 3:
+                bibtex.append(f"{p[2]} {p[0]} {p[1]}")
+            elif len(p) == 2 and p[1] and 1 <= len(p[0].split()) <= 3:
+                bibtex.append(normalize_author(c))
+            else:
+                break
+        else:
+            if bibtex:
+                return bibtex
         field = re.sub(r",?\s+and\s+", ", ", field)
         parts = [p for p in (s.strip() for s in field.split(",")) if p]
         merged: list[str] = []
@@ -127,6 +135,9 @@ def test_fold_agrees_with_reference(text: str) -> None:
 @example("C. Bal\\'azs, E. L. Berger and P. M. Nadolsky")
 @example("A,  B,and C")
 @example("Bal\\'azs, C. and M&#252;ller, K.")
+@example("García Márquez, Gabriel and López, Ana")
+@example("King, Jr., Martin Luther and Doe, Jane")
+@example("Alice Smith, Bob and Carol Lin")
 def test_split_authors_agrees_with_reference(field: str) -> None:
     assert split_authors(field) == ref_split_authors(field)
 

@@ -65,8 +65,8 @@ _SESSION_ID = re.compile(r";jsessionid=[^?#/]*", re.IGNORECASE)
 _AUTHORS_LINE = re.compile(r"^Author\(s\):[ \t]*(\S.*)$", re.MULTILINE)
 #: APS opens a description with that "Author(s): ..." line and closes it with the citation
 #: "[Phys. Rev. Lett. 132, 060601] Published Thu Feb 08, 2024": neither is abstract text.
-_LEADING_AUTHORS_LINE = re.compile(r"\AAuthor\(s\):[^\n]*\n?")
-_PUBLISHED_TRAILER = re.compile(r"\n?\[[^\]\n]{3,100}\][ \t]*Published[ \t][^\n]{1,60}\Z")
+_LEADING_AUTHORS_LINE = re.compile(r"\AAuthor\(s\):[^\n]*\n")
+_PUBLISHED_TRAILER = re.compile(r"(?:\A|\n)\[[^\]\n]{3,100}\][ \t]*Published[ \t][^\n]{1,60}\Z")
 #: MDPI titles every item "<Journal>, Vol. 29, Pages 789: <title>".
 _VOLUME_PREFIX = re.compile(r"\A[^:]{1,100}?, Vol\. \d+, Pages? [\w.–-]+: (?=\S)")
 #: PNAS and others end a title with its section: "... in human neurodevelopment [Neuroscience]".
@@ -75,7 +75,8 @@ _SECTION_SUFFIX = re.compile(r"\s+\[[A-Z][A-Za-z ,&'-]{1,60}\]\Z")
 #: (Wiley and other Atypon journals: "Angewandte Chemie International Edition, Volume 63, Issue 12,
 #: March 18, 2024."; Science: "Science, Volume 383, Issue 6683, Page 590-595, February 2024.").
 _SHORT_SUMMARY = 200
-_CITATION_LIKE = re.compile(r"\b(?:Volume|Vol\.|Issue|Pages?|pp\.)\s*[\dA-Z]")
+_CITATION_VOLUME = re.compile(r"\b(?:Volume|Vol\.)\s+\d")
+_CITATION_DETAIL = re.compile(r"\b(?:Issue|Pages?|pp\.)\s+\d|\b(?:19|20)\d\d\b")
 #: Where the abstract proper starts in a content:encoded that leads with a graphical-abstract blurb.
 _ABSTRACT_HEADING = re.compile(r"(?:\A|\n)Abstract\n(?=\S)")
 #: nature.com feeds open every item's text with "<p>Nature, Published online: 07 February 2024;
@@ -121,8 +122,8 @@ def _parse_xml_feed(data: bytes, source: str | None) -> ParsedFeed:
         entries.pop()
         warnings.append("document is truncated; dropped the last, incomplete entry")
     feed = d.get("feed", {})
-    base = _base_url([lk.get("href") for lk in feed.get("links", []) if isinstance(lk, dict) and lk.get("rel") == "self"]
-                     + [feed.get("link")])
+    base = _base_url([lk.get("href") for lk in feed.get("links", []) if isinstance(lk, dict) and lk.get("rel") == "self"],
+                     feed.get("link"))
     records = _collect((_entry_record(e, base) for e in entries), warnings)
     feed_date = _struct_time(dict.get(feed, "updated_parsed")) or _struct_time(dict.get(feed, "published_parsed"))
     title = to_text(feed.get("title")) or None
@@ -130,23 +131,41 @@ def _parse_xml_feed(data: bytes, source: str | None) -> ParsedFeed:
                       warnings=tuple(warnings), feed_date=feed_date)
 
 
-def _base_url(candidates: list[Any]) -> str | None:
-    """What an entry's relative links are relative to: the first absolute http(s) URL of the feed's
-    own (RFC 3986 §5.1: the URI the document was retrieved from, which its rel="self" link states;
-    else the site it belongs to)."""
-    for value in candidates:
-        url = safe_url(fields.text(value))
-        if url and urlsplit(url).netloc:
+def _base_url(self_links: list[Any], site: Any) -> str | None:
+    """What an entry's relative links are relative to (RFC 3986 §5.1): the URI the feed was retrieved
+    from, which its rel="self" link states, when it is on the site's host; else the site the feed
+    names (a feed served by a proxy such as FeedBurner links posts relative to the site)."""
+    site_url = _absolute(site)
+    for value in self_links:
+        url = _absolute(value)
+        if url and (site_url is None or _host(url) == _host(site_url)):
             return url
-    return None
+    return site_url
+
+
+def _absolute(value: Any) -> str | None:
+    url = safe_url(fields.text(value))
+    return url if url and _host(url) else None
+
+
+def _host(url: str) -> str:
+    try:
+        return (urlsplit(url).hostname or "").lower()
+    except ValueError:
+        return ""
 
 
 def _resolve(base: str | None, value: Any) -> str | None:
-    """``value`` as an absolute URL against ``base`` when it is a relative reference (RFC 3986 §5.2)."""
+    """``value`` as an absolute URL against ``base`` when it is a relative reference (RFC 3986 §5.2;
+    "//host/path" takes the base's scheme); a link that is no URL at all stays as it is (for
+    safe_url to refuse)."""
     text = fields.text(value)
-    if text and base and not urlsplit(text).scheme and not text.startswith("//"):
-        return urljoin(base, text)
-    return text
+    if not (text and base):
+        return text
+    try:
+        return urljoin(base, text) if not urlsplit(text).scheme else text
+    except ValueError:  # "http://[::1": not a URL
+        return text
 
 
 def _truncated(data: bytes) -> bool:
@@ -242,7 +261,8 @@ def _entry_record(entry: Any, base: str | None = None) -> tuple[PaperRecord, lis
         authors = authors or _authors(_AUTHORS_LINE.findall(to_text(_CITATION_LINE.sub("", summary, count=1)))[:1])
         if summary is not content and len(summary) < 4 * _SHORT_SUMMARY:
             summary_text = to_text(summary)
-            if len(summary_text) < _SHORT_SUMMARY and _CITATION_LIKE.search(summary_text):
+            if (len(summary_text) < _SHORT_SUMMARY and _CITATION_VOLUME.search(summary_text)
+                    and _CITATION_DETAIL.search(summary_text)):
                 # A citation is no abstract: the content's, or none.
                 body = content if isinstance(content, str) and len(content) > len(summary) else ""
     if isinstance(body, str):
@@ -268,11 +288,12 @@ def _authors(names: list[str]) -> tuple[str, ...]:
             continue
         name = to_text(raw)
         if (m := _ET_AL_COLLECTIVE.fullmatch(name)) is not None:
-            out.extend((normalize_author(m["first"]), m["collective"]))  # APS: "I. Adachi et al. (Belle II Collaboration)"
+            # APS: "I. Adachi et al. (Belle II Collaboration)"
+            out.extend((*split_authors(m["first"]), m["collective"]))
             continue
         name = _ET_AL.sub("", name)
         if "," in name:
-            name = _without_degrees(name)
+            name = "; ".join(_without_degrees(chunk) for chunk in name.split(";")) if ";" in name else _without_degrees(name)
         if not name:
             continue
         parts = [p.strip() for p in name.split(",")]
@@ -305,14 +326,16 @@ _DEGREE_PARTS = frozenset({"MD", "M.D.", "PhD", "Ph.D.", "Ph.D", "MPH", "MSc", "
 
 def _without_degrees(name: str) -> str:
     """``name`` without the degrees after a full name: "Jane Doe, MD, MPH" -> "Jane Doe", and "Doe,
-    Jane, MD" -> "Doe, Jane". A degree follows a name of two words or more, or ends a field that
-    still holds a "Last, First" pair: "Smith, MD" is a surname and initials."""
+    Jane, MD" -> "Doe, Jane". A degree follows a name of two words or more (not a surname with its
+    particles: "van der Berg, M.D."), or dangles after "Last, First" pairs (an odd part): "Smith, MD"
+    and "Smith, J.R., Lee, M.D." are surnames and initials."""
     parts = [p.strip() for p in name.split(",")]
-    while len(parts) > 2 and parts[-1] in _DEGREE_PARTS:
+    while len(parts) > 2 and len(parts) % 2 and parts[-1] in _DEGREE_PARTS:
         parts.pop()
     kept: list[str] = []
     for part in parts:
-        if part in _DEGREE_PARTS and kept and len(kept[-1].split()) >= 2:
+        before = kept[-1].split() if kept else []
+        if part in _DEGREE_PARTS and len(before) >= 2 and before[0][:1].isupper():
             continue
         kept.append(part)
     return ", ".join(kept)
@@ -496,7 +519,7 @@ def _parse_json_feed(data: bytes, source: str | None) -> ParsedFeed:
         raise ParseError(KIND, "JSON Feed without an 'items' array", source=source)
     warnings: list[str] = []
     feed_authors = _json_authors(doc)
-    base = _base_url([doc.get("feed_url"), doc.get("home_page_url")])
+    base = _base_url([doc.get("feed_url")], doc.get("home_page_url"))
     records = _collect((_json_item(item, feed_authors, base) for item in items), warnings)
     return ParsedFeed(kind=KIND, records=tuple(records), status="ok" if records else "empty",
                       title=to_text(fields.text(doc.get("title"))) or None, warnings=tuple(warnings))
