@@ -115,7 +115,7 @@ def to_text(markup: str | None) -> str:
 
 def _extract(markup: str) -> str:
     # The HTML parser files <math> content under the MathML namespace, which the cleaner drops whole.
-    markup = _STRAY_LT.sub("&lt;", formulas_as_text(_strip_controls(markup)))
+    markup = _STRAY_LT.sub("&lt;", formulas_as_text(_strip_controls(markup), drop=_DROP_CONTENT))
     cleaned = _text_cleaner.clean(_CELL_TAG.sub(" <", markup) if "<t" in markup or "<T" in markup else markup)
     lines = (_collapse(html.unescape(chunk)) for chunk in _BLOCK_TAG_RE.split(cleaned))
     return "\n".join(line for line in lines if line)

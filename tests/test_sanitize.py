@@ -286,3 +286,109 @@ def test_mathml_square_root_keeps_its_sign() -> None:
 def test_a_formula_element_without_its_end_tag_is_left_to_the_cleaner() -> None:
     # Nothing is scanned twice: the rest of the text is kept as it is.
     assert to_text("a <math><mi>x</mi> and " + "<annotation>x" * 50 + " end").endswith("end")
+
+
+# --- formulas: hidden content, the scan, structure -----------------------------------------------
+
+
+@pytest.mark.parametrize("markup", [
+    "We study <math><mtext><script>stealth()</script></mtext></math> ok",
+    "We study <math><mi>x</mi><style>.stealth{}</style></math> ok",
+    "We study <mml:math><mml:mtext><template>stealth()</template></mml:mtext></mml:math> ok",
+    # A self-closing formula element pairs with the next formula's end tag: the script between is "inside".
+    "We study <math/> x <script>stealth()</script> <math><mi>y</mi></math> ok",
+])
+def test_script_style_and_template_content_inside_a_formula_stays_dropped(markup: str) -> None:
+    """to_text's contract: script/style/template content never becomes text, inside a formula too."""
+    assert "stealth" not in to_text(markup)
+
+
+# --- the scan's indices --------------------------------------------------------------------------
+
+
+def test_text_before_a_formula_with_dotted_capital_i_does_not_shift_the_scan() -> None:
+    """'İ'.lower() is two characters: nothing may be located in a lower-cased copy."""
+    assert to_text("<p>İzmir group: <math><mi>x</mi></math> and the rest</p>") == "İzmir group: x and the rest"
+    assert to_text("İİİİİ <math><mi>x</mi></math> and more") == "İİİİİ x and more"
+
+
+def test_formula_attribute_with_a_greater_than_sign() -> None:
+    """alttext holds the formula as text; '>' is legal unquoted-escaped in an XML attribute."""
+    assert to_text('p <math alttext="p > 0.05"><mi>p</mi><mo>&gt;</mo><mn>0.05</mn></math> ok') == "p p>0.05 ok"
+
+
+def test_self_closing_formula_does_not_swallow_the_paragraphs_up_to_the_next_formula() -> None:
+    assert to_text("<p>1 <math/> two</p><p>three <math><mi>y</mi></math></p>") == "1 two\nthree y"
+
+
+@pytest.mark.parametrize(("markup", "text"), [
+    # An opener without its end tag does not stop the scan: later formulas are still rendered.
+    ("the <inline-formula> tag. Then <math><msup><mi>x</mi><mn>2</mn></msup></math> end",
+     "the <inline-formula> tag. Then x^2 end"),
+    # A comment holding the end tag.
+    ("a <math><mi>x</mi><!-- </math> --><mi>y</mi></math> b", "a xy b"),
+    # A formula inside a token.
+    ("a <math><mi><math><mi>x</mi></math></mi></math> b", "a x b"),
+])
+def test_formula_markup_never_leaks_into_the_text(markup: str, text: str) -> None:
+    out = to_text(markup)
+    assert "<mi>" not in out and "</mi>" not in out and "<msup>" not in out and "-->" not in out
+    assert out == text
+
+
+# --- structure ------------------------------------------------------------------------------------
+
+
+def test_ieee_springer_alternatives_write_the_formula_once() -> None:
+    markup = ('f <inline-formula><alternatives><tex-math>\\alpha</tex-math>'
+              '<mml:math><mml:mi>α</mml:mi></mml:math></alternatives></inline-formula> end')
+    assert to_text(markup) in ("f α end", "f \\alpha end")
+
+
+def test_springer_tex_math_preamble_is_not_text() -> None:
+    """Springer/BMC JATS wrap each tex-math in a whole LaTeX document."""
+    markup = ('for <inline-formula><tex-math id="M1">\\documentclass[12pt]{minimal}\\usepackage{amsmath}'
+              '\\setlength{\\oddsidemargin}{-69pt}\\begin{document}$$\\alpha$$\\end{document}</tex-math>'
+              '</inline-formula> end')
+    out = to_text(markup)
+    assert "documentclass" not in out and "usepackage" not in out and "\\alpha" in out
+
+
+@pytest.mark.parametrize(("markup", "text"), [
+    # Elsevier writes brackets as mfenced (open/close default to "(" and ")", separators to ",").
+    ("<math><msup><mfenced><mrow><mi>a</mi><mo>+</mo><mi>b</mi></mrow></mfenced><mn>2</mn></msup></math>",
+     "(a+b)^2"),
+    ("<math><mi>f</mi><mfenced><mi>x</mi><mi>y</mi></mfenced></math>", "f(x,y)"),
+    # A script's base of several symbols needs brackets as much as its script does.
+    ("<math><msup><mfrac><mi>a</mi><mi>b</mi></mfrac><mn>2</mn></msup></math>", "(a/b)^2"),
+    ("<math><msup><mrow><mi>a</mi><mo>+</mo><mi>b</mi></mrow><mn>2</mn></msup></math>", "(a+b)^2"),
+])
+def test_brackets_and_script_bases_keep_the_meaning(markup: str, text: str) -> None:
+    assert to_text(markup) == text
+
+
+def test_sums_limits_and_prescripts_keep_their_limits() -> None:
+    total = to_text("<math><munderover><mo>∑</mo><mrow><mi>i</mi><mo>=</mo><mn>1</mn></mrow><mi>n</mi>"
+                    "</munderover><msub><mi>x</mi><mi>i</mi></msub></math>")
+    assert "∑_(i=1)^n" in total
+    limit = to_text("<math><munder><mo>lim</mo><mrow><mi>x</mi><mo>→</mo><mn>0</mn></mrow></munder></math>")
+    assert limit == "lim_(x→0)"
+    isotope = to_text("<math><mmultiscripts><mi>U</mi><mprescripts/><none/><mn>235</mn></mmultiscripts></math>")
+    assert isotope in ("^235U", "²³⁵U")
+
+
+def test_table_cells_are_separate_values() -> None:
+    out = to_text("<math><mtable><mtr><mtd><mn>1</mn></mtd><mtd><mn>2</mn></mtd></mtr>"
+                  "<mtr><mtd><mn>3</mn></mtd><mtd><mn>4</mn></mtd></mtr></mtable></math>")
+    assert "1 2" in out and "3 4" in out
+
+
+@pytest.mark.parametrize(("markup", "text"), [
+    ("<math><mi>sin</mi><mspace width='thickmathspace'/><mi>x</mi></math>", "sin x"),
+    ("<math><mi>sin</mi><mo>&#x2061;</mo><mi>x</mi></math>", "sin x"),  # ApplyFunction, invisible
+    ("<math><mi>a</mi><mo>&#x2062;</mo><mi>b</mi></math>", "ab"),  # InvisibleTimes
+    ("<math><mn>5</mn><mspace width='0.25em'/><mi mathvariant='normal'>K</mi></math>", "5 K"),
+    ("<math><mn>1</mn><mphantom><mn>0</mn></mphantom><mn>2</mn></math>", "12"),  # mphantom is invisible
+])
+def test_spacing_and_invisible_elements(markup: str, text: str) -> None:
+    assert to_text(markup) == text
