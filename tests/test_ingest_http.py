@@ -476,12 +476,16 @@ def test_open_ended_listing_page_failed_is_read_at_the_next_poll(httpserver: HTT
     [first] = ingest_due(settings, store, now=NOW)
     assert api_starts(httpserver) == ["0", "10"] and "page 2 failed" in first.warnings[-1]
     assert "the rest is fetched next time" in first.warnings[-1]
+    state = store.get_feed_state("cat")  # what `digest status` shows: why, and the success kept
+    assert state.last_error == first.warnings[-1] and state.consecutive_failures == 0
+    assert state.last_success == NOW - timedelta(days=1)
     httpserver.clear()
     serve(0)
     serve(10)
     [second] = ingest_due(settings, store, now=NOW + LATER)
     assert "10" in api_starts(httpserver)
     assert second.stats.new == 10 and store.get_feed_state("cat").last_success == NOW + LATER
+    assert store.get_feed_state("cat").last_error is None
 
 
 @pytest.mark.parametrize("order", ["sortBy=relevance&sortOrder=descending",

@@ -132,7 +132,8 @@ class FeedStore(StoreBase):
 
         ``complete=False`` (a later page failed, its records unread) leaves ``last_success`` where it
         was: feeds that read back to their previous success (the arXiv API's category listings,
-        Hugging Face's days) then read those pages again at the next run.
+        Hugging Face's days) then read those pages again at the next run. ``error`` then says why
+        (``last_error``), without counting a failure: the records read were stored.
         """
         if outcome not in _FETCH_OUTCOMES:
             raise ValueError(f"unknown fetch outcome {outcome!r}")
@@ -149,7 +150,7 @@ class FeedStore(StoreBase):
                 values.update(last_error=error or "unknown error", consecutive_failures=failures,
                               next_attempt=now + failure_delay(failures, interval, retry_after))
             else:
-                values.update(last_error=None, consecutive_failures=0,
+                values.update(last_error=None if complete else error, consecutive_failures=0,
                               next_attempt=now + (min(interval, STALE_RETRY) if health == "stale" else interval))
                 if health != "stale" and complete:
                     values["last_success"] = now
