@@ -557,3 +557,21 @@ def test_absorb_row_does_not_take_biorxiv_version_into_arxiv_paper() -> None:
     preprint = merge.new_row(f"doi:{PREPRINT_DOI}", biorxiv(3, aliases=()), arxiv_id=None, doi=PREPRINT_DOI, now=T0)
     merge.absorb_row(survivor, preprint)
     assert survivor["version"] is None
+
+
+def test_an_overlay_journal_entry_with_its_own_doi_still_meets_its_arxiv_paper(store: Store) -> None:
+    """Quantum's entries carry their DOI and cite the arXiv id in the text: the text id no longer
+    decides (a news story cites preprints too), but the same title by the same authors does."""
+    from digest.sources import rss
+
+    ingest(store, [arxiv_rss()])
+    feed = (f'<rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/"><channel><title>Quantum</title>'
+            f"<link>https://quantum-journal.org</link><item><title>{TITLE}</title>"
+            f"<link>https://quantum-journal.org/papers/q-2024-01-15-1234/</link>"
+            f"<description>Quantum 8, 1234 (2024). Preprint: arXiv:{AID}</description>"
+            f"<dc:identifier>doi:10.22331/q-2024-01-15-1234</dc:identifier>"
+            + "".join(f"<dc:creator>{a}</dc:creator>" for a in AUTHORS) + "</item></channel></rss>").encode()
+    (entry,) = rss.parse(feed).records
+    assert (entry.doi, entry.arxiv_id) == ("10.22331/q-2024-01-15-1234", None)
+    assert ingest(store, [entry])[0] == (0, 1, 0, 0)
+    assert store.get_paper("10.22331/q-2024-01-15-1234").id == f"arxiv:{AID}"
