@@ -93,6 +93,11 @@ def arxiv_poll_decision(state: FeedState, now: datetime, *,
         if due > now:
             return PollDecision("wait", "stale batch; retry scheduled", not_before=due)
     missed = _refreshes(state.last_success, now)
+    if len(missed) > 1 and state.kind == "arxiv-atom":
+        # An API listing of categories reads itself back to a week before its last good poll
+        # (digest.sources.arxiv_next_page_url): polling recovers the gap, a backfill would repeat it.
+        return PollDecision("poll", f"{len(missed)} batches since the last good fetch; the API listing reads "
+                            "back to it")
     if len(missed) > 1:
         return PollDecision("backfill", f"{len(missed)} batches since the last good fetch; recovering the gap "
                             "from the arXiv API", backfill_from=state.last_success.date(), backfill_to=now.date())

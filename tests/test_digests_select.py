@@ -206,3 +206,38 @@ def test_arxiv_version_after_reset_reaches_a_reader_sent_the_biorxiv_version(sto
     store.set_watermark("match", store.max_seq())
     d2 = build_digest(store, user, "daily", "2026-11-24", now=now, include_updates=True)
     assert [(i.paper.id, i.updated, i.paper.version) for i in d2.items] == [(pid, True, 2)]
+
+
+_B_DOI, _J_DOI, _C_AID, _C_AUTHORS = "10.1101/2024.05.01.590001", "10.1000/jml.2024.17", "2405.09999", (
+    "Alice Johnson", "Bob Keller")
+
+
+def test_combine_keeps_the_arxiv_version_a_reader_was_sent(store: Store) -> None:
+    """A reader was sent the bioRxiv preprint (no version: sent NULL) and the arXiv paper at v1. When
+    the two are combined (the bioRxiv record names the journal DOI the arXiv paper carries), arXiv
+    numbers the paper: what the reader had counts as an earlier version, so arXiv v2 is "Updated"."""
+    store.ingest_records("bio", [PaperRecord("biorxiv", _B_DOI, "Neural Codes in the Fly Olfactory Bulb",
+                                             _C_AUTHORS, doi=_B_DOI)], now=_T0)
+    arxiv1 = PaperRecord("arxiv-rss", _C_AID, "Another Title Entirely for the Same Work", _C_AUTHORS, arxiv_id=_C_AID,
+                         version=1, doi=_J_DOI)
+    store.ingest_records("arxiv", [arxiv1], now=_T0 + timedelta(hours=1))
+    assert store.paper_count() == 2
+    user = store.upsert_user("ann@example.org", name="Ann")
+    sub = store.add_subscription(user.id, "codes", query="codes").id
+    bio_id, ax_id = f"doi:{_B_DOI}", f"arxiv:{_C_AID}"
+    store.enqueue_digest(user.id, "daily", "2026-11-23", "<m@x>", "s", user.email, b"m", [bio_id, ax_id],
+                         0, store.max_seq(), [None, 1])
+    assert store.sent_versions(user.id, [bio_id, ax_id]) == {bio_id: None, ax_id: 1}
+    store.ingest_records("bio", [PaperRecord("biorxiv", _B_DOI, "Neural Codes in the Fly Olfactory Bulb", _C_AUTHORS,
+                                             doi=_B_DOI, aliases=(f"doi:{_J_DOI}",))], now=_T0 + timedelta(hours=2))
+    assert store.paper_count() == 1
+    # The reader had arXiv v1: after the combine, an earlier version (0) or 1, never NULL ("unversioned").
+    assert store.sent_versions(user.id, [bio_id])[bio_id] in (0, 1)
+    s = store.ingest_records("arxiv", [PaperRecord("arxiv-rss", _C_AID, "Another Title, Revised", _C_AUTHORS,
+                                                   arxiv_id=_C_AID, version=2)], now=_T0 + timedelta(hours=3))
+    assert s.new_versions == 1
+    paper = store.get_paper(_C_AID)
+    store.save_matches([NewMatch(sub, paper.id, 1.5, {"terms": ["codes"]}, paper.seq)])
+    store.set_watermark("match", store.max_seq())
+    d = build_digest(store, user, "daily", "2026-11-24", now=_T0 + timedelta(days=1), include_updates=True)
+    assert [(i.paper.id, i.updated, i.paper.version) for i in d.items] == [(paper.id, True, 2)]

@@ -532,6 +532,20 @@ def test_hf_daily_reads_back_to_the_last_poll_and_always_yesterday(httpserver: H
     assert again.stats.new == 0
 
 
+def test_hf_daily_reading_earlier_days_sends_no_validators(httpserver: HTTPServer, store: Store) -> None:
+    """Yesterday's list is read at every poll (its upvotes move): a 304 for the latest list must not
+    skip it, so no If-None-Match / If-Modified-Since is sent while earlier days are read."""
+    httpserver.expect_request("/api/daily_papers", query_string="").respond_with_data(
+        HF, content_type="application/json", headers={"ETag": '"v1"', "Last-Modified": "Mon, 03 Aug 2026 08:00:00 GMT"})
+    serve(httpserver, "/api/daily_papers", hf_day("2608.00001"), "application/json", query_string={"date": "2026-08-02"})
+    settings = make_settings(httpserver, {"hf": ("hf-daily", "/api/daily_papers")})
+    ingest_due(settings, store, now=HF_NOW)
+    httpserver.clear_log()
+    ingest_due(settings, store, now=HF_NOW + LATER)
+    assert [req.args.get("date") for req, _ in httpserver.log] == [None, "2026-08-02"]
+    assert not any(h in req.headers for req, _ in httpserver.log for h in ("If-None-Match", "If-Modified-Since"))
+
+
 @pytest.mark.parametrize(("since", "expected"), [
     (None, ["2026-08-02"]),                                                   # a new feed: yesterday too
     (datetime(2026, 8, 3, 1, tzinfo=timezone.utc), ["2026-08-02"]),           # polled earlier today

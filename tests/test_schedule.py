@@ -201,6 +201,15 @@ def test_gap_of_more_than_one_announcement_triggers_a_backfill() -> None:
     assert arxiv_poll_decision(state(last_success=datetime(2026, 11, 20, 7, tzinfo=UTC)), MON).action == "poll"
 
 
+def test_an_api_listing_behind_by_several_batches_polls_instead_of_a_backfill() -> None:
+    """An arXiv API category listing reads itself back to a week before its last good poll, which a
+    later page that failed keeps where it was: polling recovers the gap, and a backfill of the same
+    categories would repeat it at every poll while the page fails."""
+    thursday = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+    assert arxiv_poll_decision(state(kind="arxiv-atom", last_success=MON), thursday).action == "poll"
+    assert arxiv_poll_decision(state(kind="arxiv-rss", last_success=MON), thursday).action == "backfill"
+
+
 def test_never_fetched_polls() -> None:
     assert arxiv_poll_decision(state(), MON).action == "poll"
 

@@ -161,7 +161,7 @@ def test_feed_url_built_from_settings() -> None:
 @pytest.mark.parametrize(("since", "start"), [
     (datetime(2026, 7, 17, 6, tzinfo=timezone.utc), "2026-07-15"),   # polled today: the usual three days
     (datetime(2026, 7, 10, 6, tzinfo=timezone.utc), "2026-07-09"),   # down for a week: back to the day before
-    (datetime(2026, 1, 1, tzinfo=timezone.utc), "2026-06-18"),       # a month at most
+    (datetime(2026, 1, 1, tzinfo=timezone.utc), "2026-07-04"),       # two weeks at most (MAX_PAGES)
 ])
 def test_biorxiv_feed_reads_back_to_the_previous_poll(since: datetime, start: str) -> None:
     assert feed_url(_feed(kind="biorxiv"), today=date(2026, 7, 17), since=since) == (

@@ -575,3 +575,21 @@ def test_an_overlay_journal_entry_with_its_own_doi_still_meets_its_arxiv_paper(s
     assert (entry.doi, entry.arxiv_id) == ("10.22331/q-2024-01-15-1234", None)
     assert ingest(store, [entry])[0] == (0, 1, 0, 0)
     assert store.get_paper("10.22331/q-2024-01-15-1234").id == f"arxiv:{AID}"
+
+
+_B_DOI, _AID2, _AUTHORS2 = "10.1101/2024.05.01.590001", "2405.09999", ("Alice Johnson", "Bob Keller")
+
+
+def test_arxiv_replacement_after_hugging_face_gave_the_biorxiv_paper_its_arxiv_id_is_a_new_version(
+        store: Store) -> None:
+    """Stored from bioRxiv v1; Hugging Face's list names it with its arXiv id (no version), so arXiv's
+    numbering starts unknown. arXiv then announces a replacement: a new version of what we hold."""
+    title = "Neural Codes in the Fly Olfactory Bulb"
+    store.ingest_records("bio", [PaperRecord("biorxiv", _B_DOI, title, _AUTHORS2, doi=_B_DOI, version=1)], now=T0)
+    store.ingest_records("hf", [PaperRecord("hf-daily", _AID2, title, _AUTHORS2, arxiv_id=_AID2)],
+                         now=T0 + timedelta(hours=1))
+    assert store.get_paper(_AID2).id == f"doi:{_B_DOI}"
+    s = store.ingest_records("arxiv", [PaperRecord("arxiv-rss", _AID2, title + ", Revised", _AUTHORS2, arxiv_id=_AID2,
+                                                   version=2, announce_type="replace")],
+                             now=T0 + timedelta(hours=2))
+    assert (s.new_versions, store.get_paper(_AID2).version) == (1, 2)

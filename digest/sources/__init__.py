@@ -55,8 +55,10 @@ MAX_PAGES = 50
 #: bioRxiv feeds without a URL fetch the posts of the last few days (weekends post little).
 BIORXIV_DAYS = 3
 #: ... and after an outage, back to the day before the previous successful poll, this many days at
-#: most (bioRxiv posts ~100-150 a day: a month is within MAX_PAGES pages of 100).
-BIORXIV_MAX_DAYS = 30
+#: most: bioRxiv posts ~150-220 records a day with revisions, so two weeks (~30 pages of 100) stay
+#: well within MAX_PAGES, which would otherwise cut the window's newest days (the API answers
+#: oldest first) while the run still counted as a success.
+BIORXIV_MAX_DAYS = 14
 
 
 class Parser(Protocol):
@@ -420,6 +422,10 @@ def fetch_feed(feed: FeedSettings, settings: FetchSettings, *, etag: str | None 
     from digest.fetch import fetch  # the one network chokepoint
 
     url = feed_url(feed, today=today, since=since)
+    if feed.kind in _LISTED_PAGES and hf_day_urls(url, since=since, today=today or date.today()):
+        # The earlier days are read at every poll (their upvotes move): a 304 for the latest list
+        # must not skip them, so its validators are not sent.
+        etag = last_modified = None
     user_supplied = bool(feed.url) or feed.kind not in ("arxiv-rss", "arxiv-atom", "hf-daily", "openreview",
                                                         "biorxiv")
     first = fetch(url, settings=settings, etag=etag, last_modified=last_modified, user_supplied=user_supplied)

@@ -381,7 +381,10 @@ def apply_record(row: dict[str, Any], rec: PaperRecord) -> tuple[bool, bool]:
     caller, which knows whether another paper already owns them.
     """
     before = dict(row)
-    new_version = bool(rec.version and row["version"] and rec.version > row["version"] and _versions_own(row, rec))
+    # arXiv announcing a replacement of a paper we hold without its arXiv version (first seen on
+    # Hugging Face, or on bioRxiv before arXiv numbered it) is a new version too: what we hold is older.
+    new_version = bool(rec.version and _versions_own(row, rec) and (
+        rec.version > row["version"] if row["version"] else (rec.announce_type or "").startswith("replace")))
     if new_version:
         row["version"] = rec.version
         for name in ("title", "abstract", "pdf_url", "title_original"):

@@ -100,9 +100,9 @@ class SignalPoint:
 
 def _forget_sent_numbers(conn: Connection, paper_ids: Sequence[str]) -> None:
     """The versions readers were sent of papers arXiv now numbers were another server's numbers
-    (bioRxiv v3 is not arXiv v3): 0 stands for "an earlier version", so arXiv's next version is
-    an update to them, as :func:`digest.digests.select` compares."""
-    conn.execute(update(_SENT).where(_SENT.c.paper_id.in_(paper_ids), _SENT.c.version.is_not(None)).values(version=0))
+    (bioRxiv v3 is not arXiv v3), or none: 0 stands for "an earlier version", so arXiv's next
+    version is an update to them, as :func:`digest.digests.select` compares."""
+    conn.execute(update(_SENT).where(_SENT.c.paper_id.in_(paper_ids)).values(version=0))
 
 
 @lru_cache(maxsize=4096)  # a batch shares "now" and, for arXiv, one announcement date
