@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -245,3 +246,22 @@ def test_a_papers_matches_read_as_a_sequence_of_pairs() -> None:
     assert list(ranked) == [("a", 2.5), (("b", 2), 1.0)] == ranked
     assert dict(ranked) == {"a": 2.5, ("b", 2): 1.0} and ranked[1:] == [(("b", 2), 1.0)]
     assert ("a", 2.5) in ranked and Ranked([], []) == [] and not Ranked([], [])
+
+
+@pytest.mark.parametrize("query", ["knowledge-distillation", "NOT (knowledge-distillation)"])
+@pytest.mark.parametrize("keywords", ["knowledge; distilation", "knowledge distilation"])
+def test_a_fuzzy_phrase_met_only_in_a_near_variant_is_found_by_the_index(query: str, keywords: str) -> None:
+    """A batch where no paper holds the phrase's exact pair but one holds a near variant
+    ("distilation"): the variant is still scored (hypothesis found the index disagreeing)."""
+    empty = {"title": "", "abstract": "", "tldr": "", "keywords": ""}
+    ps = [{"texts": dict(empty, keywords=keywords), "authors": [], "categories": [], "sources": ["arxiv-rss"]},
+          {"texts": dict(empty, abstract="diffusion"), "authors": [], "categories": [], "sources": ["arxiv-rss"]}]
+    compiled = _compile_all([query])
+    stats = CorpusStats.from_documents(doc_of(p, i) for i, p in enumerate(ps))
+    index = QueryIndex(stats)
+    index.add(0, compiled[0])
+    for i, p in enumerate(ps):
+        want = match_all(compiled, doc_of(p, i), stats, 0.0)
+        (got,) = index.match_batch([doc_of(p, i)], stats, 0.0)
+        assert_same(got, want)
+    assert bool(match_all(compiled, doc_of(ps[0], 0), stats, 0.0)) == (not query.startswith("NOT"))

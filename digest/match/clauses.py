@@ -123,10 +123,15 @@ def clause_table(batch: Batch, leaves: Sequence[Leaf]) -> tuple[Ints, Floats]:
     for entries, rows in ((sums, batch.key_rows), (prefixes, batch.form_rows)):
         if entries:
             k, s = _summed(batch, leaves, entries, rows, fields, prefix=entries is prefixes)
-            if entries is sums and odd:
-                k, s = _rescore_variants(batch, leaves, k, s, odd, adjacent)
-            keys.append(k)
-            scores.append(s)
+        elif entries is sums and odd:
+            # No paper holds a phrase's exact pair, but some hold a near variant: those are rescored.
+            k, s = np.zeros(0, np.int64), np.zeros(0, np.float64)
+        else:
+            continue
+        if entries is sums and odd:
+            k, s = _rescore_variants(batch, leaves, k, s, odd, adjacent)
+        keys.append(k)
+        scores.append(s)
     if not keys:
         return np.zeros(0, np.int64), np.zeros(0, np.float64)
     all_keys, all_scores = np.concatenate(keys), np.concatenate(scores)
