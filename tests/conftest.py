@@ -18,11 +18,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from digest.store import Store
 from digest.store.engine import make_engine, upgrade
+
+# CI runs the property tests on fixed examples (derandomize: the same inputs every run, so what fails
+# there fails again, and a push is not blocked by an input found by chance); a developer's run keeps
+# drawing new ones, with the local example database replaying any failure found.
+hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 DATA = Path(__file__).parent / "data"
 CHROMIUM = Path("/usr/bin/chromium")
