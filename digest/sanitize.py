@@ -50,10 +50,25 @@ _TAG_NAMES = "|".join(re.escape(t) for t in sorted(_KNOWN_TAGS, key=len, reverse
 # Table cells are unwrapped like other inline elements, but their contents are separate values
 # ("1", "2141", "0.04"), not one word: a space goes before each cell's tags.
 _CELL_TAG = re.compile(r"<(?=/?t[dh][\s/>])", re.IGNORECASE)
-_KNOWN_TAG_RE = re.compile(rf"</?(?:{_TAG_NAMES})(?:[\s/][^<>]*)?>", re.IGNORECASE)
+# When "<" and a known element's name are a tag. The one-letter elements (a, b, i, p, q, s, u) are
+# also variables: "if x<a and y>b", "0<b and c>1" and "n<i and j>k" are mathematics, so those are
+# tags only in a tag's shape, with nothing after the name or with an attribute that has a value
+# (after a space or, as browsers read it, a "/": <a/href=x>). Other elements are tags with anything
+# after their name (<td nowrap>, <script defer>), as HTML parses them. Quoted values may hold "<"
+# and ">" (title="p<0.05").
+_DROP_NAMES = "|".join(sorted(_DROP_CONTENT, key=len, reverse=True))
+_MATH_NAMES = "|".join(sorted(t for t in _KNOWN_TAGS - _DROP_CONTENT if len(t) == 1))
+_OTHER_NAMES = "|".join(re.escape(t) for t in sorted(_KNOWN_TAGS - _DROP_CONTENT, key=len, reverse=True) if len(t) > 1)
+_ATTRS = r"""(?:"[^"]*"|'[^']*'|[^<>"'])"""
+_TAG_SHAPE = (rf"(?:/?(?:{_DROP_NAMES}|{_OTHER_NAMES})(?:[\s/]{_ATTRS}*)?"
+              rf"|/?(?:{_MATH_NAMES})(?:[\s/]*|[\s/]{_ATTRS}*={_ATTRS}*))>")
+_KNOWN_TAG_RE = re.compile(rf"<{_TAG_SHAPE}", re.IGNORECASE)
 # A "<" that does not open a known element, a namespaced one (Crossref's <jats:p>) or a comment is
-# text: abstracts are full of "n<k", which an HTML parser would read as a tag and swallow.
-_STRAY_LT = re.compile(rf"<(?!/?(?:{_TAG_NAMES})(?:[\s/>]|$)|/?[A-Za-z][\w.-]*:[A-Za-z]|!--)", re.IGNORECASE)
+# text: abstracts are full of "n<k", which an HTML parser would read as a tag and swallow. An opener
+# needs no closing ">" once an attribute has a value (a cut-off tag is still a tag: the parser drops it).
+_TAG_OPEN = (rf"/?(?:{_DROP_NAMES}|{_OTHER_NAMES})(?:[\s/>]|$)"
+             rf"|/?(?:{_MATH_NAMES})(?:[\s/]*(?:>|$)|[\s/][^<>]*=)")
+_STRAY_LT = re.compile(rf"<(?!{_TAG_OPEN}|/?[A-Za-z][\w.-]*:[A-Za-z]|!--)", re.IGNORECASE)
 
 _INLINE_TAGS = {"p", "br", "em", "strong", "i", "b", "sub", "sup", "code", "a"}
 _URL_SCHEMES_HTML = {"http", "https", "mailto"}

@@ -392,3 +392,65 @@ def test_table_cells_are_separate_values() -> None:
 ])
 def test_spacing_and_invisible_elements(markup: str, text: str) -> None:
     assert to_text(markup) == text
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("if x<a and y>b then", "if x<a and y>b then"),       # "<a and y>" has no attribute value: mathematics
+    ("for 0<b and c>1 we", "for 0<b and c>1 we"),
+    ("sizes n<i and j>k hold", "sizes n<i and j>k hold"),
+    ("if x&lt;a and y&gt;b then", "if x<a and y>b then"),
+    ("we show <b>bold</b> and <a href='https://e.org'>a link</a>", "we show bold and a link"),
+])
+def test_inequalities_shaped_like_tags_are_text(text: str, expected: str) -> None:
+    assert to_text(text) == expected
+
+
+@pytest.mark.parametrize("markup", [
+    "<img/src=x onerror=alert(1)>t", "<svg/onload=alert(1)>t", "<script defer>alert(1)</script>t",
+    "<a/href=javascript:alert(1)>t</a>", "<iframe srcdoc=x>t",
+])
+def test_tags_written_with_slashes_or_bare_attributes_are_still_tags(markup: str) -> None:
+    out = to_text(markup)
+    assert "alert" not in out and "<" not in out
+
+
+# A "<" inside a quoted attribute value is part of the tag, not the end of its shape.
+@pytest.mark.parametrize("markup", [
+    '<a href="javascript:alert(1)" title="<">click</a> end',
+    '<img alt="<" src=x onerror=alert(1)>end',
+    "<img src=x onerror=alert(1)//<>end",
+    '<img src=x alt="a<b" onerror=alert(1)/>end',
+    '<script src="https://evil.example/x.js?<"></script>end',
+    '<script x="<">alert(1)</script>end',
+    '<iframe src="https://evil.example/?a<b"></iframe>end',
+    '&lt;p&gt;&lt;a title="&lt;" href=javascript:alert(1)&gt;end',  # double-escaped, second pass
+])
+def test_a_less_than_sign_inside_an_attribute_does_not_turn_the_tag_into_text(markup: str) -> None:
+    out = to_text(markup)
+    assert "<" not in out and "alert" not in out and "evil" not in out, out
+    assert out.endswith("end")
+
+
+def test_real_attribute_with_a_less_than_sign_keeps_only_the_text() -> None:
+    assert to_text('<span title="p<0.05">significant</span> result') == "significant result"
+
+
+# A tag with attribute values cut off at the end of the text (a truncated summary) is still a tag.
+@pytest.mark.parametrize("markup", ["text <img src=x onerror=alert(1)//", "text <script src=//evil.example/x.js"])
+def test_a_truncated_tag_with_attributes_is_not_kept_as_text(markup: str) -> None:
+    assert to_text(markup) == "text"
+
+
+# Bare (boolean or legacy) attributes on elements whose names are not one letter: real markup.
+@pytest.mark.parametrize(("markup", "text"), [
+    ("<table border><tr><td nowrap>1</td><td nowrap>2</td></tr></table>", "1 2"),
+    ("<p>a</p><hr noshade><p>b</p>", "a\nb"),
+    ("<video controls><source src=x.mp4></video>Watch", "Watch"),
+    ("<details open><summary>More</summary> text</details>", "More text"),
+    ("<ol reversed><li>one</li></ol>", "one"),
+    ("<span hidden>x</span> y", "x y"),
+    ("a <svg onload> b", "a b"),
+    ("<input autofocus> c", "c"),
+])
+def test_bare_attributes_on_longer_element_names_are_still_tags(markup: str, text: str) -> None:
+    assert to_text(markup) == text
