@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 
-__all__ = ["utcnow", "rfc5322_date"]
+__all__ = ["utcnow", "rfc5322_date", "as_utc"]
 
 
 def utcnow() -> datetime:
@@ -28,6 +28,12 @@ def rfc5322_date(text: str) -> datetime | None:
         value = parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError, OverflowError):  # Overflow: a year past C's int
         return None
+    return as_utc(value)
+
+
+def as_utc(value: datetime) -> datetime | None:
+    """``value`` in UTC, a naive one taken as UTC; None when its zone moves it past year 9999 (a
+    damaged date, not a damaged document)."""
     if value.tzinfo is None:
         value = value.replace(tzinfo=timezone.utc)
     try:

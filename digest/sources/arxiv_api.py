@@ -31,6 +31,7 @@ from urllib.parse import urlencode
 from lxml import etree
 
 from digest.config import FetchSettings
+from digest.dates import as_utc
 from digest.errors import FeedError, ParseError
 from digest.ids import ARXIV_CATEGORY_RE, find_arxiv_id, normalize_doi, parse_arxiv_id
 from digest.models import FeedStatus, PaperRecord, ParsedFeed
@@ -152,9 +153,9 @@ def _iso(text: str | None) -> datetime | None:
         return None
     try:
         value = datetime.fromisoformat(text)  # 3.11 reads "Z" and "-04:00"
-        return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
-    except (ValueError, OverflowError):  # OverflowError: year 9999 with a negative offset, year 1 with a positive one
+    except ValueError:
         return None
+    return as_utc(value)  # None for year 9999 with a negative offset, year 1 with a positive one
 
 
 # --- the client ------------------------------------------------------------------------------------

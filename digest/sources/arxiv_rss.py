@@ -32,13 +32,13 @@ Public names: :data:`KIND`, :func:`parse`, :func:`parse_with_feedparser`, :func:
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
 from lxml import etree
 
-from digest.dates import rfc5322_date
+from digest.dates import as_utc, rfc5322_date
 from digest.errors import ConfigError, ParseError
 from digest.ids import ARXIV_CATEGORY_RE, find_arxiv_id, normalize_doi
 from digest.models import FeedStatus, PaperRecord, ParsedFeed
@@ -301,14 +301,7 @@ def _date(text: str) -> datetime | None:
     if value is not None:
         return value
     value = _iso_date(text)  # RSS 2.0 says RFC 822, but ISO 8601 dates are a common slip
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    try:
-        return value.astimezone(timezone.utc)
-    except OverflowError:  # year 9999 west of UTC: a damaged date, not a damaged document
-        return None
+    return as_utc(value) if value is not None else None
 
 
 def _iso_date(text: str) -> datetime | None:
