@@ -133,3 +133,12 @@ def test_any_json_gives_records_or_parse_error(doc: object) -> None:
     except ParseError:
         return
     assert all(r.title and r.external_id for r in parsed.records)
+
+
+def test_a_date_its_zone_moves_past_year_9999_is_no_date() -> None:
+    """"9999-12-31T23:00:00-05:00" is 10000-01-01 in UTC: a damaged date, not a damaged answer."""
+    answer = json.loads(SOTAWHAT.read_bytes())
+    for key in ("publishedAt", "submittedOnDailyAt"):
+        answer[0]["paper"][key] = answer[0][key] = "9999-12-31T23:00:00-05:00"
+    records = hf_daily.parse(json.dumps(answer).encode()).records
+    assert len(records) == len(answer) and records[0].published is None

@@ -15,6 +15,7 @@ import re
 from datetime import date, datetime, timezone
 from typing import Any
 
+from digest.dates import as_utc
 from digest.errors import ParseError
 
 __all__ = ["load_json", "storable", "text", "integer", "timestamp", "strings"]
@@ -98,9 +99,7 @@ def timestamp(value: Any, *, millis: bool = False) -> datetime | None:
         parsed = datetime.fromisoformat(raw)
     except (ValueError, OverflowError, OSError):
         return None
-    if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc)
+    return as_utc(parsed)  # None when a zone moves it past year 9999 (it used to raise)
 
 
 def strings(value: Any) -> tuple[str, ...]:
