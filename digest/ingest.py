@@ -100,9 +100,7 @@ def ingest_feed(settings: Settings, store: Store, feed: FeedSettings, *, now: da
     new_state = store.record_fetch(
         feed.name, now=now, outcome="ok" if parsed.records else "empty", etag=result.etag,
         last_modified=result.last_modified, entry_count=len(parsed.records), batch_hash=batch_hash(parsed.records),
-        feed_date=parsed.feed_date, complete=not parsed.pages_failed,
-        error=next((w for w in reversed(parsed.warnings) if w.startswith("page ")), "a page failed")
-        if parsed.pages_failed else None)
+        feed_date=parsed.feed_date, complete=not parsed.pages_failed, error=parsed.pages_failed)
     return FeedRun(feed.name, new_state.health, stats, warnings=parsed.warnings)
 
 

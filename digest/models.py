@@ -87,9 +87,9 @@ class ParsedFeed:
     total_results: int | None = None
     #: Date the feed says it was built/announced (arXiv lastBuildDate / pubDate).
     feed_date: datetime | None = None
-    #: A later page of a paged feed failed and the pages after it were not read: the records are
-    #: kept, and the next run reads from where this one started (``last_success`` stays).
-    pages_failed: bool = False
+    #: Why a later page of a paged feed failed, when one did and the pages after it were not read:
+    #: the records are kept, and the next run reads from where this one started (``last_success`` stays).
+    pages_failed: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

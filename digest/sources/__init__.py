@@ -391,9 +391,16 @@ class _Pages:
     pages: list[ParsedFeed]
     notes: list[str] = field(default_factory=list)
     complete: bool = True
-    #: A page failed (or stayed empty inside the total): the next run must read from where this one did.
-    failed: bool = False
+    #: Why a page failed (or stayed empty inside the total): the next run must read from where this one did.
+    failed: str | None = None
     seen: set[str] = field(default_factory=set)
+
+    def stop(self, note: str, *, failed: bool) -> None:
+        """Stop paging early, saying why; ``failed``: the pages left unread must be read next time."""
+        self.notes.append(note)
+        self.complete = False
+        if failed:
+            self.failed = note
 
     def add(self, page: ParsedFeed) -> bool:
         """Keep ``page``; False when it brings no record not already read (a server repeating a page)."""
@@ -466,8 +473,7 @@ def _follow_pages(feed: FeedSettings, settings: FetchSettings, pager: Pager, rea
     while next_url:
         number = len(read.pages) + 1
         if number > MAX_PAGES:
-            read.notes.append(f"stopped after {MAX_PAGES} pages; later pages are not read")
-            read.complete = False
+            read.stop(f"stopped after {MAX_PAGES} pages; later pages are not read", failed=False)
             return
         try:
             page_result = fetch(next_url, settings=settings, user_supplied=user_supplied)
@@ -478,13 +484,11 @@ def _follow_pages(feed: FeedSettings, settings: FetchSettings, pager: Pager, rea
                 page_result = fetch(next_url, settings=settings, user_supplied=user_supplied)
                 page = _parse_response(feed, page_result)
         except DigestError as exc:  # FetchError, ParseError: the pages already read are kept
-            read.notes.append(f"page {number} failed ({one_line(exc, limit=300)}); the rest is fetched next time")
-            read.complete, read.failed = False, True
+            read.stop(f"page {number} failed ({one_line(exc, limit=300)}); the rest is fetched next time", failed=True)
             return
         if page.status == "error":
-            read.notes.append(f"page {number} reports an error ({page.message or 'no message'}); "
-                              "the rest is fetched next time")
-            read.complete, read.failed = False, True
+            read.stop(f"page {number} reports an error ({page.message or 'no message'}); the rest is fetched "
+                      "next time", failed=True)
             return
         if not read.add(page):
             if feed.kind in _LISTED_PAGES:
@@ -493,8 +497,7 @@ def _follow_pages(feed: FeedSettings, settings: FetchSettings, pager: Pager, rea
             if page.records:
                 read.notes.append(f"page {number} repeats records already read; stopped paging")
             elif feed.kind == "arxiv-atom":  # still empty after the retry, inside the announced total
-                read.notes.append(f"page {number} stayed empty; the rest is fetched next time")
-                read.complete, read.failed = False, True
+                read.stop(f"page {number} stayed empty; the rest is fetched next time", failed=True)
             return
         next_url = pager(next_url, page_result.body, page)
 
