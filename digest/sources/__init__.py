@@ -428,8 +428,9 @@ def fetch_feed(feed: FeedSettings, settings: FetchSettings, *, etag: str | None 
     """
     from digest.fetch import fetch  # the one network chokepoint
 
+    today = today or date.today()
     url = feed_url(feed, today=today, since=since)
-    if feed.kind in _LISTED_PAGES and hf_day_urls(url, since=since, today=today or date.today()):
+    if feed.kind in _LISTED_PAGES and hf_day_urls(url, since=since, today=today):
         # The earlier days are read at every poll (their upvotes move): a 304 for the latest list
         # must not skip them, so its validators are not sent.
         etag = last_modified = None
@@ -442,7 +443,7 @@ def fetch_feed(feed: FeedSettings, settings: FetchSettings, *, etag: str | None 
     if _believe_empty(feed.kind, parsed) is False:
         first = fetch(url, settings=settings, user_supplied=user_supplied)
         parsed = _parse_response(feed, first)
-    pager = _pager(feed.kind, url=first.final_url or url, since=since, today=today or date.today())
+    pager = _pager(feed.kind, url=first.final_url or url, since=since, today=today)
     if pager is None or parsed.status == "error":
         return first, parsed
     read = _Pages([])
