@@ -318,10 +318,6 @@ def _authors(names: list[str]) -> tuple[str, ...]:
 #: The first author and the collaboration they sign for: "I. Adachi et al. (Belle II Collaboration)".
 _ET_AL_COLLECTIVE = re.compile(r"(?P<first>[^()\[\]]+?)\s+et\.?\s*al\.?,?\s*[(\[](?P<collective>[^()\[\]]*\b(?:"
                                + "|".join(sorted(COLLECTIVE_WORDS)) + r"))\s*[)\]]", re.IGNORECASE)
-#: Degrees and post-nominals written after a full name ("Jane Doe, MD, MPH"), as publishers write them.
-_DEGREE_PARTS = frozenset({"MD", "M.D.", "PhD", "Ph.D.", "Ph.D", "MPH", "MSc", "M.Sc.", "BSc", "MA", "MS", "MBA",
-                           "MBBS", "MBChB", "FRCP", "FRCPC", "FRCS", "FACS", "FACP", "RN", "DPhil", "DSc", "PharmD",
-                           "DrPH", "MPhil", "DO", "DDS", "DMD", "DVM", "MSN", "BSN", "DNP", "MRCP", "FRACP"})
 
 
 def _without_degrees(name: str) -> str:
@@ -348,6 +344,11 @@ _PUBMED_NAME = re.compile(r"(?P<surname>[^\W\d_][\w'’-]*(?:\s+[\w'’-]+)*)\s+
 _ROMAN_SUFFIXES = frozenset({"II", "III", "IV"})
 #: Degrees written after a full name ("Jane Doe MD"), not initials after a surname.
 _DEGREES = frozenset({"MD", "DO", "RN", "MPH", "DDS", "DMD", "DVM"})
+#: Degrees and post-nominals written after a full name ("Jane Doe, MD, MPH"), as publishers write them:
+#: those above and the ones a comma always sets apart.
+_DEGREE_PARTS = _DEGREES | {"M.D.", "PhD", "Ph.D.", "Ph.D", "MSc", "M.Sc.", "BSc", "MA", "MS", "MBA", "MBBS", "MBChB",
+                            "FRCP", "FRCPC", "FRCS", "FACS", "FACP", "DPhil", "DSc", "PharmD", "DrPH", "MPhil", "MSN",
+                            "BSN", "DNP", "MRCP", "FRACP"}
 
 
 def _pubmed_name(name: str) -> bool:
