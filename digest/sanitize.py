@@ -46,7 +46,6 @@ _KNOWN_TAGS = _BLOCKS | _DROP_CONTENT | {
     "u", "s", "small", "big", "tt", "var", "mark", "abbr", "cite", "q", "kbd", "samp", "link", "meta", "base",
     "form", "input", "button", "video", "audio", "source", "frame", "applet", "image", "picture", "caption",
     "td", "th", "thead", "tbody", "main", "nav", "header", "footer", "aside", "details", "summary", "label"}
-_TAG_NAMES = "|".join(re.escape(t) for t in sorted(_KNOWN_TAGS, key=len, reverse=True))
 # Table cells are unwrapped like other inline elements, but their contents are separate values
 # ("1", "2141", "0.04"), not one word: a space goes before each cell's tags.
 _CELL_TAG = re.compile(r"<(?=/?t[dh][\s/>])", re.IGNORECASE)
