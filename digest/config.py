@@ -110,6 +110,17 @@ class FetchSettings(_Section):
     retries: int = Field(default=3, ge=0)
     #: Minimum seconds between two requests to one host; arXiv gets 3 s (API terms of use).
     host_spacing: float = Field(default=1.0, ge=0)
+    #: Where backfills and id lookups ask the arXiv API, and backfills bioRxiv's details API (a
+    #: mirror or a caching proxy may stand in; the operator's choice, so not under the address guard).
+    arxiv_api_url: str = "https://export.arxiv.org/api/query"
+    biorxiv_api_url: str = "https://api.biorxiv.org"
+
+    @field_validator("arxiv_api_url", "biorxiv_api_url")
+    @classmethod
+    def _check_api_url(cls, url: str) -> str:
+        if not url.startswith(("http://", "https://")):
+            raise ValueError(f"{url!r} is not an http(s) URL")
+        return url
 
     @field_validator("allow_hosts")
     @classmethod

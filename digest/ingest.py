@@ -30,6 +30,7 @@ from digest.models import IngestStats, ParsedFeed, PaperRecord
 from digest.store.base import utcnow
 
 if TYPE_CHECKING:
+    from digest.backfill import BackfillRun
     from digest.store import Store
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,9 @@ class FeedRun:
     stats: IngestStats
     error: str | None = None
     warnings: tuple[str, ...] = ()
+    #: The backfill run before this poll, when the poll could no longer read every day since the
+    #: previous one (digest.backfill.catch_up).
+    backfill: BackfillRun | None = None
 
     @property
     def failed(self) -> bool:
@@ -72,8 +76,12 @@ def _check_parsed(parsed: ParsedFeed, kind: str, source: str) -> None:
         raise ParseError(kind, parsed.warnings[0], source=source)
 
 
-def ingest_feed(settings: Settings, store: Store, feed: FeedSettings, *, now: datetime) -> FeedRun:
-    """Fetch, parse and store one configured feed; any failure is recorded and returned, not raised."""
+def ingest_feed(settings: Settings, store: Store, feed: FeedSettings, *, now: datetime,
+                unrecovered: str | None = None) -> FeedRun:
+    """Fetch, parse and store one configured feed; any failure is recorded and returned, not raised.
+
+    ``unrecovered`` says why days before this poll are still missing (a failed backfill): the poll
+    is stored, but the feed's ``last_success`` stays, so the next run reads those days again."""
     from digest import sources
 
     empty = IngestStats(feed.name)
@@ -85,7 +93,8 @@ def ingest_feed(settings: Settings, store: Store, feed: FeedSettings, *, now: da
                                                   since=state.last_success)
         if maybe_parsed is None:
             new_state = store.record_fetch(feed.name, now=now, outcome="not-modified", etag=result.etag,
-                                           last_modified=result.last_modified)
+                                           last_modified=result.last_modified, complete=not unrecovered,
+                                           error=unrecovered)
             return FeedRun(feed.name, new_state.health, empty)
         parsed = maybe_parsed
         _check_parsed(parsed, feed.kind, feed.name)
@@ -100,13 +109,17 @@ def ingest_feed(settings: Settings, store: Store, feed: FeedSettings, *, now: da
     new_state = store.record_fetch(
         feed.name, now=now, outcome="ok" if parsed.records else "empty", etag=result.etag,
         last_modified=result.last_modified, entry_count=len(parsed.records), batch_hash=batch_hash(parsed.records),
-        feed_date=parsed.feed_date, complete=not parsed.pages_failed, error=parsed.pages_failed)
+        feed_date=parsed.feed_date, complete=not (parsed.pages_failed or unrecovered),
+        error=unrecovered or parsed.pages_failed)
     return FeedRun(feed.name, new_state.health, stats, warnings=parsed.warnings)
 
 
 def ingest_due(settings: Settings, store: Store, *, now: datetime | None = None,
                progress: Callable[[FeedRun], None] | None = None) -> list[FeedRun]:
-    """Fetch every enabled feed whose next attempt has come; ``progress`` is called after each feed."""
+    """Fetch every enabled feed whose next attempt has come, first backfilling the days a feed's poll
+    can no longer read (:func:`digest.backfill.catch_up`); ``progress`` is called after each feed."""
+    from digest.backfill import catch_up
+
     now = now or utcnow()
     store.sync_feeds(settings.feeds)
     configured = {f.name: f for f in settings.feeds}
@@ -115,7 +128,7 @@ def ingest_due(settings: Settings, store: Store, *, now: datetime | None = None,
         feed = configured.get(state.name)
         if feed is None:
             continue
-        run = ingest_feed(settings, store, feed, now=now)
+        run = catch_up(settings, store, feed, now=now, state=state)
         runs.append(run)
         if progress:
             progress(run)

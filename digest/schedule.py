@@ -12,7 +12,8 @@ In scale-out mode (PostgreSQL, ``mode="enqueue"``) the same jobs only enqueue wo
 (:meth:`digest.store.Store.try_scheduler_lock`).
 
 Public names: :data:`JOB_IDS`, :func:`build_scheduler`, :func:`run_scheduler`,
-:func:`install_signal_handlers`, :func:`arxiv_poll_decision`, :class:`PollDecision`, :func:`next_runs`.
+:func:`install_signal_handlers`, :func:`arxiv_poll_decision`, :func:`arxiv_gap`, :class:`PollDecision`,
+:func:`next_runs`.
 """
 
 from __future__ import annotations
@@ -77,6 +78,18 @@ def _refreshes(start: datetime, end: datetime) -> list[datetime]:
     return found
 
 
+def arxiv_gap(last_success: datetime | None, now: datetime) -> tuple[date, date] | None:
+    """The days an arXiv RSS feed last read at ``last_success`` must be backfilled for at ``now``, or
+    None when at most one announcement batch came since (the feed still shows it). The range starts
+    a week before the last success (digest.sources.ARXIV_LOOKBACK): the batches missed carry papers
+    submitted before it (a Monday announcement holds Friday's and the weekend's, holidays add days)."""
+    from digest.sources import ARXIV_LOOKBACK
+
+    if last_success is None or len(_refreshes(last_success, now)) <= 1:
+        return None
+    return (last_success - ARXIV_LOOKBACK).date(), now.date()
+
+
 def arxiv_poll_decision(state: FeedState, now: datetime, *,
                         retry_after: timedelta = timedelta(minutes=30)) -> PollDecision:
     """Poll after each daily refresh, sit out weekend/holiday gaps, retry a stale batch, and backfill
@@ -99,8 +112,10 @@ def arxiv_poll_decision(state: FeedState, now: datetime, *,
         return PollDecision("poll", f"{len(missed)} batches since the last good fetch; the API listing reads "
                             "back to it")
     if len(missed) > 1:
+        days = arxiv_gap(state.last_success, now)
         return PollDecision("backfill", f"{len(missed)} batches since the last good fetch; recovering the gap "
-                            "from the arXiv API", backfill_from=state.last_success.date(), backfill_to=now.date())
+                            "from the arXiv API", backfill_from=days[0] if days else None,
+                            backfill_to=days[1] if days else None)
     if len(missed) == 1:
         return PollDecision("retry" if state.health == "stale" else "poll",
                             f"new batch expected since {missed[0]:%Y-%m-%d %H:%M} UTC")
@@ -113,8 +128,10 @@ def arxiv_poll_decision(state: FeedState, now: datetime, *,
 
 
 def poll_feeds(settings: Settings, store: Any, now: datetime) -> None:
-    """Fetch the feeds that are due; arXiv feeds only when :func:`arxiv_poll_decision` says so."""
-    from digest.ingest import ingest_feed
+    """Fetch the feeds that are due, arXiv feeds only when :func:`arxiv_poll_decision` says so; a feed
+    whose poll can no longer read every day since the last one is backfilled first
+    (:func:`digest.backfill.catch_up`)."""
+    from digest.backfill import catch_up
 
     store.sync_feeds(settings.feeds)
     configured = {f.name: f for f in settings.feeds}
@@ -128,29 +145,12 @@ def poll_feeds(settings: Settings, store: Any, now: datetime) -> None:
                 log.debug("feed=%s waits: %s", state.name, decision.reason)
                 continue
             log.info("feed=%s %s: %s", state.name, decision.action, decision.reason)
-            if decision.action == "backfill":
-                backfill_feed(settings, store, state.name, decision.backfill_from or now.date(),
-                              decision.backfill_to or now.date(), now=now)
-        run = ingest_feed(settings, store, feed, now=now)
+        run = catch_up(settings, store, feed, now=now, state=state)
+        if run.backfill is not None:
+            log.info("feed=%s backfill %s: %s", run.feed_name, run.backfill.days,
+                     run.backfill.error or f"new={run.backfill.stats.added}")
         log.info("feed=%s status=%s new=%d%s", run.feed_name, run.status, run.stats.added,
                  f" error={run.error}" if run.error else "")
-
-
-def backfill_feed(settings: Settings, store: Any, feed_name: str, date_from: date, date_to: date, *,
-                  now: datetime) -> int:
-    """Recover missed days of an arXiv feed from the API (papers the daily RSS no longer lists)."""
-    from digest.sources.arxiv_api import backfill
-
-    feed = settings.feed(feed_name)
-    log.warning("feed=%s BACKFILL %s..%s from the arXiv API", feed_name, date_from, date_to)
-    try:
-        records = backfill(list(feed.categories), date_from, date_to, settings=settings.fetch)
-        stats = store.ingest_records(feed_name, records, now=now)
-    except Exception as exc:  # the RSS poll still runs; the next tick tries the backfill again
-        log.error("feed=%s backfill failed: %s", feed_name, exc)
-        return 0
-    log.info("feed=%s backfill stored %d new papers", feed_name, stats.added)
-    return int(stats.added)
 
 
 def match_new_papers(store: Any) -> None:
@@ -174,19 +174,14 @@ def retention(store: Any, now: datetime) -> None:
 
 
 def enqueue_polls(settings: Settings, store: Any, now: datetime) -> int:
-    """One "fetch" unit per due feed (and a "backfill" unit for a gap), keyed by the feed's due time
-    so that every tick until a worker runs it enqueues it only once."""
+    """One "fetch" unit per due feed, keyed by the feed's due time so that every tick until a worker
+    runs it enqueues it only once. The unit backfills a gap before it polls (digest.backfill.catch_up),
+    in that order, so a poll never moves the feed's last success past days not yet read."""
     store.sync_feeds(settings.feeds)
     n = 0
     for state in store.due_feeds(now):
-        if state.kind in ARXIV_FEED_KINDS:
-            decision = arxiv_poll_decision(state, now)
-            if decision.action == "wait":
-                continue
-            if decision.action == "backfill":
-                n += store.enqueue_work("backfill", f"feed:{state.name}:{decision.backfill_from}", {
-                    "feed": state.name, "from": str(decision.backfill_from), "to": str(decision.backfill_to)},
-                    now=now)
+        if state.kind in ARXIV_FEED_KINDS and arxiv_poll_decision(state, now).action == "wait":
+            continue
         slot = (state.last_attempt or state.next_attempt or now).replace(microsecond=0).isoformat()
         n += store.enqueue_work("fetch", f"feed:{state.name}:{slot}", {"feed": state.name}, now=now)
     return n

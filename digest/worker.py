@@ -50,20 +50,27 @@ class WorkerStats:
 
 
 def _fetch(settings: Settings, store: Any, item: WorkItem) -> Any:
-    from digest.ingest import ingest_feed
+    from digest.backfill import catch_up
 
-    run = ingest_feed(settings, store, settings.feed(item.payload["feed"]), now=utcnow())
+    run = catch_up(settings, store, settings.feed(item.payload["feed"]), now=utcnow())
     if run.failed:  # already recorded on the feed (with its backoff); the unit itself is done
         log.warning("feed=%s error=%s", run.feed_name, run.error)
+    if run.backfill is not None and run.backfill.failed:  # recorded too: the feed's next poll backfills again
+        log.warning("feed=%s backfill %s error=%s", run.feed_name, run.backfill.days, run.backfill.error)
     return run
 
 
 def _backfill(settings: Settings, store: Any, item: WorkItem) -> Any:
-    from digest.schedule import backfill_feed
+    """A backfill unit queued by an earlier version (fetch units now backfill a gap themselves): a
+    failure raises, so the queue runs it again."""
+    from digest.backfill import backfill_feed
 
     p = item.payload
-    return backfill_feed(settings, store, p["feed"], date.fromisoformat(p["from"]), date.fromisoformat(p["to"]),
-                         now=utcnow())
+    run = backfill_feed(settings, store, settings.feed(p["feed"]), date.fromisoformat(p["from"]),
+                        date.fromisoformat(p["to"]), now=utcnow())
+    if run.error:
+        raise RuntimeError(f"feed {run.feed_name!r}: backfill {run.days} failed: {run.error}")
+    return run
 
 
 def _match(settings: Settings, store: Any, item: WorkItem) -> Any:

@@ -22,7 +22,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from digest.config import FeedSettings, Settings
 from digest.models import FeedState
-from digest.schedule import (JOB_IDS, MISFIRE_GRACE_SECONDS, arxiv_poll_decision, build_scheduler, next_runs,
+from digest.schedule import (JOB_IDS, MISFIRE_GRACE_SECONDS, arxiv_gap, arxiv_poll_decision, build_scheduler, next_runs,
                              poll_feeds)
 from digest.store import Store
 
@@ -193,10 +193,15 @@ def test_stale_batch_is_retried_on_a_spacing() -> None:
 
 
 def test_gap_of_more_than_one_announcement_triggers_a_backfill() -> None:
+    """The backfill starts a week before the last good fetch: Tuesday's batch (missed) carries papers
+    submitted on the Monday before it, and Monday's carried the weekend's; holds add days."""
     thursday = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
     d = arxiv_poll_decision(state(last_success=MON), thursday)  # missed Tue, Wed, Thu batches
     assert d.action == "backfill"
-    assert (d.backfill_from, d.backfill_to) == (MON.date(), thursday.date())
+    assert (d.backfill_from, d.backfill_to) == ((MON - timedelta(days=7)).date(), thursday.date())
+    assert arxiv_gap(MON, thursday) == (d.backfill_from, d.backfill_to)
+    assert arxiv_gap(MON, MON + timedelta(days=1)) is None  # one batch since: the feed still shows it
+    assert arxiv_gap(None, thursday) is None
     # Over a weekend the Friday -> Monday step is a single batch: no backfill.
     assert arxiv_poll_decision(state(last_success=datetime(2026, 11, 20, 7, tzinfo=UTC)), MON).action == "poll"
 

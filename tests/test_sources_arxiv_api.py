@@ -206,13 +206,13 @@ def test_lookup_by_ids(httpserver: HTTPServer, clock: FakeClock, api_settings: F
 
 def test_backfill_asks_by_category_and_date_oldest_first(httpserver: HTTPServer, clock: FakeClock,
                                                          api_settings: FetchSettings) -> None:
-    q = backfill_query(["cs.LG"], date(2026, 6, 1), date(2026, 6, 14))
+    q = backfill_query(["cs.LG"], date(2026, 6, 8), date(2026, 6, 14))
     httpserver.expect_request("/api/query", query_string={
-        "search_query": q, "id_list": "", "start": "0", "max_results": "200", "sortBy": "submittedDate",
+        "search_query": q, "id_list": "", "start": "0", "max_results": "1000", "sortBy": "submittedDate",
         "sortOrder": "ascending"}).respond_with_data(
         (ATOM / "sotawhat_arxiv_transformer_cs.LG_2026-06-14.xml").read_bytes(), content_type="application/atom+xml")
     httpserver.expect_request("/api/query").respond_with_data(body("id_0000.0000_s0_m100_8b51d9633a68.json"))
-    got = list(backfill(["cs.LG"], date(2026, 6, 1), date(2026, 6, 14), settings=api_settings,
+    got = list(backfill(["cs.LG"], date(2026, 6, 8), date(2026, 6, 14), settings=api_settings,
                         base_url=httpserver.url_for("/api/query"), empty_retries=0))
     assert [r.arxiv_id for r in got][:1] == ["2606.13677"] and len(got) == 5
 

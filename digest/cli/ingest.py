@@ -1,18 +1,22 @@
-"""Commands: `digest init`, `digest ingest` (also registers `papers` and `status`).
+"""Commands: `digest init`, `digest ingest`, `digest backfill` (also registers `papers` and `status`).
 
 Exit codes of `digest ingest` (fetching due feeds): 0 when at least one feed succeeded or nothing
 was due, even if some feeds failed (each failure is printed with its reason; cron mails stderr);
 1 when every feed attempted failed, which usually means the network or the config is broken.
 `digest ingest --file` exits 1 with a one-line reason when the file cannot be read as a feed.
+`digest backfill` exits 1 when the backfill failed (what it read before is stored).
 """
 
 from __future__ import annotations
 
 
+from datetime import date, datetime
+from typing import Any
+
 import click
 
 from digest.cli import papers, status  # noqa: F401  (registers `papers` and `status`)
-from digest.cli.app import Context, cli, pass_ctx, progress_bar
+from digest.cli.app import Context, cli, echo_json, pass_ctx, progress_bar
 from digest.config import redact_url
 from digest.ingest import FeedRun
 from digest.models import SOURCE_KINDS, IngestStats
@@ -65,6 +69,8 @@ def ingest(ctx: Context, path: str | None, kind: str | None, feed_name: str | No
 
 
 def _print_run(run: FeedRun) -> None:
+    if run.backfill is not None:
+        _print_backfill(run.backfill)
     if run.failed:
         click.echo(f"{run.feed_name}: error: {run.error}", err=True)
         return
@@ -83,3 +89,53 @@ def _print_warnings(name: str, warnings: tuple[str, ...], *, shown: int = 5) -> 
 
 def ctx_exit(code: int) -> None:
     click.get_current_context().exit(code)
+
+
+_DAY = click.DateTime(formats=["%Y-%m-%d"])
+
+
+@cli.command()
+@click.argument("feed_name", metavar="FEED")
+@click.option("--from", "date_from", type=_DAY, required=True, help="First day to read (YYYY-MM-DD, UTC).")
+@click.option("--to", "date_to", type=_DAY, default=None, help="Last day to read (default: today, UTC).")
+@click.option("--json", "as_json", is_flag=True, help="Print what was stored as a JSON object.")
+@pass_ctx
+def backfill(ctx: Context, feed_name: str, date_from: datetime, date_to: datetime | None, as_json: bool) -> None:
+    """Read FEED's earlier days from its source's API and store them.
+
+    arXiv feeds ask the arXiv API by category and submission date (and, for a range reaching today,
+    for the papers updated since it starts: new versions); bioRxiv/medRxiv feeds the details API;
+    hf-daily feeds Hugging Face's list of each day. Papers already stored are merged, not repeated,
+    so a backfill can be run again. The feed's polling state is left as it is.
+    """
+    from digest.backfill import backfill_feed
+    from digest.store.base import utcnow
+
+    settings, store = ctx.settings, ctx.store
+    feed = settings.feed(feed_name)
+    now = utcnow()
+    first, last = date_from.date(), (date_to.date() if date_to else now.date())
+    if first > last:
+        raise click.BadParameter(f"--to {last} is before --from {first}", param_hint="--to")
+    store.sync_feeds(settings.feeds)
+    with progress_bar(f"{feed.name}: {first}..{last}") as bar:
+        run = backfill_feed(settings, store, feed, first, last, now=now,
+                            on_page=(lambda page: bar.advance(len(page.records))) if bar else None)
+    if as_json:
+        echo_json(_backfill_json(run.feed_name, first, last, run.read, run.stats, run.error))
+    else:
+        _print_backfill(run)
+    if run.failed:
+        ctx_exit(1)
+
+
+def _backfill_json(feed: str, first: date, last: date, read: int, stats: IngestStats, error: str | None) -> dict[str, Any]:
+    return {"feed": feed, "from": first.isoformat(), "to": last.isoformat(), "read": read, "new": stats.new,
+            "new_versions": stats.new_versions, "merged": stats.merged, "unchanged": stats.unchanged, "error": error}
+
+
+def _print_backfill(run: Any) -> None:
+    if run.failed:
+        click.echo(f"{run.feed_name}: backfill {run.days} failed after {run.read} entries: {run.error}", err=True)
+    else:
+        click.echo(f"{run.feed_name}: backfill {run.days}: {_stats_line(run.stats)}")

@@ -1,4 +1,5 @@
-"""`digest papers list|show`: what the store holds, for people (tables) and scripts (--json).
+"""`digest papers list|show|fetch`: what the store holds, for people (tables) and scripts (--json);
+`fetch` asks the arXiv API for papers by id and stores them.
 
 JSON objects (:func:`paper_json`) carry ``id`` (canonical), ``title``, ``authors``, ``version``
 (latest arXiv version or null), ``sources`` (feed names), ``categories``, plus the rest of the
@@ -82,3 +83,37 @@ def show(ctx: Context, ref: str, as_json: bool) -> None:
         extra = f" ({v.announce_type})" if v.announce_type else ""
         click.echo(f"  {SOURCE_LABELS.get(v.source_kind, v.source_kind)} / {v.feed_name}: {v.external_id}{extra}, "
                    f"first seen {v.first_seen:%Y-%m-%d %H:%M} UTC")
+
+
+@papers.command()
+@click.argument("ids", nargs=-1, required=True, metavar="ARXIV_ID...")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array of the stored papers.")
+@pass_ctx
+def fetch(ctx: Context, ids: tuple[str, ...], as_json: bool) -> None:
+    """Fetch papers by arXiv id (2411.17700, hep-th/9901001v2, an abs or pdf link) from the arXiv API
+    and store them (feed name "arxiv-lookup"). Exits 1 when arXiv does not know one of them."""
+    from digest.ids import find_arxiv_id
+    from digest.sources.arxiv_api import lookup
+
+    settings, store = ctx.settings, ctx.store
+    # A link or an "arXiv:" prefix names its id, asked for without its version: the paper's newest
+    # version is what is stored. What names no id goes to lookup() as it is, which refuses it.
+    wanted = [found[0] if (found := find_arxiv_id(raw.strip(), bare=True)) else raw for raw in ids]
+    records = lookup(wanted, settings=settings.fetch, base_url=settings.fetch.arxiv_api_url)
+    store.ingest_records(LOOKUP_FEED, records)
+    got = list(dict.fromkeys(r.arxiv_id for r in records if r.arxiv_id))
+    stored = [store.get_paper(f"arxiv:{arxiv_id}") for arxiv_id in got]
+    if as_json:
+        aliases = store.paper_aliases(p.id for p in stored)
+        echo_json([paper_json(p, aliases.get(p.id, ())) for p in stored])
+    else:
+        print_table(None, ["id", "v", "title"], [[p.id, p.version, p.title] for p in stored])
+    missing = [raw for raw, arxiv_id in zip(ids, wanted) if arxiv_id not in got]
+    for raw in missing:
+        click.echo(f"error: arXiv has no paper {raw}", err=True)
+    if missing:
+        click.get_current_context().exit(1)
+
+
+#: The feed name papers fetched by id are stored under (their "via").
+LOOKUP_FEED = "arxiv-lookup"

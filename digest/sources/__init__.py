@@ -48,7 +48,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 __all__ = ["PARSERS", "Parser", "detect_kind", "parse_document", "feed_url", "fetch_feed", "MAX_PAGES",
-           "BIORXIV_DAYS", "normalize_encoding", "content_charset"]
+           "BIORXIV_DAYS", "normalize_encoding", "content_charset", "hf_day_url"]
 
 #: Upper bound on pages fetched for one feed run (bioRxiv pages hold 100 records, OpenReview 1000).
 MAX_PAGES = 50
@@ -325,7 +325,14 @@ def hf_day_urls(url: str, *, since: datetime | None, today: date) -> list[str]:
     yesterday = today - timedelta(days=1)
     oldest = min(yesterday, max(since.date() if since else yesterday, today - timedelta(days=HF_CATCH_UP_DAYS)))
     days = (yesterday - timedelta(days=n) for n in range((yesterday - oldest).days + 1))
-    return [urlunsplit(parts._replace(query=urlencode([*query, ("date", day.isoformat())]))) for day in days]
+    return [hf_day_url(url, day) for day in days]
+
+
+def hf_day_url(url: str, day: date) -> str:
+    """Hugging Face's list of one day: the daily-papers URL with ``date=YYYY-MM-DD`` (replacing one it has)."""
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "date"]
+    return urlunsplit(parts._replace(query=urlencode([*query, ("date", day.isoformat())])))
 
 
 def arxiv_next_page_url(url: str, body: bytes, parsed: ParsedFeed, *, since: datetime | None = None) -> str | None:

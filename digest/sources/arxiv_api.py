@@ -24,8 +24,9 @@ Public names: :data:`KIND`, :data:`API_URL`, :func:`parse`, :func:`query_url`, :
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from datetime import date, datetime, time, timezone
+from collections import deque
+from collections.abc import Callable, Iterator
+from datetime import date, datetime, time, timedelta, timezone
 from urllib.parse import urlencode
 
 from lxml import etree
@@ -38,7 +39,7 @@ from digest.models import FeedStatus, PaperRecord, ParsedFeed
 from digest.sources.xmlsafe import parse_document
 from digest.text import clean_title, collapse_ws, normalize_author
 
-__all__ = ["KIND", "API_URL", "parse", "query_url", "search", "backfill", "lookup"]
+__all__ = ["KIND", "API_URL", "parse", "query_url", "search", "backfill", "updated_since", "lookup"]
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +47,17 @@ KIND = "arxiv-atom"
 API_URL = "https://export.arxiv.org/api/query"
 #: The API serves at most 2,000 entries per request (arXiv API user manual, "Paging").
 MAX_PAGE = 2000
+#: ... and at most this many results of one query in all (arXiv API user manual, "Paging": a larger
+#: result set is to be sliced into date ranges, as :func:`backfill` does).
+RESULT_LIMIT = 30_000
 EMPTY_RETRIES = 3
+#: A backfill asks for at most this many days of submissions per query, and halves a range that
+#: still holds more than :data:`RESULT_LIMIT` papers (a week of all of arXiv is ~ 24,000).
+BACKFILL_WINDOW = timedelta(days=7)
+#: Results per page of a backfill: fewer, larger pages spend less time in the 3 s between requests.
+BACKFILL_PAGE = 1000
+#: Called with every page a client function reads (totals and records, e.g. for a progress bar).
+PageHook = Callable[[ParsedFeed], None]
 
 _ATOM = "{http://www.w3.org/2005/Atom}"
 _OS = "{http://a9.com/-/spec/opensearch/1.1/}"
@@ -184,10 +195,20 @@ def _fetch_page(url: str, settings: FetchSettings) -> ParsedFeed:
     return page
 
 
+class _TooManyResults(Exception):
+    """A query's first page reports more results than the API serves for one query."""
+
+    def __init__(self, total: int) -> None:
+        super().__init__(f"{total} results")
+        self.total = total
+
+
 def _paged(*, settings: FetchSettings, search_query: str = "", id_list: list[str] | None = None,
            start: int = 0, page_size: int = 100, max_results: int | None = None, sort_by: str | None = None,
-           sort_order: str | None = None, base_url: str = API_URL,
-           empty_retries: int = EMPTY_RETRIES) -> Iterator[PaperRecord]:
+           sort_order: str | None = None, base_url: str = API_URL, empty_retries: int = EMPTY_RETRIES,
+           on_page: PageHook | None = None, refuse_over: int | None = None) -> Iterator[PaperRecord]:
+    """The records of a query, page by page, fetched only as they are consumed. ``refuse_over``: raise
+    _TooManyResults, before yielding anything, when the first page reports more results than that."""
     page_size = max(1, min(page_size, MAX_PAGE))
     pos, yielded, total, retries = start, 0, None, 0
     while max_results is None or yielded < max_results:
@@ -197,9 +218,13 @@ def _paged(*, settings: FetchSettings, search_query: str = "", id_list: list[str
         url = query_url(search_query=search_query, id_list=id_list, start=pos, max_results=want,
                         sort_by=sort_by, sort_order=sort_order, base_url=base_url)
         page = _fetch_page(url, settings)
+        if refuse_over is not None and total is None and (page.total_results or 0) > refuse_over:
+            raise _TooManyResults(page.total_results or 0)
         # An empty page may report totalResults 0 too (the transient); keep the largest total seen.
         if page.total_results is not None:
             total = max(total or 0, page.total_results)
+        if on_page is not None:
+            on_page(page)
         if not page.records:
             if total is not None and pos < total and retries < empty_retries:
                 retries += 1
@@ -247,12 +272,63 @@ def backfill_query(categories: list[str], date_from: date | datetime, date_to: d
 
 
 def backfill(categories: list[str], date_from: date | datetime, date_to: date | datetime, *,
-             settings: FetchSettings, page_size: int = 200, base_url: str = API_URL,
-             empty_retries: int = EMPTY_RETRIES) -> Iterator[PaperRecord]:
-    """Every paper submitted to ``categories`` between two dates, oldest first (stable paging)."""
-    return _paged(settings=settings, search_query=backfill_query(categories, date_from, date_to),
-                  page_size=page_size, sort_by="submittedDate", sort_order="ascending", base_url=base_url,
-                  empty_retries=empty_retries)
+             settings: FetchSettings, page_size: int = BACKFILL_PAGE, base_url: str = API_URL,
+             empty_retries: int = EMPTY_RETRIES, on_page: PageHook | None = None) -> Iterator[PaperRecord]:
+    """Every paper submitted to ``categories`` from ``date_from`` to ``date_to`` (whole UTC days,
+    both included), oldest first, each in its newest version.
+
+    The range is asked for a week at a time (:data:`BACKFILL_WINDOW`), and a week holding more than
+    the :data:`RESULT_LIMIT` results the API serves for one query is asked for in halves, down to
+    single days: the API would stop answering within the larger result set. Records come as pages
+    arrive (each page is fetched when the previous one has been consumed).
+    """
+    first, last = _day(date_from), _day(date_to)
+    if first > last:
+        raise ValueError(f"backfill range ends ({last}) before it starts ({first})")
+    one_day = timedelta(days=1)
+    windows: deque[tuple[date, date]] = deque()
+    start = first
+    while start <= last:
+        end = min(start + BACKFILL_WINDOW - one_day, last)
+        windows.append((start, end))
+        start = end + one_day
+    while windows:
+        start, end = windows.popleft()
+        query = backfill_query(categories, start, end)
+        try:
+            yield from _paged(settings=settings, search_query=query, page_size=page_size, sort_by="submittedDate",
+                              sort_order="ascending", base_url=base_url, empty_retries=empty_retries,
+                              on_page=on_page, max_results=RESULT_LIMIT,
+                              refuse_over=RESULT_LIMIT if start < end else None)
+        except _TooManyResults as exc:
+            middle = start + (end - start) // 2
+            log.info("arXiv API: %s..%s holds %d papers; asking for it in halves", start, end, exc.total)
+            windows.extendleft([(middle + one_day, end), (start, middle)])
+
+
+def updated_since(categories: list[str], since: datetime, *, settings: FetchSettings,
+                  page_size: int = BACKFILL_PAGE, base_url: str = API_URL, empty_retries: int = EMPTY_RETRIES,
+                  on_page: PageHook | None = None) -> Iterator[PaperRecord]:
+    """Papers of ``categories`` updated at or after ``since`` (a new version, or a first one), newest
+    first: the listing by last update (API user manual, ``sortBy=lastUpdatedDate``), read until it
+    reaches back past ``since``. This is how a backfill finds the replacements arXiv announced during
+    a gap, which a listing by submission date files under their first version's date. At most
+    :data:`RESULT_LIMIT` papers can be read this way."""
+    since = as_utc(since) or since
+    query = " OR ".join(f"cat:{c.strip()}" for c in categories if c.strip())
+    if not query:
+        raise ParseError(KIND, "a listing by category needs at least one category")
+    for rec in _paged(settings=settings, search_query=query, page_size=page_size, sort_by="lastUpdatedDate",
+                      sort_order="descending", base_url=base_url, empty_retries=empty_retries, on_page=on_page,
+                      max_results=RESULT_LIMIT):
+        moment = rec.updated or rec.published
+        if moment is not None and moment < since:
+            return
+        yield rec
+
+
+def _day(value: date | datetime) -> date:
+    return (as_utc(value) or value).date() if isinstance(value, datetime) else value
 
 
 def lookup(ids: list[str], *, settings: FetchSettings, base_url: str = API_URL,

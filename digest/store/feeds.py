@@ -157,7 +157,9 @@ class FeedStore(StoreBase):
                 values.update(_validators(outcome, etag, last_modified))
                 if outcome in ("ok", "empty"):
                     values["last_entry_count"] = entry_count
-                if outcome == "ok" or (outcome == "empty" and health != "quiet"):
+                # An incomplete poll's batch is not remembered: the next poll, once the rest is read,
+                # must not pass for "stale" by showing the same batch again.
+                if complete and (outcome == "ok" or (outcome == "empty" and health != "quiet")):
                     values["last_batch_hash"] = batch_hash
                 if feed_date is not None:
                     values["last_feed_date"] = feed_date
