@@ -17,7 +17,7 @@ from pytest_httpserver.httpserver import QueryMatcher
 from digest import fetch
 from digest.config import FetchSettings
 from digest.errors import FeedError, ParseError
-from digest.sources.arxiv_api import backfill, backfill_query, lookup, parse, query_url, search
+from digest.sources.arxiv_api import backfill, backfill_query, category_query, lookup, parse, query_url, search
 
 ATOM = Path(__file__).parent / "data" / "arxiv-atom"
 NEW = ATOM / "arxiv.py-2026"
@@ -92,6 +92,16 @@ def test_backfill_query() -> None:
     assert q == "(cat:cs.LG OR cat:stat.ML) AND submittedDate:[202401010000 TO 202401312359]"
     assert backfill_query(["cs.LG"], datetime(2024, 1, 1, 6, 30, tzinfo=timezone.utc), date(2024, 1, 1)) == \
         "cat:cs.LG AND submittedDate:[202401010630 TO 202401012359]"
+
+
+def test_an_archive_named_alone_means_all_of_it() -> None:
+    """rss.arxiv.org/rss/cs lists every cs.* paper; the API's ``cat:cs`` alone would match only the
+    papers filed under the bare archive (old ones), so a backfill of such a feed would find nothing."""
+    assert category_query(["cs", "hep-th", "stat.ML", "cs"]) == "cat:cs OR cat:cs.* OR cat:hep-th OR cat:hep-th.* OR cat:stat.ML"
+    assert backfill_query(["astro-ph"], date(2024, 1, 1), date(2024, 1, 1)) == \
+        "(cat:astro-ph OR cat:astro-ph.*) AND submittedDate:[202401010000 TO 202401012359]"
+    with pytest.raises(ParseError, match="needs at least one category"):
+        category_query([" "])
 
 
 # --- the client against pytest-httpserver -----------------------------------------------------------

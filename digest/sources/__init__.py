@@ -249,8 +249,7 @@ def feed_url(feed: FeedSettings, *, today: date | None = None, since: datetime |
     if feed.kind == "arxiv-atom" and feed.categories:
         from digest.sources import arxiv_api
 
-        query = " OR ".join(f"cat:{c}" for c in feed.categories)
-        return arxiv_api.query_url(search_query=query, max_results=200, sort_by="submittedDate",
+        return arxiv_api.query_url(search_query=arxiv_api.category_query(list(feed.categories)), max_results=200, sort_by="submittedDate",
                                    sort_order="descending")
     if feed.kind == "hf-daily":
         from digest.sources import hf_daily

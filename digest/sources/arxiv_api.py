@@ -17,8 +17,8 @@ time (arXiv API terms of use). The API sometimes answers a page inside the adver
 entries (a known transient); such a page is asked for again, up to ``empty_retries`` times, before
 it is believed and the listing ends there.
 
-Public names: :data:`KIND`, :data:`API_URL`, :func:`parse`, :func:`query_url`, :func:`search`,
-:func:`backfill`, :func:`lookup`.
+Public names: :data:`KIND`, :data:`API_URL`, :func:`parse`, :func:`query_url`, :func:`category_query`,
+:func:`search`, :func:`backfill`, :func:`updated_since`, :func:`lookup`.
 """
 
 from __future__ import annotations
@@ -39,7 +39,8 @@ from digest.models import FeedStatus, PaperRecord, ParsedFeed
 from digest.sources.xmlsafe import parse_document
 from digest.text import clean_title, collapse_ws, normalize_author
 
-__all__ = ["KIND", "API_URL", "parse", "query_url", "search", "backfill", "updated_since", "lookup"]
+__all__ = ["KIND", "API_URL", "parse", "query_url", "category_query", "search", "backfill", "updated_since",
+           "lookup"]
 
 log = logging.getLogger(__name__)
 
@@ -261,13 +262,24 @@ def _stamp(value: date | datetime, *, end: bool) -> str:
     return moment.strftime("%Y%m%d%H%M")
 
 
+def category_query(categories: list[str]) -> str:
+    """``cat:A OR cat:B``: the papers of any of ``categories``. An archive named alone ("cs",
+    "astro-ph", "hep-th") means all of it, as rss.arxiv.org/rss/cs does: ``cat:cs OR cat:cs.*``, since
+    the API's ``cat:`` matches a category exactly and papers of an archive with subjects are filed
+    under those ("cs.LG"; older ones under the bare archive, and archives without subjects only so)."""
+    terms: list[str] = []
+    for c in (c.strip() for c in categories):
+        if c:
+            terms += [f"cat:{c}", f"cat:{c}.*"] if "." not in c else [f"cat:{c}"]
+    if not terms:
+        raise ParseError(KIND, "a query by category needs at least one category")
+    return " OR ".join(dict.fromkeys(terms))
+
+
 def backfill_query(categories: list[str], date_from: date | datetime, date_to: date | datetime) -> str:
     """``cat:A OR cat:B`` submitted in [from, to] (dates inclusive, UTC; API manual "submittedDate")."""
-    cats = [c.strip() for c in categories if c.strip()]
-    if not cats:
-        raise ParseError(KIND, "backfill needs at least one category")
-    where = " OR ".join(f"cat:{c}" for c in cats)
-    where = f"({where})" if len(cats) > 1 else where
+    where = category_query(categories)
+    where = f"({where})" if " OR " in where else where
     return f"{where} AND submittedDate:[{_stamp(date_from, end=False)} TO {_stamp(date_to, end=True)}]"
 
 
@@ -315,10 +327,7 @@ def updated_since(categories: list[str], since: datetime, *, settings: FetchSett
     a gap, which a listing by submission date files under their first version's date. At most
     :data:`RESULT_LIMIT` papers can be read this way."""
     since = as_utc(since) or since
-    query = " OR ".join(f"cat:{c.strip()}" for c in categories if c.strip())
-    if not query:
-        raise ParseError(KIND, "a listing by category needs at least one category")
-    for rec in _paged(settings=settings, search_query=query, page_size=page_size, sort_by="lastUpdatedDate",
+    for rec in _paged(settings=settings, search_query=category_query(categories), page_size=page_size, sort_by="lastUpdatedDate",
                       sort_order="descending", base_url=base_url, empty_retries=empty_retries, on_page=on_page,
                       max_results=RESULT_LIMIT):
         moment = rec.updated or rec.published
