@@ -54,6 +54,7 @@ log = logging.getLogger(__name__)
 PageHook = Callable[[ParsedFeed], None]
 
 _ONE_DAY = timedelta(days=1)
+_ARXIV_RSS_HOSTS = frozenset({"rss.arxiv.org", "arxiv.org", "www.arxiv.org", "export.arxiv.org"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +68,10 @@ class BackfillRun:
     stats: IngestStats
     error: str | None = None
     read: int = 0
+    #: Seconds the source asked us to wait before asking again (its Retry-After), when it failed so.
+    retry_after: float | None = None
+    #: What was read but could not be read whole (arXiv's limit on one query), one line each.
+    warnings: tuple[str, ...] = ()
 
     @property
     def failed(self) -> bool:
@@ -100,9 +105,18 @@ def gap(feed: FeedSettings, state: FeedState, now: datetime) -> tuple[date, date
     today = now.date()
     if feed.kind == "biorxiv" and not feed.url and (today - last.date()).days >= sources.BIORXIV_MAX_DAYS - 1:
         return last.date() - _ONE_DAY, today
-    if feed.kind == "hf-daily" and (today - last.date()).days > sources.HF_CATCH_UP_DAYS:
+    if feed.kind == "hf-daily" and (today - last.date()).days > sources.HF_CATCH_UP_DAYS and _hf_daily_list(feed):
         return last.date(), today
     return None
+
+
+def _hf_daily_list(feed: FeedSettings) -> bool:
+    """Whether an hf-daily feed reads Hugging Face's list of the day (whose earlier days can be asked
+    for), not a URL naming one day or another endpoint, which it reads as it is (sources.hf_day_urls)."""
+    from digest import sources
+    from digest.sources import hf_daily
+
+    return bool(sources.hf_day_urls(feed.url or hf_daily.DEFAULT_URL, since=None, today=date.today()))
 
 
 # --- reading a range of days ------------------------------------------------------------------------
@@ -116,7 +130,9 @@ def arxiv_categories(feed: FeedSettings) -> list[str]:
     if feed.url:
         parts = urlsplit(feed.url)
         path = parts.path.rstrip("/")
-        if parts.hostname == "rss.arxiv.org" and "/" in path:
+        # rss.arxiv.org/rss/cs.LG, and the addresses arXiv documented before it, which redirect there
+        # (arxiv.org/rss/cs.LG, export.arxiv.org/rss/cs.LG): the categories are the last segment.
+        if parts.hostname in _ARXIV_RSS_HOSTS and path.startswith("/rss/"):
             from digest.ids import ARXIV_CATEGORY_RE
 
             cats = [c for c in path.rsplit("/", 1)[1].replace(" ", "+").split("+") if c]
@@ -127,7 +143,8 @@ def arxiv_categories(feed: FeedSettings) -> list[str]:
 
 
 def backfill_records(feed: FeedSettings, settings: FetchSettings, date_from: date, date_to: date, *,
-                     today: date, on_page: PageHook | None = None) -> Iterator[PaperRecord]:
+                     today: date, on_page: PageHook | None = None,
+                     warnings: list[str] | None = None) -> Iterator[PaperRecord]:
     """The records of ``feed``'s source for the days ``date_from``..``date_to`` (both included), read
     page by page as they are consumed. ConfigError at once for a feed whose source keeps no history
     (:func:`check_backfill`); FetchError/ParseError/FeedError from the page that failed."""
@@ -138,7 +155,7 @@ def backfill_records(feed: FeedSettings, settings: FetchSettings, date_from: dat
         return _biorxiv(feed, settings, date_from, date_to, on_page=on_page)
     if feed.kind == "hf-daily":
         return _hf_daily(feed, settings, date_from, date_to, on_page=on_page)
-    return _arxiv(feed, settings, date_from, date_to, today=today, on_page=on_page)
+    return _arxiv(feed, settings, date_from, date_to, today=today, on_page=on_page, warnings=warnings)
 
 
 def check_backfill(feed: FeedSettings) -> None:
@@ -148,13 +165,17 @@ def check_backfill(feed: FeedSettings) -> None:
         arxiv_categories(feed)
     elif feed.kind == "biorxiv":
         _biorxiv_api(feed, FetchSettings())
-    elif feed.kind != "hf-daily":
+    elif feed.kind == "hf-daily":
+        if not _hf_daily_list(feed):
+            raise ConfigError(f"feed {feed.name!r} reads one fixed Hugging Face list ({feed.url}), not the list of "
+                              "each day: there are no other days to backfill", key=f"feeds.{feed.name}.url")
+    else:
         raise ConfigError(f"feed {feed.name!r} ({feed.kind}) cannot be backfilled: only arXiv, bioRxiv/medRxiv and "
                           "Hugging Face keep earlier days in an API", key=f"feeds.{feed.name}.kind")
 
 
 def _arxiv(feed: FeedSettings, settings: FetchSettings, date_from: date, date_to: date, *, today: date,
-           on_page: PageHook | None) -> Iterator[PaperRecord]:
+           on_page: PageHook | None, warnings: list[str] | None) -> Iterator[PaperRecord]:
     from digest.sources import arxiv_api
 
     cats = arxiv_categories(feed)
@@ -164,38 +185,41 @@ def _arxiv(feed: FeedSettings, settings: FetchSettings, date_from: date, date_to
         # Replacements announced during the range are filed under their first version's submission
         # date; the listing by last update reaches them (newest first, so only for a range up to now).
         since = datetime.combine(date_from, time(0), tzinfo=timezone.utc)
-        yield from arxiv_api.updated_since(cats, since, settings=settings, base_url=base, on_page=on_page)
+        yield from arxiv_api.updated_since(cats, since, settings=settings, base_url=base, on_page=on_page,
+                                           warnings=warnings)
 
 
 def _biorxiv(feed: FeedSettings, settings: FetchSettings, date_from: date, date_to: date, *,
              on_page: PageHook | None) -> Iterator[PaperRecord]:
     from digest.sources import biorxiv
 
-    server, base = _biorxiv_api(feed, settings)
-    first = base.rstrip("/") + biorxiv.details_url(server, date_from, date_to, 0)[len(biorxiv.API_BASE):]
+    api, server, base, query = _biorxiv_api(feed, settings)
+    first = f"{base.rstrip('/')}/{api}/{server}/{date_from}/{date_to}/0" + (f"?{query}" if query else "")
     return _pages(feed, settings, [first], lambda url, body: biorxiv.next_page_url(url, body), on_page=on_page)
 
 
-def _biorxiv_api(feed: FeedSettings, settings: FetchSettings) -> tuple[str, str]:
-    """The server (biorxiv, medrxiv) and API base a bioRxiv feed's backfill asks: its ``server`` and
-    the configured API, or those its details-API ``url`` names; ConfigError for its RSS."""
+def _biorxiv_api(feed: FeedSettings, settings: FetchSettings) -> tuple[str, str, str, str]:
+    """What a bioRxiv feed's backfill asks: the API ("details", or "pubs" for preprints published in
+    journals), the server (biorxiv, medrxiv), the API's base URL and the query the feed's URL adds
+    (``?category=genomics``). A feed by ``server`` asks the configured details API; a feed with an
+    API ``url`` asks what it names; ConfigError for one reading bioRxiv's RSS."""
     from digest.sources import biorxiv
 
-    server, base = (feed.server or "biorxiv").lower(), settings.biorxiv_api_url
+    api, server, base, query = "details", (feed.server or "biorxiv").lower(), settings.biorxiv_api_url, ""
     if feed.url:
-        # https://api.biorxiv.org/details/medrxiv/2025-01-01/2025-01-31/0 names its server and API.
+        # https://api.biorxiv.org/details/medrxiv/2025-01-01/2025-01-31/0[/json][?category=...]
         parts = urlsplit(feed.url)
         segs = parts.path.split("/")
-        if "details" not in segs or segs.index("details") + 1 >= len(segs):
-            raise ConfigError(f"feed {feed.name!r} reads bioRxiv's RSS, which keeps no earlier days; a backfill "
-                              "needs a feed by `server` (the details API)", key=f"feeds.{feed.name}.url")
-        at = segs.index("details")
-        server = segs[at + 1].lower()
+        at = next((i for i, seg in enumerate(segs) if seg in ("details", "pubs")), None)
+        if at is None or at + 1 >= len(segs) or not segs[at + 1]:
+            raise ConfigError(f"feed {feed.name!r} reads a bioRxiv RSS feed or page, which keeps no earlier days; "
+                              "a backfill needs a feed by `server` (the details API)", key=f"feeds.{feed.name}.url")
+        api, server, query = segs[at], segs[at + 1].lower(), parts.query
         base = urlunsplit(parts._replace(path="/".join(segs[:at]), query="", fragment=""))
     if server not in biorxiv.SERVERS:
         raise ConfigError(f"bioRxiv server must be one of {', '.join(biorxiv.SERVERS)}, not {server!r}",
                           key=f"feeds.{feed.name}.server")
-    return server, base
+    return api, server, base, query
 
 
 def _hf_daily(feed: FeedSettings, settings: FetchSettings, date_from: date, date_to: date, *,
@@ -231,29 +255,41 @@ def _pages(feed: FeedSettings, settings: FetchSettings, urls: Iterable[str],
 def backfill_feed(settings: Settings, store: Store, feed: FeedSettings, date_from: date, date_to: date, *,
                   now: datetime, on_page: PageHook | None = None) -> BackfillRun:
     """Read ``feed``'s days ``date_from``..``date_to`` and store them under the feed's name. Never
-    raises for the source's failures: the returned run says what went wrong (records read before a
-    failure are stored; batches commit as they fill)."""
+    raises for the source's failures: the returned run says what went wrong. Every record read
+    before a failure is stored, and the run's counts are those of what was stored."""
     read = 0
+    failure: list[BaseException] = []
+    notes: list[str] = []
 
-    def counted(records: Iterator[PaperRecord]) -> Iterator[PaperRecord]:
+    def guarded(records: Iterator[PaperRecord]) -> Iterator[PaperRecord]:
+        # A source failing ends the stream instead of raising through the store, which then commits
+        # the batch it was filling: nothing read is thrown away.
         nonlocal read
-        for rec in records:
-            read += 1
-            yield rec
+        try:
+            for rec in records:
+                read += 1
+                yield rec
+        except Exception as exc:  # noqa: BLE001 - reported in the run, below
+            failure.append(exc)
 
-    empty = IngestStats(feed.name)
-    log.warning("feed=%s BACKFILL %s..%s", feed.name, date_from, date_to)
+    log.info("feed=%s backfill %s..%s", feed.name, date_from, date_to)
     try:
-        records = backfill_records(feed, settings.fetch, date_from, date_to, today=now.date(), on_page=on_page)
-        stats = store.ingest_records(feed.name, counted(records), now=now)
-    except Exception as exc:  # noqa: BLE001 - one feed's failure of any kind is reported, not raised
-        if not isinstance(exc, DigestError):
-            log.exception("feed=%s backfill failed unexpectedly", feed.name)
-        reason = one_line(exc)
-        log.error("feed=%s backfill %s..%s failed after %d records: %s", feed.name, date_from, date_to, read, reason)
-        return BackfillRun(feed.name, date_from, date_to, empty, error=reason, read=read)
+        records = backfill_records(feed, settings.fetch, date_from, date_to, today=now.date(), on_page=on_page,
+                                   warnings=notes)
+        stats = store.ingest_records(feed.name, guarded(records), now=now)
+    except Exception as exc:  # noqa: BLE001 - the store failing, or a bad range: reported, not raised
+        failure.append(exc)
+        stats = IngestStats(feed.name)
+    if failure:
+        first = failure[0]
+        if not isinstance(first, DigestError):  # a bug: its traceback goes to the service's log
+            log.info("feed=%s backfill failed unexpectedly", feed.name, exc_info=first)
+        reason = one_line(first)
+        log.info("feed=%s backfill %s..%s failed after %d records: %s", feed.name, date_from, date_to, read, reason)
+        return BackfillRun(feed.name, date_from, date_to, stats, error=reason, read=read,
+                           retry_after=getattr(first, "retry_after", None), warnings=tuple(notes))
     log.info("feed=%s backfill %s..%s stored %d new papers", feed.name, date_from, date_to, stats.added)
-    return BackfillRun(feed.name, date_from, date_to, stats, read=read)
+    return BackfillRun(feed.name, date_from, date_to, stats, read=read, warnings=tuple(notes))
 
 
 def catch_up(settings: Settings, store: Store, feed: FeedSettings, *, now: datetime,
@@ -279,5 +315,9 @@ def catch_up(settings: Settings, store: Store, feed: FeedSettings, *, now: datet
     backfill = backfill_feed(settings, store, feed, *days, now=now)
     unrecovered = (f"backfill of {backfill.days} failed ({backfill.error}); it is tried again at the next poll"
                    if backfill.error else None)
-    run = ingest_feed(settings, store, feed, now=now, unrecovered=unrecovered)
-    return replace(run, backfill=backfill)
+    run = ingest_feed(settings, store, feed, now=now, unrecovered=unrecovered, retry_after=backfill.retry_after)
+    if run.failed and not backfill.failed:
+        # The backfill read every day up to today: only the poll failed (its failure stays recorded,
+        # with its backoff). Its retries need not read the same days again.
+        store.record_caught_up(feed.name, now=now)
+    return replace(run, backfill=backfill, warnings=(*backfill.warnings, *run.warnings))

@@ -50,6 +50,15 @@ class FeedError(DigestError):
         super().__init__(f"feed {feed_name!r}: {reason}")
 
 
+class ApiError(FeedError):
+    """A source's API answered with an error of its own, or a listing it could not finish (an arXiv
+    API page that stays empty inside its total). ``api`` names the API, not a configured feed."""
+
+    def __init__(self, api: str, reason: str) -> None:
+        self.feed_name, self.api, self.reason = api, api, reason
+        DigestError.__init__(self, f"{api}: {reason}")
+
+
 class ParseError(DigestError, ValueError):
     """Bytes that cannot be read as the expected kind of feed."""
 

@@ -77,11 +77,12 @@ def _check_parsed(parsed: ParsedFeed, kind: str, source: str) -> None:
 
 
 def ingest_feed(settings: Settings, store: Store, feed: FeedSettings, *, now: datetime,
-                unrecovered: str | None = None) -> FeedRun:
+                unrecovered: str | None = None, retry_after: float | None = None) -> FeedRun:
     """Fetch, parse and store one configured feed; any failure is recorded and returned, not raised.
 
     ``unrecovered`` says why days before this poll are still missing (a failed backfill): the poll
-    is stored, but the feed's ``last_success`` stays, so the next run reads those days again."""
+    is stored, but the feed's ``last_success`` stays, so the next run reads those days again, not
+    before ``retry_after`` seconds when the backfill's source asked for that."""
     from digest import sources
 
     empty = IngestStats(feed.name)
@@ -94,7 +95,7 @@ def ingest_feed(settings: Settings, store: Store, feed: FeedSettings, *, now: da
         if maybe_parsed is None:
             new_state = store.record_fetch(feed.name, now=now, outcome="not-modified", etag=result.etag,
                                            last_modified=result.last_modified, complete=not unrecovered,
-                                           error=unrecovered)
+                                           error=unrecovered, retry_after=retry_after)
             return FeedRun(feed.name, new_state.health, empty)
         parsed = maybe_parsed
         _check_parsed(parsed, feed.kind, feed.name)
@@ -110,7 +111,7 @@ def ingest_feed(settings: Settings, store: Store, feed: FeedSettings, *, now: da
         feed.name, now=now, outcome="ok" if parsed.records else "empty", etag=result.etag,
         last_modified=result.last_modified, entry_count=len(parsed.records), batch_hash=batch_hash(parsed.records),
         feed_date=parsed.feed_date, complete=not (parsed.pages_failed or unrecovered),
-        error=unrecovered or parsed.pages_failed)
+        error=unrecovered or parsed.pages_failed, retry_after=retry_after)
     return FeedRun(feed.name, new_state.health, stats, warnings=parsed.warnings)
 
 

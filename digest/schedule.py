@@ -147,8 +147,8 @@ def poll_feeds(settings: Settings, store: Any, now: datetime) -> None:
             log.info("feed=%s %s: %s", state.name, decision.action, decision.reason)
         run = catch_up(settings, store, feed, now=now, state=state)
         if run.backfill is not None:
-            log.info("feed=%s backfill %s: %s", run.feed_name, run.backfill.days,
-                     run.backfill.error or f"new={run.backfill.stats.added}")
+            log.log(logging.WARNING if run.backfill.failed else logging.INFO, "feed=%s backfill %s: %s",
+                    run.feed_name, run.backfill.days, run.backfill.error or f"new={run.backfill.stats.added}")
         log.info("feed=%s status=%s new=%d%s", run.feed_name, run.status, run.stats.added,
                  f" error={run.error}" if run.error else "")
 
@@ -182,7 +182,9 @@ def enqueue_polls(settings: Settings, store: Any, now: datetime) -> int:
     for state in store.due_feeds(now):
         if state.kind in ARXIV_FEED_KINDS and arxiv_poll_decision(state, now).action == "wait":
             continue
-        slot = (state.last_attempt or state.next_attempt or now).replace(microsecond=0).isoformat()
+        # A feed never fetched has no due time yet: "never" keys its first fetch, once.
+        due = state.last_attempt or state.next_attempt
+        slot = due.replace(microsecond=0).isoformat() if due else "never"
         n += store.enqueue_work("fetch", f"feed:{state.name}:{slot}", {"feed": state.name}, now=now)
     return n
 

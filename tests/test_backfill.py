@@ -14,9 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import time_machine
 from click.testing import CliRunner
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
+
+from backfill_helpers import (ARXIV_ALL, ARXIV_FEED, DATA, GAP_WEEK_1, GAP_WEEK_2, MONDAY, THURSDAY, arxiv_feed,
+                              entry, last_good_poll, page, serve_api, serve_gap, settings_for, write_config)
 
 from digest import fetch as fetch_mod
 from digest.backfill import arxiv_categories, backfill_feed, backfill_records, gap
@@ -27,15 +31,11 @@ from digest.fetch import HostLimiter
 from digest.ingest import ingest_due
 from digest.schedule import enqueue_polls
 from digest.sources import arxiv_api
-from digest.sources.arxiv_calendar import EASTERN
 from digest.store import Store
 
-DATA = Path(__file__).parent / "data"
-ARXIV_ALL = (DATA / "arxiv-rss" / "aioarxiv_all-archives_2024-11-28.xml").read_bytes()
+
 BIORXIV_JSON = (DATA / "biorxiv" / "research_bot_biorxiv_details_2026-07-15_trimmed.json").read_bytes()
 HF = (DATA / "hf-daily" / "newsassistant_hf_daily_papers_2026-08-03.json").read_bytes()
-MONDAY = datetime(2024, 11, 25, 21, 0, tzinfo=EASTERN)  # after Monday's announcement
-THURSDAY = datetime(2024, 11, 28, 9, 0, tzinfo=EASTERN)  # Tuesday's, Wednesday's and Thursday's missed
 
 
 @pytest.fixture(autouse=True)
@@ -43,68 +43,6 @@ def no_waiting() -> Iterator[None]:
     fetch_mod.set_limiter(HostLimiter(sleep=lambda s: None))
     yield
     fetch_mod.reset_limiter()
-
-
-def settings_for(server: HTTPServer, *feeds: dict[str, Any]) -> Settings:
-    return Settings.model_validate({
-        "fetch": {"allow_hosts": ["127.0.0.1"], "retries": 0, "host_spacing": 0, "read_timeout": 2,
-                  "arxiv_api_url": server.url_for("/api/query"), "biorxiv_api_url": server.url_for("/")},
-        "feeds": list(feeds),
-    })
-
-
-def arxiv_feed(server: HTTPServer) -> dict[str, Any]:
-    return {"name": "arxiv", "kind": "arxiv-rss", "url": server.url_for("/rss/cs.LG"), "categories": ["cs.LG"]}
-
-
-def entry(arxiv_id: str, *, published: str, updated: str | None = None, title: str = "A paper") -> str:
-    return (f"<entry><id>http://arxiv.org/abs/{arxiv_id}</id><title>{title} {arxiv_id}</title>"
-            f"<updated>{updated or published}</updated><published>{published}</published>"
-            f"<summary>An abstract about {arxiv_id}.</summary><author><name>Ada Lovelace</name></author>"
-            f'<arxiv:primary_category term="cs.LG"/><category term="cs.LG" scheme="http://arxiv.org/schemas/atom"/>'
-            f"</entry>")
-
-
-def page(*entries: str, total: int | None = None) -> bytes:
-    total = len(entries) if total is None else total
-    return ('<?xml version="1.0" encoding="UTF-8"?>\n<feed xmlns:opensearch="http://a9.com/-/spec/opensearch/1.1/" '
-            'xmlns:arxiv="http://arxiv.org/schemas/atom" xmlns="http://www.w3.org/2005/Atom">'
-            "<id>https://arxiv.org/api/x</id><title>arXiv Query</title><updated>2024-11-28T00:00:00Z</updated>"
-            f"<opensearch:totalResults>{total}</opensearch:totalResults>{''.join(entries)}</feed>").encode()
-
-
-class FakeApi:
-    """The arXiv API's answers by query: submissions per date range, and the listing by last update."""
-
-    def __init__(self) -> None:
-        self.requests: list[dict[str, str]] = []
-        self.by_range: dict[str, bytes] = {}
-        self.updated: dict[int, bytes] = {}
-        self.failing = False
-
-    def __call__(self, request: Request) -> Response:
-        args = dict(request.args)
-        self.requests.append(args)
-        if self.failing:
-            return Response("arXiv is down", status=503)
-        if args.get("sortBy") == "lastUpdatedDate":
-            return Response(self.updated.get(int(args["start"]), page()), content_type="application/atom+xml")
-        stamp = args["search_query"].partition("submittedDate:")[2]
-        return Response(self.by_range.get(stamp, page()), content_type="application/atom+xml")
-
-    def queries(self, sort: str) -> list[dict[str, str]]:
-        return [r for r in self.requests if r.get("sortBy") == sort]
-
-
-def serve_api(server: HTTPServer) -> FakeApi:
-    api = FakeApi()
-    server.expect_request("/api/query").respond_with_handler(api)
-    return api
-
-
-def last_good_poll(store: Store, settings: Settings, name: str, when: datetime) -> None:
-    store.sync_feeds(settings.feeds)
-    store.record_fetch(name, now=when, outcome="ok", entry_count=1, batch_hash="monday")
 
 
 # --- the arXiv API client: a week per query, halves for big weeks, updates newest first -------------
@@ -196,24 +134,11 @@ def test_sources_without_history_cannot_be_backfilled() -> None:
         with pytest.raises(ConfigError, match=f"feed '{feed.name}' \\({feed.kind}\\) cannot be backfilled"):
             backfill_records(feed, Settings().fetch, date(2024, 1, 1), date(2024, 1, 2), today=date(2024, 1, 3))
     rss = FeedSettings(name="b", kind="biorxiv", url="https://connect.biorxiv.org/biorxiv_xml/genomics")
-    with pytest.raises(ConfigError, match="bioRxiv's RSS, which keeps no earlier days"):
+    with pytest.raises(ConfigError, match="reads a bioRxiv RSS feed or page, which keeps no earlier days"):
         backfill_records(rss, Settings().fetch, date(2024, 1, 1), date(2024, 1, 2), today=date(2024, 1, 3))
 
 
 # --- catching up after an outage: backfill, then poll -------------------------------------------------
-
-
-def serve_gap(httpserver: HTTPServer) -> FakeApi:
-    httpserver.expect_request("/rss/cs.LG").respond_with_data(ARXIV_ALL, content_type="application/rss+xml")
-    api = serve_api(httpserver)
-    # Submitted the Monday before the outage: announced on Tuesday, which the RSS no longer shows.
-    api.by_range["[202411190000 TO 202411252359]"] = page(entry("2411.16001v1", published="2024-11-25T15:00:00Z"))
-    api.by_range["[202411260000 TO 202411282359]"] = page(entry("2411.17001v1", published="2024-11-26T15:00:00Z"))
-    # A new version of an older paper, announced on Wednesday.
-    api.updated[0] = page(entry("2301.00001v2", published="2023-01-01T10:00:00Z", updated="2024-11-26T12:00:00Z"),
-                          entry("2301.00002v4", published="2023-01-02T10:00:00Z", updated="2024-11-02T12:00:00Z"),
-                          total=40_000)
-    return api
 
 
 def test_a_poll_after_missed_announcements_backfills_the_gap_first(httpserver: HTTPServer, store: Store) -> None:
@@ -275,13 +200,15 @@ def test_a_gap_nothing_can_backfill_is_reported_and_polling_goes_on(httpserver: 
 def test_scale_out_enqueues_one_fetch_unit_that_catches_up(httpserver: HTTPServer, store: Store) -> None:
     from digest.worker import run_unit
 
-    serve_gap(httpserver)
+    api = serve_gap(httpserver)
     settings = settings_for(httpserver, arxiv_feed(httpserver))
     last_good_poll(store, settings, "arxiv", MONDAY)
     assert enqueue_polls(settings, store, THURSDAY) == 1
     [item] = store.claim_work("w", now=THURSDAY)
     assert item.kind == "fetch"
-    assert run_unit(settings, store, item, "w")
+    with time_machine.travel(THURSDAY, tick=False):  # the worker runs the unit "now"
+        assert run_unit(settings, store, item, "w")
+    assert api.ranges() == [GAP_WEEK_1, GAP_WEEK_2]
     assert store.get_paper("arxiv:2411.16001").title == "A paper 2411.16001v1"
 
 
@@ -305,9 +232,9 @@ def test_biorxiv_backfill_reads_every_cursor_page_of_the_range(httpserver: HTTPS
 
 def test_hf_daily_backfill_reads_each_days_list(httpserver: HTTPServer, sqlite_store: Store) -> None:
     for day in ("2026-08-01", "2026-08-02", "2026-08-03"):
-        httpserver.expect_request("/hf", query_string={"date": day}).respond_with_data(
+        httpserver.expect_request("/api/daily_papers", query_string={"date": day}).respond_with_data(
             HF if day == "2026-08-03" else b"[]", content_type="application/json")
-    settings = settings_for(httpserver, {"name": "hf", "kind": "hf-daily", "url": httpserver.url_for("/hf")})
+    settings = settings_for(httpserver, {"name": "hf", "kind": "hf-daily", "url": httpserver.url_for("/api/daily_papers")})
     run = backfill_feed(settings, sqlite_store, settings.feed("hf"), date(2026, 8, 1), date(2026, 8, 3),
                         now=datetime(2026, 8, 4, tzinfo=timezone.utc))
     assert run.error is None and run.stats.new == 3
@@ -315,29 +242,6 @@ def test_hf_daily_backfill_reads_each_days_list(httpserver: HTTPServer, sqlite_s
 
 
 # --- the commands -----------------------------------------------------------------------------------
-
-
-def write_config(tmp_path: Path, server: HTTPServer, db: str, *feeds: str) -> Path:
-    config = tmp_path / "digest.toml"
-    config.write_text(f"""
-[database]
-url = "{db}"
-[fetch]
-allow_hosts = ["127.0.0.1"]
-retries = 0
-host_spacing = 0
-arxiv_api_url = "{server.url_for('/api/query')}"
-{''.join(feeds)}
-""")
-    return config
-
-
-ARXIV_FEED = """
-[[feeds]]
-name = "arxiv-cs-lg"
-kind = "arxiv-rss"
-categories = ["cs.LG"]
-"""
 
 
 def test_backfill_command_prints_and_reports_json(httpserver: HTTPServer, tmp_path: Path, sqlite_url: str) -> None:
@@ -374,7 +278,8 @@ url = "https://example.org/feed.xml"
 
     out = run("arxiv-cs-lg", "--from", "2024-11-01", "--to", "2024-11-03")
     assert out.exit_code == 1
-    assert out.output.startswith("arxiv-cs-lg: backfill 2024-11-01..2024-11-03 failed after 0 entries: ")
+    assert out.output.startswith("arxiv-cs-lg: backfill 2024-11-01..2024-11-03 failed after 0 entries (no entries "
+                                 "stored): ")
     assert "503" in out.output and "Traceback" not in out.output
     out = run("nope", "--from", "2024-11-01")
     assert out.exit_code == 1 and "no feed named 'nope'" in out.output

@@ -16,7 +16,7 @@ from pytest_httpserver.httpserver import QueryMatcher
 
 from digest import fetch
 from digest.config import FetchSettings
-from digest.errors import FeedError, ParseError
+from digest.errors import ApiError, FeedError, ParseError
 from digest.sources.arxiv_api import backfill, backfill_query, category_query, lookup, parse, query_url, search
 
 ATOM = Path(__file__).parent / "data" / "arxiv-atom"
@@ -222,8 +222,13 @@ def test_backfill_asks_by_category_and_date_oldest_first(httpserver: HTTPServer,
         "sortOrder": "ascending"}).respond_with_data(
         (ATOM / "sotawhat_arxiv_transformer_cs.LG_2026-06-14.xml").read_bytes(), content_type="application/atom+xml")
     httpserver.expect_request("/api/query").respond_with_data(body("id_0000.0000_s0_m100_8b51d9633a68.json"))
-    got = list(backfill(["cs.LG"], date(2026, 6, 8), date(2026, 6, 14), settings=api_settings,
-                        base_url=httpserver.url_for("/api/query"), empty_retries=0))
+    # The capture holds 5 of the 28,946 results it reports; the next page stays empty: a backfill
+    # cannot be read whole now, which it says (the records read before are still yielded).
+    got: list[Any] = []
+    with pytest.raises(ApiError, match="the page at 5 of 28946 results stayed empty after 0 retries"):
+        for rec in backfill(["cs.LG"], date(2026, 6, 8), date(2026, 6, 14), settings=api_settings,
+                            base_url=httpserver.url_for("/api/query"), empty_retries=0):
+            got.append(rec)
     assert [r.arxiv_id for r in got][:1] == ["2606.13677"] and len(got) == 5
 
 

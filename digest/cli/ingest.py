@@ -10,7 +10,7 @@ was due, even if some feeds failed (each failure is printed with its reason; cro
 from __future__ import annotations
 
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import click
@@ -92,6 +92,8 @@ def ctx_exit(code: int) -> None:
 
 
 _DAY = click.DateTime(formats=["%Y-%m-%d"])
+#: arXiv's first papers (August 1991); bioRxiv (2013) and Hugging Face's lists (2023) are younger.
+EARLIEST_DAY = date(1991, 1, 1)
 
 
 @cli.command()
@@ -114,7 +116,15 @@ def backfill(ctx: Context, feed_name: str, date_from: datetime, date_to: datetim
     settings, store = ctx.settings, ctx.store
     feed = settings.feed(feed_name)
     now = utcnow()
-    first, last = date_from.date(), (date_to.date() if date_to else now.date())
+    today = now.date()
+    first, last = date_from.date(), (date_to.date() if date_to else today)
+    if first < EARLIEST_DAY:
+        raise click.BadParameter(f"--from {first} is before {EARLIEST_DAY}, when arXiv began: no source has papers "
+                                 "that old", param_hint="--from")
+    # A day ahead of UTC is allowed (it is already tomorrow east of it) and read up to today.
+    if last > today + timedelta(days=1):
+        raise click.BadParameter(f"--to {last} has not happened yet (today is {today} UTC)", param_hint="--to")
+    last = min(last, today)
     if first > last:
         raise click.BadParameter(f"--to {last} is before --from {first}", param_hint="--to")
     store.sync_feeds(settings.feeds)
@@ -136,6 +146,8 @@ def _backfill_json(feed: str, first: date, last: date, read: int, stats: IngestS
 
 def _print_backfill(run: Any) -> None:
     if run.failed:
-        click.echo(f"{run.feed_name}: backfill {run.days} failed after {run.read} entries: {run.error}", err=True)
+        click.echo(f"{run.feed_name}: backfill {run.days} failed after {run.read} entries "
+                   f"({_stats_line(run.stats)} stored): {run.error}", err=True)
     else:
         click.echo(f"{run.feed_name}: backfill {run.days}: {_stats_line(run.stats)}")
+    _print_warnings(run.feed_name, run.warnings)

@@ -8,6 +8,7 @@ paper and ``via`` details. These names are a contract for scripts.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -90,15 +91,13 @@ def show(ctx: Context, ref: str, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array of the stored papers.")
 @pass_ctx
 def fetch(ctx: Context, ids: tuple[str, ...], as_json: bool) -> None:
-    """Fetch papers by arXiv id (2411.17700, hep-th/9901001v2, an abs or pdf link) from the arXiv API
-    and store them (feed name "arxiv-lookup"). Exits 1 when arXiv does not know one of them."""
-    from digest.ids import find_arxiv_id
+    """Fetch papers by arXiv id (2411.17700, hep-th/9901001v2, arXiv:2411.17700, an abs or pdf link;
+    several in one argument may be separated by commas) from the arXiv API and store them, newest
+    version (feed name "arxiv-lookup"). Exits 1 when arXiv does not know one of them."""
     from digest.sources.arxiv_api import lookup
 
     settings, store = ctx.settings, ctx.store
-    # A link or an "arXiv:" prefix names its id, asked for without its version: the paper's newest
-    # version is what is stored. What names no id goes to lookup() as it is, which refuses it.
-    wanted = [found[0] if (found := find_arxiv_id(raw.strip(), bare=True)) else raw for raw in ids]
+    wanted = list(dict.fromkeys(_arxiv_id(part) for arg in ids for part in re.split(r"[\s,;]+", arg) if part))
     records = lookup(wanted, settings=settings.fetch, base_url=settings.fetch.arxiv_api_url)
     store.ingest_records(LOOKUP_FEED, records)
     got = list(dict.fromkeys(r.arxiv_id for r in records if r.arxiv_id))
@@ -108,12 +107,27 @@ def fetch(ctx: Context, ids: tuple[str, ...], as_json: bool) -> None:
         echo_json([paper_json(p, aliases.get(p.id, ())) for p in stored])
     else:
         print_table(None, ["id", "v", "title"], [[p.id, p.version, p.title] for p in stored])
-    missing = [raw for raw, arxiv_id in zip(ids, wanted) if arxiv_id not in got]
-    for raw in missing:
-        click.echo(f"error: arXiv has no paper {raw}", err=True)
+    missing = [arxiv_id for arxiv_id in wanted if arxiv_id not in got]
+    for arxiv_id in missing:
+        click.echo(f"error: arXiv has no paper {arxiv_id}", err=True)
     if missing:
         click.get_current_context().exit(1)
 
 
 #: The feed name papers fetched by id are stored under (their "via").
 LOOKUP_FEED = "arxiv-lookup"
+
+
+def _arxiv_id(text: str) -> str:
+    """The canonical arXiv id (no version) ``text`` names: an id of either scheme (``2411.17700v2``,
+    ``hep-th/9901001``, ``math.GT/0309136``), with ``arXiv:`` before it, or an abs/pdf link.
+    ParseError for anything else, named as it was typed."""
+    from digest.errors import ParseError
+    from digest.ids import find_arxiv_id, parse_arxiv_id
+
+    text = text.strip()
+    bare = text[6:] if text[:6].lower() == "arxiv:" else text
+    found = parse_arxiv_id(bare) or (find_arxiv_id(text) if "/" in text and "arxiv" in text.lower() else None)
+    if found is None:
+        raise ParseError("arxiv-atom", f"{text!r} is not an arXiv id")
+    return found[0]

@@ -231,7 +231,8 @@ def _xml_with_charset(data: bytes, charset: str | None) -> tuple[bytes, str | No
     return text.encode("utf-8"), None
 
 
-def feed_url(feed: FeedSettings, *, today: date | None = None, since: datetime | None = None) -> str:
+def feed_url(feed: FeedSettings, *, today: date | None = None, since: datetime | None = None,
+             settings: FetchSettings | None = None) -> str:
     """Where a configured feed is fetched from; an explicit ``url`` always wins.
 
     arXiv categories -> rss.arxiv.org (arxiv-rss) or an API query (arxiv-atom); hf-daily -> the daily
@@ -249,8 +250,9 @@ def feed_url(feed: FeedSettings, *, today: date | None = None, since: datetime |
     if feed.kind == "arxiv-atom" and feed.categories:
         from digest.sources import arxiv_api
 
-        return arxiv_api.query_url(search_query=arxiv_api.category_query(list(feed.categories)), max_results=200, sort_by="submittedDate",
-                                   sort_order="descending")
+        return arxiv_api.query_url(search_query=arxiv_api.category_query(list(feed.categories)), max_results=200,
+                                   sort_by="submittedDate", sort_order="descending",
+                                   base_url=settings.arxiv_api_url if settings else arxiv_api.API_URL)
     if feed.kind == "hf-daily":
         from digest.sources import hf_daily
 
@@ -267,7 +269,8 @@ def feed_url(feed: FeedSettings, *, today: date | None = None, since: datetime |
         if since is not None:
             start = max(min(start, since.date() - timedelta(days=1)), end - timedelta(days=BIORXIV_MAX_DAYS - 1))
         try:
-            return biorxiv.details_url(feed.server or "biorxiv", start, end, 0)
+            url = biorxiv.details_url(feed.server or "biorxiv", start, end, 0)
+            return (settings.biorxiv_api_url.rstrip("/") + url[len(biorxiv.API_BASE):]) if settings else url
         except ValueError as exc:
             raise ConfigError(str(exc), key=f"feeds.{feed.name}.server") from None
     raise ConfigError(f"feed {feed.name!r} of kind {feed.kind} needs a url", key=f"feeds.{feed.name}")
@@ -435,7 +438,7 @@ def fetch_feed(feed: FeedSettings, settings: FetchSettings, *, etag: str | None 
     from digest.fetch import fetch  # the one network chokepoint
 
     today = today or date.today()
-    url = feed_url(feed, today=today, since=since)
+    url = feed_url(feed, today=today, since=since, settings=settings)
     if feed.kind in _LISTED_PAGES and hf_day_urls(url, since=since, today=today):
         # The earlier days are read at every poll (their upvotes move): a 304 for the latest list
         # must not skip them, so its validators are not sent.

@@ -26,14 +26,16 @@ from __future__ import annotations
 import logging
 from collections import deque
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import date, datetime, time, timedelta, timezone
+from typing import Any
 from urllib.parse import urlencode
 
 from lxml import etree
 
 from digest.config import FetchSettings
 from digest.dates import as_utc
-from digest.errors import FeedError, ParseError
+from digest.errors import ApiError, ParseError
 from digest.ids import ARXIV_CATEGORY_RE, find_arxiv_id, normalize_doi, parse_arxiv_id
 from digest.models import FeedStatus, PaperRecord, ParsedFeed
 from digest.sources.xmlsafe import parse_document
@@ -192,7 +194,7 @@ def _fetch_page(url: str, settings: FetchSettings) -> ParsedFeed:
     result = fetch(url, settings=settings, accept="application/atom+xml", user_supplied=False)
     page = parse_document(KIND, result.body, source=url, content_type=result.content_type)
     if page.status == "error":
-        raise FeedError("arxiv-api", f"{page.message} ({url})")
+        raise ApiError("arXiv API", f"{page.message} ({url})")
     return page
 
 
@@ -204,12 +206,18 @@ class _TooManyResults(Exception):
         self.total = total
 
 
-def _paged(*, settings: FetchSettings, search_query: str = "", id_list: list[str] | None = None,
+def _pages(*, settings: FetchSettings, search_query: str = "", id_list: list[str] | None = None,
            start: int = 0, page_size: int = 100, max_results: int | None = None, sort_by: str | None = None,
            sort_order: str | None = None, base_url: str = API_URL, empty_retries: int = EMPTY_RETRIES,
-           on_page: PageHook | None = None, refuse_over: int | None = None) -> Iterator[PaperRecord]:
-    """The records of a query, page by page, fetched only as they are consumed. ``refuse_over``: raise
-    _TooManyResults, before yielding anything, when the first page reports more results than that."""
+           on_page: PageHook | None = None, refuse_over: int | None = None,
+           complete: bool = False) -> Iterator[ParsedFeed]:
+    """The pages of a query, each fetched only when the previous one has been consumed.
+
+    ``refuse_over``: raise _TooManyResults, before yielding anything, when the first page reports
+    more results than that. ``complete``: a listing that cannot be read to its end raises ApiError
+    (a backfill must not pass for done), where a search just ends; such a listing also asks an empty
+    first page again (``totalResults`` 0 is part of the API's transient), as a feed's poll does.
+    """
     page_size = max(1, min(page_size, MAX_PAGE))
     pos, yielded, total, retries = start, 0, None, 0
     while max_results is None or yielded < max_results:
@@ -227,21 +235,33 @@ def _paged(*, settings: FetchSettings, search_query: str = "", id_list: list[str
         if on_page is not None:
             on_page(page)
         if not page.records:
-            if total is not None and pos < total and retries < empty_retries:
+            unread = total is not None and pos < total
+            first = complete and pos == start and not unread
+            if (unread or first) and retries < (empty_retries if unread else min(empty_retries, 1)):
                 retries += 1
-                log.info("arXiv API: empty page at %d of %d; asking again (%d/%d)", pos, total, retries, empty_retries)
+                log.info("arXiv API: empty page at %d of %s; asking again (%d)", pos, total, retries)
+                if first:
+                    total = None  # its "0 results" is not believed yet
                 continue
-            if total is not None and pos < total:
+            if unread:
+                if complete:
+                    raise ApiError("arXiv API", f"the page at {pos} of {total} results stayed empty after "
+                                                f"{retries} retries ({url})")
                 log.warning("arXiv API: page at %d of %d stayed empty after %d retries; stopping", pos, total, retries)
             return
         retries = 0
-        for rec in page.records:
-            yield rec
-            yielded += 1
-            if max_results is not None and yielded >= max_results:
-                return
+        if max_results is not None and yielded + len(page.records) > max_results:
+            page = replace(page, records=page.records[:max_results - yielded])
+        yield page
+        yielded += len(page.records)
         # Advance by what came back, not by what was asked: short pages happen and must not skip.
         pos += len(page.records)
+
+
+def _paged(**kw: Any) -> Iterator[PaperRecord]:
+    """The records of :func:`_pages`, one by one."""
+    for page in _pages(**kw):
+        yield from page.records
 
 
 def search(query: str, *, settings: FetchSettings, start: int = 0, page_size: int = 100,
@@ -287,57 +307,90 @@ def backfill(categories: list[str], date_from: date | datetime, date_to: date | 
              settings: FetchSettings, page_size: int = BACKFILL_PAGE, base_url: str = API_URL,
              empty_retries: int = EMPTY_RETRIES, on_page: PageHook | None = None) -> Iterator[PaperRecord]:
     """Every paper submitted to ``categories`` from ``date_from`` to ``date_to`` (whole UTC days,
-    both included), oldest first, each in its newest version.
+    both included; or the exact minutes of datetimes), oldest first, each in its newest version.
 
-    The range is asked for a week at a time (:data:`BACKFILL_WINDOW`), and a week holding more than
+    The range is asked for a week at a time (:data:`BACKFILL_WINDOW`), and a range holding more than
     the :data:`RESULT_LIMIT` results the API serves for one query is asked for in halves, down to
-    single days: the API would stop answering within the larger result set. Records come as pages
-    arrive (each page is fetched when the previous one has been consumed).
+    single minutes: the API would stop answering within the larger result set. Records come as pages
+    arrive (each page is fetched when the previous one has been consumed). A page that stays empty
+    inside its range's total raises ApiError: the range cannot be read whole now.
     """
-    first, last = _day(date_from), _day(date_to)
+    first, last = _moment(date_from, end=False), _moment(date_to, end=True)
     if first > last:
-        raise ValueError(f"backfill range ends ({last}) before it starts ({first})")
-    one_day = timedelta(days=1)
-    windows: deque[tuple[date, date]] = deque()
+        raise ValueError(f"backfill range ends ({last:%Y-%m-%d %H:%M}) before it starts ({first:%Y-%m-%d %H:%M})")
+    minute = timedelta(minutes=1)
+    windows: deque[tuple[datetime, datetime]] = deque()
     start = first
     while start <= last:
-        end = min(start + BACKFILL_WINDOW - one_day, last)
+        end = last if last - start < BACKFILL_WINDOW else start + BACKFILL_WINDOW - minute
         windows.append((start, end))
-        start = end + one_day
+        if end == last:
+            break
+        start = end + minute
     while windows:
         start, end = windows.popleft()
         query = backfill_query(categories, start, end)
         try:
             yield from _paged(settings=settings, search_query=query, page_size=page_size, sort_by="submittedDate",
                               sort_order="ascending", base_url=base_url, empty_retries=empty_retries,
-                              on_page=on_page, max_results=RESULT_LIMIT,
-                              refuse_over=RESULT_LIMIT if start < end else None)
+                              on_page=on_page, refuse_over=RESULT_LIMIT, complete=True)
         except _TooManyResults as exc:
-            middle = start + (end - start) // 2
+            if end - start < minute:
+                raise ApiError("arXiv API", f"{exc.total} papers were submitted to {', '.join(categories)} at "
+                                            f"{start:%Y-%m-%d %H:%M} UTC, more than one query reads") from None
+            days = (end.date() - start.date()).days
+            if days:  # halves of whole days while there are several; then of the day's minutes
+                middle = datetime.combine(start.date() + timedelta(days=days // 2), time(23, 59),
+                                          tzinfo=timezone.utc)
+            else:
+                middle = start + (end - start) // 2
+                middle -= timedelta(seconds=middle.second, microseconds=middle.microsecond)
             log.info("arXiv API: %s..%s holds %d papers; asking for it in halves", start, end, exc.total)
-            windows.extendleft([(middle + one_day, end), (start, middle)])
+            windows.extendleft([(middle + minute, end), (start, middle)])
 
 
 def updated_since(categories: list[str], since: datetime, *, settings: FetchSettings,
                   page_size: int = BACKFILL_PAGE, base_url: str = API_URL, empty_retries: int = EMPTY_RETRIES,
-                  on_page: PageHook | None = None) -> Iterator[PaperRecord]:
+                  on_page: PageHook | None = None, warnings: list[str] | None = None) -> Iterator[PaperRecord]:
     """Papers of ``categories`` updated at or after ``since`` (a new version, or a first one), newest
-    first: the listing by last update (API user manual, ``sortBy=lastUpdatedDate``), read until it
-    reaches back past ``since``. This is how a backfill finds the replacements arXiv announced during
-    a gap, which a listing by submission date files under their first version's date. At most
-    :data:`RESULT_LIMIT` papers can be read this way."""
+    first: the listing by last update (API user manual, ``sortBy=lastUpdatedDate``), read until a
+    page reaches back past ``since``. This is how a backfill finds the replacements arXiv announced
+    during a gap, which a listing by submission date files under their first version's date.
+
+    Each page is judged whole (its entries newer than ``since`` are kept even behind an older one:
+    the API has been seen out of its order). At most :data:`RESULT_LIMIT` papers can be read this
+    way; when more were updated since ``since``, a line saying so is added to ``warnings``.
+    """
     since = as_utc(since) or since
-    for rec in _paged(settings=settings, search_query=category_query(categories), page_size=page_size, sort_by="lastUpdatedDate",
-                      sort_order="descending", base_url=base_url, empty_retries=empty_retries, on_page=on_page,
-                      max_results=RESULT_LIMIT):
-        moment = rec.updated or rec.published
-        if moment is not None and moment < since:
+    read = 0
+    for page in _pages(settings=settings, search_query=category_query(categories), page_size=page_size,
+                       sort_by="lastUpdatedDate", sort_order="descending", base_url=base_url,
+                       empty_retries=empty_retries, on_page=on_page, max_results=RESULT_LIMIT, complete=True):
+        older = False
+        for rec in page.records:
+            moment = rec.updated or rec.published
+            if moment is not None and moment < since:
+                older = True
+            else:
+                read += 1
+                yield rec
+        if older:
             return
-        yield rec
+    if read >= RESULT_LIMIT:
+        note = (f"more than {RESULT_LIMIT} papers of {', '.join(categories)} were updated since "
+                f"{since:%Y-%m-%d %H:%M} UTC, the most one arXiv API query reads: new versions announced "
+                "before the newest of them were not read")
+        log.warning("arXiv API: %s", note)
+        if warnings is not None:
+            warnings.append(note)
 
 
-def _day(value: date | datetime) -> date:
-    return (as_utc(value) or value).date() if isinstance(value, datetime) else value
+def _moment(value: date | datetime, *, end: bool) -> datetime:
+    """A range bound as an aware UTC minute: a date is its first (``end=False``) or last minute."""
+    if isinstance(value, datetime):
+        moment = as_utc(value) or value
+        return moment.replace(second=0, microsecond=0)
+    return datetime.combine(value, time(23, 59) if end else time(0, 0), tzinfo=timezone.utc)
 
 
 def lookup(ids: list[str], *, settings: FetchSettings, base_url: str = API_URL,

@@ -130,10 +130,12 @@ class FeedStore(StoreBase):
                      error: str | None = None, retry_after: float | None = None, complete: bool = True) -> FeedState:
         """Record one fetch: ``outcome`` is ok / empty / not-modified / error. Returns the new state.
 
-        ``complete=False`` (a later page failed, its records unread) leaves ``last_success`` where it
-        was: feeds that read back to their previous success (the arXiv API's category listings,
-        Hugging Face's days) then read those pages again at the next run. ``error`` then says why
-        (``last_error``), without counting a failure: the records read were stored.
+        ``complete=False`` (a later page failed, its records unread; or a backfill before the poll
+        failed) leaves ``last_success`` where it was: feeds that read back to their previous success
+        (the arXiv API's category listings, Hugging Face's days, a backfill) then read those days
+        again at the next run. ``error`` then says why (``last_error``), without counting a failure:
+        the records read were stored. Nor are the poll's validators and batch kept. ``retry_after``
+        (seconds) also delays a poll that went well: a source it needs asked to wait.
         """
         if outcome not in _FETCH_OUTCOMES:
             raise ValueError(f"unknown fetch outcome {outcome!r}")
@@ -150,11 +152,16 @@ class FeedStore(StoreBase):
                 values.update(last_error=error or "unknown error", consecutive_failures=failures,
                               next_attempt=now + failure_delay(failures, interval, retry_after))
             else:
-                values.update(last_error=None if complete else error, consecutive_failures=0,
-                              next_attempt=now + (min(interval, STALE_RETRY) if health == "stale" else interval))
+                delay = min(interval, STALE_RETRY) if health == "stale" else interval
+                if retry_after:  # the poll went well, but a source it needs asked us to wait (a backfill's API)
+                    delay = max(delay, timedelta(seconds=min(retry_after, MAX_RETRY_AFTER.total_seconds())))
+                values.update(last_error=None if complete else error, consecutive_failures=0, next_attempt=now + delay)
                 if health != "stale" and complete:
                     values["last_success"] = now
-                values.update(_validators(outcome, etag, last_modified))
+                # An incomplete poll's validators are not kept either: a 304 to the next poll, once
+                # the rest is read, would pass for "not modified" (stale) and leave the feed behind.
+                values.update(_validators(outcome, etag, last_modified) if complete else {"etag": None,
+                                                                                           "last_modified": None})
                 if outcome in ("ok", "empty"):
                     values["last_entry_count"] = entry_count
                 # An incomplete poll's batch is not remembered: the next poll, once the rest is read,
@@ -165,6 +172,14 @@ class FeedStore(StoreBase):
                     values["last_feed_date"] = feed_date
             conn.execute(update(_F).where(_F.c.id == row.id).values(**values))
         return self.get_feed_state(name)
+
+
+    def record_caught_up(self, name: str, *, now: datetime) -> None:
+        """Everything ``name`` had to read up to ``now`` was read another way although its poll failed
+        (a backfill through the source's API up to today): ``last_success`` moves to ``now``, so the
+        poll's retries do not read the same days again. The failure itself stays recorded."""
+        with self.write() as conn:
+            conn.execute(update(_F).where(_F.c.name == name).values(last_success=now))
 
 
 def _validators(outcome: str, etag: str | None, last_modified: str | None) -> dict[str, str | None]:
