@@ -91,6 +91,16 @@ def find_arxiv_id(text: str | None, *, bare: bool = False) -> tuple[str, int | N
     return None
 
 
+def arxiv_ids_in(text: str | None) -> list[tuple[str, int | None]]:
+    """Every arXiv id a text names, in order, in :func:`find_arxiv_id`'s forms (not bare numbers)."""
+    if not text:
+        return []
+    found = [_arxiv_parts(m) for m in _ARXIV_IN_TEXT.finditer(text)]
+    if not found and (one := find_arxiv_id(text)) is not None:
+        found.append(one)
+    return found
+
+
 def normalize_doi(text: str | None) -> str | None:
     """``https://doi.org/10.1101/ABC`` / ``doi:10.1101/abc`` -> ``10.1101/abc`` (DOIs are case-insensitive)."""
     if not text:

@@ -20,9 +20,12 @@ _TEX_ACCENTS = {
 _TEX_ACCENT_RE = re.compile(r"\\([\'`^\"~=.uvHck])\s*\{?\\?([A-Za-z])\}?")
 _TEX_SPECIAL = {r"\ss": "ß", r"\o": "ø", r"\O": "Ø", r"\aa": "å", r"\AA": "Å", r"\ae": "æ",
                 r"\AE": "Æ", r"\l": "ł", r"\L": "Ł", r"\&": "&", r"\%": "%", r"\_": "_", r"\#": "#"}
-_TEX_SPECIAL_RE = re.compile(r"(\\(?:ss|o|O|aa|AA|ae|AE|l|L)(?![A-Za-z])|\\[&%_#])\s?")
+#: A control word (\\ss, \\o) takes the space after it, as in TeX; a control symbol (\\% \\&) does not.
+_TEX_SPECIAL_RE = re.compile(r"(\\(?:ss|o|O|aa|AA|ae|AE|l|L))(?![A-Za-z])\s?|(\\[&%_#])")
 _TEX_FORMAT_RE = re.compile(r"\\(?:textbf|textit|emph|mathrm|mathbf|mathcal|mathbb|texttt|textsc|text|rm|it|bf)\s*\{([^{}]*)\}")
-_TEX_MATH_RE = re.compile(r"\$\$?([^$]*)\$\$?")
+#: $math$ (or $$display$$): a non-space right after the opening "$" and right before the closing one,
+#: and no digit after it (Pandoc's tex_math_dollars rule), so "From $10 to $100" stays prices.
+_TEX_MATH_RE = re.compile(r"\$\$([^$]+)\$\$|\$(?!\s)([^$]*?[^\s$])\$(?!\d)")
 #: Letters and symbols that titles use in math ("$\alpha$-stable", "$O(n \log n)$"), as Unicode text.
 _TEX_SYMBOLS = {
     **{name: chr(code) for name, code in (
@@ -78,7 +81,7 @@ def strip_tex(text: str) -> str:
     # {\l} in author names then cost one regex pass instead of five (their results are the same).
     if "\\" in text:
         text = _TEX_ACCENT_RE.sub(lambda m: unicodedata.normalize("NFC", m.group(2) + _TEX_ACCENTS[m.group(1)]), text)
-        text = _TEX_SPECIAL_RE.sub(lambda m: _TEX_SPECIAL[m.group(1)], text)
+        text = _TEX_SPECIAL_RE.sub(lambda m: _TEX_SPECIAL[m.group(1) or m.group(2)], text)
         for _ in range(3):  # nested \emph{\textbf{x}}
             new = _TEX_FORMAT_RE.sub(r"\1", text)
             if new == text:
@@ -87,7 +90,7 @@ def strip_tex(text: str) -> str:
         text = _TEX_SYMBOL_RE.sub(_tex_symbol, text)
         text = _TEX_MATH_DELIMITERS.sub("", text)  # LaTeX's inline and display math: \(k\)-hop, \[x\]
     if "$" in text:
-        text = _TEX_MATH_RE.sub(r"\1", text)
+        text = _TEX_MATH_RE.sub(lambda m: m.group(1) or m.group(2), text)
     return text.replace("{", "").replace("}", "")
 
 

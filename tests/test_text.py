@@ -68,7 +68,7 @@ def ref_strip_tex(text: str) -> str:
     if "\\" not in text and "$" not in text and "{" not in text:
         return text
     text = _TEX_ACCENT_RE.sub(lambda m: unicodedata.normalize("NFC", m.group(2) + _TEX_ACCENTS[m.group(1)]), text)
-    text = _TEX_SPECIAL_RE.sub(lambda m: _TEX_SPECIAL[m.group(1)], text)
+    text = _TEX_SPECIAL_RE.sub(lambda m: _TEX_SPECIAL[m.group(1) or m.group(2)], text)
     for _ in range(3):
         new = _TEX_FORMAT_RE.sub(r"\1", text)
         if new == text:
@@ -83,7 +83,7 @@ def ref_strip_tex(text: str) -> str:
 
     text = re.sub(r"\\([A-Za-z]+)", symbol, text)
     text = re.sub(r"\\[()\[\]]", "", text)
-    text = _TEX_MATH_RE.sub(r"\1", text)
+    text = _TEX_MATH_RE.sub(lambda m: m.group(1) or m.group(2), text)
     return text.replace("{", "").replace("}", "")
 
 

@@ -212,6 +212,10 @@ def _declared_label(data: bytes) -> str | None:
     return m.group(0)[len(m.group(1)) + 1:-1].strip().lower() if m else None
 
 
+#: Single-byte Western codecs (as codecs.lookup names them) that a server's default label says.
+_LATIN_CODECS = frozenset({"iso8859-1", "cp1252", "iso8859-15", "latin-1"})
+
+
 def _xml_with_charset(data: bytes, charset: str | None) -> tuple[bytes, str | None]:
     """XML decoded by the HTTP charset and re-encoded as UTF-8 with a matching declaration."""
     if charset is None:
@@ -222,6 +226,12 @@ def _xml_with_charset(data: bytes, charset: str | None) -> tuple[bytes, str | No
     declared = _declared_label(data)
     if codec == "utf-8" and (declared is None or _codec(declared) == "utf-8") and _is_utf8(data):
         return data, None  # already what the parsers read by default: no copy
+    if codec in _LATIN_CODECS and not data.isascii() and _is_utf8(data):
+        # A Latin-1 label over bytes that are UTF-8 with non-ASCII text (Apache's old default
+        # "AddDefaultCharset ISO-8859-1" in front of a UTF-8 feed): Latin-1 text practically never
+        # forms valid UTF-8 sequences, so the label is wrong. Read by the document's declaration,
+        # which xmlsafe checks against the bytes in turn.
+        return data, f"Content-Type says charset {charset}, but the bytes are UTF-8; read as UTF-8"
     text = _decode(data, codec)
     if text is None:
         return data, (f"Content-Type says charset {charset} but the bytes are not {charset}; "

@@ -22,13 +22,15 @@ import io
 import re
 import time
 from datetime import datetime, timezone
+from collections.abc import Iterable
 from typing import Any
 from urllib.parse import unquote, urljoin, urlsplit
 
 import feedparser
 
+from digest.dates import as_utc
 from digest.errors import ParseError
-from digest.ids import find_arxiv_id, find_doi, preprint_doi
+from digest.ids import arxiv_ids_in, find_arxiv_id, find_doi, preprint_doi
 from digest.models import ParsedFeed, PaperRecord
 from digest.sanitize import safe_url, to_text
 from digest.sources import fields, xmlsafe
@@ -65,7 +67,11 @@ _SESSION_ID = re.compile(r";jsessionid=[^?#/]*", re.IGNORECASE)
 _AUTHORS_LINE = re.compile(r"^Author\(s\):[ \t]*(\S.*)$", re.MULTILINE)
 #: APS opens a description with that "Author(s): ..." line and closes it with the citation
 #: "[Phys. Rev. Lett. 132, 060601] Published Thu Feb 08, 2024": neither is abstract text.
-_LEADING_AUTHORS_LINE = re.compile(r"\AAuthor\(s\):[^\n]*\n")
+#: ScienceDirect's description: metadata lines ("Publication date:", "Source:", "Author(s):") before
+#: the abstract, when there is one.
+_METADATA_LINE = re.compile(r"(?:Publication date|Source|Author\(s\)):")
+#: ACS's description: only the journal's name and the article's DOI (after a graphic).
+_JOURNAL_AND_DOI = re.compile(r"(?:[^\n.]{1,150}\n)?DOI:\s*10\.\S+\s*")
 _PUBLISHED_TRAILER = re.compile(r"(?:\A|\n)\[[^\]\n]{3,100}\][ \t]*Published[ \t][^\n]{1,60}\Z")
 #: MDPI titles every item "<Journal>, Vol. 29, Pages 789: <title>".
 _VOLUME_PREFIX = re.compile(r"\A[^:]{1,100}?, Vol\. \d+, Pages? [\w.–-]+: (?=\S)")
@@ -212,6 +218,8 @@ def _struct_time(value: Any) -> datetime | None:
 _SLASH_DATE = re.compile(r"(\d{4})/(\d{1,2})/(\d{1,2})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?")
 #: RFC 822 dates ending in a zone name feedparser does not know (it only knows the US ones and
 #: reads the rest as UTC). Unambiguous names only: "IST" is India, Ireland or Israel.
+#: An ISO 8601 date-time whose offset is written in the basic format (hhmm, no colon).
+_ISO_BASIC_OFFSET = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?[+-]\d{4}")
 _NAMED_ZONE = re.compile(r"(.*\d:\d{2}(?::\d{2})?)\s*([A-Z]{3,4})")
 _ZONE_MINUTES = {"CET": 60, "CEST": 120, "MET": 60, "MEST": 120, "WET": 0, "WEST": 60, "BST": 60, "EET": 120,
                  "EEST": 180, "MSK": 180, "JST": 540, "KST": 540, "HKT": 480, "SGT": 480, "AWST": 480,
@@ -234,6 +242,12 @@ def _entry_date(entry: Any, key: str) -> datetime | None:
                 return datetime(year, month, day, hour, minute, second, tzinfo=timezone.utc)
             except ValueError:
                 return None
+        if _ISO_BASIC_OFFSET.fullmatch(text):
+            # "2024-02-08T10:00:00+0530" (OJS's Atom template): feedparser drops the offset's minutes.
+            try:
+                return as_utc(datetime.fromisoformat(text))
+            except ValueError:
+                pass
         if (m := _NAMED_ZONE.fullmatch(text)) and m.group(2) in _ZONE_MINUTES:
             offset = _ZONE_MINUTES[m.group(2)]
             try:
@@ -259,22 +273,29 @@ def _entry_record(entry: Any, base: str | None = None) -> tuple[PaperRecord, lis
     if isinstance(summary, str):
         # ScienceDirect names the authors in a line of the description only.
         authors = authors or _authors(_AUTHORS_LINE.findall(to_text(_CITATION_LINE.sub("", summary, count=1)))[:1])
-        if summary is not content and len(summary) < 4 * _SHORT_SUMMARY:
-            summary_text = to_text(summary)
-            if (len(summary_text) < _SHORT_SUMMARY and _CITATION_VOLUME.search(summary_text)
-                    and _CITATION_DETAIL.search(summary_text)):
-                # A citation is no abstract: the content's, or none.
-                body = content if isinstance(content, str) and len(content) > len(summary) else ""
+        if summary is not content and len(summary) < 4 * _SHORT_SUMMARY and _citation(summary):
+            # A citation is no abstract: the content's, unless that is the citation again (Atypon), or none.
+            body = content if isinstance(content, str) and len(content) > len(summary) and not _citation(content) else ""
     if isinstance(body, str):
         body = _CITATION_LINE.sub("", body, count=1)
+    # FeedBurner's <link> is its redirect; <feedburner:origLink> the article's own address.
+    link = entry.get("feedburner_origlink") or entry.get("link")
     return _record(
-        entry_id=entry.get("id"), link=entry.get("link"), links=links, identifiers=identifiers, texts=texts,
+        entry_id=entry.get("id"), link=link, links=links, identifiers=identifiers, texts=texts,
         raw_title=entry.get("title"), body=body, authors=authors,
         categories=[t.get("term") or t.get("label") for t in entry.get("tags", []) if isinstance(t, dict)],
         published=_entry_date(entry, "published") or _entry_date(entry, "created"),
         updated=_entry_date(entry, "updated"), pdf=pdf,
         license=entry.get("rights"), base=base,
     )
+
+
+def _citation(markup: str) -> bool:
+    """Whether a short description only cites the issue ("Journal, Volume 63, Issue 12, March 2024.")."""
+    if len(markup) >= 4 * _SHORT_SUMMARY:
+        return False
+    text = to_text(markup)
+    return len(text) < _SHORT_SUMMARY and bool(_CITATION_VOLUME.search(text)) and bool(_CITATION_DETAIL.search(text))
 
 
 def _authors(names: list[str]) -> tuple[str, ...]:
@@ -292,6 +313,13 @@ def _authors(names: list[str]) -> tuple[str, ...]:
             out.extend((*split_authors(m["first"]), m["collective"]))
             continue
         name = _ET_AL.sub("", name)
+        if " & " in name:  # "Jane Doe, John Roe, & Ann Lee": "&" joins names as "and" does
+            name = _AMPERSAND.sub(" and ", name)
+        if ";" in name and "," in name and all(_two_people(chunk.strip()) or "," not in chunk
+                                               for chunk in name.split(";")):
+            # Wiley: "Heleen Lauwers, Jamie De Baere; Ilke Aernout, Federica Cappellesso; Bruno De Geest"
+            out.extend(p.strip() for chunk in name.split(";") for p in chunk.split(",") if p.strip())
+            continue
         if "," in name:
             name = "; ".join(_without_degrees(chunk) for chunk in name.split(";")) if ";" in name else _without_degrees(name)
         if not name:
@@ -338,6 +366,7 @@ def _without_degrees(name: str) -> str:
 
 
 #: "et al." (or "and others") closing an author field: a note, not a person.
+_AMPERSAND = re.compile(r",?\s+&\s+")
 _ET_AL = re.compile(r"(?:^|[\s,;]+)(?:et\.?\s*al\.?|and\s+others)\s*$", re.IGNORECASE)
 #: PubMed's author form: surname (particles, hyphens allowed), then up to three initials without periods.
 _PUBMED_NAME = re.compile(r"(?P<surname>[^\W\d_][\w'’-]*(?:\s+[\w'’-]+)*)\s+(?P<initials>[A-Z]{1,3})")
@@ -378,9 +407,17 @@ def _two_people(name: str) -> bool:
     sides = [side.split() for side in name.split(",")]
     if any(len(words) < 2 for words in sides):
         return False
-    words = [w.lower().strip(".") for side in sides for w in side]
-    return not any(w in _NAME_PARTICLES or w in _NAME_SUFFIXES for w in words) and \
-        not all(len(w.strip(".")) <= 2 for w in sides[1])  # "Smith Jones, J. R.": initials after the comma
+    left = [w.lower().strip(".") for w in sides[0]]
+    words = left + [w.lower().strip(".") for w in sides[1]]
+    # A particle marks a surname written first ("van der Berg, Jan"); inside a full name after the
+    # comma ("Jamie De Baere") it is part of that name, but never its last word.
+    if any(w in _NAME_PARTICLES for w in left) or sides[1][-1].lower() in _NAME_PARTICLES:
+        return False
+    if any(w in _NAME_SUFFIXES for w in words):
+        return False
+    # "Smith Jones, J. R.": initials after the comma, single letters or with periods; "Yi Ma" is a name.
+    return not all(len(w.strip(".")) <= 2 for w in sides[1]) or \
+        not any(len(w.strip(".")) == 1 or w.endswith(".") for w in sides[1])
 
 
 #: Particles and suffixes that mark a one-person name: the author matcher's, plus Arabic particles
@@ -403,16 +440,30 @@ def entry_ids(*, entry_id: str | None, link: str | None, links: list[str] | None
     doi = next((d for s in strong if s and (d := _doi_in(s))), None)
     if arxiv is None:
         if doi is None:
-            arxiv = next((a for t in texts or [] if (a := find_arxiv_id(t))), None)
+            arxiv = _only(a for t in texts or [] for a in arxiv_ids_in(t))
     elif arxiv[1] is None:
         # A link to the abstract page has no version; the text may name the same id with one.
-        arxiv = next((a for t in texts or [] if (a := find_arxiv_id(t)) and a[0] == arxiv[0] and a[1]), arxiv)
+        arxiv = next((a for t in texts or [] for a in arxiv_ids_in(t) if a[0] == arxiv[0] and a[1]), arxiv)
     if doi is None and arxiv is None:
-        for t in texts or []:
-            m = _DOI_IN_TEXT.search(t or "")
-            if m and (doi := _doi_in(_DOI_TEXT_END.split(m.group(1), 1)[0], link=True)):
-                break
+        dois = (d for t in texts or [] for m in _DOI_IN_TEXT.finditer(t or "")
+                if (d := _doi_in(_DOI_TEXT_END.split(m.group(1), 1)[0], link=True)))
+        found = _only((d, None) for d in dois)
+        doi = found[0] if found else None
     return arxiv, doi
+
+
+def _only(found: Iterable[tuple[str, int | None]]) -> tuple[str, int | None] | None:
+    """The one paper a text names (its latest version named), or None when it names several: a
+    newsletter issue or reading list that links three papers is none of them in particular."""
+    first: tuple[str, int | None] | None = None
+    for ident in found:
+        if first is None:
+            first = ident
+        elif ident[0] != first[0]:
+            return None
+        elif (ident[1] or 0) > (first[1] or 0):
+            first = ident
+    return first
 
 
 def _doi_in(value: str, *, link: bool | None = None) -> str | None:
@@ -452,6 +503,8 @@ def _record(*, entry_id: Any, link: Any, links: list[str], identifiers: list[Any
             title = _SECTION_SUFFIX.sub("", title) or title
         if ", Vol. " in title:
             title = _VOLUME_PREFIX.sub("", title)
+        if title.startswith("[ASAP] "):  # ACS's "Articles ASAP" feeds
+            title = title[7:].lstrip()
     if not title:
         return "no title"
     if len(title) > MAX_TITLE:
@@ -471,8 +524,10 @@ def _record(*, entry_id: Any, link: Any, links: list[str], identifiers: list[Any
     abstract = to_text(body if isinstance(body, str) else "")
     if "Abstract\n" in abstract and (heading := _ABSTRACT_HEADING.search(abstract)) is not None:
         abstract = abstract[heading.end():]
-    if abstract.startswith("Author(s):"):
-        abstract = _LEADING_AUTHORS_LINE.sub("", abstract)
+    if abstract.startswith(("Author(s):", "Publication date:")):
+        abstract = _without_metadata_lines(abstract)
+    if "DOI:" in abstract and len(abstract) < _SHORT_SUMMARY and _JOURNAL_AND_DOI.fullmatch(abstract):
+        abstract = ""  # ACS: a table-of-contents graphic, the journal's name and the DOI
     if "Published" in abstract:
         abstract = _PUBLISHED_TRAILER.sub("", abstract)
     if len(abstract) > MAX_ABSTRACT:
@@ -498,6 +553,19 @@ def _record(*, entry_id: Any, link: Any, links: list[str], identifiers: list[Any
         license=to_text(license) or None if isinstance(license, str) else None,
         announce_type=announce_type,
     ), notes
+
+
+def _without_metadata_lines(text: str) -> str:
+    """``text`` without the metadata lines it starts with (ScienceDirect: "Publication date: ... /
+    Source: Cell / Author(s): ..."; APS: "Author(s): ..."). A single line starting "Author(s):" is
+    kept: in plain text without a line break the abstract runs on in it."""
+    lines = text.split("\n")
+    if len(lines) == 1 and not text.startswith("Publication date:"):
+        return text
+    n = 0
+    while n < len(lines) and _METADATA_LINE.match(lines[n]):
+        n += 1
+    return "\n".join(lines[n:])
 
 
 def _legacy_arxiv(title: str) -> re.Match[str] | None:
@@ -546,6 +614,11 @@ def _json_item(item: Any, feed_authors: tuple[str, ...], base: str | None = None
         raw_title=item.get("title"), body=body, authors=_json_authors(item) or feed_authors,
         categories=list(fields.strings(item.get("tags"))),
         published=fields.timestamp(item.get("date_published")), updated=fields.timestamp(item.get("date_modified")),
-        pdf=next((a.get("url") for a in item.get("attachments") or []
+        pdf=next((a.get("url") for a in _list(item.get("attachments"))
                   if isinstance(a, dict) and "pdf" in str(a.get("mime_type", "")).lower()), None), base=base,
     )
+
+
+def _list(value: Any) -> list[Any]:
+    """A JSON array field as a list; anything else (a number where an array belongs) as none."""
+    return value if isinstance(value, list) else []

@@ -169,7 +169,8 @@ _PREFIX_KINDS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r'^\[\s*\{[^\[]*?"paper"\s*:\s*\{', re.DOTALL), "hf-daily"),
     (re.compile(r'^\{.*"collection"\s*:\s*\[', re.DOTALL), "biorxiv"),
     (re.compile(r'^\{.*"notes"\s*:\s*\[', re.DOTALL), "openreview"),
-    (re.compile(r'^\{.*"version"\s*:\s*"https://jsonfeed\.org/', re.DOTALL), "rss"),
+    # PHP's json_encode escapes slashes: "https:\/\/jsonfeed.org\/version\/1.1".
+    (re.compile(r'^\{.*"version"\s*:\s*"https:\\?/\\?/jsonfeed\.org\\?/', re.DOTALL), "rss"),
 )
 
 
@@ -189,6 +190,12 @@ def _loads(text: str | bytes) -> Any:
         return None
 
 
+_ARXIV_NS_DECLARED = re.compile(r"""\bxmlns(?::[\w.-]+)?\s*=\s*["']https?://arxiv\.org/schemas/atom/?["']""")
+_OPENSEARCH_DECLARED = re.compile(r"""\bxmlns(?::[\w.-]+)?\s*=\s*["']https?://a9\.com/-/spec/opensearch/1\.1/?["']""")
+_ARXIV_API_SELF = re.compile(r"""<id>\s*https?://(?:export\.)?arxiv\.org/api/|<link\b[^>]*\bhref\s*=\s*["']https?://"""
+                             r"""(?:export\.)?arxiv\.org/api/""")
+
+
 def _detect_xml(head: str, filename: str | None) -> str:
     root = root_element(head)
     if root is None:
@@ -196,10 +203,13 @@ def _detect_xml(head: str, filename: str | None) -> str:
     local = root.rsplit(":", 1)[-1]
     low = head.lower()
     if local == "rss":
-        # By the namespace, not the prefix: a feed may bind arXiv's namespace to any prefix.
-        return "arxiv-rss" if "arxiv.org/schemas/atom" in low else "rss"
+        # By the namespace declared, not the prefix (a feed may bind arXiv's namespace to any prefix)
+        # nor the text: a blog post may well write about arXiv's namespace.
+        return "arxiv-rss" if _ARXIV_NS_DECLARED.search(low) else "rss"
     if local == "feed":
-        if "a9.com/-/spec/opensearch" in low and ("arxiv.org/schemas/atom" in low or "arxiv.org/api" in low):
+        # The API declares OpenSearch 1.1 and arXiv's namespace (its 2016 answers on the elements
+        # that use them), and names itself in its <id> or self link; Blogger declares OpenSearch too.
+        if _OPENSEARCH_DECLARED.search(low) and (_ARXIV_NS_DECLARED.search(low) or _ARXIV_API_SELF.search(low)):
             return "arxiv-atom"
         return "rss"
     if local == "rdf":
