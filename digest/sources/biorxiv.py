@@ -52,7 +52,7 @@ _VERSIONED = re.compile(r"(\d{4}\.\d{2}\.\d{2}\.\d+)v(\d+)")
 # JATS-to-text debris in API abstracts: O_/C_ open/close markers for structured-abstract titles
 # (ST_ABS), list items (LI, with "C_LIO_LI" between items), small caps (SCPLOW/SCPCAP); figures and
 # tables (graphical abstracts) are dropped whole. Longest markers first.
-_JATS_BLOCKS = re.compile(r"O_(FIG|TBL|TEXTBOX|LINKSMALLFIG)\b.*?C_\1", re.DOTALL)
+_JATS_BLOCKS = re.compile(r"O_(FIG_DISPLAY|FIG|TBL|TEXTBOX|LINKSMALLFIG)\w*.*?C_\1(?![A-Z_])", re.DOTALL)
 _JATS_MARKERS = {"C_LIO_LI": "\n- ", "O_ST_ABS": "\n", "C_ST_ABS": "\n", "O_SCPLOW": "", "C_SCPLOW": "",
                  "O_SCPCAP": "", "C_SCPCAP": "", "O_LI": "\n- ", "C_LI": "\n", "O_FIG": "", "C_FIG": "",
                  "O_TBL": "", "C_TBL": ""}
@@ -71,7 +71,8 @@ _GREEK = {"alpha": "α", "beta": "β", "gamma": "γ", "delta": "δ", "epsilon": 
           "rho": "ρ", "sigma": "σ", "tau": "τ", "upsilon": "υ", "phi": "φ", "chi": "χ", "psi": "ψ", "omega": "ω",
           "Gamma": "Γ", "Delta": "Δ", "Theta": "Θ", "Lambda": "Λ", "Xi": "Ξ", "Pi": "Π", "Sigma": "Σ", "Phi": "Φ",
           "Psi": "Ψ", "Omega": "Ω"}
-_GREEK_RE = re.compile(r"\{(" + "|".join(_GREEK) + r")\}")
+_GREEK["+/-"] = "±"  # and {+/-} beside them
+_GREEK_RE = re.compile(r"\{(" + "|".join(map(re.escape, _GREEK)) + r")\}")
 
 
 def details_url(server: str, start_date: date | str, end_date: date | str, cursor: int = 0) -> str:
@@ -172,13 +173,16 @@ _PUBS_FIELDS = {"doi": "preprint_doi", "title": "preprint_title", "authors": "pr
                 "abstract": "preprint_abstract", "date": "preprint_date", "category": "preprint_category",
                 "server": "preprint_platform", "published": "published_doi",
                 "author_corresponding": "preprint_author_corresponding", "published_journal": "published_journal"}
+#: The publisher API's answers by date range name the preprint's DOI "biorxiv_doi" (by DOI: "preprint_doi").
+_PUBS_DOI_KEYS = ("preprint_doi", "biorxiv_doi")
 
 
 def _details_record(item: Any) -> PaperRecord:
     if not isinstance(item, dict):
         raise ValueError("not an object")
-    if "doi" not in item and "preprint_doi" in item:  # the publisher API (/pubs/)
-        item = {name: item.get(pubs_name) for name, pubs_name in _PUBS_FIELDS.items()}
+    if "doi" not in item and any(key in item for key in _PUBS_DOI_KEYS):  # the publisher API (/pubs/)
+        doi_key = next(key for key in _PUBS_DOI_KEYS if key in item)
+        item = {name: item.get(doi_key if name == "doi" else pubs_name) for name, pubs_name in _PUBS_FIELDS.items()}
     doi = normalize_doi(fields.text(item.get("doi")))
     if not doi:
         raise ValueError("no DOI")
@@ -203,7 +207,7 @@ def _details_record(item: Any) -> PaperRecord:
         external_id=doi,
         title=title,
         title_original=plain_title if plain_title != title else None,
-        authors=tuple(split_authors(to_text(fields.text(item.get("authors")) or ""))),
+        authors=_authors(to_text(fields.text(item.get("authors")) or "")),
         abstract=clean_abstract(fields.text(item.get("abstract")) or ""),
         categories=(to_text(category),) if category else (),
         doi=doi,
@@ -218,6 +222,11 @@ def _details_record(item: Any) -> PaperRecord:
         aliases=(f"doi:{published_doi}",) if published_doi and published_doi != doi else (),
         signals={k: v for k, v in signals.items() if v is not None},
     )
+
+
+def _authors(field: str) -> tuple[str, ...]:
+    """bioRxiv's author list ("O`Toole, P.; Doe, J."): its backticks are apostrophes (O'Toole)."""
+    return tuple(split_authors(field.replace("`", "'") if "`" in field else field))
 
 
 def _plain(value: Any) -> str | None:
@@ -300,7 +309,7 @@ def _rss_record(item: etree._Element) -> PaperRecord:
         external_id=doi,
         title=title,
         title_original=plain_title if plain_title != title else None,
-        authors=tuple(split_authors(to_text(_child_text(item, f"{_DC}creator") or ""))),
+        authors=_authors(to_text(_child_text(item, f"{_DC}creator") or "")),
         abstract=clean_abstract(_child_text(item, f"{_RSS1}description") or ""),
         doi=doi,
         version=version,

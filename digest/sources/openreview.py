@@ -180,7 +180,11 @@ def _keywords(value: Any) -> tuple[str, ...]:
 
 
 def _authors(value: Any) -> tuple[str, ...]:
-    """Author names as plain text; a single string ("A, B and C") is a list written out."""
-    if isinstance(value, str):
-        return tuple(split_authors(to_text(value)))
-    return tuple(name for name in (to_text(a) for a in fields.strings(value)) if name)
+    """Author names as plain text; a single string ("A, B and C") is a list written out. A blind
+    submission's placeholder ("Anonymous", API v1) names nobody."""
+    names = split_authors(to_text(value)) if isinstance(value, str) else [to_text(a) for a in fields.strings(value)]
+    return tuple(name for name in names if name and name.lower() not in _PLACEHOLDER_AUTHORS)
+
+
+#: What blind submissions show instead of their authors.
+_PLACEHOLDER_AUTHORS = frozenset({"anonymous", "anonymous authors", "anonymous author(s)"})

@@ -373,6 +373,10 @@ def take_arxiv_numbering(row: dict[str, Any], rec: PaperRecord) -> None:
     row["version"] = rec.version if rec.source_kind in _ARXIV_KINDS else None
 
 
+#: The version a server's page link names at its end ("...582999v2"), if any.
+_VERSION_SUFFIX = re.compile(r"v\d+/?$")
+
+
 def apply_record(row: dict[str, Any], rec: PaperRecord) -> tuple[bool, bool]:
     """Merge ``rec`` into ``row`` in place; returns (changed, new_version).
 
@@ -391,6 +395,8 @@ def apply_record(row: dict[str, Any], rec: PaperRecord) -> tuple[bool, bool]:
             value = getattr(rec, name)
             if value:
                 row[name] = value
+        if rec.url and row["url"] and _VERSION_SUFFIX.sub("", rec.url) == _VERSION_SUFFIX.sub("", row["url"]):
+            row["url"] = rec.url  # the server's page of this version (bioRxiv's links name it), no other link
         if rec.authors:
             row["authors"] = list(rec.authors)
         row["title_key"], row["first_author_key"] = title_key(row["title"]), first_author_key(row["authors"])
