@@ -17,12 +17,17 @@ _TEX_ACCENTS = {
     "'": "\u0301", "`": "\u0300", "^": "\u0302", '"': "\u0308", "~": "\u0303", "=": "\u0304",
     ".": "\u0307", "u": "\u0306", "v": "\u030c", "H": "\u030b", "c": "\u0327", "k": "\u0328",
 }
-_TEX_ACCENT_RE = re.compile(r"\\([\'`^\"~=.uvHck])\s*\{?\\?([A-Za-z])\}?")
+#: A symbol accent (\\'e, \\"{o}) or a letter accent (\\c{c}, \\u g) on one letter. A letter accent is
+#: a control word: "\\chi", "\\kappa", "\\cdot" and "\\colon" are other commands, not \\c or \\k on a letter.
+_TEX_ACCENT_RE = re.compile(r"\\(?:([\'`^\"~=.])|([uvHck])(?![A-Za-z]))\s*\{?\\?([A-Za-z])\}?")
 _TEX_SPECIAL = {r"\ss": "ß", r"\o": "ø", r"\O": "Ø", r"\aa": "å", r"\AA": "Å", r"\ae": "æ",
-                r"\AE": "Æ", r"\l": "ł", r"\L": "Ł", r"\&": "&", r"\%": "%", r"\_": "_", r"\#": "#"}
+                r"\AE": "Æ", r"\l": "ł", r"\L": "Ł", r"\i": "ı", r"\j": "ȷ", r"\&": "&", r"\%": "%", r"\_": "_",
+                r"\#": "#"}
 #: A control word (\\ss, \\o) takes the space after it, as in TeX; a control symbol (\\% \\&) does not.
-_TEX_SPECIAL_RE = re.compile(r"(\\(?:ss|o|O|aa|AA|ae|AE|l|L))(?![A-Za-z])\s?|(\\[&%_#])")
-_TEX_FORMAT_RE = re.compile(r"\\(?:textbf|textit|emph|mathrm|mathbf|mathcal|mathbb|texttt|textsc|text|rm|it|bf)\s*\{([^{}]*)\}")
+_TEX_SPECIAL_RE = re.compile(r"(\\(?:ss|o|O|aa|AA|ae|AE|l|L|i|j))(?![A-Za-z])\s?|(\\[&%_#])")
+#: A command on a braced argument (\\textbf{x}, \\mathrm{t}, \\mathfrak{h}, \\bar{t}): its argument, as
+#: arXiv's listings show it; the known symbols keep theirs (\\sqrt{x} is √x).
+_TEX_FORMAT_RE = re.compile(r"\\([A-Za-z]+)\s*\{([^{}]*)\}")
 #: $math$ (or $$display$$): a non-space right after the opening "$" and right before the closing one,
 #: and no digit after it (Pandoc's tex_math_dollars rule), so "From $10 to $100" stays prices.
 _TEX_MATH_RE = re.compile(r"\$\$([^$]+)\$\$|\$(?!\s)([^$]*?[^\s$])\$(?!\d)")
@@ -73,6 +78,14 @@ def _tex_symbol(m: re.Match[str]) -> str:
     return value
 
 
+def _tex_accent(m: re.Match[str]) -> str:
+    return unicodedata.normalize("NFC", m.group(3) + _TEX_ACCENTS[m.group(1) or m.group(2)])
+
+
+def _tex_format(m: re.Match[str]) -> str:
+    return m.group(0) if m.group(1) in _TEX_SYMBOLS else m.group(2)
+
+
 def strip_tex(text: str) -> str:
     """Resolve common TeX accents/commands and drop math delimiters and braces."""
     if "\\" not in text and "$" not in text and "{" not in text:
@@ -80,10 +93,10 @@ def strip_tex(text: str) -> str:
     # Each pass below runs only when its pattern's first character is there: "$x$" math in titles and
     # {\l} in author names then cost one regex pass instead of five (their results are the same).
     if "\\" in text:
-        text = _TEX_ACCENT_RE.sub(lambda m: unicodedata.normalize("NFC", m.group(2) + _TEX_ACCENTS[m.group(1)]), text)
+        text = _TEX_ACCENT_RE.sub(_tex_accent, text)
         text = _TEX_SPECIAL_RE.sub(lambda m: _TEX_SPECIAL[m.group(1) or m.group(2)], text)
         for _ in range(3):  # nested \emph{\textbf{x}}
-            new = _TEX_FORMAT_RE.sub(r"\1", text)
+            new = _TEX_FORMAT_RE.sub(_tex_format, text)
             if new == text:
                 break
             text = new
@@ -186,6 +199,12 @@ def split_authors(field: str) -> list[str]:
     field = collapse_ws(field)
     if not field:
         return []
+    if "(" in field:  # arXiv's "Name (Affiliation, City), Name (1) ((1) Institute, ...)"
+        field = _without_affiliations(field)
+    if ": " in field:  # "The LIGO Scientific Collaboration: B. P. Abbott, R. Abbott"
+        head, _, rest = field.partition(": ")
+        if head.rsplit(" ", 1)[-1].lower() in COLLECTIVE_WORDS:
+            return [head, *split_authors(rest)]
     # Each part below is already whitespace-collapsed and stripped, so without TeX or entities
     # normalize_author can only reorder a "Last, First" part: the others are kept as they are. This
     # skips ~5 calls per arXiv RSS item (it was 30% of the fast parser's time).
@@ -210,16 +229,68 @@ def split_authors(field: str) -> list[str]:
                 elif p:
                     merged.append(p)
             parts = merged
-        elif plain:
+        elif plain and not _has_suffix_parts(field):
             # No part after a comma has "." second (the field is collapsed: at most one space follows
             # a comma), so there is nothing to glue, and no part holds a comma to reorder.
             return [p for p in parts if p] if "" in parts else parts
     if "" in parts:
         parts = [p for p in parts if p]
+    if _has_suffix_parts(field):
+        parts = _with_suffixes(parts)
     if plain:
         return [normalize_author(p) if "," in p else p for p in parts]
     # Only the parts with TeX or entities (or a comma) change; in a field that has some, most have none.
     return [normalize_author(p) if "," in p or _NEEDS_NORMALIZING.search(p) else p for p in parts]
+
+
+def _without_affiliations(field: str) -> str:
+    """An author line without its parenthesised affiliations, nested ones and arXiv's numbered block
+    "((1) MPI, Garching; (2) CEA)" included, as arXiv's own author parser reads it; a collective
+    in brackets ("G. Aad et al. (ATLAS Collaboration)") stays, as a name of its own."""
+    out: list[str] = []
+    depth = start = 0
+    for i, ch in enumerate(field):
+        if ch == "(":
+            if depth == 0:
+                start = i
+            depth += 1
+        elif ch == ")" and depth:
+            depth -= 1
+            if depth == 0:
+                inner = field[start + 1:i].strip()
+                if inner.rsplit(" ", 1)[-1].lower() in COLLECTIVE_WORDS and "(" not in inner:
+                    out.append(f", {inner}")
+        elif depth == 0:
+            out.append(ch)
+    if depth:  # unbalanced: leave the line as it was
+        return field
+    return collapse_ws(_SPACE_BEFORE_COMMA.sub(",", "".join(out))).strip(" ,")
+
+
+_SPACE_BEFORE_COMMA = re.compile(r"\s+,")
+_ET_AL_PART = re.compile(r"et\.?\s*al\.?", re.IGNORECASE)
+_SUFFIX_PARTS = frozenset({"Jr.", "Jr", "Sr.", "Sr", "II", "III", "IV"})
+
+
+def _has_suffix_parts(field: str) -> bool:
+    """Whether an author line may hold "et al." or a name suffix as a part of its own (five C scans)."""
+    return "et al" in field or "Jr" in field or "Sr" in field or "II" in field or "IV" in field
+
+
+def _with_suffixes(parts: list[str]) -> list[str]:
+    """Parts of a comma-split author line with "et al." dropped and a suffix kept with its name
+    ("S. James Gates, Jr., W. D. Linch III": two people)."""
+    out: list[str] = []
+    for p in parts:
+        if _ET_AL_PART.fullmatch(p):
+            continue
+        if p.startswith("et al") or p.startswith("and et al"):
+            continue
+        if out and p in _SUFFIX_PARTS:
+            out[-1] = f"{out[-1]}, {p}"
+        else:
+            out.append(p)
+    return out
 
 
 #: The last word of a collective author ("The ATLAS Collaboration", "ENCODE Project Consortium").

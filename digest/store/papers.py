@@ -36,7 +36,7 @@ import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from functools import lru_cache
 from itertools import chain, islice
@@ -70,6 +70,8 @@ _MOVED_UNIQUE: tuple[tuple[Table, tuple[str, ...]], ...] = tuple(
     (row.__table__, keys) for row, keys in ((PaperTagRow, ("tag_id",)), (UserLabelRow, ("user_id", "tag")),  # type: ignore[misc]
                                             (MatchRow, ("subscription_id",)), (SentPaperRow, ("user_id",))))
 #: Rows per IN (...) list: far below SQLite's 32,766 host parameters.
+#: Larger version numbers are damage (arXiv's highest are in the tens).
+_MAX_VERSION = 100_000
 _IN_CHUNK = 2000
 #: (surname, length window) terms per OR query: "a OR b OR c ..." parses into a tree one level
 #: deeper per term, and SQLite refuses trees deeper than 1,000 (SQLITE_MAX_EXPR_DEPTH).
@@ -519,7 +521,10 @@ class PaperStore(StoreBase):
         if self.dialect == "postgresql":
             # Serialise ingests so sequence numbers commit in order (see module docstring).
             conn.execute(text("LOCK TABLE paper_events IN SHARE ROW EXCLUSIVE MODE"))
-        prepared = [_Prep(rec) for rec in batch]
+        # A version number no server gives ("v99999999999999999999" in a damaged guid) would not fit
+        # the column: the record is kept without it.
+        prepared = [_Prep(rec if rec.version is None or 0 <= rec.version <= _MAX_VERSION else replace(rec, version=None))
+                    for rec in batch]
         # Every via belongs to a paper (foreign key), so a store without papers has nothing to look
         # up: the first batch of a new installation skips the key lookups (~5 ms of a 1,500-item
         # listing). Checked per batch, inside its transaction and under the write lock.
