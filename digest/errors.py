@@ -9,9 +9,19 @@ from __future__ import annotations
 
 
 def one_line(exc: BaseException, *, limit: int = 500) -> str:
-    """``exc`` as the one line a feed's state or a warning records: whitespace collapsed, the
-    exception's name when it has no message, at most ``limit`` characters."""
-    return " ".join((str(exc) or type(exc).__name__).split())[:limit]
+    """``exc`` as the one line a feed's state or a warning records: whitespace collapsed, control
+    characters dropped (a feed's error text may carry terminal escape sequences), the exception's
+    name when it has no message, at most ``limit`` characters."""
+    return " ".join(printable(str(exc) or type(exc).__name__).split())[:limit]
+
+
+def printable(text: str) -> str:
+    """``text`` without control characters other than tab and newline (C0, DEL, C1): what an outside
+    document puts into a message must not drive the terminal it is printed on."""
+    return text.translate(_CONTROLS) if not text.isprintable() else text
+
+
+_CONTROLS = {c: None for c in (*range(0x20), *range(0x7F, 0xA0)) if c not in (0x09, 0x0A)}
 
 
 class DigestError(Exception):

@@ -138,6 +138,11 @@ def ingest_due(settings: Settings, store: Store, *, now: datetime | None = None,
 
 def _read_head(path: Path) -> bytes:
     try:
+        if path.is_dir():
+            raise IsADirectoryError
+        if path.exists() and not path.is_file():
+            # A device (/dev/zero) or a pipe has no end to read to, or no size to judge it by.
+            raise ParseError("file", "is not a regular file (a device or a pipe), not a feed file", source=str(path))
         with path.open("rb") as fh:
             return fh.read(_SNIFF_HEAD)
     except IsADirectoryError:

@@ -26,7 +26,7 @@ def ref_collapse_ws(text: str) -> str:
 
 
 def ref_fold(text: str) -> str:
-    special = {"ø": "o", "Ø": "O", "ł": "l", "Ł": "L", "ß": "ss", "æ": "ae", "Æ": "AE", "đ": "d",
+    special = {"ø": "o", "Ø": "O", "ł": "l", "Ł": "L", "ß": "ss", "æ": "ae", "Æ": "AE", "’": "'", "‘": "'", "đ": "d",
                "Đ": "D", "ı": "i", "œ": "oe", "Œ": "OE", "þ": "th"}
     text = "".join(special.get(c, c) for c in text)
     decomposed = unicodedata.normalize("NFKD", text)

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import click
 
 from digest.config import Settings, load_settings, redact_url
-from digest.errors import DigestError
+from digest.errors import DigestError, printable
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -121,7 +121,7 @@ class DigestGroup(click.Group):
         try:
             return super().invoke(ctx)
         except DigestError as exc:
-            click.echo(f"error: {exc}", err=True)
+            click.echo(f"error: {printable(str(exc))}", err=True)
             caret = getattr(exc, "caret", None)
             if callable(caret):
                 click.echo(caret(), err=True)

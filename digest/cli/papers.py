@@ -98,6 +98,8 @@ def fetch(ctx: Context, ids: tuple[str, ...], as_json: bool) -> None:
 
     settings, store = ctx.settings, ctx.store
     wanted = list(dict.fromkeys(_arxiv_id(part) for arg in ids for part in re.split(r"[\s,;]+", arg) if part))
+    if not wanted:
+        raise click.UsageError("give at least one arXiv id")
     records = lookup(wanted, settings=settings.fetch, base_url=settings.fetch.arxiv_api_url)
     store.ingest_records(LOOKUP_FEED, records)
     got = list(dict.fromkeys(r.arxiv_id for r in records if r.arxiv_id))

@@ -220,6 +220,7 @@ def _pages(*, settings: FetchSettings, search_query: str = "", id_list: list[str
     """
     page_size = max(1, min(page_size, MAX_PAGE))
     pos, yielded, total, retries = start, 0, None, 0
+    seen: set[str] = set()
     while max_results is None or yielded < max_results:
         if total is not None and pos >= total:
             return
@@ -237,12 +238,15 @@ def _pages(*, settings: FetchSettings, search_query: str = "", id_list: list[str
         if not page.records:
             unread = total is not None and pos < total
             first = complete and pos == start and not unread
-            if (unread or first) and retries < (empty_retries if unread else min(empty_retries, 1)):
+            damaged = bool(page.warnings)  # entries that could not be read: not an empty answer
+            if (unread or first or damaged) and retries < (empty_retries if unread or damaged else min(empty_retries, 1)):
                 retries += 1
                 log.info("arXiv API: empty page at %d of %s; asking again (%d)", pos, total, retries)
                 if first:
                     total = None  # its "0 results" is not believed yet
                 continue
+            if damaged:
+                raise ApiError("arXiv API", f"the answer could not be read ({page.warnings[0]}) ({url})")
             if unread:
                 if complete:
                     raise ApiError("arXiv API", f"the page at {pos} of {total} results stayed empty after "
@@ -250,6 +254,13 @@ def _pages(*, settings: FetchSettings, search_query: str = "", id_list: list[str
                 log.warning("arXiv API: page at %d of %d stayed empty after %d retries; stopping", pos, total, retries)
             return
         retries = 0
+        fresh = {r.external_id for r in page.records} - seen
+        if not fresh:  # a server that ignores "start" answers the same page for ever
+            if complete:
+                raise ApiError("arXiv API", f"the page at {pos} repeats the records already read ({url})")
+            log.warning("arXiv API: the page at %d repeats the records already read; stopping", pos)
+            return
+        seen |= fresh
         if max_results is not None and yielded + len(page.records) > max_results:
             page = replace(page, records=page.records[:max_results - yielded])
         yield page

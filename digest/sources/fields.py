@@ -71,17 +71,23 @@ def text(value: Any) -> str | None:
     return None
 
 
+#: Integers a source may give (counts, cursors, versions, upvotes) fit a signed 32-bit column; a
+#: larger one is damage, and would fail the store's insert (or Python's 4,300-digit int() limit).
+_INT_LIMIT = 2**31
+
+
 def integer(value: Any) -> int | None:
-    """An int from an int or a numeric string ("522"), else None."""
+    """An int from an int or a numeric string ("522"), else None; None too for one out of range."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value.strip())
-    return None
+    if isinstance(value, float) and value.is_integer() and abs(value) < _INT_LIMIT:
+        value = int(value)
+    elif isinstance(value, str):
+        text = value.strip()
+        if not (text.lstrip("-").isdigit() and len(text) <= 12):
+            return None
+        value = int(text)
+    return value if isinstance(value, int) and -_INT_LIMIT < value < _INT_LIMIT else None
 
 
 def timestamp(value: Any, *, millis: bool = False) -> datetime | None:

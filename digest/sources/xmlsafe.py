@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from lxml import etree
 
-from digest.errors import ParseError
+from digest.errors import ParseError, printable
 
 __all__ = ["XmlDocument", "parse_document", "check_no_entities", "make_parser", "ENTITY_ERROR"]
 
@@ -49,6 +49,8 @@ class XmlDocument:
     warnings: tuple[str, ...] = ()
     #: Lines (1-based) where libxml2 reported errors; empty for a well-formed document.
     error_lines: tuple[int, ...] = ()
+    #: Every error is the document ending early (a cut download): only its last entry can be damaged.
+    cut_short: bool = False
 
     @property
     def recovered(self) -> bool:
@@ -60,10 +62,14 @@ class XmlDocument:
         An entry spans from its start line to the line before the next entry starts (the last one to
         the end of the document), so a truncated last entry, or one with a broken tag inside, is
         dropped while its neighbours are kept. Lines are all lxml records per element, so this is
-        conservative on one-line documents.
+        conservative on one-line documents, except for a document cut short, whose last entry alone
+        is dropped.
         """
         if not self.error_lines:
             return list(entries)
+        if self.cut_short:
+            # Line numbers cannot tell entries of a one-line (minified) document apart; the end can.
+            return list(entries[:-1])
         kept: list[etree._Element] = []
         for i, entry in enumerate(entries):
             start = entry.sourceline or 0
@@ -112,6 +118,7 @@ def parse_document(data: bytes, *, kind: str, source: str | None = None, recover
     warnings: list[str] = []
     encoding, note = _declared_single_byte_over_utf8(data)
     errors: tuple[int, ...] = ()
+    cut_short = False
     try:
         root = _strict(data, encoding)
     except etree.XMLSyntaxError as exc:
@@ -127,12 +134,13 @@ def parse_document(data: bytes, *, kind: str, source: str | None = None, recover
             except etree.XMLSyntaxError as exc2:
                 failure = exc2
         if failure is not None:
-            root, errors, first = _recover(data, encoding, failure, kind=kind, source=source, recover=recover)
+            root, errors, first, cut_short = _recover(data, encoding, failure, kind=kind, source=source,
+                                                      recover=recover)
             warnings.append(f"document is not well-formed ({first}); kept the entries that parsed intact")
     if note:
         warnings.insert(0, note)
     _check_dtd(root, kind=kind, source=source)
-    return XmlDocument(root=root, warnings=tuple(warnings), error_lines=errors)
+    return XmlDocument(root=root, warnings=tuple(warnings), error_lines=errors, cut_short=cut_short)
 
 
 def _strict(data: bytes, encoding: str | None) -> etree._Element:
@@ -140,7 +148,7 @@ def _strict(data: bytes, encoding: str | None) -> etree._Element:
 
 
 def _recover(data: bytes, encoding: str | None, exc: etree.XMLSyntaxError, *, kind: str, source: str | None,
-             recover: bool) -> tuple[etree._Element, tuple[int, ...], str]:
+             recover: bool) -> tuple[etree._Element, tuple[int, ...], str, bool]:
     first = _message(exc)
     if not recover:
         raise ParseError(kind, f"not well-formed XML: {first}", source=source) from None
@@ -151,8 +159,10 @@ def _recover(data: bytes, encoding: str | None, exc: etree.XMLSyntaxError, *, ki
         root = None
     if root is None:
         raise ParseError(kind, f"not well-formed XML: {first}", source=source) from None
-    errors = tuple(sorted({e.line for e in parser.error_log if e.line > 0})) or (exc.lineno or 1,)
-    return root, errors, first
+    log = [e for e in parser.error_log if e.line > 0]
+    errors = tuple(sorted({e.line for e in log})) or (exc.lineno or 1,)
+    cut_short = bool(log) and all(e.message.startswith("Premature end of data") for e in log)
+    return root, errors, first, cut_short
 
 
 def _check_dtd(root: etree._Element, *, kind: str, source: str | None) -> None:
@@ -163,7 +173,8 @@ def _check_dtd(root: etree._Element, *, kind: str, source: str | None) -> None:
 
 def _message(exc: etree.XMLSyntaxError) -> str:
     # lxml's msg already ends in "line L, column C"; str(exc) repeats it with "(<string>, line L)".
-    return str(getattr(exc, "msg", None) or exc)
+    # libxml2's messages may hold a newline (and the document's own bytes): one printable line.
+    return " ".join(printable(str(getattr(exc, "msg", None) or exc)).split())
 
 
 def _declared_encoding(data: bytes) -> str:

@@ -48,6 +48,15 @@ _GUARD_WORDS = frozenset(_ROMAN_VALUES) | _NEGATIONS
 #: ("widgetz", "colour"/"color"); in shorter words it is usually another word ("mice"/"rice").
 _MIN_SLIP_WORD = 6
 _ARTICLES = frozenset({"a", "an"})
+_VOWELS = frozenset("aeiouy")
+#: Letters British and American spelling exchange inside a word (-ise/-ize, -yse/-yze, -ence/-ense).
+_SPELLING_VARIANTS = frozenset({frozenset("sz"), frozenset("cs")})
+_KEYBOARD_ROWS = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
+#: Pairs of letters next to each other on a QWERTY keyboard, in a row or diagonally between rows.
+_KEY_NEIGHBOURS = frozenset(
+    {frozenset((row[i], row[i + 1])) for row in _KEYBOARD_ROWS for i in range(len(row) - 1)}
+    | {frozenset((upper[i + d], lower[i])) for upper, lower in zip(_KEYBOARD_ROWS, _KEYBOARD_ROWS[1:])
+       for i in range(len(lower)) for d in (0, 1) if i + d < len(upper)})
 #: Title keys that name a kind of item, not a paper: one author writes many of them, so an equal
 #: title proves nothing (a journal's "Editorial" by its editor every month).
 _GENERIC_TITLES = frozenset({
@@ -134,11 +143,20 @@ def _guard_tokens(key: str) -> tuple[str, ...]:
 
 def _guards(words: list[str]) -> tuple[str, ...]:
     out: list[str] = []
+    number = False  # the previous word was a number: "1 000" is "1,000" with its comma dropped
     for word in words:
         if word in _GUARD_WORDS:
             out.append(_ROMAN_VALUES.get(word, word))
+        elif word.startswith("non") and len(word) >= 6 and word[3:4] not in ("e", "s"):
+            out.append("non")  # "nonconvex" is "non convex" (not "none", "nonsense")
         elif not word.isalpha():  # a digit in it (keys hold only letters and digits); one C scan
+            if number and len(word) == 3 and word.isdigit():
+                out[-1] += word
+                continue
             out.extend(_DIGITS.findall(word))
+            number = word.isdigit()
+            continue
+        number = False
     return tuple(out)
 
 
@@ -190,6 +208,9 @@ def _slips(xs: list[str], ys: list[str]) -> bool:
     the run the same letters spaced differently ("GPT 4"/"GPT4", "pre training"/"pretraining") up to one slip."""
     if len(xs) == len(ys) and all(_slip(x, y) for x, y in zip(xs, ys)):
         return True
+    # "A Synchronous"/"Asynchronous", "A Typical"/"Atypical": an article written apart is no spacing slip.
+    if any(w in _ARTICLES for w in xs) or any(w in _ARTICLES for w in ys):
+        return False
     return _slip("".join(xs), "".join(ys))
 
 
@@ -212,12 +233,18 @@ def _slip(x: str, y: str) -> bool:
 
 
 def _swap_or_substitution(x: str, y: str) -> bool:
-    """Two words of one length: a swapped pair of neighbours, or one changed inner letter of a long word."""
+    """Two words of one length: a swapped pair of neighbours, or one changed inner letter of a long
+    word that a slip makes: a key's neighbour on the keyboard, or a spelling variant (s/z as in
+    "regularisation", c/s as in "defence"). A vowel for another vowel, or a letter far from it on the
+    keyboard, makes another word: "Ferromagnetic"/"Ferrimagnetic", "Photon"/"Phonon", "Alkyne"/"Alkene"."""
     diff = [i for i, (p, q) in enumerate(zip(x, y)) if p != q]
     if len(diff) == 2:
         i, j = diff
         return j == i + 1 and x[i] == y[j] and x[j] == y[i]
-    return len(diff) == 1 and diff[0] > 0 and len(x) >= _MIN_SLIP_WORD
+    if len(diff) != 1 or diff[0] == 0 or len(x) < _MIN_SLIP_WORD:
+        return False
+    pair = frozenset((x[diff[0]], y[diff[0]]))
+    return pair in _SPELLING_VARIANTS or (pair in _KEY_NEIGHBOURS and not pair <= _VOWELS)
 
 
 def _inserted_slip(short: str, long: str) -> bool:

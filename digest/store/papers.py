@@ -410,6 +410,8 @@ class _Batch:
     changed_vias: list[dict[str, Any]] = field(default_factory=list)
     touched_vias: list[int] = field(default_factory=list)
     events: list[tuple[str, str, int | None]] = field(default_factory=list)
+    #: Where each paper first stored by this batch has its "new" event in ``events``.
+    new_events: dict[str, int] = field(default_factory=dict)
     signals: list[dict[str, Any]] = field(default_factory=list)
     new: int = 0
     versions: int = 0
@@ -688,6 +690,7 @@ class PaperStore(StoreBase):
             state.index(row)
             state.new_ids.append(pid)
             state.created.add(pid)
+            state.new_events[pid] = len(state.events)
             state.events.append((pid, "new", rec.version))
             found = pid
             version_event = False
@@ -699,6 +702,8 @@ class PaperStore(StoreBase):
             version_event = new_version and found not in state.created
             if version_event:
                 state.events.append((found, "version", rec.version))
+            elif new_version:  # first stored by this batch: its one "new" event carries the latest version
+                state.events[state.new_events[found]] = (found, "new", row["version"])
             if changed and found not in state.created:
                 state.dirty.add(found)
         if prep.aliases or prep.doi:
@@ -734,13 +739,16 @@ class PaperStore(StoreBase):
         alias that is another stored paper's own DOI marks that paper for combining (:meth:`_combine`,
         which also checks that no other preprint joined it and that the authors agree)."""
         other_doi = _other_doi(prep, row)
-        if not prep.aliases and not other_doi:
-            return  # the usual record: nothing to keep
-        names = [*prep.aliases, f"doi:{prep.doi}"] if other_doi else list(prep.aliases)
         pid = row["id"]
+        # The record's own DOI, owned by another stored paper: a journal entry stored on its own
+        # before the preprint (arXiv's DOI field) named it.
+        doi_elsewhere = bool(prep.doi) and state.by_doi.get(prep.doi or "", pid) != pid
+        if not prep.aliases and not other_doi and not doi_elsewhere:
+            return  # the usual record: nothing to keep
+        names = [*prep.aliases, f"doi:{prep.doi}"] if other_doi or doi_elsewhere else list(prep.aliases)
         for alias in names:
             kind, _, value = alias.partition(":")
-            owner = state.by_doi.get(value) if kind == "doi" and alias in prep.aliases else None
+            owner = state.by_doi.get(value) if kind == "doi" and (alias in prep.aliases or value == prep.doi) else None
             if owner is not None and owner != pid and owner in state.rows:
                 # The record names another stored paper's own DOI (a preprint, now published, whose
                 # journal entry came first and was stored on its own): the two are one paper.
