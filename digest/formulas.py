@@ -149,10 +149,13 @@ class _Renderer:
             tex = "".join(el.itertext())
             document = _TEX_DOCUMENT.search(tex)  # Springer/BMC: a whole LaTeX document per formula
             return (document.group(1) if document else tex).replace("$$", " ").strip()
-        # Tokens (mi, mn, mo, mtext) and rows: their text and their children's, in order.
+        # Tokens (mi, mn, mo, mtext) and rows: their text and their children's, in order. A formula
+        # given as TeX and again as MathML beside it (IEEE: <tex-math> then <alternatives>) is one
+        # formula: its MathML is read, as in <alternatives>.
+        twice = any(_name(k) == "tex-math" for k in kids) and any(_name(k) in ("alternatives", "math") for k in kids)
         parts = [el.text or ""]
         for kid in el:
-            if isinstance(kid.tag, str):
+            if isinstance(kid.tag, str) and not (twice and _name(kid) == "tex-math"):
                 parts.append(self.render(kid))
             parts.append(kid.tail or "")
         return "".join(parts)

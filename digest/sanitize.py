@@ -37,15 +37,20 @@ _DROP_CONTENT = {"script", "style", "template", "noscript", "iframe", "object", 
                  "noframes", "head", "title", "textarea", "select", "frameset", "xmp", "plaintext"}
 # Block-level boundaries become line breaks in plain text; everything else is unwrapped.
 _BLOCKS = {"p", "br", "div", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre",
-           "tr", "table", "dt", "dd", "dl", "section", "article", "hr", "figure", "figcaption"}
+           "tr", "table", "dt", "dd", "dl", "section", "article", "hr", "figure", "figcaption",
+           "st"}  # a JATS section title (HighWire: <sec><st>Abstract</st>...)
 _BLOCK_TAG_RE = re.compile(r"</?[a-z0-9]+\s*/?>")
+_JATS_SEC = re.compile(r"<(/?)sec(?=[\s/>])", re.IGNORECASE)
 # After unescaping, text that still holds markup was escaped twice ("&lt;p&gt;" in an RSS
 # <description>, a common feed bug): such text is run through the parser once more.
 _KNOWN_TAGS = _BLOCKS | _DROP_CONTENT | {
     "a", "b", "i", "em", "strong", "sub", "sup", "code", "span", "font", "img", "body", "html", "svg", "math",
     "u", "s", "small", "big", "tt", "var", "mark", "abbr", "cite", "q", "kbd", "samp", "link", "meta", "base",
     "form", "input", "button", "video", "audio", "source", "frame", "applet", "image", "picture", "caption",
-    "td", "th", "thead", "tbody", "main", "nav", "header", "footer", "aside", "details", "summary", "label"}
+    "td", "th", "thead", "tbody", "main", "nav", "header", "footer", "aside", "details", "summary", "label",
+    # JATS inline elements, which IEEE, HighWire and Crossref abstracts carry as they are
+    "italic", "bold", "sc", "monospace", "underline", "roman", "sans-serif", "overline", "strike", "ext-link",
+    "named-content", "styled-content", "xref", "list", "list-item", "sec"}
 # Table cells are unwrapped like other inline elements, but their contents are separate values
 # ("1", "2141", "0.04"), not one word: a space goes before each cell's tags.
 _CELL_TAG = re.compile(r"<(?=/?t[dh][\s/>])", re.IGNORECASE)
@@ -130,6 +135,9 @@ def to_text(markup: str | None) -> str:
 def _extract(markup: str) -> str:
     # The HTML parser files <math> content under the MathML namespace, which the cleaner drops whole.
     markup = _STRAY_LT.sub("&lt;", formulas_as_text(_strip_controls(markup), drop=_DROP_CONTENT))
+    if "<sec" in markup or "</sec" in markup:
+        # JATS's section, as HTML's (the cleaner drops an unknown <sec> with its content).
+        markup = _JATS_SEC.sub(r"<\1section", markup)
     cleaned = _text_cleaner.clean(_CELL_TAG.sub(" <", markup) if "<t" in markup or "<T" in markup else markup)
     lines = (_collapse(html.unescape(chunk)) for chunk in _BLOCK_TAG_RE.split(cleaned))
     return "\n".join(line for line in lines if line)

@@ -70,18 +70,27 @@ _AUTHORS_LINE = re.compile(r"^Author\(s\):[ \t]*(\S.*)$", re.MULTILINE)
 #: ScienceDirect's description: metadata lines ("Publication date:", "Source:", "Author(s):") before
 #: the abstract, when there is one.
 _METADATA_LINE = re.compile(r"(?:Publication date|Source|Author\(s\)):")
+_BOILERPLATE_TAIL = re.compile(r"\s*(?:The post .{1,400}? appeared first on .{1,200}?\.?|This article is protected by "
+                               r"copyright\. All rights reserved\.)\s*\Z", re.DOTALL)
+#: An institutional repository's citation of the entry: names, "(year)", then the title.
+_REPOSITORY_CITATION = re.compile(r"\A[^()\n]{2,300}\((?:19|20)\d\d\)\s")
 #: ACS's description: only the journal's name and the article's DOI (after a graphic).
 _JOURNAL_AND_DOI = re.compile(r"(?:[^\n.]{1,150}\n)?DOI:\s*10\.\S+\s*")
 _PUBLISHED_TRAILER = re.compile(r"(?:\A|\n)\[[^\]\n]{3,100}\][ \t]*Published[ \t][^\n]{1,60}\Z")
 #: MDPI titles every item "<Journal>, Vol. 29, Pages 789: <title>".
 _VOLUME_PREFIX = re.compile(r"\A[^:]{1,100}?, Vol\. \d+, Pages? [\w.–-]+: (?=\S)")
 #: PNAS and others end a title with its section: "... in human neurodevelopment [Neuroscience]".
+#: A section or status tag before a title ("[ASAP] ", "[Articles] ", "[Comment] "); a retraction's
+#: or correction's tag says what the item is and stays.
+_SECTION_PREFIX = re.compile(r"\A\[(?![^\]]*(?:[Rr]etract|[Ww]ithdraw|[Cc]orrect|[Ee]rrat))[A-Z][A-Za-z ,&'-]{1,40}\]\s+(?=\S)")
 _SECTION_SUFFIX = re.compile(r"\s+\[[A-Z][A-Za-z ,&'-]{1,60}\]\Z")
 #: A short description that only cites the issue, beside a content:encoded that holds the abstract
 #: (Wiley and other Atypon journals: "Angewandte Chemie International Edition, Volume 63, Issue 12,
 #: March 18, 2024."; Science: "Science, Volume 383, Issue 6683, Page 590-595, February 2024.").
 _SHORT_SUMMARY = 200
 _CITATION_VOLUME = re.compile(r"\b(?:Volume|Vol\.)\s+\d")
+#: Wiley's and Taylor & Francis's description of an article not yet in an issue.
+_JOURNAL_STATUS = re.compile(r"[^.\n]{2,120}, (?:EarlyView|Early View|Ahead of Print|Online First|Just Accepted)\.?")
 _CITATION_DETAIL = re.compile(r"\b(?:Issue|Pages?|pp\.)\s+\d|\b(?:19|20)\d\d\b")
 #: Where the abstract proper starts in a content:encoded that leads with a graphical-abstract blurb.
 _ABSTRACT_HEADING = re.compile(r"(?:\A|\n)Abstract\n(?=\S)")
@@ -275,7 +284,7 @@ def _entry_record(entry: Any, base: str | None = None) -> tuple[PaperRecord, lis
         authors = authors or _authors(_AUTHORS_LINE.findall(to_text(_CITATION_LINE.sub("", summary, count=1)))[:1])
         if summary is not content and len(summary) < 4 * _SHORT_SUMMARY and _citation(summary):
             # A citation is no abstract: the content's, unless that is the citation again (Atypon), or none.
-            body = content if isinstance(content, str) and len(content) > len(summary) and not _citation(content) else ""
+            body = content if isinstance(content, str) and content and not _citation(content) else ""
     if isinstance(body, str):
         body = _CITATION_LINE.sub("", body, count=1)
     # FeedBurner's <link> is its redirect; <feedburner:origLink> the article's own address.
@@ -291,11 +300,14 @@ def _entry_record(entry: Any, base: str | None = None) -> tuple[PaperRecord, lis
 
 
 def _citation(markup: str) -> bool:
-    """Whether a short description only cites the issue ("Journal, Volume 63, Issue 12, March 2024.")."""
+    """Whether a short description only cites the issue ("Journal, Volume 63, Issue 12, March 2024.")
+    or names the journal and the article's status ("Advanced Materials, EarlyView.")."""
     if len(markup) >= 4 * _SHORT_SUMMARY:
         return False
     text = to_text(markup)
-    return len(text) < _SHORT_SUMMARY and bool(_CITATION_VOLUME.search(text)) and bool(_CITATION_DETAIL.search(text))
+    if len(text) >= _SHORT_SUMMARY:
+        return False
+    return bool(_CITATION_VOLUME.search(text) and _CITATION_DETAIL.search(text)) or bool(_JOURNAL_STATUS.fullmatch(text))
 
 
 def _authors(names: list[str]) -> tuple[str, ...]:
@@ -503,8 +515,11 @@ def _record(*, entry_id: Any, link: Any, links: list[str], identifiers: list[Any
             title = _SECTION_SUFFIX.sub("", title) or title
         if ", Vol. " in title:
             title = _VOLUME_PREFIX.sub("", title)
-        if title.startswith("[ASAP] "):  # ACS's "Articles ASAP" feeds
-            title = title[7:].lstrip()
+        if title.startswith("["):  # ACS's "[ASAP] ", the Lancet's "[Articles] ": a section before the title
+            title = _SECTION_PREFIX.sub("", title) or title
+    if " -- by " in title and not authors:  # NBER: "Fiscal Policy and Inflation -- by Jane Doe, John Roe"
+        title, _, byline = title.rpartition(" -- by ")
+        authors = _authors([byline])
     if not title:
         return "no title"
     if len(title) > MAX_TITLE:
@@ -530,6 +545,12 @@ def _record(*, entry_id: Any, link: Any, links: list[str], identifiers: list[Any
         abstract = ""  # ACS: a table-of-contents graphic, the journal's name and the DOI
     if "Published" in abstract:
         abstract = _PUBLISHED_TRAILER.sub("", abstract)
+    if "appeared first on" in abstract or "protected by copyright" in abstract:
+        # WordPress's "The post <title> appeared first on <site>." footer; Wiley's accepted articles'
+        # "This article is protected by copyright. All rights reserved."
+        abstract = _BOILERPLATE_TAIL.sub("", abstract)
+    if abstract and title in abstract and _REPOSITORY_CITATION.search(abstract[:300]):
+        abstract = ""  # EPrints' description: the entry's own citation, "Doe, Jane (2024) Title. Journal..."
     if len(abstract) > MAX_ABSTRACT:
         abstract = abstract[:MAX_ABSTRACT].rsplit(" ", 1)[0] + " …"
         notes.append(f"abstract cut to {MAX_ABSTRACT} characters")
