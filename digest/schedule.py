@@ -23,7 +23,7 @@ import signal
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from typing import Any, Literal
 
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MISSED, JobExecutionEvent
@@ -84,8 +84,17 @@ def arxiv_gap(last_success: datetime | None, now: datetime) -> tuple[date, date]
     a week before the last success (digest.sources.ARXIV_LOOKBACK): the batches missed carry papers
     submitted before it (a Monday announcement holds Friday's and the weekend's, holidays add days)."""
     from digest.sources import ARXIV_LOOKBACK
+    from digest.sources.arxiv_calendar import EASTERN
 
-    if last_success is None or len(_refreshes(last_success, now)) <= 1:
+    if last_success is None:
+        return None
+    missed = _refreshes(last_success, now)
+    if not missed:
+        return None
+    # The feed shows a batch until the next midnight Eastern, when it is rebuilt with the next batch
+    # or, over a weekend or holiday, with none: one batch missed is still there only until then.
+    shown_until = datetime.combine(missed[0].astimezone(EASTERN).date() + timedelta(days=1), time(0), tzinfo=EASTERN)
+    if len(missed) == 1 and now < shown_until:
         return None
     return (last_success - ARXIV_LOOKBACK).date(), now.date()
 
@@ -99,6 +108,8 @@ def arxiv_poll_decision(state: FeedState, now: datetime, *,
 
     if state.last_success is None:
         return PollDecision("poll", "never fetched")
+    if state.health == "never":  # its URL or categories changed: a new feed, read now
+        return PollDecision("poll", "never fetched since its configuration changed")
     if state.health == "stale":
         # The store keeps last_success at the last *fresh* batch, so a stale fetch is retried on
         # this spacing rather than on every tick.
@@ -143,6 +154,8 @@ def poll_feeds(settings: Settings, store: Any, now: datetime) -> None:
             decision = arxiv_poll_decision(state, now)
             if decision.action == "wait":
                 log.debug("feed=%s waits: %s", state.name, decision.reason)
+                if decision.not_before:  # `digest status` shows when it will really be fetched
+                    store.defer_feed(state.name, decision.not_before)
                 continue
             log.info("feed=%s %s: %s", state.name, decision.action, decision.reason)
         run = catch_up(settings, store, feed, now=now, state=state)
@@ -180,8 +193,12 @@ def enqueue_polls(settings: Settings, store: Any, now: datetime) -> int:
     store.sync_feeds(settings.feeds)
     n = 0
     for state in store.due_feeds(now):
-        if state.kind in ARXIV_FEED_KINDS and arxiv_poll_decision(state, now).action == "wait":
-            continue
+        if state.kind in ARXIV_FEED_KINDS:
+            decision = arxiv_poll_decision(state, now)
+            if decision.action == "wait":
+                if decision.not_before:
+                    store.defer_feed(state.name, decision.not_before)
+                continue
         # A feed never fetched has no due time yet: "never" keys its first fetch, once.
         due = state.last_attempt or state.next_attempt
         slot = due.replace(microsecond=0).isoformat() if due else "never"

@@ -24,7 +24,7 @@ import math
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Row, Table, func, insert, select, update
+from sqlalchemy import Connection, Row, Table, func, insert, or_, select, update
 
 from digest.config import FeedSettings
 from digest.errors import NotFoundError
@@ -173,6 +173,13 @@ class FeedStore(StoreBase):
             conn.execute(update(_F).where(_F.c.id == row.id).values(**values))
         return self.get_feed_state(name)
 
+
+    def defer_feed(self, name: str, until: datetime) -> None:
+        """Nothing new is expected from ``name`` before ``until`` (arXiv's next announcement): its next
+        attempt moves there, so `digest status` says when it will really be fetched."""
+        with self.write() as conn:
+            conn.execute(update(_F).where(_F.c.name == name, or_(_F.c.next_attempt.is_(None), _F.c.next_attempt < until))
+                         .values(next_attempt=until))
 
     def record_caught_up(self, name: str, *, now: datetime) -> None:
         """Everything ``name`` had to read up to ``now`` was read another way although its poll failed
