@@ -340,3 +340,25 @@ def test_status_next_attempt_of_an_arxiv_feed_is_when_it_will_really_be_fetched(
     row = _status(tmp_path, sqlite_url, httpserver)
     assert row["health"] == "ok"
     assert datetime.fromisoformat(row["next_attempt"]) >= et(2024, 12, 9, 1, 0)
+
+
+@pytest.mark.parametrize("outcome", ["ok", "not-modified"])
+def test_a_listing_read_before_the_grace_hour_is_current_after_it(sqlite_store: Store, outcome: str) -> None:
+    """A poll at 00:30 Eastern already reads Tuesday's listing (the feed is rebuilt at midnight; the
+    calendar expects it only from 01:00). Seen again at 01:30, the same batch, or a 304 for it, is the
+    listing due now by its own date: "ok", not "stale" (which would refetch every 30 minutes all day
+    and backfill from the API the next day). A batch dated Monday at that time is stale."""
+    tuesday = datetime(2024, 12, 3, 0, 0, tzinfo=EASTERN)
+    sqlite_store.sync_feeds([FeedSettings(name="a", kind="arxiv-rss", categories=["cs.LG"])])
+    sqlite_store.record_fetch("a", now=tuesday - timedelta(hours=23), outcome="ok", batch_hash="monday",
+                              feed_date=tuesday - timedelta(days=1))
+    early = sqlite_store.record_fetch("a", now=tuesday + timedelta(minutes=30), outcome="ok", batch_hash="tuesday",
+                                      feed_date=tuesday, etag='"t"')
+    assert early.health == "ok"
+    again = sqlite_store.record_fetch("a", now=tuesday + timedelta(minutes=90), outcome=outcome,
+                                      batch_hash="tuesday" if outcome == "ok" else None,
+                                      feed_date=tuesday if outcome == "ok" else None, etag='"t"')
+    assert again.health == "ok" and again.last_success == tuesday + timedelta(minutes=90)
+    old = sqlite_store.record_fetch("a", now=tuesday + timedelta(days=1, minutes=90), outcome="ok",
+                                    batch_hash="tuesday", feed_date=tuesday)
+    assert old.health == "stale"  # Wednesday's listing was due: Tuesday's again is stale

@@ -614,6 +614,14 @@ def test_a_later_page_failing_keeps_the_pages_read(httpserver: HTTPServer, sqlit
 
 # --- (5) arXiv's calendar: stale and quiet -------------------------------------------------------
 
+#: The capture as Wednesday's listing (its channel dated Wednesday): what the feed showed before
+#: Thursday's rebuild.
+ARXIV_WEDNESDAY = ARXIV_ALL.replace(b"<pubDate>Thu, 28 Nov 2024 00:00:00 -0500</pubDate>",
+                                    b"<pubDate>Wed, 27 Nov 2024 00:00:00 -0500</pubDate>", 1).replace(
+    b"<lastBuildDate>Thu, 28 Nov 2024 14:47:20 +0000</lastBuildDate>",
+    b"<lastBuildDate>Wed, 27 Nov 2024 14:47:20 +0000</lastBuildDate>", 1)
+
+
 @pytest.mark.parametrize(("first", "second", "health"), [
     # Wednesday night's listing seen again on Thursday morning, after the rebuild: stale.
     (datetime(2024, 11, 27, 22, 0, tzinfo=EASTERN), datetime(2024, 11, 28, 2, 0, tzinfo=EASTERN), "stale"),
@@ -622,7 +630,7 @@ def test_a_later_page_failing_keeps_the_pages_read(httpserver: HTTPServer, sqlit
 ])
 def test_same_listing_twice(httpserver: HTTPServer, store: Store, first: datetime, second: datetime,
                             health: str) -> None:
-    serve(httpserver, "/arxiv", ARXIV_ALL, "application/rss+xml")
+    serve(httpserver, "/arxiv", ARXIV_WEDNESDAY if health == "stale" else ARXIV_ALL, "application/rss+xml")
     settings = make_settings(httpserver, {"arxiv": ("arxiv-rss", "/arxiv")})
     assert ingest_due(settings, store, now=first)[0].status == "ok"
     [again] = ingest_due(settings, store, now=second)
@@ -633,7 +641,7 @@ def test_same_listing_twice(httpserver: HTTPServer, store: Store, first: datetim
 
 def test_same_listing_as_304_after_the_rebuild_is_stale(httpserver: HTTPServer, store: Store,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    httpserver.expect_ordered_request("/arxiv").respond_with_data(ARXIV_ALL, headers={"ETag": '"w"'})
+    httpserver.expect_ordered_request("/arxiv").respond_with_data(ARXIV_WEDNESDAY, headers={"ETag": '"w"'})
     httpserver.expect_ordered_request("/arxiv", headers={"If-None-Match": '"w"'}).respond_with_data("", status=304)
     settings = make_settings(httpserver, {"arxiv": ("arxiv-rss", "/arxiv")})
     ingest_due(settings, store, now=datetime(2024, 11, 27, 22, 0, tzinfo=EASTERN))

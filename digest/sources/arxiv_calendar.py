@@ -68,6 +68,20 @@ def next_feed_update(after: datetime) -> datetime:
     raise AssertionError("unreachable: a feed update happens every week")
 
 
+def shows_current_listing(feed_date: datetime, now: datetime) -> bool:
+    """Whether a feed dated ``feed_date`` (its channel's pubDate) is the listing the feed should show
+    at ``now``: dated the day of the latest rebuild with a batch, or later. A poll between midnight
+    and the grace hour may already have read that listing; seen again after the grace hour, it is
+    the current batch, not a stale one."""
+    local = _aware(now).astimezone(EASTERN)
+    day = local.date()
+    for _ in range(8):
+        if is_announcement_day(day) and datetime.combine(day, time(0, 0), tzinfo=EASTERN) + FEED_GRACE <= local:
+            break
+        day -= timedelta(days=1)
+    return _aware(feed_date).astimezone(EASTERN).date() >= day
+
+
 def expected_batch_changed(prev_success: datetime | None, now: datetime) -> bool:
     """Should an arXiv RSS feed fetched successfully at ``prev_success`` show a new batch by ``now``?
 

@@ -29,7 +29,7 @@ from sqlalchemy import Connection, Row, Table, func, insert, or_, select, update
 from digest.config import FeedSettings
 from digest.errors import NotFoundError
 from digest.models import FeedState
-from digest.sources.arxiv_calendar import expected_batch_changed
+from digest.sources.arxiv_calendar import expected_batch_changed, shows_current_listing
 from digest.store.base import StoreBase
 from digest.store.schema import FeedRow, PaperSourceRow
 
@@ -62,14 +62,18 @@ def failure_delay(failures: int, interval: timedelta, retry_after: float | None)
 
 
 def judge_health(kind: str, outcome: str, *, same_batch: bool, prev_success: datetime | None,
-                 now: datetime) -> str:
-    """The health word for one fetch outcome (see module docstring)."""
+                 now: datetime, feed_date: datetime | None = None) -> str:
+    """The health word for one fetch outcome (see module docstring). A same batch dated as the
+    listing due now (``feed_date``, the feed's pubDate) is current, not stale: a poll shortly after
+    midnight read it before the grace hour the calendar waits for."""
     if outcome == "error":
         return "error"
     if kind in ARXIV_BATCH_KINDS:
         if outcome == "empty":
             return "quiet"
         if (outcome == "not-modified" or same_batch) and expected_batch_changed(prev_success, now):
+            if feed_date is not None and shows_current_listing(feed_date, now):
+                return "ok"
             return "stale"
         return "ok"
     return outcome
@@ -145,7 +149,10 @@ class FeedStore(StoreBase):
                 raise NotFoundError("feed", name)
             interval = timedelta(seconds=row.interval_seconds)
             same = batch_hash is not None and batch_hash == row.last_batch_hash
-            health = judge_health(row.kind, outcome, same_batch=same, prev_success=row.last_success, now=now)
+            # A 304 repeats the batch last read, and so its date.
+            dated = feed_date if feed_date is not None or outcome != "not-modified" else row.last_feed_date
+            health = judge_health(row.kind, outcome, same_batch=same, prev_success=row.last_success, now=now,
+                                  feed_date=dated)
             values: dict[str, Any] = {"last_attempt": now, "last_status": health}
             if health == "error":
                 failures = (row.consecutive_failures or 0) + 1
