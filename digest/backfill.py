@@ -194,7 +194,7 @@ def _biorxiv(feed: FeedSettings, settings: FetchSettings, date_from: date, date_
     from digest.sources import biorxiv
 
     api, server, base, query = _biorxiv_api(feed, settings)
-    first = f"{base.rstrip('/')}/{api}/{server}/{date_from}/{date_to}/0" + (f"?{query}" if query else "")
+    first = biorxiv.details_url(server, date_from, date_to, 0, base=base, api=api) + (f"?{query}" if query else "")
     return _pages(feed, settings, [first], lambda url, body: biorxiv.next_page_url(url, body), on_page=on_page)
 
 

@@ -138,6 +138,21 @@ def arxiv_poll_decision(state: FeedState, now: datetime, *,
 # --- the jobs (embedded mode: do the work) ---------------------------------------------------------
 
 
+def _waits(store: Any, state: FeedState, now: datetime) -> bool:
+    """Whether a due arXiv feed waits for arXiv's calendar (:func:`arxiv_poll_decision`); its next
+    attempt then moves to when it will really be fetched, which `digest status` shows."""
+    if state.kind not in ARXIV_FEED_KINDS:
+        return False
+    decision = arxiv_poll_decision(state, now)
+    if decision.action != "wait":
+        log.info("feed=%s %s: %s", state.name, decision.action, decision.reason)
+        return False
+    log.debug("feed=%s waits: %s", state.name, decision.reason)
+    if decision.not_before:
+        store.defer_feed(state.name, decision.not_before)
+    return True
+
+
 def poll_feeds(settings: Settings, store: Any, now: datetime) -> None:
     """Fetch the feeds that are due, arXiv feeds only when :func:`arxiv_poll_decision` says so; a feed
     whose poll can no longer read every day since the last one is backfilled first
@@ -150,14 +165,8 @@ def poll_feeds(settings: Settings, store: Any, now: datetime) -> None:
         feed = configured.get(state.name)
         if feed is None:
             continue
-        if state.kind in ARXIV_FEED_KINDS:
-            decision = arxiv_poll_decision(state, now)
-            if decision.action == "wait":
-                log.debug("feed=%s waits: %s", state.name, decision.reason)
-                if decision.not_before:  # `digest status` shows when it will really be fetched
-                    store.defer_feed(state.name, decision.not_before)
-                continue
-            log.info("feed=%s %s: %s", state.name, decision.action, decision.reason)
+        if _waits(store, state, now):
+            continue
         run = catch_up(settings, store, feed, now=now, state=state)
         if run.backfill is not None:
             log.log(logging.WARNING if run.backfill.failed else logging.INFO, "feed=%s backfill %s: %s",
@@ -193,12 +202,8 @@ def enqueue_polls(settings: Settings, store: Any, now: datetime) -> int:
     store.sync_feeds(settings.feeds)
     n = 0
     for state in store.due_feeds(now):
-        if state.kind in ARXIV_FEED_KINDS:
-            decision = arxiv_poll_decision(state, now)
-            if decision.action == "wait":
-                if decision.not_before:
-                    store.defer_feed(state.name, decision.not_before)
-                continue
+        if _waits(store, state, now):
+            continue
         # A feed never fetched has no due time yet: "never" keys its first fetch, once.
         due = state.last_attempt or state.next_attempt
         slot = due.replace(microsecond=0).isoformat() if due else "never"

@@ -203,7 +203,7 @@ def split_authors(field: str) -> list[str]:
         field = _without_affiliations(field)
     if ": " in field:  # "The LIGO Scientific Collaboration: B. P. Abbott, R. Abbott"
         head, _, rest = field.partition(": ")
-        if head.rsplit(" ", 1)[-1].lower() in COLLECTIVE_WORDS:
+        if _collective(head):
             return [head, *split_authors(rest)]
     # Each part below is already whitespace-collapsed and stripped, so without TeX or entities
     # normalize_author can only reorder a "Last, First" part: the others are kept as they are. This
@@ -258,13 +258,18 @@ def _without_affiliations(field: str) -> str:
             depth -= 1
             if depth == 0:
                 inner = field[start + 1:i].strip()
-                if inner.rsplit(" ", 1)[-1].lower() in COLLECTIVE_WORDS and "(" not in inner:
+                if _collective(inner) and "(" not in inner:
                     out.append(f", {inner}")
         elif depth == 0:
             out.append(ch)
     if depth:  # unbalanced: leave the line as it was
         return field
     return collapse_ws(_SPACE_BEFORE_COMMA.sub(",", "".join(out))).strip(" ,")
+
+
+def _collective(name: str) -> bool:
+    """Whether a name ends in a collective's word ("The LIGO Scientific Collaboration")."""
+    return name.rsplit(" ", 1)[-1].lower() in COLLECTIVE_WORDS
 
 
 _SPACE_BEFORE_COMMA = re.compile(r"\s+,")

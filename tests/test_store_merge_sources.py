@@ -11,6 +11,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import text
 
+from store_helpers import ingest_documents
+
 from digest.models import PaperRecord
 from digest.store import Store
 from digest.store.merge import authors_overlap
@@ -31,12 +33,7 @@ def journal(title: str, authors: tuple[str, ...] = AUTHORS, *, doi: str | None =
 
 
 def ingest(store: Store, *batches: list[PaperRecord]) -> list[tuple[int, int, int, int]]:
-    """Each batch as its own document (own feed, an hour apart): (new, merged, versions, unchanged)."""
-    out = []
-    for i, batch in enumerate(batches):
-        s = store.ingest_records(f"feed{i}", batch, now=T0 + timedelta(hours=i))
-        out.append((s.new, s.merged, s.new_versions, s.unchanged))
-    return out
+    return ingest_documents(store, *batches, start=T0)
 
 
 # =================================================================================================

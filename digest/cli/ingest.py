@@ -11,7 +11,7 @@ from __future__ import annotations
 
 
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -20,6 +20,9 @@ from digest.cli.app import Context, cli, echo_json, pass_ctx, progress_bar
 from digest.config import redact_url
 from digest.ingest import FeedRun
 from digest.models import SOURCE_KINDS, IngestStats
+
+if TYPE_CHECKING:
+    from digest.backfill import BackfillRun
 
 
 def _stats_line(stats: IngestStats) -> str:
@@ -111,7 +114,7 @@ def backfill(ctx: Context, feed_name: str, date_from: datetime, date_to: datetim
     so a backfill can be run again. The feed's polling state is left as it is.
     """
     from digest.backfill import backfill_feed
-    from digest.store.base import utcnow
+    from digest.dates import utcnow
 
     settings, store = ctx.settings, ctx.store
     feed = settings.feed(feed_name)
@@ -132,19 +135,21 @@ def backfill(ctx: Context, feed_name: str, date_from: datetime, date_to: datetim
         run = backfill_feed(settings, store, feed, first, last, now=now,
                             on_page=(lambda page: bar.advance(len(page.records))) if bar else None)
     if as_json:
-        echo_json(_backfill_json(run.feed_name, first, last, run.read, run.stats, run.error))
+        echo_json(_backfill_json(run))
     else:
         _print_backfill(run)
     if run.failed:
         ctx_exit(1)
 
 
-def _backfill_json(feed: str, first: date, last: date, read: int, stats: IngestStats, error: str | None) -> dict[str, Any]:
-    return {"feed": feed, "from": first.isoformat(), "to": last.isoformat(), "read": read, "new": stats.new,
-            "new_versions": stats.new_versions, "merged": stats.merged, "unchanged": stats.unchanged, "error": error}
+def _backfill_json(run: BackfillRun) -> dict[str, Any]:
+    stats = run.stats
+    return {"feed": run.feed_name, "from": run.date_from.isoformat(), "to": run.date_to.isoformat(), "read": run.read,
+            "new": stats.new, "new_versions": stats.new_versions, "merged": stats.merged, "unchanged": stats.unchanged,
+            "error": run.error}
 
 
-def _print_backfill(run: Any) -> None:
+def _print_backfill(run: BackfillRun) -> None:
     if run.failed:
         click.echo(f"{run.feed_name}: backfill {run.days} failed after {run.read} entries "
                    f"({_stats_line(run.stats)} stored): {run.error}", err=True)

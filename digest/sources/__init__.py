@@ -279,8 +279,8 @@ def feed_url(feed: FeedSettings, *, today: date | None = None, since: datetime |
         if since is not None:
             start = max(min(start, since.date() - timedelta(days=1)), end - timedelta(days=BIORXIV_MAX_DAYS - 1))
         try:
-            url = biorxiv.details_url(feed.server or "biorxiv", start, end, 0)
-            return (settings.biorxiv_api_url.rstrip("/") + url[len(biorxiv.API_BASE):]) if settings else url
+            return biorxiv.details_url(feed.server or "biorxiv", start, end, 0,
+                                       base=settings.biorxiv_api_url if settings else biorxiv.API_BASE)
         except ValueError as exc:
             raise ConfigError(str(exc), key=f"feeds.{feed.name}.server") from None
     raise ConfigError(f"feed {feed.name!r} of kind {feed.kind} needs a url", key=f"feeds.{feed.name}")

@@ -285,12 +285,7 @@ def search(query: str, *, settings: FetchSettings, start: int = 0, page_size: in
 
 
 def _stamp(value: date | datetime, *, end: bool) -> str:
-    if isinstance(value, datetime):
-        moment = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-        moment = moment.astimezone(timezone.utc)
-    else:
-        moment = datetime.combine(value, time(23, 59) if end else time(0, 0), tzinfo=timezone.utc)
-    return moment.strftime("%Y%m%d%H%M")
+    return _moment(value, end=end).strftime("%Y%m%d%H%M")
 
 
 def category_query(categories: list[str]) -> str:

@@ -75,12 +75,14 @@ _GREEK["+/-"] = "±"  # and {+/-} beside them
 _GREEK_RE = re.compile(r"\{(" + "|".join(map(re.escape, _GREEK)) + r")\}")
 
 
-def details_url(server: str, start_date: date | str, end_date: date | str, cursor: int = 0) -> str:
-    """URL of one page (100 records from ``cursor``) of the details API for a date range."""
+def details_url(server: str, start_date: date | str, end_date: date | str, cursor: int = 0, *,
+                base: str = API_BASE, api: str = "details") -> str:
+    """URL of one page (100 records from ``cursor``) of the details API (or, with ``api="pubs"``, the
+    publisher API) for a date range, at ``base`` (a mirror or proxy may stand in for api.biorxiv.org)."""
     server = server.lower()
     if server not in SERVERS:
         raise ValueError(f"bioRxiv server must be one of {', '.join(SERVERS)}, not {server!r}")
-    return f"{API_BASE}/details/{server}/{start_date}/{end_date}/{int(cursor)}"
+    return f"{base.rstrip('/')}/{api}/{server}/{start_date}/{end_date}/{int(cursor)}"
 
 
 def next_page_url(url: str, data: bytes) -> str | None:

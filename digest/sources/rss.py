@@ -282,7 +282,7 @@ def _entry_record(entry: Any, base: str | None = None) -> tuple[PaperRecord, lis
     if isinstance(summary, str):
         # ScienceDirect names the authors in a line of the description only.
         authors = authors or _authors(_AUTHORS_LINE.findall(to_text(_CITATION_LINE.sub("", summary, count=1)))[:1])
-        if summary is not content and len(summary) < 4 * _SHORT_SUMMARY and _citation(summary):
+        if summary is not content and _citation(summary):
             # A citation is no abstract: the content's, unless that is the citation again (Atypon), or none.
             body = content if isinstance(content, str) and content and not _citation(content) else ""
     if isinstance(body, str):
