@@ -11,13 +11,14 @@ environment, to the working directory. Unknown keys are errors, and every error 
 environment variable, the key and the feed, user, subscription or tag concerned.
 
 Public names: :class:`Settings` and its sections, :func:`load_settings`, :func:`parse_interval`,
-:func:`check_arxiv_category`, :func:`redact_url`.
+:func:`check_arxiv_category`, :func:`check_email`, :func:`redact_url`, :func:`validation_error`.
 """
 
 from __future__ import annotations
 
 import difflib
 import ipaddress
+import math
 import os
 import re
 import tomllib
@@ -28,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
 
 from digest.errors import ConfigError
-from digest.ids import ARXIV_ARCHIVES, ARXIV_CATEGORY_RE
+from digest.ids import is_arxiv_category
 from digest.models import SOURCE_KINDS
 
 DEFAULT_DATA_DIR = Path("data")
@@ -44,6 +45,8 @@ def parse_interval(value: str | int | float) -> int:
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         shown = str(value).lower() if isinstance(value, bool) else repr(value)  # as written in TOML
         raise ValueError(f"interval {shown} is not a duration (like 30m, 6h, 1d or seconds)")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"interval {value} is not a duration (like 30m, 6h, 1d or seconds)")
     if isinstance(value, (int, float)):
         seconds = int(value)
     else:
@@ -60,9 +63,9 @@ def parse_interval(value: str | int | float) -> int:
 def check_arxiv_category(category: str) -> str:
     """The category stripped, or ValueError: checked when the config loads, not at the first poll."""
     cat = category.strip()
-    m = ARXIV_CATEGORY_RE.match(cat)
-    if not m or m.group("archive") not in ARXIV_ARCHIVES:
-        raise ValueError(f"{category!r} is not an arXiv archive or category (like cs or cs.LG)")
+    if not is_arxiv_category(cat):
+        raise ValueError(f"{category!r} is not an arXiv archive or category (like cs or cs.LG; see "
+                         "https://arxiv.org/category_taxonomy)")
     return cat
 
 
@@ -231,6 +234,24 @@ class WebSettings(_Section):
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+$")
 
 
+def check_email(value: str) -> str:
+    """``value`` stripped if digest can deliver to it, else ValueError: one @ with text on both
+    sides, an ASCII name before it (anything else needs SMTPUTF8, RFC 6531, which digest does not
+    use), and a domain IDNA can encode (``bücher.example`` goes as ``xn--bcher-kva.example``)."""
+    email = value.strip()
+    if not _EMAIL_RE.match(email):
+        raise ValueError(f"{value!r} is not an email address")
+    local, _, domain = email.rpartition("@")
+    if not local.isascii():
+        raise ValueError(f"{email!r}: a name with non-ASCII letters before the @ needs SMTPUTF8, which digest "
+                         "does not use")
+    try:
+        domain.encode("idna")
+    except UnicodeError:
+        raise ValueError(f"{email!r}: {domain!r} is not a domain name") from None
+    return email
+
+
 class SubscriptionSettings(_Section):
     name: str
     query: str
@@ -250,16 +271,25 @@ class UserSettings(_Section):
     timezone: str = "UTC"
     hour: int = Field(7, ge=0, le=23)
     weekday: int = Field(0, ge=0, le=6)  # Monday=0, for weekly digests
+    #: an "Updated" section for new versions of papers already sent
+    show_updates: bool = False
+    #: a digest also when no paper matched ("No new papers")
+    send_empty: bool = False
     subscriptions: list[SubscriptionSettings] = Field(default_factory=list)
+
+    @field_validator("hour", "weekday", mode="before")
+    @classmethod
+    def _whole_number(cls, v: Any) -> Any:
+        # bool is an int to Python: `hour = true` would otherwise be 01:00.
+        if isinstance(v, bool):
+            raise ValueError(f"{str(v).lower()} is not a whole number")
+        return v
 
     @field_validator("email")
     @classmethod
     def _email(cls, v: str) -> str:
         # The store's check, made here so the error names the config key instead of a traceback.
-        email = v.strip()
-        if not _EMAIL_RE.match(email):
-            raise ValueError(f"{v!r} is not an email address")
-        return email
+        return check_email(v)
 
     @field_validator("timezone")
     @classmethod
@@ -337,12 +367,13 @@ def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
     where = str(chosen) if chosen else None
     if chosen:
         raw = _read_file(Path(chosen))
+    _check_environment_sections()
     try:
         settings = Settings(**raw)
     except SettingsError as exc:  # an environment value pydantic-settings could not even decode
         raise _environment_error(exc) from None
     except ValidationError as exc:
-        raise _validation_error(exc, raw, where) from None
+        raise validation_error(exc, raw, where) from None
     _check_unique(settings, where)
     _check_servers(settings, where)
     return settings
@@ -387,7 +418,7 @@ def _anchor_sqlite(url: str, base: Path) -> str:
 # --- errors that say where and what ----------------------------------------------------------------
 
 
-def _validation_error(exc: ValidationError, raw: dict[str, Any], file: str | None) -> ConfigError:
+def validation_error(exc: ValidationError, raw: dict[str, Any], file: str | None) -> ConfigError:
     """The first problem as one line naming the source (file or variable), key and item; a count of the rest."""
     errors = exc.errors()
     err = errors[0]
@@ -414,7 +445,10 @@ def _reason(err: Any, loc: tuple[Any, ...]) -> str:
         return f"unknown key {last!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
     if err["type"] == "missing":
         return f"{last!r} is required"
-    return str(err["msg"]).removeprefix("Value error, ")
+    reason = str(err["msg"]).removeprefix("Value error, ")
+    if err["type"] == "literal_error":  # "Input should be 'daily' or 'weekly'": say what was written
+        reason = f"{err['input']!r}: {reason[0].lower()}{reason[1:]}"
+    return reason
 
 
 def _known_keys(loc: tuple[Any, ...]) -> list[str]:
@@ -471,6 +505,22 @@ def _environment_source(loc: tuple[Any, ...]) -> str | None:
         if candidate in names:
             return names[candidate]
     return None
+
+
+def _check_environment_sections() -> None:
+    """A ``DIGEST_<SECTION>__<KEY>`` variable whose section does not exist is an error, as a misspelt
+    key is: pydantic-settings would ignore it, and the service would run on defaults (a database URL
+    in ``DIGEST_DATABSE__URL`` leaves it on a fresh SQLite file)."""
+    sections = [name for name in Settings.model_fields if name not in _NOT_FILE_KEYS]
+    for name in sorted(os.environ):
+        upper = name.upper()
+        if not upper.startswith(_ENV_PREFIX) or "__" not in upper:
+            continue
+        section = upper[len(_ENV_PREFIX):].split("__", 1)[0].lower()
+        if section not in sections:
+            close = difflib.get_close_matches(section, sections, n=1)
+            hint = f" (did you mean {_ENV_PREFIX}{close[0].upper()}__...?)" if close else ""
+            raise ConfigError(f"unknown section {section!r}{hint}", path=f"environment variable {name}")
 
 
 def _environment_error(exc: SettingsError) -> ConfigError:

@@ -100,15 +100,35 @@ class NotFoundError(DigestError, LookupError):
         super().__init__(f"no {what} {key!r}")
 
 
-class DeliveryError(DigestError):
-    """Sending a digest failed; ``smtp_code`` is None for non-SMTP failures."""
+class ConflictError(DigestError, ValueError):
+    """A name already taken: a second subscription of one user under the same name."""
 
-    def __init__(self, outbox_id: int, reason: str, *, smtp_code: int | None = None) -> None:
+
+class DeliveryError(DigestError):
+    """Sending a digest failed; ``smtp_code`` is None for non-SMTP failures. ``permanent`` given
+    says so for a failure without a reply code (a message that cannot be put on the wire at all)."""
+
+    def __init__(self, outbox_id: int, reason: str, *, smtp_code: int | None = None,
+                 permanent: bool | None = None) -> None:
         self.outbox_id, self.reason, self.smtp_code = outbox_id, reason, smtp_code
+        self._permanent = permanent
         code = f" (SMTP {smtp_code})" if smtp_code else ""
         super().__init__(f"outbox #{outbox_id}{code}: {reason}")
 
     @property
     def permanent(self) -> bool:
         """RFC 5321 §4.2.1: 5yz replies are permanent, 4yz transient."""
+        if self._permanent is not None:
+            return self._permanent
         return self.smtp_code is not None and 500 <= self.smtp_code < 600
+
+
+class TransportError(DeliveryError):
+    """Sending failed for a reason of the transport, not of the message: the server cannot be
+    reached, refuses the session (a 554 greeting, AUTH 535) or the sender, or the Maildir cannot be
+    written. Every other message would fail the same way, so the row waits for a later try whatever
+    the reply code says, and the delivery run stops."""
+
+    @property
+    def permanent(self) -> bool:
+        return False

@@ -15,6 +15,35 @@ ARXIV_ARCHIVES = frozenset({
     "astro-ph", "cond-mat", "cs", "econ", "eess", "gr-qc", "hep-ex", "hep-lat", "hep-ph", "hep-th", "math",
     "math-ph", "nlin", "nucl-ex", "nucl-th", "physics", "q-bio", "q-fin", "quant-ph", "stat",
 })
+#: The subject classes of each archive that has them (https://arxiv.org/category_taxonomy), lower-cased;
+#: the other archives (hep-th, quant-ph, ...) are categories of their own.
+ARXIV_SUBJECTS: dict[str, frozenset[str]] = {archive: frozenset(subjects.lower().split()) for archive, subjects in {
+    "astro-ph": "CO EP GA HE IM SR",
+    "cond-mat": "dis-nn mes-hall mtrl-sci other quant-gas soft stat-mech str-el supr-con",
+    "cs": "AI AR CC CE CG CL CR CV CY DB DC DL DM DS ET FL GL GR GT HC IR IT LG LO MA MM MS NA NE NI OH OS PF PL RO"
+          " SC SD SE SI SY",
+    "econ": "EM GN TH",
+    "eess": "AS IV SP SY",
+    "math": "AC AG AP AT CA CO CT CV DG DS FA GM GN GR GT HO IT KT LO MG MP NA NT OA OC PR QA RA RT SG SP ST",
+    "nlin": "AO CD CG PS SI",
+    "physics": "acc-ph ao-ph app-ph atm-clus atom-ph bio-ph chem-ph class-ph comp-ph data-an ed-ph flu-dyn gen-ph"
+               " geo-ph hist-ph ins-det med-ph optics plasm-ph pop-ph soc-ph space-ph",
+    "q-bio": "BM CB GN MN NC OT PE QM SC TO",
+    "q-fin": "CP EC GN MF PM PR RM ST TR",
+    "stat": "AP CO ME ML OT TH",
+}.items()}
+
+
+def is_arxiv_category(category: str) -> bool:
+    """Whether arXiv has this archive or category ("cs", "cs.LG", "cond-mat.mes-hall"; any case of the
+    subject): "cs.ML" is not one (it is stat.ML)."""
+    m = ARXIV_CATEGORY_RE.match(category)
+    if m is None or m.group("archive") not in ARXIV_ARCHIVES:
+        return False
+    subject = category[m.end("archive") + 1:].lower()
+    return not subject or subject in ARXIV_SUBJECTS.get(m.group("archive"), frozenset())
+
+
 #: An arXiv category as written: an archive alone (cs) or with a subject class (cs.LG, astro-ph.CO,
 #: cond-mat.mes-hall); not an MSC or ACM class (57M25, I.2.6).
 ARXIV_CATEGORY_RE = re.compile(r"^(?P<archive>[a-z][a-z-]*)(?:\.[A-Za-z][A-Za-z-]*)?$")

@@ -3,9 +3,10 @@ one TOML file (`digest export` / `digest import`).
 
 The layout is the config file's own (``[[users]]`` with ``[[users.subscriptions]]``, ``[[tags]]``),
 extended with what only the web or CLI can create (subscription kind and pause state, user labels,
-muted authors), so an exported file also reads as a starting config. Importing is idempotent: users
-and subscriptions are upserted by email and name, labels and tags by their keys. Labels naming a
-paper the target database does not hold are skipped and counted.
+muted authors). An import is checked whole first, with the config's own rules and query checks, so a
+file with an error changes nothing. Importing is idempotent: users and subscriptions are upserted by
+email and name, labels and tags by their keys. Labels naming a paper the target database does not
+hold are skipped and counted.
 
 Public: :func:`export_data`, :func:`dumps`, :func:`import_data`, :func:`loads`.
 """
@@ -13,11 +14,13 @@ Public: :func:`export_data`, :func:`dumps`, :func:`import_data`, :func:`loads`.
 from __future__ import annotations
 
 import tomllib
-from typing import Any
+from typing import Any, Literal
 
 import tomli_w
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from digest.errors import ConfigError, NotFoundError
+from digest.config import SubscriptionSettings, TagSettings, UserSettings, validation_error
+from digest.errors import ConfigError, NotFoundError, QueryError
 
 FORMAT_VERSION = 1
 
@@ -42,12 +45,11 @@ def export_data(store: Any) -> dict[str, Any]:
         subs = [_drop_none({"name": s.name, "kind": s.kind, "query": s.query, "every": s.every,
                             "channel": s.channel, "threshold": s.threshold, "paused": s.paused})
                 for s in store.list_subscriptions(user.id)]
-        labels = []
-        for tag, _count in store.user_tags(user.id):
-            labels += [{"tag": tag, "paper": pid, "polarity": pol} for pid, pol in store.labels(user.id, tag)]
+        labels = [{"tag": tag, "paper": pid, "polarity": pol} for tag, pid, pol in store.all_labels(user.id)]
         users.append(_drop_none({
             "email": user.email, "name": user.name, "timezone": user.timezone, "hour": user.hour,
-            "weekday": user.weekday, "active": user.active, "subscriptions": subs, "labels": labels,
+            "weekday": user.weekday, "show_updates": user.show_updates, "send_empty": user.send_empty,
+            "active": user.active, "subscriptions": subs, "labels": labels,
             "muted_authors": sorted(store.muted_authors(user.id))}))
     tags = [{"name": t.name, "query": t.query} for t in store.list_tags() if t.query]
     return {"digest_export": FORMAT_VERSION, "users": users, "tags": tags}
@@ -59,38 +61,99 @@ def dumps(data: dict[str, Any]) -> str:
 
 def loads(text: str, *, path: str | None = None) -> dict[str, Any]:
     try:
-        data = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"not valid TOML: {exc}", path=path) from None
-    if not isinstance(data.get("users", []), list) or not isinstance(data.get("tags", []), list):
-        raise ConfigError("expected [[users]] and [[tags]] tables", path=path)
-    return data
 
 
-def import_data(store: Any, data: dict[str, Any]) -> dict[str, int]:
+class _Subscription(SubscriptionSettings):
+    kind: Literal["query", "tag", "user-tag", "trending"] = "query"
+    query: str = ""  # a trending subscription has none
+    paused: bool = False
+
+    @model_validator(mode="after")
+    def _needs_query(self) -> "_Subscription":
+        if self.kind != "trending" and not self.query.strip():
+            raise ValueError(f"a {self.kind} subscription needs 'query'")
+        return self
+
+
+class _Label(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    tag: str
+    paper: str
+    polarity: Literal[1, -1] = 1
+
+
+class _User(UserSettings):
+    active: bool = True
+    subscriptions: list[_Subscription] = Field(default_factory=list)  # type: ignore[assignment]
+    labels: list[_Label] = Field(default_factory=list)
+    muted_authors: list[str] = Field(default_factory=list)
+
+
+class _File(BaseModel):
+    """What `digest export` writes: the config's [[users]] and [[tags]], plus what only the web or
+    CLI creates. Checked whole, as the config is, before anything is stored."""
+
+    model_config = ConfigDict(extra="forbid")
+    digest_export: int = FORMAT_VERSION
+    users: list[_User] = Field(default_factory=list)
+    tags: list[TagSettings] = Field(default_factory=list)
+
+
+def import_data(store: Any, data: dict[str, Any], *, path: str | None = None) -> dict[str, int]:
+    """Store what ``data`` (as :func:`loads` read it) holds. Every value and query is checked first,
+    so a file with an error changes nothing; ConfigError names the key and the user or subscription."""
+    try:
+        parsed = _File.model_validate(data)
+    except ValidationError as exc:
+        raise validation_error(exc, data, path) from None
+    _check_queries(store, parsed, path)
     counts = {"users": 0, "subscriptions": 0, "labels": 0, "skipped_labels": 0, "muted_authors": 0, "tags": 0}
-    for t in data.get("tags", []):
-        store.upsert_tag(t["name"], t["query"], origin="import")
+    for t in parsed.tags:
+        store.upsert_tag(t.name, t.query, origin="import")
         counts["tags"] += 1
-    for u in data.get("users", []):
-        user = store.upsert_user(u["email"], name=u.get("name"), timezone=u.get("timezone", "UTC"),
-                                 hour=int(u.get("hour", 7)), weekday=int(u.get("weekday", 0)), origin="import")
-        if not u.get("active", True):
+    for u in parsed.users:
+        user = store.upsert_user(u.email, name=u.name, timezone=u.timezone, hour=u.hour, weekday=u.weekday,
+                                 show_updates=u.show_updates, send_empty=u.send_empty, origin="import")
+        if not u.active:
             store.set_user_active(user.id, False)
         counts["users"] += 1
-        for s in u.get("subscriptions", []):
-            store.add_subscription(user.id, s["name"], kind=s.get("kind", "query"), query=s.get("query", ""),
-                                   every=s.get("every", "daily"), channel=s.get("channel", "both"),
-                                   threshold=s.get("threshold"), paused=bool(s.get("paused", False)),
-                                   origin="import")
+        for s in u.subscriptions:
+            store.add_subscription(user.id, s.name, kind=s.kind, query=s.query.strip(), every=s.every,
+                                   channel=s.channel, threshold=s.threshold, paused=s.paused, origin="import",
+                                   replace=True)
             counts["subscriptions"] += 1
-        for lab in u.get("labels", []):
+        for lab in u.labels:
             try:
-                store.add_label(user.id, lab["tag"], lab["paper"], int(lab.get("polarity", 1)))
+                store.add_label(user.id, lab.tag, lab.paper, lab.polarity)
                 counts["labels"] += 1
             except NotFoundError:
                 counts["skipped_labels"] += 1
-        for key in u.get("muted_authors", []):
+        for key in u.muted_authors:
             store.mute_author(user.id, _author_name(key))
             counts["muted_authors"] += 1
     return counts
+
+
+def _check_queries(store: Any, parsed: _File, path: str | None) -> None:
+    """Tag and query-subscription queries as saving them checks them; a tag subscription names a tag
+    of the file or of the database."""
+    from digest.match.run import load_stats
+    from digest.match.saved import check_query
+
+    stats = load_stats(store)
+    checks = [(t.query, f"tags.{i}.query") for i, t in enumerate(parsed.tags)]
+    checks += [(s.query, f"users.{i}.subscriptions.{j}.query") for i, u in enumerate(parsed.users)
+               for j, s in enumerate(u.subscriptions) if s.kind == "query"]
+    for query, key in checks:
+        try:
+            check_query(store, query, stats=stats)
+        except QueryError as exc:
+            raise ConfigError(f"{exc.reason} at column {exc.column} of {query!r}", path=path, key=key) from None
+    known = {t.name for t in parsed.tags} | {t.name for t in store.list_tags()}
+    for i, u in enumerate(parsed.users):
+        for j, s in enumerate(u.subscriptions):
+            if s.kind == "tag" and s.query.strip() not in known:
+                raise ConfigError(f"no tag {s.query.strip()!r}", path=path, key=f"users.{i}.subscriptions.{j}.query")

@@ -207,7 +207,8 @@ def enqueue_polls(settings: Settings, store: Any, now: datetime) -> int:
         # A feed never fetched has no due time yet: "never" keys its first fetch, once.
         due = state.last_attempt or state.next_attempt
         slot = due.replace(microsecond=0).isoformat() if due else "never"
-        n += store.enqueue_work("fetch", f"feed:{state.name}:{slot}", {"feed": state.name}, now=now)
+        n += store.enqueue_work("fetch", f"feed:{state.name}:{slot}", {"feed": state.name}, now=now,
+                                retry_failed_after=timedelta(seconds=state.interval_seconds))
     return n
 
 

@@ -8,8 +8,11 @@ Web routes (served by ``digest.web``; every URL below is built from ``[web] base
 ``POST /unsubscribe/{token}``               unsubscribes (the form on that page)
 ``POST /unsubscribe/one-click/{token}``     RFC 8058 one-click: the mailbox provider POSTs
                                             ``List-Unsubscribe=One-Click`` with no cookies and no
-                                            session; the token alone authorises it (a GET
-                                            there shows the confirmation page, like above)
+                                            session; the token alone authorises it
+``GET  /unsubscribe/one-click/{token}``     the confirmation page, as above (a mail client
+                                            without RFC 8058 opens the https URL in a browser)
+``POST /resume``                            an unsubscribed user, signed in, resumes their
+                                            digests (needs a session and the CSRF token)
 ``GET  /feedback/{token}?p=PAPER&k=KIND``   feedback from a digest: ``k`` is ``m``/``more`` (add
                                             to a user tag), ``n``/``not-relevant`` or
                                             ``a``/``mute-author`` (then ``a=AUTHOR`` names the
@@ -68,7 +71,7 @@ from urllib.parse import quote, quote_plus
 from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 
 from digest.config import Settings
-from digest.errors import DigestError
+from digest.errors import ConfigError, DigestError
 
 __all__ = ["PURPOSES", "MAX_AGE", "TokenData", "TokenError", "TokenInvalid", "TokenExpired", "TokenRevoked",
            "make_token", "verify_token", "secret_key", "unsubscribe_url", "one_click_unsubscribe_url",
@@ -135,9 +138,16 @@ class TokenData:
 
 
 def secret_key(settings: Settings) -> str:
-    """The signing key: ``DIGEST_SECRET_KEY`` or the persisted generated key (see module doc)."""
+    """The signing key: ``DIGEST_SECRET_KEY`` or the persisted generated key (see module doc).
+
+    On PostgreSQL, the installation of several hosts, the key must come from the environment: a key
+    generated in each host's data_dir would make the links one host's worker mails (unsubscribe,
+    feedback, sign-in) invalid on another host's web app."""
     if settings.secret_key is not None and settings.secret_key.get_secret_value():
         return settings.secret_key.get_secret_value()
+    if settings.database_url.startswith("postgresql"):
+        raise ConfigError("set DIGEST_SECRET_KEY, the same on every host: with a shared PostgreSQL database, "
+                          "links signed on one host must verify on the others", key="secret_key")
     return _persisted_key(str(Path(settings.data_dir).resolve()))
 
 

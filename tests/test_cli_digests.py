@@ -10,9 +10,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
+import lxml.html
 import pytest
 import time_machine
 from click.testing import CliRunner, Result
+from pydantic import SecretStr
 from smtp_sink import SinkHandler, smtp_sink
 
 from digest.cli import cli
@@ -20,6 +22,7 @@ from digest.config import load_settings
 from digest.models import PaperRecord
 from digest.store import Store
 from digest.store.matches import NewMatch
+from digest.store.schema import UserRow
 from digest.tokens import verify_token
 
 UTC = timezone.utc
@@ -49,9 +52,10 @@ def run(cfg: Path, *args: str) -> Result:
     return result
 
 
-def papers(store: Store, first: int, n: int, now: datetime) -> list[str]:
+def papers(store: Store, first: int, n: int, now: datetime, *, version: int = 1) -> list[str]:
     recs = [PaperRecord("arxiv-rss", f"2611.{i:05d}", title=f"Diffusion <b>models</b> {i}", authors=("Yann LeCun",),
-                        abstract="We study diffusion. It works.", arxiv_id=f"2611.{i:05d}", version=1, published=now)
+                        abstract="We study diffusion. It works.", arxiv_id=f"2611.{i:05d}", version=version,
+                        published=now)
             for i in range(first, first + n)]
     store.ingest_records("arxiv-cs.LG", recs, now=now)
     return [f"arxiv:2611.{i:05d}" for i in range(first, first + n)]
@@ -199,3 +203,268 @@ def test_dst_fall_back_sends_once_and_catch_up_after_downtime(env: Any) -> None:
     subjects = [r.message["Subject"] for r in server.received]
     assert subjects == ["2 new papers: d — Sun 1 Nov", "4 new papers: d — Tue 3 Nov"]
     assert Counter(r.message["Message-ID"] for r in server.received).most_common(1)[0][1] == 1
+
+
+def html_of(received: Any) -> str:
+    return str(received.message.get_body(("html",)).get_content())
+
+
+def text_of(received: Any) -> str:
+    return str(received.message.get_body(("plain",)).get_content())
+
+
+# --- each paper once, also across the periods of one run ---------------------------------------------
+
+
+def test_a_paper_matched_by_a_daily_and_a_weekly_alert_goes_in_one_digest(env: Any) -> None:
+    """Ann's daily alert and her weekly one (on Tuesdays, at the same hour) match the same paper, and
+    both digests are due in one `digest send`: the daily one, built first, has it; the weekly one,
+    built knowing that, does not (each paper once per user, across runs and subscriptions)."""
+    cfg, server = env
+    with time_machine.travel(DAY1, tick=False):
+        store = open_store(cfg)
+        ann = new_user(store, "ann@example.org", name="Ann", timezone="UTC", hour=7, weekday=1)
+        daily = store.add_subscription(ann.id, "diffusion", query="diffusion")
+        weekly = store.add_subscription(ann.id, "Yann LeCun", query='author:"Yann LeCun"', every="weekly")
+        both, weekly_only = papers(store, 1, 1, DAY1), papers(store, 2, 1, DAY1)
+        matched(store, daily.id, both)
+        matched(store, weekly.id, both + weekly_only)
+    with time_machine.travel(DAY1 + timedelta(hours=2, minutes=5), tick=False):
+        assert "2 digest(s) queued" in run(cfg, "send", "--no-match").output
+    bodies = [html_of(r) for r in server.received]
+    assert len(bodies) == 2 and sum("2611.00001" in b for b in bodies) == 1
+    assert [r.message["Subject"] for r in server.received] == [
+        "1 new paper: diffusion — Tue 24 Nov", "1 new paper: Yann LeCun — week of 23 Nov"]
+    assert "2611.00002" in bodies[1]
+
+
+def test_a_new_version_scoring_the_same_reaches_the_updated_section(env: Any) -> None:
+    """Ann asked for updates. `digest send` (matching first) sends her paper 1 v1; arXiv then announces
+    v2 with the same title and abstract, so it scores the same: its match moves to the v2 event, and
+    the next day's digest shows it under "Updated"."""
+    cfg, server = env
+    with time_machine.travel(DAY1, tick=False):
+        store = open_store(cfg)
+        ann = new_user(store, "ann@example.org", timezone="UTC", hour=7, show_updates=True)
+        store.add_subscription(ann.id, "diffusion", query="diffusion")
+        ids = papers(store, 1, 1, DAY1)
+    with time_machine.travel(DAY1 + timedelta(hours=3), tick=False):
+        assert run(cfg, "send").exit_code == 0  # matches, then sends v1
+    assert len(server.received) == 1 and "2611.00001" in html_of(server.received[0])
+    later = DAY1 + timedelta(hours=20)
+    with time_machine.travel(later, tick=False):
+        papers(store, 1, 1, later, version=2)
+        assert store.get_paper(ids[0]).version == 2
+    with time_machine.travel(DAY1 + timedelta(days=1, hours=3), tick=False):
+        assert run(cfg, "send").exit_code == 0
+    assert len(server.received) == 2
+    assert server.received[1].message["Subject"] == "1 updated: diffusion — Wed 25 Nov"
+    assert "== Updated ==" in text_of(server.received[1]) and "[Updated v2]" in text_of(server.received[1])
+
+
+# --- one recipient never stops the others -------------------------------------------------------------
+
+
+def test_an_address_that_needs_smtputf8_is_refused_when_a_user_is_added(env: Any, tmp_path: Path) -> None:
+    """digest does not speak SMTPUTF8 (RFC 6531): `digest users add` and the config's [[users]] refuse
+    an address with non-ASCII letters before the @, saying why; an internationalised domain is fine."""
+    cfg, _ = env
+    assert run(cfg, "init").exit_code == 0
+    added = run(cfg, "users", "add", "jürgen@example.de")
+    assert added.exit_code == 2 and "SMTPUTF8" in added.output
+    assert run(cfg, "users", "add", "ann@bücher.example").exit_code == 0
+    bad = tmp_path / "bad.toml"
+    bad.write_text(cfg.read_text() + '\n[[users]]\nemail = "jürgen@example.de"\n')
+    result = CliRunner().invoke(cli, ["--config", str(bad), "init"])
+    assert result.exit_code != 0 and "SMTPUTF8" in result.output and "users" in result.output
+
+
+def test_a_digest_that_cannot_be_built_fails_alone_and_status_says_why(env: Any) -> None:
+    """Jürgen's address was stored before addresses were checked: his message cannot be built. Ann
+    still gets hers; his digest is recorded failed with the reason (`digest send`, `digest status`),
+    and his watermark stays, so his papers are not lost."""
+    cfg, server = env
+    with time_machine.travel(DAY1, tick=False):
+        store = open_store(cfg)
+        ids = papers(store, 1, 2, DAY1)
+        for email in ("ann@example.org", "jurgen@example.de"):
+            u = new_user(store, email, timezone="UTC", hour=6)
+            matched(store, store.add_subscription(u.id, "diffusion", query="diffusion").id, ids)
+        with store.write() as conn:
+            conn.execute(UserRow.__table__.update().where(UserRow.email == "jurgen@example.de")
+                         .values(email="jürgen@example.de"))
+    with time_machine.travel(DAY1 + timedelta(hours=3), tick=False):
+        out = run(cfg, "send", "--no-match").output
+        status = run(cfg, "status").output
+    assert [r.rcpt_tos for r in server.received] == [["ann@example.org"]]
+    assert "1 digest(s) queued" in out and "1 could not be built" in out
+    assert re.search(r"failed +daily +2026-11-24 jürgen@example.de .*SMTPUTF8", out), out
+    assert "jürgen@example.de daily 2026-11-24: not built: To: address" in status and "failed: 1" in status
+    assert store.digest_watermark(store.get_user("jürgen@example.de").id, "daily") == 0
+
+
+def test_an_internationalised_domain_is_delivered(env: Any) -> None:
+    """Ann's address is at an IDNA domain: her digest goes to ``ann@xn--bcher-kva.example`` in the
+    envelope as in the To header, and Bob's digest of the same run goes too."""
+    cfg, server = env
+    with time_machine.travel(DAY1, tick=False):
+        store = open_store(cfg)
+        ids = papers(store, 1, 1, DAY1)
+        for email in ("ann@bücher.example", "bob@example.org"):
+            u = new_user(store, email, timezone="UTC", hour=6)
+            matched(store, store.add_subscription(u.id, "diffusion", query="diffusion").id, ids)
+    with time_machine.travel(DAY1 + timedelta(hours=3), tick=False):
+        result = run(cfg, "send", "--no-match")
+    assert result.exit_code == 0 and "delivered 2" in result.output
+    got = sorted(r.rcpt_tos[0] for r in server.received)
+    assert got == ["ann@xn--bcher-kva.example", "bob@example.org"]
+    ann = next(r for r in server.received if r.rcpt_tos == ["ann@xn--bcher-kva.example"])
+    assert ann.message["To"] == "ann@xn--bcher-kva.example"
+
+
+# --- what the digest says about sources -----------------------------------------------------------------
+
+
+def test_a_failed_feed_is_named_in_the_digest_without_its_url(tmp_path: Path, httpserver: Any) -> None:
+    """A private lab feed whose URL carries an access key answers HTTP 500. The digest tells every
+    user that "lab-papers" failed, with a short reason, but never where the feed lives."""
+    httpserver.expect_request("/papers.rss").respond_with_data("oops", status=500)
+    with smtp_sink() as (server, port):
+        cfg = tmp_path / "digest.toml"
+        cfg.write_text(f"""
+data_dir = "data"
+[database]
+url = "sqlite:///{tmp_path / 'digest.db'}"
+[fetch]
+allow_hosts = ["127.0.0.1"]
+retries = 0
+host_spacing = 0
+[smtp]
+host = "127.0.0.1"
+port = {port}
+from = "Paper Digest <digest@example.org>"
+[web]
+base_url = "https://papers.example.org"
+[[feeds]]
+name = "lab-papers"
+kind = "rss"
+url = "{httpserver.url_for('/papers.rss')}?key=s3cr3t-feed-key"
+""")
+        with time_machine.travel(DAY1, tick=False):
+            assert run(cfg, "init").exit_code == 0
+            store = open_store(cfg)
+            ann = new_user(store, "ann@example.org", timezone="UTC", hour=6)
+            sub = store.add_subscription(ann.id, "diffusion", query="diffusion")
+            matched(store, sub.id, papers(store, 1, 1, DAY1))
+            assert run(cfg, "ingest").exit_code == 1  # a feed failed
+            assert "s3cr3t-feed-key" in (store.get_feed_state("lab-papers").last_error or "")
+        with time_machine.travel(DAY1 + timedelta(hours=3), tick=False):
+            assert run(cfg, "send", "--no-match").exit_code == 0
+        assert len(server.received) == 1
+        html, text = html_of(server.received[0]), text_of(server.received[0])
+    assert "! lab-papers failed: HTTP 500" in text
+    assert "s3cr3t-feed-key" not in html and "s3cr3t-feed-key" not in text and "papers.rss" not in text
+
+
+# --- what the user can ask for ---------------------------------------------------------------------------
+
+
+def test_updates_and_empty_digests_can_be_turned_on_from_the_cli_the_config_and_the_web(env: Any) -> None:
+    """The "Updated" section and empty digests are off by default; `digest users add
+    --show-updates/--send-empty` (unchanged when not given), the config's [[users]] keys
+    ``show_updates``/``send_empty`` and two checkboxes of the web delivery settings turn them on."""
+    from starlette.testclient import TestClient
+
+    from digest.web import create_app
+    from digest.web.signin import signin_url
+
+    cfg, server = env
+    assert run(cfg, "users", "add", "ann@example.org").exit_code == 0
+    store = open_store(cfg)
+    ann = store.get_user("ann@example.org")
+    assert (ann.show_updates, ann.send_empty) == (False, False)
+    assert run(cfg, "users", "add", "ann@example.org", "--show-updates", "--send-empty").exit_code == 0
+    assert run(cfg, "users", "add", "ann@example.org", "--hour", "9").exit_code == 0
+    ann = store.get_user("ann@example.org")
+    assert (ann.show_updates, ann.send_empty, ann.hour) == (True, True, 9)
+    assert run(cfg, "users", "add", "ann@example.org", "--no-send-empty").exit_code == 0
+    assert store.get_user("ann@example.org").send_empty is False
+
+    configured = cfg.parent / "users.toml"
+    configured.write_text(cfg.read_text() + '\n[[users]]\nemail = "cy@example.org"\nshow_updates = true\n'
+                          'send_empty = true\n[[users.subscriptions]]\nname = "d"\nquery = "diffusion"\n')
+    assert run(configured, "init").exit_code == 0
+    cy = store.get_user("cy@example.org")
+    assert (cy.show_updates, cy.send_empty) == (True, True)
+
+    settings = load_settings(cfg).model_copy(update={"secret_key": SecretStr("k" * 40)})
+    with TestClient(create_app(settings, store), base_url="https://testserver") as client:  # secure cookies
+        path = signin_url(settings, store.get_user("ann@example.org")).removeprefix(settings.web.base_url)
+        csrf = re.search(r'name="csrf" value="([^"]+)"', client.get(path).text).group(1)  # type: ignore[union-attr]
+        assert client.post(path, data={"csrf": csrf}, follow_redirects=False).status_code == 303
+        form = client.get("/settings").text
+        assert re.search(r'<input type="checkbox" name="show_updates" value="on" checked>', form)
+        assert re.search(r'<input type="checkbox" name="send_empty" value="on" >', form)
+        csrf = re.search(r'name="csrf" value="([^"]+)"', form).group(1)  # type: ignore[union-attr]
+        saved = client.post("/settings", data={"csrf": csrf, "timezone": "UTC", "hour": "9", "weekday": "0",
+                                               "send_empty": "on"}, follow_redirects=False)
+        assert saved.status_code == 303
+    ann = store.get_user("ann@example.org")
+    assert (ann.show_updates, ann.send_empty) == (False, True)
+
+    # An empty digest now goes out ("No new papers"), as Ann asked.
+    store.add_subscription(ann.id, "diffusion", query="diffusion")
+    with time_machine.travel(datetime.now(UTC) + timedelta(days=1), tick=False):
+        assert run(cfg, "send", "--no-match").exit_code == 0
+    got = sorted((r.rcpt_tos[0], r.message["Subject"].split(" — ")[0]) for r in server.received)
+    assert got == [("ann@example.org", "No new papers"), ("cy@example.org", "No new papers")]
+
+
+# --- "N more" ------------------------------------------------------------------------------------------
+
+
+def test_n_more_links_to_the_private_feed_that_lists_those_papers(env: Any) -> None:
+    """Ann's alert matched 60 papers; the email shows 50 and says "10 more papers did not fit". The
+    link is her private feed of all her alerts, which lists the papers the email left out."""
+    from starlette.testclient import TestClient
+
+    from digest.web import create_app
+
+    cfg, server = env
+    with time_machine.travel(DAY1, tick=False):
+        store = open_store(cfg)
+        ann = new_user(store, "ann@example.org", timezone="UTC", hour=6)
+        sub = store.add_subscription(ann.id, "diffusion", query="diffusion")
+        ids = papers(store, 1, 60, DAY1)
+        matched(store, sub.id, ids)
+    with time_machine.travel(DAY1 + timedelta(hours=3), tick=False):
+        assert run(cfg, "send", "--no-match").exit_code == 0
+    html = html_of(server.received[0])
+    more = [a for a in lxml.html.fromstring(html).iter("a") if "more paper" in a.text_content()]
+    assert [a.text_content() for a in more] == ["10 more papers"]
+    settings = load_settings(cfg)
+    href = more[0].get("href") or ""
+    assert href == f"https://papers.example.org/feeds/{ann.feed_token}/all.atom"
+    left_out = [p for p in ids if p.removeprefix("arxiv:") not in html]
+    assert len(left_out) == 10
+    with TestClient(create_app(settings, store)) as client:
+        feed = client.get(href.removeprefix(settings.web.base_url))
+    assert feed.status_code == 200 and all(p.removeprefix("arxiv:") in feed.text for p in left_out)
+
+
+# --- command line ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("now", ["0001-01-01T07:00:00", "9999-12-31T23:00:00-05:00"])
+@pytest.mark.parametrize("command", [("send", "--dry-run"), ("preview", "ann@example.org")])
+def test_now_outside_the_years_periods_are_worked_out_for_is_a_usage_error(env: Any, command: tuple[str, ...],
+                                                                            now: str) -> None:
+    """``--now`` at the ends of the calendar (year 1, year 9999), where the period arithmetic would
+    step out of it, is a one-line usage error naming the option, like any other bad ``--now``."""
+    cfg, _ = env
+    with time_machine.travel(DAY1, tick=False):
+        store = open_store(cfg)
+        ann = new_user(store, "ann@example.org", timezone="UTC", hour=7)
+        store.add_subscription(ann.id, "diffusion", query="diffusion")
+    result = run(cfg, *command, "--now", now)
+    assert result.exit_code == 2 and "--now" in result.output and "years 2 to 9998" in result.output

@@ -23,7 +23,7 @@ def _populate(store: Store) -> None:
     store.ingest_records("arxiv", [PaperRecord(source_kind="arxiv-rss", external_id="2411.00001",
                                                arxiv_id="2411.00001", title="Diffusion models")])
     store.upsert_user("ada@example.org", name="Ada Lovelace", timezone="Europe/Berlin", hour=6, weekday=2)
-    store.add_subscription("ada@example.org", "Diffusion", query='ti:"diffusion model"~ OR au:"Ho, J."',
+    store.add_subscription("ada@example.org", "Diffusion", query='ti:"diffusion model" OR au:"Ho, J."',
                            every="weekly", channel="feed", threshold=1.5)
     store.add_subscription("ada@example.org", "Hot", kind="trending", channel="email", paused=True)
     store.add_label("ada@example.org", "generative", "arxiv:2411.00001")
@@ -31,7 +31,7 @@ def _populate(store: Store) -> None:
         store.mute_author("ada@example.org", name)
     store.upsert_user("bob@example.org")
     store.set_user_active("bob@example.org", False)
-    store.upsert_tag("rl", "reinforcement learning OR cat:cs.RL")
+    store.upsert_tag("rl", "reinforcement learning OR cat:cs.LG")
 
 
 def _snapshot(store: Store) -> dict[str, object]:

@@ -27,6 +27,7 @@ from digest.deliver.outbox import LEASE_SECONDS, MAX_ATTEMPTS, deliver_pending, 
 from digest.deliver import smtp
 from digest.deliver.smtp import SmtpTransport
 from digest.store import Store
+from digest.store.schema import UserRow
 
 T0 = datetime(2026, 11, 24, 6, 0, tzinfo=timezone.utc)
 
@@ -359,3 +360,99 @@ def test_a_failed_mark_stops_before_the_next_message_is_accepted(store: Store) -
 @hsettings(max_examples=500, deadline=None)
 def test_quoted_addresses_are_what_smtplib_would_send(address: str) -> None:
     assert smtp._quoted(address) == smtplib.quoteaddr(address)
+
+
+# --- failures of the transport, not of a message ---------------------------------------------------
+
+
+def test_a_wrong_password_keeps_every_digest_for_a_retry_and_logs_in_once(store: Store) -> None:
+    """AUTH 535 says nothing about the messages: no row fails, the run stops after one login, and the
+    row tried waits for its retry (backing off) with the reason `digest status` shows."""
+    from pydantic import SecretStr
+
+    ids = enqueue(store, 3)
+    with smtp_sink(auth={"mailer": "right"}) as (server, port):
+        s = settings_for(port, username="mailer").model_copy(update={"smtp_password": SecretStr("wrnog")})
+        run = deliver_pending(store, s, now=T0)
+        # One session: smtplib tries each mechanism the server offers (PLAIN, then LOGIN) once.
+        assert len(server.logins) == 2
+    assert (run.sent, run.retried, run.failed) == (0, 1, 0)
+    rows = {r.id: r for r in store.outbox_rows()}
+    assert collections.Counter(r.status for r in rows.values()) == {"pending": 3}
+    tried = rows[ids[0]]
+    assert tried.smtp_code == 535 and "authentication failed" in (tried.last_error or "")
+    assert tried.next_attempt is not None and tried.next_attempt >= T0 + retry_delay(1)
+    assert [p.id for p in store.outbox_summary().problems] == [ids[0]]
+    # Once the password is fixed, every digest goes out.
+    with smtp_sink(auth={"mailer": "right"}) as (server, port):
+        s = settings_for(port, username="mailer").model_copy(update={"smtp_password": SecretStr("right")})
+        assert deliver_pending(store, s, now=T0 + retry_delay(1) + timedelta(seconds=5)).sent == 3
+
+
+def test_a_refused_sender_stops_the_run_without_failing_the_rows(store: Store) -> None:
+    """MAIL FROM is the same for every message: its refusal (here 553) keeps the rows pending."""
+    enqueue(store, 3)
+    with smtp_sink() as (server, port):
+        tries: list[str] = []
+
+        async def refuse_mail(srv: object, session: object, envelope: object, address: str,
+                              options: list[str]) -> str:
+            tries.append(address)
+            return "553 5.7.1 sender not allowed to relay"
+
+        server.handle_MAIL = refuse_mail  # type: ignore[attr-defined]
+        run = deliver_pending(store, settings_for(port), now=T0)
+    assert tries == ["digest@example.org"] and (run.failed, run.retried) == (0, 1)
+    assert collections.Counter(r.status for r in store.outbox_rows()) == {"pending": 3}
+    assert any("sender refused" in (r.last_error or "") and r.smtp_code == 553 for r in store.outbox_rows())
+
+
+def test_a_server_greeting_with_554_is_tried_once_per_run(store: Store) -> None:
+    """A server that answers the connection with 554 (RFC 5321 §3.1: no SMTP service here) refuses the
+    session, not a message: one connection, and every row waits for a later run."""
+    import socket
+    import threading
+
+    enqueue(store, 3)
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    connections: list[int] = []
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            connections.append(1)
+            with conn:
+                conn.sendall(b"554 5.3.2 no service for you\r\n")
+                conn.recv(1024)
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        run = deliver_pending(store, settings_for(listener.getsockname()[1]), now=T0)
+    finally:
+        listener.close()
+    assert len(connections) == 1 and (run.failed, run.retried) == (0, 1)
+    assert collections.Counter(r.status for r in store.outbox_rows()) == {"pending": 3}
+    assert any(r.smtp_code == 554 and "refused the session" in (r.last_error or "") for r in store.outbox_rows())
+
+
+def test_an_internationalised_domain_goes_in_the_envelope_in_idna_form(store: Store) -> None:
+    """RCPT TO carries ``ann@xn--bcher-kva.example`` for ``ann@bücher.example`` (smtplib cannot send the
+    Unicode form); an address that needs SMTPUTF8 fails its own row only."""
+    store.upsert_user("ann@bücher.example")
+    bob = store.upsert_user("bob@example.org")
+    with store.write() as conn:  # stored before addresses were checked when users are added
+        conn.execute(UserRow.__table__.update().where(UserRow.id == bob.id).values(email="jürgen@example.de"))
+    for u in store.list_users():
+        store.enqueue_digest(u.id, "daily", "2026-11-24", f"<d.{u.id}@example.org>", "s", u.email,
+                             message(u.id, "2026-11-24"), [], 0, 1, now=T0)
+    with smtp_sink() as (server, port):
+        run = deliver_pending(store, settings_for(port), now=T0)
+        assert [r.rcpt_tos for r in server.received] == [["ann@xn--bcher-kva.example"]]
+    assert (run.sent, run.failed) == (1, 1)
+    failed = next(r for r in store.outbox_rows() if r.status == "failed")
+    assert failed.recipient == "jürgen@example.de" and "SMTPUTF8" in (failed.last_error or "")

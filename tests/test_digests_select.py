@@ -168,6 +168,23 @@ def test_source_status_wording() -> None:
         "cs.LG feed looked stale; retrying", "arXiv did not announce today", "e failed: boom line two")
 
 
+def test_a_failed_feed_is_named_with_a_short_reason_and_never_a_url() -> None:
+    """A fetch error starts with the URL fetched, and a private feed's URL carries its access key:
+    the status line every recipient reads names the feed and what went wrong, without any URL."""
+    url = "https://lab.example.org/papers.rss?key=s3cr3t"
+
+    def failed(error: str) -> str:
+        state = FeedState(name="lab", kind="rss", url=url, interval_seconds=3600, health="error", last_error=error)
+        [line] = source_status([state])
+        assert "s3cr3t" not in line and "://" not in line
+        return line
+
+    assert failed(f"{url}: HTTP 500 after 1 attempt(s)") == "lab failed: HTTP 500 after 1 attempt(s)"
+    assert failed(f"{url}: redirect to https://login.example.org/?next=x refused") == "lab failed: redirect to refused"
+    assert failed("https://token@lab.example.org/x.rss: timed out") == "lab failed: timed out"
+    assert failed(url) == "lab failed: the feed could not be fetched"
+
+
 _AID, _PREPRINT_DOI = "2405.01234", "10.1101/2024.05.01.590001"
 _TITLE, _AUTHORS = "Sparse Mixture Models for Efficient Language Modeling", ("Alice Johnson", "Bob Keller")
 

@@ -127,6 +127,11 @@ def test_500_papers_fit_the_gmail_budget_and_the_rest_is_n_more() -> None:
     assert r.more_count == 500 - shown + 5
     assert f"{r.more_count} more papers" in r.html and f"{r.more_count} more papers" in r.text
     assert r.subject.startswith("505 new papers")
+    # "N more" leads to where those papers are: the user's private feed of all their alerts.
+    feed = "https://digest.example.org/feeds/feedtok123/all.atom"
+    more = [a for a in q(lxml.html.fromstring(r.html), "a.more-link")]
+    assert [a.get("href") for a in more] == [feed]
+    assert f"{r.more_count} more papers did not fit in this email; they are in your private feed: {feed}" in r.text
     # The best-scored papers stay (scores fall with i), in order, and the text part has the same ones.
     assert r.paper_ids == tuple(f"arxiv:2411.{i:05d}" for i in range(shown))
     titles_html = [a.text_content() for a in q(lxml.html.fromstring(r.html), "a.paper-title")]

@@ -113,6 +113,20 @@ def test_refuses_values_that_cannot_be_made_safe() -> None:
         _build(date=datetime(2026, 11, 24))
 
 
+def test_addresses_carry_an_internationalised_domain_in_idna_form_and_refuse_smtputf8() -> None:
+    """The To header (and the SMTP envelope, through the same function) writes ``bücher.example`` as
+    its IDNA A-label; a non-ASCII local part needs SMTPUTF8 (RFC 6531), which digest does not use."""
+    assert M.ascii_address("ann@Bücher.example") == "ann@xn--bcher-kva.example"
+    assert M.ascii_address("ann@example.org") == "ann@example.org"
+    assert _parse(_build(recipient=("Ann", "ann@bücher.example")))["To"].addresses[0].addr_spec == \
+        "ann@xn--bcher-kva.example"
+    for address in ("jürgen@example.de", "ann@exa mple.org", "ann@"):
+        with pytest.raises(ValueError):
+            M.ascii_address(address)
+    with pytest.raises(ValueError, match="To: address 'jürgen@example.de' needs SMTPUTF8"):
+        _build(recipient=("Jürgen", "jürgen@example.de"))
+
+
 def test_plain_names_with_specials_are_quoted() -> None:
     msg = _parse(_build(recipient=('Dr. A. "Ace" Smith', "ace@example.org")))
     assert msg["To"].addresses[0].display_name == 'Dr. A. "Ace" Smith'

@@ -29,13 +29,20 @@ def two_subs(store: Store) -> tuple[int, int]:
 
 
 def test_save_matches_is_idempotent_and_keeps_best(store: Store, two_subs: tuple[int, int]) -> None:
+    """A match keeps its best score and explanation, and moves to the newest event of its paper
+    (a new version scoring lower still reaches the digests); saving the same rows again changes nothing."""
     s1, s2 = two_subs
     rows = [NewMatch(s1, "arxiv:2501.00001", 3.0, {"clauses": ["a"]}, 5),
             NewMatch(s1, "arxiv:2501.00002", 1.5, {}, 6),
             NewMatch(s2, "arxiv:2501.00001", 2.0, {}, 5)]
     assert store.save_matches(rows) == 3
     assert store.save_matches(rows) == 0
-    assert store.save_matches([NewMatch(s1, "arxiv:2501.00001", 1.0, {"clauses": ["worse"]}, 9)]) == 0
+    worse = [NewMatch(s1, "arxiv:2501.00001", 1.0, {"clauses": ["worse"]}, 9)]
+    assert store.save_matches(worse) == 1
+    assert store.save_matches(worse) == 0
+    moved = store.matches(subscription=s1, since_seq=8)
+    assert [(m.score, m.seq, m.explanation) for m in moved] == [(3.0, 9, {"clauses": ["a"]})]
+    assert store.save_matches(rows) == 0  # an older event does not move it back
     assert store.save_matches([NewMatch(s1, "arxiv:2501.00001", 4.0, {"clauses": ["better"]}, 9)]) == 1
     got = store.matches(subscription=s1)
     assert [(m.paper_id, m.score, m.seq) for m in got] == [("arxiv:2501.00002", 1.5, 6), ("arxiv:2501.00001", 4.0, 9)]

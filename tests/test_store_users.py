@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 import pytest
 
 from digest.config import SubscriptionSettings, TagSettings, UserSettings
-from digest.errors import NotFoundError
+from digest.errors import ConflictError, NotFoundError
 from digest.store import Store
 from digest.store.schema import PaperRow
 
@@ -58,8 +58,10 @@ def test_subscriptions_crud(store: Store) -> None:
     assert (s.user_email, s.kind, s.every, s.channel, s.threshold) == ("a@example.org", "query", "weekly", "feed", 2.5)
     assert store.get_subscription("a@example.org/diffusion") == s == store.get_subscription(s.id)
     assert store.get_subscription(str(s.id)) == s
-    # Same name again replaces the query, keeps the id.
-    s2 = store.add_subscription(u.id, "diffusion", query="score matching")
+    # Same name again is refused, unless replacing (config, import): that keeps the id.
+    with pytest.raises(ConflictError, match="already has a subscription named 'diffusion'"):
+        store.add_subscription(u.id, "diffusion", query="score matching")
+    s2 = store.add_subscription(u.id, "diffusion", query="score matching", replace=True)
     assert s2.id == s.id and s2.query == "score matching" and s2.every == "daily"
     paused = store.update_subscription(s.id, paused=True, threshold=None)
     assert paused.paused and paused.threshold is None

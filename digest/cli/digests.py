@@ -14,6 +14,8 @@ from digest.store.base import utcnow
 
 
 def _parse_now(value: str | None) -> datetime:
+    from digest.digests.periods import check_instant
+
     if not value:
         return utcnow()
     try:
@@ -22,7 +24,12 @@ def _parse_now(value: str | None) -> datetime:
         raise click.BadParameter(f"{value!r} is not an ISO 8601 time such as 2026-11-24T07:00:00+01:00",
                                  param_hint="--now") from None
     # A time without an offset is read as UTC, never as the machine's local time.
-    return parsed.replace(tzinfo=timezone.utc) if parsed.tzinfo is None else parsed
+    parsed = parsed.replace(tzinfo=timezone.utc) if parsed.tzinfo is None else parsed
+    try:
+        check_instant(parsed)  # the period arithmetic steps back days and weeks from it
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--now") from None
+    return parsed
 
 
 @cli.command()
@@ -46,13 +53,14 @@ def send(ctx: Context, dry_run: bool, now_text: str | None, no_match: bool, as_j
                    "matched": report.matched})
         return
     for p in report.planned:
-        what = p.subject or ("empty: not sent" if p.outcome == "empty" else "")
+        what = p.error or p.subject or ("empty: not sent" if p.outcome == "empty" else "")
         click.echo(f"{p.outcome:8} {p.period:6} {p.period_key:10} {p.user_email}  {p.papers} papers  {what}".rstrip())
     if dry_run:
         click.echo(f"dry run: {len(report.planned)} digest(s) due at {now.isoformat()}; nothing recorded or sent")
         return
+    failed = report.count("failed")
     click.echo(f"{report.count('enqueued')} digest(s) queued, {report.count('empty')} empty, "
-               f"{report.count('already')} already done")
+               f"{report.count('already')} already done" + (f", {failed} could not be built" if failed else ""))
     run = report.delivery
     if run is not None:
         click.echo(f"delivered {run.sent}, retrying {run.retried}, failed {run.failed}")

@@ -12,7 +12,7 @@ import click
 
 from digest.cli.app import Context, cli, echo_json, pass_ctx, progress_bar
 from digest.cli.tables import print_table
-from digest.errors import QueryError
+from digest.errors import DigestError, NotFoundError
 from digest.models import Paper
 
 _SPARKS = "▁▂▃▄▅▆▇█"
@@ -59,20 +59,32 @@ def users() -> None:
 @users.command("add")
 @click.argument("email")
 @click.option("--name", default=None)
-@click.option("--timezone", default="UTC", show_default=True, help="IANA time zone of the digest hour.")
-@click.option("--hour", type=click.IntRange(0, 23), default=7, show_default=True, help="Local hour of the daily digest.")
-@click.option("--weekday", type=click.IntRange(0, 6), default=0, show_default=True, help="Weekly digest day (0 = Monday).")
+@click.option("--timezone", default=None, help="IANA time zone of the digest hour.  [default: UTC]")
+@click.option("--hour", type=click.IntRange(0, 23), default=None, help="Local hour of the daily digest.  [default: 7]")
+@click.option("--weekday", type=click.IntRange(0, 6), default=None, help="Weekly digest day (0 = Monday).  [default: 0]")
+@click.option("--show-updates/--no-show-updates", default=None,
+              help='An "Updated" section for new versions of papers already sent.  [default: off]')
+@click.option("--send-empty/--no-send-empty", default=None,
+              help="Send a digest also when no new paper matched.  [default: off]")
 @pass_ctx
-def users_add(ctx: Context, email: str, name: str | None, timezone: str, hour: int, weekday: int) -> None:
-    """Add a user, or update the name and schedule of an existing one."""
+def users_add(ctx: Context, email: str, name: str | None, timezone: str | None, hour: int | None,
+              weekday: int | None, show_updates: bool | None, send_empty: bool | None) -> None:
+    """Add a user, or change what the options give of an existing one (the rest stays as it was)."""
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
     try:
-        ZoneInfo(timezone)
+        known = ctx.store.get_user(email)
+        kept: dict[str, Any] = {"name": known.name, "timezone": known.timezone, "hour": known.hour, "weekday": known.weekday}
+    except NotFoundError:
+        kept = {"name": None, "timezone": "UTC", "hour": 7, "weekday": 0}
+    given = {"name": name, "timezone": timezone, "hour": hour, "weekday": weekday}
+    values = {key: kept[key] if value is None else value for key, value in given.items()}
+    try:
+        ZoneInfo(str(values["timezone"]))
     except (ZoneInfoNotFoundError, ValueError):
         raise click.BadParameter(f"unknown IANA time zone {timezone!r}", param_hint="--timezone") from None
     try:
-        user = ctx.store.upsert_user(email, name=name, timezone=timezone, hour=hour, weekday=weekday)
+        user = ctx.store.upsert_user(email, **values, show_updates=show_updates, send_empty=send_empty)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="EMAIL") from None
     click.echo(f"user {user.email} (id {user.id}): digest at {user.hour:02d}:00 {user.timezone}")
@@ -124,7 +136,7 @@ def subscribe(ctx: Context, user: str, query: str | None, name: str, every: str,
         sub = save(ctx.store, user, name, query=query, tag=tag, user_tag=user_tag, trending=trending, every=every,
                    channel=channel, threshold=threshold)
     except ValueError as exc:
-        if isinstance(exc, QueryError):
+        if isinstance(exc, DigestError):  # a query error (with its caret), a name already taken
             raise
         raise click.UsageError(str(exc)) from None
     what = {"query": f"query {sub.query!r}", "tag": f"tag {sub.query!r}", "user-tag": f"papers like your {sub.query!r}",
@@ -154,10 +166,13 @@ def query() -> None:
 @click.argument("text")
 @pass_ctx
 def query_check(ctx: Context, text: str) -> None:
-    """Exit 0 and print the query as understood, or the error with its column (exit 2)."""
-    from digest.match.saved import render
+    """Exit 0 and print the query as understood, or the error with its column (exit 2): the same
+    checks as saving a subscription (a query of stop words or of exclusions alone is refused)."""
+    from digest.match.saved import check_query, render
 
-    click.echo(f"ok: {render(text)}")
+    understood = render(text)
+    check_query(ctx.store, text, feeds=[f.name for f in ctx.settings.feeds])
+    click.echo(f"ok: {understood}")
 
 
 @query.command("test")
@@ -280,6 +295,8 @@ def tag() -> None:
 @pass_ctx
 def tag_add(ctx: Context, user: str, name: str, paper_id: str, not_relevant: bool) -> None:
     """Label PAPER_ID with USER's tag NAME ("more like this", or --not-relevant)."""
+    if not name.strip():
+        raise click.BadParameter("a tag needs a name", param_hint="NAME")
     paper = ctx.store.get_paper(paper_id)
     ctx.store.add_label(user, name, paper.id, -1 if not_relevant else 1)
     what = "not relevant for" if not_relevant else "tagged"

@@ -142,7 +142,7 @@ def import_cmd(ctx: Context, file: str, as_json: bool) -> None:
     """Read a file written by `digest export` (idempotent: upserts by email, name and key)."""
     from digest.portable import import_data, loads
 
-    counts = import_data(ctx.store, loads(Path(file).read_text(encoding="utf-8"), path=file))
+    counts = import_data(ctx.store, loads(Path(file).read_text(encoding="utf-8"), path=file), path=file)
     if as_json:
         echo_json(counts)
     else:

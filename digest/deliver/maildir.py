@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
-from digest.errors import DeliveryError
+from digest.errors import DeliveryError, TransportError
 from digest.store.outbox import OutboxItem
 
 
@@ -38,7 +38,7 @@ class MaildirTransport:
         """Write the message; returns its Maildir key. ``before_commit`` runs first: a file appears
         in ``new/`` at once, so there is no later point to run it at."""
         if item.message is None:
-            raise DeliveryError(item.id, "outbox row has no message bytes")
+            raise DeliveryError(item.id, "outbox row has no message bytes", permanent=True)
         if before_commit is not None:
             before_commit()
         try:
@@ -46,8 +46,9 @@ class MaildirTransport:
                 self._box = mailbox.Maildir(self.path, factory=None, create=True)
             return self._box.add(item.message)
         except OSError as exc:
-            # A full disk or a permission problem may clear up; the outbox retries with backoff.
-            raise DeliveryError(item.id, f"maildir {self.path}: {exc.strerror or exc}") from None
+            # A full disk or a permission problem is the Maildir's, not this message's, and may clear
+            # up: the outbox keeps the row for a retry with backoff and stops the run.
+            raise TransportError(item.id, f"maildir {self.path}: {exc.strerror or exc}") from None
 
     def close(self) -> None:
         if self._box is not None:

@@ -9,6 +9,13 @@ previous one is written, and a process that dies at any point leaves at most one
 unmarked. Retries back off exponentially (1 min, 2, 4 ... capped at 6 h); after
 :data:`MAX_ATTEMPTS` transient failures a row is marked failed, like an RFC 5321 5yz reply at once.
 
+A failure of the transport rather than of the message (:class:`~digest.errors.TransportError`: the
+server unreachable, a 554 greeting, a wrong password, a refused sender, a Maildir that cannot be
+written) fails no row, whatever its reply code: the row tried waits for its next attempt (backing
+off, never given up: the operator has to fix the cause, and `digest status` shows it) and the run
+stops, handing the rows it did not try back at once. So a wrong password costs one login per run,
+not one per user, and every digest goes out once it is fixed.
+
 A large run delivers while it is still enqueueing: :class:`BackgroundDelivery` runs
 :func:`deliver_pending` in child processes (one SMTP connection each) that drain the outbox as rows
 are committed. A thread would not do: it shares the GIL with the rendering and waits up to the
@@ -34,7 +41,7 @@ from types import TracebackType
 from typing import Any, Protocol
 
 from digest.config import Settings
-from digest.errors import DeliveryError
+from digest.errors import DeliveryError, TransportError
 from digest.store.outbox import OutboxItem
 
 log = logging.getLogger(__name__)
@@ -160,7 +167,7 @@ def deliver_pending(store: Any, settings: Settings, *, now: datetime, limit: int
                         store.release_claims([i.id for i in items[n + 1:]], owner)
                         raise
                     if not reachable:
-                        # The server (or the disk) is not answering: every other row would fail the same
+                        # The transport failed (see the module doc): every other row would fail the same
                         # way and burn an attempt; leave them for the next run.
                         store.release_claims([i.id for i in items[n + 1:]], owner)
                         return run
@@ -171,7 +178,7 @@ def deliver_pending(store: Any, settings: Settings, *, now: datetime, limit: int
 
 def _deliver_one(store: Any, transport: Transport, item: OutboxItem, clock: Callable[[], datetime],
                  run: DeliveryRun, accepted: _Accepted) -> bool:
-    """Send one row and record the outcome; False when the transport itself is unreachable.
+    """Send one row and record the outcome; False when the transport itself failed (TransportError).
 
     The previous message, if the transport accepted it, is marked sent while this one is being
     handed over (``before_commit``), or at the latest before this one's failure is recorded."""
@@ -180,6 +187,11 @@ def _deliver_one(store: Any, transport: Transport, item: OutboxItem, clock: Call
     except DeliveryError as exc:
         accepted.settle()
         run.errors.append(str(exc))
+        if isinstance(exc, TransportError):
+            store.mark_retry(item.id, exc.reason, exc.smtp_code, clock() + retry_delay(item.attempts))
+            run.retried += 1
+            log.warning("outbox #%s to user %s: delivery stopped, will be retried: %s", item.id, item.user_id, exc)
+            return False
         if exc.permanent:
             store.mark_failed(item.id, exc.reason, exc.smtp_code)
             run.failed += 1
@@ -192,7 +204,7 @@ def _deliver_one(store: Any, transport: Transport, item: OutboxItem, clock: Call
             store.mark_retry(item.id, exc.reason, exc.smtp_code, clock() + retry_delay(item.attempts))
             run.retried += 1
             log.info("outbox #%s to user %s will be retried: %s", item.id, item.user_id, exc)
-        return exc.smtp_code is not None
+        return True
     accepted.hold(item.id, clock())
     return True
 

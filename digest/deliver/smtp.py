@@ -2,8 +2,16 @@
 
 The outbox stores each digest as a complete RFC 5322 message; this module hands those bytes to the
 server unchanged (same Message-ID on a resend) and classifies the outcome by RFC 5321 §4.2.1 reply
-codes: 2yz delivered, 4yz transient (retry later), 5yz permanent (mark failed). A dropped connection
-or a network error is transient, and the next message opens a fresh connection.
+codes: 2yz delivered, 4yz transient (retry later), 5yz permanent (mark failed). A refusal that is not
+about the message is a :class:`~digest.errors.TransportError` whatever its code: the session could
+not be opened (a 554 greeting, a failed STARTTLS, AUTH 535), the sender was refused (it is the same
+for every message), the server is closing (421, RFC 5321 §3.8) or the connection broke. The outbox
+then keeps the row for a later try and stops the run, instead of failing every row or logging in
+once per message; the next message opens a fresh connection.
+
+The envelope carries the recipient's domain in IDNA form (``ann@xn--bcher-kva.example``), as the To
+header does (:func:`digest.render.message.ascii_address`); an address that cannot be written so (a
+non-ASCII local part needs SMTPUTF8, RFC 6531, which digest does not use) fails its own row only.
 
 One connection serves many messages: a TLS handshake and AUTH per message would cost more than the
 message itself (the delivery benchmark sends 10,000 in one session). A message's end mark (the final
@@ -31,8 +39,8 @@ from collections.abc import Callable
 from types import TracebackType
 
 from digest.config import Settings
-from digest.errors import DeliveryError
-from digest.render.message import seven_bit
+from digest.errors import DeliveryError, TransportError
+from digest.render.message import ascii_address, seven_bit
 from digest.store.outbox import OutboxItem
 
 
@@ -47,6 +55,13 @@ _PLAIN_ADDRESS = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%
 def _quoted(address: str) -> str:
     """``smtplib.quoteaddr(address)``, without its parser for a plain address."""
     return f"<{address}>" if _PLAIN_ADDRESS.fullmatch(address) else smtplib.quoteaddr(address)
+
+
+def _envelope_address(address: str) -> str:
+    """``address`` as MAIL FROM and RCPT TO carry it: an ASCII one as it is, an internationalised
+    domain in IDNA form (smtplib sends commands as ASCII and would raise UnicodeEncodeError).
+    ValueError for an address that needs SMTPUTF8."""
+    return address if address.isascii() else ascii_address(address)
 
 
 def _stuffed(message: bytes) -> bytes:
@@ -175,10 +190,21 @@ class SmtpTransport:
         delivered, and its exception propagates unchanged.
         """
         if item.message is None:
-            raise DeliveryError(item.id, "outbox row has no message bytes")
+            raise DeliveryError(item.id, "outbox row has no message bytes", permanent=True)
         try:
-            if self._conn is None:
+            sender = _envelope_address(self.sender)
+        except ValueError as exc:  # the same for every message: the transport's problem
+            raise TransportError(item.id, f"[smtp] from: {exc}") from None
+        try:
+            recipient = _envelope_address(item.recipient)
+        except ValueError as exc:
+            raise DeliveryError(item.id, f"not sent: {exc}", permanent=True) from None
+        if self._conn is None:
+            try:
                 self._conn = self._connect()
+            except (smtplib.SMTPException, OSError) as exc:
+                raise self._failure(item, exc, session=True) from None
+        try:
             conn = self._conn
             message = item.message
             options: list[str] = []
@@ -187,7 +213,7 @@ class SmtpTransport:
                     options.append("BODY=8BITMIME")
                 else:
                     message = seven_bit(message)
-            _open_transaction(conn, self.sender, item.recipient, message, options)
+            _open_transaction(conn, sender, recipient, message, options)
         except (smtplib.SMTPException, OSError) as exc:
             raise self._failure(item, exc) from None
         if before_commit is not None:
@@ -201,19 +227,32 @@ class SmtpTransport:
         except (smtplib.SMTPException, OSError) as exc:
             raise self._failure(item, exc) from None
 
-    def _failure(self, item: OutboxItem, exc: smtplib.SMTPException | OSError) -> DeliveryError:
-        """The DeliveryError for a refusal or a connection problem; drops a connection that is gone."""
+    def _failure(self, item: OutboxItem, exc: smtplib.SMTPException | OSError, *,
+                 session: bool = False) -> DeliveryError:
+        """The DeliveryError for a refusal or a connection problem; drops a connection that is gone.
+
+        A TransportError when the trouble is not this message's (see the module doc): ``session``
+        (opening the session failed), a refused sender (but for 552, which answers MAIL FROM with
+        this message's SIZE, RFC 1870 §6.1), 421, or no reply at all.
+        """
+        code: int | None
+        text: bytes | str
         if isinstance(exc, smtplib.SMTPRecipientsRefused):
             code, text = next(iter(exc.recipients.values()), (None, b""))
-            return DeliveryError(item.id, f"recipient refused: {_text(text)}", smtp_code=code)
-        if isinstance(exc, smtplib.SMTPResponseException):
+            what = "recipient refused"
+        elif isinstance(exc, smtplib.SMTPResponseException):
+            code, text = exc.smtp_code, exc.smtp_error
+            what = _REFUSED.get(type(exc), "refused")
+        else:
+            self._drop()
+            return TransportError(item.id, f"connection problem: {type(exc).__name__}: {exc}"[:300])
+        if code == 421 or code is None or not (400 <= code < 600):
             # The transaction was reset after a refusal; 421 means the server is closing.
-            if exc.smtp_code == 421 or not (400 <= exc.smtp_code < 600):
-                self._drop()
-            what = "authentication failed" if isinstance(exc, smtplib.SMTPAuthenticationError) else "refused"
-            return DeliveryError(item.id, f"{what}: {_text(exc.smtp_error)}", smtp_code=exc.smtp_code)
-        self._drop()
-        return DeliveryError(item.id, f"connection problem: {type(exc).__name__}: {exc}"[:300])
+            self._drop()
+        reason = f"{what}: {_text(text)}"
+        if session or code == 421 or (isinstance(exc, smtplib.SMTPSenderRefused) and code != 552):
+            return TransportError(item.id, reason, smtp_code=code)
+        return DeliveryError(item.id, reason, smtp_code=code)
 
     def _drop(self) -> None:
         if self._conn is not None:
@@ -229,6 +268,15 @@ class SmtpTransport:
             finally:
                 _quietly_close(self._conn)
                 self._conn = None
+
+
+#: How a refusal is described, by the smtplib exception that carries it.
+_REFUSED: dict[type[smtplib.SMTPResponseException], str] = {
+    smtplib.SMTPConnectError: "server refused the session",
+    smtplib.SMTPHeloError: "server refused EHLO/HELO",
+    smtplib.SMTPAuthenticationError: "authentication failed (check [smtp] username and DIGEST_SMTP_PASSWORD)",
+    smtplib.SMTPSenderRefused: "sender refused (check [smtp] from)",
+}
 
 
 def _quietly_close(conn: smtplib.SMTP) -> None:

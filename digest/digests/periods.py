@@ -15,7 +15,7 @@ instant one hour later in wall-clock terms (03:30 EDT); a wall time that occurs 
 its first occurrence. The key is the local date either way, so the digest is sent once.
 
 Public: :class:`DuePeriod`, :func:`due_periods`, :func:`period_for`, :func:`scheduled_at`,
-:func:`period_key`, :data:`PERIODS`.
+:func:`period_key`, :func:`check_instant`, :data:`PERIODS`, :data:`EARLIEST`, :data:`LATEST`.
 """
 
 from __future__ import annotations
@@ -27,6 +27,20 @@ from zoneinfo import ZoneInfo
 from digest.models import User
 
 PERIODS = ("daily", "weekly")
+#: The instants periods can be worked out for: a period reaches back up to three weeks from ``now``
+#: and a time zone shifts it by up to a day, which years 1 and 9999 (the ends of ``datetime``) leave
+#: no room for.
+EARLIEST = datetime(2, 1, 1, tzinfo=timezone.utc)
+LATEST = datetime(9998, 12, 31, tzinfo=timezone.utc)
+
+
+def check_instant(now: datetime) -> None:
+    """ValueError unless ``now`` is an aware time between :data:`EARLIEST` and :data:`LATEST`."""
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    if not EARLIEST <= now <= LATEST:
+        raise ValueError(f"{now.isoformat()} is outside the years {EARLIEST.year} to {LATEST.year} "
+                         "that digest periods are worked out for")
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,8 +79,7 @@ def _send_day(period: str, local_today: date, weekday: int, back: int) -> date:
 
 def period_for(user: User, period: str, now: datetime) -> DuePeriod:
     """The latest period of ``user`` whose send instant is at or before ``now``."""
-    if now.tzinfo is None:
-        raise ValueError("now must be timezone-aware")
+    check_instant(now)
     if period not in PERIODS:
         raise ValueError(f"period {period!r} is not one of {', '.join(PERIODS)}")
     zone = ZoneInfo(user.timezone)

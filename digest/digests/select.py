@@ -9,23 +9,27 @@ the digest and moves the watermark in one transaction (:meth:`digest.store.Store
 Rules, in order:
 
 - one item per paper, carrying every subscription that matched it (reasons, best first);
-- papers the user was already sent are dropped, except a newer version of one, which goes to an
-  "Updated" section when the user asked for updates (``show_updates``; off by default);
+- papers the user was already sent (or that an earlier digest of the same run takes) are dropped,
+  except a newer version of one, which goes to an "Updated" section when the user asked for updates
+  (``show_updates``; off by default); a new version's match moves to its event's ingest sequence
+  (:meth:`digest.store.Store.save_matches`), so it is above the watermark even when it scores the same;
 - papers by a muted author are dropped;
 - rank: the best match score, lifted by the paper's trending score (:func:`trending.blend`);
 - sections: "Trending in your topics" (matched papers that are trending, when blending), one
   section per subscription or tag (a paper sits in the section of its best reason), "Trending today"
   for a subscription of kind ``trending``, then "Updated";
-- at most ``max_items`` items; the rest is counted in ``more_count`` ("N more" links to the feed/web)
+- at most ``max_items`` items; the rest is counted in ``more_count`` ("N more" links to the user's feed)
   and the renderer may move more there to stay under Gmail's clip;
-- source status lines from feed health ("arXiv did not announce today").
+- source status lines from feed health ("arXiv did not announce today", "lab-papers failed: HTTP
+  500"): a failed feed is named with a short reason, never with a URL from its error text.
 
 Public: :func:`build_digest`, :func:`source_status`, :data:`MAX_ITEMS`, :data:`MATCH_WATERMARK`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -43,6 +47,9 @@ TRENDING_IN_TOPICS = 5
 #: Papers in a "Trending today" section (subscription kind "trending").
 TRENDING_TODAY = 10
 _QUERY_KINDS = ("query", "tag", "user-tag")
+#: Any absolute URL (RFC 3986 scheme, "://", up to the next space) in a feed's error text.
+_URL = re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]*://\S*")
+_REASON_CHARS = 120
 _CHANNELS = {"email": ("email", "both"), "feed": ("feed", "both")}
 
 
@@ -74,9 +81,19 @@ def source_status(states: Iterable[FeedState]) -> tuple[str, ...]:
         elif s.health == "stale":
             lines[f"{s.name} feed looked stale; retrying"] = None
         elif s.health == "error":
-            reason = " ".join((s.last_error or "unknown error").split())[:160]
-            lines[f"{s.name} failed: {reason}"] = None
+            lines[f"{s.name} failed: {_short_reason(s.last_error, s.url)}"] = None
     return tuple(lines)
+
+
+def _short_reason(error: str | None, feed_url: str | None) -> str:
+    """A feed's last error as every recipient may read it: without any URL. A fetch error starts
+    with the URL fetched, and a private feed's URL carries its access key (``?key=...``, a token
+    as user name); `digest status` shows the operator the whole text."""
+    text = error or ""
+    if feed_url:
+        text = text.replace(feed_url, " ")
+    text = " ".join(_URL.sub(" ", text).split()).strip(" :;,-")
+    return text[:_REASON_CHARS].rstrip() or "the feed could not be fetched"
 
 
 def _collect(matches: Iterable[Any], subs: dict[int, Subscription]) -> dict[str, _Candidate]:
@@ -114,14 +131,16 @@ def build_digest(store: Any, user: User, period: str, period_key: str, *, now: d
                  start: datetime | None = None, end: datetime | None = None,
                  max_items: int = MAX_ITEMS, channel: str = "email",
                  subscriptions: list[Subscription] | None = None, status: tuple[str, ...] | None = None,
-                 match_seq: int | None = None) -> Digest:
+                 match_seq: int | None = None, sent_in_run: Mapping[str, int | None] | None = None) -> Digest:
     """The digest ``user`` would get for ``period``/``period_key`` now. Reads only; changes nothing.
 
     ``include_updates`` None follows ``user.show_updates``. ``start``/``end`` are the period's send
     instants (:class:`digest.digests.periods.DuePeriod`); they default to the day or week before ``now``.
     A send run that builds many digests passes what is the same for all of them: the user's
     ``subscriptions`` (all of them; filtered here), the source ``status`` lines and the matcher's
-    watermark ``match_seq``.
+    watermark ``match_seq``; and ``sent_in_run``, the papers (id -> version) that digests built
+    earlier in the run took for this user and that are not recorded yet: they count as sent, so a
+    paper matched by a daily and a weekly alert goes in the first digest built only.
     """
     if channel not in _CHANNELS:
         raise ValueError(f"channel {channel!r} is not email or feed")
@@ -151,6 +170,8 @@ def build_digest(store: Any, user: User, period: str, period_key: str, *, now: d
 
     papers = store.papers_by_ids(list(candidates))
     sent = store.sent_versions(user.id, [*candidates, *(p.id for p, _ in hot)])
+    if sent_in_run:
+        sent.update(sent_in_run)
     muted = store.muted_authors(user.id)
     t_scores = trending.trending_scores(store, papers.values(), now=now) if trending_blend and papers else {}
 

@@ -17,6 +17,14 @@ at all (no matching, no outbox row, no watermark): it reports what the stored ma
 An empty digest is not sent unless the user asked for it (``send_empty``); its period is still
 recorded (status "empty") so it is not reconsidered until the next period.
 
+Each paper goes to a user once: a paper matched by a daily and a weekly alert of one user, both due
+in the same run, goes in the digest built first; the second is built knowing what the first took
+(``sent_in_run`` of :func:`build_digest`), since neither is recorded before the batch is.
+
+One recipient whose message cannot be built (an address that needs SMTPUTF8, a domain that is no
+domain name) stops no one else: that digest is recorded "failed" with the reason (`digest status`)
+and its watermark stays, so nothing is lost once the cause is fixed.
+
 Public: :class:`SendReport`, :class:`Planned`, :func:`send_due`, :func:`render_digest`,
 :func:`message_bytes`, :func:`outbox_row`, :func:`preview`, :data:`ENQUEUE_BATCH`, :data:`BACKGROUND_FROM`.
 """
@@ -57,9 +65,11 @@ class Planned:
     period_key: str
     papers: int
     subject: str
-    #: enqueued | empty | already | dry-run
+    #: enqueued | empty | failed | already | dry-run
     outcome: str
     outbox_id: int | None = None
+    #: why the message could not be built (outcome "failed")
+    error: str | None = None
 
 
 @dataclass
@@ -102,13 +112,22 @@ def outbox_row(digest: Digest, user: User, settings: Settings, *, now: datetime,
                cache: RenderCache | None = None) -> tuple[Planned, Enqueue]:
     """Render ``digest`` and build what :meth:`~digest.store.Store.enqueue_digests` records for it.
 
-    An empty digest the user did not ask for gets a row without a message (status "empty")."""
+    An empty digest the user did not ask for gets a row without a message (status "empty"). A
+    message that cannot be built (:func:`digest.render.message.build_message` refuses a value) gets
+    a "failed" row with the reason and no papers, leaving the watermark where it was."""
     if not digest.items and not user.send_empty:
         return (Planned(user.email, digest.period, digest.period_key, 0, "", "empty"),
                 Enqueue(user.id, digest.period, digest.period_key, "", "", user.email, None, (),
                         digest.seq_from, digest.seq_to))
-    rendered = render_digest(digest, user, settings, cache=cache)
-    message_id, data = message_bytes(digest, rendered, user, settings, now=now)
+    try:
+        rendered = render_digest(digest, user, settings, cache=cache)
+        message_id, data = message_bytes(digest, rendered, user, settings, now=now)
+    except ValueError as exc:
+        reason = f"not built: {exc}"
+        log.warning("digest %s %s for %s %s", digest.period, digest.period_key, user.email, reason)
+        return (Planned(user.email, digest.period, digest.period_key, 0, "", "failed", error=reason),
+                Enqueue(user.id, digest.period, digest.period_key, "", "", user.email, None, (),
+                        digest.seq_from, digest.seq_from, error=reason))
     versions = {i.paper.id: i.paper.version for i in digest.items}
     ids = rendered.paper_ids
     return (Planned(user.email, digest.period, digest.period_key, len(ids) + rendered.more_count, rendered.subject,
@@ -121,12 +140,36 @@ def _build(store: Any, user: User, due: DuePeriod, now: datetime, context: dict[
     return build_digest(store, user, due.period, due.key, now=now, start=due.start, end=due.end, **context)
 
 
+class _RunPicks:
+    """The papers (id -> version) each digest built so far in this run sends, per user and period:
+    none is recorded in ``sent_papers`` before its batch is, and a user's other digest of the run
+    must not send them again."""
+
+    def __init__(self) -> None:
+        self._picks: dict[int, dict[str, dict[str, int | None]]] = defaultdict(dict)
+
+    def note(self, digest: Digest, paper_ids: tuple[str, ...]) -> None:
+        # Replaces what an earlier build of the same digest took (it is built again when another
+        # run moved its watermark).
+        versions = {i.paper.id: i.paper.version for i in digest.items}
+        self._picks[digest.user_id][digest.period] = {pid: versions.get(pid) for pid in paper_ids}
+
+    def of_others(self, user_id: int, period: str) -> dict[str, int | None]:
+        """What the user's digests of the run for other periods take."""
+        taken: dict[str, int | None] = {}
+        for other, papers in self._picks[user_id].items():
+            if other != period:
+                taken.update(papers)
+        return taken
+
+
 def _dry_run(store: Any, settings: Settings, user: User, due: DuePeriod, *, now: datetime, cache: RenderCache,
-             context: dict[str, Any]) -> Planned:
+             context: dict[str, Any], picks: _RunPicks) -> Planned:
     digest = _build(store, user, due, now, context)
     if not digest.items and not user.send_empty:
         return Planned(user.email, due.period, due.key, 0, "", "dry-run")
     rendered = render_digest(digest, user, settings, cache=cache)
+    picks.note(digest, rendered.paper_ids)
     return Planned(user.email, due.period, due.key, len(rendered.paper_ids) + rendered.more_count, rendered.subject,
                    "dry-run")
 
@@ -141,12 +184,14 @@ def _settle(store: Any, planned: Planned, oid: int | None, user: User, due: DueP
 
 
 def _enqueue_one(store: Any, settings: Settings, user: User, due: DuePeriod, *, now: datetime,
-                 cache: RenderCache, context: dict[str, Any]) -> Planned:
+                 cache: RenderCache, context: dict[str, Any], picks: _RunPicks) -> Planned:
     # Two tries: a None from enqueue without an outbox row means another run moved the watermark
     # between our build and our enqueue; building again from the new watermark is then correct.
     for _ in range(2):
-        planned, row = outbox_row(_build(store, user, due, now, context), user, settings, now=now, cache=cache)
+        digest = _build(store, user, due, now, context)
+        planned, row = outbox_row(digest, user, settings, now=now, cache=cache)
         settled = _settle(store, planned, store.enqueue_digests([row], now=now)[0], user, due)
+        picks.note(digest, row.paper_ids)
         if settled is not None:
             return settled
     log.warning("digest %s %s for %s: watermark kept moving; left for the next run", due.period, due.key, user.email)
@@ -181,13 +226,15 @@ def send_due(store: Any, settings: Settings, *, now: datetime, dry_run: bool = F
     status = source_status(store.feed_states())
     match_seq = store.get_watermark(MATCH_WATERMARK)
     cache = RenderCache()
+    picks = _RunPicks()
 
-    def context_of(user: User) -> dict[str, Any]:
-        return {"subscriptions": subs_of[user.id], "status": status, "match_seq": match_seq}
+    def context_of(user: User, due: DuePeriod) -> dict[str, Any]:
+        return {"subscriptions": subs_of[user.id], "status": status, "match_seq": match_seq,
+                "sent_in_run": picks.of_others(user.id, due.period)}
 
     if dry_run:
         report.planned = [_dry_run(store, settings, by_id[d.user_id], d, now=now, cache=cache,
-                                   context=context_of(by_id[d.user_id])) for d in todo]
+                                   context=context_of(by_id[d.user_id], d), picks=picks) for d in todo]
         return report
 
     def enqueue_all() -> None:
@@ -195,14 +242,16 @@ def send_due(store: Any, settings: Settings, *, now: datetime, dry_run: bool = F
             batch = []
             for due in todo[start:start + ENQUEUE_BATCH]:
                 user = by_id[due.user_id]
-                digest = _build(store, user, due, now, context_of(user))
-                batch.append((user, due, *outbox_row(digest, user, settings, now=now, cache=cache)))
+                digest = _build(store, user, due, now, context_of(user, due))
+                planned, row = outbox_row(digest, user, settings, now=now, cache=cache)
+                picks.note(digest, row.paper_ids)
+                batch.append((user, due, planned, row))
             ids = store.enqueue_digests([row for *_, row in batch], now=now)
             for (user, due, planned, _), oid in zip(batch, ids):
                 settled = _settle(store, planned, oid, user, due)
                 report.planned.append(settled if settled is not None else
                                       _enqueue_one(store, settings, user, due, now=now, cache=cache,
-                                                   context=context_of(user)))
+                                                   context=context_of(user, due), picks=picks))
 
     url = store.engine.url
     if deliver and len(todo) >= BACKGROUND_FROM and url.database not in (None, "", ":memory:"):

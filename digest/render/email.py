@@ -495,7 +495,8 @@ def render_email(digest: Digest, *, settings: Settings, user_feed_token: str, ge
     """Render ``digest`` for its user.
 
     Items are dropped, lowest score first, into "N more" until the HTML fits ``budget`` bytes;
-    ``more_url`` is where "N more" links (default: the alert settings page). Pass one
+    ``more_url`` is where "N more" links: by default the user's private feed of all their alerts
+    (``/feeds/<feed token>/all.atom``), which lists the papers the email had no room for. Pass one
     :class:`RenderCache` to every call of a send run to render each shared paper block once.
     """
     tpl = _templates()
@@ -522,14 +523,15 @@ def render_email(digest: Digest, *, settings: Settings, user_feed_token: str, ge
         blocks[item.paper.id] = found
         return found
 
+    all_feed = tokens.feed_url(settings, user_feed_token, "all")
     context: dict[str, Any] = {
         "subject": subject_for(digest),
         "greeting": display_line(digest.user_name or ""),
         "status": [display_line(s) for s in digest.source_status],
-        "feed_url": tokens.feed_url(settings, user_feed_token, "all"),
+        "feed_url": all_feed,
         "settings_url": tokens.settings_url(settings),
         "unsubscribe_url": tokens.unsubscribe_url(settings, unsub_token),
-        "more_url": more_url or tokens.settings_url(settings),
+        "more_url": more_url or all_feed,
         "day": _local_day(digest),
     }
 

@@ -26,7 +26,8 @@ write by hand, and the tests parse every message back with the stdlib parser:
 - ``Message-ID`` from :func:`message_id_for` is a function of user and period, so a retried or
   duplicated send carries the same id and mail clients show it once.
 
-Public names: :func:`build_message`, :func:`seven_bit`, :func:`message_id_for`, :func:`list_id_for`.
+Public names: :func:`build_message`, :func:`seven_bit`, :func:`message_id_for`, :func:`list_id_for`,
+:func:`ascii_address`.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ from functools import lru_cache
 from digest.render.email import RenderedEmail
 from digest.sanitize import header_safe as _header_safe, safe_url
 
-__all__ = ["build_message", "seven_bit", "message_id_for", "list_id_for"]
+__all__ = ["build_message", "seven_bit", "message_id_for", "list_id_for", "ascii_address"]
 
 _CRLF = "\r\n"
 _MAX_LINE = 78  # RFC 5322 §2.1.1 SHOULD; 998 is the MUST
@@ -76,6 +77,18 @@ def _domain(domain: str) -> str:
     if not host or not re.fullmatch(r"[a-z0-9.-]+", host):
         raise ValueError(f"not a domain name: {domain!r}")
     return host
+
+
+def ascii_address(address: str) -> str:
+    """``address`` as it goes in the To header and the SMTP envelope: the domain in IDNA form
+    (``ann@bücher.example`` -> ``ann@xn--bcher-kva.example``, RFC 5890 A-labels, which RFC 5321
+    §2.3.5 asks for), the local part as it is. ValueError when the local part is not ASCII or the
+    domain is no domain name: such an address needs SMTPUTF8 (RFC 6531), which digest does not use."""
+    local, _, domain = address.rpartition("@")
+    if not local or not local.isascii():
+        raise ValueError(f"address {address!r} needs SMTPUTF8 (a non-ASCII name before the @), which digest "
+                         "does not use")
+    return f"{local}@{_domain(domain)}"
 
 
 # --- header values -------------------------------------------------------------------------------
@@ -186,10 +199,10 @@ def _mailbox(name: str, value: str | tuple[str | None, str]) -> str:
                 display = str(make_header(decode_header(display)))
             except (UnicodeError, LookupError, HeaderParseError):
                 pass
-    local, _, domain = address.rpartition("@")
-    if not local or not local.isascii():
-        raise ValueError(f"{name}: address {address!r} needs SMTPUTF8, which digest does not use")
-    address = f"{local}@{_domain(domain)}"
+    try:
+        address = ascii_address(address)
+    except ValueError as exc:
+        raise ValueError(f"{name}: {exc}") from None
     if not _ADDR_RE.match(address):
         raise ValueError(f"{name}: not a plain address: {address!r}")
     tokens = _phrase(display, _MAX_WORD - len(name) - 1)

@@ -9,7 +9,19 @@ from sqlalchemy import Connection, Engine
 
 from digest.dates import utcnow
 
-__all__ = ["StoreBase", "utcnow"]
+__all__ = ["MAX_ROW_ID", "StoreBase", "row_id", "utcnow"]
+
+#: The largest id either database holds (64-bit integers): a larger number finds nothing, it is no overflow.
+MAX_ROW_ID = 2**63 - 1
+
+
+def row_id(ref: int | str) -> int | None:
+    """A user's or subscription's reference as a number, or None when it is a name: ASCII digits
+    only (``"²".isdigit()`` is true, and int() refuses it)."""
+    if isinstance(ref, int):
+        return ref
+    text = ref.strip()
+    return int(text) if text.isascii() and text.isdigit() else None
 
 
 class StoreBase:

@@ -98,6 +98,11 @@ class FeedStore(StoreBase):
                     # the old one's failures (its health is "never" until the new one is fetched, now).
                     values.update(etag=None, last_modified=None, last_batch_hash=None, next_attempt=None,
                                   consecutive_failures=0, last_error=None, last_status=None)
+                elif feed.interval < old.interval_seconds and old.last_attempt and old.next_attempt \
+                        and not old.consecutive_failures:
+                    # A shorter interval counts from the last poll, not from where the old one put the
+                    # next (a day away for "1d" -> "1h"); a failing feed keeps its back-off.
+                    values["next_attempt"] = min(old.next_attempt, old.last_attempt + timedelta(seconds=feed.interval))
                 conn.execute(update(_F).where(_F.c.id == old.id).values(**values))
             gone = set(existing) - {f.name for f in feeds}
             if gone:

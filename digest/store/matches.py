@@ -13,12 +13,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, Table, and_, func, select
+from sqlalchemy import Connection, Table, and_, case, false, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from digest.errors import NotFoundError
 from digest.models import StoredMatch
-from digest.store.base import StoreBase, utcnow
+from digest.store.base import MAX_ROW_ID, StoreBase, row_id, utcnow
 from digest.store.schema import (CorpusStatsRow, MatchRow, PaperTagRow, SubscriptionRow, TagRow, UserRow,
                                  WatermarkRow)
 
@@ -49,27 +49,46 @@ class NewPaperTag(NamedTuple):
 class MatchStore(StoreBase):
     def _upsert_keep_best(self, conn: Connection, table: Table, keys: Sequence[str],
                           rows: list[dict[str, Any]]) -> int:
-        """Insert rows; on a key conflict keep the stored row unless the new score is higher.
+        """Insert rows; on a key conflict keep the best score and, for rows with an ingest ``seq``
+        (matches), move to the newest paper event.
 
-        Returns how many rows were inserted or improved (0 when re-running the same batch).
+        A stored row changes only when the new one scores higher or comes from a newer event: its
+        score (and explanation) become the better of the two, its ``seq`` the newer. A new arXiv
+        version that scores the same as the old one thus lifts its match above the digest
+        watermarks, so a digest can show it as updated (digest.digests.select). Returns how many rows
+        were inserted or changed: 0 when re-running the same batch (matching stays idempotent).
         """
         if not rows:
             return 0
+        with_seq = "seq" in rows[0]
         # One key may appear twice in a batch (a paper with two events); PostgreSQL refuses to
-        # update a row twice in one statement, so keep the best row per key first.
+        # update a row twice in one statement, so merge the rows of one key first, as the upsert does.
         best: dict[tuple[Any, ...], dict[str, Any]] = {}
         for row in rows:
             key = tuple(row[k] for k in keys)
-            if key not in best or row["score"] > best[key]["score"]:
+            known = best.get(key)
+            if known is None:
                 best[key] = row
+                continue
+            better = row if row["score"] > known["score"] else known
+            if with_seq:
+                better = {**better, "seq": max(row["seq"], known["seq"])}
+            best[key] = better
         ins: Any = postgresql.insert(table) if self.dialect == "postgresql" else sqlite.insert(table)
-        updates = {c: ins.excluded[c] for c in rows[0] if c not in keys and c != "created"}
+        new = ins.excluded
+        higher = new.score > table.c.score
+        updates: dict[str, Any] = {c: new[c] for c in rows[0] if c not in keys and c != "created"}
+        changed_when = higher
+        if with_seq:
+            # The best score's values, the newest event's sequence.
+            updates = {c: case((higher, new[c]), else_=table.c[c]) for c in updates if c != "seq"}
+            updates["seq"] = case((new.seq > table.c.seq, new.seq), else_=table.c.seq)
+            changed_when = or_(higher, new.seq > table.c.seq)
         changed = 0
         unique = list(best.values())
         for i in range(0, len(unique), 500):
             stmt = (ins.values(unique[i:i + 500])
-                    .on_conflict_do_update(index_elements=list(keys), set_=updates,
-                                           where=ins.excluded.score > table.c.score)
+                    .on_conflict_do_update(index_elements=list(keys), set_=updates, where=changed_when)
                     .returning(table.c.id))
             # RETURNING lists inserted and updated rows only, on both backends: that count tells a
             # re-run (0) apart from new work; rowcount is not reliable here across drivers.
@@ -79,7 +98,9 @@ class MatchStore(StoreBase):
     # --- matches ----------------------------------------------------------------------------------
 
     def save_matches(self, rows: Iterable[NewMatch], *, conn: Connection | None = None) -> int:
-        """Store (subscription, paper) matches idempotently; returns the number inserted or improved."""
+        """Store (subscription, paper) matches idempotently; returns the number inserted or changed.
+
+        One row per (subscription, paper): the best score, at the newest event's ``seq``."""
         if conn is None:
             with self.write() as c:
                 return self.save_matches(rows, conn=c)
@@ -123,17 +144,19 @@ class MatchStore(StoreBase):
             return int(conn.execute(select(func.count()).select_from(_MATCH)).scalar() or 0)
 
     def _user_id(self, conn: Connection, user: str | int) -> int:
-        if isinstance(user, int) or user.strip().isdigit():
-            found = conn.execute(select(_U.c.id).where(_U.c.id == int(user))).scalar()
+        number = row_id(user)
+        if number is not None:
+            found = conn.execute(select(_U.c.id).where(_U.c.id == number)).scalar() if 0 <= number <= MAX_ROW_ID else None
         else:
-            found = conn.execute(select(_U.c.id).where(_U.c.email == user.strip().lower())).scalar()
+            found = conn.execute(select(_U.c.id).where(_U.c.email == str(user).strip().lower())).scalar()
         if found is None:
             raise NotFoundError("user", str(user))
         return int(found)
 
     def _subscription_id(self, conn: Connection, ref: str | int, user: str | int | None) -> int:
-        if isinstance(ref, int) or ref.strip().isdigit():
-            where: Any = _S.c.id == int(ref)
+        number, ref = row_id(ref), str(ref)
+        if number is not None:
+            where: Any = _S.c.id == number if 0 <= number <= MAX_ROW_ID else false()
         elif user is not None:
             where = and_(_S.c.user_id == self._user_id(conn, user), _S.c.name == ref)
         elif "/" in ref:
@@ -217,6 +240,17 @@ class MatchStore(StoreBase):
                 .order_by(_T.c.name))
         with self.read() as conn:
             return list(conn.execute(stmt).scalars())
+
+    def topic_tags_by_paper(self) -> dict[str, list[str]]:
+        """Paper id -> the names of the ``[[tags]]`` queries that tagged it (not the tags sources
+        give, which are the paper's own keywords): what matching adds to a paper's keywords."""
+        stmt = (select(_PT.c.paper_id, _T.c.name).join(_T, _T.c.id == _PT.c.tag_id)
+                .where(_T.c.origin != "source").order_by(_PT.c.paper_id, _T.c.name))
+        found: dict[str, list[str]] = {}
+        with self.read() as conn:
+            for paper_id, name in conn.execute(stmt):
+                found.setdefault(paper_id, []).append(name)
+        return found
 
     def papers_with_tag(self, tag: str) -> list[str]:
         stmt = select(_PT.c.paper_id).join(_T, _T.c.id == _PT.c.tag_id).where(_T.c.name == tag)

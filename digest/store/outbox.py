@@ -27,7 +27,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from digest.store.base import StoreBase, utcnow
-from digest.store.schema import OutboxRow, SentPaperRow, WatermarkRow
+from digest.store.schema import OutboxRow, SentPaperRow, UserRow, WatermarkRow
 
 _O = cast(Table, OutboxRow.__table__)
 _SP = cast(Table, SentPaperRow.__table__)
@@ -90,6 +90,9 @@ class Enqueue:
     seq_from: int
     seq_to: int
     versions: tuple[int | None, ...] | None = None
+    #: why the message could not be built: the row is recorded "failed" with this reason, for
+    #: `digest status` (``message`` is then None)
+    error: str | None = None
 
 
 def digest_watermark_name(user_id: int, period: str) -> str:
@@ -244,7 +247,7 @@ class OutboxStore(StoreBase):
                 rows = conn.execute(q["outbox"], [{
                     "user_id": d.user_id, "period": d.period, "period_key": d.period_key,
                     "message_id": d.message_id, "subject": d.subject, "recipient": d.recipient, "message": d.message,
-                    "status": "pending" if d.message is not None else "empty", "attempts": 0, "next_attempt": now,
+                    "status": _enqueued_status(d), "last_error": d.error, "attempts": 0, "next_attempt": now,
                     "seq_from": d.seq_from, "seq_to": d.seq_to, "paper_ids": list(d.paper_ids), "created": now}
                     for d in (digests[n] for n in fresh)])
                 ids = {(r.user_id, r.period, r.period_key): int(r.id) for r in rows}
@@ -274,7 +277,9 @@ class OutboxStore(StoreBase):
 
     def claim_pending(self, now: datetime, limit: int, owner: str, lease_seconds: float = 300) -> list[OutboxItem]:
         """Lease up to ``limit`` rows that are due: pending ones whose next attempt has come, and
-        "sending" ones whose lease expired (their sender died). Oldest first."""
+        "sending" ones whose lease expired (their sender died). Oldest first. A pending digest of a
+        user deactivated since it was built (removed from the config, unsubscribed) is not sent: it
+        is marked failed, with that reason, for `digest status`."""
         due = ((_O.c.status == "pending") & ((_O.c.next_attempt.is_(None)) | (_O.c.next_attempt <= now))) | \
               ((_O.c.status == "sending") & (_O.c.lease_until < now))
         pick = select(_O.c.id).where(due).order_by(_O.c.id).limit(limit)
@@ -283,6 +288,10 @@ class OutboxStore(StoreBase):
             pick = pick.with_for_update(skip_locked=True)
         until = now + timedelta(seconds=lease_seconds)
         with self.write() as conn:
+            conn.execute(update(_O).where(_O.c.status == "pending", _O.c.user_id.in_(
+                select(UserRow.id).where(UserRow.active.is_(False)))).values(
+                status="failed", last_error="not sent: the user was deactivated (removed from the config or unsubscribed)",
+                lease_owner=None, lease_until=None))
             ids = [r[0] for r in conn.execute(pick)]
             if not ids:
                 return []
@@ -363,6 +372,12 @@ class OutboxStore(StoreBase):
             last = conn.execute(select(func.max(_O.c.sent_at))).scalar()
         return OutboxSummary(counts=counts, problems=tuple(_item(r, message=False) for r in trouble),
                              oldest_pending=_aware(oldest), last_sent=_aware(last))
+
+
+def _enqueued_status(digest: Enqueue) -> str:
+    if digest.error is not None:
+        return "failed"
+    return "pending" if digest.message is not None else "empty"
 
 
 def _aware(value: datetime | None) -> datetime | None:

@@ -9,16 +9,19 @@ Public (through :class:`digest.store.Store`): the methods of :class:`UserStore`.
 
 from __future__ import annotations
 
+import math
 import secrets
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Table, delete, func, select, update
 
-from digest.errors import NotFoundError
+from digest.config import check_email
+from digest.errors import ConflictError, NotFoundError
 from digest.models import SUBSCRIPTION_KINDS, Subscription, Tag, User
-from digest.store.base import StoreBase, utcnow
-from digest.store.schema import MutedAuthorRow, PaperAliasRow, PaperRow, SubscriptionRow, TagRow, UserLabelRow, UserRow
+from digest.store.base import MAX_ROW_ID, StoreBase, row_id, utcnow
+from digest.store.schema import (MatchRow, MutedAuthorRow, PaperAliasRow, PaperRow, SubscriptionRow, TagRow, UserLabelRow,
+                                  UserRow)
 from digest.text import author_key
 
 EVERY = ("daily", "weekly")
@@ -50,13 +53,15 @@ def _subscription(row: Any, email: str) -> Subscription:
                         paused=row.paused, origin=row.origin, created=row.created)
 
 
-def _check_subscription(kind: str | None, every: str | None, channel: str | None) -> None:
+def _check_subscription(kind: str | None, every: str | None, channel: str | None, threshold: Any = None) -> None:
     if kind is not None and kind not in SUBSCRIPTION_KINDS:
         raise ValueError(f"subscription kind {kind!r} is not one of {', '.join(SUBSCRIPTION_KINDS)}")
     if every is not None and every not in EVERY:
         raise ValueError(f"every {every!r} is not one of {', '.join(EVERY)}")
     if channel is not None and channel not in CHANNELS:
         raise ValueError(f"channel {channel!r} is not one of {', '.join(CHANNELS)}")
+    if threshold is not None and not (isinstance(threshold, (int, float)) and math.isfinite(threshold)):
+        raise ValueError(f"threshold {threshold!r} is not a finite number")
 
 
 _U: Table = UserRow.__table__  # type: ignore[assignment]
@@ -64,39 +69,49 @@ _S: Table = SubscriptionRow.__table__  # type: ignore[assignment]
 _T: Table = TagRow.__table__  # type: ignore[assignment]
 _L: Table = UserLabelRow.__table__  # type: ignore[assignment]
 _M: Table = MutedAuthorRow.__table__  # type: ignore[assignment]
+_MATCHES: Table = MatchRow.__table__  # type: ignore[assignment]
+#: What a subscription's stored matches were found by: changing any of them makes them another query's results.
+_MATCHED_BY = ("kind", "query", "threshold")
 
 
 class UserStore(StoreBase):
     # --- users ----------------------------------------------------------------------------------
 
     def _user_row(self, conn: Connection, ref: UserRef) -> Any:
-        if isinstance(ref, int) or (isinstance(ref, str) and ref.strip().isdigit()):
-            row = conn.execute(select(_U).where(_U.c.id == int(ref))).first()
+        number = row_id(ref)
+        if number is not None:
+            row = conn.execute(select(_U).where(_U.c.id == number)).first() if 0 <= number <= MAX_ROW_ID else None
         else:
-            row = conn.execute(select(_U).where(_U.c.email == normalize_email(ref))).first()
+            row = conn.execute(select(_U).where(_U.c.email == normalize_email(str(ref)))).first()
         if row is None:
             raise NotFoundError("user", str(ref))
         return row
 
     def upsert_user(self, email: str, *, name: str | None = None, timezone: str = "UTC", hour: int = 7,
-                    weekday: int = 0, origin: str = "cli", conn: Connection | None = None) -> User:
-        """Create the user or update its name and schedule; the feed token survives updates."""
+                    weekday: int = 0, show_updates: bool | None = None, send_empty: bool | None = None,
+                    origin: str = "cli", conn: Connection | None = None) -> User:
+        """Create the user or update its name and schedule; the feed token survives updates.
+
+        ``show_updates`` (an "Updated" section for new versions) and ``send_empty`` (a digest also
+        when nothing matched) stay as they were when None; a new user starts with both off.
+        ValueError for an address digest cannot deliver to (:func:`digest.config.check_email`)."""
         if conn is None:
             with self.write() as c:
                 return self.upsert_user(email, name=name, timezone=timezone, hour=hour, weekday=weekday,
-                                        origin=origin, conn=c)
-        email = normalize_email(email)
-        if "@" not in email:
-            raise ValueError(f"{email!r} is not an email address")
-        values = {"name": name, "timezone": timezone, "hour": hour, "weekday": weekday, "origin": origin}
+                                        show_updates=show_updates, send_empty=send_empty, origin=origin, conn=c)
+        email = check_email(normalize_email(email))
+        values: dict[str, Any] = {"name": name, "timezone": timezone, "hour": hour, "weekday": weekday,
+                                  "origin": origin}
+        choices = {"show_updates": show_updates, "send_empty": send_empty}
         existing = conn.execute(select(_U.c.id).where(_U.c.email == email)).scalar()
         if existing is None:
             conn.execute(_U.insert().values(email=email, feed_token=_new_feed_token(), token_generation=0,
-                                            active=True, send_empty=False, show_updates=False,
-                                            created=utcnow(), **values))
+                                            active=True, created=utcnow(), **values,
+                                            **{key: bool(value) for key, value in choices.items()}))
         else:
             if origin != "config":  # the config file keeps the users it claimed
                 values.pop("origin")
+            values.update((key, value) for key, value in choices.items() if value is not None)
             conn.execute(update(_U).where(_U.c.id == existing).values(active=True, **values))
         return _user(self._user_row(conn, email))
 
@@ -125,6 +140,22 @@ class UserStore(StoreBase):
             conn.execute(update(_U).where(_U.c.id == row.id).values(active=active))
             return _user(self._user_row(conn, row.id))
 
+    def set_delivery_time(self, ref: UserRef, *, timezone: str, hour: int, weekday: int) -> User:
+        """Change when the user's digests go out, and nothing else: unlike :meth:`upsert_user` it
+        does not make an unsubscribed user active again."""
+        with self.write() as conn:
+            row = self._user_row(conn, ref)
+            conn.execute(update(_U).where(_U.c.id == row.id).values(timezone=timezone, hour=hour, weekday=weekday))
+            return _user(self._user_row(conn, row.id))
+
+    def set_digest_options(self, ref: UserRef, *, show_updates: bool, send_empty: bool) -> User:
+        """Whether the user's digests get an "Updated" section and go out also when nothing matched;
+        nothing else changes (an unsubscribed user stays so)."""
+        with self.write() as conn:
+            row = self._user_row(conn, ref)
+            conn.execute(update(_U).where(_U.c.id == row.id).values(show_updates=show_updates, send_empty=send_empty))
+            return _user(self._user_row(conn, row.id))
+
     def rotate_feed_token(self, ref: UserRef) -> str:
         """A new private-feed token; links with the old one stop working."""
         token = _new_feed_token()
@@ -145,10 +176,11 @@ class UserStore(StoreBase):
     def _subscription_row(self, conn: Connection, ref: SubscriptionRef) -> tuple[Any, str]:
         """``ref`` is a numeric id or ``"USER_EMAIL/NAME"`` (the name may itself contain slashes)."""
         stmt = select(_S, _U.c.email).join(_U, _U.c.id == _S.c.user_id)
-        if isinstance(ref, int) or ref.strip().isdigit():
-            row = conn.execute(stmt.where(_S.c.id == int(ref))).first()
+        number = row_id(ref)
+        if number is not None:
+            row = conn.execute(stmt.where(_S.c.id == number)).first() if 0 <= number <= MAX_ROW_ID else None
         else:
-            email, sep, name = ref.partition("/")
+            email, sep, name = str(ref).partition("/")
             if not sep:
                 raise NotFoundError("subscription", f"{ref} (use USER_EMAIL/NAME or an id)")
             row = conn.execute(stmt.where(_U.c.email == normalize_email(email), _S.c.name == name)).first()
@@ -158,9 +190,11 @@ class UserStore(StoreBase):
 
     def add_subscription(self, user: UserRef, name: str, *, kind: str = "query", query: str = "",
                          every: str = "daily", channel: str = "both", threshold: float | None = None,
-                         paused: bool = False, origin: str = "cli",
+                         paused: bool = False, origin: str = "cli", replace: bool = False,
                          conn: Connection | None = None) -> Subscription:
-        """Create the subscription, or replace the one of that user with that name.
+        """Create the subscription; ConflictError when the user has one of that name, unless
+        ``replace`` (the config and an import say what a subscription is, whatever it was). A
+        replaced subscription whose query changed forgets the old query's matches.
 
         Query validation is the caller's job (``digest.match.score.validate_for_save``): the store
         does not know the query language.
@@ -168,21 +202,25 @@ class UserStore(StoreBase):
         if conn is None:
             with self.write() as c:
                 return self.add_subscription(user, name, kind=kind, query=query, every=every, channel=channel,
-                                             threshold=threshold, paused=paused, origin=origin, conn=c)
-        _check_subscription(kind, every, channel)
+                                             threshold=threshold, paused=paused, origin=origin, replace=replace,
+                                             conn=c)
+        _check_subscription(kind, every, channel, threshold)
         name = name.strip()
         if not name:
             raise ValueError("a subscription needs a name")
         urow = self._user_row(conn, user)
         values = {"kind": kind, "query": query, "every": every, "channel": channel, "threshold": threshold,
                   "paused": paused, "origin": origin}
-        existing = conn.execute(select(_S.c.id).where(_S.c.user_id == urow.id, _S.c.name == name)).scalar()
+        existing = conn.execute(select(_S).where(_S.c.user_id == urow.id, _S.c.name == name)).first()
         if existing is None:
             conn.execute(_S.insert().values(user_id=urow.id, name=name, created=utcnow(), **values))
+        elif not replace:
+            raise ConflictError(f"{urow.email} already has a subscription named {name!r}")
         else:
             if origin != "config":
                 values.pop("origin")
-            conn.execute(update(_S).where(_S.c.id == existing).values(**values))
+            _forget_changed_matches(conn, existing, values)
+            conn.execute(update(_S).where(_S.c.id == existing.id).values(**values))
         row, email = self._subscription_row(conn, f"{urow.email}/{name}")
         return _subscription(row, email)
 
@@ -192,10 +230,18 @@ class UserStore(StoreBase):
         unknown = set(changes) - allowed
         if unknown:
             raise TypeError(f"cannot change {', '.join(sorted(unknown))} of a subscription")
-        _check_subscription(changes.get("kind"), changes.get("every"), changes.get("channel"))
+        _check_subscription(changes.get("kind"), changes.get("every"), changes.get("channel"), changes.get("threshold"))
+        if "name" in changes:
+            changes["name"] = str(changes["name"]).strip()
+            if not changes["name"]:
+                raise ValueError("a subscription needs a name")
         with self.write() as conn:
-            row, _ = self._subscription_row(conn, ref)
+            row, email = self._subscription_row(conn, ref)
+            if "name" in changes and changes["name"] != row.name and conn.execute(
+                    select(_S.c.id).where(_S.c.user_id == row.user_id, _S.c.name == changes["name"])).first():
+                raise ConflictError(f"{email} already has a subscription named {changes['name']!r}")
             if changes:
+                _forget_changed_matches(conn, row, changes)
                 conn.execute(update(_S).where(_S.c.id == row.id).values(**changes))
             new, email = self._subscription_row(conn, row.id)
             return _subscription(new, email)
@@ -237,13 +283,15 @@ class UserStore(StoreBase):
             seen: set[int] = set()
             for u in users:
                 user = self.upsert_user(u.email, name=u.name, timezone=u.timezone, hour=u.hour, weekday=u.weekday,
-                                        origin="config", conn=conn)
+                                        show_updates=u.show_updates, send_empty=u.send_empty, origin="config",
+                                        conn=conn)
                 seen.add(user.id)
                 counts["users"] += 1
                 names = set()
                 for s in u.subscriptions:
                     self.add_subscription(user.id, s.name, kind="query", query=s.query, every=s.every,
-                                          channel=s.channel, threshold=s.threshold, origin="config", conn=conn)
+                                          channel=s.channel, threshold=s.threshold, origin="config", replace=True,
+                                          conn=conn)
                     names.add(s.name.strip())
                     counts["subscriptions"] += 1
                 gone = delete(_S).where(_S.c.user_id == user.id, _S.c.origin == "config")
@@ -312,6 +360,8 @@ class UserStore(StoreBase):
         if polarity not in (1, -1):
             raise ValueError("polarity is +1 (more like this) or -1 (not relevant)")
         tag = tag.strip()
+        if not tag:
+            raise ValueError("a tag needs a name")
         with self.write() as conn:
             urow = self._user_row(conn, user)
             # A paper combined into another is found by its old id (an alias), as every link to it is.
@@ -342,6 +392,13 @@ class UserStore(StoreBase):
             if tag is not None:
                 stmt = stmt.where(_L.c.tag == tag.strip())
             return [(r.paper_id, int(r.polarity)) for r in conn.execute(stmt)]
+
+    def all_labels(self, user: UserRef) -> list[tuple[str, str, int]]:
+        """(tag, paper_id, polarity) of every label of the user, "not relevant" ones included, oldest first."""
+        with self.read() as conn:
+            urow = self._user_row(conn, user)
+            stmt = select(_L.c.tag, _L.c.paper_id, _L.c.polarity).where(_L.c.user_id == urow.id).order_by(_L.c.id)
+            return [(r.tag, r.paper_id, int(r.polarity)) for r in conn.execute(stmt)]
 
     def user_tags(self, user: UserRef) -> list[tuple[str, int]]:
         """The user's label names with the number of "more like this" papers under each."""
@@ -375,3 +432,10 @@ class UserStore(StoreBase):
         with self.read() as conn:
             urow = self._user_row(conn, user)
             return {r[0] for r in conn.execute(select(_M.c.author_key).where(_M.c.user_id == urow.id))}
+
+
+def _forget_changed_matches(conn: Connection, row: Any, changes: dict[str, Any]) -> None:
+    """Drop a subscription's stored matches when what found them changes (its kind, query or
+    threshold): they are the old query's results, and a digest must not deliver them under the new one."""
+    if any(key in changes and changes[key] != getattr(row, key) for key in _MATCHED_BY):
+        conn.execute(delete(_MATCHES).where(_MATCHES.c.subscription_id == row.id))

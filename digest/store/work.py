@@ -102,27 +102,42 @@ class WorkStore(StoreBase):
     # --- the queue --------------------------------------------------------------------------------
 
     def enqueue_work(self, kind: str, key: str, payload: dict[str, Any] | None = None, *,
-                     now: datetime | None = None) -> bool:
+                     now: datetime | None = None, retry_failed_after: timedelta | None = None) -> bool:
         """Queue one unit; False when (kind, key) already exists, so enqueueing is idempotent.
 
         Keys name the unit of work, e.g. ``feed:arxiv-cs:2026-11-24T06`` or ``outbox:41``: the
         scheduler may enqueue the same unit on every tick and it is still done once.
+        ``retry_failed_after``: a unit of that key that failed for good at least that long ago is
+        queued afresh (a feed whose fetch unit failed, say while the database was down, keeps the
+        key its unchanged state gives it, and would otherwise never be polled again).
         """
-        values = dict(kind=kind, key=key, payload=payload or {}, status="queued", attempts=0,
-                      created=now or utcnow())
+        now = now or utcnow()
+        values = dict(kind=kind, key=key, payload=payload or {}, status="queued", attempts=0, created=now)
         ins = (postgresql.insert(WorkItemRow) if self.dialect == "postgresql" else sqlite.insert(WorkItemRow))
         stmt = ins.values(**values).on_conflict_do_nothing(index_elements=["kind", "key"]).returning(WorkItemRow.id)
         with self.write() as conn:
-            return conn.execute(stmt).first() is not None
+            if conn.execute(stmt).first() is not None:
+                return True
+            if retry_failed_after is None:
+                return False
+            again = conn.execute(update(WorkItemRow).where(
+                WorkItemRow.kind == kind, WorkItemRow.key == key, WorkItemRow.status == "failed",
+                WorkItemRow.finished <= now - retry_failed_after).values(
+                status="queued", attempts=0, lease_owner=None, lease_until=None, finished=None, payload=payload or {}))
+            return bool(again.rowcount)
 
     def claim_work(self, owner: str, kinds: tuple[str, ...] | list[str] | None = None, lease_seconds: float = 300,
                    limit: int = 1, *, now: datetime | None = None) -> list[WorkItem]:
-        """Take up to ``limit`` claimable items: queued and due, or running with an expired lease."""
+        """Take up to ``limit`` claimable items: queued and due, or running with an expired lease.
+
+        An item whose lease expired :data:`MAX_ATTEMPTS` times (its worker died each time: a unit that
+        kills the process) is "failed", not handed out again without end."""
         now = now or utcnow()
+        expired = and_(WorkItemRow.status == "running", WorkItemRow.lease_until <= now)
         claimable = or_(
             and_(WorkItemRow.status == "queued",
                  or_(WorkItemRow.lease_until.is_(None), WorkItemRow.lease_until <= now)),
-            and_(WorkItemRow.status == "running", WorkItemRow.lease_until <= now),
+            and_(expired, WorkItemRow.attempts < MAX_ATTEMPTS),
         )
         query = select(WorkItemRow.id).where(claimable).order_by(WorkItemRow.id).limit(limit)
         if kinds:
@@ -131,6 +146,9 @@ class WorkStore(StoreBase):
             # Rows another transaction is claiming are skipped, not waited for.
             query = query.with_for_update(skip_locked=True)
         with self.write() as conn:
+            conn.execute(update(WorkItemRow).where(expired, WorkItemRow.attempts >= MAX_ATTEMPTS).values(
+                status="failed", finished=now, lease_until=None,
+                last_error=f"its worker stopped without finishing it {MAX_ATTEMPTS} times (lease expired)"))
             ids = list(conn.execute(query).scalars())
             if not ids:
                 return []
