@@ -155,10 +155,15 @@ def normalize_author(name: str) -> str:
     Diacritics are kept; only order and whitespace change.
     """
     name = collapse_ws(html.unescape(strip_tex(name))).strip(" ,;")
-    if name.count(",") == 1:
+    commas = name.count(",")
+    if commas == 1:
         last, first = (p.strip() for p in name.split(","))
         if first and last and first.lower() not in NAME_SUFFIXES:
             name = f"{first} {last}"
+    elif commas == 2:  # BibTeX's "Last, Jr., First"
+        last, suffix, first = (p.strip() for p in name.split(","))
+        if first and last and suffix.lower() in NAME_SUFFIXES:
+            name = f"{first} {last}, {suffix}"
     return name
 
 
@@ -311,23 +316,73 @@ def author_key(name: str) -> str:
 
     A collective author keeps its whole name ("The ATLAS Collaboration" -> "atlas collaboration"):
     as "surname initial" every "The ... Collaboration" was "collaboration t", one author."""
+    surname, initial, _ = author_parts(name)
+    return f"{surname} {initial}".strip()
+
+
+def author_parts(name: str, *, bare_surname: bool = False) -> tuple[str, str, str]:
+    """Folded (surname, first initial, first given name) of one author, as :func:`author_key` reads
+    them: ("lecun", "y", "yann") for "Yann LeCun", ("hinton", "g", "") for "Hinton, G. E.". A given
+    name written as an initial or with hyphenated initials ("J.-B.") gives only the initial; hyphens
+    inside a given name are dropped ("Xiao-Ming" is "xiaoming"). A suffix ("S. James Gates, Jr.")
+    is no part of the name.
+
+    ``bare_surname``: a name of surname particles and one more word ("van der Maaten", "de Freitas")
+    is a surname alone, as a query naming a person by surname writes it; an author line's "Le Song"
+    stays given name "Le", surname "Song".
+    """
     name = normalize_author(name)
     if "(" in name or "[" in name:
         bracketed = _BRACKETED_COLLECTIVE.search(name)
         name = bracketed.group(1) if bracketed else name
-    tokens = [t for t in (t.strip("()[]") for t in re.split(r"[\s.]+", fold(name))) if t and t not in NAME_SUFFIXES]
+    tokens = [t for t in (t.strip("()[]") for t in _NAME_SPLIT.split(fold(name))) if t and t not in NAME_SUFFIXES]
     if not tokens:
-        return ""
+        return "", "", ""
     if tokens[-1] in COLLECTIVE_WORDS:  # hyphens as spaces, as in surnames: "Fermi-LAT" is "Fermi LAT"
-        return " ".join(t for t in tokens if t != "the").replace("-", " ")
-    surname = [tokens[-1]]
-    i = len(tokens) - 2
-    while i > 0 and tokens[i] in NAME_PARTICLES:  # "Ludwig van Beethoven" -> "van beethoven"
-        surname.insert(0, tokens[i])
-        i -= 1
-    given = tokens[: len(tokens) - len(surname)]
-    initial = given[0][0] if given else ""
-    return f"{' '.join(surname).replace('-', ' ')} {initial}".strip()
+        return " ".join(t for t in tokens if t != "the").replace("-", " "), "", ""
+    start = len(tokens) - 1
+    while start > 0 and tokens[start - 1] in NAME_PARTICLES:  # "Ludwig van Beethoven" -> "van beethoven"
+        start -= 1
+    if start == 0 and not bare_surname:  # "Le Song": the first word is his given name
+        start = 1
+    surname, given = " ".join(tokens[start:]).replace("-", " "), tokens[:start]
+    first = given[0] if given else ""
+    full = first.replace("-", "") if len(first) > 1 else ""
+    return surname, first[:1], full
+
+
+#: What separates the words of a name: spaces, the dots of initials, and the comma before a suffix.
+_NAME_SPLIT = re.compile(r"[\s.,]+")
+#: German umlauts spelled out ("Mueller", "Schoelkopf") after folding: the e after a, o or u before a consonant.
+_UMLAUT_SPELLING = re.compile(r"(?<=[aou])e(?=[^aeiouy])")
+
+
+def surname_form(surname: str) -> str:
+    """A folded surname as matching compares it: particles joined ("le cun" is "lecun") and, from five
+    letters on, umlauts spelled out folded ("mueller" is "muller", like "Müller"); shorter pairs are
+    different names ("Suen"/"Sun")."""
+    joined = surname.replace(" ", "")
+    return _UMLAUT_SPELLING.sub("", joined) if len(joined) >= 5 else joined
+
+
+def surname_forms(surname: str) -> frozenset[str]:
+    """Every :func:`surname_form` a query may name this surname by: each word of a compound surname
+    ("molina" of "garcia molina") and each ending of it ("der maaten", "van der maaten")."""
+    words = surname.split()
+    return frozenset({surname_form(" ".join(words[i:])) for i in range(len(words))} | set(map(surname_form, words)))
+
+
+def same_author(surname: str, initial: str, given: str, other: tuple[frozenset[str], str, str]) -> bool:
+    """Whether a name (:func:`author_parts`) may be the author ``other`` = (:func:`surname_forms`,
+    initial, given name): the surname is one of the other's forms, and neither the initials nor two
+    written-out given names conflict ("Kaiming He" is not "Kun He"; "Alex" may be "Alexander").
+    A missing initial or given name conflicts with nothing."""
+    forms, other_initial, other_given = other
+    if surname_form(surname) not in forms:
+        return False
+    if initial and other_initial and initial != other_initial:
+        return False
+    return not (given and other_given and not (given.startswith(other_given) or other_given.startswith(given)))
 
 
 def surname_key(name: str) -> str:

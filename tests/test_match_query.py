@@ -43,8 +43,12 @@ def test_parentheses_not_and_explicit_and() -> None:
 
 
 def test_lowercase_operators_are_words() -> None:
+    """Lower-case "or" is the word, not the operator: both other words stay required (as a function
+    word between plain words, "or" itself is not)."""
     root = parse("diffusion or flow").root
-    assert isinstance(root, Or) and isinstance(root.children[0], And) and len(root.children[0].children) == 3
+    assert isinstance(root, Or) and isinstance(root.children[0], And)
+    assert [c.text for c in root.children[0].children] == ["diffusion", "flow"]  # type: ignore[union-attr]
+    assert [c.text for c in parse("diffusion or flow AND x").root.children] == ["diffusion", "or", "flow", "x"]  # type: ignore[union-attr]
 
 
 def test_fields_and_field_groups() -> None:
@@ -156,7 +160,9 @@ def test_arbitrary_unicode_never_raises_anything_else(text: str) -> None:
 
 def test_words_the_corpus_does_not_know_tolerate_a_typo_from_five_letters() -> None:
     assert vocabulary_words("protien learing sound GAN distilation au:lecun") == frozenset(
-        {"protien", "lear", "sound"})  # long words are fuzzy anyway; acronyms never
+        {"protien", "lear", "sound", "distilation"})  # long words: whether the corpus uses them often; acronyms never
+    assert parse("distilation").root.words[0].dist == 1  # type: ignore[union-attr]
+    assert parse("simulation", common={"simulation"}).root.words[0].dist == 0  # type: ignore[union-attr]
     typo = parse("protien", unknown={"protien"}).root
     assert isinstance(typo, TextClause) and typo.words[0].dist == 1 and typo.words[0].anchored
     assert leaf("protien").words[0].dist == 0  # without a vocabulary: exact, as before

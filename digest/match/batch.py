@@ -30,7 +30,7 @@ import numpy.typing as npt
 from digest.match.document import Document
 from digest.match.ranges import ranges
 from digest.match.query import MetaClause, TextClause, TEXT_FIELDS, Word
-from digest.match.score import (FIELD_WEIGHTS, IDF_FLOOR, K1, PHRASE_IDF_FACTOR, bind_document, leaf_result)
+from digest.match.score import (FIELD_WEIGHTS, IDF_FLOOR, K1, PHRASE_IDF_FACTOR, author_forms, bind_document, leaf_result)
 from digest.match.stats import IDF_MAX
 from digest.match.stats import CorpusStats
 
@@ -343,9 +343,9 @@ class Batch:
             self._meta_papers = {}
             for i, doc in enumerate(self.docs):
                 for a in doc.authors:
-                    for w in a.surname.split():
-                        self._meta_papers.setdefault(w, []).append(i)
-        return set(self._meta_papers.get(leaf.value.split()[-1], ()))
+                    for form in a.forms:
+                        self._meta_papers.setdefault(form, []).append(i)
+        return {i for form in author_forms(leaf) for i in self._meta_papers.get(form, ())}
 
     # --- positions, for the proximity bonus -----------------------------------------------------
 

@@ -16,7 +16,7 @@ from rapidfuzz.distance import OSA
 from digest.match.normalize import Term, terms
 from digest.match.query import ACRONYM_MARK, TEXT_FIELDS, Word, acronym_key, is_acronym, source_key
 from digest.models import SOURCE_LABELS, Paper
-from digest.text import author_key
+from digest.text import author_parts, surname_forms
 
 __all__ = ["Document", "FieldText", "AuthorRef", "word_similarity", "meta_atoms"]
 
@@ -63,8 +63,12 @@ class FieldText:
         for t in all_terms:
             self.postings.setdefault(t.key, []).append(t)
             self.form_postings.setdefault(t.form, []).append(t)
-        for t in self.seq:
-            if is_acronym(text[t.start:t.end]):
+        capitals = [is_acronym(text[t.start:t.end]) for t in self.seq]
+        for t in all_terms[:]:
+            # A token in capitals, or a pair joined from one and a number or another ("GPT-4",
+            # "COVID-19": the same acronym as "GPT4", "COVID19").
+            if capitals[t.pos] if t.width == 1 else capitals[t.pos] and (
+                    capitals[t.pos + 1] or self.seq[t.pos + 1].form.isdigit()):
                 acronym = t._replace(key=acronym_key(t.key))
                 self.postings.setdefault(acronym.key, []).append(acronym)
                 all_terms.append(acronym)
@@ -80,6 +84,10 @@ class AuthorRef:
     initial: str
     start: int
     end: int
+    #: The first given name when written out (see digest.text.author_parts).
+    given: str = ""
+    #: What an author clause may name the surname by (digest.text.surname_forms).
+    forms: frozenset[str] = frozenset()
 
 
 class Document:
@@ -97,11 +105,8 @@ class Document:
         self.authors_text = ", ".join(names)
         refs, offset = [], 0
         for name in names:
-            key = author_key(name)
-            surname, _, initial = key.rpartition(" ")
-            if not surname or len(initial) != 1:
-                surname, initial = key, ""
-            refs.append(AuthorRef(name, surname, initial, offset, offset + len(name)))
+            surname, initial, given = author_parts(name)
+            refs.append(AuthorRef(name, surname, initial, offset, offset + len(name), given, surname_forms(surname)))
             offset += len(name) + 2
         self.authors: tuple[AuthorRef, ...] = tuple(refs)
         self.categories = tuple(dict.fromkeys(c.strip().lower() for c in categories if c.strip()))
@@ -208,7 +213,7 @@ def meta_atoms(doc: Document) -> set[tuple[str, str]]:
     archive and prefixes, sources and their prefixes, ids."""
     atoms: set[tuple[str, str]] = set()
     for a in doc.authors:
-        atoms.update(("au", w) for w in a.surname.split())
+        atoms.update(("au", form) for form in a.forms)
     for c in doc.categories:
         atoms.add(("cat", c))
         atoms.update(("cat", c[:i]) for i, ch in enumerate(c) if ch == ".")

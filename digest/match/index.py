@@ -29,7 +29,7 @@ from digest.match.plans import PlanBook, evaluate_plans, shape_of
 from digest.match.ranges import ranges
 from digest.match.document import Document, meta_atoms
 from digest.match.query import And, MetaClause, Node, Not, TextClause, Word
-from digest.match.score import DEFAULT_THRESHOLD, SCORE_DIGITS, CompiledQuery, MatchResult, scoring_form
+from digest.match.score import DEFAULT_THRESHOLD, SCORE_DIGITS, CompiledQuery, MatchResult, author_forms, scoring_form
 from digest.match.stats import CorpusStats
 from digest.match.vocab import WordSet
 
@@ -419,20 +419,20 @@ def _word_atom(word: Word) -> Atom:
     return ("w", word) if word.dist or word.prefix else ("k", word.key)
 
 
-def _meta_atom(clause: MetaClause) -> Atom:
+def _meta_atoms(clause: MetaClause) -> list[Atom]:
     if clause.field == "authors":
-        return ("au", clause.value.split()[-1])
+        return [("au", form) for form in author_forms(clause)]
     if clause.field == "categories":
-        return ("catp" if clause.prefix else "cat", clause.value)
+        return [("catp" if clause.prefix else "cat", clause.value)]
     if clause.field == "sources":
-        return ("srcp" if clause.prefix else "src", clause.value)
-    return ("id", clause.value)
+        return [("srcp" if clause.prefix else "src", clause.value)]
+    return [("id", clause.value)]
 
 
 def _leaf_atoms(leaf: Node, cost: Callable[[Atom], float]) -> list[Atom]:
     """Atoms of which every document matching the clause carries at least one."""
     if isinstance(leaf, MetaClause):
-        return [_meta_atom(leaf)]
+        return _meta_atoms(leaf)
     assert isinstance(leaf, TextClause)
     options = []
     for r, word in enumerate(leaf.words):

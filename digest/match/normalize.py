@@ -51,8 +51,14 @@ class Term(NamedTuple):
     width: int = 1
 
 
-_ACCENT = r"\\['`^\"~=.]\{?[A-Za-z]\}?|\\[uvHck]\{[A-Za-z]\}"
-_CHAR = rf"(?:[^\W_]|{_ACCENT})"
+# TeX accents and letters inside a word, as strip_tex reads them: \"o, \"{o}, {\"o}, \H{o}, {\H{o}},
+# {\L}, {\ss}; and a Greek letter written as a command ("$\alpha$-divergence" is "α-divergence",
+# as titles store it).
+_ACCENT = (r"\\['`^\"~=.]\{?[A-Za-z]\}?|\\[uvHck]\{[A-Za-z]\}|\{\\['`^\"~=.][A-Za-z]\}|\{\\[uvHck]\{[A-Za-z]\}\}"
+           r"|\{\\(?:[LlOoij]|ss|ae|AE|oe|OE|aa|AA)\}")
+_GREEK = ("alpha|beta|gamma|delta|varepsilon|epsilon|zeta|eta|vartheta|theta|iota|kappa|lambda|mu|nu|xi|pi|rho|"
+          "sigma|tau|upsilon|varphi|phi|chi|psi|omega|Gamma|Delta|Theta|Lambda|Xi|Pi|Sigma|Phi|Psi|Omega")
+_CHAR = rf"(?:[^\W_]|{_ACCENT}|\\(?:{_GREEK})(?![A-Za-z]))"
 _WORD = rf"{_CHAR}+(?:['’]{_CHAR}+)*"
 # Alternatives tried left to right: a word, else things skipped whole (TeX commands, tags, entities).
 _TOKEN_RE = re.compile(rf"(?P<w>{_WORD})|\\[A-Za-z]+|<[^<>]{{0,60}}>|&#?\w{{1,10}};")
@@ -88,10 +94,12 @@ def is_stop_word(word: str) -> bool:
 # -ise/-isation only after these endings: optimise, regularise, characterise, synchronise, recognise,
 # prioritise, tokenise, stabilise, criticise, apologise... The list keeps promise, premise, expertise,
 # exercise, noise, raise, revise, advise, otherwise (and -wise words) untouched.
-_ISE_RE = re.compile(r"(?<=[a-z])(al|ar|or|er|im|on|gn|ic|it|an|at|il|en|og|in)is(e|es|ed|ing|er|ers|ation|ations|"
-                     r"ational|able)$")
+_ISE_RE = re.compile(r"(?<=[a-z])(al|ar|or|er|im|on|gn|ic|it|an|at|il|en|og|in|nt|el|et|om|rd)is(e|es|ed|ing|er|ers|"
+                     r"ation|ations|ational|able)$")
 _ISE_EXCEPTIONS = frozenset({"arise", "arises", "arising", "treatise", "treatises", "reprise", "anise",
-                             "expertise", "franchise", "merchandise", "enterprise", "enterprises"})
+                             "expertise", "franchise", "merchandise", "enterprise", "enterprises",
+                             "promise", "promises", "promised", "promising", "compromise", "compromises",
+                             "compromised", "compromising"})
 _YSE_RE = re.compile(r"(?<=[a-z]{3})(ly|ys)s(e|es|ed|ing|er|ers)$")
 _OUR_RE = re.compile(r"^(behavi|col|fav|hon|lab|neighb|rum|vap|flav|harb|hum|vig|tum|arm|endeav|od|val|sav|"
                      r"splend|rig|clam|ard|parl|sav)our")
@@ -101,7 +109,9 @@ _TRE_RE = re.compile(r"^(cent|fib|lit|theat|calib|spect|lust|somb|meag|kilomet|c
 _DOUBLE_L = frozenset({"model", "label", "travel", "cancel", "level", "fuel", "tunnel", "channel", "signal",
                        "total", "equal", "dial", "counsel", "marshal", "pedal", "rival", "jewel", "duel",
                        "panel", "barrel", "parcel", "libel", "marvel", "shovel", "spiral", "initial",
-                       "trial", "funnel", "tunnel", "enrol", "fulfil", "distil", "instil"})
+                       "trial", "funnel", "tunnel"})
+# British single l where American spelling has two (distil/distill): the American form, whatever follows.
+_SINGLE_L = re.compile(r"^(distil|instil|fulfil|enrol|extol)(s|ment|ments)?$")
 _DOUBLE_L_RE = re.compile(r"^([a-z]+l)l(ing|ed|er|ers)$")
 _WORDS = {
     "catalogue": "catalog", "catalogues": "catalogs", "dialogue": "dialog", "dialogues": "dialogs",
@@ -133,10 +143,24 @@ def americanize(word: str) -> str:
     m = _DOUBLE_L_RE.match(word)
     if m and m.group(1) in _DOUBLE_L:
         word = m.group(1) + m.group(2)
+    m = _SINGLE_L.match(word)
+    if m:
+        word = f"{m.group(1)}l{m.group(2) or ''}"
     if word.startswith(("haem", "anaem", "leukaem", "ischaem", "paed", "orthopaed", "encyclopaed",
-                        "oesoph", "oestr", "foet")):
+                        "oesoph", "oestr", "foet", "oedem", "anaesth", "gynaec", "diarrhoe")):
         word = word.replace("ae", "e", 1).replace("oe", "e", 1)
     return word
+
+
+def americanize_prefix(prefix: str) -> str:
+    """The American spelling of the start of a word, for prefix queries: papers are indexed in
+    American spelling, so "optimis*" looks for "optimiz", "modell*" for "model", "colour*" for
+    "color". The prefix is completed with a few endings and spelled as a whole word would be."""
+    for ending in ("e", "ing", "ion"):
+        whole = americanize(prefix + ending)
+        if whole != prefix + ending and whole.endswith(ending):
+            return whole[: -len(ending)]
+    return prefix
 
 
 # --- Stemming -------------------------------------------------------------------------------------
@@ -146,16 +170,36 @@ _VOWEL = re.compile(r"[aeiouy]")
 _NOT_PAST_TENSE = frozenset({"embed", "imbed", "shed", "shred", "sled", "fled", "bred", "hundred", "sacred",
                              "naked", "wicked", "kindred", "rugged", "jagged", "ragged", "beloved"})
 _UNDOUBLE = frozenset("bdgmnprt")
+#: Verbs ending in one l that double it before -ed/-ing in American spelling too ("controlled"); other
+#: -lled words keep both ("installed" is "install", "called" is "call").
+_DOUBLING_L = frozenset({"control", "patrol", "compel", "propel", "expel", "repel", "excel", "rebel", "dispel",
+                         "impel", "annul"})
+#: Singular words ending in s: not plurals ("bias" is no "bia"; "lensing" must meet "lens").
+_SINGULAR_S = frozenset({"bias", "alias", "atlas", "canvas", "pancreas", "lens", "chaos", "cosmos", "ethos",
+                         "kudos", "news", "thermos", "iris", "bonus"})
+#: Latin and Greek plurals common in papers, to their singular ("Random Matrices" is "random matrix").
+_IRREGULAR_PLURALS = {
+    "matrices": "matrix", "vertices": "vertex", "indices": "index", "appendices": "appendix",
+    "simplices": "simplex", "apices": "apex", "cortices": "cortex", "hypotheses": "hypothesis",
+    "theses": "thesis", "crises": "crisis", "syntheses": "synthesis", "diagnoses": "diagnosis",
+    "prognoses": "prognosis", "parentheses": "parenthesis", "ellipses": "ellipsis", "radii": "radius",
+    "foci": "focus", "nuclei": "nucleus", "loci": "locus", "stimuli": "stimulus", "fungi": "fungus",
+    "criteria": "criterion", "phenomena": "phenomenon", "automata": "automaton", "polyhedra": "polyhedron",
+    "maxima": "maximum", "minima": "minimum", "optima": "optimum", "spectra": "spectrum", "quanta": "quantum",
+    "media": "medium", "strata": "stratum", "bacteria": "bacterium", "mitochondria": "mitochondrion",
+}
 
 
 def _strip_inflection(word: str) -> str:
+    if word in _SINGULAR_S:
+        return word
     if word.endswith("ies") and len(word) > 4:
         return word[:-3] + "y"
     if word.endswith("sses"):
         return word[:-2]
     if word.endswith(("ches", "shes", "xes", "zes")) and len(word) > 4:
         return word[:-2]
-    if word.endswith("s") and not word.endswith(("ss", "us", "is", "ys")) and len(word) > 3:
+    if word.endswith("s") and not word.endswith(("ss", "us", "is")) and len(word) > 3:
         word = word[:-1]  # and go on: "embeddings" -> "embedding" -> "embed"
     if word.endswith("ied") and len(word) > 4:
         return word[:-3] + "y"
@@ -163,7 +207,7 @@ def _strip_inflection(word: str) -> str:
         if word.endswith(suffix) and not word.endswith("eed") and word not in _NOT_PAST_TENSE:
             base = word[: -len(suffix)]
             if len(base) >= 3 and _VOWEL.search(base):
-                if len(base) > 3 and base[-1] == base[-2] and base[-1] in _UNDOUBLE:
+                if len(base) > 3 and base[-1] == base[-2] and (base[-1] in _UNDOUBLE or base[:-1] in _DOUBLING_L):
                     base = base[:-1]
                 return base
     return word
@@ -174,8 +218,10 @@ def stem(word: str) -> str:
     """The conservative stem of a folded, Americanised word (see the module docstring)."""
     if len(word) <= 3 or not word.isalpha():
         return word
-    word = _strip_inflection(word)
-    if len(word) > 3 and word.endswith("e") and not word.endswith(("ee", "ie", "ye")):
+    word = _IRREGULAR_PLURALS.get(word) or _strip_inflection(word)
+    if len(word) > 3 and word.endswith("ie"):  # "movie" and "movies" (-> "movy") meet
+        return word[:-2] + "y"
+    if len(word) > 3 and word.endswith("e") and not word.endswith(("ee", "ye")):
         word = word[:-1]
     return word
 
@@ -187,15 +233,22 @@ def _has_latin(text: str) -> bool:
     return any("a" <= c <= "z" for c in text)
 
 
+_POSSESSIVE = re.compile(r"['’][sS]$")
+#: A plural of capitals: two or more capital letters (digits between them allowed), then a small s.
+_ACRONYM_PLURAL = re.compile(r"[A-Z][A-Z0-9]*[A-Z][A-Z0-9]*s")
+
+
 @lru_cache(maxsize=262144)
 def normalize_word(surface: str) -> tuple[str, str]:
     """``(form, key)`` of one token as written: form is folded and Americanised, key is its stem."""
     text = strip_tex(surface) if "\\" in surface else surface
+    if "'" in text or "’" in text:  # "BERT's" is BERT
+        text = _POSSESSIVE.sub("", text).replace("'", "").replace("’", "")
+    if _ACRONYM_PLURAL.fullmatch(text):  # "GPUs" is GPU, as "LLMs" is LLM (folded, "gpus" would keep its -us)
+        text = text[:-1]
     text = fold(unicodedata.normalize("NFKC", text))
     if not text.isascii() and _has_latin(text):
         text = text.translate(_CONFUSABLES)
-    if "'" in text or "’" in text:
-        text = re.sub(r"['’]s$", "", text).replace("'", "").replace("’", "")
     form = americanize(text)
     return form, stem(form)
 
@@ -233,3 +286,8 @@ def join_forms(a: str, b: str) -> tuple[str, str]:
     """``(form, key)`` of two forms written as one word: "self" + "supervised"."""
     form = americanize(a + b)
     return form, stem(form)
+
+
+#: The keys of the stop words: what a query word is compared by when the validator asks whether a
+#: query holds only stop words ("papers" and "proposed" are "paper" and "propose").
+STOP_KEYS = frozenset(stem(americanize(w)) for w in STOP_WORDS)

@@ -20,15 +20,16 @@ Public: :func:`parse`, :func:`vocabulary_words`, :class:`Query`, the node classe
 from __future__ import annotations
 
 import re
-from collections.abc import Container
+from collections.abc import Container, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Union
 
 from digest.errors import QueryError
 from digest.ids import parse_paper_ref
-from digest.match.normalize import join_forms, normalize_word, terms
-from digest.text import author_key, fold
+from digest.match.normalize import americanize_prefix, join_forms, normalize_word, terms
+from digest.text import NAME_PARTICLES, author_parts, fold
 
 __all__ = ["parse", "Query", "Word", "TextClause", "MetaClause", "And", "Or", "Not", "Node",
            "FIELD_ALIASES", "TEXT_FIELDS", "DEFAULT_FIELDS", "AUTO_FUZZY_MIN_LETTERS", "VOCAB_FUZZY_MIN_LETTERS",
@@ -55,6 +56,8 @@ AUTO_FUZZY_MIN_KEY = 6
 VOCAB_FUZZY_MIN_LETTERS = 5
 VOCAB_FUZZY_MIN_KEY = 4
 MIN_PREFIX = 3
+#: How deep parentheses and NOTs may nest (real queries use two or three levels).
+MAX_NESTING = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +92,8 @@ class TextClause:
 
 @dataclass(frozen=True, slots=True)
 class MetaClause:
-    """A structured field: authors (``value`` = surname, ``initial``), categories, sources, ids."""
+    """A structured field: authors (``value`` = surname, ``initial``, ``given`` name: see
+    :func:`digest.text.author_parts`), categories, sources, ids."""
 
     field: str
     value: str
@@ -97,6 +101,15 @@ class MetaClause:
     column: int
     prefix: bool = False
     initial: str = ""
+    given: str = ""
+
+    def readings(self) -> tuple[tuple[str, str, str], ...]:
+        """The (surname, initial, given name) an author clause may mean: "Le Song" names a surname
+        "Le Song" or Le (given name) Song, as author lines write him; "Le Cun" is Yann's "LeCun"."""
+        first, _, rest = self.value.partition(" ")
+        if not self.initial and rest and first in NAME_PARTICLES:
+            return (self.value, "", ""), (rest, first[0], first if len(first) > 1 else "")
+        return ((self.value, self.initial, self.given),)
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,11 +149,34 @@ class _Tok:
 
 
 _FIELD_RE = re.compile(r"([A-Za-z]+):")
-_WORD_STOP = set(' \t\r\n()"')
+#: Typographic quotes (what phones and word processors type) are the ASCII quote: same length, so
+#: columns in errors still point into the query as written.
+_QUOTES = str.maketrans({q: '"' for q in "“”„‟«»″"})
+
+
+def _word_end(text: str, i: int) -> int:
+    """End of the word starting at ``i``: any whitespace (a non-breaking space too), a parenthesis or a quote."""
+    n = len(text)
+    while i < n and not text[i].isspace() and text[i] not in '()"':
+        i += 1
+    return i
+
+
+def _id_end(text: str, i: int) -> int:
+    """End of an ``id:`` value: up to whitespace, keeping the colons and parentheses of identifiers
+    ("arXiv:2401.01234", "https://arxiv.org/abs/...", "10.1016/S0140-6736(20)30183-5") but not a
+    closing parenthesis of the query's own group."""
+    n, j = len(text), i
+    while j < n and not text[j].isspace():
+        j += 1
+    while j > i and text[j - 1] == ")" and text.count(")", i, j) > text.count("(", i, j):
+        j -= 1
+    return j
 
 
 def _lex(text: str) -> list[_Tok]:
     toks: list[_Tok] = []
+    text = text.translate(_QUOTES)
     i, n = 0, len(text)
     while i < n:
         c = text[i]
@@ -159,14 +195,16 @@ def _lex(text: str) -> list[_Tok]:
             toks.append(_Tok(c, c, i + 1, i + 1))
             i += 1
         else:
-            j = i
-            while j < n and text[j] not in _WORD_STOP:
-                j += 1
+            j = _word_end(text, i)
             word = text[i:j]
             m = _FIELD_RE.match(word)
             if m:
                 toks.append(_Tok("field", m.group(1), i + 1, i + m.end()))
                 i += m.end()
+                if FIELD_ALIASES.get(m.group(1).lower()) == "ids" and i < n and not text[i].isspace() and text[i] not in '("':
+                    j = _id_end(text, i)
+                    toks.append(_Tok("word", text[i:j], i + 1, j))
+                    i = j
                 continue
             kind = word if word in ("AND", "OR", "NOT") else "word"
             toks.append(_Tok(kind, word, i + 1, j))
@@ -178,11 +216,13 @@ def _lex(text: str) -> list[_Tok]:
 
 
 class _Parser:
-    def __init__(self, text: str, unknown: Container[str] = ()) -> None:
+    def __init__(self, text: str, unknown: Container[str] = (), common: Container[str] = ()) -> None:
         self.text = text
         self.unknown = unknown
+        self.common = common
         self.toks = _lex(text)
         self.i = 0
+        self.depth = 0
 
     def error(self, col: int, reason: str) -> QueryError:
         return QueryError(self.text, col, reason)
@@ -221,6 +261,8 @@ class _Parser:
                 self.take()
                 self.expect_operand(tok)
             children.append(self.unary(field))
+        if not explicit:
+            children = _without_function_words(children)
         if len(children) == 1:
             return children[0]
         node = And(tuple(children))
@@ -242,7 +284,8 @@ class _Parser:
             nxt = self.peek()
             if nxt is None or nxt.kind in ("AND", "OR", ")"):
                 raise self.error(tok.col, f"{tok.text!r} needs a term after it")
-            child = self.unary(field) if tok.kind == "NOT" else self.primary(field)
+            with self.nested(tok):
+                child = self.unary(field) if tok.kind == "NOT" else self.primary(field)
             return Not(child, tok.col)
         if tok.kind == "+":
             self.take()
@@ -251,6 +294,18 @@ class _Parser:
             return self.primary(field)
         return self.primary(field)
 
+    @contextmanager
+    def nested(self, tok: _Tok) -> Iterator[None]:
+        """One more level of parentheses or NOT: a bounded depth, so no query (typed, imported or
+        posted) exhausts the parser's or the evaluator's recursion."""
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            raise self.error(tok.col, f"nested more than {MAX_NESTING} levels deep")
+        try:
+            yield
+        finally:
+            self.depth -= 1
+
     def primary(self, field: str | None) -> Node:
         tok = self.take()
         if tok.kind == "(":
@@ -258,7 +313,8 @@ class _Parser:
                 raise self.error(tok.col, "empty parentheses")
             if nxt is None:
                 raise self.error(tok.col, "unclosed parenthesis")
-            node = self.or_expr(field)
+            with self.nested(tok):
+                node = self.or_expr(field)
             close = self.peek()
             if close is None or close.kind != ")":
                 raise self.error(tok.col, "unclosed parenthesis")
@@ -270,7 +326,7 @@ class _Parser:
             return self.fielded(tok)
         if tok.kind in ("NOT", "-", "+"):
             raise self.error(tok.col, f"{tok.text!r} cannot follow here")
-        return _leaf(self.text, field, tok, self.unknown)
+        return _leaf(self.text, field, tok, self.unknown, self.common)
 
     def fielded(self, tok: _Tok) -> Node:
         name = FIELD_ALIASES.get(tok.text.lower())
@@ -282,17 +338,19 @@ class _Parser:
             raise self.error(tok.col, f"field {tok.text}: needs a value right after the colon")
         if nxt.kind in ("AND", "OR", "NOT"):  # ti:OR is the word "OR" in titles
             self.take()
-            return _leaf(self.text, name, _Tok("word", nxt.text, nxt.col, nxt.end), self.unknown)
+            return _leaf(self.text, name, _Tok("word", nxt.text, nxt.col, nxt.end), self.unknown, self.common)
         return self.primary(name)
 
 
-def parse(text: str, unknown: Container[str] = ()) -> Query:
+def parse(text: str, unknown: Container[str] = (), common: Container[str] = ()) -> Query:
     """Parse a saved query; raises :class:`QueryError` with the column of the problem.
 
     ``unknown`` holds the keys (of those :func:`vocabulary_words` names) that are no word of the
-    corpus: they get one edit of tolerance from VOCAB_FUZZY_MIN_LETTERS letters.
+    corpus: they get one edit of tolerance from VOCAB_FUZZY_MIN_LETTERS letters. ``common`` holds
+    those the corpus uses often: they mean themselves, so a long one gets no automatic tolerance
+    ("simulation" must not find "stimulation", "graphene" not "grapheme").
     """
-    return Query(text, _Parser(text, unknown).parse())
+    return Query(text, _Parser(text, unknown, common).parse())
 
 
 class _Recorder:
@@ -311,14 +369,14 @@ def vocabulary_words(text: str) -> frozenset[str]:
     """Keys of the words of ``text`` whose typo tolerance depends on whether the corpus knows them
     (raises :class:`QueryError` like :func:`parse`)."""
     recorder = _Recorder()
-    _Parser(text, recorder).parse()
+    _Parser(text, recorder, recorder).parse()
     return frozenset(recorder.asked)
 
 
 # --- Leaves ---------------------------------------------------------------------------------------
 
 
-def _leaf(query: str, field: str | None, tok: _Tok, unknown: Container[str] = ()) -> Node:
+def _leaf(query: str, field: str | None, tok: _Tok, unknown: Container[str] = (), common: Container[str] = ()) -> Node:
     if field in ("authors", "categories", "sources", "ids"):
         return _meta_leaf(query, field, tok)
     fields = (field,) if field else DEFAULT_FIELDS
@@ -331,7 +389,7 @@ def _leaf(query: str, field: str | None, tok: _Tok, unknown: Container[str] = ()
         if not words:
             raise QueryError(query, tok.col, "nothing to match inside the quotes")
         return _text_clause(fields, words, True, f'"{tok.text}"', tok.col)
-    return _text_clause(fields, _words(query, tok, unknown), False, tok.text, tok.col)
+    return _text_clause(fields, _words(query, tok, unknown, common), False, tok.text, tok.col)
 
 
 def _suffix(query: str, tok: _Tok) -> tuple[str, int | None, bool]:
@@ -367,6 +425,8 @@ ACRONYM_MARK = "^"
 def _is_acronym(surface: str) -> bool:
     """Written in capitals: every letter upper case (a plural "s" aside), at least two of them;
     digits allowed ("GPT4", "LLMs")."""
+    if surface[-2:] in ("'s", "’s"):  # a possessive: "BERT's"
+        surface = surface[:-2]
     core = surface[:-1] if surface.endswith("s") else surface
     return sum(c.isupper() for c in core) >= 2 and all(c.isupper() or c.isdigit() for c in core)
 
@@ -379,7 +439,7 @@ def acronym_key(key: str) -> str:
     return ACRONYM_MARK + key
 
 
-def _words(query: str, tok: _Tok, unknown: Container[str] = ()) -> list[Word]:
+def _words(query: str, tok: _Tok, unknown: Container[str] = (), common: Container[str] = ()) -> list[Word]:
     base, explicit, prefix = _suffix(query, tok)
     found = terms(base, joined=False)
     if not found:
@@ -392,13 +452,13 @@ def _words(query: str, tok: _Tok, unknown: Container[str] = ()) -> list[Word]:
         if is_prefix:
             if len(t.form) < MIN_PREFIX:
                 raise QueryError(query, tok.col + t.start, f"a prefix needs at least {MIN_PREFIX} letters")
-            words.append(Word(surface, t.form, t.key, 0, True, False, acronym))
+            words.append(Word(surface, americanize_prefix(t.form), t.key, 0, True, False, acronym))
             continue
         if explicit is not None:
             words.append(Word(surface, t.form, t.key, explicit, False, False, acronym))
             continue
         auto = not acronym and surface.isalpha() and (
-            (len(surface) >= AUTO_FUZZY_MIN_LETTERS and len(t.key) >= AUTO_FUZZY_MIN_KEY)
+            (len(surface) >= AUTO_FUZZY_MIN_LETTERS and len(t.key) >= AUTO_FUZZY_MIN_KEY and t.key not in common)
             or (len(surface) >= VOCAB_FUZZY_MIN_LETTERS and len(t.key) >= VOCAB_FUZZY_MIN_KEY
                 and t.key in unknown))
         # An exact acronym matches only tokens written in capitals: it looks up their marker key.
@@ -424,6 +484,20 @@ def _with_joined_alternative(node: And) -> Node:
     return Or((node, phrase))
 
 
+#: Words that only join others ("graph neural networks for drug discovery"): typed between plain
+#: words, they are not required, as search engines read them; quoted, they are part of the phrase.
+FUNCTION_WORDS = frozenset("""a an the and or of for to in on at by from with without into onto over under
+about between through within via per vs versus as""".split())
+
+
+def _without_function_words(children: list[Node]) -> list[Node]:
+    """The words of an implicit AND without its unquoted function words, unless nothing else is left
+    (a query of stop words alone is refused on save, with its reason)."""
+    kept = [c for c in children if not (isinstance(c, TextClause) and not c.quoted and len(c.words) == 1
+                                        and not c.words[0].acronym and c.words[0].form in FUNCTION_WORDS)]
+    return kept if kept else children
+
+
 def joined_key(a: str, b: str) -> str:
     """Key of two forms written as one word (matches normalize's joined terms)."""
     return join_forms(a, b)[1]
@@ -431,9 +505,12 @@ def joined_key(a: str, b: str) -> str:
 
 def _text_clause(fields: tuple[str, ...], words: list[Word], quoted: bool, text: str, col: int) -> TextClause:
     # The joined alternative is compared exactly, so it is sound for fuzzy words too.
-    # No joined alternative next to an exact acronym: "GAN based" must not meet "GaN-based".
-    joins = tuple(joined_key(a.form, b.form)
-                  if not (a.prefix or b.prefix or _marked(a) or _marked(b)) else None
+    # No joined alternative next to an exact acronym: "GAN based" must not meet "GaN-based"; but an
+    # acronym and a number (or two acronyms) join as one acronym: "GPT-4" is "GPT4".
+    joins = tuple(acronym_key(joined_key(a.form, b.form))
+                  if _marked(a) and (_marked(b) or b.form.isdigit()) and not (a.prefix or b.prefix)
+                  else joined_key(a.form, b.form) if not (a.prefix or b.prefix or _marked(a) or _marked(b))
+                  else None
                   for a, b in zip(words, words[1:]))
     return TextClause(fields, tuple(words), joins, quoted, text, col)
 
@@ -453,13 +530,10 @@ def _meta_leaf(query: str, field: str, tok: _Tok) -> MetaClause:
     if field == "authors":
         if prefix:
             raise QueryError(query, tok.col + len(raw), "author names do not take '*'")
-        key = author_key(raw)
-        if not key:
+        surname, initial, given = author_parts(raw, bare_surname=True)
+        if not surname:
             raise QueryError(query, tok.col, "empty author name")
-        surname, _, initial = key.rpartition(" ")
-        if not surname or len(initial) != 1 or " " not in key:
-            surname, initial = key, ""
-        return MetaClause(field, surname, tok.text, tok.col, False, initial)
+        return MetaClause(field, surname, tok.text, tok.col, False, initial, given)
     if field == "ids":
         value = parse_paper_ref(raw).lower()
     elif field == "sources":

@@ -30,6 +30,7 @@ def subscribe(store: Any, user: str | int, name: str, *, query: str | None = Non
               user_tag: str | None = None, trending: bool = False, every: str = "daily", channel: str = "both",
               threshold: float | None = None, origin: str = "cli") -> Subscription:
     """Save a subscription of exactly one kind: a query, a topic tag, a user tag, or trending."""
+    query, tag, user_tag = (v.strip() if v is not None else None for v in (query, tag, user_tag))
     chosen = [k for k, v in (("query", query), ("tag", tag), ("user-tag", user_tag), ("trending", trending)) if v]
     if len(chosen) != 1:
         raise ValueError("subscribe to exactly one of: a query, --tag, --user-tag or --trending")
@@ -44,7 +45,7 @@ def subscribe(store: Any, user: str | int, name: str, *, query: str | None = Non
         text = store.get_tag(tag).name  # NotFoundError for an unknown tag
     elif kind == "user-tag":
         assert user_tag is not None
-        text = user_tag.strip()
+        text = user_tag
     return store.add_subscription(user, name, kind=kind, query=text, every=every, channel=channel,
                                   threshold=threshold, origin=origin)
 
@@ -83,7 +84,7 @@ def render(text: str) -> str:
                 return body
             return "|".join(_SHORT.get(f, f) for f in n.fields) + ":" + body
         if isinstance(n, MetaClause):
-            value = f"{n.value}, {n.initial}." if n.initial else n.value
+            value = f"{n.value}, {n.given}" if n.given else f"{n.value}, {n.initial}." if n.initial else n.value
             value = f'"{value}"' if " " in value else value
             return f"{_SHORT.get(n.field, n.field)}:{value}{'*' if n.prefix else ''}"
         if isinstance(n, Not):

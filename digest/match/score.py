@@ -27,11 +27,12 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any, NamedTuple
 
-from digest.match.document import Document, FieldText
+from digest.match.document import AuthorRef, Document, FieldText
 from digest.match.normalize import Term
 from digest.match.query import And, MetaClause, Node, Not, Or, Query, TextClause, parse, vocabulary_words
 from digest.match.stats import IDF_MAX, CorpusStats
 from digest.match.validate import validate_for_save
+from digest.text import same_author, surname_form
 
 __all__ = ["compile_query", "CompiledQuery", "MatchResult", "DEFAULT_THRESHOLD", "FIELD_WEIGHTS", "highlight",
            "validate_for_save", "CorpusStats"]
@@ -114,24 +115,33 @@ SCORE_DIGITS = 6
 
 #: Below this many papers the vocabulary says too little to call a word a typo.
 VOCAB_MIN_DOCS = 50
+#: A word in at least this many papers (and this share of them) is a word in its own right, not a
+#: typo: "simulation", "topology" mean themselves. A typo repeated by a few papers stays below it.
+COMMON_MIN_DF = 3
+COMMON_MIN_SHARE = 0.0005
 
 
 def compile_query(text: str, stats: CorpusStats | None = None) -> CompiledQuery:
     """Parse ``text`` (raises QueryError) into a reusable :class:`CompiledQuery`.
 
     With ``stats``, a word of 5 to 7 letters that is no word of the corpus gets one edit of
-    tolerance (docs/queries.md, "Typos"): the result is a function of the text and of which of its
-    words the corpus knows, so the same text and statistics always compile to the same query.
+    tolerance, and a word of 8 or more that the corpus uses often gets none (docs/queries.md,
+    "Typos"): the result is a function of the text and of which of its words the corpus knows, so
+    the same text and statistics always compile to the same query.
     """
     unknown: frozenset[str] = frozenset()
+    common: frozenset[str] = frozenset()
     if stats is not None and stats.doc_count >= VOCAB_MIN_DOCS:
-        unknown = frozenset(k for k in vocabulary_words(text) if not stats.df.get(k))
-    return _compile(text, unknown)
+        words = vocabulary_words(text)
+        unknown = frozenset(k for k in words if not stats.df.get(k))
+        often = max(COMMON_MIN_DF, stats.doc_count * COMMON_MIN_SHARE)
+        common = frozenset(k for k in words if stats.df.get(k, 0) >= often)
+    return _compile(text, unknown, common)
 
 
 @lru_cache(maxsize=8192)
-def _compile(text: str, unknown: frozenset[str]) -> CompiledQuery:
-    return CompiledQuery(parse(text, unknown))
+def _compile(text: str, unknown: frozenset[str], common: frozenset[str]) -> CompiledQuery:
+    return CompiledQuery(parse(text, unknown, common))
 
 
 # Distinct leaves ever compiled (bounded by the distinct clauses of saved queries); documents key
@@ -429,7 +439,7 @@ def _eval_meta(clause: MetaClause, doc: Document) -> _Leaf | None:
     matched: list[str] = []
     if clause.field == "authors":
         for a in doc.authors:
-            if author_matches(clause.value, clause.initial, a.surname, a.initial):
+            if author_matches(clause, a):
                 spans.append([a.start, a.end])
                 matched.append(a.name)
     elif clause.field == "categories":
@@ -449,13 +459,18 @@ def _eval_meta(clause: MetaClause, doc: Document) -> _Leaf | None:
     return _Leaf(META_SCORES[clause.field], clause.field in ("categories", "sources"), (), (matched, spans))
 
 
-def author_matches(surname: str, initial: str, doc_surname: str, doc_initial: str) -> bool:
-    """Same person as far as names tell: surnames agree (a one-word query may name any word of a
-    compound surname) and initials do not conflict (a missing initial conflicts with nothing)."""
-    if surname != doc_surname and not doc_surname.endswith(" " + surname) and not (
-            " " not in surname and surname in doc_surname.split()):
-        return False
-    return not initial or not doc_initial or initial == doc_initial
+def author_forms(clause: MetaClause) -> list[str]:
+    """The surname forms an author clause looks for: every author it matches has one of them among
+    its ``forms`` (what the query index files authors under)."""
+    return list(dict.fromkeys(surname_form(surname) for surname, _, _ in clause.readings()))
+
+
+def author_matches(clause: MetaClause, author: AuthorRef) -> bool:
+    """Same person as far as names tell (:func:`digest.text.same_author`, under any of the clause's
+    readings): a one-word query may name any word of a compound surname, "LeCun" is "Le Cun",
+    "Mueller" is "Müller", and initials and written-out given names do not conflict."""
+    other = (author.forms, author.initial, author.given)
+    return any(same_author(surname, initial, given, other) for surname, initial, given in clause.readings())
 
 
 def _category_matches(clause: MetaClause, category: str) -> bool:

@@ -34,8 +34,9 @@ def search(store: Any, text: str, *, limit: int | None = None, threshold: float 
     compiled = compile_query(text, stats)
     cutoff = DEFAULT_THRESHOLD if threshold is None else threshold
     hits = []
+    tags = store.topic_tags_by_paper()  # as subscriptions see them: `kw:` finds a topic tag's papers
     for paper in store.iter_papers():
-        result = compiled.evaluate(Document.from_paper(paper), stats)
+        result = compiled.evaluate(Document.from_paper(paper, tags=tags.get(paper.id, ())), stats)
         if result is not None and result.score >= cutoff:
             hits.append(Hit(paper, result.score, result.explanation))
     hits.sort(key=lambda h: (-h.score, h.paper.id))

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from digest.errors import NotFoundError
 from digest.models import Paper
 from digest.text import collapse_ws
 
@@ -51,10 +52,14 @@ def apply_tags(store: Any, names: Iterable[str] | None = None, *, batch: int = 1
     from digest.store.matches import NewPaperTag
 
     wanted = set(names) if names is not None else None
+    tags = store.list_tags()
+    unknown = sorted((wanted or set()) - {t.name for t in tags})
+    if unknown:
+        raise NotFoundError("tag", ", ".join(unknown))
     stats = load_stats(store)
     index = QueryIndex()
     thresholds: dict[int, float] = {}
-    for tag in store.list_tags():
+    for tag in tags:
         if tag.origin == "source" or (wanted is not None and tag.name not in wanted):
             continue
         index.add(tag.id, compile_query(tag.query, stats))

@@ -3,9 +3,11 @@
 Checked on save (``digest subscribe``, ``digest query check``, config ``[[tags]]``), in this order,
 each error pointing at the clause concerned:
 
-1. the query matches papers only by what they lack (``NOT x``, ``a OR -b``);
-2. what it requires is only stop words (``the``, ``"of the"``, ``using OR the``);
-3. a ``cat:`` value that is no arXiv category and was never seen, or a ``src:`` value that names no
+1. the query matches papers only by what they lack (``NOT x``, ``a OR -b``), or excludes what it
+   requires (``diffusion -diffusion``);
+2. what it requires is only stop words (``the``, ``"of the"``, ``using OR the``, ``papers``; a word
+   written in capitals is an acronym, no stop word: ``ALL``, ``WHO``);
+3. an ``id:`` value that names no paper (no arXiv id, DOI, ``openreview:`` id or link); a ``cat:`` value that is no arXiv category and was never seen, or a ``src:`` value that names no
    source kind, label, configured feed or feed seen in the corpus;
 4. with at least :data:`MIN_DOCS_FOR_ESTIMATE` papers in the corpus, an estimated match fraction
    above :data:`MAX_MATCH_FRACTION`.
@@ -19,8 +21,8 @@ import re
 from collections.abc import Iterable
 
 from digest.errors import QueryError
-from digest.ids import ARXIV_ARCHIVES
-from digest.match.normalize import STOP_WORDS
+from digest.ids import ARXIV_ARCHIVES, is_arxiv_category
+from digest.match.normalize import STOP_KEYS
 from digest.match.query import And, MetaClause, Node, Not, Or, TextClause, parse, source_key
 from digest.match.stats import CorpusStats
 from digest.models import SOURCE_KINDS, SOURCE_LABELS
@@ -31,7 +33,8 @@ __all__ = ["validate_for_save", "estimate_fraction", "MAX_MATCH_FRACTION"]
 # one in nearly every paper ("model" in an ML feed, ~80%) is not.
 MAX_MATCH_FRACTION = 0.70
 MIN_DOCS_FOR_ESTIMATE = 50
-_CATEGORY_RE = re.compile(r"^(?P<archive>[a-z\-]+)(?:\.(?P<subject>[a-z\-]*))?$")
+#: An id: value the query language resolved to a paper's canonical id (digest.ids.parse_paper_ref).
+_KNOWN_ID = re.compile(r"^(arxiv|doi|openreview|url):.")
 
 
 def validate_for_save(text: str, stats: CorpusStats, *, sources: Iterable[str] = ()) -> None:
@@ -43,11 +46,17 @@ def validate_for_save(text: str, stats: CorpusStats, *, sources: Iterable[str] =
     negation = _matches_by_absence(root)
     if negation is not None:
         raise QueryError(text, negation, "the query only says what to exclude; add a word to look for")
+    contradiction = _excludes_what_it_requires(root)
+    if contradiction is not None:
+        raise QueryError(text, contradiction, "this excludes what the query asks for: nothing can match")
     stop = _only_stop_words(root)
     if stop is not None:
         raise QueryError(text, stop.column, f"{stop.text!r} has only stop words: it would match almost every paper")
     known_sources = {source_key(s) for s in (*SOURCE_KINDS, *SOURCE_LABELS.values(), *stats.sources, *sources)}
     for clause in _positive_meta(root):
+        if clause.field == "ids" and not _KNOWN_ID.match(clause.value):
+            raise QueryError(text, clause.column, f"{clause.text!r} names no paper (use an arXiv id, a DOI, "
+                                                  "openreview:ID or a link)")
         if clause.field == "categories" and not _category_exists(clause, stats):
             raise QueryError(text, clause.column, f"no category {clause.text!r} exists (try cat:cs.LG or cat:cs.*)")
         if clause.field == "sources" and not any(
@@ -71,10 +80,31 @@ def _matches_by_absence(node: Node) -> int | None:
     return None
 
 
-def _only_stop_words(node: Node) -> TextClause | None:
-    """A stop-word clause that suffices for the whole query to match, else None."""
+def _excludes_what_it_requires(node: Node) -> int | None:
+    """Column of a NOT whose clause the same AND requires (``diffusion -diffusion``), else None."""
+    if not isinstance(node, And):
+        return None
+    required = [_clause_key(c) for c in node.children if not isinstance(c, Not)]
+    for child in node.children:
+        if isinstance(child, Not) and _clause_key(child.child) in required:
+            return child.column
+    return None
+
+
+def _clause_key(node: Node) -> object:
+    """What decides a clause's matches: its text and column aside ("diffusion" typed twice is one clause)."""
     if isinstance(node, TextClause):
-        return node if all(w.form in STOP_WORDS and not w.prefix for w in node.words) else None
+        return ("text", node.fields, tuple((w.key, w.dist, w.prefix) for w in node.words), node.quoted)
+    if isinstance(node, MetaClause):
+        return ("meta", node.field, node.value, node.prefix, node.initial, node.given)
+    return node
+
+
+def _only_stop_words(node: Node) -> TextClause | None:
+    """A stop-word clause that suffices for the whole query to match, else None. Stop words are
+    compared by key, so their inflections count too ("papers", "proposed")."""
+    if isinstance(node, TextClause):
+        return node if all(w.key in STOP_KEYS and not w.prefix and not w.acronym for w in node.words) else None
     if isinstance(node, And):
         positive = [c for c in node.children if not isinstance(c, Not)]
         found = [_only_stop_words(c) for c in positive]
@@ -102,8 +132,7 @@ def _category_exists(clause: MetaClause, stats: CorpusStats) -> bool:
         return any(a.startswith(archive) for a in ARXIV_ARCHIVES) if "." not in value else archive in ARXIV_ARCHIVES
     if value in seen or any(c.startswith(value + ".") for c in seen):
         return True
-    m = _CATEGORY_RE.match(value)
-    return m is not None and m.group("archive") in ARXIV_ARCHIVES and m.group("subject") != ""
+    return is_arxiv_category(value)
 
 
 def estimate_fraction(node: Node, stats: CorpusStats) -> float:

@@ -29,7 +29,7 @@ from typing import Any
 from rapidfuzz.distance import OSA, Levenshtein
 
 from digest.models import PaperRecord
-from digest.text import COLLECTIVE_WORDS, author_key, fold, surname_key
+from digest.text import COLLECTIVE_WORDS, author_key, fold, surname_form, surname_key
 
 TITLE_KEY_LEN = 500
 AUTHOR_KEY_LEN = 120
@@ -286,7 +286,6 @@ def authors_overlap(a: Sequence[str], b: Sequence[str], *, minimum: int = 1) -> 
 _ET_AL = re.compile(r"^(?:et\.?\s*al\.?|and\s+others|others)$", re.IGNORECASE)
 #: German umlauts written out ("Mueller" for "Müller", which folds to "muller"), inside a name only:
 #: final "ue" is a name of its own ("Xue", "Yue" are not "Xu", "Yu").
-_UMLAUT_SPELLING = re.compile(r"(?<=[aou])e(?=[^aeiouy])")
 _NO_KEYS: tuple[frozenset[str], frozenset[str]] = (frozenset(), frozenset())
 
 
@@ -307,17 +306,12 @@ def _name_keys(name: str) -> tuple[frozenset[str], frozenset[str]]:
 
 
 def _key_forms(key: str) -> set[str]:
-    """An :func:`~digest.text.author_key` with its surname particles joined ("le cun y" is "lecun y")
-    and, in surnames of five letters or more, umlauts spelled out folded ("mueller" is "muller").
-    Shorter pairs are distinct names ("Suen"/"Sun")."""
+    """An :func:`~digest.text.author_key` with its surname as :func:`~digest.text.surname_form`
+    compares it: particles joined ("le cun y" is "lecun y"), umlauts spelled out folded ("mueller" is "muller")."""
     if not key:
         return set()
     surname, initial = (key[:-2], key[-1]) if key[-2:-1] == " " else (key, "")
-    surname = surname.replace(" ", "")
-    forms = {f"{surname} {initial}".rstrip()}
-    if len(surname) >= 5:
-        forms.add(f"{_UMLAUT_SPELLING.sub('', surname)} {initial}".rstrip())
-    return forms
+    return {f"{surname_form(surname)} {initial}".rstrip()}
 
 
 def aware(moment: datetime | None) -> datetime | None:
