@@ -10,7 +10,7 @@ import feedparser
 import pytest
 
 from digest.config import Settings
-from digest.deliver.files import export_feeds, write_atomic
+from digest.deliver.files import MANIFEST, export_feeds, write_atomic
 from digest.errors import NotFoundError
 from digest.models import PaperRecord
 from digest.render.feed_entries import resolve_feed, user_feed
@@ -91,6 +91,51 @@ def test_second_export_leaves_unchanged_files_alone(sqlite_store: Store, setting
     second = export_feeds(sqlite_store, settings, out, now=NOW)
     assert second == first
     assert all(p.read_bytes() == before[p][0] and p.stat().st_mtime_ns == 1 for p in second)
+
+
+def test_export_removes_only_the_files_it_wrote_and_no_longer_writes(sqlite_store: Store, settings: Settings,
+                                                                      tmp_path: Path) -> None:
+    """Feeds the export no longer writes (a deleted alert, a rotated feed token) lose their files, and
+    an emptied token folder goes; anything in DIR the export did not write stays, even where a feed
+    could be. The manifest that remembers what was written names no feed token."""
+    ids = populate(sqlite_store)
+    out = tmp_path / "feeds"
+    out.mkdir()
+    (out / "index.html").write_text("hello", encoding="utf-8")
+    (out / "someone-else").mkdir()
+    (out / "someone-else" / "all.atom").write_text("not ours", encoding="utf-8")
+    old = sqlite_store.get_user("ada@example.org").feed_token
+    export_feeds(sqlite_store, settings, out, now=NOW)
+    assert (out / old / f"sub-{ids['blog']}.rss").exists()
+    assert old not in (out / MANIFEST).read_text(encoding="utf-8")
+    sqlite_store.delete_subscription(ids["blog"])
+    export_feeds(sqlite_store, settings, out, now=NOW)
+    assert not (out / old / f"sub-{ids['blog']}.atom").exists() and not (out / old / f"sub-{ids['blog']}.rss").exists()
+    assert (out / old / "all.atom").exists()
+    (out / old / "notes.txt").write_text("mine", encoding="utf-8")
+    new = sqlite_store.rotate_feed_token("ada@example.org")
+    written = export_feeds(sqlite_store, settings, out, now=NOW)
+    assert sorted(p.name for p in (out / old).iterdir()) == ["notes.txt"]  # ours gone, the rest kept
+    assert (out / new / "all.atom") in written
+    assert (out / "index.html").read_text(encoding="utf-8") == "hello"
+    assert (out / "someone-else" / "all.atom").read_text(encoding="utf-8") == "not ours"
+    (out / old / "notes.txt").unlink()
+    rotated = sqlite_store.rotate_feed_token("ada@example.org")
+    export_feeds(sqlite_store, settings, out, now=NOW)
+    assert not (out / new).exists() and (out / rotated / "all.atom").exists()  # an emptied folder goes
+
+
+def test_export_without_a_readable_manifest_removes_nothing(sqlite_store: Store, settings: Settings,
+                                                            tmp_path: Path) -> None:
+    """A missing or damaged manifest means nothing is known to be ours: nothing is removed."""
+    ids = populate(sqlite_store)
+    out = tmp_path / "feeds"
+    export_feeds(sqlite_store, settings, out, now=NOW)
+    (out / MANIFEST).write_text("{not json", encoding="utf-8")
+    token = sqlite_store.get_user("ada@example.org").feed_token
+    sqlite_store.delete_subscription(ids["blog"])
+    export_feeds(sqlite_store, settings, out, now=NOW)
+    assert (out / token / f"sub-{ids['blog']}.atom").exists()
 
 
 def test_write_atomic_replaces_whole_files(tmp_path: Path) -> None:

@@ -9,9 +9,13 @@ import feedparser
 import pytest
 from lxml import etree
 
+from digest.match.run import match_new
+from digest.models import PaperRecord
+from digest.render.feed_entries import feed_document, subscription_feed
 from digest.render.feeds import FeedEntry, entry_id, render_feed
+from digest.store import Store
 
-from render_samples import T, XSS, paper, reason
+from render_samples import T, XSS, paper, reason, settings
 
 SELF = "https://digest.example.org/feeds/tok/sub-3.atom"
 
@@ -88,6 +92,45 @@ def test_entry_ids_are_stable_across_versions_and_title_changes() -> None:
     assert entry_id(v1, "digest.example.org") == entry_id(v3, "digest.example.org") == "https://arxiv.org/abs/2411.00005"
     doi = paper(6, id="doi:10.1/x", arxiv_id=None, title="T1")
     assert entry_id(doi, "h") == entry_id(replace(doi, title="T2"), "h") == "tag:h,2024:paper:doi:10.1/x"
+    old_style = paper(7, id="arxiv:hep-th/9901001", arxiv_id="hep-th/9901001")
+    assert entry_id(old_style, "h") == "https://arxiv.org/abs/hep-th/9901001"
+
+
+def test_entry_id_comes_from_the_canonical_id_not_from_a_gained_arxiv_id(sqlite_store: Store) -> None:
+    """A journal paper (canonical id doi:…) keeps its tag: entry id after its arXiv preprint merges
+    into it and it gains an arxiv_id, or readers would show it twice (RFC 4287 §4.2.6); a paper first
+    known from arXiv keeps its abstract URL after it gains a DOI."""
+    store = sqlite_store
+    store.upsert_user("ada@example.org")
+    sub = store.add_subscription("ada@example.org", "Black holes", query="black hole", channel="feed")
+    doi = "10.1103/physrevd.110.044001"
+    store.ingest_records("aps", [PaperRecord(source_kind="rss", external_id=f"https://doi.org/{doi}", doi=doi,
+                                             url=f"https://journals.aps.org/prd/abstract/{doi}",
+                                             title="Black hole ringdown spectroscopy", abstract="Black hole modes.")])
+    store.ingest_records("arxiv-gr", [PaperRecord(source_kind="arxiv-rss", external_id="2411.08888",
+                                                  arxiv_id="2411.08888", version=1,
+                                                  title="Black hole shadows at high spin", abstract="Black hole.")])
+    match_new(store)
+
+    def ids() -> list[str]:
+        body = feed_document(subscription_feed(store, settings(), sub.id),
+                             self_url="https://digest.example.org/feeds/t/sub-1.atom")
+        return sorted(e.id for e in feedparser.parse(body).entries)
+
+    before = ids()
+    assert before == ["https://arxiv.org/abs/2411.08888", f"tag:digest.example.org,2024:paper:doi:{doi}"]
+    store.ingest_records("arxiv-gr", [PaperRecord(source_kind="arxiv-rss", external_id="2411.07777",
+                                                  arxiv_id="2411.07777", version=2, doi=doi,
+                                                  title="Black hole ringdown spectroscopy",
+                                                  abstract="Black hole modes.", announce_type="replace")])
+    store.ingest_records("prd", [PaperRecord(source_kind="rss", external_id="https://doi.org/10.1103/shadows",
+                                             doi="10.1103/shadows", arxiv_id="2411.08888",
+                                             title="Black hole shadows at high spin", abstract="Black hole.")])
+    match_new(store)
+    assert len(store.list_papers()) == 2, "both records should have merged into the papers they name"
+    assert store.get_paper(f"doi:{doi}").arxiv_id == "2411.07777"
+    assert store.get_paper("arxiv:2411.08888").doi == "10.1103/shadows"
+    assert ids() == before
 
 
 @pytest.mark.parametrize("fmt", ["atom", "rss"])

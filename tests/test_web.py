@@ -7,17 +7,23 @@ from __future__ import annotations
 import mailbox
 import re
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
+from email.utils import parsedate_to_datetime
+from html import unescape
 from pathlib import Path
+from typing import Any
 
+import feedparser
 import pytest
 from starlette.testclient import TestClient
 
 from digest.config import Settings
+from digest.match.run import match_new
 from digest.models import PaperRecord
 from digest.store import Store
 from digest.tokens import make_token
 from digest.web import create_app
+from digest.web import links as web_links
 from digest.web.signin import signin_url
 
 XSS = '<script>alert("t")</script><img src=x onerror=alert(1)>'
@@ -58,6 +64,25 @@ def store(sqlite_store: Store) -> Store:
 def client(settings: Settings, store: Store) -> Iterator[TestClient]:
     with TestClient(create_app(settings, store)) as c:
         yield c
+
+
+@pytest.fixture
+def no_feed_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Turn off the 15-second render cache so a test sees what the store says now."""
+    monkeypatch.setattr(web_links, "FEED_CACHE_SECONDS", -1.0)
+
+
+@pytest.fixture
+def reader_polls_later(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The feed handler's clock two seconds ahead: a reader that polls again later, once the second of
+    the feed's last change is over (a change within the current second never earns a 304 by date)."""
+
+    class Later(datetime):
+        @classmethod
+        def now(cls, tz: Any = None) -> Any:
+            return datetime.now(tz) + timedelta(seconds=2)
+
+    monkeypatch.setattr(web_links, "datetime", Later)
 
 
 def csrf_of(html: str) -> str:
@@ -267,9 +292,7 @@ def test_search_page_counts_results_and_lists_tags(client: TestClient) -> None:
     assert client.get("/search", params={"q": "diffusion AND ("}).status_code == 200
 
 
-def test_feed_over_http_with_conditional_get(client: TestClient, store: Store) -> None:
-    from digest.match.run import match_new
-
+def test_feed_over_http_with_conditional_get(client: TestClient, store: Store, reader_polls_later: None) -> None:
     sub = store.add_subscription("ada@example.org", "Diffusion", query="diffusion", channel="feed")
     match_new(store)
     user = store.get_user("ada@example.org")
@@ -332,3 +355,235 @@ def test_preview_button_of_the_new_alert_form(client: TestClient, settings: Sett
     assert page.status_code == 200 and "<svg" in page.text and "Last 30 days" in page.text
     bad = client.get("/alerts/preview", params={"query": "diffusion AND ("})
     assert "column" in bad.text
+
+
+def test_deeply_nested_query_is_shown_as_an_error(client: TestClient, settings: Settings, store: Store) -> None:
+    """A machine-generated query of 300 nested parentheses is a query error on the search page, the
+    alert form's live check, the preview and the save, never a server error; nothing is saved."""
+    query = "(" * 300 + "diffusion" + ")" * 300
+    assert client.get("/search", params={"q": query}).status_code == 200
+    check = client.get("/alerts/check", params={"q": query})
+    assert check.status_code == 200 and check.json()["ok"] is False
+    assert client.get("/alerts/preview", params={"q": query}).status_code in (200, 400)
+    sign_in(client, settings, store)
+    token = csrf_of(client.get("/alerts").text)
+    saved = client.post("/alerts", data={"name": "Nested", "query": query, "every": "daily", "channel": "email",
+                                         "csrf": token})
+    assert saved.status_code == 400
+    assert store.list_subscriptions("ada@example.org") == []
+
+
+def test_new_alert_with_an_existing_name_is_refused(client: TestClient, settings: Settings, store: Store) -> None:
+    """A second alert under the name of an existing one is refused with a message (400); the first
+    keeps its query, period and channel."""
+    sign_in(client, settings, store)
+    token = csrf_of(client.get("/alerts").text)
+    first = client.post("/alerts", data={"name": "Diffusion", "query": "diffusion", "every": "daily",
+                                         "channel": "email", "csrf": token}, follow_redirects=False)
+    assert first.status_code == 303
+    second = client.post("/alerts", data={"name": "Diffusion", "query": "string theory", "every": "weekly",
+                                          "channel": "feed", "csrf": token}, follow_redirects=False)
+    assert second.status_code == 400
+    [sub] = store.list_subscriptions("ada@example.org")
+    assert (sub.query, sub.every, sub.channel) == ("diffusion", "daily", "email")
+
+
+def test_renaming_an_alert_to_a_taken_name_is_refused(client: TestClient, settings: Settings, store: Store) -> None:
+    """Renaming an alert to the name of another of the user's alerts is a 400 with a message; the
+    alert keeps its name."""
+    store.add_subscription("ada@example.org", "Diffusion", query="diffusion")
+    strings = store.add_subscription("ada@example.org", "Strings", query="string theory")
+    sign_in(client, settings, store)
+    token = csrf_of(client.get(f"/alerts/{strings.id}").text)
+    r = client.post(f"/alerts/{strings.id}", data={"name": "Diffusion", "query": "string theory", "every": "daily",
+                                                   "channel": "both", "csrf": token}, follow_redirects=False)
+    assert r.status_code == 400
+    assert store.get_subscription(strings.id).name == "Strings"
+
+
+def test_delivery_settings_take_only_a_weekday_0_to_6(client: TestClient, settings: Settings, store: Store) -> None:
+    """The weekday is exactly one of "0".."6": "0123456" or an empty value is a 400 page with a
+    message, and the stored weekday stays what it was."""
+    sign_in(client, settings, store)
+    token = csrf_of(client.get("/settings").text)
+    for weekday in ("0123456", "", "7", "\u0663"):  # "٣" is a digit to str.isdigit(), not to the form
+        r = client.post("/settings", data={"timezone": "Europe/Berlin", "hour": "7", "weekday": weekday,
+                                           "csrf": token}, follow_redirects=False)
+        assert r.status_code == 400 and "weekday" in r.text, weekday
+    assert store.get_user("ada@example.org").weekday == 0
+    assert client.post("/settings", data={"timezone": "UTC", "hour": "\u00b2", "weekday": "1", "csrf": token},
+                       follow_redirects=False).status_code == 400
+
+
+def test_delivery_settings_with_an_unknown_period_or_channel_is_400(client: TestClient, settings: Settings,
+                                                                     store: Store) -> None:
+    """"How often" and "deliver by" for all alerts take the form's values only (or "" to keep each
+    alert's); every=hourly or channel=sms is a 400 page with a message, and nothing changes."""
+    sub = store.add_subscription("ada@example.org", "Diffusion", query="diffusion")
+    sign_in(client, settings, store)
+    token = csrf_of(client.get("/settings").text)
+    for extra in ({"every": "hourly"}, {"channel": "sms"}):
+        r = client.post("/settings", data={"timezone": "UTC", "hour": "9", "weekday": "1", "csrf": token, **extra},
+                        follow_redirects=False)
+        assert r.status_code == 400 and "daily or weekly" in r.text, extra
+    assert store.get_user("ada@example.org").hour == 7
+    assert (store.get_subscription(sub.id).every, store.get_subscription(sub.id).channel) == ("daily", "both")
+
+
+def test_alert_number_too_large_for_the_database_is_404(client: TestClient, settings: Settings,
+                                                        store: Store) -> None:
+    """/alerts/<a number above 2**63-1> is an unknown alert: 404 on the page and on its pause and
+    delete forms."""
+    sign_in(client, settings, store)
+    token = csrf_of(client.get("/alerts").text)
+    huge = "99999999999999999999"
+    assert client.get(f"/alerts/{huge}").status_code == 404
+    assert client.post(f"/alerts/{huge}/pause", data={"csrf": token}).status_code == 404
+    assert client.post(f"/alerts/{huge}/delete", data={"csrf": token}).status_code == 404
+
+
+def test_feed_url_with_an_impossible_subscription_number_is_404(client: TestClient, store: Store) -> None:
+    """sub-<n>.atom with a number no database holds, or with a non-ASCII digit ("²"), is an unknown
+    feed: 404 like any other."""
+    token = store.get_user("ada@example.org").feed_token
+    assert client.get(f"/feeds/{token}/sub-99999999999999999999.atom").status_code == 404
+    assert client.get(f"/feeds/{token}/sub-\u00b2.atom").status_code == 404
+    assert client.get(f"/feeds/{token}/sub-.atom").status_code == 404
+
+
+def test_alert_page_shows_the_error_of_a_stored_query_that_no_longer_parses(client: TestClient, settings: Settings,
+                                                                           store: Store) -> None:
+    """An alert whose stored query does not parse (imported from a hand-edited export, or saved before
+    today's checks) opens with the query error on the page, as the form shows it, so that the user
+    can correct it."""
+    sub = store.add_subscription("ada@example.org", "Imported", query="diffusion AND (", origin="import")
+    sign_in(client, settings, store)
+    page = client.get(f"/alerts/{sub.id}")
+    assert page.status_code == 200
+    assert "column" in page.text and "Last 30 days" not in page.text
+
+
+def test_search_results_past_the_first_page_are_reachable(client: TestClient, store: Store) -> None:
+    """A search with more results than one page holds counts them all and links to the next pages
+    (?page=N, Previous/Next); following them shows every result once."""
+    store.ingest_records("blog", [
+        PaperRecord(source_kind="rss", external_id=f"https://example.org/sheaves/{i}",
+                    url=f"https://example.org/sheaves/{i}", title=f"Sheaf neural networks, study {i}",
+                    abstract="Message passing on sheaves.") for i in range(60)])
+    first = client.get("/search", params={"q": "sheaf"})
+    assert first.status_code == 200 and "has 60 results" in first.text
+    seen = re.findall(r'href="(/papers/[^"]+)"', first.text)
+    assert len(seen) == 50
+    more = {unescape(h) for h in re.findall(r'href="(/search\?[^"#]+)"', first.text) if "page=" in unescape(h)}
+    assert more == {"/search?q=sheaf&page=2"}
+    second = client.get("/search?q=sheaf&page=2")
+    assert "has 60 results" in second.text and 'rel="prev"' in second.text and 'rel="next"' not in second.text
+    seen += re.findall(r'href="(/papers/[^"]+)"', second.text)
+    assert len(seen) == len(set(seen)) == 60
+    for odd in ("0", "99", "x", "\u00b2"):  # a page that does not exist shows one that does
+        assert client.get("/search", params={"q": "sheaf", "page": odd}).status_code == 200
+
+
+def test_one_click_unsubscribe_url_opened_in_a_browser_shows_the_confirmation(client: TestClient, settings: Settings,
+                                                                               store: Store) -> None:
+    """A GET on the List-Unsubscribe https URI (a mail client without RFC 8058 support opens it in a
+    browser) shows the confirmation page of the ordinary unsubscribe link and changes nothing; its
+    button unsubscribes."""
+    user = store.get_user("ada@example.org")
+    token = make_token("unsubscribe", user.id, user.token_generation, settings=settings)
+    page = client.get(f"/unsubscribe/one-click/{token}")
+    assert page.status_code == 200 and "ada@example.org" in page.text
+    assert store.get_user(user.id).active  # a GET changes nothing
+    assert f'action="/unsubscribe/{token}"' in page.text
+    done = client.post(f"/unsubscribe/{token}", data={"csrf": csrf_of(page.text)})
+    assert done.status_code == 200 and not store.get_user(user.id).active
+    assert client.get("/unsubscribe/one-click/garbage").status_code == 400
+
+
+def test_after_unsubscribing_a_user_can_sign_in_and_resume(client: TestClient, settings: Settings,
+                                                           store: Store) -> None:
+    """An unsubscribed (inactive) user still gets a sign-in link and can sign in; My alerts says the
+    digests are stopped and "Resume my digests" (a POST with CSRF) makes the user active again. Their
+    private feeds are 404 while stopped."""
+    user = store.get_user("ada@example.org")
+    store.add_subscription(user.id, "Diffusion", query="diffusion", channel="both")
+    token = make_token("unsubscribe", user.id, user.token_generation, settings=settings)
+    assert client.post(f"/unsubscribe/one-click/{token}", data={"List-Unsubscribe": "One-Click"}).status_code == 200
+    page = client.get("/signin")
+    assert client.post("/signin", data={"email": "ada@example.org", "csrf": csrf_of(page.text)}).status_code == 200
+    assert settings.delivery.maildir is not None
+    assert len(list(mailbox.Maildir(settings.delivery.maildir, create=True))) == 1
+    assert client.get(f"/feeds/{user.feed_token}/all.atom").status_code == 404
+    sign_in(client, settings, store)
+    alerts = client.get("/alerts")
+    assert alerts.status_code == 200 and "Resume my digests" in alerts.text
+    token = csrf_of(alerts.text)
+    assert client.post("/settings", data={"timezone": "UTC", "hour": "8", "weekday": "2", "csrf": token},
+                       follow_redirects=False).status_code == 303
+    assert not store.get_user(user.id).active  # saving the delivery time is not resuming
+    assert client.post("/resume", data={}).status_code == 403
+    assert client.post("/resume", data={"csrf": token}, follow_redirects=False).status_code == 303
+    assert store.get_user(user.id).active
+    assert "Resume my digests" not in client.get("/alerts").text
+    assert client.get(f"/feeds/{user.feed_token}/all.atom").status_code == 200
+
+
+def test_last_modified_is_never_in_the_future(client: TestClient, store: Store, no_feed_cache: None) -> None:
+    """A journal dating its next issue ahead (2099 here) does not put the feed's Last-Modified or
+    <updated> in the future (RFC 9110 §8.8.2.1), and a later match still answers a reader's
+    If-Modified-Since with 200, not 304 until 2099."""
+    sub = store.add_subscription("ada@example.org", "Cells", query="stem cells", channel="feed")
+    store.ingest_records("journal", [PaperRecord(
+        source_kind="rss", external_id="https://journal.example/2099/03/stem-cells",
+        url="https://journal.example/2099/03/stem-cells", title="Stem cells in the March issue",
+        abstract="Stem cells.", published=datetime(2099, 3, 1, tzinfo=timezone.utc),
+        updated=datetime(2099, 3, 1, tzinfo=timezone.utc))])
+    match_new(store)
+    url = f"/feeds/{store.get_user('ada@example.org').feed_token}/sub-{sub.id}.atom"
+    first = client.get(url)
+    assert first.status_code == 200
+    soon = datetime.now(timezone.utc) + timedelta(minutes=1)
+    assert parsedate_to_datetime(first.headers["last-modified"]) <= soon
+    assert feedparser.parse(first.content).feed.updated_parsed.tm_year < 2099
+    store.ingest_records("arxiv-q", [PaperRecord(source_kind="arxiv-rss", external_id="2411.01234",
+                                                 arxiv_id="2411.01234", version=1, title="Stem cells on a chip",
+                                                 abstract="Stem cells.")])
+    match_new(store)
+    again = client.get(url, headers={"If-Modified-Since": first.headers["last-modified"]})
+    assert again.status_code == 200
+
+
+def test_trending_feed_last_modified_moves_when_a_paper_enters_it(client: TestClient, store: Store,
+                                                                   no_feed_cache: None) -> None:
+    """A paper first seen days ago that starts collecting upvotes enters the trending feed: its entry
+    time is when its signals were fetched, so Last-Modified moves and If-Modified-Since gets the new
+    feed. An unchanged trending feed keeps its bytes and validators."""
+    now = datetime.now(timezone.utc)
+    store.ingest_records("arxiv-cs", [PaperRecord(source_kind="arxiv-rss", external_id="2411.05555",
+                                                  arxiv_id="2411.05555", version=1, title="A quiet start",
+                                                  abstract="x")], now=now - timedelta(days=3))
+    store.ingest_records("hf", [PaperRecord(source_kind="hf-daily", external_id="2411.06666", arxiv_id="2411.06666",
+                                            title="Hot today", signals={"upvotes": 40})], now=now - timedelta(hours=2))
+    url = f"/feeds/{store.get_user('ada@example.org').feed_token}/trending.atom"
+    first = client.get(url)
+    ids = [e.id for e in feedparser.parse(first.content).entries]
+    assert "https://arxiv.org/abs/2411.06666" in ids and "https://arxiv.org/abs/2411.05555" not in ids
+    same = client.get(url)
+    assert (same.content, same.headers["etag"]) == (first.content, first.headers["etag"])
+    store.ingest_records("hf", [PaperRecord(source_kind="hf-daily", external_id="2411.05555", arxiv_id="2411.05555",
+                                            title="A quiet start", signals={"upvotes": 90})],
+                         now=now - timedelta(minutes=5))
+    full = client.get(url)
+    assert "https://arxiv.org/abs/2411.05555" in full.text
+    again = client.get(url, headers={"If-Modified-Since": first.headers["last-modified"]})
+    assert again.status_code == 200
+
+
+def test_rotated_feed_token_stops_working_at_once(client: TestClient, store: Store) -> None:
+    """A rotated feed token is a 404 at once, even while the feed it served is in the render cache."""
+    sub = store.add_subscription("ada@example.org", "Diffusion", query="diffusion", channel="feed")
+    old = store.get_user("ada@example.org").feed_token
+    assert client.get(f"/feeds/{old}/sub-{sub.id}.atom").status_code == 200
+    new = store.rotate_feed_token("ada@example.org")
+    assert client.get(f"/feeds/{old}/sub-{sub.id}.atom").status_code == 404
+    assert client.get(f"/feeds/{new}/sub-{sub.id}.atom").status_code == 200

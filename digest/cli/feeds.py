@@ -8,25 +8,22 @@ from pathlib import Path
 import click
 
 from digest.cli.app import Context, cli, echo_json, pass_ctx
-from digest.tokens import feed_url
 
 
 @cli.command("feed")
 @click.argument("ref", metavar="SUBSCRIPTION_OR_TAG")
 @click.option("--format", "fmt", type=click.Choice(["atom", "rss"]), default="atom", show_default=True)
-@click.option("--limit", type=click.IntRange(1, 10_000), default=100, show_default=True, help="Newest entries to include.")
+@click.option("--limit", type=click.IntRange(1, 10_000), default=None,
+              help="Newest entries to include [default: 100; trending: the best 50].")
 @pass_ctx
-def feed_command(ctx: Context, ref: str, fmt: str, limit: int) -> None:
+def feed_command(ctx: Context, ref: str, fmt: str, limit: int | None) -> None:
     """Print a feed. SUBSCRIPTION_OR_TAG is USER_EMAIL/SUBSCRIPTION_NAME or a subscription id,
     tag:NAME for a topic tag, user:EMAIL for all of a user's feed subscriptions, or trending."""
-    from digest.render.feed_entries import feed_document, resolve_feed
+    from digest.render.feed_entries import feed_document, feed_location, resolve_feed
 
-    settings = ctx.settings
-    spec = resolve_feed(ctx.store, settings, ref, limit=limit)
-    if spec.feed_token:
-        self_url = feed_url(settings, spec.feed_token, spec.name, format=fmt)
-    else:
-        self_url = f"{settings.web.base_url.rstrip('/')}/feeds/{spec.name}.{fmt}"
+    spec = resolve_feed(ctx.store, ctx.settings, ref, limit=limit)
+    # The self link is where the web app or `digest feeds export` serves this very feed.
+    self_url = feed_location(ctx.settings, spec, format=fmt)
     sys.stdout.buffer.write(feed_document(spec, self_url=self_url, format="rss" if fmt == "rss" else "atom"))
     sys.stdout.buffer.flush()
 

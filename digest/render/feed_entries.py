@@ -13,10 +13,20 @@ topic tag          ``tag-<tag name>``                           ``tag:<host>,202
 trending           ``trending``                                 ``tag:<host>,2024:feed/trending``
 =================  ===========================================  ==========================================
 
-``<host>`` is the host of ``[web] base_url``. Entries are newest first, at most ``limit``.
+``<host>`` is the host of ``[web] base_url``. Entries are newest first (trending: best first), at most
+``limit``. An entry's time is when it last changed for its feed: when it entered it (a match, a
+tag, a trending signal fetched) or when the paper got a new version; a source's date still ahead of
+now (a journal dating its next issue ahead, a mistyped year) is not a change yet, so no feed claims a
+time later than the moment it is rendered (RFC 9110 §8.8.2.1 for Last-Modified, RFC 4287 §3.3).
+
+Where a feed is served (its self link): :func:`feed_location`, for ``digest feed`` and ``digest feeds
+export`` alike: a private feed at its owner's URL from ``digest.tokens.feed_url`` (which the web app
+uses for every feed it serves, under the reader's token), a tag or trending feed at the public file
+the export writes (named by :func:`feed_file_name`).
 
 Public names: :class:`FeedSpec`, :func:`resolve_feed`, :func:`subscription_feed`, :func:`user_feed`,
-:func:`tag_feed`, :func:`trending_feed`, :func:`feed_document`, :data:`DEFAULT_LIMIT`.
+:func:`tag_feed`, :func:`trending_feed`, :func:`feed_document`, :func:`feed_location`, :func:`feed_file_name`,
+:data:`DEFAULT_LIMIT`.
 """
 
 from __future__ import annotations
@@ -24,18 +34,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from digest.config import Settings
 from digest.digests.trending import trending_papers
 from digest.errors import NotFoundError
-from digest.models import Reason, StoredMatch, Subscription
+from digest.models import Paper, Reason, StoredMatch, Subscription
 from digest.render.feeds import FeedEntry, render_feed, tag_uri
+from digest.tokens import feed_url
 
 __all__ = ["FeedSpec", "resolve_feed", "subscription_feed", "user_feed", "tag_feed", "trending_feed",
-           "feed_document", "DEFAULT_LIMIT", "FEED_CHANNELS"]
+           "feed_document", "feed_location", "feed_file_name", "DEFAULT_LIMIT", "TRENDING_LIMIT", "FEED_CHANNELS"]
 
 DEFAULT_LIMIT = 100
+#: Entries of the trending feed unless a limit is given.
+TRENDING_LIMIT = 50
 #: Subscription channels that publish to feeds.
 FEED_CHANNELS = ("feed", "both")
 
@@ -63,7 +76,23 @@ def _newest_first(entries: dict[str, FeedEntry], limit: int) -> tuple[FeedEntry,
     return tuple(ranked[:limit])
 
 
-def _from_matches(store: Any, matches: list[StoredMatch], limit: int) -> tuple[FeedEntry, ...]:
+def _now(now: datetime | None) -> datetime:
+    return now or datetime.now(timezone.utc)
+
+
+def _source_updated(paper: Paper, now: datetime) -> datetime | None:
+    """The paper's own update time (a new version), unless it is still ahead of ``now``: a journal
+    dating its next issue ahead or a mistyped year is no change we have seen, and a feed's time must
+    not be later than the moment it is served (RFC 9110 §8.8.2.1)."""
+    return paper.updated if paper.updated is not None and paper.updated <= now else None
+
+
+def _paper_changed(paper: Paper, now: datetime) -> datetime:
+    """When ``paper`` last changed as far as we know: its update time, else when we first saw it."""
+    return _source_updated(paper, now) or paper.first_seen or now
+
+
+def _from_matches(store: Any, matches: list[StoredMatch], limit: int, now: datetime) -> tuple[FeedEntry, ...]:
     """Entries from stored matches; a paper matched by several subscriptions is one entry with every reason."""
     papers = store.papers_by_ids({m.paper_id for m in matches})
     reasons: dict[str, list[Reason]] = {}
@@ -77,15 +106,16 @@ def _from_matches(store: Any, matches: list[StoredMatch], limit: int) -> tuple[F
     for pid, why in reasons.items():
         paper = papers[pid]
         # The entry changed when it entered this feed, or later when a new version arrived.
-        when = max(updated[pid], paper.updated) if paper.updated else updated[pid]
+        version = _source_updated(paper, now)
+        when = max(updated[pid], version) if version else updated[pid]
         entries[pid] = FeedEntry(paper, tuple(why), when)
     return _newest_first(entries, limit)
 
 
-def _tag_entries(store: Any, tag: str, limit: int, reason_name: str) -> tuple[FeedEntry, ...]:
+def _tag_entries(store: Any, tag: str, limit: int, reason_name: str, now: datetime) -> tuple[FeedEntry, ...]:
     store.get_tag(tag)  # NotFoundError for an unknown tag
     papers = store.papers_by_ids(store.papers_with_tag(tag))
-    entries = {pid: FeedEntry(p, (Reason(0, reason_name, 0.0, {}),), p.updated or p.first_seen)
+    entries = {pid: FeedEntry(p, (Reason(0, reason_name, 0.0, {}),), _paper_changed(p, now))
                for pid, p in papers.items()}
     return _newest_first(entries, limit)
 
@@ -93,23 +123,25 @@ def _tag_entries(store: Any, tag: str, limit: int, reason_name: str) -> tuple[Fe
 def subscription_feed(store: Any, settings: Settings, ref: str | int, *, limit: int = DEFAULT_LIMIT,
                       now: datetime | None = None) -> FeedSpec:
     """The feed of one subscription (``ref``: id or ``USER_EMAIL/NAME``), whatever its kind."""
+    now = _now(now)
     sub: Subscription = store.get_subscription(ref)
     user = store.get_user(sub.user_id)
     name = f"sub-{sub.id}"
     feed_id = tag_uri(_host(settings), f"feed/subscription/{sub.id}")
     title = f"{sub.name} — digest"
     if sub.kind == "tag":
-        entries = _tag_entries(store, sub.query, limit, sub.name)
+        entries = _tag_entries(store, sub.query, limit, sub.name, now)
     elif sub.kind == "trending":
         entries = _trending_entries(store, now, limit)
     else:
-        entries = _from_matches(store, store.matches(subscription=sub.id, newest_first=True, limit=limit), limit)
+        entries = _from_matches(store, store.matches(subscription=sub.id, newest_first=True, limit=limit), limit, now)
     return FeedSpec(name, title, feed_id, entries, user.feed_token, subtitle=f"Papers matching {sub.query or sub.name}")
 
 
 def user_feed(store: Any, settings: Settings, user_ref: str | int, *, limit: int = DEFAULT_LIMIT,
               now: datetime | None = None) -> FeedSpec:
     """All of a user's feed-channel subscriptions in one feed."""
+    now = _now(now)
     user = store.get_user(user_ref)
     subs = [s for s in store.list_subscriptions(user.id) if s.channel in FEED_CHANNELS and not s.paused]
     entries: dict[str, FeedEntry] = {}
@@ -127,33 +159,46 @@ def user_feed(store: Any, settings: Settings, user_ref: str | int, *, limit: int
                     _newest_first(entries, limit), user.feed_token, subtitle="Every alert delivered as a feed")
 
 
-def tag_feed(store: Any, settings: Settings, tag: str, *, limit: int = DEFAULT_LIMIT) -> FeedSpec:
+def tag_feed(store: Any, settings: Settings, tag: str, *, limit: int = DEFAULT_LIMIT,
+             now: datetime | None = None) -> FeedSpec:
     """Papers of one topic tag."""
     return FeedSpec(f"tag-{tag}", f"Topic: {tag} — digest", tag_uri(_host(settings), f"feed/tag/{tag}"),
-                    _tag_entries(store, tag, limit, f"tag {tag}"))
+                    _tag_entries(store, tag, limit, f"tag {tag}", _now(now)))
 
 
 def _trending_entries(store: Any, now: datetime | None, limit: int) -> tuple[FeedEntry, ...]:
-    now = now or datetime.now(timezone.utc)
-    return tuple(FeedEntry(p, (), p.updated or p.first_seen or now, trending=score)
-                 for p, score in trending_papers(store, now=now, limit=limit))
+    """Trending papers, best first. An entry changed when the paper did or when its trending signals
+    were last fetched (up to ``now``), whichever is later: a paper first seen days ago that starts
+    collecting upvotes enters the feed now, and the feed's time must move with it, or a reader
+    asking If-Modified-Since would be told nothing changed."""
+    now = _now(now)
+    ranked = trending_papers(store, now=now, limit=limit)
+    history = store.signal_history([p.id for p, _ in ranked]) if ranked else {}
+    entries = []
+    for paper, score in ranked:
+        fetched = [point.observed for point in history.get(paper.id, ()) if point.observed <= now]
+        entries.append(FeedEntry(paper, (), max([_paper_changed(paper, now), *fetched]), trending=score))
+    return tuple(entries)
 
 
-def trending_feed(store: Any, settings: Settings, *, limit: int = 50, now: datetime | None = None) -> FeedSpec:
+def trending_feed(store: Any, settings: Settings, *, limit: int = TRENDING_LIMIT,
+                  now: datetime | None = None) -> FeedSpec:
     """Trending papers, best first (see digest.digests.trending for the score)."""
     return FeedSpec("trending", "Trending papers — digest", tag_uri(_host(settings), "feed/trending"),
                     _trending_entries(store, now, limit), subtitle="Papers people are upvoting now")
 
 
-def resolve_feed(store: Any, settings: Settings, ref: str, *, limit: int = DEFAULT_LIMIT,
+def resolve_feed(store: Any, settings: Settings, ref: str, *, limit: int | None = None,
                  now: datetime | None = None) -> FeedSpec:
     """A feed named as on the command line: ``trending``, ``tag:NAME``, ``user:EMAIL``, a
-    subscription ``USER_EMAIL/NAME`` or its numeric id."""
+    subscription ``USER_EMAIL/NAME`` or its numeric id. ``limit``: at most that many entries (by
+    default each feed's own, as the web app and ``digest feeds export`` serve it)."""
     ref = ref.strip()
     if ref == "trending":
-        return trending_feed(store, settings, now=now)
+        return trending_feed(store, settings, limit=limit or TRENDING_LIMIT, now=now)
+    limit = limit or DEFAULT_LIMIT
     if ref.startswith("tag:"):
-        return tag_feed(store, settings, ref[4:], limit=limit)
+        return tag_feed(store, settings, ref[4:], limit=limit, now=now)
     if ref.startswith("user:"):
         return user_feed(store, settings, ref[5:], limit=limit, now=now)
     if ref.isdigit() or "/" in ref:
@@ -169,3 +214,18 @@ def feed_document(spec: FeedSpec, *, self_url: str, format: Literal["atom", "rss
     updated = max((e.updated for e in spec.entries if e.updated), default=epoch)
     return render_feed(spec.entries, title=spec.title, feed_id=spec.feed_id, self_url=self_url, format=format,
                        updated=updated, alternate_url=alternate_url, subtitle=spec.subtitle)
+
+
+def feed_file_name(spec: FeedSpec, format: str) -> str:
+    """The file name of ``spec`` in ``digest feeds export``: tag names are free text, and quoting
+    keeps "/" and friends out of the path ("tag-a%2Fb.atom")."""
+    return f"{quote(spec.name, safe='-_.~ ')}.{format}"
+
+
+def feed_location(settings: Settings, spec: FeedSpec, *, format: str = "atom") -> str:
+    """Where ``spec`` is served: its owner's private URL (``digest.tokens.feed_url``), else the public
+    file ``digest feeds export`` writes, served at ``<base_url>/feeds/`` (the file name quoted as a
+    URL path: "tag-large language models.atom" is ".../tag-large%20language%20models.atom")."""
+    if spec.feed_token:
+        return feed_url(settings, spec.feed_token, spec.name, format=format)
+    return f"{settings.web.base_url.rstrip('/')}/feeds/{quote(feed_file_name(spec, format))}"

@@ -1,8 +1,11 @@
 """Atom 1.0 (RFC 4287) and RSS 2.0 documents for a list of matched papers (issue #4, "Atom and RSS").
 
 Entry ids never come from titles (titles get corrected; ids must not change, RFC 4287 §4.2.6):
-arXiv papers use the version-less abstract URL ``https://arxiv.org/abs/<id>``, everything else a
-``tag:`` URI (RFC 4151) minted from the canonical paper id under the install's host name.
+a paper whose canonical id is an arXiv one (``arxiv:<id>``) uses the version-less abstract URL
+``https://arxiv.org/abs/<id>``, everything else a ``tag:`` URI (RFC 4151) minted from its canonical
+paper id under the install's host name. Both come from the canonical id, which a paper keeps for
+good: a journal paper that later gains an arXiv id (its preprint merged into it) keeps its tag: id,
+or readers would show it twice.
 
 Every value comes from a feed and is escaped by jinja's XML autoescape; the HTML ``content`` /
 ``description`` is built from escaped values and then escaped again as element text, so readers
@@ -61,11 +64,14 @@ def tag_uri(authority: str, specific: str) -> str:
 
 
 def entry_id(paper: Paper, authority: str) -> str:
-    """The permanent id of ``paper`` in every feed we write (see the module docstring)."""
-    if paper.arxiv_id:
+    """The permanent id of ``paper`` in every feed we write (see the module docstring): from its
+    canonical id, never from ``arxiv_id``, which a journal or bioRxiv paper gains when its preprint
+    merges into it."""
+    arxiv = paper.id.removeprefix("arxiv:") if paper.id.startswith("arxiv:") else None
+    if arxiv:
         # quote(): an arXiv id is "2401.00001" or "hep-th/9901001", unchanged; anything else a
         # source let through must still make an IRI (RFC 4287 §4.2.6).
-        return f"https://arxiv.org/abs/{quote(paper.arxiv_id, safe='/')}"
+        return f"https://arxiv.org/abs/{quote(arxiv, safe='/')}"
     return tag_uri(authority, f"paper:{paper.id}")
 
 

@@ -11,8 +11,9 @@ from zoneinfo import available_timezones
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from digest.errors import NotFoundError, QueryError
+from digest.errors import ConflictError, NotFoundError, QueryError
 from digest.models import Subscription, User
+from digest.store.users import CHANNELS, EVERY
 from digest.tokens import TokenError, feed_url, verify_token
 from digest.web import security
 from digest.web.app import ctx, form_with_csrf, render, require_user
@@ -23,6 +24,9 @@ log = logging.getLogger("digest.web")
 PREVIEW_DAYS = 30
 PREVIEW_HITS = 10
 _ZONES = sorted(available_timezones())
+#: The values the settings form offers: exactly these strings, nothing int() merely accepts.
+_HOURS = tuple(str(h) for h in range(24))
+_WEEKDAYS = tuple(str(d) for d in range(7))
 
 
 def _next(value: str | None) -> str:
@@ -45,7 +49,8 @@ async def signin(request: Request) -> Response:
         user = c.store.get_user(email)
     except (NotFoundError, ValueError):
         user = None
-    if user is not None and user.active:
+    # An unsubscribed (inactive) user gets a link too: signing in is how they resume their digests.
+    if user is not None:
         try:
             send_signin_email(c.settings, user)
         except Exception as exc:  # mail trouble is the operator's to fix; the page stays neutral
@@ -129,8 +134,12 @@ def _form_values(form: dict[str, str]) -> dict[str, Any]:
     every = form.get("every", "daily")
     channel = form.get("channel", "both")
     return {"name": form.get("name", "").strip(), "query": form.get("query", "").strip(),
-            "every": every if every in ("daily", "weekly") else "daily",
-            "channel": channel if channel in ("email", "feed", "both") else "both"}
+            "every": every if every in EVERY else "daily",
+            "channel": channel if channel in CHANNELS else "both"}
+
+
+def _query_error(problem: QueryError) -> str:
+    return f"{problem} (column {problem.column})"
 
 
 async def alerts(request: Request) -> Response:
@@ -149,12 +158,16 @@ async def alerts(request: Request) -> Response:
         if not values["name"]:
             error = "Give the alert a name."
         elif problem is not None:
-            error = f"{problem} (column {problem.column})"
+            error = _query_error(problem)
         else:
-            sub = c.store.add_subscription(user.id, values["name"], query=values["query"], every=values["every"],
-                                           channel=values["channel"], origin="web")
-            log.info("user=%s alert=%s saved", user.email, sub.name)
-            return RedirectResponse(f"/alerts/{sub.id}", status_code=303)
+            try:
+                sub = c.store.add_subscription(user.id, values["name"], query=values["query"], every=values["every"],
+                                               channel=values["channel"], origin="web")
+            except ConflictError:
+                error = f"You already have an alert named “{values['name']}”: choose another name, or edit that one."
+            else:
+                log.info("user=%s alert=%s saved", user.email, sub.name)
+                return RedirectResponse(f"/alerts/{sub.id}", status_code=303)
     subs = c.store.list_subscriptions(user.id)
     return render(request, "alerts.html", subs=subs, values=values, error=error, title="My alerts",
                   status_code=400 if error else 200)
@@ -168,6 +181,11 @@ async def alert(request: Request) -> Response:
     sub = _owned(request, user)
     error: str | None = None
     values: dict[str, Any] = {"name": sub.name, "query": sub.query, "every": sub.every, "channel": sub.channel}
+    if request.method == "GET" and sub.kind == "query" and sub.query:
+        # A query stored before today's checks (or imported from a hand-edited export) may no longer
+        # parse: show why, as the form does, so that the user can correct it.
+        problem = _validate(c.store, sub.query)
+        error = _query_error(problem) if problem is not None else None
     if request.method == "POST":
         form, denied = await form_with_csrf(request)
         if denied:
@@ -175,19 +193,23 @@ async def alert(request: Request) -> Response:
         values = _form_values(form)
         problem = _validate(c.store, values["query"]) if sub.kind == "query" else None
         if problem is not None:
-            error = f"{problem} (column {problem.column})"
+            error = _query_error(problem)
         else:
             changes = {k: values[k] for k in ("every", "channel")}
             if values["name"]:
                 changes["name"] = values["name"]
             if sub.kind == "query":
                 changes["query"] = values["query"]
-            sub = c.store.update_subscription(sub.id, **changes)
-            return RedirectResponse(f"/alerts/{sub.id}", status_code=303)
+            try:
+                sub = c.store.update_subscription(sub.id, **changes)
+            except ConflictError:
+                error = f"You already have an alert named “{changes['name']}”: choose another name."
+            else:
+                return RedirectResponse(f"/alerts/{sub.id}", status_code=303)
     preview = (query_preview(c.store, values["query"], datetime.now(timezone.utc))
                if sub.kind == "query" and values["query"] and error is None else None)
     return render(request, "alert.html", sub=sub, values=values, error=error, preview=preview, title=sub.name,
-                  status_code=400 if error else 200)
+                  status_code=400 if error and request.method == "POST" else 200)
 
 
 async def _owned_post(request: Request) -> tuple[User, Subscription] | Response:
@@ -239,6 +261,20 @@ async def preview_query(request: Request) -> Response:
                   title="Alert preview")
 
 
+async def resume_digests(request: Request) -> Response:
+    """Undo "unsubscribe from all digests": the user is active again, with the alerts they had."""
+    user = require_user(request)
+    if isinstance(user, Response):
+        return user
+    _, denied = await form_with_csrf(request)
+    if denied:
+        return denied
+    if not user.active:
+        ctx(request).store.set_user_active(user.id, True)
+        log.info("user=%s resumed their digests", user.email)
+    return RedirectResponse("/alerts", status_code=303)
+
+
 async def subscribe_trending(request: Request) -> Response:
     user = require_user(request)
     if isinstance(user, Response):
@@ -246,8 +282,11 @@ async def subscribe_trending(request: Request) -> Response:
     _, denied = await form_with_csrf(request)
     if denied:
         return denied
-    ctx(request).store.add_subscription(user.id, "Trending papers", kind="trending", every="daily",
-                                        channel="email", origin="web")
+    try:
+        ctx(request).store.add_subscription(user.id, "Trending papers", kind="trending", every="daily",
+                                            channel="email", origin="web")
+    except ConflictError:  # subscribed already (a second click): keep its settings
+        pass
     return RedirectResponse("/alerts", status_code=303)
 
 
@@ -265,16 +304,19 @@ async def delivery_settings(request: Request) -> Response:
         if denied:
             return denied
         zone, hour, weekday = form.get("timezone", "UTC"), form.get("hour", "7"), form.get("weekday", "0")
-        if zone not in _ZONES or not hour.isdigit() or not 0 <= int(hour) <= 23 or weekday not in "0123456":
+        # "" (or no field): keep each alert's own choice.
+        every, channel = form.get("every", ""), form.get("channel", "")
+        if zone not in _ZONES or hour not in _HOURS or weekday not in _WEEKDAYS:
             error = "Choose a time zone from the list, an hour 0-23 and a weekday."
+        elif (every and every not in EVERY) or (channel and channel not in CHANNELS):
+            error = f"How often is {' or '.join(EVERY)}; deliver by is {', '.join(CHANNELS)}."
         else:
-            c.store.upsert_user(user.email, name=user.name, timezone=zone, hour=int(hour), weekday=int(weekday),
-                                origin=user.origin)
-            every, channel = form.get("every"), form.get("channel")
-            for sub in c.store.list_subscriptions(user.id):
-                changes = {k: v for k, v in (("every", every), ("channel", channel)) if v}
-                if changes:
-                    c.store.update_subscription(sub.id, **changes)
+            c.store.set_delivery_time(user.id, timezone=zone, hour=int(hour), weekday=int(weekday))
+            # An unticked checkbox is not in the form at all (HTML's form submission): absent is off.
+            c.store.set_digest_options(user.id, show_updates="show_updates" in form, send_empty="send_empty" in form)
+            changes = {k: v for k, v in (("every", every), ("channel", channel)) if v}
+            for sub in c.store.list_subscriptions(user.id) if changes else ():
+                c.store.update_subscription(sub.id, **changes)
             return RedirectResponse("/settings", status_code=303)
     return render(request, "settings.html", zones=_ZONES, error=error, title="Delivery settings",
                   user=c.store.get_user(user.id), status_code=400 if error else 200)

@@ -41,7 +41,8 @@ def ctx(request: Request) -> WebContext:
 
 
 def current_user(request: Request) -> User | None:
-    """The signed-in user, or None (also when the session predates a token-generation bump)."""
+    """The signed-in user, or None (also when the session predates a token-generation bump). An
+    unsubscribed (inactive) user stays signed in: the alerts page is where they resume their digests."""
     c = ctx(request)
     found = security.session_user_id(request, c.settings)
     if found is None:
@@ -50,7 +51,7 @@ def current_user(request: Request) -> User | None:
         user = c.store.get_user(found[0])
     except NotFoundError:
         return None
-    if user.token_generation != found[1] or not user.active:
+    if user.token_generation != found[1]:
         return None
     return user  # type: ignore[no-any-return]
 
@@ -118,6 +119,7 @@ def create_app(settings: Settings, store: Any) -> Starlette:
         Route("/signin/{token}", account.signin_link, methods=["GET", "POST"]),
         Route("/signout", account.signout, methods=["POST"]),
         Route("/alerts", account.alerts, methods=["GET", "POST"]),
+        Route("/resume", account.resume_digests, methods=["POST"]),
         Route("/alerts/check", account.check_query),
         Route("/alerts/preview", account.preview_query),
         Route("/alerts/{sub_id:int}", account.alert, methods=["GET", "POST"]),
@@ -127,7 +129,7 @@ def create_app(settings: Settings, store: Any) -> Starlette:
         Route("/tags", account.my_tags),
         Route("/feeds", account.my_feeds),
         Route("/preview", account.digest_preview),
-        Route("/unsubscribe/one-click/{token}", links.one_click_unsubscribe, methods=["POST"]),
+        Route("/unsubscribe/one-click/{token}", links.one_click_unsubscribe, methods=["GET", "POST"]),
         Route("/unsubscribe/{token}", links.unsubscribe, methods=["GET", "POST"]),
         Route("/feedback/{token}", links.feedback, methods=["GET", "POST"]),
         Route("/feeds/{feed_token}/{name}.{fmt}", links.feed),

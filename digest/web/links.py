@@ -11,7 +11,7 @@ import hashlib
 import logging
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 from typing import Any
 
@@ -20,7 +20,8 @@ from starlette.responses import PlainTextResponse, Response
 
 from digest.dates import rfc5322_date
 from digest.errors import NotFoundError
-from digest.tokens import TokenData, TokenError, feedback_kind, verify_token
+from digest.store.base import MAX_ROW_ID, row_id
+from digest.tokens import TokenData, TokenError, feed_url, feedback_kind, verify_token
 from digest.web.app import ctx, form_with_csrf, render
 
 log = logging.getLogger("digest.web")
@@ -54,7 +55,8 @@ def _apply_unsubscribe(request: Request, data: TokenData) -> str:
 
 
 async def unsubscribe(request: Request) -> Response:
-    """GET: a confirmation page (link scanners prefetch GETs, so a GET changes nothing). POST: do it."""
+    """GET: a confirmation page (link scanners prefetch GETs, so a GET changes nothing); its button
+    POSTs here. POST: do it."""
     try:
         data = _verify(request, "unsubscribe")
     except (TokenError, NotFoundError) as exc:
@@ -70,7 +72,11 @@ async def unsubscribe(request: Request) -> Response:
 
 async def one_click_unsubscribe(request: Request) -> Response:
     """RFC 8058 §3.2: the mailbox provider POSTs ``List-Unsubscribe=One-Click`` without cookies or a
-    session; the signed token is the whole authorisation, so there is no CSRF check here."""
+    session; the signed token is the whole authorisation, so there is no CSRF check here. A mail
+    client without RFC 8058 support opens the same https URI of List-Unsubscribe in a browser (a
+    GET, which link scanners also send): that shows the ordinary confirmation page and changes nothing."""
+    if request.method == "GET":
+        return await unsubscribe(request)  # the same {token}: the page of the ordinary unsubscribe link
     try:
         data = _verify(request, "unsubscribe")
     except (TokenError, NotFoundError) as exc:
@@ -116,7 +122,8 @@ async def feedback(request: Request) -> Response:
 
 
 class _FeedCache:
-    """Rendered feeds by (feed token, name, format) for :data:`FEED_CACHE_SECONDS`."""
+    """Rendered feeds by (feed token, name, format) for :data:`FEED_CACHE_SECONDS`. Only consulted
+    after the token has been looked up: a rotated token must stop working at once."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -144,16 +151,17 @@ _cache = _FeedCache()
 def _render_feed(store: Any, settings: Any, user: Any, name: str, fmt: str) -> tuple[bytes, datetime]:
     """The feed ``name`` of ``user`` (URL names as in digest.render.feed_entries) and its last change."""
     from digest.render.feed_entries import feed_document, subscription_feed, tag_feed, trending_feed, user_feed
-    from digest.tokens import feed_url
 
+    # row_id: ASCII digits only ("sub-²" is no number); a number no database holds is no subscription.
+    number = row_id(name[4:]) if name.startswith("sub-") else None
     if name == "all":
         spec = user_feed(store, settings, user.id)
     elif name == "trending":
         spec = trending_feed(store, settings)
     elif name.startswith("tag-") and name[4:]:
         spec = tag_feed(store, settings, name[4:])
-    elif name.startswith("sub-") and name[4:].isdigit():
-        sub = store.get_subscription(int(name[4:]))
+    elif number is not None and 0 <= number <= MAX_ROW_ID:
+        sub = store.get_subscription(number)
         if sub.user_id != user.id:  # another user's subscription: as unknown as a bad name
             raise NotFoundError("feed", name)
         spec = subscription_feed(store, settings, sub.id)
@@ -165,16 +173,32 @@ def _render_feed(store: Any, settings: Any, user: Any, name: str, fmt: str) -> t
     return body, max((e.updated for e in spec.entries if e.updated), default=epoch)
 
 
-def _not_modified(request: Request, etag: str, updated: datetime) -> bool:
+def _settled_second(changed: datetime, now: datetime) -> datetime | None:
+    """The whole second (HTTP dates have no finer) of the feed's last change, or None while that
+    second is still running or lies ahead: another change may follow within it, and a reader's
+    If-Modified-Since could not tell the two apart, so such a date is weak (RFC 9110 §8.8.2.2) and
+    never earns a 304."""
+    second = changed.astimezone(timezone.utc).replace(microsecond=0)
+    return second if second < now.replace(microsecond=0) else None
+
+
+def _last_modified(settled: datetime | None, now: datetime) -> datetime:
+    """Last-Modified: the settled second of the last change, never later than the response (RFC
+    9110 §8.8.2.1); while the change is not settled, the second before now, so a reader sending it
+    back fetches once more instead of missing a change made later within this second."""
+    return settled if settled is not None else now.replace(microsecond=0) - timedelta(seconds=1)
+
+
+def _not_modified(request: Request, etag: str, settled: datetime | None) -> bool:
     """RFC 9110 §13.1: If-None-Match wins over If-Modified-Since; weak comparison for GET."""
     inm = request.headers.get("if-none-match")
     if inm is not None:
         tags = [t.strip().removeprefix("W/") for t in inm.split(",")]
         return "*" in tags or etag in tags
     ims = request.headers.get("if-modified-since")
-    if ims:
+    if ims and settled is not None:
         since = rfc5322_date(ims)
-        return since is not None and updated.replace(microsecond=0) <= since
+        return since is not None and settled <= since
     return False
 
 
@@ -183,16 +207,20 @@ async def feed(request: Request) -> Response:
     token, name, fmt = (request.path_params[k] for k in ("feed_token", "name", "fmt"))
     if fmt not in FEED_TYPES:
         raise NotFoundError("feed format", fmt)
+    # The token first, the cache after: a rotated (leaked) token or an unsubscribed user's feeds stop
+    # at once. NotFoundError -> 404, the same as an unknown feed.
+    user = c.store.user_by_feed_token(token)
     key = (token, name, fmt)
     cached = _cache.get(key)
     if cached is None:
-        user = c.store.user_by_feed_token(token)  # NotFoundError -> 404, same as an unknown feed
         body, updated = _render_feed(c.store, c.settings, user, name, fmt)
         cached = _cache.put(key, body, updated)
     body, etag, updated = cached
-    headers = {"etag": etag, "last-modified": format_datetime(updated.astimezone(timezone.utc), usegmt=True),
+    now = datetime.now(timezone.utc)
+    settled = _settled_second(updated, now)
+    headers = {"etag": etag, "last-modified": format_datetime(_last_modified(settled, now), usegmt=True),
                # private: the URL is a secret; shared caches must not keep a copy.
                "cache-control": f"private, max-age={FEED_MAX_AGE}"}
-    if _not_modified(request, etag, updated):
+    if _not_modified(request, etag, settled):
         return Response(status_code=304, headers=headers)
     return Response(body, media_type=FEED_TYPES[fmt], headers=headers)

@@ -3,22 +3,32 @@
 
 from __future__ import annotations
 
+import math
 from datetime import datetime, timezone
+
 from starlette.requests import Request
 from starlette.responses import Response
 
 from digest.errors import NotFoundError, QueryError
 from digest.ids import parse_paper_ref
 from digest.models import SOURCE_LABELS
+from digest.store.base import row_id
 from digest.web.app import ctx, render
 from digest.web.views import HitView, hit_view
 
+#: Results per search page; ``?page=N`` (1-based) shows the others.
 SEARCH_LIMIT = 50
 TRENDING_LIMIT = 30
 
 
 async def home(request: Request) -> Response:
     return render(request, "home.html")
+
+
+def _page_number(value: str | None, pages: int) -> int:
+    """``?page=`` as a page that exists: 1 for a missing or malformed value, the last for one past it."""
+    number = row_id(value) if value else None
+    return min(max(number or 1, 1), max(pages, 1))
 
 
 async def search(request: Request) -> Response:
@@ -28,7 +38,7 @@ async def search(request: Request) -> Response:
     c = ctx(request)
     query = request.query_params.get("q", "").strip()
     hits: list[HitView] = []
-    total = 0
+    total, page, pages = 0, 1, 1
     error: QueryError | None = None
     if query:
         try:
@@ -36,10 +46,14 @@ async def search(request: Request) -> Response:
         except QueryError as exc:
             error = exc
         else:
-            total = len(found)
-            hits = [hit_view(h.paper, h.score, h.explanation) for h in found[:SEARCH_LIMIT]]
-    return render(request, "search.html", query=query, hits=hits, total=total, error=error,
-                  tags=tag_counts(c.store)[:300], title=f"{query} — search" if query else "Search")
+            total = len(found)  # "N results" counts them all, whichever page is shown
+            pages = max(math.ceil(total / SEARCH_LIMIT), 1)
+            page = _page_number(request.query_params.get("page"), pages)
+            start = (page - 1) * SEARCH_LIMIT
+            hits = [hit_view(h.paper, h.score, h.explanation) for h in found[start:start + SEARCH_LIMIT]]
+    return render(request, "search.html", query=query, hits=hits, total=total, error=error, page=page, pages=pages,
+                  first=(page - 1) * SEARCH_LIMIT + 1, tags=tag_counts(c.store)[:300],
+                  title=f"{query} — search" if query else "Search")
 
 
 async def trending(request: Request) -> Response:
