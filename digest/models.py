@@ -17,11 +17,13 @@ SOURCE_KINDS: tuple[str, ...] = (
     "arxiv-rss", "arxiv-atom", "arxiv-snapshot", "hf-daily", "openreview", "biorxiv", "rss"
 )
 
-#: Human names used in "via arXiv, Hugging Face" lines.
+#: Human names of the source kinds ("via arXiv, Hugging Face"); :attr:`Via.label` names one source.
 SOURCE_LABELS: dict[str, str] = {
     "arxiv-rss": "arXiv", "arxiv-atom": "arXiv", "arxiv-snapshot": "arXiv",
     "hf-daily": "Hugging Face", "openreview": "OpenReview", "biorxiv": "bioRxiv", "rss": "RSS",
 }
+#: The servers one "biorxiv" source kind reads (its records' ``signals["server"]``), by their names.
+SERVER_LABELS: dict[str, str] = {"biorxiv": "bioRxiv", "medrxiv": "medRxiv"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +104,18 @@ class Via:
     first_seen: datetime
     announce_type: str | None = None
     signals: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        """How a "via ..." line names this source: the server a bioRxiv-kind source read the paper
+        from ("medRxiv"); the feed's configured name for a generic feed, whose kind ("RSS") is only
+        its file format; else its kind's label ("arXiv", "Hugging Face")."""
+        if self.source_kind == "rss" and self.feed_name:
+            return self.feed_name
+        server = self.signals.get("server") if self.source_kind == "biorxiv" else None
+        if isinstance(server, str) and server in SERVER_LABELS:
+            return SERVER_LABELS[server]
+        return SOURCE_LABELS.get(self.source_kind, self.source_kind)
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,22 +21,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from digest.config import SubscriptionSettings, TagSettings, UserSettings, validation_error
 from digest.errors import ConfigError, NotFoundError, QueryError
+from digest.text import mute_name
 
 FORMAT_VERSION = 1
 
 
 def _drop_none(d: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in d.items() if v is not None}  # TOML has no null
-
-
-def _author_name(key: str) -> str:
-    """A name whose author key is ``key`` ("lecun y" -> "Y. lecun"), so muting round-trips. A
-    surname of several words is hyphenated ("dupont martin j" -> "J. dupont-martin"): written with
-    spaces, its last word alone would read back as the surname."""
-    surname, _, initial = key.rpartition(" ")
-    if surname and len(initial) == 1:
-        return f"{initial.upper()}. {surname.replace(' ', '-')}"
-    return key
 
 
 def export_data(store: Any) -> dict[str, Any]:
@@ -132,7 +123,7 @@ def import_data(store: Any, data: dict[str, Any], *, path: str | None = None) ->
             except NotFoundError:
                 counts["skipped_labels"] += 1
         for key in u.muted_authors:
-            store.mute_author(user.id, _author_name(key))
+            store.mute_author(user.id, mute_name(key))
             counts["muted_authors"] += 1
     return counts
 

@@ -6,6 +6,7 @@ values clean and comparable.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 import html
 import re
 import unicodedata
@@ -343,7 +344,7 @@ def author_parts(name: str, *, bare_surname: bool = False) -> tuple[str, str, st
     start = len(tokens) - 1
     while start > 0 and tokens[start - 1] in NAME_PARTICLES:  # "Ludwig van Beethoven" -> "van beethoven"
         start -= 1
-    if start == 0 and not bare_surname:  # "Le Song": the first word is his given name
+    if start == 0 and not bare_surname and len(tokens) > 1:  # "Le Song": the first word is his given name
         start = 1
     surname, given = " ".join(tokens[start:]).replace("-", " "), tokens[:start]
     first = given[0] if given else ""
@@ -383,6 +384,58 @@ def same_author(surname: str, initial: str, given: str, other: tuple[frozenset[s
     if initial and other_initial and initial != other_initial:
         return False
     return not (given and other_given and not (given.startswith(other_given) or other_given.startswith(given)))
+
+
+def mute_key(name: str) -> str:
+    """What the store keeps of a muted author: ``"surname|initial|given"`` (:func:`author_parts`), so
+    that muting "Yang Li" keeps Yi Li's papers. Keys of the earlier "surname initial" form (see
+    :func:`author_key`) are still read by :class:`MutedAuthors`. "" for no name at all."""
+    surname, initial, given = author_parts(name)
+    return f"{surname}|{initial}|{given}" if surname else ""
+
+
+def mute_name(key: str) -> str:
+    """A name whose :func:`mute_key` is ``key`` (either form): how an export writes a muted author.
+    A surname of several words is hyphenated ("laurens van-der-maaten"): written with spaces, its
+    first words would read back as given names."""
+    surname, initial, given = _mute_parts(key)
+    first = given or (f"{initial}." if initial else "")
+    return f"{first} {surname.replace(' ', '-')}".strip()
+
+
+def _mute_parts(key: str) -> tuple[str, str, str]:
+    if "|" in key:
+        surname, initial, given = (key.split("|") + ["", ""])[:3]
+        return surname, initial, given
+    surname, _, initial = key.rpartition(" ")  # "lecun y"; a key of one word is a surname alone
+    return (surname, initial, "") if surname and len(initial) == 1 else (key, "", "")
+
+
+class MutedAuthors:
+    """The authors one user muted, compared as the same person, as ``au:`` compares names
+    (:func:`same_author`, both ways): "Schoelkopf" is Schölkopf, "Le Cun" LeCun, "Hernández Lobato"
+    Hernández-Lobato; "Yang Li" is not Yi Li, and "OpenAI" not OpenBMB."""
+
+    def __init__(self, keys: Iterable[str] = ()) -> None:
+        self._people = [(parts, surname_forms(parts[0])) for parts in map(_mute_parts, keys) if parts[0]]
+
+    def __bool__(self) -> bool:
+        return bool(self._people)
+
+    def hides(self, authors: Iterable[str]) -> bool:
+        """Whether any of ``authors`` (as a paper lists them) is a muted person."""
+        if not self._people:
+            return False
+        for name in authors:
+            surname, initial, given = author_parts(name)
+            if not surname:
+                continue
+            forms = surname_forms(surname)
+            for (m_surname, m_initial, m_given), m_forms in self._people:
+                if (same_author(m_surname, m_initial, m_given, (forms, initial, given))
+                        or same_author(surname, initial, given, (m_forms, m_initial, m_given))):
+                    return True
+        return False
 
 
 def surname_key(name: str) -> str:

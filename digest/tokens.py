@@ -300,14 +300,17 @@ def feedback_url(settings: Settings, token: str, kind: str, paper_id: str, *, au
     return feedback_urls(settings, token, paper_id, author=author)[kind]
 
 
-def feedback_urls(settings: Settings, token: str, paper_id: str, *, author: str | None = None) -> dict[str, str]:
+def feedback_urls(settings: Settings, token: str, paper_id: str, *, author: str | None = None,
+                  tag: str | None = None) -> dict[str, str]:
     """Every feedback link for one paper at once (the renderer's fast path: one quoting per paper).
 
-    Keys are the feedback kinds; "mute-author" is present only when ``author`` is given.
+    Keys are the feedback kinds; "mute-author" is present only when ``author`` is given. ``tag``: the
+    user tag that recommended the paper, so "more like this" and "not relevant" teach that tag.
     """
     head = f"{_base(settings)}/feedback/{token}?p={quote(paper_id, safe=':')}&k="
     codes = FEEDBACK_KIND_CODES
-    urls = {"more": head + codes["more"], "not-relevant": head + codes["not-relevant"]}
+    labelled = f"&t={quote_plus(tag, safe='')}" if tag else ""
+    urls = {"more": head + codes["more"] + labelled, "not-relevant": head + codes["not-relevant"] + labelled}
     if author:
         urls["mute-author"] = f"{head}{codes['mute-author']}&a={quote_plus(author, safe='')}"
     return urls

@@ -40,7 +40,7 @@ def reason(name: str = "diffusion models", sub_id: int = 1, spans: Any = ((0, 9)
 
 def digest(n: int = 3, *, items: tuple[DigestItem, ...] | None = None, **kw: Any) -> Digest:
     if items is None:
-        items = tuple(DigestItem(paper(i), (reason(),), score=1.0 - i / 10_000, trending=0.8 if i == 0 else None,
+        items = tuple(DigestItem(paper(i), (reason(),), score=1.0 - i / 10_000, trending=6.0 if i == 0 else None,
                                  seq=100 + i) for i in range(n))
     base: dict[str, Any] = dict(
         user_id=7, user_email="ada@example.org", user_name="Ada Lovelace", period="daily",

@@ -27,6 +27,7 @@ from digest.tokens import verify_token
 
 UTC = timezone.utc
 DAY1 = datetime(2026, 11, 24, 5, 0, tzinfo=UTC)  # before Ann's 07:00 Berlin (06:00 UTC)
+HF_JUNE = Path(__file__).parent / "data" / "hf-daily" / "sotawhat_hf_daily_papers_2026-06-12.json"
 
 
 @pytest.fixture
@@ -219,7 +220,8 @@ def text_of(received: Any) -> str:
 def test_a_paper_matched_by_a_daily_and_a_weekly_alert_goes_in_one_digest(env: Any) -> None:
     """Ann's daily alert and her weekly one (on Tuesdays, at the same hour) match the same paper, and
     both digests are due in one `digest send`: the daily one, built first, has it; the weekly one,
-    built knowing that, does not (each paper once per user, across runs and subscriptions)."""
+    built knowing that, does not (each paper once per user, across runs and subscriptions). The weekly
+    one is named by the week it covers, from Tuesday 17 Nov."""
     cfg, server = env
     with time_machine.travel(DAY1, tick=False):
         store = open_store(cfg)
@@ -234,7 +236,7 @@ def test_a_paper_matched_by_a_daily_and_a_weekly_alert_goes_in_one_digest(env: A
     bodies = [html_of(r) for r in server.received]
     assert len(bodies) == 2 and sum("2611.00001" in b for b in bodies) == 1
     assert [r.message["Subject"] for r in server.received] == [
-        "1 new paper: diffusion — Tue 24 Nov", "1 new paper: Yann LeCun — week of 23 Nov"]
+        "1 new paper: diffusion — Tue 24 Nov", "1 new paper: Yann LeCun — week of 17 Nov"]
     assert "2611.00002" in bodies[1]
 
 
@@ -260,6 +262,39 @@ def test_a_new_version_scoring_the_same_reaches_the_updated_section(env: Any) ->
     assert len(server.received) == 2
     assert server.received[1].message["Subject"] == "1 updated: diffusion — Wed 25 Nov"
     assert "== Updated ==" in text_of(server.received[1]) and "[Updated v2]" in text_of(server.received[1])
+
+
+def test_the_updated_card_highlights_the_matched_words_of_the_new_version(env: Any) -> None:
+    """Ann was sent v1 of a paper matching "diffusion"; v2's abstract starts with a new sentence, so
+    the word sits elsewhere. Its match takes v2's explanation (the newest event's, whatever it
+    scores), and the "Updated" card highlights "diffusion" in the v2 abstract it shows."""
+    cfg, server = env
+
+    def record(version: int, abstract: str, when: datetime) -> PaperRecord:
+        return PaperRecord("arxiv-rss", "2611.00001", title="Score-based diffusion models for protein backbone design",
+                           authors=("Ada Lovelace",), abstract=abstract, arxiv_id="2611.00001", version=version,
+                           published=when)
+
+    with time_machine.travel(DAY1, tick=False):
+        store = open_store(cfg)
+        ann = new_user(store, "ann@example.org", timezone="UTC", hour=7, show_updates=True)
+        store.add_subscription(ann.id, "diffusion", query="diffusion")
+        store.ingest_records("arxiv-cs.LG", [record(1, "We train diffusion models on protein structures. They work "
+                                                       "well.", DAY1)], now=DAY1)
+    with time_machine.travel(DAY1 + timedelta(hours=3), tick=False):
+        assert "delivered 1" in run(cfg, "send").output
+    later = DAY1 + timedelta(hours=20)
+    with time_machine.travel(later, tick=False):
+        store.ingest_records("arxiv-cs.LG", [record(2, "Accepted at NeurIPS 2026 as an oral. We train diffusion "
+                                                       "models on protein structures. They work well.", later)],
+                             now=later)
+        assert run(cfg, "match").exit_code == 0
+    with time_machine.travel(DAY1 + timedelta(days=1, hours=3), tick=False):
+        html = run(cfg, "preview", "ann@example.org").output
+        text = run(cfg, "preview", "ann@example.org", "--text").output
+    assert "== Updated ==" in text and "Accepted at NeurIPS 2026" in text
+    (card,) = lxml.html.fromstring(html).xpath("//td[contains(concat(' ', @class, ' '), ' card ')]")
+    assert [m.text_content() for m in card.xpath(".//mark")] == ["diffusion", "diffusion"]  # title, abstract
 
 
 # --- one recipient never stops the others -------------------------------------------------------------
@@ -450,6 +485,90 @@ def test_n_more_links_to_the_private_feed_that_lists_those_papers(env: Any) -> N
     with TestClient(create_app(settings, store)) as client:
         feed = client.get(href.removeprefix(settings.web.base_url))
     assert feed.status_code == 200 and all(p.removeprefix("arxiv:") in feed.text for p in left_out)
+
+
+# --- what the digest is called, and which one a preview shows --------------------------------------------
+
+
+def test_a_weekly_digest_is_named_by_the_week_it_covers(env: Any) -> None:
+    """The weekly digest Ann gets on Monday 30 Nov holds the papers of 23-29 Nov: it is called "week
+    of 23 Nov", the first day it covers, not the week that has just begun."""
+    cfg, _ = env
+    with time_machine.travel(datetime(2026, 11, 20, tzinfo=UTC), tick=False):
+        store = open_store(cfg)
+        ann = store.upsert_user("ann@example.org", timezone="UTC", hour=7)
+        sub = store.add_subscription(ann.id, "diffusion", query="diffusion", every="weekly")
+    tuesday = datetime(2026, 11, 24, 12, tzinfo=UTC)
+    with time_machine.travel(tuesday, tick=False):
+        matched(store, sub.id, papers(store, 1, 1, tuesday))
+    with time_machine.travel(datetime(2026, 11, 30, 7, 30, tzinfo=UTC), tick=False):
+        out = run(cfg, "preview", "ann@example.org", "--period", "weekly", "--text").output
+    assert out.splitlines()[0] == "1 new paper: diffusion — week of 23 Nov"
+
+
+def test_preview_after_todays_digest_went_out_shows_the_next_one(env: Any) -> None:
+    """Ann's digest of Tue 24 Nov went out at 07:00 with paper 1; paper 2 arrives at 08:00. `digest
+    preview` shows what she gets next: paper 2, under Wed 25 Nov, the date it is then sent under."""
+    cfg, server = env
+    with time_machine.travel(DAY1, tick=False):
+        store = open_store(cfg)
+        ann = new_user(store, "ann@example.org", timezone="UTC", hour=7)
+        sub = store.add_subscription(ann.id, "diffusion", query="diffusion")
+        matched(store, sub.id, papers(store, 1, 1, DAY1))
+    with time_machine.travel(DAY1 + timedelta(hours=3), tick=False):
+        assert "delivered 1" in run(cfg, "send", "--no-match").output
+        matched(store, sub.id, papers(store, 2, 1, DAY1 + timedelta(hours=3)))
+        preview = run(cfg, "preview", "ann@example.org", "--text").output
+    with time_machine.travel(DAY1 + timedelta(days=1, hours=3), tick=False):
+        assert "delivered 1" in run(cfg, "send", "--no-match").output
+    sent = [r.message["Subject"] for r in server.received]
+    assert sent == ["1 new paper: diffusion — Tue 24 Nov", "1 new paper: diffusion — Wed 25 Nov"]
+    assert preview.splitlines()[0] == sent[1]
+    assert "2611.00002" in preview and "2611.00001" not in preview
+
+
+# --- the trending badge ------------------------------------------------------------------------------------
+
+
+def _agents_preview(cfg: Path, fetched: datetime, shown: datetime, timezone: str) -> tuple[str, str]:
+    """Ann's "agent OR agents" digest over Hugging Face's list of 12 June 2026, fetched at ``fetched``
+    and previewed at ``shown``: (text, HTML)."""
+    with time_machine.travel(fetched - timedelta(days=1), tick=False):
+        assert run(cfg, "init").exit_code == 0
+        assert run(cfg, "users", "add", "ann@example.org", "--timezone", timezone, "--hour", "7").exit_code == 0
+        assert run(cfg, "subscribe", "ann@example.org", "agent OR agents", "--name", "agents").exit_code == 0
+    with time_machine.travel(fetched, tick=False):
+        assert run(cfg, "ingest", "--file", str(HF_JUNE)).exit_code == 0
+        assert run(cfg, "match").exit_code == 0
+    with time_machine.travel(shown, tick=False):
+        return (run(cfg, "preview", "ann@example.org", "--text").output,
+                run(cfg, "preview", "ann@example.org").output)
+
+
+def _badged(html: str) -> list[str]:
+    cards = lxml.html.fromstring(html).xpath("//td[contains(concat(' ', @class, ' '), ' card ')]")
+    return [c.text_content().split()[0] for c in cards if c.text_content().split()[0] == "Trending"]
+
+
+def test_a_months_old_hugging_face_paper_gets_no_trending_badge(env: Any) -> None:
+    """Hugging Face papers of 12 June in a digest of 24 Nov: their trending score has decayed to
+    nothing, so none is badged "Trending" (a badge on every Hugging Face paper would mean nothing)."""
+    cfg, _ = env
+    text, html = _agents_preview(cfg, DAY1, DAY1 + timedelta(hours=3), "UTC")
+    assert text.count("via Hugging Face") >= 5
+    assert "[Trending]" not in text and _badged(html) == []
+
+
+def test_a_paper_below_the_trending_bar_gets_no_badge(env: Any) -> None:
+    """The morning after Hugging Face's 12 June list, none of its papers trends enough for "Trending
+    in your topics", and none is badged "Trending" either: one bar for both ("The Cold-Start Safety
+    Gap in LLM Agents", a week old with 2 upvotes)."""
+    cfg, _ = env
+    fetched = datetime(2026, 6, 12, 20, tzinfo=UTC)
+    text, html = _agents_preview(cfg, fetched, fetched + timedelta(hours=12), "Europe/Berlin")
+    assert "Trending in your topics" not in text
+    assert "The Cold-Start Safety Gap in LLM Agents" in text
+    assert "[Trending]" not in text and _badged(html) == []
 
 
 # --- command line ---------------------------------------------------------------------------------------

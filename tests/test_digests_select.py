@@ -11,7 +11,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from digest.config import FeedSettings
-from digest.digests.select import build_digest, source_status
+from digest.digests.select import TRENDING_STRENGTH, build_digest, is_trending, source_status
+from digest.digests.trending import strength
 from digest.models import FeedState, PaperRecord, User
 from digest.store import Store
 from digest.store.matches import NewMatch
@@ -144,6 +145,26 @@ def test_trending_blend_and_trending_subscription(store: Store, setup: tuple[Use
     store.add_subscription(user.id, "trending", kind="trending")
     with_hot = build_digest(store, user, "daily", "k", now=NOW)
     assert [(s.title, [i.paper.id for i in s.items]) for s in with_hot.sections][-1] == ("Trending today", [pid(3)])
+
+
+def test_one_bar_for_trending_in_your_topics_and_the_badge(store: Store, setup: tuple[User, dict[str, int]]) -> None:
+    """A matched paper with a few upvotes has a trending score, but below the bar
+    (:data:`TRENDING_STRENGTH`) it is neither pulled into "Trending in your topics" nor called
+    trending (the email's badge asks :func:`is_trending`); one well above it is both."""
+    user, subs = setup
+    store.ingest_records("hf", [arxiv(1, kind="hf-daily", signals={"upvotes": 2}),
+                                arxiv(2, kind="hf-daily", signals={"upvotes": 80, "comments": 6})],
+                         now=NOW - timedelta(hours=1))
+    store.save_matches([match(store, subs["diffusion"], 1, 2.0), match(store, subs["diffusion"], 2, 2.0)])
+    store.set_watermark("match", store.max_seq())
+    d = build_digest(store, user, "daily", "k", now=NOW)
+    by_id = {i.paper.id: i for i in d.items}
+    weak, hot = by_id[pid(1)], by_id[pid(2)]
+    assert weak.trending and 0 < strength(weak.trending) < TRENDING_STRENGTH and not is_trending(weak.trending)
+    assert is_trending(hot.trending)
+    assert [(s.title, [i.paper.id for i in s.items]) for s in d.sections] == [
+        ("Trending in your topics", [pid(2)]), ("diffusion", [pid(1)])]
+    assert not is_trending(None) and not is_trending(0.0)
 
 
 def test_source_status_lines(store: Store, setup: tuple[User, dict[str, int]]) -> None:

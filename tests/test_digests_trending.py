@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 
 from digest.digests.trending import blend, strength, trending_papers, trending_score
 from digest.models import Paper, PaperRecord, Via
+from digest.sources import hf_daily
 from digest.store import Store
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)
@@ -73,3 +74,30 @@ def test_trending_papers_from_stored_time_series(store: Store) -> None:
     assert [p.id for p, _ in trending_papers(store, now=NOW, limit=1)] == ["arxiv:2611.00001"]
     # A week later nothing has fresh signals.
     assert trending_papers(store, now=NOW + timedelta(days=8)) == []
+
+
+def _hf_item(arxiv_id: str, upvotes: int | None, comments: int = 3) -> dict[str, object]:
+    paper: dict[str, object] = {"id": arxiv_id, "title": "Scaling Laws for Sparse Mixture-of-Experts",
+                                "authors": [{"name": "Ann Smith"}], "publishedAt": "2026-11-23T00:00:00.000Z",
+                                "summary": "We study scaling."}
+    if upvotes is not None:
+        paper["upvotes"] = upvotes
+    return {"paper": paper, "numComments": comments, "publishedAt": "2026-11-23T00:00:00.000Z"}
+
+
+def test_a_fetch_missing_the_upvote_count_does_not_wipe_a_papers_trending_score(sqlite_store: Store) -> None:
+    """A paper Hugging Face lists with 180 upvotes stays trending, keeping most of its score, when a
+    later fetch returns it without its ``upvotes`` field (a partial API answer): a missing count is no
+    signal, not zero upvotes (docs/trending.md: U is the latest count *observed*)."""
+    import json
+
+    store = sqlite_store
+    first = hf_daily.parse(json.dumps([_hf_item("2611.01234", 180)]).encode())
+    store.ingest_records("hf-daily", list(first.records), now=NOW - timedelta(hours=2))
+    before = trending_papers(store, now=NOW - timedelta(hours=1))
+    assert [p.id for p, _ in before] == ["arxiv:2611.01234"]
+    partial = hf_daily.parse(json.dumps([_hf_item("2611.01234", None)]).encode())
+    store.ingest_records("hf-daily", list(partial.records), now=NOW - timedelta(minutes=30))
+    after = trending_papers(store, now=NOW)
+    assert [p.id for p, _ in after] == ["arxiv:2611.01234"]
+    assert after[0][1] > before[0][1] / 2

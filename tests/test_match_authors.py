@@ -97,3 +97,20 @@ def test_full_given_names_that_differ_are_different_people(config: Path, query: 
     _ingest(config, [_paper("2401.10006", "Deep residual learning for image recognition", [same]),
                      _paper("2401.10007", "Graph neural networks for molecules", [other])])
     assert _found(config, query) == {"arxiv:2401.10006"}
+
+
+@pytest.mark.parametrize("name, parts", [
+    ("OpenAI", ("openai", "", "")),                       # a one-word name is a surname, not an initial
+    ("Suyanto", ("suyanto", "", "")),
+    ("Le Song", ("song", "l", "le")),                     # in an author line, "Le" is his given name
+    ("Laurens van der Maaten", ("van der maaten", "l", "laurens")),
+    ("Gates, Jr., S. James", ("gates", "s", "")),         # BibTeX's Last, Jr., First
+    ("J.-B. Alayrac", ("alayrac", "j", "")),               # hyphenated initials give only the initial
+    ("Jean-Baptiste Alayrac", ("alayrac", "j", "jeanbaptiste")),
+])
+def test_author_parts_read_names_as_author_lines_write_them(name: str, parts: tuple[str, str, str]) -> None:
+    """How one author's name splits into (surname, initial, given name), which matching, merging and
+    muting all read."""
+    from digest.text import author_parts
+
+    assert author_parts(name) == parts

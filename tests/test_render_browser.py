@@ -26,7 +26,7 @@ def _html() -> str:
                     authors=tuple(f"Author Number {i}" for i in range(30)),
                     code_url="javascript:alert(3)",
                     abstract="A" * 600)  # one unbreakable word: must wrap, not widen the page
-    items = (DigestItem(paper(0), (reason(), reason("Yann LeCun", 2)), score=1.0, trending=2.0),
+    items = (DigestItem(paper(0), (reason(), reason("Yann LeCun", 2)), score=1.0, trending=6.0),
              DigestItem(hostile, (reason(),), score=0.9),
              DigestItem(paper(2, tldr="A short tl;dr."), (reason(),), score=0.8, updated=True))
     return render_email(digest(items=items, more_count=12), settings=settings(), user_feed_token="t" * 43,

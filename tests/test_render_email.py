@@ -3,19 +3,29 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import replace
+from pathlib import Path
+from typing import Any
 
 import lxml.html
 import pytest
 import time_machine
 from hypothesis import given, settings as hsettings, strategies as st
 
-from digest.models import DigestItem, DigestSection
+from digest.ingest import ingest_file
+from digest.match.document import Document
+from digest.match.score import compile_query
+from digest.match.stats import CorpusStats
+from digest.models import DigestItem, DigestSection, Paper, Reason
 from digest.render import email as email_render
 from digest.render.email import HTML_BUDGET, RenderCache, render_email, subject_for
+from digest.store import Store
 from digest.tokens import verify_token
 
 from render_samples import XSS, T, digest, paper, reason, settings
+
+DATA = Path(__file__).parent / "data"
 
 
 def q(el: lxml.html.HtmlElement, selector: str) -> list[lxml.html.HtmlElement]:
@@ -62,6 +72,18 @@ def test_each_paper_shows_title_link_authors_via_summary_links_why_and_feedback(
     assert "max-width: 600px" in r.html
 
 
+def test_feedback_under_a_recommendation_teaches_the_user_tag_that_made_it() -> None:
+    """A paper a user-tag subscription recommended: its "More like this" and "Not relevant" links
+    name that tag, so the click reaches the tag's profile (other papers' links name none)."""
+    liked = Reason(2, "Like my KD papers", 2.9, {"kind": "profile", "tag": "distillation", "score": 2.9})
+    items = (DigestItem(paper(0), (liked,), score=2.9, seq=100), DigestItem(paper(1), (reason(),), score=1.0, seq=101))
+    doc = lxml.html.fromstring(_render(digest(items=items)).html)
+    first, second = ({a.text_content(): a.get("href") for a in q(card, "a")} for card in q(doc, "td.card"))
+    assert first["More like this"].endswith("&k=m&t=distillation")
+    assert first["Not relevant"].endswith("&k=n&t=distillation")
+    assert "&t=" not in second["More like this"] and "&t=" not in second["Not relevant"]
+
+
 def test_footer_has_feed_settings_and_unsubscribe_with_matching_headers_targets() -> None:
     r = _render()
     doc = lxml.html.fromstring(r.html)
@@ -85,7 +107,10 @@ def test_subject_says_counts_top_subscriptions_and_local_date() -> None:
     updated = (DigestItem(paper(9), (reason(),), score=1, updated=True),)
     assert subject_for(digest(items=updated, more_count=2)) == "2 new papers, 1 updated: diffusion models — Tue 24 Nov"
     assert subject_for(digest(items=(), sections=())) == "No new papers — Tue 24 Nov"
-    assert subject_for(digest(period="weekly", period_key="2026-W48")).endswith("— week of 23 Nov")
+    # A weekly digest is named by the first day of the week it covers, not the week it is sent in.
+    weekly = digest(period="weekly", period_key="2026-W49", period_start=T.replace(day=23, hour=7),
+                    period_end=T.replace(day=30, hour=7))
+    assert subject_for(weekly).endswith("— week of 23 Nov")
 
 
 def test_feed_content_is_escaped_and_javascript_links_dropped() -> None:
@@ -239,3 +264,165 @@ def test_message_lines_are_long_and_few_but_within_rfc_5322() -> None:
                          message_id="<d.1@example.org>", date=T, list_id="digest daily <daily.digest.example.org>",
                          unsubscribe_https=r.unsubscribe_https, unsubscribe_mailto=r.unsubscribe_mailto, eight_bit=True)
     assert data.count(b"Content-Transfer-Encoding: 8bit") == 2  # both parts as they are, no quoted-printable
+
+
+# --- real papers: where they came from, their summaries, why they matched ------------------------------
+
+
+@pytest.fixture(scope="module")
+def real(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
+    """One SQLite store holding a real arXiv RSS capture (1,504 papers) and medRxiv details."""
+    store = Store.open(f"sqlite:///{tmp_path_factory.mktemp('real') / 'digest.db'}")
+    ingest_file(store, DATA / "arxiv-rss" / "aioarxiv_all-archives_2024-11-28.xml", now=T)
+    ingest_file(store, DATA / "biorxiv" / "radar-papers-mcp_medrxiv_details_2026-09-15_trimmed.json", now=T)
+    yield store
+    store.close()
+
+
+def _explain(query: str, p: Paper, name: str | None = None) -> Reason:
+    """The real matcher's reason for ``p`` matching ``query``, as `digest match` stores it."""
+    doc = Document.from_paper(p)
+    found = compile_query(query).evaluate(doc, CorpusStats.from_documents([doc]))
+    assert found is not None, f"{query!r} does not match {p.id}"
+    return Reason(1, name or query, found.score, found.explanation)
+
+
+def _card(*items: DigestItem) -> Any:
+    r = _render(digest(items=items))
+    return r, q(lxml.html.fromstring(r.html), "td.card")[0]
+
+
+def _summary(card: Any) -> str:
+    """The text of a card's summary paragraph (tl;dr or the abstract's first sentences)."""
+    return " ".join(card.xpath("./p")[1].text_content().split())
+
+
+def test_a_medrxiv_preprint_says_it_came_via_medrxiv(real: Store) -> None:
+    """A medRxiv preprint (read by a source of kind "biorxiv" from the medRxiv server) is shown "via
+    medRxiv", as its PDF link and page are: the server its source recorded names it."""
+    med = real.get_paper("doi:10.64898/2026.09.14.26363001")
+    assert "medrxiv.org" in (med.pdf_url or "")
+    r, card = _card(DigestItem(med, (reason("clinical trials"),), score=1))
+    assert q(card, "span.via")[0].text_content() == "via medRxiv"
+    assert "via medRxiv" in r.text and "via bioRxiv" not in r.text
+
+
+def test_a_generic_feed_paper_names_its_feed_not_the_format(tmp_path: Path) -> None:
+    """A paper from a generic RSS/Atom feed is shown "via" the feed's configured name ("via
+    iacr-eprint"), not "via RSS", its file format, which tells the reader nothing."""
+    store = Store.open(f"sqlite:///{tmp_path / 'd.db'}")
+    ingest_file(store, DATA / "generic-rss" / "research_bot_iacr_eprint_rss.xml", feed_name="iacr-eprint", now=T)
+    p = store.get_paper("url:https://eprint.iacr.org/2026/1148")
+    store.close()
+    r, card = _card(DigestItem(p, (reason("lattice crypto"),), score=1))
+    assert q(card, "span.via")[0].text_content() == "via iacr-eprint"
+    assert "via iacr-eprint" in r.text
+
+
+@pytest.mark.parametrize(("paper_id", "wrong_end"), [
+    ("arxiv:2411.18095", "Previously, Hutter et al."),
+    ("arxiv:2405.19518", "It extends the work of Arcomano et al."),
+    ("arxiv:2408.06413", "The $n$EPT method, detailed in Wang et al."),
+    ("arxiv:2411.17739", "Recently A."),
+])
+def test_the_summary_does_not_stop_at_an_abbreviation(real: Store, paper_id: str, wrong_end: str) -> None:
+    """Real abstracts: the summary's sentences do not end after "et al." or an initial ("A."), which
+    would stop it in the middle of a sentence with no "…" to say so."""
+    shown = _summary(_card(DigestItem(real.get_paper(paper_id), (reason(),), score=1))[1])
+    assert not shown.endswith(wrong_end), shown
+    assert not re.search(r"(\bet al\.|\b[A-Z]\.)$", shown), shown
+
+
+@pytest.mark.parametrize("abstract", [
+    # "e.g." before a name
+    "Large language models reason well on many benchmarks. We evaluate them on grade-school math, e.g. "
+    "GSM8K and its harder symbolic variants, and on competition mathematics, where we find that accuracy "
+    "drops from 92.0% to 41.5% when the numbers are perturbed, and that chain-of-thought prompting recovers "
+    "only a small part of that loss across all seven model families that we tested. We release the data.",
+    # "Fig. 2"
+    "We revisit double descent in deep ensembles. As summarised in Fig. 2 and discussed at length in the "
+    "rest of this paper, the ensemble error decreases monotonically with width for all fourteen datasets "
+    "and all three optimizers considered, which contradicts the double-descent picture widely reported for "
+    "single networks of comparable size and training budget. We explain why this happens.",
+])
+def test_the_summary_does_not_stop_at_e_g_or_fig(abstract: str) -> None:
+    """"e.g. GSM8K" and "Fig. 2" do not end a sentence of the summary; decimals ("92.0%") neither."""
+    shown = _summary(_card(DigestItem(paper(1, abstract=abstract, tldr=None), (reason(),), score=1))[1])
+    assert not shown.endswith(("e.g.", "Fig.", "92.", "41.")), shown
+
+
+def test_tex_accents_are_resolved_in_the_summary_and_in_why(real: Store) -> None:
+    """TeX in the summary and in the "Why" line's matched terms is shown as text, as in titles:
+    "Schr\\"odinger" reads "Schrödinger", and the highlight stays on that word."""
+    p = real.get_paper("arxiv:2411.17962")
+    r, card = _card(DigestItem(p, (_explain("schrodinger", p),), score=1))
+    assert "Schrödinger" in _summary(card)
+    assert [m.text_content() for m in q(card, "p mark")] == ["Schrödinger"]
+    assert '\\"' not in card.text_content()
+    assert "(matched Schrödinger)" in r.text and 'Schr\\"odinger' not in r.text
+
+
+def test_tex_highlights_cover_whole_commands() -> None:
+    """A highlight inside a TeX command (a word in ``\\emph{...}``) covers the whole command, so that
+    the summary shows the words and no command debris; text and HTML parts say the same."""
+    abstract = r"We test \emph{in vivo} delivery of $\alpha$-helices. It works."
+    start = abstract.index("vivo")
+    why = Reason(1, "vivo", 1.0, {"clauses": [{"clause": "vivo", "field": "abstract", "matched": ["vivo"],
+                                                "spans": [[start, start + 4]]}]})
+    r, card = _card(DigestItem(paper(1, abstract=abstract, tldr=None), (why,), score=1))
+    assert _summary(card) == "We test in vivo delivery of α-helices. It works."
+    assert [m.text_content() for m in q(card, "p mark")] == ["in vivo"]
+    assert "We test in vivo delivery of α-helices. It works." in r.text
+
+
+def test_a_cut_summary_does_not_highlight_the_ellipsis() -> None:
+    """A first sentence longer than the summary is cut at a word and ends with " …"; a matched word
+    that was cut off is not highlighted, and the "…" never is."""
+    head = ("We propose a training recipe for protein language models that scales to billions of parameters, "
+            "that needs no multiple sequence alignments, that transfers across families and folds, that is "
+            "robust to noisy labels from high-throughput assays, that keeps inference cheap on a single GPU, "
+            "and whose representations ")
+    abstract = head + "diffusion models then use as conditioning for backbone generation."
+    start = abstract.index("diffusion")
+    assert start > 300
+    p = paper(1, abstract=abstract, tldr=None, title="Scaling protein language models")
+    why = Reason(1, "diffusion", 1.0, {"clauses": [{"clause": "diffusion", "field": "abstract", "matched": ["diffusion"],
+                                                     "spans": [[start, start + 9]]}]})
+    _, card = _card(DigestItem(p, (why,), score=1))
+    assert _summary(card).endswith("…")
+    assert all("…" not in m.text_content() for m in q(card, "mark"))
+
+
+def test_a_span_that_does_not_cover_what_it_matched_is_not_highlighted() -> None:
+    """A match explanation whose span no longer covers the word it says it matched (offsets into an
+    earlier version's abstract) highlights nothing rather than the wrong words; its terms still
+    show in "Why"."""
+    abstract = "Accepted at NeurIPS 2026 as an oral. We train diffusion models on proteins."
+    stale = Reason(1, "diffusion", 1.0, {"clauses": [{"clause": "diffusion", "field": "abstract",
+                                                       "matched": ["diffusion"], "spans": [[9, 18]]}]})
+    r, card = _card(DigestItem(paper(1, abstract=abstract, tldr=None), (stale,), score=1))
+    assert q(card, "p mark") == []
+    assert "Why: diffusion (matched diffusion)" in r.text
+
+
+@pytest.mark.parametrize(("query", "readable", "internal"), [
+    ("cat:cs.RO", ("cs.RO",), "cs.ro"),
+    ('src:"Hugging Face"', ("Hugging Face",), "huggingface"),
+    ("src:hf-daily", ("hf-daily", "Hugging Face"), "hfdaily"),
+])
+def test_a_category_or_source_reason_reads_as_typed(real: Store, query: str, readable: tuple[str, ...],
+                                                     internal: str) -> None:
+    """A category or source in "Why" is spelled as the paper and its "via" line spell it ("cs.RO",
+    "Hugging Face", a feed's name), not as the matcher's folded keys ("cs.ro", "huggingface")."""
+    p = real.get_paper("arxiv:2411.18519") if query.startswith("cat:") else paper(1, tldr=None)
+    r, _ = _card(DigestItem(p, (_explain(query, p, "mine"),), score=1))
+    why = next(line.strip() for line in r.text.splitlines() if line.strip().startswith("Why: mine"))
+    assert f"(matched {internal})" not in why, why
+    assert any(f"(matched {form})" in why for form in readable), why
+
+
+def test_the_subject_cuts_a_long_subscription_name_at_a_word() -> None:
+    """A subscription name too long for the subject is cut at a word, with "…"."""
+    name = "Self-supervised speech representation learning"
+    items = tuple(DigestItem(paper(i), (reason(name),), score=1) for i in range(3))
+    assert subject_for(digest(items=items)) == "3 new papers: Self-supervised speech representation… — Tue 24 Nov"

@@ -29,8 +29,9 @@ def two_subs(store: Store) -> tuple[int, int]:
 
 
 def test_save_matches_is_idempotent_and_keeps_best(store: Store, two_subs: tuple[int, int]) -> None:
-    """A match keeps its best score and explanation, and moves to the newest event of its paper
-    (a new version scoring lower still reaches the digests); saving the same rows again changes nothing."""
+    """A match takes the score and explanation of its paper's newest event (a new version scoring
+    lower still reaches the digests, and its explanation's spans index the text the paper has now);
+    rows of one event keep the best; saving the same rows again changes nothing."""
     s1, s2 = two_subs
     rows = [NewMatch(s1, "arxiv:2501.00001", 3.0, {"clauses": ["a"]}, 5),
             NewMatch(s1, "arxiv:2501.00002", 1.5, {}, 6),
@@ -41,7 +42,7 @@ def test_save_matches_is_idempotent_and_keeps_best(store: Store, two_subs: tuple
     assert store.save_matches(worse) == 1
     assert store.save_matches(worse) == 0
     moved = store.matches(subscription=s1, since_seq=8)
-    assert [(m.score, m.seq, m.explanation) for m in moved] == [(3.0, 9, {"clauses": ["a"]})]
+    assert [(m.score, m.seq, m.explanation) for m in moved] == [(1.0, 9, {"clauses": ["worse"]})]
     assert store.save_matches(rows) == 0  # an older event does not move it back
     assert store.save_matches([NewMatch(s1, "arxiv:2501.00001", 4.0, {"clauses": ["better"]}, 9)]) == 1
     got = store.matches(subscription=s1)
@@ -49,6 +50,18 @@ def test_save_matches_is_idempotent_and_keeps_best(store: Store, two_subs: tuple
     assert got[1].explanation == {"clauses": ["better"]}
     assert got[1].user_email == "a@example.org" and got[1].subscription == "llm"
     assert store.match_count() == 3
+
+
+def test_one_batch_with_two_events_of_a_paper_keeps_the_newer(store: Store, two_subs: tuple[int, int]) -> None:
+    """Two events of one paper in one batch (v1 and v2 matched together) store v2's row, even when v1
+    scored higher; of two rows of one event, the higher score."""
+    s1, _ = two_subs
+    assert store.save_matches([NewMatch(s1, "arxiv:2501.00001", 3.0, {"v": 1}, 5),
+                               NewMatch(s1, "arxiv:2501.00001", 1.0, {"v": 2}, 7),
+                               NewMatch(s1, "arxiv:2501.00002", 1.0, {"low": 1}, 6),
+                               NewMatch(s1, "arxiv:2501.00002", 2.0, {"high": 1}, 6)]) == 2
+    got = {m.paper_id: (m.score, m.seq, m.explanation) for m in store.matches(subscription=s1)}
+    assert got == {"arxiv:2501.00001": (1.0, 7, {"v": 2}), "arxiv:2501.00002": (2.0, 6, {"high": 1})}
 
 
 def test_matches_filters(store: Store, two_subs: tuple[int, int]) -> None:

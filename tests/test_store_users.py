@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 import pytest
+from sqlalchemy import text
 
 from digest.config import SubscriptionSettings, TagSettings, UserSettings
 from digest.errors import ConflictError, NotFoundError
@@ -150,10 +151,18 @@ def test_labels_flip_and_need_a_paper(store: Store) -> None:
         store.add_label(u.email, "to-read", "arxiv:2501.00001", 0)
 
 
-def test_muted_authors_use_author_keys(store: Store) -> None:
+def test_muted_authors_are_people_not_spellings(store: Store) -> None:
+    """One row per muted person, whatever spelling muted or unmutes them; keys written before given
+    names were kept ("lecun y") still unmute."""
     u = store.upsert_user("a@example.org")
-    assert store.mute_author(u.id, "Yann LeCun") == "lecun y"
-    store.mute_author(u.id, "LeCun, Y.")  # same person: no second row
-    assert store.muted_authors(u.id) == {"lecun y"}
+    assert store.mute_author(u.id, "Yann LeCun") == "lecun|y|yann"
+    assert store.mute_author(u.id, "LeCun, Y.") == "lecun|y|yann"  # same person: no second row
+    assert store.muted_authors(u.id) == {"lecun|y|yann"}
     assert store.unmute_author(u.id, "Y. LeCun")
     assert store.muted_authors(u.id) == set()
+    assert not store.unmute_author(u.id, "Y. LeCun")
+    with store.write() as conn:  # a row muted before keys carried given names
+        conn.execute(text("INSERT INTO muted_authors (user_id, author_key, created) VALUES (:u, 'lecun y', :t)"),
+                     {"u": u.id, "t": datetime(2026, 11, 1)})
+    assert store.mute_author(u.id, "Yann LeCun") == "lecun y"
+    assert store.unmute_author(u.id, "Yann Le Cun") and store.muted_authors(u.id) == set()

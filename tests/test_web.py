@@ -12,6 +12,7 @@ from email.utils import parsedate_to_datetime
 from html import unescape
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote_plus
 
 import feedparser
 import pytest
@@ -21,7 +22,7 @@ from digest.config import Settings
 from digest.match.run import match_new
 from digest.models import PaperRecord
 from digest.store import Store
-from digest.tokens import make_token
+from digest.tokens import feedback_token, feedback_url, make_token
 from digest.web import create_app
 from digest.web import links as web_links
 from digest.web.signin import signin_url
@@ -247,7 +248,7 @@ def test_feedback_link_confirms_then_labels(client: TestClient, settings: Settin
 
 def test_feedback_links_as_digests_make_them(client: TestClient, settings: Settings, store: Store) -> None:
     from digest.tokens import feedback_token, feedback_urls
-    from digest.text import author_key
+    from digest.text import mute_key
 
     user = store.get_user("ada@example.org")
     token = feedback_token(settings, user.id, user.token_generation, "2026-11-24")
@@ -257,7 +258,7 @@ def test_feedback_links_as_digests_make_them(client: TestClient, settings: Setti
     page = client.get(paths["mute-author"])
     assert page.status_code == 200 and "Mute Yann LeCun" in page.text
     assert client.post(paths["mute-author"], data={"csrf": csrf_of(page.text)}).status_code == 200
-    assert store.muted_authors(user.id) == {author_key("Yann LeCun")}
+    assert store.muted_authors(user.id) == {mute_key("Yann LeCun")}
     page = client.get(paths["not-relevant"])
     assert page.status_code == 200 and "Not relevant" in page.text
     assert client.post(paths["not-relevant"], data={"csrf": csrf_of(page.text)}).status_code == 200
@@ -587,3 +588,174 @@ def test_rotated_feed_token_stops_working_at_once(client: TestClient, store: Sto
     new = store.rotate_feed_token("ada@example.org")
     assert client.get(f"/feeds/{old}/sub-{sub.id}.atom").status_code == 404
     assert client.get(f"/feeds/{new}/sub-{sub.id}.atom").status_code == 200
+
+
+def _title(html: str) -> str:
+    found = re.search(r"<title>(.*?)</title>", html, re.S)
+    assert found, "no <title>"
+    return unescape(found.group(1))
+
+
+def test_query_error_names_its_column_once(client: TestClient, settings: Settings, store: Store) -> None:
+    """An unfinished query ("diffusion AND (") is refused with one message naming its column once:
+    on the alert form when saving, on the preview page and on the search page."""
+    sign_in(client, settings, store)
+    token = csrf_of(client.get("/alerts").text)
+    saved = client.post("/alerts", data={"name": "Diffusion", "query": "diffusion AND (", "every": "daily",
+                                         "channel": "email", "csrf": token})
+    preview = client.get("/alerts/preview", params={"name": "Diffusion", "query": "diffusion AND ("})
+    search = client.get("/search", params={"q": "ti:"})
+    for page, reason in ((saved, "unclosed parenthesis"), (preview, "unclosed parenthesis"), (search, "needs a value")):
+        [message] = re.findall(r'class="error" role="alert">([^<]+)</p>', page.text)
+        assert reason in message and message.lower().count("column") == 1, message
+
+
+def _unsubscribe_path(settings: Settings, store: Store) -> str:
+    user = store.get_user("ada@example.org")
+    return "/unsubscribe/" + make_token("unsubscribe", user.id, user.token_generation, settings=settings)
+
+
+def _feedback_path(settings: Settings, store: Store) -> str:
+    user = store.get_user("ada@example.org")
+    token = feedback_token(settings, user.id, user.token_generation, "2026-11-23")
+    return feedback_url(settings, token, "more", "arxiv:2411.00001").removeprefix(settings.web.base_url)
+
+
+def _signin_link_path(settings: Settings, store: Store) -> str:
+    return signin_url(settings, store.get_user("ada@example.org")).removeprefix(settings.web.base_url)
+
+
+@pytest.mark.parametrize(("make_path", "expected"), [
+    (lambda s, st: "/", "Paper alerts and daily digests · digest"),
+    (lambda s, st: "/signin", "Sign in · digest"),
+    (lambda s, st: "/signin/sent", "Sign in · digest"),
+    (_signin_link_path, "Sign in · digest"),
+    (_unsubscribe_path, "Unsubscribe · digest"),
+    (_feedback_path, "More like this · digest"),
+], ids=["home", "signin", "signin-sent", "signin-link", "unsubscribe", "feedback"])
+def test_page_has_its_own_title(client: TestClient, settings: Settings, store: Store, make_path: Any,
+                                expected: str) -> None:
+    """Every page names itself in its title (the tab, the history, a screen reader's announcement)."""
+    assert _title(client.get(make_path(settings, store)).text) == expected
+
+
+def test_preview_counts_one_paper_in_the_singular(client: TestClient, settings: Settings, store: Store) -> None:
+    """An alert that matched one paper in the last 30 days says "Last 30 days: 1 paper"; two say "papers"."""
+    sign_in(client, settings, store)
+    token = csrf_of(client.get("/alerts").text)
+    one = client.post("/alerts", data={"name": "Molecules", "query": "graph neural networks", "every": "daily",
+                                       "channel": "email", "csrf": token})
+    assert "Last 30 days: 1 paper</h2>" in one.text
+    two = client.get("/alerts/preview", params={"query": "diffusion OR graph"})
+    assert "Last 30 days: 2 papers</h2>" in two.text
+
+
+def test_each_tag_in_the_list_of_all_tags_links_to_a_search_for_its_papers(client: TestClient,
+                                                                           store: Store) -> None:
+    """The search page's list of all tags links an arXiv category to `cat:NAME`, a keyword a source
+    gave to `kw:"NAME"` and a topic tag of the config to `kw:"NAME"` (search sees topic tags among a
+    paper's keywords): each search finds as many papers as the list says the tag has."""
+    store.ingest_records("arxiv-cs", [PaperRecord(
+        source_kind="arxiv-api", external_id="2411.00003", arxiv_id="2411.00003",
+        title="Message passing for crystal property prediction", authors=("Tian Xie",),
+        abstract="Crystal graphs and message passing.", categories=("cond-mat.mtrl-sci", "cs.LG"),
+        keywords=("Materials Informatics",), published=datetime(2026, 11, 21, tzinfo=timezone.utc))])
+    store.upsert_tag("generative models", "diffusion OR GAN", origin="config")
+    match_new(store)
+    page = client.get("/search").text
+    links = dict((unescape(name), unescape(href)) for href, name in
+                 re.findall(r'<li><a href="/search\?q=([^"]+)">([^<]+)</a>', page))
+    listed = dict((unescape(name), int(n)) for name, n in
+                  re.findall(r'<li><a href="[^"]+">([^<]+)</a> <span class="n">(\d+)</span>', page))
+    expected = {"cs.LG": "cat:cs.LG", "materials informatics": 'kw:"materials informatics"',
+                "generative models": 'kw:"generative models"'}
+    for name, query in expected.items():
+        assert unquote_plus(links[name]) == query
+        results = client.get("/search", params={"q": query}).text
+        assert re.search(rf"has {listed[name]} results?\b", results), (name, listed[name])
+    assert listed == {"cs.LG": 2, "cond-mat.mtrl-sci": 1, "materials informatics": 1, "generative models": 1}
+
+
+@pytest.mark.parametrize("target", ["//evil.example/x", "/\\evil.example", "https://evil.example/", "/\t/evil.example",
+                                    "javascript:alert(1)", "settings"])
+def test_sign_in_leads_only_to_a_page_of_this_site(client: TestClient, settings: Settings, target: str) -> None:
+    """The page to return to after signing in (`next`) is honoured only when it is a path of this
+    site; anything that a browser would take to another site leads to My alerts (no open redirect)."""
+    page = client.get("/signin", params={"next": target})
+    assert 'name="next" value="/alerts"' in page.text
+    client.post("/signin", data={"email": "ada@example.org", "next": target, "csrf": csrf_of(page.text)})
+    assert settings.delivery.maildir is not None
+    [mail] = list(mailbox.Maildir(settings.delivery.maildir, create=False))
+    link = re.search(r"http://localhost:8000(/signin/\S+)", mail.get_payload(decode=True).decode())
+    assert link is not None
+    confirm = client.get(link.group(1))
+    done = client.post(link.group(1), data={"csrf": csrf_of(confirm.text)}, follow_redirects=False)
+    assert done.headers["location"] == "/alerts"
+
+
+def test_sign_in_returns_to_a_page_with_its_query(client: TestClient, settings: Settings, store: Store) -> None:
+    """A signed-out user opening a preview link signs in and lands on that preview, query included;
+    the sign-in form answers with a redirect to the "link sent" page (reloading it mails nothing)."""
+    asked = client.get("/alerts/preview", params={"query": "graph"}, follow_redirects=False)
+    assert asked.headers["location"] == "/signin?next=/alerts/preview%3Fquery%3Dgraph"
+    page = client.get(asked.headers["location"])
+    sent = client.post("/signin", data={"email": "ada@example.org", "next": "/alerts/preview?query=graph",
+                                        "csrf": csrf_of(page.text)}, follow_redirects=False)
+    assert sent.status_code == 303 and sent.headers["location"] == "/signin/sent"
+    assert "ada@example.org has an account here" in client.get("/signin/sent").text
+    assert settings.delivery.maildir is not None
+    [mail] = list(mailbox.Maildir(settings.delivery.maildir, create=False))
+    link = re.search(r"http://localhost:8000(/signin/\S+)", mail.get_payload(decode=True).decode())
+    assert link is not None
+    confirm = client.get(link.group(1))
+    done = client.post(link.group(1), data={"csrf": csrf_of(confirm.text)}, follow_redirects=False)
+    assert done.headers["location"] == "/alerts/preview?query=graph"
+    assert client.get(done.headers["location"]).status_code == 200
+
+
+def test_the_site_icon_is_served(client: TestClient) -> None:
+    """Pages link a small SVG icon, and /favicon.ico (which browsers ask for on their own) answers with it."""
+    assert 'rel="icon" href="/static/favicon.svg"' in client.get("/").text
+    for path in ("/favicon.ico", "/static/favicon.svg"):
+        icon = client.get(path)
+        assert icon.status_code == 200 and icon.headers["content-type"].startswith("image/svg+xml")
+        assert "<svg" in icon.text and "<script" not in icon.text
+
+
+@pytest.mark.parametrize(("kind", "query", "follows"), [
+    ("trending", "", "trending papers"), ("tag", "cs.LG", "papers tagged"),
+    ("user-tag", "generative", "papers like the ones you labelled")])
+def test_alert_without_a_query_can_be_edited(client: TestClient, settings: Settings, store: Store, kind: str,
+                                             query: str, follows: str) -> None:
+    """A trending, tag or user-tag alert has no query to type: its page says what it follows (no
+    Query field, no Preview) and saves a new name, period and channel."""
+    sub = store.add_subscription("ada@example.org", "Mine", kind=kind, query=query, origin="web")
+    sign_in(client, settings, store)
+    page = client.get(f"/alerts/{sub.id}")
+    assert 'name="query"' not in page.text and "Preview" not in page.text and follows in page.text
+    saved = client.post(f"/alerts/{sub.id}", data={"name": "Renamed", "every": "weekly", "channel": "feed",
+                                                   "csrf": csrf_of(page.text)}, follow_redirects=False)
+    assert saved.status_code == 303
+    after = store.get_subscription(sub.id)
+    assert (after.name, after.kind, after.query, after.every, after.channel) == ("Renamed", kind, query, "weekly",
+                                                                                 "feed")
+
+
+def test_preview_of_an_alert_being_edited_saves_to_that_alert(client: TestClient, settings: Settings,
+                                                              store: Store) -> None:
+    """Preview on an alert's page redirects to a GET carrying only the alert's fields and its number
+    (no CSRF token); that page's form saves to the same alert. Another user's alert number is ignored."""
+    mine = store.add_subscription("ada@example.org", "Diffusion", query="diffusion", origin="web")
+    store.upsert_user("bob@example.org")
+    bobs = store.add_subscription("bob@example.org", "Graphs", query="graph", origin="web")
+    sign_in(client, settings, store)
+    token = csrf_of(client.get(f"/alerts/{mine.id}").text)
+    moved = client.post(f"/alerts/preview?alert={mine.id}", data={"name": "Diffusion", "query": "diffusion models",
+                                                                  "every": "weekly", "channel": "both",
+                                                                  "csrf": token}, follow_redirects=False)
+    location = moved.headers["location"]
+    assert moved.status_code == 303 and "csrf" not in location and f"alert={mine.id}" in location
+    page = client.get(location).text
+    assert f'action="/alerts/{mine.id}"' in page and 'value="diffusion models"' in page
+    other = client.get("/alerts/preview", params={"query": "graph", "alert": str(bobs.id)}).text
+    assert 'action="/alerts"' in other and "Graphs" not in other

@@ -77,7 +77,9 @@ def send(ctx: Context, dry_run: bool, now_text: str | None, no_match: bool, as_j
 @click.option("--now", "now_text", metavar="ISO_TIME", help="Preview as of this time.")
 @pass_ctx
 def preview(ctx: Context, user: str, period: str, out: Path | None, as_text: bool, now_text: str | None) -> None:
-    """Write the exact HTML USER (email or id) would be sent for PERIOD; nothing is recorded."""
+    """Write the exact HTML of the next PERIOD digest of USER (email or id); nothing is recorded.
+
+    Once this period's digest is in the outbox, the following period's, under its date."""
     from digest.digests.send import preview as build_preview
 
     digest, rendered = build_preview(ctx.store, ctx.settings, user, period=period, now=_parse_now(now_text))

@@ -14,7 +14,7 @@ does not exist (spring forward: 02:30 in America/New_York on the second Sunday o
 instant one hour later in wall-clock terms (03:30 EDT); a wall time that occurs twice (fall back) maps to
 its first occurrence. The key is the local date either way, so the digest is sent once.
 
-Public: :class:`DuePeriod`, :func:`due_periods`, :func:`period_for`, :func:`scheduled_at`,
+Public: :class:`DuePeriod`, :func:`due_periods`, :func:`period_for`, :func:`period_after`, :func:`scheduled_at`,
 :func:`period_key`, :func:`check_instant`, :data:`PERIODS`, :data:`EARLIEST`, :data:`LATEST`.
 """
 
@@ -94,6 +94,14 @@ def period_for(user: User, period: str, now: datetime) -> DuePeriod:
             start = scheduled_at(prev_day, user.hour, zone)
             return DuePeriod(user.id, period, period_key(period, day), start, end)
     raise AssertionError("unreachable: a send instant at most 8 days back always exists")
+
+
+def period_after(user: User, due: DuePeriod) -> DuePeriod:
+    """The period of ``user`` that follows ``due``: it starts at ``due``'s send instant and ends at the
+    next one (what a preview shows once ``due``'s digest is in the outbox)."""
+    zone = ZoneInfo(user.timezone)
+    day = due.end.astimezone(zone).date() + timedelta(days=1 if due.period == "daily" else 7)
+    return DuePeriod(user.id, due.period, period_key(due.period, day), due.end, scheduled_at(day, user.hour, zone))
 
 
 def due_periods(user: User, now: datetime, periods: tuple[str, ...] = PERIODS) -> list[DuePeriod]:

@@ -15,15 +15,16 @@ Rules, in order:
   (:meth:`digest.store.Store.save_matches`), so it is above the watermark even when it scores the same;
 - papers by a muted author are dropped;
 - rank: the best match score, lifted by the paper's trending score (:func:`trending.blend`);
-- sections: "Trending in your topics" (matched papers that are trending, when blending), one
-  section per subscription or tag (a paper sits in the section of its best reason), "Trending today"
-  for a subscription of kind ``trending``, then "Updated";
+- sections: "Trending in your topics" (matched papers that are trending, :func:`is_trending`, when
+  blending), one section per subscription or tag (a paper sits in the section of its best reason),
+  "Trending today" for a subscription of kind ``trending``, then "Updated";
 - at most ``max_items`` items; the rest is counted in ``more_count`` ("N more" links to the user's feed)
   and the renderer may move more there to stay under Gmail's clip;
 - source status lines from feed health ("arXiv did not announce today", "lab-papers failed: HTTP
   500"): a failed feed is named with a short reason, never with a URL from its error text.
 
-Public: :func:`build_digest`, :func:`source_status`, :data:`MAX_ITEMS`, :data:`MATCH_WATERMARK`.
+Public: :func:`build_digest`, :func:`source_status`, :func:`is_trending`, :data:`MAX_ITEMS`,
+:data:`MATCH_WATERMARK`, :data:`TRENDING_STRENGTH`.
 """
 
 from __future__ import annotations
@@ -33,10 +34,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from digest.digests import trending
 from digest.models import Digest, DigestItem, DigestSection, FeedState, Paper, Reason, Subscription, User
-from digest.text import author_key
+from digest.text import MutedAuthors
 
 #: The matcher's watermark on the ingest sequence (digest.match.run).
 MATCH_WATERMARK = "match"
@@ -46,6 +48,11 @@ MAX_ITEMS = 50
 TRENDING_IN_TOPICS = 5
 #: Papers in a "Trending today" section (subscription kind "trending").
 TRENDING_TODAY = 10
+#: How strongly (:func:`trending.strength`, 0 to 1) a paper must trend to be called trending: to be
+#: pulled into "Trending in your topics" and to carry the "Trending" badge. ½ is reached at
+#: :data:`trending.HALF_STRENGTH` (about 20 fresh upvotes); a paper whose few votes or whose age
+#: leave it below is no news, and a badge on every Hugging Face paper would mean nothing.
+TRENDING_STRENGTH = 0.5
 _QUERY_KINDS = ("query", "tag", "user-tag")
 #: Any absolute URL (RFC 3986 scheme, "://", up to the next space) in a feed's error text.
 _URL = re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]*://\S*")
@@ -67,8 +74,9 @@ def _subscriptions(user: User, period: str, channel: str, subs: Iterable[Subscri
             and not s.paused]
 
 
-def _muted(paper: Paper, keys: set[str]) -> bool:
-    return bool(keys) and any(author_key(a) in keys for a in paper.authors)
+def is_trending(score: float | None) -> bool:
+    """Whether a paper with trending score ``score`` is shown as trending (:data:`TRENDING_STRENGTH`)."""
+    return score is not None and trending.strength(score) >= TRENDING_STRENGTH
 
 
 def source_status(states: Iterable[FeedState]) -> tuple[str, ...]:
@@ -136,6 +144,7 @@ def build_digest(store: Any, user: User, period: str, period_key: str, *, now: d
 
     ``include_updates`` None follows ``user.show_updates``. ``start``/``end`` are the period's send
     instants (:class:`digest.digests.periods.DuePeriod`); they default to the day or week before ``now``.
+    The digest holds them in the user's time zone: their dates are the user's (the email's label).
     A send run that builds many digests passes what is the same for all of them: the user's
     ``subscriptions`` (all of them; filtered here), the source ``status`` lines and the matcher's
     watermark ``match_seq``; and ``sent_in_run``, the papers (id -> version) that digests built
@@ -145,8 +154,9 @@ def build_digest(store: Any, user: User, period: str, period_key: str, *, now: d
     if channel not in _CHANNELS:
         raise ValueError(f"channel {channel!r} is not email or feed")
     updates = user.show_updates if include_updates is None else include_updates
-    end = end or now
-    start = start or end - timedelta(days=7 if period == "weekly" else 1)
+    zone = ZoneInfo(user.timezone)
+    end = (end or now).astimezone(zone)
+    start = (start or end - timedelta(days=7 if period == "weekly" else 1)).astimezone(zone)
     subs = _subscriptions(user, period, channel, subscriptions if subscriptions is not None
                           else store.list_subscriptions(user.id, active_only=True))
     seq_from = store.digest_watermark(user.id, period)
@@ -172,14 +182,14 @@ def build_digest(store: Any, user: User, period: str, period_key: str, *, now: d
     sent = store.sent_versions(user.id, [*candidates, *(p.id for p, _ in hot)])
     if sent_in_run:
         sent.update(sent_in_run)
-    muted = store.muted_authors(user.id)
+    muted = MutedAuthors(store.muted_authors(user.id))
     t_scores = trending.trending_scores(store, papers.values(), now=now) if trending_blend and papers else {}
 
     fresh: list[DigestItem] = []
     updated: list[DigestItem] = []
     for pid, c in candidates.items():
         paper = papers.get(pid)
-        if paper is None or _muted(paper, muted):
+        if paper is None or muted.hides(paper.authors):
             continue
         t = t_scores.get(pid)
         score = trending.blend(c.best, t) if t is not None else c.best
@@ -194,7 +204,7 @@ def build_digest(store: Any, user: User, period: str, period_key: str, *, now: d
     sections: list[DigestSection] = []
     shown: set[str] = set()
     if trending_blend:
-        rising = sorted((i for i in fresh if trending.strength(i.trending or 0) >= 0.5),
+        rising = sorted((i for i in fresh if is_trending(i.trending)),
                         key=lambda i: (-(i.trending or 0), i.paper.id))[:TRENDING_IN_TOPICS]
         if rising:
             sections.append(DigestSection("Trending in your topics", tuple(rising), "trending"))
@@ -210,7 +220,7 @@ def build_digest(store: Any, user: User, period: str, period_key: str, *, now: d
         sub = trending_subs[0]
         today = []
         for paper, t in hot:
-            if paper.id in candidates or paper.id in sent or _muted(paper, muted):
+            if paper.id in candidates or paper.id in sent or muted.hides(paper.authors):
                 continue
             reasons = tuple(Reason(s.id, s.name, t, {"trending": round(t, 3)}) for s in trending_subs)
             today.append(DigestItem(paper, reasons, t, t, False, paper.seq))

@@ -40,7 +40,7 @@ from typing import Any
 from digest.config import Settings
 from digest.deliver.outbox import BackgroundDelivery, DeliveryRun, deliver_pending
 from digest.deliver.smtp import envelope_sender
-from digest.digests.periods import PERIODS, DuePeriod, due_periods, period_for
+from digest.digests.periods import PERIODS, DuePeriod, due_periods, period_after, period_for
 from digest.digests.select import MATCH_WATERMARK, build_digest, source_status
 from digest.models import Digest, User
 from digest.render.email import RenderCache, RenderedEmail, render_email
@@ -268,8 +268,14 @@ def send_due(store: Any, settings: Settings, *, now: datetime, dry_run: bool = F
 
 def preview(store: Any, settings: Settings, user_ref: str | int, *, period: str = "daily",
             now: datetime) -> tuple[Digest, RenderedEmail]:
-    """The digest and email ``user_ref`` would get for ``period`` at ``now``; changes nothing."""
+    """The digest and email ``user_ref`` would get next for ``period``; changes nothing.
+
+    That is the latest period at ``now`` while its digest is still to be sent; once the outbox holds
+    it (sent, or recorded empty or failed), the following one, under that period's date: what
+    arrived after the last digest goes out with the next, never under a date already sent."""
     user = store.get_user(user_ref)
     due = period_for(user, period, now)
+    if store.outbox_keys([(user.id, due.period, due.key)]):
+        due = period_after(user, due)
     digest = build_digest(store, user, period, due.key, now=now, start=due.start, end=due.end)
     return digest, render_digest(digest, user, settings)

@@ -28,7 +28,7 @@ from rapidfuzz import fuzz
 
 from digest.match.normalize import is_stop_word, terms
 from digest.models import Paper
-from digest.text import author_key
+from digest.text import MutedAuthors
 
 SCALE = 10.0
 NEGATIVE_WEIGHT = 1.0
@@ -91,7 +91,7 @@ class Profile:
     negative_titles: tuple[tuple[str, str, str], ...]
     forms: dict[str, str] = field(default_factory=dict)
     labelled: frozenset[str] = frozenset()
-    muted: frozenset[str] = frozenset()
+    muted: MutedAuthors = field(default_factory=MutedAuthors)
 
     @property
     def empty(self) -> bool:
@@ -112,7 +112,7 @@ class Profile:
         a paper already labelled, or a muted author)."""
         if self.empty or paper.id in self.labelled:
             return None
-        if self.muted and any(author_key(a) in self.muted for a in paper.authors):
+        if self.muted.hides(paper.authors):
             return None
         vec, forms = _vector(paper, idf)
         tkey = _title_key(paper.title)
@@ -166,7 +166,7 @@ def build_profile(tag: str, liked: Iterable[Paper], not_relevant: Iterable[Paper
         negative_titles=tuple((p.id, p.title, _title_key(p.title)) for p in not_relevant),
         forms=forms,
         labelled=frozenset(p.id for p in liked) | frozenset(p.id for p in not_relevant),
-        muted=frozenset(muted),
+        muted=MutedAuthors(muted),
     )
 
 

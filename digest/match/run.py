@@ -29,7 +29,7 @@ from digest.match.stats import CorpusStats
 from digest.match.tags import source_tags
 from digest.models import Paper, Subscription
 from digest.store.matches import NewMatch, NewPaperTag
-from digest.text import author_key
+from digest.text import MutedAuthors
 
 WATERMARK = "match"
 Progress = Callable[[int, int], None]
@@ -75,7 +75,7 @@ class _Plan:
     profiles: list[tuple[Subscription, Profile, float]] = field(default_factory=list)
     tag_ids: dict[str, int] = field(default_factory=dict)
     tag_names: dict[int, str] = field(default_factory=dict)
-    muted: dict[int, frozenset[str]] = field(default_factory=dict)
+    muted: dict[int, MutedAuthors] = field(default_factory=dict)
     skipped: list[tuple[str, str]] = field(default_factory=list)
 
 
@@ -95,7 +95,7 @@ def _plan(store: Any, stats: CorpusStats) -> _Plan:
     for sub in store.list_subscriptions(active_only=True, kinds=["query", "tag", "user-tag"]):
         plan.subs[sub.id] = sub
         if sub.user_id not in plan.muted:
-            plan.muted[sub.user_id] = frozenset(store.muted_authors(sub.user_id))
+            plan.muted[sub.user_id] = MutedAuthors(store.muted_authors(sub.user_id))
         if sub.kind == "query":
             try:
                 plan.index.add(("sub", sub.id), compile_query(sub.query, stats))
@@ -114,8 +114,8 @@ def _plan(store: Any, stats: CorpusStats) -> _Plan:
 
 
 def _muted(plan: _Plan, user_id: int, paper: Paper) -> bool:
-    keys = plan.muted.get(user_id)
-    return bool(keys) and any(author_key(a) in keys for a in paper.authors)  # type: ignore[operator]
+    muted = plan.muted.get(user_id)
+    return muted is not None and muted.hides(paper.authors)
 
 
 def _match_paper(plan: _Plan, stats: CorpusStats, seq: int, paper: Paper, doc: Document,

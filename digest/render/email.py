@@ -29,6 +29,7 @@ Everything that came from a feed is escaped by jinja's autoescape; URLs go throu
 goes through :func:`digest.sanitize.display_text` (no character UTF-8 or XML cannot carry, no
 right-to-left override left open past its value), and in the text part it is one line per value: a
 line break in a title must not start a line of its own (a forged "Unsubscribe:" or signature).
+Summaries and matched terms show their TeX as text, as titles are stored (:func:`digest.text.strip_tex`).
 
 Public names: :class:`RenderedEmail`, :func:`render_email`, :func:`subject_for`, :data:`HTML_BUDGET`.
 """
@@ -48,12 +49,14 @@ import jinja2
 from markupsafe import Markup
 
 from digest.config import Settings
+from digest.digests.select import is_trending
 from digest.match.score import highlight
-from digest.models import SOURCE_LABELS, Digest, DigestItem, DigestSection, Paper, Reason
+from digest.models import Digest, DigestItem, DigestSection, Paper, Reason
 from digest.render.feeds import UNTITLED
 from digest.render.reasons import clauses, reason_terms, spans_by_field
 from digest.resources import templates_dir
 from digest.sanitize import XML_INVALID, display_line, display_text, safe_url
+from digest.text import strip_tex
 from digest import tokens
 
 __all__ = ["RenderedEmail", "RenderCache", "render_email", "subject_for", "HTML_BUDGET", "MAX_AUTHORS"]
@@ -68,9 +71,25 @@ _SUMMARY_CHARS = 320
 # with a 100 KB title must not make the HTML budget push every other paper out of the message.
 _TITLE_CHARS = 400
 _NAME_CHARS = 120
+#: A subscription name in the subject longer than this is cut at a word.
+_SUBJECT_NAME_CHARS = 40
+#: Where a sentence may end: ".", "!" or "?" and a space before a capital, a digit, "(" or a quote.
+#: Not inside a number ("92.0%"), which has no space; an abbreviation is ruled out by _NOT_AN_END.
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\"'])")
+#: The last word before such a space when it is an abbreviation, not a sentence's end: "(et) al.",
+#: "e.g.", "i.e.", "cf.", "vs.", "Fig. 2", "Eqs.", "Sec.", "Ref.", "No. 5", "approx.", "resp.", or an
+#: initial ("A. Smith", "J.-P. Serre", "U.S."). A sentence that really ends with one of them ("... by
+#: Smith et al. We") is joined to the next: a summary one sentence shorter beats one that stops in
+#: the middle of a sentence. "no." in lower case ends sentences, so does "$X$." (a variable).
+_NOT_AN_END = re.compile(r"[(\[\"']*(?:al|e\.g|i\.e|cf|vs|[Ff]igs?|[Ee]qs?|Sec|Refs?|No|approx|resp|"
+                         r"(?:[A-Z]\.-?)*[A-Z])\.")
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+#: TeX that is converted as a whole: $math$ (or $$display$$, \(inline\)) and a braced group with the
+#: command before it (\emph{word}). A highlight that starts or ends inside one is widened to it, so
+#: that each piece converts as the whole text would. Any "$" pair counts: where strip_tex reads
+#: prices rather than math ("$10 to $100"), a highlight is only wider than it needed to be.
+_TEX_UNIT = re.compile(r"\$\$[^$]+\$\$|\$[^$]+\$|\\\(.*?\\\)|(?:\\[A-Za-z]+\s*)?\{[^{}]*\}")
 _JINJA_TOKEN = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.S)
 # Paper blocks are rendered once per run (RenderCache) with this in place of the user's feedback
 # token, then it is replaced per message. Random per process so no feed text can contain it.
@@ -308,42 +327,86 @@ class _ItemView:
     feedback: tuple[_Link, ...]
 
 
-def _field(text: str, spans: list[tuple[int, int]]) -> tuple[tuple[tuple[str, bool], ...], str]:
-    """``text`` as (piece, highlighted) runs for the HTML part, split by the matcher's own
-    highlighter, and as one line for the text part; both cleaned by :func:`display_text`.
+def _tex_widened(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """``spans`` each widened to cover the TeX units (:data:`_TEX_UNIT`) it starts or ends inside:
+    a highlight on "vivo" in ``\\emph{in vivo}`` covers the whole command, so that no piece holds
+    half of one ("\\emph{in"), which would convert to debris."""
+    units = [(m.start(), m.end()) for m in _TEX_UNIT.finditer(text)]
+    if not units:
+        return spans
+    wide = []
+    for start, end in spans:
+        for u_start, u_end in units:
+            if u_start < start < u_end:
+                start = u_start
+            if u_start < end < u_end:
+                end = u_end
+        wide.append((start, end))
+    return wide
 
-    The spans index the stored text, so a text that needs cleaning is cleaned piece by piece, after
-    the split. The usual text needs none: one check, then no per-piece work.
+
+def _field(text: str, spans: list[tuple[int, int]], *, cut: bool = False,
+           tex: bool = False) -> tuple[tuple[tuple[str, bool], ...], str]:
+    """``text`` as (piece, highlighted) runs for the HTML part, split by the matcher's own
+    highlighter, and as one line for the text part: the same characters, cleaned by
+    :func:`display_text`. ``cut``: ``text`` is the start of a longer value, and " …" follows it
+    (never highlighted: spans are clamped to ``text``). ``tex``: TeX is shown as text, the way
+    titles are stored (:func:`digest.text.strip_tex`: accents resolved, ``$\\alpha$`` as α).
+
+    The spans index the stored text, so a text that needs converting or cleaning is converted piece
+    by piece, after the split: the highlights stay on the words matched. The usual text needs
+    neither: two checks, then no per-piece work.
     """
-    if text.isprintable():
-        return tuple(highlight(text, spans)), display_line(text)
-    return tuple((display_text(piece), hit) for piece, hit in highlight(text, spans)), display_line(text)
+    convert = tex and ("\\" in text or "$" in text or "{" in text)
+    pieces = highlight(text, _tex_widened(text, spans) if convert and spans else spans)
+    if convert:
+        pieces = [(strip_tex(piece), hit) for piece, hit in pieces]
+    if convert or not text.isprintable():
+        pieces = [(display_text(piece), hit) for piece, hit in pieces]
+    if cut:
+        pieces.append((" …", False))
+    return tuple(pieces), display_line("".join(piece for piece, _ in pieces))
+
+
+def _word_prefix(text: str, limit: int) -> str:
+    """The start of ``text`` (longer than ``limit``) cut at a word to at most ``limit`` characters,
+    with no trailing space or ",;:"; cut inside a word only when a first word longer than half of
+    ``limit`` would leave too little."""
+    cut = text[:limit]
+    if not text[limit].isspace():
+        word = cut.rsplit(" ", 1)[0]
+        cut = word if len(word) > limit // 2 else cut
+    return cut.rstrip(" ,;:")
 
 
 def _clip(text: str, limit: int) -> str:
-    """``text`` cut at a word to at most ``limit`` characters and "…" (the usual text is shorter).
+    """``text`` cut at a word to at most ``limit`` characters and " …" (the usual text is shorter)."""
+    return text if len(text) <= limit else _word_prefix(text, limit) + " …"
 
-    Cutting keeps a prefix, so the matcher's spans still index it (the highlighter clamps them)."""
+
+def _ends_sentence(text: str, end: int) -> bool:
+    """Whether the sentence punctuation just before ``end`` ends a sentence (not "et al.", "Fig.")."""
+    last = text[max(0, end - 16):end].rsplit(None, 1)[-1]
+    return not _NOT_AN_END.fullmatch(last)
+
+
+def _first_sentences(text: str, limit: int = _SUMMARY_CHARS) -> tuple[str, bool]:
+    """The start of ``text`` that the card shows: whole sentences up to ``limit`` characters (a
+    sentence ends at :data:`_SENTENCE_END` unless an abbreviation stands there, :data:`_NOT_AN_END`),
+    or a long first sentence cut at a word; and whether it was cut (then " …" follows it).
+
+    Always a prefix of ``text``, so the matcher's spans still index it."""
     if len(text) <= limit:
-        return text
-    cut = text[:limit]
-    word = cut.rsplit(" ", 1)[0]
-    return (word if len(word) > limit // 2 else cut).rstrip(" ,;:") + " …"
-
-
-def _first_sentences(text: str, limit: int = _SUMMARY_CHARS) -> str:
-    """Whole sentences up to ``limit`` characters; a long first sentence is cut at a word."""
-    if len(text) <= limit:
-        return text
-    out = ""
-    for sentence in _SENTENCE_END.split(text):
-        if len(out) + len(sentence) + 1 > limit:
+        return text, False
+    end = 0
+    for m in _SENTENCE_END.finditer(text):
+        if m.start() > limit:
             break
-        out = f"{out} {sentence}" if out else sentence
-    if not out:
-        cut = text[:limit].rsplit(" ", 1)[0]
-        out = cut.rstrip(",;:") + " …"
-    return out
+        if _ends_sentence(text, m.start()):
+            end = m.start()
+    if end:
+        return text[:end], False
+    return _word_prefix(text, limit), True
 
 
 def _authors_line(authors: tuple[str, ...]) -> str:
@@ -358,10 +421,7 @@ def _authors_line(authors: tuple[str, ...]) -> str:
 
 
 def _via(paper: Paper) -> str:
-    labels: dict[str, None] = {}
-    for via in paper.sources:
-        labels.setdefault(SOURCE_LABELS.get(via.source_kind, via.source_kind), None)
-    return ", ".join(labels)
+    return display_line(", ".join(dict.fromkeys(via.label for via in paper.sources)))
 
 
 def _why(paper: Paper, reasons: tuple[Reason, ...]) -> tuple[_Why, ...]:
@@ -371,11 +431,9 @@ def _why(paper: Paper, reasons: tuple[Reason, ...]) -> tuple[_Why, ...]:
 
 def _item_view(item: DigestItem, settings: Settings, feedback_token: str) -> _ItemView:
     paper = item.paper
-    spans = spans_by_field(item.reasons)
-    if paper.tldr:
-        label, field, text = "tl;dr", "tldr", _first_sentences(paper.tldr)
-    else:
-        label, field, text = "", "abstract", _first_sentences(paper.abstract)
+    spans = spans_by_field(paper, item.reasons)
+    label, field = ("tl;dr", "tldr") if paper.tldr else ("", "abstract")
+    text, cut = _first_sentences(paper.tldr or paper.abstract)
     links = [
         _Link(label, url) for label, url in (
             ("Abstract", safe_url(paper.abs_url) if paper.abs_url else None),
@@ -387,16 +445,20 @@ def _item_view(item: DigestItem, settings: Settings, feedback_token: str) -> _It
     # encode; a name longer than any real one gets no such link rather than a 100 KB URL.
     raw_first = paper.authors[0] if paper.authors and len(paper.authors[0]) <= _NAME_CHARS else ""
     first = display_line(raw_first)
+    # A paper a user tag recommended: its feedback teaches that tag (digest.match.profile).
+    tag = next((r.explanation.get("tag") for r in item.reasons if r.explanation.get("kind") == "profile"), None)
     fb = tokens.feedback_urls(settings, feedback_token, paper.id,
                               author=(raw_first if raw_first.isprintable() else XML_INVALID.sub("", raw_first))
-                              if first else None)
+                              if first else None, tag=tag if isinstance(tag, str) else None)
     feedback = [_Link("More like this", fb["more"]), _Link("Not relevant", fb["not-relevant"])]
     if first:
         feedback.append(_Link(f"Mute {first}", fb["mute-author"]))
-    title, title_text = _field(_clip(paper.title, _TITLE_CHARS), spans.get("title", []))
+    long_title = len(paper.title) > _TITLE_CHARS
+    title, title_text = _field(_word_prefix(paper.title, _TITLE_CHARS) if long_title else paper.title,
+                               spans.get("title", []), cut=long_title)
     if not title_text:  # nothing printable: the card still needs a title to click
         title, title_text = ((UNTITLED, False),), UNTITLED
-    summary, summary_text = _field(text, spans.get(field, []))
+    summary, summary_text = _field(text, spans.get(field, []), cut=cut, tex=True)
     return _ItemView(
         title=title,
         title_text=title_text,
@@ -408,7 +470,7 @@ def _item_view(item: DigestItem, settings: Settings, feedback_token: str) -> _It
         summary_text=summary_text,
         links=tuple(links),
         why=_why(paper, item.reasons),
-        trending=bool(item.trending),
+        trending=is_trending(item.trending),
         updated=item.updated,
         version=paper.version,
         feedback=tuple(feedback),
@@ -419,13 +481,15 @@ def _item_view(item: DigestItem, settings: Settings, feedback_token: str) -> _It
 
 
 def _local_day(digest: Digest) -> str:
-    """The digest's local date from its period key ("2026-11-24" / "2026-W48"), as "Tue 24 Nov"."""
+    """What the digest is labelled with: a daily digest's local date from its period key
+    ("2026-11-24" as "Tue 24 Nov"); a weekly one's week, by the first day it covers ("week of 23
+    Nov" for the digest sent on Monday 30 Nov: its key names the week it is sent in)."""
     key = digest.period_key
+    if digest.period == "weekly":
+        # The period's bounds are in the user's time zone (digest.digests.select.build_digest).
+        first = digest.period_start.date()
+        return f"week of {first.day} {_MONTHS[first.month - 1]}"
     try:
-        if "-W" in key:
-            year, week = key.split("-W", 1)
-            monday = date.fromisocalendar(int(year), int(week[:2]), 1)
-            return f"week of {monday.day} {_MONTHS[monday.month - 1]}"
         day = date.fromisoformat(key[:10])
     except ValueError:
         day = digest.period_end.date()
@@ -457,7 +521,7 @@ def subject_for(digest: Digest, *, max_names: int = 3, max_len: int = 90) -> str
         candidate = f"{head}: {', '.join([*names, name])} — {day}"
         if len(names) >= max_names or (names and len(candidate) > max_len):
             break
-        names.append(name if len(name) <= 40 else name[:39] + "…")
+        names.append(name if len(name) <= _SUBJECT_NAME_CHARS else _word_prefix(name, _SUBJECT_NAME_CHARS - 1) + "…")
     return f"{head}: {', '.join(names)} — {day}" if names else f"{head} — {day}"
 
 
@@ -486,7 +550,7 @@ def _block_key(item: DigestItem) -> tuple[Any, ...]:
                                 repr(c.get("spans")))
                                for c in clauses(r.explanation)))
         for r in item.reasons)
-    return (item.paper.id, item.paper.seq, item.paper.version, item.updated, bool(item.trending), reasons)
+    return (item.paper.id, item.paper.seq, item.paper.version, item.updated, is_trending(item.trending), reasons)
 
 
 def render_email(digest: Digest, *, settings: Settings, user_feed_token: str, generation: int,

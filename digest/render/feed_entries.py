@@ -41,6 +41,7 @@ from digest.digests.trending import trending_papers
 from digest.errors import NotFoundError
 from digest.models import Paper, Reason, StoredMatch, Subscription
 from digest.render.feeds import FeedEntry, render_feed, tag_uri
+from digest.text import MutedAuthors
 from digest.tokens import feed_url
 
 __all__ = ["FeedSpec", "resolve_feed", "subscription_feed", "user_feed", "tag_feed", "trending_feed",
@@ -70,6 +71,13 @@ def _host(settings: Settings) -> str:
     return urlsplit(settings.web.base_url).hostname or "localhost"
 
 
+def _unmuted(entries: dict[str, FeedEntry], muted: MutedAuthors | None) -> dict[str, FeedEntry]:
+    """``entries`` without papers by an author the feed's reader muted (a private feed, like the digest)."""
+    if not muted:
+        return entries
+    return {pid: e for pid, e in entries.items() if not muted.hides(e.paper.authors)}
+
+
 def _newest_first(entries: dict[str, FeedEntry], limit: int) -> tuple[FeedEntry, ...]:
     epoch = datetime.min.replace(tzinfo=timezone.utc)
     ranked = sorted(entries.values(), key=lambda e: (e.updated or epoch, e.paper.seq, e.paper.id), reverse=True)
@@ -92,7 +100,8 @@ def _paper_changed(paper: Paper, now: datetime) -> datetime:
     return _source_updated(paper, now) or paper.first_seen or now
 
 
-def _from_matches(store: Any, matches: list[StoredMatch], limit: int, now: datetime) -> tuple[FeedEntry, ...]:
+def _from_matches(store: Any, matches: list[StoredMatch], limit: int, now: datetime,
+                  muted: MutedAuthors | None = None) -> tuple[FeedEntry, ...]:
     """Entries from stored matches; a paper matched by several subscriptions is one entry with every reason."""
     papers = store.papers_by_ids({m.paper_id for m in matches})
     reasons: dict[str, list[Reason]] = {}
@@ -109,15 +118,16 @@ def _from_matches(store: Any, matches: list[StoredMatch], limit: int, now: datet
         version = _source_updated(paper, now)
         when = max(updated[pid], version) if version else updated[pid]
         entries[pid] = FeedEntry(paper, tuple(why), when)
-    return _newest_first(entries, limit)
+    return _newest_first(_unmuted(entries, muted), limit)
 
 
-def _tag_entries(store: Any, tag: str, limit: int, reason_name: str, now: datetime) -> tuple[FeedEntry, ...]:
+def _tag_entries(store: Any, tag: str, limit: int, reason_name: str, now: datetime,
+                 muted: MutedAuthors | None = None) -> tuple[FeedEntry, ...]:
     store.get_tag(tag)  # NotFoundError for an unknown tag
     papers = store.papers_by_ids(store.papers_with_tag(tag))
     entries = {pid: FeedEntry(p, (Reason(0, reason_name, 0.0, {}),), _paper_changed(p, now))
                for pid, p in papers.items()}
-    return _newest_first(entries, limit)
+    return _newest_first(_unmuted(entries, muted), limit)
 
 
 def subscription_feed(store: Any, settings: Settings, ref: str | int, *, limit: int = DEFAULT_LIMIT,
@@ -126,15 +136,17 @@ def subscription_feed(store: Any, settings: Settings, ref: str | int, *, limit: 
     now = _now(now)
     sub: Subscription = store.get_subscription(ref)
     user = store.get_user(sub.user_id)
+    muted = MutedAuthors(store.muted_authors(user.id))
     name = f"sub-{sub.id}"
     feed_id = tag_uri(_host(settings), f"feed/subscription/{sub.id}")
     title = f"{sub.name} — digest"
     if sub.kind == "tag":
-        entries = _tag_entries(store, sub.query, limit, sub.name, now)
+        entries = _tag_entries(store, sub.query, limit, sub.name, now, muted)
     elif sub.kind == "trending":
-        entries = _trending_entries(store, now, limit)
+        entries = _trending_entries(store, now, limit, muted)
     else:
-        entries = _from_matches(store, store.matches(subscription=sub.id, newest_first=True, limit=limit), limit, now)
+        matches = store.matches(subscription=sub.id, newest_first=True, limit=limit)
+        entries = _from_matches(store, matches, limit, now, muted)
     return FeedSpec(name, title, feed_id, entries, user.feed_token, subtitle=f"Papers matching {sub.query or sub.name}")
 
 
@@ -160,13 +172,14 @@ def user_feed(store: Any, settings: Settings, user_ref: str | int, *, limit: int
 
 
 def tag_feed(store: Any, settings: Settings, tag: str, *, limit: int = DEFAULT_LIMIT,
-             now: datetime | None = None) -> FeedSpec:
-    """Papers of one topic tag."""
+             now: datetime | None = None, muted: MutedAuthors | None = None) -> FeedSpec:
+    """Papers of one topic tag (``muted``: the authors a private feed's reader muted)."""
     return FeedSpec(f"tag-{tag}", f"Topic: {tag} — digest", tag_uri(_host(settings), f"feed/tag/{tag}"),
-                    _tag_entries(store, tag, limit, f"tag {tag}", _now(now)))
+                    _tag_entries(store, tag, limit, f"tag {tag}", _now(now), muted))
 
 
-def _trending_entries(store: Any, now: datetime | None, limit: int) -> tuple[FeedEntry, ...]:
+def _trending_entries(store: Any, now: datetime | None, limit: int,
+                      muted: MutedAuthors | None = None) -> tuple[FeedEntry, ...]:
     """Trending papers, best first. An entry changed when the paper did or when its trending signals
     were last fetched (up to ``now``), whichever is later: a paper first seen days ago that starts
     collecting upvotes enters the feed now, and the feed's time must move with it, or a reader
@@ -176,16 +189,19 @@ def _trending_entries(store: Any, now: datetime | None, limit: int) -> tuple[Fee
     history = store.signal_history([p.id for p, _ in ranked]) if ranked else {}
     entries = []
     for paper, score in ranked:
+        if muted and muted.hides(paper.authors):
+            continue
         fetched = [point.observed for point in history.get(paper.id, ()) if point.observed <= now]
         entries.append(FeedEntry(paper, (), max([_paper_changed(paper, now), *fetched]), trending=score))
     return tuple(entries)
 
 
 def trending_feed(store: Any, settings: Settings, *, limit: int = TRENDING_LIMIT,
-                  now: datetime | None = None) -> FeedSpec:
-    """Trending papers, best first (see digest.digests.trending for the score)."""
+                  now: datetime | None = None, muted: MutedAuthors | None = None) -> FeedSpec:
+    """Trending papers, best first (see digest.digests.trending for the score); ``muted``: the
+    authors a private feed's reader muted."""
     return FeedSpec("trending", "Trending papers — digest", tag_uri(_host(settings), "feed/trending"),
-                    _trending_entries(store, now, limit), subtitle="Papers people are upvoting now")
+                    _trending_entries(store, now, limit, muted), subtitle="Papers people are upvoting now")
 
 
 def resolve_feed(store: Any, settings: Settings, ref: str, *, limit: int | None = None,

@@ -79,7 +79,9 @@ def _record(item: Any) -> PaperRecord:
     org_name = (fields.text(organization.get("fullname")) or fields.text(organization.get("name"))
                 if isinstance(organization, dict) else None)
     signals: dict[str, Any] = {
-        "upvotes": fields.integer(paper.get("upvotes")) or 0,
+        # A missing count is unknown, not 0: an invented 0 would be the latest reading and wipe the
+        # paper's trending score (digest.digests.trending reads the latest known count).
+        "upvotes": fields.integer(paper.get("upvotes")),
         # Only a daily entry counts comments (numComments is on the wrapper): a paper object alone
         # does not say, and an invented 0 would overwrite a count a daily entry gave.
         "comments": fields.integer(item.get("numComments")),

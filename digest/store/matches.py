@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, Table, and_, case, false, func, or_, select
+from sqlalchemy import Connection, Table, and_, false, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from digest.errors import NotFoundError
@@ -49,41 +49,41 @@ class NewPaperTag(NamedTuple):
 class MatchStore(StoreBase):
     def _upsert_keep_best(self, conn: Connection, table: Table, keys: Sequence[str],
                           rows: list[dict[str, Any]]) -> int:
-        """Insert rows; on a key conflict keep the best score and, for rows with an ingest ``seq``
-        (matches), move to the newest paper event.
+        """Insert rows; on a key conflict keep the best score, or, for rows with an ingest ``seq``
+        (matches), the newest paper event's.
 
-        A stored row changes only when the new one scores higher or comes from a newer event: its
-        score (and explanation) become the better of the two, its ``seq`` the newer. A new arXiv
-        version that scores the same as the old one thus lifts its match above the digest
-        watermarks, so a digest can show it as updated (digest.digests.select). Returns how many rows
-        were inserted or changed: 0 when re-running the same batch (matching stays idempotent).
+        Paper tags keep the higher score. A match row from a newer event (a new arXiv version, a
+        changed abstract) replaces the stored one whatever it scores: its score and explanation
+        describe the text the paper has now, and the explanation's spans index that text (the
+        email highlights them). Rows of the same event keep the higher score. The ``seq`` moves to
+        the newer event, so a new version that scores the same as the old one lifts its match above
+        the digest watermarks and a digest can show it as updated (digest.digests.select). Returns
+        how many rows were inserted or changed: 0 when re-running the same batch (matching stays
+        idempotent).
         """
         if not rows:
             return 0
         with_seq = "seq" in rows[0]
+
+        def replaces(row: dict[str, Any], known: dict[str, Any]) -> bool:
+            if with_seq and row["seq"] != known["seq"]:
+                return bool(row["seq"] > known["seq"])
+            return bool(row["score"] > known["score"])
+
         # One key may appear twice in a batch (a paper with two events); PostgreSQL refuses to
         # update a row twice in one statement, so merge the rows of one key first, as the upsert does.
         best: dict[tuple[Any, ...], dict[str, Any]] = {}
         for row in rows:
             key = tuple(row[k] for k in keys)
             known = best.get(key)
-            if known is None:
+            if known is None or replaces(row, known):
                 best[key] = row
-                continue
-            better = row if row["score"] > known["score"] else known
-            if with_seq:
-                better = {**better, "seq": max(row["seq"], known["seq"])}
-            best[key] = better
         ins: Any = postgresql.insert(table) if self.dialect == "postgresql" else sqlite.insert(table)
         new = ins.excluded
-        higher = new.score > table.c.score
-        updates: dict[str, Any] = {c: new[c] for c in rows[0] if c not in keys and c != "created"}
-        changed_when = higher
+        changed_when = new.score > table.c.score
         if with_seq:
-            # The best score's values, the newest event's sequence.
-            updates = {c: case((higher, new[c]), else_=table.c[c]) for c in updates if c != "seq"}
-            updates["seq"] = case((new.seq > table.c.seq, new.seq), else_=table.c.seq)
-            changed_when = or_(higher, new.seq > table.c.seq)
+            changed_when = or_(new.seq > table.c.seq, and_(new.seq == table.c.seq, changed_when))
+        updates: dict[str, Any] = {c: new[c] for c in rows[0] if c not in keys and c != "created"}
         changed = 0
         unique = list(best.values())
         for i in range(0, len(unique), 500):
@@ -100,7 +100,8 @@ class MatchStore(StoreBase):
     def save_matches(self, rows: Iterable[NewMatch], *, conn: Connection | None = None) -> int:
         """Store (subscription, paper) matches idempotently; returns the number inserted or changed.
 
-        One row per (subscription, paper): the best score, at the newest event's ``seq``."""
+        One row per (subscription, paper): the newest event's, with that event's best score and its
+        explanation (see :meth:`_upsert_keep_best`)."""
         if conn is None:
             with self.write() as c:
                 return self.save_matches(rows, conn=c)

@@ -22,7 +22,7 @@ from digest.models import SUBSCRIPTION_KINDS, Subscription, Tag, User
 from digest.store.base import MAX_ROW_ID, StoreBase, row_id, utcnow
 from digest.store.schema import (MatchRow, MutedAuthorRow, PaperAliasRow, PaperRow, SubscriptionRow, TagRow, UserLabelRow,
                                   UserRow)
-from digest.text import author_key
+from digest.text import MutedAuthors, mute_key
 
 EVERY = ("daily", "weekly")
 CHANNELS = ("email", "feed", "both")
@@ -411,24 +411,37 @@ class UserStore(StoreBase):
     # --- muted authors ----------------------------------------------------------------------------
 
     def mute_author(self, user: UserRef, name: str) -> str:
-        """Mute an author for this user; returns the matching key ("lecun y") that is stored."""
-        key = author_key(name)
+        """Mute an author for this user; returns the key that stands for them (digest.text.mute_key:
+        "lecun|y|yann"). Muting a person already muted under another spelling adds nothing."""
+        key = mute_key(name)
         if not key:
             raise ValueError(f"{name!r} is not an author name")
         with self.write() as conn:
             urow = self._user_row(conn, user)
-            if conn.execute(select(_M.c.id).where(_M.c.user_id == urow.id, _M.c.author_key == key)).first() is None:
-                conn.execute(_M.insert().values(user_id=urow.id, author_key=key, created=utcnow()))
+            same = self._same_person_keys(conn, urow.id, name)
+            if same:
+                return same[0]
+            conn.execute(_M.insert().values(user_id=urow.id, author_key=key, created=utcnow()))
         return key
 
     def unmute_author(self, user: UserRef, name: str) -> bool:
+        """Unmute the person ``name`` names, however they were written when muted."""
         with self.write() as conn:
             urow = self._user_row(conn, user)
-            n = conn.execute(delete(_M).where(_M.c.user_id == urow.id, _M.c.author_key == author_key(name))).rowcount
-        return bool(n)
+            keys = self._same_person_keys(conn, urow.id, name)
+            if keys:
+                conn.execute(delete(_M).where(_M.c.user_id == urow.id, _M.c.author_key.in_(keys)))
+        return bool(keys)
+
+    @staticmethod
+    def _same_person_keys(conn: Connection, user_id: int, name: str) -> list[str]:
+        """The user's muted keys (either form: "lecun|y|yann", or "lecun y" from before given names)
+        that stand for the person ``name`` names."""
+        keys = conn.execute(select(_M.c.author_key).where(_M.c.user_id == user_id).order_by(_M.c.id)).scalars()
+        return [k for k in keys if MutedAuthors([k]).hides([name])]
 
     def muted_authors(self, user: UserRef) -> set[str]:
-        """Author keys (see :func:`digest.text.author_key`) the user muted."""
+        """Keys of the authors the user muted (digest.text.mute_key; read them with digest.text.MutedAuthors)."""
         with self.read() as conn:
             urow = self._user_row(conn, user)
             return {r[0] for r in conn.execute(select(_M.c.author_key).where(_M.c.user_id == urow.id))}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from datetime import date, datetime, timezone
 from typing import Any
+from urllib.parse import urlencode
 from zoneinfo import available_timezones
 
 from starlette.requests import Request
@@ -13,11 +14,12 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 
 from digest.errors import ConflictError, NotFoundError, QueryError
 from digest.models import Subscription, User
+from digest.store.base import row_id
 from digest.store.users import CHANNELS, EVERY
-from digest.tokens import TokenError, feed_url, verify_token
+from digest.tokens import MAX_AGE, TokenError, feed_url, verify_token
 from digest.web import security
-from digest.web.app import ctx, form_with_csrf, render, require_user
-from digest.web.signin import send_signin_email
+from digest.web.app import ctx, form_with_csrf, render, require_user, signin_redirect
+from digest.web.signin import return_path, send_signin_email
 from digest.web.views import HitView, hit_view
 
 log = logging.getLogger("digest.web")
@@ -27,20 +29,19 @@ _ZONES = sorted(available_timezones())
 #: The values the settings form offers: exactly these strings, nothing int() merely accepts.
 _HOURS = tuple(str(h) for h in range(24))
 _WEEKDAYS = tuple(str(d) for d in range(7))
-
-
-def _next(value: str | None) -> str:
-    # Only local paths: an open redirect would turn our sign-in mail into a phishing vector.
-    return value if value and value.startswith("/") and not value.startswith("//") else "/alerts"
+_SIGNIN_SECONDS = MAX_AGE["signin"] or 900
 
 
 # --- sign-in ---------------------------------------------------------------------------------------
 
 
 async def signin(request: Request) -> Response:
+    """GET: the form (``next``: the page to return to). POST: mail a link, then redirect to the
+    "link sent" page (post/redirect/get), so that a reload or Back/Forward sends no second mail."""
     c = ctx(request)
     if request.method == "GET":
-        return render(request, "signin.html", next=_next(request.query_params.get("next")), sent=False)
+        return render(request, "signin.html", next=security.local_path(request.query_params.get("next")),
+                      title="Sign in")
     form, denied = await form_with_csrf(request)
     if denied:
         return denied
@@ -52,15 +53,24 @@ async def signin(request: Request) -> Response:
     # An unsubscribed (inactive) user gets a link too: signing in is how they resume their digests.
     if user is not None:
         try:
-            send_signin_email(c.settings, user)
+            send_signin_email(c.settings, user, security.local_path(form.get("next")))
         except Exception as exc:  # mail trouble is the operator's to fix; the page stays neutral
             log.error("user=%s sign-in mail failed: %s", email, exc)
     # Same answer whether or not the address is known: the page must not reveal who has an account.
-    return render(request, "signin.html", next="/alerts", sent=True, email=email)
+    response = RedirectResponse("/signin/sent", status_code=303)
+    security.remember_signin_address(response, c.settings, email, _SIGNIN_SECONDS)
+    return response
+
+
+async def signin_sent(request: Request) -> Response:
+    """Where the sign-in form leads: "a link is on its way" (a GET, safe to reload)."""
+    email = security.signin_address(request, ctx(request).settings, _SIGNIN_SECONDS)
+    return render(request, "signin_sent.html", email=email, minutes=_SIGNIN_SECONDS // 60, title="Sign in")
 
 
 async def signin_link(request: Request) -> Response:
-    """GET shows a button (mail scanners prefetch links; a GET must not sign anyone in), POST signs in."""
+    """GET shows a button (mail scanners prefetch links; a GET must not sign anyone in), POST signs in
+    and leads to the page that asked for the sign-in (carried in the signed token)."""
     c = ctx(request)
     token = request.path_params["token"]
     try:
@@ -71,11 +81,11 @@ async def signin_link(request: Request) -> Response:
         return render(request, "error.html", status_code=400, title="Sign-in link not valid",
                       message=f"{exc}. Ask for a new link on the sign-in page.")
     if request.method == "GET":
-        return render(request, "signin_confirm.html", token=token, email=user.email)
+        return render(request, "signin_confirm.html", token=token, email=user.email, title="Sign in")
     _, denied = await form_with_csrf(request)
     if denied:
         return denied
-    response = RedirectResponse("/alerts", status_code=303)
+    response = RedirectResponse(return_path(data), status_code=303)
     security.set_session(response, c.settings, user.id, user.token_generation)
     log.info("user=%s signed in", user.email)
     return response
@@ -138,10 +148,6 @@ def _form_values(form: dict[str, str]) -> dict[str, Any]:
             "channel": channel if channel in CHANNELS else "both"}
 
 
-def _query_error(problem: QueryError) -> str:
-    return f"{problem} (column {problem.column})"
-
-
 async def alerts(request: Request) -> Response:
     user = require_user(request)
     if isinstance(user, Response):
@@ -158,7 +164,7 @@ async def alerts(request: Request) -> Response:
         if not values["name"]:
             error = "Give the alert a name."
         elif problem is not None:
-            error = _query_error(problem)
+            error = str(problem)  # "query error at column N: ..."
         else:
             try:
                 sub = c.store.add_subscription(user.id, values["name"], query=values["query"], every=values["every"],
@@ -185,7 +191,7 @@ async def alert(request: Request) -> Response:
         # A query stored before today's checks (or imported from a hand-edited export) may no longer
         # parse: show why, as the form does, so that the user can correct it.
         problem = _validate(c.store, sub.query)
-        error = _query_error(problem) if problem is not None else None
+        error = str(problem) if problem is not None else None  # names its column
     if request.method == "POST":
         form, denied = await form_with_csrf(request)
         if denied:
@@ -193,7 +199,7 @@ async def alert(request: Request) -> Response:
         values = _form_values(form)
         problem = _validate(c.store, values["query"]) if sub.kind == "query" else None
         if problem is not None:
-            error = _query_error(problem)
+            error = str(problem)
         else:
             changes = {k: values[k] for k in ("every", "channel")}
             if values["name"]:
@@ -251,14 +257,45 @@ async def check_query(request: Request) -> Response:
 
 
 async def preview_query(request: Request) -> Response:
-    """The 30-day preview for a query typed into the new-alert form (GET, no side effects)."""
-    # "query" when the alert form's Preview button submits it; "q" for a plain link.
-    query = (request.query_params.get("query") or request.query_params.get("q") or "").strip()
-    problem = _validate(ctx(request).store, query) if query else None
-    preview = (query_preview(ctx(request).store, query, datetime.now(timezone.utc))
-               if query and problem is None else None)
-    return render(request, "preview_query.html", query=query, error=problem, preview=preview,
-                  title="Alert preview")
+    """The 30-day preview of an alert being typed, with its form kept filled in to save from.
+
+    The form's Preview button POSTs here (the form carries the CSRF token, which must never end up
+    in a URL: address bar, history, access logs); that answers with a redirect to the GET of this
+    page with only the alert's fields (``name``, ``query``, ``every``, ``channel``; ``alert`` when
+    an existing alert is being edited). A plain link may give the query as ``q``. No side effects."""
+    user = require_user(request)
+    if isinstance(user, Response):
+        return user
+    c = ctx(request)
+    if request.method == "POST":
+        form, denied = await form_with_csrf(request)
+        if denied:
+            return denied
+        fields = {k: v for k, v in _form_values(form).items() if v}
+        editing = _editable_alert(c.store, user, request.query_params.get("alert"))
+        if editing is not None:
+            fields["alert"] = str(editing.id)
+        return RedirectResponse(f"/alerts/preview?{urlencode(fields)}", status_code=303)
+    values = _form_values(dict(request.query_params.items()))
+    values["query"] = values["query"] or request.query_params.get("q", "").strip()
+    editing = _editable_alert(c.store, user, request.query_params.get("alert"))
+    problem = _validate(c.store, values["query"]) if values["query"] else None
+    preview = (query_preview(c.store, values["query"], datetime.now(timezone.utc))
+               if values["query"] and problem is None else None)
+    return render(request, "preview_query.html", values=values, error=str(problem) if problem else None,
+                  preview=preview, editing=editing, title="Alert preview")
+
+
+def _editable_alert(store: Any, user: User, value: str | None) -> Subscription | None:
+    """The user's own query alert numbered ``value`` (the one a preview is for), or None: a new alert."""
+    sub_id = row_id(value) if value else None
+    if sub_id is None:
+        return None
+    try:
+        sub: Subscription = store.get_subscription(sub_id)
+    except NotFoundError:
+        return None
+    return sub if sub.user_id == user.id and sub.kind == "query" else None
 
 
 async def resume_digests(request: Request) -> Response:
@@ -278,7 +315,7 @@ async def resume_digests(request: Request) -> Response:
 async def subscribe_trending(request: Request) -> Response:
     user = require_user(request)
     if isinstance(user, Response):
-        return RedirectResponse("/signin?next=/trending", status_code=303)
+        return signin_redirect("/trending")  # the page of the button, not this POST-only address
     _, denied = await form_with_csrf(request)
     if denied:
         return denied

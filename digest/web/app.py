@@ -4,19 +4,21 @@ Pages work without JavaScript; ``/static/alerts.js`` only adds validate-as-you-t
 (progressive enhancement, no inline scripts: the CSP forbids them). Every feed string reaches HTML
 through jinja2 autoescape; outside HTML (never stored as such here) would go through digest.sanitize.
 
-Public names: :func:`create_app`, :class:`WebContext`, :func:`render`, :func:`current_user`.
+Public names: :func:`create_app`, :class:`WebContext`, :func:`render`, :func:`current_user`,
+:func:`count_of`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 import jinja2
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, RedirectResponse, Response
+from starlette.responses import FileResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
@@ -56,8 +58,11 @@ def current_user(request: Request) -> User | None:
     return user  # type: ignore[no-any-return]
 
 
-def render(request: Request, name: str, status_code: int = 200, **context: Any) -> Response:
+def render(request: Request, name: str, *, title: str, status_code: int = 200, **context: Any) -> Response:
+    """Render a page of templates/web; ``title`` names it in the tab, the history and to screen
+    readers ("Sign in · digest"), so every page must give one."""
     c = ctx(request)
+    context["title"] = title
     context.setdefault("user", current_user(request))
     context["csrf"] = security.csrf_token(request, c.settings)
     context["base_url"] = c.settings.web.base_url
@@ -65,10 +70,16 @@ def render(request: Request, name: str, status_code: int = 200, **context: Any) 
     return security.finish(request, response, c.settings)
 
 
+def signin_redirect(next_path: str) -> Response:
+    """To the sign-in page, which leads back to ``next_path`` once the emailed link is confirmed."""
+    return RedirectResponse(f"/signin?next={quote(next_path, safe='/')}", status_code=303)
+
+
 def require_user(request: Request) -> User | Response:
     user = current_user(request)
     if user is None:
-        return RedirectResponse(f"/signin?next={request.url.path}", status_code=303)
+        query = request.url.query
+        return signin_redirect(request.url.path + (f"?{query}" if query else ""))
     return user
 
 
@@ -92,9 +103,21 @@ async def healthz(request: Request) -> Response:
     return PlainTextResponse("ok")
 
 
+async def favicon(request: Request) -> Response:
+    """Browsers ask for /favicon.ico on their own (pages outside base.html, such as the digest
+    preview, link no icon): the site's icon, rather than a 404 in the console and the log."""
+    return FileResponse(templates_dir() / "web" / "static" / "favicon.svg", media_type="image/svg+xml",
+                        headers={"cache-control": "public, max-age=86400"})
+
+
 async def not_found(request: Request, exc: Exception) -> Response:
     return render(request, "error.html", status_code=404, title="Not found",
                   message=str(exc) if isinstance(exc, NotFoundError) else "There is nothing here.")
+
+
+def count_of(n: int, noun: str) -> str:
+    """"1 paper", "2 papers", "0 papers": a count with its noun (a regular English plural)."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def _environment() -> jinja2.Environment:
@@ -102,6 +125,7 @@ def _environment() -> jinja2.Environment:
                              autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True,
                              lstrip_blocks=True)
     env.filters["safe_url"] = safe_url  # only http(s) links from feeds reach an href
+    env.filters["count_of"] = count_of
     return env
 
 
@@ -111,17 +135,19 @@ def create_app(settings: Settings, store: Any) -> Starlette:
     routes = [
         Route("/", pages.home),
         Route("/healthz", healthz),
+        Route("/favicon.ico", favicon),
         Route("/search", pages.search),
         Route("/trending", pages.trending),
         Route("/trending/subscribe", account.subscribe_trending, methods=["POST"]),
         Route("/papers/{paper_id:path}", pages.paper),
         Route("/signin", account.signin, methods=["GET", "POST"]),
+        Route("/signin/sent", account.signin_sent),  # before /signin/{token}, which would take "sent"
         Route("/signin/{token}", account.signin_link, methods=["GET", "POST"]),
         Route("/signout", account.signout, methods=["POST"]),
         Route("/alerts", account.alerts, methods=["GET", "POST"]),
         Route("/resume", account.resume_digests, methods=["POST"]),
         Route("/alerts/check", account.check_query),
-        Route("/alerts/preview", account.preview_query),
+        Route("/alerts/preview", account.preview_query, methods=["GET", "POST"]),
         Route("/alerts/{sub_id:int}", account.alert, methods=["GET", "POST"]),
         Route("/alerts/{sub_id:int}/pause", account.pause_alert, methods=["POST"]),
         Route("/alerts/{sub_id:int}/delete", account.delete_alert, methods=["POST"]),

@@ -21,6 +21,7 @@ from starlette.responses import PlainTextResponse, Response
 from digest.dates import rfc5322_date
 from digest.errors import NotFoundError
 from digest.store.base import MAX_ROW_ID, row_id
+from digest.text import MutedAuthors
 from digest.tokens import TokenData, TokenError, feed_url, feedback_kind, verify_token
 from digest.web.app import ctx, form_with_csrf, render
 
@@ -63,11 +64,13 @@ async def unsubscribe(request: Request) -> Response:
         return render(request, "error.html", status_code=400, title="Unsubscribe link not valid", message=str(exc))
     user = ctx(request).store.get_user(data.user_id)
     if request.method == "GET":
-        return render(request, "unsubscribe.html", token=request.path_params["token"], email=user.email, done=None)
+        return render(request, "unsubscribe.html", token=request.path_params["token"], email=user.email, done=None,
+                      title="Unsubscribe")
     _, denied = await form_with_csrf(request)
     if denied:
         return denied
-    return render(request, "unsubscribe.html", token="", email=user.email, done=_apply_unsubscribe(request, data))
+    return render(request, "unsubscribe.html", token="", email=user.email, done=_apply_unsubscribe(request, data),
+                  title="Unsubscribe")
 
 
 async def one_click_unsubscribe(request: Request) -> Response:
@@ -87,14 +90,22 @@ async def one_click_unsubscribe(request: Request) -> Response:
     return PlainTextResponse(_apply_unsubscribe(request, data))
 
 
+def _feedback_title(kind: str, author: str) -> str:
+    """The heading (and tab title) of a feedback page, as the digest's link named the action."""
+    return {"more": "More like this", "not-relevant": "Not relevant"}.get(kind) or f"Mute {author}"
+
+
 async def feedback(request: Request) -> Response:
-    """``?p=PAPER&k=m|n|a[&a=AUTHOR]`` (or the long kind names): GET confirms, POST records it."""
+    """``?p=PAPER&k=m|n|a[&a=AUTHOR][&t=TAG]`` (or the long kind names): GET confirms, POST records
+    it. ``t`` is the user tag whose recommendation the link was under: its profile learns from the
+    click; without one, labels go under :data:`DEFAULT_FEEDBACK_TAG`."""
     c = ctx(request)
     try:
         data = _verify(request, "feedback")
     except (TokenError, NotFoundError) as exc:
         return render(request, "error.html", status_code=400, title="Feedback link not valid", message=str(exc))
     code, paper_id, author = (request.query_params.get(k, "") for k in ("k", "p", "a"))
+    tag = request.query_params.get("t", "").strip() or DEFAULT_FEEDBACK_TAG
     kind = feedback_kind(code)  # the short codes of digest.tokens, or the long names of older links
     if kind is None or not paper_id or (kind == "mute-author" and not author):
         return render(request, "error.html", status_code=400, title="Feedback link not valid",
@@ -103,18 +114,26 @@ async def feedback(request: Request) -> Response:
         paper = c.store.get_paper(paper_id)
     except NotFoundError:
         paper = None
+    if paper is None and kind != "mute-author":
+        return render(request, "error.html", status_code=404, title=_feedback_title(kind, author),
+                      message="This paper is no longer stored here, so there is nothing to record.")
     if request.method == "GET":
-        return render(request, "feedback.html", kind=kind, paper=paper, paper_id=paper_id, author=author, done=False,
+        return render(request, "feedback.html", paper=paper, paper_id=paper_id, done=False,
+                      title=_feedback_title(kind, author),
                       action=str(request.url.path) + "?" + str(request.url.query))
     _, denied = await form_with_csrf(request)
     if denied:
         return denied
     if kind == "mute-author":
-        c.store.mute_author(data.user_id, author)
+        try:
+            c.store.mute_author(data.user_id, author)
+        except ValueError as exc:  # a name with no letters to know an author by
+            return render(request, "error.html", status_code=400, title=_feedback_title(kind, author), message=str(exc))
     elif paper is not None:
-        c.store.add_label(data.user_id, DEFAULT_FEEDBACK_TAG, paper.id, 1 if kind == "more" else -1)
+        c.store.add_label(data.user_id, tag, paper.id, 1 if kind == "more" else -1)
     log.info("user=%s feedback=%s paper=%s", data.user_id, kind, paper_id)
-    return render(request, "feedback.html", kind=kind, paper=paper, paper_id=paper_id, author=author, done=True,
+    return render(request, "feedback.html", paper=paper, paper_id=paper_id, done=True,
+                  title=_feedback_title(kind, author),
                   action="")
 
 
@@ -156,10 +175,10 @@ def _render_feed(store: Any, settings: Any, user: Any, name: str, fmt: str) -> t
     number = row_id(name[4:]) if name.startswith("sub-") else None
     if name == "all":
         spec = user_feed(store, settings, user.id)
-    elif name == "trending":
-        spec = trending_feed(store, settings)
+    elif name == "trending":  # a private feed: without the authors its reader muted, as their digest
+        spec = trending_feed(store, settings, muted=MutedAuthors(store.muted_authors(user.id)))
     elif name.startswith("tag-") and name[4:]:
-        spec = tag_feed(store, settings, name[4:])
+        spec = tag_feed(store, settings, name[4:], muted=MutedAuthors(store.muted_authors(user.id)))
     elif number is not None and 0 <= number <= MAX_ROW_ID:
         sub = store.get_subscription(number)
         if sub.user_id != user.id:  # another user's subscription: as unknown as a bad name

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import math
 from datetime import datetime, timezone
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 from digest.errors import NotFoundError, QueryError
 from digest.ids import parse_paper_ref
-from digest.models import SOURCE_LABELS
+from digest.models import SOURCE_LABELS, Tag
 from digest.store.base import row_id
 from digest.web.app import ctx, render
 from digest.web.views import HitView, hit_view
@@ -19,10 +20,12 @@ from digest.web.views import HitView, hit_view
 #: Results per search page; ``?page=N`` (1-based) shows the others.
 SEARCH_LIMIT = 50
 TRENDING_LIMIT = 30
+#: Tags in the search page's list of all tags (those with most papers).
+TAG_LIST_LIMIT = 300
 
 
 async def home(request: Request) -> Response:
-    return render(request, "home.html")
+    return render(request, "home.html", title="Paper alerts and daily digests")
 
 
 def _page_number(value: str | None, pages: int) -> int:
@@ -31,9 +34,26 @@ def _page_number(value: str | None, pages: int) -> int:
     return min(max(number or 1, 1), max(pages, 1))
 
 
+def _tag_search(tag: Tag | None, name: str) -> str:
+    """The search that finds the papers of the tag ``name``: a source tag's own query (``cat:cs.CV``
+    for an arXiv category, ``kw:"graph neural networks"`` for a source keyword), a topic tag (a
+    ``[[tags]]`` query) as a keyword, since search sees topic tags among a paper's keywords. A
+    topic tag whose name a phrase cannot hold (a double quote) is searched with its own query."""
+    if tag is not None and (tag.origin == "source" or '"' in name):
+        return tag.query
+    return f'kw:"{name}"'
+
+
+def _tags_with_searches(store: Any) -> list[tuple[str, int, str]]:
+    """The list of all tags: (name, paper count, the search that finds those papers)."""
+    from digest.match.tags import tag_counts
+
+    tags = {t.name: t for t in store.list_tags()}
+    return [(name, n, _tag_search(tags.get(name), name)) for name, n in tag_counts(store)[:TAG_LIST_LIMIT]]
+
+
 async def search(request: Request) -> Response:
     from digest.match.search import search as run_search
-    from digest.match.tags import tag_counts
 
     c = ctx(request)
     query = request.query_params.get("q", "").strip()
@@ -52,7 +72,7 @@ async def search(request: Request) -> Response:
             start = (page - 1) * SEARCH_LIMIT
             hits = [hit_view(h.paper, h.score, h.explanation) for h in found[start:start + SEARCH_LIMIT]]
     return render(request, "search.html", query=query, hits=hits, total=total, error=error, page=page, pages=pages,
-                  first=(page - 1) * SEARCH_LIMIT + 1, tags=tag_counts(c.store)[:300],
+                  first=(page - 1) * SEARCH_LIMIT + 1, tags=_tags_with_searches(c.store),
                   title=f"{query} — search" if query else "Search")
 
 

@@ -10,9 +10,14 @@
   endpoint is the one POST without it (the token in its URL is the authorisation).
 * Headers: a CSP without inline scripts or styles, frame-ancestors 'none' and X-Frame-Options,
   nosniff, a no-referrer policy (our URLs carry tokens) on every response.
+* Redirect targets: :func:`local_path` lets only a path of this site through (no open redirect).
+* "Link sent": the address a sign-in link was mailed to, for the page the sign-in form redirects to
+  (post/redirect/get), travels in a short-lived signed cookie rather than in that page's URL (where
+  access logs and the history would keep it).
 
 Public names: :class:`SecurityHeaders`, :func:`session_user_id`, :func:`set_session`,
-:func:`clear_session`, :func:`csrf_token`, :func:`check_csrf`, :func:`finish`, :data:`CSP`.
+:func:`clear_session`, :func:`csrf_token`, :func:`check_csrf`, :func:`finish`, :func:`local_path`,
+:func:`remember_signin_address`, :func:`signin_address`, :data:`CSP`, :data:`DEFAULT_NEXT`.
 """
 
 from __future__ import annotations
@@ -31,7 +36,10 @@ from digest.tokens import secret_key
 
 SESSION_COOKIE = "digest_session"
 CSRF_COOKIE = "digest_csrf"
+SIGNIN_SENT_COOKIE = "digest_signin_sent"
 SESSION_MAX_AGE = 30 * 86400
+#: Where sign-in leads when the request names no (acceptable) page to return to.
+DEFAULT_NEXT = "/alerts"
 
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
@@ -137,3 +145,40 @@ def finish(request: Request, response: Response, settings: Settings) -> Response
                             secure=_secure(settings), path="/")
     response.headers.setdefault("cache-control", "no-store")
     return response
+
+
+def local_path(value: str | None) -> str:
+    """``value`` when it is a path of this site, else :data:`DEFAULT_NEXT`.
+
+    Browsers resolve ``//host/...`` and ``/\\host/...`` (WHATWG URL: a backslash is a slash in http
+    URLs) as another site, and they drop tabs and newlines from a URL (a slash, a tab, a slash is
+    ``//`` again): none of those may pass, or our sign-in mail would take its reader wherever a
+    crafted link said (an open redirect). A value not starting with "/" (a scheme, a relative
+    path) is refused too."""
+    if (not value or not value.startswith("/") or value[1:2] in ("/", "\\")
+            or any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value)):
+        return DEFAULT_NEXT
+    return value
+
+
+def _signin_sent_serializer(settings: Settings) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(secret_key(settings), salt="digest.web.signin-sent")
+
+
+def remember_signin_address(response: Response, settings: Settings, email: str, max_age: int) -> None:
+    """Keep the address a sign-in link went to for the "link sent" page (signed: no other site can
+    make that page show a text of its choosing)."""
+    response.set_cookie(SIGNIN_SENT_COOKIE, _signin_sent_serializer(settings).dumps(email), max_age=max_age,
+                        httponly=True, samesite="lax", secure=_secure(settings), path="/signin")
+
+
+def signin_address(request: Request, settings: Settings, max_age: int) -> str | None:
+    """The address :func:`remember_signin_address` kept, while it is fresh; else None."""
+    raw = request.cookies.get(SIGNIN_SENT_COOKIE)
+    if not raw:
+        return None
+    try:
+        email = _signin_sent_serializer(settings).loads(raw, max_age=max_age)
+    except BadSignature:
+        return None
+    return email if isinstance(email, str) else None

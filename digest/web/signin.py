@@ -2,7 +2,11 @@
 generation. Emailed through the same delivery as digests (SMTP or Maildir), or printed for an
 operator by `digest users link EMAIL`. No passwords are stored anywhere.
 
-Public: :func:`signin_url`, :func:`send_signin_email`.
+The page that asked for the sign-in (``/signin?next=/settings``) travels inside the signed token
+(``n``), so the link leads back there and nobody can change where it leads; :func:`return_path`
+reads it back.
+
+Public: :func:`signin_url`, :func:`send_signin_email`, :func:`return_path`.
 """
 
 from __future__ import annotations
@@ -16,14 +20,24 @@ from digest.config import Settings
 from digest.models import User
 from digest.sanitize import header_safe
 from digest.store.outbox import OutboxItem
-from digest.tokens import MAX_AGE, make_token
+from digest.tokens import MAX_AGE, TokenData, make_token
+from digest.web.security import DEFAULT_NEXT, local_path
 
 log = logging.getLogger("digest.web")
 
 
-def signin_url(settings: Settings, user: User) -> str:
-    token = make_token("signin", user.id, user.token_generation, settings=settings)
+def signin_url(settings: Settings, user: User, next_path: str | None = None) -> str:
+    """The sign-in link of ``user``; once confirmed it leads to ``next_path`` (a local path) or My alerts."""
+    target = local_path(next_path)
+    extra = {"n": target} if target != DEFAULT_NEXT else {}
+    token = make_token("signin", user.id, user.token_generation, settings=settings, **extra)
     return f"{settings.web.base_url.rstrip('/')}/signin/{token}"
+
+
+def return_path(data: TokenData) -> str:
+    """Where a verified sign-in token leads (checked again: a path of this site only)."""
+    target = data.data.get("n")
+    return local_path(target if isinstance(target, str) else None)
 
 
 def _message(settings: Settings, user: User, url: str) -> EmailMessage:
@@ -40,11 +54,11 @@ def _message(settings: Settings, user: User, url: str) -> EmailMessage:
     return msg
 
 
-def send_signin_email(settings: Settings, user: User) -> None:
-    """Mail a sign-in link to ``user`` through the configured transport."""
+def send_signin_email(settings: Settings, user: User, next_path: str | None = None) -> None:
+    """Mail a sign-in link to ``user`` through the configured transport (leading to ``next_path``)."""
     from digest.deliver.outbox import make_transport
 
-    msg = _message(settings, user, signin_url(settings, user))
+    msg = _message(settings, user, signin_url(settings, user, next_path))
     item = OutboxItem(id=0, user_id=user.id, period="signin", period_key="", message_id=str(msg["Message-ID"]),
                       subject=str(msg["Subject"]), recipient=user.email, status="pending", attempts=0,
                       created=datetime.now(timezone.utc), message=msg.as_bytes())
