@@ -24,7 +24,7 @@ def _entries() -> list[FeedEntry]:
     bio = paper(2, id="doi:10.1101/2024.01.02.573<x>", arxiv_id=None, doi="10.1101/2024.01.02.573<x>",
                 title="A bioRxiv \x0bpaper", authors=(), sources=(), categories=("Neuroscience",),
                 code_url="javascript:alert(1)", pdf_url=None)
-    return [FeedEntry(paper(1), (reason(), reason("Yann LeCun", 2)), T, trending=1.5),
+    return [FeedEntry(paper(1), (reason(), reason("Yann LeCun", 2)), T, trending=6.0),
             FeedEntry(bio, (), T - timedelta(hours=1))]
 
 

@@ -16,7 +16,7 @@ import click
 
 from digest.cli.app import Context, cli, echo_json, pass_ctx
 from digest.cli.tables import print_table
-from digest.models import SOURCE_LABELS, Paper
+from digest.models import Paper
 
 
 def paper_json(p: Paper, aliases: Sequence[str] = ()) -> dict[str, Any]:
@@ -30,7 +30,7 @@ def paper_json(p: Paper, aliases: Sequence[str] = ()) -> dict[str, Any]:
         "links": {"abstract": p.abs_url, "pdf": p.pdf_url, "code": p.code_url, "url": p.url},
         "published": p.published, "updated": p.updated, "first_seen": p.first_seen, "license": p.license,
         "journal_ref": p.journal_ref, "venue": p.venue, "seq": p.seq,
-        "via": [{"source": v.source_kind, "label": SOURCE_LABELS.get(v.source_kind, v.source_kind),
+        "via": [{"source": v.source_kind, "label": v.label,
                  "feed": v.feed_name, "external_id": v.external_id, "first_seen": v.first_seen,
                  "announce_type": v.announce_type, "signals": v.signals} for v in p.sources],
     }
@@ -82,7 +82,7 @@ def show(ctx: Context, ref: str, as_json: bool) -> None:
     click.echo("\nvia:")
     for v in p.sources:
         extra = f" ({v.announce_type})" if v.announce_type else ""
-        click.echo(f"  {SOURCE_LABELS.get(v.source_kind, v.source_kind)} / {v.feed_name}: {v.external_id}{extra}, "
+        click.echo(f"  {v.label} / {v.feed_name}: {v.external_id}{extra}, "
                    f"first seen {v.first_seen:%Y-%m-%d %H:%M} UTC")
 
 

@@ -150,7 +150,8 @@ class Document:
         """Build the document of a stored paper; ``tags`` (topic tag names) join its keywords."""
         sources: list[str] = []
         for via in paper.sources:
-            sources += [via.feed_name, via.source_kind, SOURCE_LABELS.get(via.source_kind, "")]
+            # src: names a feed, a kind, its label or the server ("src:medrxiv")
+            sources += [via.feed_name, via.source_kind, SOURCE_LABELS.get(via.source_kind, ""), via.label]
         ids = [paper.id]
         if paper.arxiv_id:
             ids += [f"arxiv:{paper.arxiv_id}"]

@@ -33,7 +33,8 @@ from urllib.parse import quote, urlsplit
 import jinja2
 from markupsafe import Markup
 
-from digest.models import SOURCE_LABELS, Paper, Reason
+from digest.digests.select import is_trending
+from digest.models import Paper, Reason
 from digest.render.reasons import reason_terms
 from digest.resources import templates_dir
 from digest.sanitize import XML_INVALID, display_line, display_text, safe_url
@@ -125,7 +126,7 @@ def _entry_updated(entry: FeedEntry, fallback: datetime) -> datetime:
 
 def _view(entry: FeedEntry, authority: str, fallback: datetime) -> dict[str, Any]:
     p = entry.paper
-    labels = dict.fromkeys(SOURCE_LABELS.get(v.source_kind, v.source_kind) for v in p.sources)
+    labels = dict.fromkeys(v.label for v in p.sources)
     why = [{"name": display_line(r.subscription), "terms": reason_terms(p, r)} for r in entry.reasons]
     ident = entry_id(p, authority)
     abstract, tldr = display_text(p.abstract), display_text(p.tldr) if p.tldr else None
@@ -144,7 +145,7 @@ def _view(entry: FeedEntry, authority: str, fallback: datetime) -> dict[str, Any
         "categories": [term for term in dict.fromkeys(map(display_line, p.categories)) if term],
         "via": ", ".join(labels),
         "why": why,
-        "trending": bool(entry.trending),
+        "trending": is_trending(entry.trending),  # the digest's bar for the badge
         "updated": _entry_updated(entry, fallback),
         "published": p.published or p.first_seen,
     }

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from digest.match.score import highlight
-from digest.models import SOURCE_LABELS, Paper
+from digest.models import Paper
 
 ABSTRACT_CHARS = 420
 
@@ -42,6 +42,6 @@ def hit_view(paper: Paper, score: float | None = None, explanation: dict[str, An
         text, label, text_spans = paper.abstract, "abstract", spans.get("abstract", [])
         if len(text) > ABSTRACT_CHARS:
             text = text[:ABSTRACT_CHARS].rsplit(" ", 1)[0] + " …"
-    via = ", ".join(dict.fromkeys(SOURCE_LABELS.get(v.source_kind, v.source_kind) for v in paper.sources))
+    via = ", ".join(dict.fromkeys(v.label for v in paper.sources))
     return HitView(paper, score, highlight(paper.title, spans.get("title", [])), highlight(text, text_spans),
                    label, via)
