@@ -80,12 +80,20 @@ def _clean_name(value: str, what: str) -> str:
 _URL_AUTHORITY = re.compile(r"^(?P<head>[A-Za-z][A-Za-z0-9+.\-]*:)?//(?P<authority>[^/?#]*)")
 
 
+#: Query parameters that carry secrets: libpq's ``?password=`` (and ``sslpassword``), API keys and
+#: tokens that private feed URLs carry.
+_SECRET_PARAM = re.compile(r"(?i)(?<=[?&;])((?:ssl)?password|passwd|pwd|secret|token|access_token|auth|"
+                           r"api_?key|key|sig|signature)=[^&;#]*")
+
+
 def redact_url(url: str) -> str:
     """``url`` with its userinfo replaced by ``***``: ``postgresql://u:secret@host/db`` ->
     ``postgresql://***@host/db``. A user name can be a token too (``https://TOKEN@host/``), so all of
-    it goes (RFC 3986 §3.2.1 deprecates passwords in URLs for this reason). Works on invalid URLs,
-    since those are what error messages show; the one redaction for the database URL, feed URLs and
-    fetch errors."""
+    it goes (RFC 3986 §3.2.1 deprecates passwords in URLs for this reason); so do the values of query
+    parameters that carry secrets (``?password=``, ``?key=``). Works on invalid URLs, since those are
+    what error messages show; the one redaction for the database URL, feed URLs and fetch errors."""
+    if "?" in url:
+        url = _SECRET_PARAM.sub(r"\1=***", url)
     m = _URL_AUTHORITY.match(url)
     if not m or "@" not in m["authority"]:
         return url
@@ -418,13 +426,14 @@ def _anchor_sqlite(url: str, base: Path) -> str:
 # --- errors that say where and what ----------------------------------------------------------------
 
 
-def validation_error(exc: ValidationError, raw: dict[str, Any], file: str | None) -> ConfigError:
+def validation_error(exc: ValidationError, raw: dict[str, Any], file: str | None,
+                     model: type[BaseModel] | None = None) -> ConfigError:
     """The first problem as one line naming the source (file or variable), key and item; a count of the rest."""
     errors = exc.errors()
     err = errors[0]
     loc = tuple(err["loc"])
     env = _environment_source(loc)
-    reason = _reason(err, loc)
+    reason = _reason(err, loc, model or Settings)
     subject = None if env else _subject(raw, loc)
     if subject and subject not in reason:
         reason = f"{subject}: {reason}"
@@ -434,14 +443,14 @@ def validation_error(exc: ValidationError, raw: dict[str, Any], file: str | None
                        key=".".join(str(x) for x in loc) or None)
 
 
-def _reason(err: Any, loc: tuple[Any, ...]) -> str:
+def _reason(err: Any, loc: tuple[Any, ...], model: type[BaseModel]) -> str:
     last = str(loc[-1]) if loc else ""
     if err["type"] == "extra_forbidden":
         section = loc[0] if len(loc) == 2 and isinstance(loc[0], str) else None
         secret_env = _SECRET_KEYS.get((section, last)) if len(loc) <= 2 else None
         if secret_env:
             return f"not a setting; the secret goes in the environment variable {secret_env}"
-        close = difflib.get_close_matches(last, _known_keys(loc[:-1]), n=1)
+        close = difflib.get_close_matches(last, [k for k in _known_keys(loc[:-1], model) if k != last], n=1)
         return f"unknown key {last!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
     if err["type"] == "missing":
         return f"{last!r} is required"
@@ -451,17 +460,17 @@ def _reason(err: Any, loc: tuple[Any, ...]) -> str:
     return reason
 
 
-def _known_keys(loc: tuple[Any, ...]) -> list[str]:
-    """The keys valid in the table at ``loc`` (list indexes skipped), for "did you mean"."""
-    model: Any = Settings
+def _known_keys(loc: tuple[Any, ...], model: type[BaseModel]) -> list[str]:
+    """The keys valid in the table at ``loc`` of ``model`` (list indexes skipped), for "did you mean"."""
+    table: Any = model
     for part in loc:
         if isinstance(part, int):
             continue
-        field = model.model_fields.get(part)
-        model = _model_of(field.annotation) if field is not None else None
-        if model is None:
+        field = table.model_fields.get(part)
+        table = _model_of(field.annotation) if field is not None else None
+        if table is None:
             return []
-    return [f.alias or n for n, f in model.model_fields.items() if n not in _NOT_FILE_KEYS]
+    return [f.alias or n for n, f in table.model_fields.items() if n not in _NOT_FILE_KEYS]
 
 
 def _model_of(annotation: Any) -> type[BaseModel] | None:

@@ -88,7 +88,7 @@ class _File(BaseModel):
     CLI creates. Checked whole, as the config is, before anything is stored."""
 
     model_config = ConfigDict(extra="forbid")
-    digest_export: int = FORMAT_VERSION
+    digest_export: int = Field(FORMAT_VERSION, ge=1, le=FORMAT_VERSION)  # a newer format is not misread
     users: list[_User] = Field(default_factory=list)
     tags: list[TagSettings] = Field(default_factory=list)
 
@@ -99,7 +99,7 @@ def import_data(store: Any, data: dict[str, Any], *, path: str | None = None) ->
     try:
         parsed = _File.model_validate(data)
     except ValidationError as exc:
-        raise validation_error(exc, data, path) from None
+        raise validation_error(exc, data, path, _File) from None
     _check_queries(store, parsed, path)
     counts = {"users": 0, "subscriptions": 0, "labels": 0, "skipped_labels": 0, "muted_authors": 0, "tags": 0}
     for t in parsed.tags:

@@ -314,4 +314,4 @@ def test_papers_fetch_stores_papers_by_id(httpserver: HTTPServer, tmp_path: Path
     assert out.exit_code == 1
     assert "arxiv:2411.00001" in out.output and "error: arXiv has no paper 2411.99999" in out.output
     out = runner.invoke(cli, ["--config", str(config), "papers", "fetch", "not-an-id"])
-    assert out.exit_code == 1 and "'not-an-id' is not an arXiv id" in out.output
+    assert out.exit_code == 2 and "'not-an-id' is not an arXiv id" in out.output  # a usage error

@@ -20,6 +20,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from digest.errors import DigestError
 from digest.ids import find_arxiv_id
 from digest.match.document import Document
 from digest.match.index import QueryIndex, match_all
@@ -41,13 +42,18 @@ def default_corpus() -> Path:
                  / "arxiv-rss-filter_rss_cache"):
         if path.is_dir():
             return path
-    raise FileNotFoundError("no corpus: pass --corpus DIR (arXiv rss_cache_*.json files)")
+    raise DigestError("no corpus: pass --corpus DIR (arXiv rss_cache_*.json files)")
 
 
 def load_corpus(path: Path | None = None) -> list[Paper]:
-    """Unique papers of every rss_cache_*.json file under ``path``, oldest capture first."""
+    """Unique papers of every rss_cache_*.json file under ``path``, oldest capture first (DigestError
+    when there are none: the benchmark draws its queries and papers from them)."""
+    folder = path or default_corpus()
+    files = sorted(folder.glob("rss_cache_*.json"))
+    if not files:
+        raise DigestError(f"{folder}: no corpus files (arXiv rss_cache_*.json captures)")
     seen: dict[str, Paper] = {}
-    for file in sorted((path or default_corpus()).glob("rss_cache_*.json")):
+    for file in files:
         for url, feed in json.loads(file.read_text("utf-8")).items():
             name = _FEED_NAMES.get(url.rsplit("/", 1)[-1], "arxiv-cs")
             for e in feed.get("entries", []):

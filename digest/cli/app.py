@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, is_dataclass
 from datetime import date, datetime
 from functools import cached_property
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -22,6 +23,10 @@ from digest.config import Settings, load_settings, redact_url
 from digest.errors import DigestError, printable
 
 F = TypeVar("F", bound=Callable[..., Any])
+#: The largest --limit a listing takes (more than any database holds; the drivers' 64-bit integers
+#: refuse far larger numbers), and the largest --batch of events per transaction.
+MAX_COUNT = 1_000_000_000
+MAX_BATCH = 1_000_000
 
 
 class Context:
@@ -33,6 +38,10 @@ class Context:
     @cached_property
     def settings(self) -> Settings:
         return load_settings(self.config_path)
+
+    def config_url(self) -> str:
+        """The database URL when the settings were loaded (to redact its password), else ""."""
+        return self.__dict__["settings"].database_url if "settings" in self.__dict__ else ""
 
     @cached_property
     def store(self) -> Any:
@@ -134,6 +143,33 @@ class DigestGroup(click.Group):
             where = f"{exc.filename}: " if exc.filename else ""
             click.echo(f"error: {where}{exc.strerror or exc}", err=True)
             ctx.exit(1)
+        except Exception as exc:
+            if not _database_error(exc):
+                raise
+            # The database failed a statement (locked past the busy timeout, the server gone): the
+            # driver's reason in one line, never the statement and its values.
+            url = ctx.obj.config_url() if isinstance(ctx.obj, Context) else ""
+            click.echo(f"error: database: {printable(_first_line(exc, url))}", err=True)
+            ctx.exit(1)
+
+
+def write_output(path: Path, text: str) -> None:
+    """Write a command's output file; an error names the file (a full disk's ENOSPC on write has no
+    file name of its own, so DigestGroup would print only "No space left on device")."""
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from None
+
+
+def _database_error(exc: Exception) -> bool:
+    """An error the database driver raised through SQLAlchemy (imported here: only a command that
+    used the database can raise one, and the others should not pay for the import)."""
+    if not type(exc).__module__.startswith("sqlalchemy"):
+        return False
+    from sqlalchemy.exc import DBAPIError
+
+    return isinstance(exc, DBAPIError)
 
 
 @click.group(cls=DigestGroup)
@@ -143,6 +179,10 @@ class DigestGroup(click.Group):
 @click.pass_context
 def cli(ctx: click.Context, config_path: str | None) -> None:
     """digest: paper alerts and daily digests from arXiv, Hugging Face, OpenReview, bioRxiv and any feed."""
+    if config_path is not None and not config_path.strip():
+        # `--config "$UNSET"` in a script: running on the built-in defaults (a new SQLite file in
+        # ./data) instead of the intended configuration would look like success.
+        raise click.BadParameter("is empty (leave it out to run on the built-in defaults)", param_hint="--config")
     ctx.obj = Context(config_path)
 
 

@@ -10,9 +10,12 @@ from digest.cli.app import bench, echo_json
 
 
 @bench.command("match")
-@click.option("--queries", default=100_000, show_default=True, help="Saved queries to index.")
-@click.option("--papers", default=2_000, show_default=True, help="Papers to match against them.")
-@click.option("--sample", default=10, show_default=True, help="Papers brute force runs on (then extrapolated).")
+@click.option("--queries", type=click.IntRange(1, 10_000_000), default=100_000, show_default=True,
+              help="Saved queries to index.")
+@click.option("--papers", type=click.IntRange(1, 1_000_000), default=2_000, show_default=True,
+              help="Papers to match against them.")
+@click.option("--sample", type=click.IntRange(1, 1_000_000), default=10, show_default=True,
+              help="Papers brute force runs on (then extrapolated).")
 @click.option("--seed", default=7, show_default=True, help="Seed of the query generator.")
 @click.option("--corpus", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Folder of arXiv rss_cache_*.json files (default: tests/data/corpus).")

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from digest.cli.app import Context, cli, echo_json, pass_ctx
+from digest.cli.app import Context, cli, echo_json, pass_ctx, write_output
 from digest.cli.status import STATUS_SECTIONS
 from digest.store.base import utcnow
 
@@ -42,15 +42,22 @@ def send(ctx: Context, dry_run: bool, now_text: str | None, no_match: bool, as_j
     """Build and deliver every digest that is due.
 
     Each user's daily digest is due from their local hour (weekly: on their weekday) until the next
-    one; a digest is built and sent once, however often this runs.
+    one; a digest is built and sent once, however often this runs. Exits 1 when a digest could not be
+    built or failed for good, or when messages were due and none could be delivered (the server
+    down, a wrong password): cron then reports it; the rows wait for the next run.
     """
     from digest.digests.send import send_due
 
     now = _parse_now(now_text)
     report = send_due(ctx.store, ctx.settings, now=now, dry_run=dry_run, match_first=not no_match)
+    run = report.delivery
+    troubled = not dry_run and (report.count("failed") > 0 or (
+        run is not None and (run.failed > 0 or (run.retried > 0 and run.sent == 0))))
     if as_json:
         echo_json({"now": now, "dry_run": dry_run, "planned": report.planned, "delivery": report.delivery,
                    "matched": report.matched})
+        if troubled:
+            click.get_current_context().exit(1)
         return
     for p in report.planned:
         what = p.error or p.subject or ("empty: not sent" if p.outcome == "empty" else "")
@@ -61,11 +68,12 @@ def send(ctx: Context, dry_run: bool, now_text: str | None, no_match: bool, as_j
     failed = report.count("failed")
     click.echo(f"{report.count('enqueued')} digest(s) queued, {report.count('empty')} empty, "
                f"{report.count('already')} already done" + (f", {failed} could not be built" if failed else ""))
-    run = report.delivery
     if run is not None:
         click.echo(f"delivered {run.sent}, retrying {run.retried}, failed {run.failed}")
         for line in run.errors[:20]:
             click.echo(f"  {line}", err=True)
+    if troubled:
+        click.get_current_context().exit(1)
 
 
 @cli.command()
@@ -88,21 +96,27 @@ def preview(ctx: Context, user: str, period: str, out: Path | None, as_text: boo
         click.echo(body, nl=False)
         return
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(body, encoding="utf-8")
+    write_output(out, body)
     click.echo(f"{out}: {rendered.subject} ({len(rendered.paper_ids)} shown, {rendered.more_count} more)", err=True)
 
 
 def outbox_section(ctx: Context) -> tuple[str, Any]:
-    """Outbox counts per status and the rows that failed or are being retried, with their reasons."""
+    """Outbox counts per status and the rows that failed or are being retried, with their reasons
+    (``problems``: one object per row, the same fields for every row)."""
     summary = ctx.store.outbox_summary()
-    value: dict[str, Any] = {**summary.counts, "oldest_pending": summary.oldest_pending,
-                             "last_sent": summary.last_sent}
-    for p in summary.problems:
-        code = f"SMTP {p.smtp_code} " if p.smtp_code else ""
-        retry = f"; retry at {p.next_attempt:%Y-%m-%d %H:%M} UTC" if p.status == "pending" and p.next_attempt else ""
-        value[f"#{p.id} {p.status}"] = (f"{p.recipient} {p.period} {p.period_key}: {code}{p.last_error}"
-                                        f" (attempts {p.attempts}{retry})")
-    return "outbox", value
+    problems = [{"id": p.id, "status": p.status, "recipient": p.recipient, "period": p.period,
+                 "period_key": p.period_key, "smtp_code": p.smtp_code, "error": p.last_error, "attempts": p.attempts,
+                 "next_attempt": p.next_attempt if p.status == "pending" else None, "summary": _problem_line(p)}
+                for p in summary.problems]
+    return "outbox", {**summary.counts, "oldest_pending": summary.oldest_pending, "last_sent": summary.last_sent,
+                      "problems": problems}
+
+
+def _problem_line(p: Any) -> str:
+    """One outbox problem as `digest status` prints it."""
+    code = f"SMTP {p.smtp_code} " if p.smtp_code else ""
+    retry = f"; retry at {p.next_attempt:%Y-%m-%d %H:%M} UTC" if p.status == "pending" and p.next_attempt else ""
+    return f"#{p.id} {p.status}: {p.recipient} {p.period} {p.period_key}: {code}{p.last_error} (attempts {p.attempts}{retry})"
 
 
 STATUS_SECTIONS.append(outbox_section)

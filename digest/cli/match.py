@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from digest.cli.app import Context, cli, echo_json, pass_ctx, progress_bar
+from digest.cli.app import MAX_BATCH, MAX_COUNT, Context, cli, echo_json, pass_ctx, progress_bar
 from digest.cli.tables import print_table
 from digest.errors import DigestError, NotFoundError
 from digest.models import Paper
@@ -207,7 +207,7 @@ def query_test(ctx: Context, text: str, days: int, top: int, as_json: bool) -> N
 
 @cli.command()
 @click.argument("text")
-@click.option("--limit", type=click.IntRange(1, None), default=None, help="At most this many results.")
+@click.option("--limit", type=click.IntRange(1, MAX_COUNT), default=None, help="At most this many results.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_ctx
 def search(ctx: Context, text: str, limit: int | None, as_json: bool) -> None:
@@ -229,7 +229,7 @@ def search(ctx: Context, text: str, limit: int | None, as_json: bool) -> None:
 
 
 @cli.command()
-@click.option("--batch", type=click.IntRange(1, None), default=2000, show_default=True, help="Events per transaction.")
+@click.option("--batch", type=click.IntRange(1, MAX_BATCH), default=2000, show_default=True, help="Events per transaction.")
 @pass_ctx
 def match(ctx: Context, batch: int) -> None:
     """Match papers ingested since the last run against every subscription and topic tag."""
@@ -246,7 +246,7 @@ def match(ctx: Context, batch: int) -> None:
 @cli.command()
 @click.option("--user", default=None, help="Only this user's matches (email or id).")
 @click.option("--subscription", default=None, help="Only this subscription (name with --user, USER/NAME, or id).")
-@click.option("--limit", type=click.IntRange(1, None), default=None, help="At most this many (default: all).")
+@click.option("--limit", type=click.IntRange(1, MAX_COUNT), default=None, help="At most this many (default: all).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_ctx
 def matches(ctx: Context, user: str | None, subscription: str | None, limit: int | None, as_json: bool) -> None:

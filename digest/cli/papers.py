@@ -14,9 +14,10 @@ from typing import Any
 
 import click
 
-from digest.cli.app import Context, cli, echo_json, pass_ctx
+from digest.cli.app import MAX_COUNT, Context, cli, echo_json, pass_ctx
 from digest.cli.tables import print_table
-from digest.models import Paper
+from digest.errors import NotFoundError
+from digest.models import SOURCE_KINDS, Paper
 
 
 def paper_json(p: Paper, aliases: Sequence[str] = ()) -> dict[str, Any]:
@@ -43,12 +44,14 @@ def papers() -> None:
 
 @papers.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array of paper objects.")
-@click.option("--limit", type=click.IntRange(min=1), default=None, help="At most N papers (default: all).")
+@click.option("--limit", type=click.IntRange(1, MAX_COUNT), default=None, help="At most N papers (default: all).")
 @click.option("--source", default=None, help="Only papers that came through this feed name or source kind.")
 @pass_ctx
 def list_(ctx: Context, as_json: bool, limit: int | None, source: str | None) -> None:
     """List stored papers, newest first."""
     found = ctx.store.list_papers(limit=limit, source=source)
+    if source is not None and not found and source not in _known_sources(ctx):
+        raise NotFoundError("source", f"{source} (a feed name or source kind: {', '.join(sorted(_known_sources(ctx)))})")
     if as_json:
         aliases = ctx.store.paper_aliases(p.id for p in found)
         echo_json([paper_json(p, aliases.get(p.id, ())) for p in found])
@@ -120,16 +123,21 @@ def fetch(ctx: Context, ids: tuple[str, ...], as_json: bool) -> None:
 LOOKUP_FEED = "arxiv-lookup"
 
 
+def _known_sources(ctx: Context) -> set[str]:
+    """What --source may name: a source kind or a feed, configured or not (papers ingested from a file)."""
+    return {*SOURCE_KINDS, *(s.name for s in ctx.store.feed_states(include_disabled=True))}
+
+
 def _arxiv_id(text: str) -> str:
     """The canonical arXiv id (no version) ``text`` names: an id of either scheme (``2411.17700v2``,
     ``hep-th/9901001``, ``math.GT/0309136``), with ``arXiv:`` before it, or an abs/pdf link.
-    ParseError for anything else, named as it was typed."""
-    from digest.errors import ParseError
+    A usage error (exit 2) for anything else, named as it was typed."""
     from digest.ids import find_arxiv_id, parse_arxiv_id
 
     text = text.strip()
     bare = text[6:] if text[:6].lower() == "arxiv:" else text
     found = parse_arxiv_id(bare) or (find_arxiv_id(text) if "/" in text and "arxiv" in text.lower() else None)
     if found is None:
-        raise ParseError("arxiv-atom", f"{text!r} is not an arXiv id")
+        raise click.BadParameter(f"{text!r} is not an arXiv id (like 2411.17700 or hep-th/9901001)",
+                                 param_hint="ARXIV_ID")
     return found[0]

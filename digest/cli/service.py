@@ -15,7 +15,8 @@ from typing import Any
 
 import click
 
-from digest.cli.app import Context, cli, echo_json, pass_ctx
+from digest.cli.app import Context, cli, echo_json, pass_ctx, write_output
+from digest.errors import ConfigError
 
 
 def _logging() -> None:
@@ -45,7 +46,7 @@ def _warn_plain_http(ctx: Context) -> None:
               help="embedded: the scheduler does the work; enqueue: it only queues work for `digest worker`.")
 @click.option("--no-web", is_flag=True, help="Run the scheduler alone.")
 @click.option("--host", default=None, help="Web host (default: [web] host).")
-@click.option("--port", type=int, default=None, help="Web port (default: [web] port).")
+@click.option("--port", type=click.IntRange(1, 65535), default=None, help="Web port (default: [web] port).")
 @pass_ctx
 def run(ctx: Context, mode: str, no_web: bool, host: str | None, port: int | None) -> None:
     """Run the service: scheduler plus web app in one process, until SIGTERM or Ctrl-C."""
@@ -57,9 +58,16 @@ def run(ctx: Context, mode: str, no_web: bool, host: str | None, port: int | Non
     install_signal_handlers(stop)
     server = thread = None
     if not no_web:
-        server = _web_server(ctx, host or ctx.settings.web.host, port or ctx.settings.web.port)
+        where = (host or ctx.settings.web.host, port or ctx.settings.web.port)
+        server = _web_server(ctx, *where)
         thread = threading.Thread(target=server.run, name="web", daemon=True)
         thread.start()
+        # A web app that cannot start (the port taken) must stop the service, not leave a scheduler
+        # that looks up while serving no pages: uvicorn ends its thread when it cannot bind.
+        while not server.started and thread.is_alive():
+            thread.join(0.05)
+        if not server.started:
+            raise click.ClickException(f"the web app could not listen on {where[0]}:{where[1]} (see the log above)")
     if not run_scheduler(ctx.settings, ctx.store, stop, mode="enqueue" if mode == "enqueue" else "embedded"):
         if server is None:
             raise click.ClickException("another scheduler is active; nothing to do")
@@ -71,7 +79,7 @@ def run(ctx: Context, mode: str, no_web: bool, host: str | None, port: int | Non
 
 @cli.command()
 @click.option("--host", default=None, help="Host to bind (default: [web] host).")
-@click.option("--port", type=int, default=None, help="Port (default: [web] port).")
+@click.option("--port", type=click.IntRange(1, 65535), default=None, help="Port (default: [web] port).")
 @pass_ctx
 def web(ctx: Context, host: str | None, port: int | None) -> None:
     """Serve the web app alone (alerts, search, trending, feeds, unsubscribe)."""
@@ -128,7 +136,7 @@ def export_cmd(ctx: Context, out: str | None) -> None:
 
     text = dumps(export_data(ctx.store))
     if out:
-        Path(out).write_text(text, encoding="utf-8")
+        write_output(Path(out), text)
         click.echo(f"wrote {out}", err=True)
     else:
         click.echo(text, nl=False)
@@ -142,7 +150,11 @@ def import_cmd(ctx: Context, file: str, as_json: bool) -> None:
     """Read a file written by `digest export` (idempotent: upserts by email, name and key)."""
     from digest.portable import import_data, loads
 
-    counts = import_data(ctx.store, loads(Path(file).read_text(encoding="utf-8"), path=file), path=file)
+    try:
+        text = Path(file).read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"not UTF-8 text (byte {exc.start}): is it a file `digest export` wrote?", path=file) from None
+    counts = import_data(ctx.store, loads(text, path=file), path=file)
     if as_json:
         echo_json(counts)
     else:

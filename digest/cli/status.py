@@ -50,7 +50,13 @@ def _print_section(name: str, value: Any) -> None:
     elif isinstance(value, dict):
         click.echo(f"{name}:")
         for key, item in value.items():
-            click.echo(f"  {key}: {_text(item)}")
+            if isinstance(item, list) and item and all(isinstance(v, dict) for v in item):
+                click.echo(f"  {key}:")  # rows of their own (the outbox's problems): one line each
+                for row in item:
+                    line = row.get("summary") or ", ".join(f"{k} {_text(v)}" for k, v in row.items() if v not in (None, ""))
+                    click.echo(f"    {line}")
+            else:
+                click.echo(f"  {key}: {_text(item)}")
     else:
         click.echo(f"{name}: {_text(value)}")
 

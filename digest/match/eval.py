@@ -39,7 +39,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from digest.errors import ParseError, QueryError
+from digest.errors import DigestError, ParseError, QueryError
 from digest.ids import canonical_id
 from digest.models import Paper
 from digest.text import fold
@@ -99,6 +99,14 @@ class EvalReport:
         return out
 
 
+
+def _lines(path: str | Path) -> list[str]:
+    """The lines of a UTF-8 text file; DigestError naming the file when it is not UTF-8."""
+    try:
+        return Path(path).read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as exc:
+        raise DigestError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+
 def vars_of(obj: Any) -> dict[str, Any]:
     return {name: getattr(obj, name) for name in obj.__dataclass_fields__}
 
@@ -109,7 +117,7 @@ def vars_of(obj: Any) -> dict[str, Any]:
 def load_queries(path: str | Path) -> list[tuple[str, str]]:
     """``QUERY_ID<TAB>query`` lines; blank lines and ``#`` comments skipped."""
     out = []
-    for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+    for n, line in enumerate(_lines(path), 1):
         if not line.strip() or line.startswith("#"):
             continue
         qid, sep, text = line.partition("\t")
@@ -122,7 +130,7 @@ def load_queries(path: str | Path) -> list[tuple[str, str]]:
 def load_qrels(path: str | Path) -> dict[str, dict[str, int]]:
     """TREC qrels ``QUERY_ID ITERATION PAPER_ID RELEVANCE`` -> {query: {paper: relevance}}."""
     out: dict[str, dict[str, int]] = {}
-    for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+    for n, line in enumerate(_lines(path), 1):
         parts = line.split()
         if not parts or line.startswith("#"):
             continue
@@ -135,7 +143,7 @@ def load_qrels(path: str | Path) -> dict[str, dict[str, int]]:
 def load_labels(path: str | Path, column: int = 1) -> dict[str, str]:
     """``ID<TAB>...`` lines -> {ID: the given tab-separated column}; ``#`` comments skipped."""
     out = {}
-    for line in Path(path).read_text(encoding="utf-8").splitlines():
+    for line in _lines(path):
         parts = line.split("\t")
         if line.strip() and not line.startswith("#") and len(parts) > column:
             out[parts[0].strip()] = parts[column].strip()
@@ -167,7 +175,7 @@ def _paper_from_json(obj: dict[str, Any]) -> Paper:
 def load_papers(path: str | Path) -> list[Paper]:
     """JSON lines of PaperRecord-like objects (``tests/data/eval/papers.jsonl``) -> papers."""
     papers = []
-    for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+    for n, line in enumerate(_lines(path), 1):
         if line.strip():
             try:
                 papers.append(_paper_from_json(json.loads(line)))
