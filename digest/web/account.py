@@ -218,15 +218,20 @@ async def alert(request: Request) -> Response:
                   status_code=400 if error and request.method == "POST" else 200)
 
 
-async def _owned_post(request: Request) -> tuple[User, Subscription] | Response:
-    """For POSTs on one alert: the signed-in owner and the alert, or the response refusing the request."""
+async def _signed_in_post(request: Request) -> User | Response:
+    """For a signed-in user's POST without fields of its own: the user, or the response refusing
+    the request (no session, or a missing or wrong CSRF token)."""
     user = require_user(request)
     if isinstance(user, Response):
         return user
     _, denied = await form_with_csrf(request)
-    if denied:
-        return denied
-    return user, _owned(request, user)
+    return denied if denied else user
+
+
+async def _owned_post(request: Request) -> tuple[User, Subscription] | Response:
+    """For POSTs on one alert: the signed-in owner and the alert, or the response refusing the request."""
+    user = await _signed_in_post(request)
+    return user if isinstance(user, Response) else (user, _owned(request, user))
 
 
 async def pause_alert(request: Request) -> Response:
@@ -300,12 +305,9 @@ def _editable_alert(store: Any, user: User, value: str | None) -> Subscription |
 
 async def resume_digests(request: Request) -> Response:
     """Undo "unsubscribe from all digests": the user is active again, with the alerts they had."""
-    user = require_user(request)
+    user = await _signed_in_post(request)
     if isinstance(user, Response):
         return user
-    _, denied = await form_with_csrf(request)
-    if denied:
-        return denied
     if not user.active:
         ctx(request).store.set_user_active(user.id, True)
         log.info("user=%s resumed their digests", user.email)
