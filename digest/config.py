@@ -6,7 +6,7 @@ Lookup order (later wins): built-in defaults, the TOML file (``digest --config P
 ``DIGEST_SMTP_PASSWORD`` and the signing key ``DIGEST_SECRET_KEY``; a file that contains them is
 refused so they do not end up in version control.
 
-Paths in the file (``data_dir``, a relative ``sqlite:///`` URL) are relative to the file; from the
+Paths in the file (``data_dir``, a relative ``sqlite:///`` URL, ``[delivery] maildir``) are relative to the file; from the
 environment, to the working directory. Unknown keys are errors, and every error names the file or
 environment variable, the key and the feed, user, subscription or tag concerned.
 
@@ -402,13 +402,17 @@ def _read_file(p: Path) -> dict[str, Any]:
             raise ConfigError(f"secrets are not read from the file; set {env} in the environment instead",
                               path=str(p), key=f"{section}.{key}" if section else key)
     raw["config_path"] = p
-    # Paths in the file are relative to the file, so the service finds the same database whatever
-    # its working directory (systemd starts it in /). Paths from the environment stay relative to it.
+    # Paths in the file are relative to the file (data_dir, a SQLite URL, [delivery] maildir), so the
+    # service finds the same database and Maildir whatever its working directory (systemd starts it
+    # in /). Paths from the environment stay relative to it.
     if isinstance(raw.get("data_dir"), str) and not Path(raw["data_dir"]).is_absolute():
         raw["data_dir"] = (p.parent / raw["data_dir"]).resolve()
     database = raw.get("database")
     if isinstance(database, dict) and isinstance(database.get("url"), str):
         database["url"] = _anchor_sqlite(database["url"], p.parent)
+    delivery = raw.get("delivery")
+    if isinstance(delivery, dict) and isinstance(delivery.get("maildir"), str) and not Path(delivery["maildir"]).is_absolute():
+        delivery["maildir"] = (p.parent / delivery["maildir"]).resolve()
     return raw
 
 

@@ -42,7 +42,8 @@ def export_data(store: Any) -> dict[str, Any]:
             "weekday": user.weekday, "show_updates": user.show_updates, "send_empty": user.send_empty,
             "active": user.active, "subscriptions": subs, "labels": labels,
             "muted_authors": sorted(store.muted_authors(user.id))}))
-    tags = [{"name": t.name, "query": t.query} for t in store.list_tags() if t.query]
+    # Topic tags only: the categories and keywords sources gave are tags the target makes itself.
+    tags = [{"name": t.name, "query": t.query} for t in store.list_tags() if t.query and t.origin != "source"]
     return {"digest_export": FORMAT_VERSION, "users": users, "tags": tags}
 
 

@@ -63,7 +63,10 @@ class CorpusStats:
         keys = {t.key for f in doc.fields.values() for t in f.seq}
         keys.update(k for f in doc.fields.values() for k in f.postings if k.startswith(ACRONYM_MARK))
         self.df.update(keys)
-        self.categories.update(doc.categories)
+        # Each paper counts once for its archive too ("cs" for cs.LG and cs.AI), so the share of
+        # `cat:cs` is a count of papers, not the sum of its categories' counts.
+        archives = {c.split(".", 1)[0] for c in doc.categories if "." in c}
+        self.categories.update(archives.union(doc.categories))
         self.sources.update(doc.sources)
 
     def count(self, key: str) -> int:

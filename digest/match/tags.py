@@ -8,6 +8,7 @@ Public: :func:`source_tags`, :func:`apply_tags`, :func:`tag_counts`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -19,13 +20,22 @@ from digest.text import collapse_ws
 MAX_KEYWORD_TAG = 60
 
 
+def category_query(category: str) -> str:
+    """The query that finds a category's papers: ``cat:cs.CV``, quoted when the name is not one word
+    (journals' "Cryptographic protocols")."""
+    return f"cat:{category}" if _ONE_WORD.fullmatch(category) else f'cat:"{category}"'
+
+
+_ONE_WORD = re.compile(r'[^\s()"]+')
+
+
 def source_tags(paper: Paper) -> list[tuple[str, str, str]]:
     """``(tag name, equivalent query, "category" | "keyword")`` for what the sources said."""
     out: dict[str, tuple[str, str, str]] = {}
     for c in paper.categories:
         c = c.strip()
-        if c:
-            out.setdefault(c, (c, f"cat:{c}", "category"))
+        if c and '"' not in c:
+            out.setdefault(c, (c, category_query(c), "category"))
     for k in paper.keywords:
         name = collapse_ws(k).strip(" ;,.").lower()
         if name and len(name) <= MAX_KEYWORD_TAG and '"' not in name:

@@ -143,10 +143,11 @@ def estimate_fraction(node: Node, stats: CorpusStats) -> float:
         return min(shares) if len(shares) == 1 else min(shares) * 0.5
     if isinstance(node, MetaClause):
         if node.field == "categories":
-            return sum(v for c, v in stats.categories.items()
-                       if c.startswith(node.value) or c == node.value) / n
-        if node.field == "sources":
-            return sum(v for s, v in stats.sources.items() if s.startswith(node.value)) / n
+            return _category_share(node, stats) / n
+        if node.field == "sources":  # as the matcher compares: equal, or starting with a prefix
+            if not node.prefix:
+                return stats.sources.get(node.value, 0) / n
+            return min(1.0, sum(v for s, v in stats.sources.items() if s.startswith(node.value)) / n)
         return 1.0 / n
     if isinstance(node, Not):
         return 1.0 - estimate_fraction(node.child, stats)
@@ -159,6 +160,19 @@ def estimate_fraction(node: Node, stats: CorpusStats) -> float:
         if isinstance(c, Not):
             share *= p
     return share
+
+
+def _category_share(clause: MetaClause, stats: CorpusStats) -> float:
+    """Papers a ``cat:`` clause matches: the archive's own count for ``cat:cs`` and ``cat:cs.*``
+    (each paper counted once, however many cs.* categories it has), else the categories' counts
+    summed (an upper bound; also what statistics saved before archives were counted give)."""
+    value = clause.value
+    archive = value[:-1] if clause.prefix and value.endswith(".") else value if "." not in value else None
+    if archive is not None and archive in stats.categories:
+        return stats.categories[archive]
+    if clause.prefix:
+        return sum(v for c, v in stats.categories.items() if c.startswith(value))
+    return stats.categories.get(value, 0) + sum(v for c, v in stats.categories.items() if c.startswith(value + "."))
 
 
 def _word_share(form: str, key: str, prefix: bool, stats: CorpusStats) -> float:

@@ -13,6 +13,7 @@ from starlette.responses import Response
 from digest.errors import NotFoundError, QueryError
 from digest.ids import parse_paper_ref
 from digest.models import SOURCE_LABELS, Tag
+from digest.match.tags import category_query
 from digest.store.base import row_id
 from digest.web.app import ctx, render
 from digest.web.views import HitView, hit_view
@@ -39,6 +40,8 @@ def _tag_search(tag: Tag | None, name: str) -> str:
     for an arXiv category, ``kw:"graph neural networks"`` for a source keyword), a topic tag (a
     ``[[tags]]`` query) as a keyword, since search sees topic tags among a paper's keywords. A
     topic tag whose name a phrase cannot hold (a double quote) is searched with its own query."""
+    if tag is not None and tag.origin == "source" and tag.query.startswith("cat:"):
+        return category_query(name)  # not the stored query: rows written before it quoted "a b" names
     if tag is not None and (tag.origin == "source" or '"' in name):
         return tag.query
     return f'kw:"{name}"'
