@@ -20,7 +20,7 @@ import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from digest.config import SubscriptionSettings, TagSettings, UserSettings, validation_error
-from digest.errors import ConfigError, NotFoundError, QueryError
+from digest.errors import ConfigError, NotFoundError
 from digest.text import mute_name
 
 FORMAT_VERSION = 1
@@ -132,18 +132,12 @@ def import_data(store: Any, data: dict[str, Any], *, path: str | None = None) ->
 def _check_queries(store: Any, parsed: _File, path: str | None) -> None:
     """Tag and query-subscription queries as saving them checks them; a tag subscription names a tag
     of the file or of the database."""
-    from digest.match.run import load_stats
-    from digest.match.saved import check_query
+    from digest.match.saved import check_queries
 
-    stats = load_stats(store)
     checks = [(t.query, f"tags.{i}.query") for i, t in enumerate(parsed.tags)]
     checks += [(s.query, f"users.{i}.subscriptions.{j}.query") for i, u in enumerate(parsed.users)
                for j, s in enumerate(u.subscriptions) if s.kind == "query"]
-    for query, key in checks:
-        try:
-            check_query(store, query, stats=stats)
-        except QueryError as exc:
-            raise ConfigError(f"{exc.reason} at column {exc.column} of {query!r}", path=path, key=key) from None
+    check_queries(store, checks, path=path)
     known = {t.name for t in parsed.tags} | {t.name for t in store.list_tags()}
     for i, u in enumerate(parsed.users):
         for j, s in enumerate(u.subscriptions):

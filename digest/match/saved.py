@@ -52,14 +52,22 @@ def subscribe(store: Any, user: str | int, name: str, *, query: str | None = Non
 
 def check_config(settings: Settings, store: Any) -> None:
     """Every configured subscription and tag query must be savable; ConfigError names the key."""
-    stats = load_stats(store)
-    path = str(settings.config_path) if settings.config_path else None
     checks = [(sub.query, f"users.{i}.subscriptions.{j}.query")
               for i, user in enumerate(settings.users) for j, sub in enumerate(user.subscriptions)]
     checks += [(tag.query, f"tags.{i}.query") for i, tag in enumerate(settings.tags)]
+    check_queries(store, checks, path=str(settings.config_path) if settings.config_path else None,
+                  feeds=[f.name for f in settings.feeds])
+
+
+def check_queries(store: Any, checks: Iterable[tuple[str, str]], *, path: str | None,
+                  feeds: Iterable[str] = ()) -> None:
+    """Each ``(query, key)`` of a file (the config, an import) must be savable: ConfigError naming the
+    file, the key and the column otherwise. One corpus statistics load for all of them."""
+    stats = load_stats(store)
+    feeds = list(feeds)
     for query, key in checks:
         try:
-            check_query(store, query, stats=stats, feeds=[f.name for f in settings.feeds])
+            check_query(store, query, stats=stats, feeds=feeds)
         except QueryError as exc:
             raise ConfigError(f"{exc.reason} at column {exc.column} of {query!r}", path=path, key=key) from None
 

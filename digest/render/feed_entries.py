@@ -131,12 +131,14 @@ def _tag_entries(store: Any, tag: str, limit: int, reason_name: str, now: dateti
 
 
 def subscription_feed(store: Any, settings: Settings, ref: str | int, *, limit: int = DEFAULT_LIMIT,
-                      now: datetime | None = None) -> FeedSpec:
-    """The feed of one subscription (``ref``: id or ``USER_EMAIL/NAME``), whatever its kind."""
+                      now: datetime | None = None, muted: MutedAuthors | None = None) -> FeedSpec:
+    """The feed of one subscription (``ref``: id or ``USER_EMAIL/NAME``), whatever its kind, without
+    the authors its user muted (``muted``: given when the caller has them already)."""
     now = _now(now)
     sub: Subscription = store.get_subscription(ref)
     user = store.get_user(sub.user_id)
-    muted = MutedAuthors(store.muted_authors(user.id))
+    if muted is None:
+        muted = MutedAuthors(store.muted_authors(user.id))
     name = f"sub-{sub.id}"
     feed_id = tag_uri(_host(settings), f"feed/subscription/{sub.id}")
     title = f"{sub.name} — digest"
@@ -156,9 +158,10 @@ def user_feed(store: Any, settings: Settings, user_ref: str | int, *, limit: int
     now = _now(now)
     user = store.get_user(user_ref)
     subs = [s for s in store.list_subscriptions(user.id) if s.channel in FEED_CHANNELS and not s.paused]
+    muted = MutedAuthors(store.muted_authors(user.id))  # once for all of them
     entries: dict[str, FeedEntry] = {}
     for sub in subs:
-        for entry in subscription_feed(store, settings, sub.id, limit=limit, now=now).entries:
+        for entry in subscription_feed(store, settings, sub.id, limit=limit, now=now, muted=muted).entries:
             known = entries.get(entry.paper.id)
             if known is None:
                 entries[entry.paper.id] = entry

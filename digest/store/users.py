@@ -135,25 +135,23 @@ class UserStore(StoreBase):
             return [_user(r) for r in conn.execute(stmt)]
 
     def set_user_active(self, ref: UserRef, active: bool) -> User:
-        with self.write() as conn:
-            row = self._user_row(conn, ref)
-            conn.execute(update(_U).where(_U.c.id == row.id).values(active=active))
-            return _user(self._user_row(conn, row.id))
+        return self._set_user(ref, active=active)
 
     def set_delivery_time(self, ref: UserRef, *, timezone: str, hour: int, weekday: int) -> User:
         """Change when the user's digests go out, and nothing else: unlike :meth:`upsert_user` it
         does not make an unsubscribed user active again."""
-        with self.write() as conn:
-            row = self._user_row(conn, ref)
-            conn.execute(update(_U).where(_U.c.id == row.id).values(timezone=timezone, hour=hour, weekday=weekday))
-            return _user(self._user_row(conn, row.id))
+        return self._set_user(ref, timezone=timezone, hour=hour, weekday=weekday)
 
     def set_digest_options(self, ref: UserRef, *, show_updates: bool, send_empty: bool) -> User:
         """Whether the user's digests get an "Updated" section and go out also when nothing matched;
         nothing else changes (an unsubscribed user stays so)."""
+        return self._set_user(ref, show_updates=show_updates, send_empty=send_empty)
+
+    def _set_user(self, ref: UserRef, **values: Any) -> User:
+        """Set these columns of one user, and nothing else; the user as stored afterwards."""
         with self.write() as conn:
             row = self._user_row(conn, ref)
-            conn.execute(update(_U).where(_U.c.id == row.id).values(show_updates=show_updates, send_empty=send_empty))
+            conn.execute(update(_U).where(_U.c.id == row.id).values(**values))
             return _user(self._user_row(conn, row.id))
 
     def rotate_feed_token(self, ref: UserRef) -> str:
