@@ -265,7 +265,8 @@ class SubscriptionSettings(_Section):
     query: str
     every: Literal["daily", "weekly"] = "daily"
     channel: Literal["email", "feed", "both"] = "both"
-    threshold: float | None = None
+    # TOML has nan and inf; a score is never compared with them usefully (the store refuses them).
+    threshold: float | None = Field(default=None, allow_inf_nan=False)
 
     @field_validator("name")
     @classmethod
@@ -284,6 +285,12 @@ class UserSettings(_Section):
     #: a digest also when no paper matched ("No new papers")
     send_empty: bool = False
     subscriptions: list[SubscriptionSettings] = Field(default_factory=list)
+
+    def given_settings(self) -> dict[str, Any]:
+        """The user's settings the file gives (name, timezone, hour, weekday, show_updates,
+        send_empty), leaving out the ones it leaves to their defaults: applying the file again
+        changes only these of a stored user, and what the user chose on the web stays."""
+        return {key: getattr(self, key) for key in _USER_SETTINGS if key in self.model_fields_set}
 
     @field_validator("hour", "weekday", mode="before")
     @classmethod
@@ -308,6 +315,10 @@ class UserSettings(_Section):
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown IANA time zone {v!r}") from exc
         return v
+
+
+#: What a user chooses for themselves (the web's delivery settings, `digest users add`) too.
+_USER_SETTINGS = ("name", "timezone", "hour", "weekday", "show_updates", "send_empty")
 
 
 class TagSettings(_Section):

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from digest.config import SubscriptionSettings, TagSettings, UserSettings, validation_error
 from digest.errors import ConfigError, NotFoundError
+from digest.ids import is_arxiv_category
 from digest.text import mute_name
 
 FORMAT_VERSION = 1
@@ -97,25 +98,30 @@ class _File(BaseModel):
 def import_data(store: Any, data: dict[str, Any], *, path: str | None = None) -> dict[str, int]:
     """Store what ``data`` (as :func:`loads` read it) holds. Every value and query is checked first,
     so a file with an error changes nothing; ConfigError names the key and the user or subscription."""
+    from digest.match.tags import apply_tags, changed_tags
+
     try:
         parsed = _File.model_validate(data)
     except ValidationError as exc:
         raise validation_error(exc, data, path, _File) from None
     _check_queries(store, parsed, path)
     counts = {"users": 0, "subscriptions": 0, "labels": 0, "skipped_labels": 0, "muted_authors": 0, "tags": 0}
+    retag = changed_tags(store, parsed.tags)
     for t in parsed.tags:
         store.upsert_tag(t.name, t.query, origin="import")
         counts["tags"] += 1
+    if retag:  # as re-applying the config does: the stored papers get the new query's tags
+        apply_tags(store, retag)
     for u in parsed.users:
-        user = store.upsert_user(u.email, name=u.name, timezone=u.timezone, hour=u.hour, weekday=u.weekday,
-                                 show_updates=u.show_updates, send_empty=u.send_empty, origin="import")
+        # What the file leaves out stays as the target has it (as for the config).
+        user = store.upsert_user(u.email, origin="import", **u.given_settings())
         if not u.active:
             store.set_user_active(user.id, False)
         counts["users"] += 1
         for s in u.subscriptions:
             store.add_subscription(user.id, s.name, kind=s.kind, query=s.query.strip(), every=s.every,
-                                   channel=s.channel, threshold=s.threshold, paused=s.paused, origin="import",
-                                   replace=True)
+                                   channel=s.channel, threshold=s.threshold, origin="import", replace=True,
+                                   paused=s.paused if "paused" in s.model_fields_set else None)
             counts["subscriptions"] += 1
         for lab in u.labels:
             try:
@@ -130,16 +136,19 @@ def import_data(store: Any, data: dict[str, Any], *, path: str | None = None) ->
 
 
 def _check_queries(store: Any, parsed: _File, path: str | None) -> None:
-    """Tag and query-subscription queries as saving them checks them; a tag subscription names a tag
-    of the file or of the database."""
+    """Tag and query-subscription queries as saving them checks them (a ``src:`` may name a feed
+    this installation is configured to poll, as in the config); a tag subscription names a tag of
+    the file or of the database, or an arXiv category (a tag the sources give, which the export
+    leaves out and a fresh database has not made yet)."""
     from digest.match.saved import check_queries
 
     checks = [(t.query, f"tags.{i}.query") for i, t in enumerate(parsed.tags)]
     checks += [(s.query, f"users.{i}.subscriptions.{j}.query") for i, u in enumerate(parsed.users)
                for j, s in enumerate(u.subscriptions) if s.kind == "query"]
-    check_queries(store, checks, path=path)
+    # The feeds `digest init` applied from the config: the enabled ones.
+    check_queries(store, checks, path=path, feeds=[f.name for f in store.feed_states()])
     known = {t.name for t in parsed.tags} | {t.name for t in store.list_tags()}
     for i, u in enumerate(parsed.users):
         for j, s in enumerate(u.subscriptions):
-            if s.kind == "tag" and s.query.strip() not in known:
+            if s.kind == "tag" and s.query.strip() not in known and not is_arxiv_category(s.query.strip()):
                 raise ConfigError(f"no tag {s.query.strip()!r}", path=path, key=f"users.{i}.subscriptions.{j}.query")

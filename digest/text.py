@@ -352,6 +352,18 @@ def author_parts(name: str, *, bare_surname: bool = False) -> tuple[str, str, st
     return surname, first[:1], full
 
 
+def goes_by(name: str) -> str:
+    """The folded written-out given name after a leading initial, which the author goes by:
+    "james" for "S. James Gates, Jr." or "F. Scott Fitzgerald"; "" for every other name. A query
+    that names the person so ("James Gates") finds them (:func:`author_parts` reads the initial)."""
+    if "." not in name and "," not in name:  # no initial written with its dot, nor "Gates, S. James"
+        return ""
+    tokens = [t for t in _NAME_SPLIT.split(fold(normalize_author(name))) if t and t not in NAME_SUFFIXES]
+    if len(tokens) < 3 or len(tokens[0]) != 1 or tokens[1] in NAME_PARTICLES or len(tokens[1]) < 2:
+        return ""
+    return tokens[1].replace("-", "")
+
+
 #: What separates the words of a name: spaces, the dots of initials, and the comma before a suffix.
 _NAME_SPLIT = re.compile(r"[\s.,]+")
 #: German umlauts spelled out ("Mueller", "Schoelkopf") after folding: the e after a, o or u before a consonant.

@@ -18,6 +18,9 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
+
+from digest.cli import cli
 
 DATA = Path(__file__).parent / "data"
 IACR = DATA / "generic-rss" / "research_bot_iacr_eprint_rss.xml"
@@ -187,6 +190,15 @@ def test_empty_config_path_is_refused_not_replaced_by_defaults(tmp_path: Path) -
 # =====================================================================================================
 
 
+@pytest.mark.parametrize("value", ["nan", "inf", "0.5"])
+def test_bench_web_refuses_a_length_that_is_not_a_number_of_seconds(value: str) -> None:
+    """`digest bench web --seconds nan` (or inf, or below the 1 s minimum) is a usage error before any
+    server starts: "nan" passed every range comparison and ran phases of no length."""
+    result = CliRunner().invoke(cli, ["bench", "web", "--seconds", value])
+    assert result.exit_code == 2, result.output
+    assert "--seconds" in result.output
+
+
 @pytest.mark.parametrize("command", ["web", "run"])
 def test_out_of_range_port_is_a_usage_error(tmp_path: Path, sqlite_url: str, command: str) -> None:
     """`digest web --port 80800` or `digest run --port 80800` (a typo of 8080) is refused up front as
@@ -288,20 +300,34 @@ def test_import_refuses_an_export_of_a_newer_format(tmp_path: Path, sqlite_url: 
 
 def test_locked_database_is_one_line_not_a_traceback(tmp_path: Path, sqlite_url: str) -> None:
     """When another process (a long backfill, a `sqlite3` shell left in a transaction) holds the write
-    lock past SQLite's busy timeout, `digest users add` prints one `error:` line saying the database
-    is locked and exits 1."""
-    config = write_config(tmp_path, sqlite_url)
+    lock past SQLite's busy timeout (here the URL's `?timeout=1`, 1 s instead of the default 30),
+    `digest users add` prints one `error:` line saying the database is locked and exits 1, after
+    waiting that long and not much longer."""
+    config = write_config(tmp_path, sqlite_url + "?timeout=1")
     assert digest(config, "users", "add", "ada@example.org").returncode == 0
     holder = sqlite3.connect(sqlite_url.removeprefix("sqlite:///"), isolation_level=None)
     try:
         holder.execute("BEGIN IMMEDIATE")
         holder.execute("UPDATE users SET name = 'Ada' WHERE email = 'ada@example.org'")
+        started = time.monotonic()
         proc = digest(config, "users", "add", "grace@example.org", "--name", "Grace Hopper", timeout=120)
+        waited = time.monotonic() - started
     finally:
         holder.execute("ROLLBACK")
         holder.close()
     one_line_error(proc)
     assert proc.returncode == 1 and "locked" in proc.stderr
+    assert waited < 25, f"waited {waited:.0f} s: the URL's timeout=1 was not the busy timeout"
+
+
+@pytest.mark.parametrize("value", ["-1", "nan", "soon", "99999"])
+def test_a_sqlite_timeout_that_is_not_seconds_is_a_config_error(tmp_path: Path, sqlite_url: str, value: str) -> None:
+    """`[database] url = "sqlite:///digest.db?timeout=soon"` is refused in one line naming the setting,
+    not passed on to the driver."""
+    config = write_config(tmp_path, f"{sqlite_url}?timeout={value}")
+    proc = digest(config, "init")
+    one_line_error(proc)
+    assert proc.returncode != 0 and "timeout" in proc.stderr and "database" in proc.stderr
 
 
 # =====================================================================================================

@@ -169,3 +169,16 @@ def test_eval_command(config: Path, tmp_path: Path) -> None:
     assert {r["query_id"] for r in report["per_query"]} == {"kd-1", "gan-1"}
     table = run(config, "eval", str(queries), str(EVAL / "qrels.txt"), "--papers", str(EVAL / "papers.jsonl"))
     assert "micro F1" in table.stdout
+
+
+def test_eval_table_marks_an_invalid_query_instead_of_scoring_it(config: Path, tmp_path: Path) -> None:
+    """A query the language refuses (an unclosed quote) is shown as "invalid" in the per-query table,
+    with its error, not as an F1 of 0.00 that reads like a bad match."""
+    queries = tmp_path / "q.tsv"
+    queries.write_text('kd-1\tknowledge distillation\nkd-2\t"knowledge distillation\n', encoding="utf-8")
+    result = CliRunner().invoke(cli, ["--config", str(config), "eval", str(queries), str(EVAL / "qrels.txt"),
+                                      "--papers", str(EVAL / "papers.jsonl")])
+    assert result.exit_code == 0, result.output
+    row = next(line for line in result.stdout.splitlines() if line.startswith("kd-2"))
+    assert row.split("\t")[2] == "invalid"
+    assert "query kd-2 (digest): query error at column 1: unclosed quote" in result.stderr

@@ -167,6 +167,18 @@ def test_empty_subscription_name_is_refused(tmp_path: Path) -> None:
     assert err.key == "users.0.subscriptions.0.name"
 
 
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
+def test_a_threshold_that_is_no_finite_number_is_a_config_error(tmp_path: Path, value: str) -> None:
+    """`threshold = nan` (valid TOML) is one config error naming the key, not a traceback from the
+    middle of `digest init`."""
+    body = f'[[users]]\nemail = "ada@example.org"\n[[users.subscriptions]]\nname = "d"\nquery = "diffusion"\nthreshold = {value}\n'
+    err = _error(tmp_path, body)
+    assert err.key == "users.0.subscriptions.0.threshold" and "finite" in str(err) and "ada@example.org/d" in str(err)
+    result = CliRunner().invoke(cli, ["--config", str(_write(tmp_path, body)), "init"])
+    _no_traceback(result)
+    assert result.exit_code != 0 and "users.0.subscriptions.0.threshold" in result.output
+
+
 def test_duplicate_and_empty_tag_names_are_refused(tmp_path: Path) -> None:
     err = _error(tmp_path, '[[tags]]\nname = "x"\nquery = "a"\n[[tags]]\nname = "x"\nquery = "b"\n')
     assert err.key == "tags.1.name" and "'x'" in str(err)

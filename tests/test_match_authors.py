@@ -85,6 +85,28 @@ def test_author_with_suffix_jr(config: Path, query: str) -> None:
     assert _found(config, query) == {"arxiv:2401.10005"}
 
 
+@pytest.mark.parametrize("query", ['au:"James Gates"', 'au:"Gates, James"', 'au:"S. James Gates"'])
+def test_author_who_goes_by_a_middle_name_is_found_by_it(config: Path, query: str) -> None:
+    """"S. James Gates, Jr." goes by James: `au:"James Gates"` finds his papers, as do his initials,
+    while another given name ("Bill Gates") and another initial (`au:"J. Gates"`, which could be anyone)
+    do not claim him."""
+    _ingest(config, [_paper("2401.10005", "Adinkras for supersymmetric quantum mechanics",
+                            ["S. James Gates, Jr.", "W. D. Linch III"]),
+                     _paper("2401.10008", "Software for everyone", ["Bill Gates"])])
+    assert _found(config, query) == {"arxiv:2401.10005"}
+    assert _found(config, 'au:"J. Gates"') == set()
+
+
+@pytest.mark.parametrize("name, middle", [
+    ("S. James Gates, Jr.", "james"), ("Gates, S. James", "james"), ("F. Scott Fitzgerald", "scott"),
+    ("S. J. Gates", ""), ("James Gates", ""), ("J. van der Waals", ""), ("Gates", ""),
+])
+def test_goes_by_reads_the_written_out_name_after_an_initial(name: str, middle: str) -> None:
+    from digest.text import goes_by
+
+    assert goes_by(name) == middle
+
+
 @pytest.mark.parametrize("query,same,other", [
     ('au:"Kaiming He"', "K. He", "Kun He"),
     ('au:"Wei Wang"', "W. Wang", "Wen Wang"),

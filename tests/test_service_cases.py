@@ -1,10 +1,12 @@
 """The service area from the operator's side: `digest import` (a file with errors changes nothing) and
-`digest export`, configuration validation, `digest init` on a changed config, feed intervals, the work
-queue in scale-out mode, and the signing key on a shared PostgreSQL database."""
+`digest export`, configuration validation, `digest init` on a changed config (which the systemd unit of
+docs/running.md runs before every start, so it must never undo what users did on the web), feed
+intervals, the work queue in scale-out mode, and the signing key on a shared PostgreSQL database."""
 
 from __future__ import annotations
 
 import glob
+import json
 import tomllib
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -23,6 +25,9 @@ from digest.store import Store
 
 UTC = timezone.utc
 T0 = datetime(2026, 11, 24, 6, 0, tzinfo=UTC)
+EVENING = datetime(2026, 11, 23, 12, tzinfo=UTC)
+NIGHT = datetime(2026, 11, 24, 3, tzinfo=UTC)
+MORNING = datetime(2026, 11, 24, 7, 5, tzinfo=UTC)
 
 
 def _invoke(cfg: Path, *args: str) -> Result:
@@ -47,6 +52,31 @@ hour = 7
 name = "diffusion"
 query = "diffusion"
 """
+
+
+#: A config user who leaves her delivery time to the defaults (or to what she sets on the web).
+ADA_UNTIMED = """
+[[users]]
+email = "ada@example.org"
+name = "Ada Lovelace"
+
+[[users.subscriptions]]
+name = "diffusion"
+query = "diffusion"
+"""
+
+DDPM = PaperRecord(source_kind="arxiv-rss", external_id="2006.11239", arxiv_id="2006.11239",
+                   title="Denoising Diffusion Probabilistic Models", authors=("Jonathan Ho", "Ajay Jain", "Pieter Abbeel"),
+                   abstract="We present high quality image synthesis results using diffusion probabilistic models.",
+                   categories=("cs.LG", "stat.ML"))
+GCN = PaperRecord(source_kind="arxiv-rss", external_id="1609.02907", arxiv_id="1609.02907",
+                  title="Semi-Supervised Classification with Graph Convolutional Networks",
+                  authors=("Thomas N. Kipf", "Max Welling"),
+                  abstract="Graph neural networks for semi-supervised node classification.", categories=("cs.LG",))
+
+
+def _mail(tmp_path: Path) -> list[str]:
+    return [Path(p).read_text(encoding="utf-8", errors="replace") for p in glob.glob(str(tmp_path / "mail" / "new" / "*"))]
 
 
 def _users(url: str) -> list[tuple[str, str, int]]:
@@ -219,6 +249,64 @@ def test_export_keeps_not_relevant_feedback(tmp_path: Path, sqlite_url: str, _sq
         ("arxiv:1706.03762", -1), ("arxiv:2006.11239", -1)]
 
 
+def _other_installation(tmp_path: Path, template: Path, body: str = "") -> tuple[Path, str]:
+    """A second, freshly initialised installation (config and database URL) to import into."""
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "digest.db").write_bytes(template.read_bytes())
+    url = f"sqlite:///{other / 'digest.db'}"
+    cfg = _config(other, url, body)
+    assert _invoke(cfg, "init").exit_code == 0
+    return cfg, url
+
+
+def test_import_keeps_a_subscription_to_a_category_tag(tmp_path: Path, sqlite_url: str, _sqlite_template: Path) -> None:
+    """Ada follows the arXiv category tag "cs.LG" (a tag the sources gave, which `digest export` leaves
+    out). `digest import` into a fresh installation, which has no cs.LG paper yet, keeps her alert: an
+    arXiv category is a tag the sources will give there too."""
+    source = Store.open(sqlite_url, migrate=False)
+    source.ingest_records("arxiv", [DDPM, GCN], now=NIGHT)
+    cfg = _config(tmp_path, sqlite_url)
+    assert _invoke(cfg, "match").exit_code == 0
+    source.upsert_user("ada@example.org", name="Ada Lovelace")
+    r = _invoke(cfg, "subscribe", "ada@example.org", "--tag", "cs.LG", "--name", "Machine learning")
+    assert r.exit_code == 0, r.output
+    source.close()
+    out = tmp_path / "users.toml"
+    assert _invoke(cfg, "export", "--out", str(out)).exit_code == 0
+
+    cfg2, target_url = _other_installation(tmp_path, _sqlite_template)
+    r = _invoke(cfg2, "import", str(out))
+    assert r.exit_code == 0, r.output
+    target = Store.open(target_url, migrate=False)
+    try:
+        assert [(s.name, s.kind, s.query) for s in target.list_subscriptions("ada@example.org")] == [
+            ("Machine learning", "tag", "cs.LG")]
+    finally:
+        target.close()
+
+
+def test_import_accepts_a_src_query_naming_a_configured_feed(tmp_path: Path, sqlite_url: str,
+                                                             _sqlite_template: Path) -> None:
+    """Ada's alert `src:iacr-eprint AND lattice` follows the IACR ePrint feed. `digest import` into an
+    installation that configures the same feed but has not polled it yet accepts it, as `digest init`
+    accepts the same query in the config."""
+    feed = '[[feeds]]\nname = "iacr-eprint"\nkind = "rss"\nurl = "https://eprint.iacr.org/rss/rss.xml"\n'
+    cfg = _config(tmp_path, sqlite_url, feed)
+    assert _invoke(cfg, "init").exit_code == 0
+    source = Store.open(sqlite_url, migrate=False)
+    source.upsert_user("ada@example.org")
+    source.add_subscription("ada@example.org", "lattices", query="src:iacr-eprint AND lattice")
+    source.close()
+    out = tmp_path / "users.toml"
+    assert _invoke(cfg, "export", "--out", str(out)).exit_code == 0
+
+    cfg2, _ = _other_installation(tmp_path, _sqlite_template, feed)
+    r = _invoke(cfg2, "import", str(out), "--json")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["subscriptions"] == 1
+
+
 # --- configuration -------------------------------------------------------------------------------
 
 
@@ -315,6 +403,206 @@ def test_changed_subscription_query_no_longer_delivers_papers_of_the_old_query(t
     messages = [Path(p).read_text(encoding="utf-8", errors="replace")
                 for p in glob.glob(str(tmp_path / "mail" / "new" / "*"))]
     assert not any("Denoising Diffusion" in m for m in messages)
+
+
+def test_init_does_not_resubscribe_a_user_who_unsubscribed(tmp_path: Path, sqlite_url: str) -> None:
+    """A config user who unsubscribed from all digests with the link in a digest stays unsubscribed
+    after `digest init` (every service start): only she resumes them, on the web."""
+    cfg = _config(tmp_path, sqlite_url, ADA_UNTIMED)
+    assert _invoke(cfg, "init").exit_code == 0
+    store = Store.open(sqlite_url, migrate=False)
+    try:
+        store.unsubscribe_user("ada@example.org")  # what the one-click unsubscribe link does
+        r = _invoke(cfg, "init")
+        assert r.exit_code == 0, r.output
+        assert store.get_user("ada@example.org").active is False
+        store.set_user_active("ada@example.org", True)  # the web's "resume my digests"
+        store.sync_config_users([])
+        store.sync_config_users(load_settings(cfg).users)  # removed from the config and put back
+        assert store.get_user("ada@example.org").active is True
+    finally:
+        store.close()
+
+
+def test_init_does_not_resume_an_alert_paused_by_its_unsubscribe_link(tmp_path: Path, sqlite_url: str) -> None:
+    """A config alert the user paused (the per-alert unsubscribe link in her digest) stays paused
+    after `digest init`."""
+    cfg = _config(tmp_path, sqlite_url, ADA_UNTIMED)
+    assert _invoke(cfg, "init").exit_code == 0
+    store = Store.open(sqlite_url, migrate=False)
+    try:
+        sub = store.get_subscription("ada@example.org/diffusion")
+        store.update_subscription(sub.id, paused=True)  # what the per-alert unsubscribe link does
+        r = _invoke(cfg, "init")
+        assert r.exit_code == 0, r.output
+        assert store.get_subscription("ada@example.org/diffusion").paused is True
+    finally:
+        store.close()
+
+
+def test_init_keeps_the_delivery_time_a_user_chose_on_the_web(tmp_path: Path, sqlite_url: str) -> None:
+    """The config names Ada but not her time zone or hour; she sets "Asia/Tokyo, 08:00" on the web.
+    `digest init` keeps it: only the settings the config file gives are applied to a stored user."""
+    cfg = _config(tmp_path, sqlite_url, ADA_UNTIMED)
+    assert _invoke(cfg, "init").exit_code == 0
+    store = Store.open(sqlite_url, migrate=False)
+    try:
+        store.set_delivery_time("ada@example.org", timezone="Asia/Tokyo", hour=8, weekday=0)
+        assert _invoke(cfg, "init").exit_code == 0
+        ada = store.get_user("ada@example.org")
+        assert (ada.timezone, ada.hour, ada.name) == ("Asia/Tokyo", 8, "Ada Lovelace")
+        cfg = _config(tmp_path, sqlite_url, ADA_UNTIMED.replace('name = "Ada Lovelace"', 'name = "Ada"\nhour = 6'))
+        assert _invoke(cfg, "init").exit_code == 0
+        ada = store.get_user("ada@example.org")
+        assert (ada.timezone, ada.hour, ada.name) == ("Asia/Tokyo", 6, "Ada")
+    finally:
+        store.close()
+
+
+def test_init_with_a_bad_query_applies_no_feed_change(tmp_path: Path, sqlite_url: str) -> None:
+    """A config edit that adds a feed, drops another and mistypes a query (an unclosed parenthesis) is
+    refused whole: `digest init` names the query's key and no feed changes."""
+    old = '[[feeds]]\nname = "biorxiv-neuro"\nkind = "biorxiv"\nserver = "biorxiv"\n'
+    cfg = _config(tmp_path, sqlite_url, old + ADA_UNTIMED)
+    assert _invoke(cfg, "init").exit_code == 0
+    new = '[[feeds]]\nname = "iacr-eprint"\nkind = "rss"\nurl = "https://eprint.iacr.org/rss/rss.xml"\n'
+    cfg = _config(tmp_path, sqlite_url, new + ADA_UNTIMED.replace('query = "diffusion"', 'query = "(diffusion OR score-based"'))
+    r = _invoke(cfg, "init")
+    assert r.exit_code != 0 and "users.0.subscriptions.0.query" in r.output
+    store = Store.open(sqlite_url, migrate=False)
+    try:
+        assert [f.name for f in store.feed_states()] == ["biorxiv-neuro"]
+    finally:
+        store.close()
+
+
+def test_renaming_a_config_alert_keeps_the_papers_it_matched_overnight(tmp_path: Path, sqlite_url: str) -> None:
+    """A config alert renamed with its query unchanged ("diffusion" -> "Diffusion models") is renamed
+    in place: the paper it matched overnight is still in the next morning's digest."""
+    cfg = _config(tmp_path, sqlite_url, ADA_UNTIMED)
+    with time_machine.travel(EVENING, tick=False):
+        assert _invoke(cfg, "init").exit_code == 0
+    store = Store.open(sqlite_url, migrate=False)
+    store.ingest_records("arxiv", [DDPM], now=NIGHT)
+    store.close()
+    with time_machine.travel(NIGHT, tick=False):
+        assert _invoke(cfg, "match").exit_code == 0
+        cfg.write_text(cfg.read_text(encoding="utf-8").replace('name = "diffusion"', 'name = "Diffusion models"'),
+                       encoding="utf-8")
+        assert _invoke(cfg, "init").exit_code == 0
+    assert [s.name for s in Store.open(sqlite_url, migrate=False).list_subscriptions()] == ["Diffusion models"]
+    with time_machine.travel(MORNING, tick=False):
+        r = _invoke(cfg, "send")
+    assert any("Denoising Diffusion" in m for m in _mail(tmp_path)), r.output
+
+
+def test_removing_a_tag_that_users_follow_is_refused(tmp_path: Path, sqlite_url: str) -> None:
+    """Renaming (or removing) a config tag that an alert follows would leave the alert silently
+    matching nothing: `digest init` refuses, naming the alert, and the tag stays."""
+    tag = '[[tags]]\nname = "diffusion"\nquery = "diffusion OR score-based"\n'
+    cfg = _config(tmp_path, sqlite_url, tag + '[[users]]\nemail = "ada@example.org"\n')
+    assert _invoke(cfg, "init").exit_code == 0
+    assert _invoke(cfg, "subscribe", "ada@example.org", "--tag", "diffusion", "--name", "Diffusion papers").exit_code == 0
+    cfg = _config(tmp_path, sqlite_url, tag.replace('"diffusion"', '"generative"') + '[[users]]\nemail = "ada@example.org"\n')
+    r = _invoke(cfg, "init")
+    assert r.exit_code != 0 and "ada@example.org/Diffusion papers" in r.output, r.output
+    store = Store.open(sqlite_url, migrate=False)
+    try:
+        assert [t.name for t in store.list_tags()] == ["diffusion"]
+    finally:
+        store.close()
+
+
+def test_changed_tag_query_no_longer_delivers_papers_of_the_old_query(tmp_path: Path, sqlite_url: str) -> None:
+    """When a config tag's query changes ("diffusion" -> "graph neural networks"), `digest init` drops
+    what the old query tagged and what the alerts following the tag matched through it, and tags the
+    stored papers with the new query: the next digest does not list the old query's paper under it."""
+    user = '[[users]]\nemail = "ada@example.org"\ntimezone = "UTC"\n'
+    cfg = _config(tmp_path, sqlite_url, '[[tags]]\nname = "gnn"\nquery = "diffusion"\n' + user)
+    with time_machine.travel(EVENING, tick=False):
+        assert _invoke(cfg, "init").exit_code == 0
+        assert _invoke(cfg, "subscribe", "ada@example.org", "--tag", "gnn", "--name", "GNN").exit_code == 0
+    store = Store.open(sqlite_url, migrate=False)
+    store.ingest_records("arxiv", [DDPM, GCN], now=NIGHT)
+    with time_machine.travel(NIGHT, tick=False):
+        assert _invoke(cfg, "match").exit_code == 0
+        assert store.papers_with_tag("gnn") == ["arxiv:2006.11239"]
+        cfg = _config(tmp_path, sqlite_url, '[[tags]]\nname = "gnn"\nquery = "graph neural networks"\n' + user)
+        assert _invoke(cfg, "init").exit_code == 0
+        assert store.papers_with_tag("gnn") == ["arxiv:1609.02907"]
+    store.close()
+    with time_machine.travel(MORNING, tick=False):
+        r = _invoke(cfg, "send")
+        assert r.exit_code == 0, r.output
+    assert not any("Denoising Diffusion" in m for m in _mail(tmp_path))
+
+
+def test_config_tag_may_not_take_the_name_of_a_category_tag(tmp_path: Path, sqlite_url: str) -> None:
+    """Stored papers carry the source tag "cs.LG" (their arXiv category). A config tag named "cs.LG" is
+    refused (removing it later would delete the category tag from every paper): `digest init` names
+    the key, and the papers' cs.LG tag stays the sources'."""
+    cfg = _config(tmp_path, sqlite_url)
+    assert _invoke(cfg, "init").exit_code == 0
+    store = Store.open(sqlite_url, migrate=False)
+    store.ingest_records("arxiv", [DDPM, GCN], now=NIGHT)
+    assert _invoke(cfg, "match").exit_code == 0
+    assert sorted(store.papers_with_tag("cs.LG")) == ["arxiv:1609.02907", "arxiv:2006.11239"]
+    cfg = _config(tmp_path, sqlite_url, '[[tags]]\nname = "cs.LG"\nquery = "cat:cs.LG OR cat:stat.ML"\n')
+    r = _invoke(cfg, "init")
+    assert r.exit_code != 0 and "tags.0.name" in r.output and "'cs.LG'" in r.output, r.output
+    assert _invoke(_config(tmp_path, sqlite_url), "init").exit_code == 0
+    try:
+        assert store.get_tag("cs.LG").origin == "source"
+        assert sorted(store.papers_with_tag("cs.LG")) == ["arxiv:1609.02907", "arxiv:2006.11239"]
+    finally:
+        store.close()
+
+
+def test_unchanged_config_still_inits_after_the_corpus_grew(tmp_path: Path, sqlite_url: str) -> None:
+    """A config alert "quantum" accepted on an empty store is not refused weeks later, when nearly
+    every stored quant-ph paper says "quantum": a query stored unchanged is not estimated again, so
+    `digest init` (ExecStartPre of the systemd unit) keeps starting the service. The same query in
+    a new alert is still refused as too broad."""
+    body = ADA_UNTIMED.replace('query = "diffusion"', 'query = "quantum"')
+    cfg = _config(tmp_path, sqlite_url, body)
+    assert _invoke(cfg, "init").exit_code == 0
+    store = Store.open(sqlite_url, migrate=False)
+    topics = ["error correction with surface codes", "key distribution over metropolitan fibre",
+              "advantage in random circuit sampling", "walks on graphs", "metrology with squeezed light",
+              "annealing for portfolio optimisation", "entanglement in many-body systems",
+              "machine learning kernels", "simulation of lattice gauge theories", "memories in rare-earth crystals"]
+    store.ingest_records("arxiv", [
+        PaperRecord(source_kind="arxiv-rss", external_id=f"2411.{i:05d}", arxiv_id=f"2411.{i:05d}",
+                    title=f"Quantum {topics[i % 10]} ({i})",
+                    abstract="We study quantum systems and report experimental and numerical results.",
+                    categories=("quant-ph",)) for i in range(1, 61)], now=NIGHT)
+    store.close()
+    assert _invoke(cfg, "match").exit_code == 0
+    r = _invoke(cfg, "init")
+    assert r.exit_code == 0, r.output
+    cfg = _config(tmp_path, sqlite_url, body + '[[users.subscriptions]]\nname = "more quantum"\nquery = "quantum"\n')
+    r = _invoke(cfg, "init")
+    assert r.exit_code != 0 and "users.0.subscriptions.1.query" in r.output and "would match about" in r.output
+
+
+def test_config_alert_may_not_take_the_name_of_the_users_own_alert(tmp_path: Path, sqlite_url: str) -> None:
+    """Ada made her own alert "diffusion" on the web. A config alert of the same name for her is refused,
+    naming her and the alert, so the config never takes her alert over (nor deletes it when the
+    config alert goes)."""
+    user = '[[users]]\nemail = "ada@example.org"\n'
+    cfg = _config(tmp_path, sqlite_url, user)
+    assert _invoke(cfg, "init").exit_code == 0
+    store = Store.open(sqlite_url, migrate=False)
+    try:
+        store.add_subscription("ada@example.org", "diffusion", query='"diffusion model" OR "score-based"', origin="web")
+        cfg = _config(tmp_path, sqlite_url, user + '[[users.subscriptions]]\nname = "diffusion"\nquery = "diffusion"\n')
+        r = _invoke(cfg, "init")
+        assert r.exit_code != 0 and "users.0.subscriptions.0.name" in r.output and "ada@example.org" in r.output
+        assert store.get_subscription("ada@example.org/diffusion").origin == "web"
+        assert _invoke(_config(tmp_path, sqlite_url, user), "init").exit_code == 0
+        assert [s.name for s in store.list_subscriptions("ada@example.org")] == ["diffusion"]
+    finally:
+        store.close()
 
 
 def test_shortened_feed_interval_takes_effect_at_once(sqlite_store: Store) -> None:

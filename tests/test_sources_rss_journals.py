@@ -70,6 +70,23 @@ def test_highwire_sec_and_st_markup_is_not_shown_as_text() -> None:
     assert _one(_BMJ).abstract == "Useful BMJ abstract."
 
 
+def test_highwire_doi_in_the_first_of_two_dc_identifiers_is_kept() -> None:
+    """A HighWire item names its DOI in the first dc:identifier ("info:doi/10.1136/...") and its own
+    master id in the second: the record carries the DOI, so the article merges with the same paper
+    from Crossref or PubMed (feedparser alone keeps only the last identifier)."""
+    record = _one(_BMJ)
+    assert record.doi == "10.1136/leader-2024-001191"
+
+
+def test_repeated_dc_identifiers_stay_with_their_own_items() -> None:
+    """Two HighWire items, each with its DOI first: each record has its own DOI, in order."""
+    second = _BMJ.replace("10/1/1?rss=1", "10/1/2?rss=1").replace("leader-2024-001191", "leader-2024-001207")
+    items = _BMJ.split("<item ", 1)[1].rsplit("</item>", 1)[0], second.split("<item ", 1)[1].rsplit("</item>", 1)[0]
+    doc = _BMJ.replace(f"<item {items[0]}</item>", f"<item {items[0]}</item><item {items[1]}</item>")
+    records = _parse(doc).records
+    assert [r.doi for r in records] == ["10.1136/leader-2024-001191", "10.1136/leader-2024-001207"]
+
+
 def test_highwire_authors_and_date_are_read() -> None:
     # Checked, works: "Surname, I., Surname, I." pairs and dc:date with an offset.
     record = _one(_BMJ)

@@ -11,7 +11,7 @@ from hypothesis import assume, given, settings, strategies as st
 from digest.errors import NotFoundError
 from digest.models import PaperRecord
 from digest.store import Store
-from digest.store.merge import _guard_tokens, authors_overlap, title_key, titles_match
+from digest.store.merge import guard_tokens, authors_overlap, title_key, titles_match
 
 T0 = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
 VASWANI = ("Ashish Vaswani", "Noam Shazeer", "Niki Parmar")
@@ -271,7 +271,7 @@ def test_a_swapped_pair_of_letters_or_case_change_still_matches(title: str, data
     i = data.draw(st.integers(0, len(key) - 2).filter(lambda j: " " not in key[j:j + 2]))
     swapped = key[:i] + key[i + 1] + key[i] + key[i + 2:]
     # a swap that makes or unmakes a negation ("on" <-> "no") is guarded on purpose, like numerals
-    assume(_guard_tokens(swapped) == _guard_tokens(key))
+    assume(guard_tokens(swapped) == guard_tokens(key))
     assert titles_match(title_key(swapped), key)
     assert titles_match(title_key(title.upper() + "."), key)
 

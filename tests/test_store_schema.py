@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
+from digest.models import PaperRecord
 from digest.store import Store
 from digest.store.schema import Base
 
@@ -56,3 +59,42 @@ def test_migration_0003_fills_title_hashes_and_recomputes_title_keys(store: Stor
     assert expected["arxiv:1"].startswith("alpha divergences") and expected["arxiv:3"] == "fuzzing cplusplus compilers"
     assert expected["arxiv:4"] == titles["arxiv:4"][1]
     assert authors["arxiv:0"] == "atlas collaboration" and authors["arxiv:1"] == ""
+
+
+def test_alembic_downgrade_keeps_every_via_label_and_match(sqlite_url: str) -> None:
+    """Rolling the schema back a revision (0003 -> 0002) keeps the papers' vias, the users' labels, the
+    matches and the paper events: on SQLite the batch copy of `papers` must not cascade to the tables
+    that reference it (foreign keys are off while migrating)."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from digest.match.run import match_new
+    from digest.store.engine import alembic_config
+
+    store = Store.open(sqlite_url, migrate=False)
+    store.ingest_records("arxiv-cs", [
+        PaperRecord(source_kind="arxiv-rss", external_id="2006.11239", arxiv_id="2006.11239",
+                    title="Denoising Diffusion Probabilistic Models",
+                    abstract="We present high quality image synthesis results using diffusion probabilistic models.",
+                    categories=("cs.LG", "stat.ML")),
+        PaperRecord(source_kind="arxiv-rss", external_id="1609.02907", arxiv_id="1609.02907",
+                    title="Semi-Supervised Classification with Graph Convolutional Networks",
+                    abstract="Graph neural networks for semi-supervised node classification.", categories=("cs.LG",))],
+        now=datetime(2026, 11, 24, 3, tzinfo=timezone.utc))
+    store.upsert_user("ada@example.org")
+    store.add_subscription("ada@example.org", "diffusion", query="diffusion")
+    store.add_label("ada@example.org", "generative", "arxiv:2006.11239")
+    match_new(store)
+    tables = ("papers", "paper_sources", "paper_events", "user_labels", "matches")
+
+    def counts() -> dict[str, int]:
+        with store.engine.connect() as conn:
+            return {t: int(conn.execute(text(f"SELECT count(*) FROM {t}")).scalar() or 0) for t in tables}
+
+    before = counts()
+    assert before["paper_sources"] == 2 and before["user_labels"] == 1 and before["matches"] >= 1
+    command.downgrade(alembic_config(store.engine), "0002")
+    try:
+        assert counts() == before
+    finally:
+        store.close()

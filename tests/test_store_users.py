@@ -120,6 +120,54 @@ def test_sync_config_users_leaves_cli_rows_alone(store: Store) -> None:
     assert back.active and back.feed_token == ada.feed_token
 
 
+def test_config_sync_keeps_what_users_chose(store: Store) -> None:
+    """Re-applying the config never undoes a user's own choices: unsubscribing from everything (only
+    resuming undoes it), a paused alert, and the settings the file does not give. A config alert
+    renamed with the same query keeps its row; a name the user took for an alert of their own is
+    not the config's to replace."""
+    conf = [UserSettings(email="ada@example.org", name="Ada", subscriptions=[SubscriptionSettings(name="d", query="diffusion")])]
+    store.sync_config_users(conf)
+    sub = store.get_subscription("ada@example.org/d")
+    store.update_subscription(sub.id, paused=True)
+    store.set_delivery_time("ada@example.org", timezone="Asia/Tokyo", hour=8, weekday=3)
+    store.unsubscribe_user("ada@example.org")
+    store.sync_config_users(conf)
+    ada = store.get_user("ada@example.org")
+    assert not ada.active and (ada.timezone, ada.hour, ada.weekday) == ("Asia/Tokyo", 8, 3)
+    assert store.get_subscription(sub.id).paused
+    store.set_user_active("ada@example.org", True)  # the web's "resume"
+    store.sync_config_users([])  # removed from the config (her config alerts go) and put back
+    store.sync_config_users(conf)
+    assert store.get_user("ada@example.org").active
+    sub = store.get_subscription("ada@example.org/d")
+    conf[0].subscriptions[0] = SubscriptionSettings(name="Diffusion models", query="diffusion")
+    store.sync_config_users(conf)
+    assert [(s.id, s.name) for s in store.list_subscriptions("ada@example.org")] == [(sub.id, "Diffusion models")]
+    store.add_subscription("ada@example.org", "mine", query="graphs", origin="web")
+    conf[0].subscriptions.append(SubscriptionSettings(name="mine", query="gnn"))
+    with pytest.raises(ConflictError):
+        store.sync_config_users(conf)
+    assert store.get_subscription("ada@example.org/mine").query == "graphs"
+
+
+def test_changed_tag_query_forgets_what_the_old_one_found(store: Store) -> None:
+    """A tag whose query changes loses the papers the old query tagged and the matches of the alerts
+    following it (they are re-found with the new query); an unchanged re-sync keeps them."""
+    from digest.store.matches import NewMatch, NewPaperTag
+
+    _paper(store, "arxiv:1")
+    store.sync_tags([TagSettings(name="gnn", query="diffusion")])
+    tag = store.get_tag("gnn")
+    store.save_paper_tags([NewPaperTag(tag.id, "arxiv:1", 1.0, {})])
+    store.upsert_user("a@example.org")
+    sub = store.add_subscription("a@example.org", "GNN", kind="tag", query="gnn")
+    store.save_matches([NewMatch(sub.id, "arxiv:1", 1.0, {}, 0)])
+    store.sync_tags([TagSettings(name="gnn", query="diffusion")])
+    assert store.papers_with_tag("gnn") == ["arxiv:1"] and len(store.matches(subscription=sub.id)) == 1
+    store.sync_tags([TagSettings(name="gnn", query="graph neural networks")])
+    assert store.papers_with_tag("gnn") == [] and store.matches(subscription=sub.id) == []
+
+
 def test_sync_tags(store: Store) -> None:
     store.upsert_tag("mine", "ti:graph", origin="cli")
     store.sync_tags([TagSettings(name="llm", query="llm OR \"language model\""), TagSettings(name="rl", query="rl")])

@@ -140,6 +140,27 @@ def test_sign_in_link_get_does_not_sign_in_and_bad_links_fail(client: TestClient
     assert client.get(f"/signin/{unsub}").status_code == 400  # a token for another purpose
 
 
+def test_a_sign_in_link_signs_in_once(client: TestClient, settings: Settings, store: Store) -> None:
+    """A sign-in link is single-use: after it signed someone in, opening it again (a forwarded
+    message, a shared screen, the browser's history on another machine) shows that it was used and
+    signs nobody in; a fresh link, even one asked for in the same second, still works."""
+    path = signin_url(settings, store.get_user("ada@example.org")).removeprefix(settings.web.base_url)
+    fresh = signin_url(settings, store.get_user("ada@example.org")).removeprefix(settings.web.base_url)
+    assert fresh != path
+    page = client.get(path)
+    assert client.post(path, data={"csrf": csrf_of(page.text)}, follow_redirects=False).status_code == 303
+    other = TestClient(client.app)
+    again = other.get(path)
+    assert again.status_code == 400 and "already used" in again.text
+    csrf = csrf_of(other.get("/signin").text)
+    replay = other.post(path, data={"csrf": csrf}, follow_redirects=False)
+    assert replay.status_code == 400 and "already used" in replay.text
+    assert other.get("/alerts", follow_redirects=False).status_code == 303  # not signed in
+    page = other.get(fresh)
+    assert other.post(fresh, data={"csrf": csrf_of(page.text)}, follow_redirects=False).status_code == 303
+    assert other.get("/alerts").status_code == 200
+
+
 def test_revocation_ends_sessions(client: TestClient, settings: Settings, store: Store) -> None:
     sign_in(client, settings, store)
     store.bump_token_generation("ada@example.org")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import json
+import math
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -27,6 +28,16 @@ F = TypeVar("F", bound=Callable[..., Any])
 #: refuse far larger numbers), and the largest --batch of events per transaction.
 MAX_COUNT = 1_000_000_000
 MAX_BATCH = 1_000_000
+
+
+class FiniteFloatRange(click.FloatRange):
+    """A FloatRange that refuses "nan" (which every range comparison lets through) and infinities."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return number
 
 
 class Context:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import click
 
-from digest.cli.app import bench, echo_json
+from digest.cli.app import FiniteFloatRange, bench, echo_json
 
 
 @bench.command("web")
-@click.option("--seconds", type=click.FloatRange(min=1, max=120), default=10, show_default=True,
+@click.option("--seconds", type=FiniteFloatRange(min=1, max=120), default=10, show_default=True,
               help="Length of each phase (full feeds, then 304s); at most 20,000 requests a phase.")
 @click.option("--concurrency", type=click.IntRange(min=1, max=64), default=8, show_default=True,
               help="Concurrent keep-alive clients (loopback only).")

@@ -121,7 +121,7 @@ def _users_group() -> click.Group:
 @click.argument("email")
 @pass_ctx
 def users_link(ctx: Context, email: str) -> None:
-    """Print a sign-in link for EMAIL (operator-issued; valid for 15 minutes)."""
+    """Print a sign-in link for EMAIL (operator-issued; single-use, valid for 15 minutes)."""
     from digest.web.signin import signin_url
 
     click.echo(signin_url(ctx.settings, ctx.store.get_user(email)))
@@ -140,6 +140,15 @@ def export_cmd(ctx: Context, out: str | None) -> None:
         click.echo(f"wrote {out}", err=True)
     else:
         click.echo(text, nl=False)
+
+
+@cli.command("backup")
+@click.argument("file", type=click.Path(dir_okay=False))
+@pass_ctx
+def backup_cmd(ctx: Context, file: str) -> None:
+    """Copy the SQLite database, safely while the service runs, to the new FILE."""
+    size = ctx.store.backup(Path(file))
+    click.echo(f"backed up the database to {file} ({size / 1e6:.1f} MB)")
 
 
 @cli.command("import")

@@ -2,14 +2,15 @@
 
 A query is checked with the matcher's :func:`~digest.match.score.validate_for_save` against the
 stored corpus statistics, so a query that can match nothing or nearly everything is refused with a
-reason before it is saved (issue #3).
+reason before it is saved (issue #3). A config query stored unchanged is not estimated again: the
+corpus grows, and an unchanged config must keep applying.
 
 Public: :func:`check_query`, :func:`subscribe`, :func:`check_config`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from typing import Any
 
 from digest.config import Settings
@@ -18,12 +19,15 @@ from digest.match.run import load_stats
 from digest.match.stats import CorpusStats
 from digest.match.validate import validate_for_save
 from digest.models import Subscription
+from digest.store.users import normalize_email, renamed_config_alerts
 
 
-def check_query(store: Any, text: str, *, stats: CorpusStats | None = None, feeds: Iterable[str] = ()) -> None:
+def check_query(store: Any, text: str, *, stats: CorpusStats | None = None, feeds: Iterable[str] = (),
+                breadth: bool = True) -> None:
     """Raise QueryError (with its column) when ``text`` should not be saved; ``feeds`` are
-    configured feed names a ``src:`` may name before they delivered anything."""
-    validate_for_save(text, stats if stats is not None else load_stats(store), sources=feeds)
+    configured feed names a ``src:`` may name before they delivered anything; ``breadth=False``
+    for a query stored before unchanged (validate_for_save)."""
+    validate_for_save(text, stats if stats is not None else load_stats(store), sources=feeds, breadth=breadth)
 
 
 def subscribe(store: Any, user: str | int, name: str, *, query: str | None = None, tag: str | None = None,
@@ -56,18 +60,37 @@ def check_config(settings: Settings, store: Any) -> None:
               for i, user in enumerate(settings.users) for j, sub in enumerate(user.subscriptions)]
     checks += [(tag.query, f"tags.{i}.query") for i, tag in enumerate(settings.tags)]
     check_queries(store, checks, path=str(settings.config_path) if settings.config_path else None,
-                  feeds=[f.name for f in settings.feeds])
+                  feeds=[f.name for f in settings.feeds], unchanged=_stored_unchanged(settings, store))
+
+
+def _stored_unchanged(settings: Settings, store: Any) -> set[str]:
+    """Keys of the config queries stored as they are: the user's config alert of that name (or the
+    one the file renamed to it, which keeps its row) or the tag of that name, with the same query."""
+    alerts: dict[str, dict[str, str]] = {}
+    for sub in store.list_subscriptions(kinds=["query"]):
+        if sub.origin == "config":
+            alerts.setdefault(sub.user_email, {})[sub.name] = sub.query
+    unchanged = set()
+    for i, user in enumerate(settings.users):
+        stored = alerts.get(normalize_email(user.email), {})
+        renamed = renamed_config_alerts(stored, {sub.name: sub.query for sub in user.subscriptions})
+        unchanged |= {f"users.{i}.subscriptions.{j}.query" for j, sub in enumerate(user.subscriptions)
+                      if stored.get(renamed.get(sub.name, sub.name)) == sub.query}
+    tags = {tag.name: tag.query for tag in store.list_tags()}
+    unchanged |= {f"tags.{i}.query" for i, tag in enumerate(settings.tags) if tags.get(tag.name) == tag.query}
+    return unchanged
 
 
 def check_queries(store: Any, checks: Iterable[tuple[str, str]], *, path: str | None,
-                  feeds: Iterable[str] = ()) -> None:
+                  feeds: Iterable[str] = (), unchanged: Collection[str] = ()) -> None:
     """Each ``(query, key)`` of a file (the config, an import) must be savable: ConfigError naming the
-    file, the key and the column otherwise. One corpus statistics load for all of them."""
+    file, the key and the column otherwise. One corpus statistics load for all of them. The keys in
+    ``unchanged`` hold queries stored before as they are: not estimated again (validate_for_save)."""
     stats = load_stats(store)
     feeds = list(feeds)
     for query, key in checks:
         try:
-            check_query(store, query, stats=stats, feeds=feeds)
+            check_query(store, query, stats=stats, feeds=feeds, breadth=key not in unchanged)
         except QueryError as exc:
             raise ConfigError(f"{exc.reason} at column {exc.column} of {query!r}", path=path, key=key) from None
 

@@ -468,9 +468,17 @@ def author_forms(clause: MetaClause) -> list[str]:
 def author_matches(clause: MetaClause, author: AuthorRef) -> bool:
     """Same person as far as names tell (:func:`digest.text.same_author`, under any of the clause's
     readings): a one-word query may name any word of a compound surname, "LeCun" is "Le Cun",
-    "Mueller" is "Müller", and initials and written-out given names do not conflict."""
+    "Mueller" is "Müller", initials and written-out given names do not conflict, and an author who
+    goes by a middle name ("S. James Gates") is found by it ("James Gates")."""
     other = (author.forms, author.initial, author.given)
-    return any(same_author(surname, initial, given, other) for surname, initial, given in clause.readings())
+    if any(same_author(surname, initial, given, other) for surname, initial, given in clause.readings()):
+        return True
+    if not author.goes_by:
+        return False
+    # "S. James Gates" is also James Gates, but only to a query that writes the name out: "J. Gates"
+    # stays a different initial.
+    middle = (author.forms, author.goes_by[0], author.goes_by)
+    return any(given and same_author(surname, initial, given, middle) for surname, initial, given in clause.readings())
 
 
 def _category_matches(clause: MetaClause, category: str) -> bool:

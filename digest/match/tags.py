@@ -1,9 +1,10 @@
 """Topic tags: named queries from the config (``[[tags]]``) plus the categories and keywords sources
 give a paper. ``digest match`` applies them to new papers (:mod:`digest.match.run`); this module
 says what a paper's source tags are, re-applies configured tags to papers already stored (a tag
-added to the config later still covers the back catalogue), and counts papers per tag.
+added to the config later still covers the back catalogue, one whose query changed is re-tagged),
+and counts papers per tag.
 
-Public: :func:`source_tags`, :func:`apply_tags`, :func:`tag_counts`.
+Public: :func:`source_tags`, :func:`changed_tags`, :func:`apply_tags`, :func:`tag_counts`.
 """
 
 from __future__ import annotations
@@ -46,6 +47,13 @@ def source_tags(paper: Paper) -> list[tuple[str, str, str]]:
 def tag_counts(store: Any) -> list[tuple[str, int]]:
     """Every tag (configured, from the command line, or from sources) with its paper count."""
     return list(store.tag_counts())
+
+
+def changed_tags(store: Any, tags: Iterable[Any]) -> list[str]:
+    """Names of ``tags`` (``TagSettings``: name and query) stored with another query: the ones to
+    re-tag with :func:`apply_tags` once saved (saving a changed query forgets what the old one found)."""
+    stored = {t.name: t.query for t in store.list_tags()}
+    return [t.name for t in tags if t.name in stored and stored[t.name] != t.query]
 
 
 def apply_tags(store: Any, names: Iterable[str] | None = None, *, batch: int = 1000,

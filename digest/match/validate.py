@@ -37,10 +37,12 @@ MIN_DOCS_FOR_ESTIMATE = 50
 _KNOWN_ID = re.compile(r"^(arxiv|doi|openreview|url):.")
 
 
-def validate_for_save(text: str, stats: CorpusStats, *, sources: Iterable[str] = ()) -> None:
+def validate_for_save(text: str, stats: CorpusStats, *, sources: Iterable[str] = (), breadth: bool = True) -> None:
     """Raise :class:`QueryError` when ``text`` is invalid or would be a useless subscription.
 
     ``sources`` names configured feeds, so ``src:`` may name a feed that has not delivered yet.
+    ``breadth=False`` skips check 4, for a query saved before and kept unchanged: a corpus that grew
+    towards it must not refuse what was accepted (``digest init`` re-applies the config at every start).
     """
     root = parse(text).root
     negation = _matches_by_absence(root)
@@ -62,7 +64,7 @@ def validate_for_save(text: str, stats: CorpusStats, *, sources: Iterable[str] =
         if clause.field == "sources" and not any(
                 s.startswith(clause.value) if clause.prefix else s == clause.value for s in known_sources):
             raise QueryError(text, clause.column, f"no source {clause.text!r} is configured or known")
-    if stats.doc_count >= MIN_DOCS_FOR_ESTIMATE:
+    if breadth and stats.doc_count >= MIN_DOCS_FOR_ESTIMATE:
         share = estimate_fraction(root, stats)
         if share > MAX_MATCH_FRACTION:
             raise QueryError(text, 1, f"the query would match about {share:.0%} of papers; make it more specific")

@@ -13,6 +13,8 @@ from sqlalchemy.engine import make_url
 from digest.errors import ConfigError
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+#: How long a writer waits for another's write lock before "database is locked", unless the URL
+#: says otherwise: ``sqlite:///digest.db?timeout=5`` (seconds, as the sqlite3 driver's own argument).
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 #: Page cache per connection, in KiB (SQLite's default is 2,000 KiB). A 1,500-paper arXiv listing
 #: dirties ~4 MB of pages; when they do not fit, SQLite spills them to the WAL in the middle of the
@@ -28,10 +30,10 @@ SQLITE_WAL_AUTOCHECKPOINT = 8_192
 #: After a checkpoint resets the WAL, truncate the file to this size so the disk space it took
 #: at its largest is given back (https://www.sqlite.org/pragma.html#pragma_journal_size_limit).
 SQLITE_JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024
-#: Run on every new SQLite connection, in this order (the ingest benchmark's raw baseline runs them too).
+#: Run on every new SQLite connection, in this order, after its busy timeout (the ingest benchmark's
+#: raw baseline runs them too).
 SQLITE_PRAGMAS = (
     "PRAGMA journal_mode=WAL",
-    f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}",
     "PRAGMA foreign_keys=ON",
     "PRAGMA synchronous=NORMAL",  # safe with WAL: a commit is durable once a checkpoint syncs it
     f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}",
@@ -59,13 +61,15 @@ def _sqlite_engine(url: Any, **kwargs: Any) -> Engine:
         Path(db).parent.mkdir(parents=True, exist_ok=True)
     # isolation_level=None hands transaction control to us (the pysqlite driver's own BEGIN
     # handling is deferred and implicit); see SQLAlchemy's "Serializable isolation / Savepoints" recipe.
+    busy_ms = _busy_timeout_ms(url)
+    url = url.difference_update_query(["timeout"])
     engine = create_engine(url, connect_args={"isolation_level": None, "check_same_thread": False,
-                                              "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **kwargs)
+                                              "timeout": busy_ms / 1000}, **kwargs)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         cur = dbapi_conn.cursor()
-        for pragma in SQLITE_PRAGMAS:
+        for pragma in (f"PRAGMA busy_timeout={busy_ms}", *SQLITE_PRAGMAS):
             cur.execute(pragma)
         cur.close()
 
@@ -75,6 +79,21 @@ def _sqlite_engine(url: Any, **kwargs: Any) -> Engine:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
+
+
+def _busy_timeout_ms(url: Any) -> int:
+    """The URL's ``timeout`` query parameter (seconds, 0-3600) in milliseconds, else the default."""
+    raw = url.query.get("timeout")
+    if raw is None:
+        return SQLITE_BUSY_TIMEOUT_MS
+    try:
+        seconds = float(raw if isinstance(raw, str) else raw[-1])
+    except ValueError:
+        seconds = float("nan")
+    if not 0 <= seconds <= 3600:  # also refuses nan
+        raise ConfigError(f"database url: timeout={raw!s} is not a number of seconds from 0 to 3600",
+                          key="database.url")
+    return round(seconds * 1000)
 
 
 def alembic_config(engine: Engine) -> Any:

@@ -42,7 +42,7 @@ _DIGITS = re.compile(r"[0-9]+")
 _ROMAN_VALUES = {"i": "1", "ii": "2", "iii": "3", "iv": "4", "v": "5", "vi": "6", "vii": "7", "viii": "8",
                  "ix": "9", "x": "10"}
 _NEGATIONS = frozenset({"not", "no", "non", "without", "beyond", "un"})
-#: Whole words :func:`_guard_tokens` keeps (numbers inside words are found apart).
+#: Whole words :func:`guard_tokens` keeps (numbers inside words are found apart).
 _GUARD_WORDS = frozenset(_ROMAN_VALUES) | _NEGATIONS
 #: Shortest word in which one changed, added or dropped inner letter is taken for a slip
 #: ("widgetz", "colour"/"color"); in shorter words it is usually another word ("mice"/"rice").
@@ -131,7 +131,7 @@ def first_author_key(authors: Sequence[str]) -> str:
     return _surname(authors[0]) if authors else ""
 
 
-def _guard_tokens(key: str) -> tuple[str, ...]:
+def guard_tokens(key: str) -> tuple[str, ...]:
     """What must agree exactly between two titles of one paper: every number, in order (roman
     numerals as digits, so "Part I" is "Part 1"), and every negation.
 

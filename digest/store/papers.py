@@ -395,6 +395,12 @@ class _Batch:
     #: source that drops or reorders the first author still meets the paper by its title.
     by_title: dict[str, dict[str, None]] = field(default_factory=lambda: defaultdict(dict))
     by_title_unnumbered: dict[str, dict[str, None]] = field(default_factory=lambda: defaultdict(dict))
+    #: First-author blocks that outgrew _GUARD_SPLIT, split by the titles' guard tokens
+    #: (merge.guard_tokens): only titles with the same numbers and negations can match, so a lab
+    #: feed of "Report 1" ... "Report 40000" by one author compares each title with its few
+    #: namesakes, not with every title of the block (quadratic: 40,000 such items took > 11 minutes).
+    #: Keyed by (unnumbered index?, first-author key); kept up to date by index() once built.
+    guard_blocks: dict[tuple[bool, str], dict[tuple[str, ...], dict[str, None]]] = field(default_factory=dict)
     #: Known aliases (``paper_aliases``) of this batch's names, and the ones this batch adds.
     by_alias: dict[str, str] = field(default_factory=dict)
     new_aliases: list[dict[str, Any]] = field(default_factory=list)
@@ -429,10 +435,33 @@ class _Batch:
             self.by_author[akey][pid] = None
             if unnumbered:
                 self.by_author_unnumbered[akey][pid] = None
+            if self.guard_blocks:  # none at all in nearly every batch
+                guards = merge.guard_tokens(tkey)
+                for split in ((False, akey), (True, akey)) if unnumbered else ((False, akey),):
+                    if split in self.guard_blocks:
+                        self.guard_blocks[split].setdefault(guards, {})[pid] = None
         if tkey:
             self.by_title[tkey][pid] = None
             if unnumbered:
                 self.by_title_unnumbered[tkey][pid] = None
+
+
+    def author_block(self, akey: str, *, unnumbered: bool, tkey: str) -> dict[str, None]:
+        """Fuzzy-merge candidates sharing the first author ``akey`` (only papers without an arXiv id
+        when ``unnumbered``); from a large block only those whose title has ``tkey``'s guard tokens."""
+        block = (self.by_author_unnumbered if unnumbered else self.by_author).get(akey, {})
+        if len(block) <= _GUARD_SPLIT:
+            return block
+        split = self.guard_blocks.get((unnumbered, akey))
+        if split is None:
+            split = self.guard_blocks[(unnumbered, akey)] = {}
+            for pid in block:
+                split.setdefault(merge.guard_tokens(self.rows[pid]["title_key"]), {})[pid] = None
+        return split.get(merge.guard_tokens(tkey), {})
+
+
+#: Size of a first-author block from which candidates are looked up by guard tokens (_Batch.guard_blocks).
+_GUARD_SPLIT = 64
 
 
 class _Prep:
@@ -659,7 +688,7 @@ class PaperStore(StoreBase):
         tkey = prep.tkey
         # A row's arxiv_id only ever goes from None to a value, so the unnumbered indexes hold every
         # candidate the arxiv_id check below would let through (the check still runs).
-        by_author = (state.by_author_unnumbered if arxiv_id else state.by_author).get(prep.akey, {})
+        by_author = state.author_block(prep.akey, unnumbered=bool(arxiv_id), tkey=tkey)
         candidates: Iterable[tuple[str, int]] = ((cand, 1) for cand in by_author)
         same_title = (state.by_title_unnumbered if arxiv_id else state.by_title).get(tkey)
         if same_title:

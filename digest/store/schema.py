@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import (JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer, LargeBinary,
                         String, Text, UniqueConstraint)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.sql.expression import false as sa_false
 from sqlalchemy.types import TypeDecorator
 
 # SQLite stores INTEGER PRIMARY KEY as rowid only for "INTEGER", not "BIGINT".
@@ -177,7 +178,20 @@ class UserRow(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     send_empty: Mapped[bool] = mapped_column(Boolean, default=False)
     show_updates: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: the user unsubscribed from everything themselves (a link or the web): re-applying the config
+    #: does not make them active again; resuming clears it (migration 0004)
+    unsubscribed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
     created: Mapped[datetime]
+
+
+class UsedTokenRow(Base):
+    """Single-use links already used: a sign-in link signs in once (migration 0004). ``key`` is the
+    SHA-256 of the token, never the token; rows go once the token has expired anyway."""
+
+    __tablename__ = "used_tokens"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    expires: Mapped[datetime]
 
 
 class SubscriptionRow(Base):

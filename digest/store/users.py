@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Table, delete, func, select, update
@@ -20,8 +20,8 @@ from digest.config import check_email
 from digest.errors import ConflictError, NotFoundError
 from digest.models import SUBSCRIPTION_KINDS, Subscription, Tag, User
 from digest.store.base import MAX_ROW_ID, StoreBase, row_id, utcnow
-from digest.store.schema import (MatchRow, MutedAuthorRow, PaperAliasRow, PaperRow, SubscriptionRow, TagRow, UserLabelRow,
-                                  UserRow)
+from digest.store.schema import (MatchRow, MutedAuthorRow, PaperAliasRow, PaperRow, PaperTagRow, SubscriptionRow, TagRow,
+                                  UserLabelRow, UserRow)
 from digest.text import MutedAuthors, mute_key
 
 EVERY = ("daily", "weekly")
@@ -70,8 +70,11 @@ _T: Table = TagRow.__table__  # type: ignore[assignment]
 _L: Table = UserLabelRow.__table__  # type: ignore[assignment]
 _M: Table = MutedAuthorRow.__table__  # type: ignore[assignment]
 _MATCHES: Table = MatchRow.__table__  # type: ignore[assignment]
+_PT: Table = PaperTagRow.__table__  # type: ignore[assignment]
 #: What a subscription's stored matches were found by: changing any of them makes them another query's results.
 _MATCHED_BY = ("kind", "query", "threshold")
+#: What a new user starts with, of what :meth:`UserStore.upsert_user` leaves as it was for a stored one.
+_NEW_USER = {"timezone": "UTC", "hour": 7, "weekday": 0, "show_updates": False, "send_empty": False}
 
 
 class UserStore(StoreBase):
@@ -87,32 +90,36 @@ class UserStore(StoreBase):
             raise NotFoundError("user", str(ref))
         return row
 
-    def upsert_user(self, email: str, *, name: str | None = None, timezone: str = "UTC", hour: int = 7,
-                    weekday: int = 0, show_updates: bool | None = None, send_empty: bool | None = None,
-                    origin: str = "cli", conn: Connection | None = None) -> User:
-        """Create the user or update its name and schedule; the feed token survives updates.
+    def upsert_user(self, email: str, *, name: str | None = None, timezone: str | None = None,
+                    hour: int | None = None, weekday: int | None = None, show_updates: bool | None = None,
+                    send_empty: bool | None = None, origin: str = "cli", conn: Connection | None = None) -> User:
+        """Create the user, or change what is given of a stored one (None: as it was, so what the
+        user set on the web stays); the feed token survives updates.
 
-        ``show_updates`` (an "Updated" section for new versions) and ``send_empty`` (a digest also
-        when nothing matched) stay as they were when None; a new user starts with both off.
+        A new user gets their digest at 07:00 UTC (weekly ones on Monday), without an "Updated"
+        section (``show_updates``) and only when something matched (``send_empty``). A stored user
+        is made active again (a config user put back in the file), unless they unsubscribed
+        themselves (:meth:`unsubscribe_user`): only they undo that.
         ValueError for an address digest cannot deliver to (:func:`digest.config.check_email`)."""
         if conn is None:
             with self.write() as c:
                 return self.upsert_user(email, name=name, timezone=timezone, hour=hour, weekday=weekday,
                                         show_updates=show_updates, send_empty=send_empty, origin=origin, conn=c)
         email = check_email(normalize_email(email))
-        values: dict[str, Any] = {"name": name, "timezone": timezone, "hour": hour, "weekday": weekday,
-                                  "origin": origin}
-        choices = {"show_updates": show_updates, "send_empty": send_empty}
-        existing = conn.execute(select(_U.c.id).where(_U.c.email == email)).scalar()
+        given = {key: value for key, value in {"name": name, "timezone": timezone, "hour": hour, "weekday": weekday,
+                                                "show_updates": show_updates, "send_empty": send_empty}.items()
+                 if value is not None}
+        existing = conn.execute(select(_U.c.id, _U.c.unsubscribed).where(_U.c.email == email)).first()
         if existing is None:
             conn.execute(_U.insert().values(email=email, feed_token=_new_feed_token(), token_generation=0,
-                                            active=True, created=utcnow(), **values,
-                                            **{key: bool(value) for key, value in choices.items()}))
+                                            active=True, unsubscribed=False, origin=origin, created=utcnow(),
+                                            **{**_NEW_USER, **given}))
         else:
-            if origin != "config":  # the config file keeps the users it claimed
-                values.pop("origin")
-            values.update((key, value) for key, value in choices.items() if value is not None)
-            conn.execute(update(_U).where(_U.c.id == existing).values(active=True, **values))
+            if origin == "config":  # the config file keeps the users it claimed
+                given["origin"] = origin
+            if not existing.unsubscribed:
+                given["active"] = True
+            conn.execute(update(_U).where(_U.c.id == existing.id).values(**given))
         return _user(self._user_row(conn, email))
 
     def get_user(self, ref: UserRef) -> User:
@@ -135,7 +142,15 @@ class UserStore(StoreBase):
             return [_user(r) for r in conn.execute(stmt)]
 
     def set_user_active(self, ref: UserRef, active: bool) -> User:
-        return self._set_user(ref, active=active)
+        """Start or stop the user's digests (an import, the web's "resume"). Active again also clears
+        the mark of :meth:`unsubscribe_user`: the user chose to resume."""
+        return self._set_user(ref, active=active, **({"unsubscribed": False} if active else {}))
+
+    def unsubscribe_user(self, ref: UserRef) -> User:
+        """The user unsubscribed from all digests themselves (a link in a digest): inactive, and
+        marked so, so that re-applying the config (:meth:`upsert_user`, which ``digest init`` calls at
+        every service start) does not subscribe them again. :meth:`set_user_active` undoes it."""
+        return self._set_user(ref, active=False, unsubscribed=True)
 
     def set_delivery_time(self, ref: UserRef, *, timezone: str, hour: int, weekday: int) -> User:
         """Change when the user's digests go out, and nothing else: unlike :meth:`upsert_user` it
@@ -188,11 +203,13 @@ class UserStore(StoreBase):
 
     def add_subscription(self, user: UserRef, name: str, *, kind: str = "query", query: str = "",
                          every: str = "daily", channel: str = "both", threshold: float | None = None,
-                         paused: bool = False, origin: str = "cli", replace: bool = False,
+                         paused: bool | None = None, origin: str = "cli", replace: bool = False,
                          conn: Connection | None = None) -> Subscription:
         """Create the subscription; ConflictError when the user has one of that name, unless
         ``replace`` (the config and an import say what a subscription is, whatever it was). A
-        replaced subscription whose query changed forgets the old query's matches.
+        replaced subscription whose query changed forgets the old query's matches. ``paused`` None:
+        a new subscription runs, a replaced one stays as it was (its unsubscribe link paused it).
+        The config (``origin="config"``) never replaces a subscription someone else made: ConflictError.
 
         Query validation is the caller's job (``digest.match.score.validate_for_save``): the store
         does not know the query language.
@@ -207,12 +224,14 @@ class UserStore(StoreBase):
         if not name:
             raise ValueError("a subscription needs a name")
         urow = self._user_row(conn, user)
-        values = {"kind": kind, "query": query, "every": every, "channel": channel, "threshold": threshold,
-                  "paused": paused, "origin": origin}
+        values: dict[str, Any] = {"kind": kind, "query": query, "every": every, "channel": channel,
+                                  "threshold": threshold, "origin": origin}
+        if paused is not None:
+            values["paused"] = paused
         existing = conn.execute(select(_S).where(_S.c.user_id == urow.id, _S.c.name == name)).first()
         if existing is None:
-            conn.execute(_S.insert().values(user_id=urow.id, name=name, created=utcnow(), **values))
-        elif not replace:
+            conn.execute(_S.insert().values(user_id=urow.id, name=name, created=utcnow(), **{"paused": False, **values}))
+        elif not replace or (origin == "config" and existing.origin != "config"):
             raise ConflictError(f"{urow.email} already has a subscription named {name!r}")
         else:
             if origin != "config":
@@ -273,18 +292,25 @@ class UserStore(StoreBase):
     def sync_config_users(self, users: Iterable[Any]) -> dict[str, int]:
         """Make config-origin users and subscriptions equal to ``users`` (``UserSettings`` values).
 
-        A user dropped from the config is deactivated, not deleted: its history (sent papers, outbox)
-        stays and putting it back restores it with the same feed token. Its config subscriptions go.
+        Of a stored user, only the settings the file gives change (``UserSettings.given_settings``);
+        a subscription renamed in the file with its query unchanged is renamed in place, keeping its
+        matches and what was sent of it. A user dropped from the config is deactivated, not deleted:
+        its history (sent papers, outbox) stays and putting it back restores it with the same feed
+        token. Its config subscriptions go.
         """
         counts = {"users": 0, "subscriptions": 0, "deactivated": 0, "removed_subscriptions": 0}
         with self.write() as conn:
             seen: set[int] = set()
             for u in users:
-                user = self.upsert_user(u.email, name=u.name, timezone=u.timezone, hour=u.hour, weekday=u.weekday,
-                                        show_updates=u.show_updates, send_empty=u.send_empty, origin="config",
-                                        conn=conn)
+                user = self.upsert_user(u.email, origin="config", conn=conn, **u.given_settings())
                 seen.add(user.id)
                 counts["users"] += 1
+                rows = {r.name: r for r in conn.execute(select(_S).where(_S.c.user_id == user.id))}
+                stored = {name: r.query for name, r in rows.items() if r.origin == "config" and r.kind == "query"}
+                renamed = renamed_config_alerts(stored, {s.name.strip(): s.query for s in u.subscriptions})
+                for new_name, old_name in renamed.items():
+                    if new_name not in rows:  # else the user's own alert has the name: add_subscription refuses
+                        conn.execute(update(_S).where(_S.c.id == rows[old_name].id).values(name=new_name))
                 names = set()
                 for s in u.subscriptions:
                     self.add_subscription(user.id, s.name, kind="query", query=s.query, every=s.every,
@@ -312,12 +338,19 @@ class UserStore(StoreBase):
             return self._upsert_tag(conn, name, query, origin)
 
     def _upsert_tag(self, conn: Connection, name: str, query: str, origin: str) -> Tag:
+        """A tag whose query changes forgets what the old query found: the papers it tagged and the
+        matches of the subscriptions following it (as :func:`_forget_changed_matches` does for a
+        subscription). Re-tagging the stored papers is :func:`digest.match.tags.apply_tags`'s job."""
         name = name.strip()
-        existing = conn.execute(select(_T.c.id).where(_T.c.name == name)).scalar()
+        existing = conn.execute(select(_T.c.id, _T.c.query).where(_T.c.name == name)).first()
         if existing is None:
             conn.execute(_T.insert().values(name=name, query=query, origin=origin))
         else:
-            conn.execute(update(_T).where(_T.c.id == existing).values(query=query, origin=origin))
+            if existing.query != query:
+                followers = select(_S.c.id).where(_S.c.kind == "tag", _S.c.query == name)
+                conn.execute(delete(_MATCHES).where(_MATCHES.c.subscription_id.in_(followers)))
+                conn.execute(delete(_PT).where(_PT.c.tag_id == existing.id))
+            conn.execute(update(_T).where(_T.c.id == existing.id).values(query=query, origin=origin))
         row = conn.execute(select(_T).where(_T.c.name == name)).one()
         return Tag(id=row.id, name=row.name, query=row.query, origin=row.origin)
 
@@ -443,6 +476,20 @@ class UserStore(StoreBase):
         with self.read() as conn:
             urow = self._user_row(conn, user)
             return {r[0] for r in conn.execute(select(_M.c.author_key).where(_M.c.user_id == urow.id))}
+
+
+def renamed_config_alerts(stored: Mapping[str, str], wanted: Mapping[str, str]) -> dict[str, str]:
+    """New name -> stored name of the config alerts of one user the file renamed: a stored alert
+    whose name the file no longer has, and a new name in the file with exactly its query. Both map
+    alert names to queries; each stored alert is paired once, in the file's order."""
+    gone = [name for name in stored if name not in wanted]
+    renamed: dict[str, str] = {}
+    for name, query in wanted.items():
+        old = next((g for g in gone if stored[g] == query), None) if name not in stored else None
+        if old is not None:
+            gone.remove(old)
+            renamed[name] = old
+    return renamed
 
 
 def _forget_changed_matches(conn: Connection, row: Any, changes: dict[str, Any]) -> None:

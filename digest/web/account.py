@@ -4,7 +4,7 @@ settings, My tags, private feed URLs and the digest preview. Every POST checks i
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import available_timezones
@@ -81,14 +81,23 @@ async def signin_link(request: Request) -> Response:
         return render(request, "error.html", status_code=400, title="Sign-in link not valid",
                       message=f"{exc}. Ask for a new link on the sign-in page.")
     if request.method == "GET":
+        if c.store.token_used(token):
+            return _used_link(request)
         return render(request, "signin_confirm.html", token=token, email=user.email, title="Sign in")
     _, denied = await form_with_csrf(request)
     if denied:
         return denied
+    if not c.store.use_token(token, user_id=user.id, expires=data.issued + timedelta(seconds=_SIGNIN_SECONDS)):
+        return _used_link(request)
     response = RedirectResponse(return_path(data), status_code=303)
     security.set_session(response, c.settings, user.id, user.token_generation)
     log.info("user=%s signed in", user.email)
     return response
+
+
+def _used_link(request: Request) -> Response:
+    return render(request, "error.html", status_code=400, title="Sign-in link not valid",
+                  message="This sign-in link was already used. Ask for a new link on the sign-in page.")
 
 
 async def signout(request: Request) -> Response:

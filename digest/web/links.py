@@ -50,7 +50,8 @@ def _apply_unsubscribe(request: Request, data: TokenData) -> str:
         sub = store.update_subscription(sub_id, paused=True)
         log.info("user=%s alert=%s unsubscribed", sub.user_email, sub.name)
         return f"You will get no more mail for “{sub.name}”."
-    user = store.set_user_active(data.user_id, False)
+    # Marked as the user's own choice: re-applying the config (`digest init`) does not undo it.
+    user = store.unsubscribe_user(data.user_id)
     log.info("user=%s unsubscribed from all digests", user.email)
     return "You will get no more digests from us."
 

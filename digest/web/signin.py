@@ -1,5 +1,5 @@
-"""Sign-in links: signed, short-lived (tokens.MAX_AGE["signin"]), revoked with the user's token
-generation. Emailed through the same delivery as digests (SMTP or Maildir), or printed for an
+"""Sign-in links: signed, short-lived (tokens.MAX_AGE["signin"]), single-use, revoked with the
+user's token generation. Emailed through the same delivery as digests (SMTP or Maildir), or printed for an
 operator by `digest users link EMAIL`. No passwords are stored anywhere.
 
 The page that asked for the sign-in (``/signin?next=/settings``) travels inside the signed token
@@ -12,6 +12,7 @@ Public: :func:`signin_url`, :func:`send_signin_email`, :func:`return_path`.
 from __future__ import annotations
 
 import logging
+import secrets
 from datetime import datetime, timezone
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
@@ -30,7 +31,9 @@ def signin_url(settings: Settings, user: User, next_path: str | None = None) -> 
     """The sign-in link of ``user``; once confirmed it leads to ``next_path`` (a local path) or My alerts."""
     target = local_path(next_path)
     extra = {"n": target} if target != DEFAULT_NEXT else {}
-    token = make_token("signin", user.id, user.token_generation, settings=settings, **extra)
+    # A random part makes every link its own, so using one (links are single-use, see
+    # digest.store.used_tokens) never spends another asked for in the same second.
+    token = make_token("signin", user.id, user.token_generation, settings=settings, r=secrets.token_urlsafe(6), **extra)
     return f"{settings.web.base_url.rstrip('/')}/signin/{token}"
 
 
@@ -49,7 +52,7 @@ def _message(settings: Settings, user: User, url: str) -> EmailMessage:
     msg["Date"] = format_datetime(datetime.now(timezone.utc))
     msg["Message-ID"] = make_msgid(domain="digest.local")
     msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no auto-replies to this
-    msg.set_content(f"Open this link to sign in to digest (valid for {minutes} minutes, once you confirm):\n\n"
+    msg.set_content(f"Open this link to sign in to digest (valid once, for {minutes} minutes):\n\n"
                     f"{url}\n\nIf you did not ask for it, ignore this message.\n")
     return msg
 
