@@ -296,7 +296,9 @@ def catch_up(settings: Settings, store: Store, feed: FeedSettings, *, now: datet
              state: FeedState | None = None) -> FeedRun:
     """Poll ``feed``, first backfilling the days the poll can no longer read (:func:`gap`). When the
     backfill fails, the poll is still stored but ``last_success`` stays (``last_error`` says why), so
-    the next run backfills the same days again."""
+    the next run backfills the same days again. When the backfill succeeds but the poll fails or is
+    stale, the catch-up is recorded (:meth:`~digest.store.Store.record_caught_up`): the poll's
+    retries do not backfill the same days again."""
     from dataclasses import replace
 
     from digest.ingest import ingest_feed
@@ -316,8 +318,10 @@ def catch_up(settings: Settings, store: Store, feed: FeedSettings, *, now: datet
     unrecovered = (f"backfill of {backfill.days} failed ({backfill.error}); it is tried again at the next poll"
                    if backfill.error else None)
     run = ingest_feed(settings, store, feed, now=now, unrecovered=unrecovered, retry_after=backfill.retry_after)
-    if run.failed and not backfill.failed:
+    if (run.failed or run.status == "stale") and not backfill.failed:
         # The backfill read every day up to today: only the poll failed (its failure stays recorded,
-        # with its backoff). Its retries need not read the same days again.
+        # with its backoff) or showed an old batch (a stuck mirror or cache: retried on the stale
+        # spacing). Its retries need not read the same days from the API again; the next backfill
+        # comes when another listing is missed (arXiv asks API clients not to repeat queries).
         store.record_caught_up(feed.name, now=now)
     return replace(run, backfill=backfill, warnings=(*backfill.warnings, *run.warnings))

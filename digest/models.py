@@ -246,7 +246,7 @@ class Digest:
     user_email: str
     user_name: str | None
     period: str  # daily | weekly | trending
-    period_key: str  # 2026-11-24 | 2026-W48
+    period_key: str  # 2026-11-24 | 2026-W48-1 (the ISO week date of the send day)
     period_start: datetime
     period_end: datetime
     sections: tuple[DigestSection, ...]

@@ -5,7 +5,9 @@ Jobs are defined here in code with fixed ids (:data:`JOB_IDS`), an in-memory job
 Every job calls an idempotent library function whose durable progress lives in our tables (feed
 state, ingest watermarks, the outbox), so a scheduler that was down for a day simply runs each job
 once on start and the tables say what is owed: no missed digest, no double digest, no lost paper.
-Each run is recorded in ``job_runs`` for `digest status`; each missed run is logged loudly.
+Each run is recorded in ``job_runs`` for `digest status`; each missed run is logged loudly, and so is
+a run that stands for several coalesced ones (:class:`_LoudRuns`). On start the catch-up runs poll,
+match and send in that order (:class:`_StartChain`).
 
 In scale-out mode (PostgreSQL, ``mode="enqueue"``) the same jobs only enqueue work units that
 `digest worker` processes claim (see :mod:`digest.worker`); one scheduler is active at a time
@@ -26,9 +28,11 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any, Literal
 
-from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MISSED, JobExecutionEvent
+from apscheduler.events import (EVENT_JOB_ADDED, EVENT_JOB_ERROR, EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED,
+                                EVENT_JOB_MODIFIED, EVENT_JOB_SUBMITTED, JobEvent, JobExecutionEvent,
+                                JobSubmissionEvent, SchedulerEvent)
 from apscheduler.schedulers.background import BackgroundScheduler
-from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.schedulers.base import STATE_STOPPED, BaseScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
@@ -66,29 +70,17 @@ class PollDecision:
     backfill_to: date | None = None
 
 
-def _refreshes(start: datetime, end: datetime) -> list[datetime]:
-    """arXiv RSS rebuilds carrying a new batch in (start, end], from the announcement calendar."""
-    from digest.sources.arxiv_calendar import next_feed_update
-
-    found: list[datetime] = []
-    t = next_feed_update(start)
-    while t <= end:
-        found.append(t)
-        t = next_feed_update(t)
-    return found
-
-
 def arxiv_gap(last_success: datetime | None, now: datetime) -> tuple[date, date] | None:
     """The days an arXiv RSS feed last read at ``last_success`` must be backfilled for at ``now``, or
     None when at most one announcement batch came since (the feed still shows it). The range starts
     a week before the last success (digest.sources.ARXIV_LOOKBACK): the batches missed carry papers
     submitted before it (a Monday announcement holds Friday's and the weekend's, holidays add days)."""
     from digest.sources import ARXIV_LOOKBACK
-    from digest.sources.arxiv_calendar import EASTERN
+    from digest.sources.arxiv_calendar import EASTERN, feed_updates
 
     if last_success is None:
         return None
-    missed = _refreshes(last_success, now)
+    missed = feed_updates(last_success, now)
     if not missed:
         return None
     # The feed shows a batch until the next midnight Eastern, when it is rebuilt with the next batch
@@ -104,7 +96,7 @@ def arxiv_poll_decision(state: FeedState, now: datetime, *,
     """Poll after each daily refresh, sit out weekend/holiday gaps, retry a stale batch, and backfill
     through the API when more than one batch was missed (arXiv replaces its RSS batch daily, so a
     day that was not fetched is gone from the feed and only the API still has it)."""
-    from digest.sources.arxiv_calendar import next_feed_update
+    from digest.sources.arxiv_calendar import feed_updates, next_feed_update
 
     if state.last_success is None:
         return PollDecision("poll", "never fetched")
@@ -116,7 +108,7 @@ def arxiv_poll_decision(state: FeedState, now: datetime, *,
         due = (state.last_attempt or now) + retry_after
         if due > now:
             return PollDecision("wait", "stale batch; retry scheduled", not_before=due)
-    missed = _refreshes(state.last_success, now)
+    missed = feed_updates(state.last_success, now)
     if len(missed) > 1 and state.kind == "arxiv-atom":
         # An API listing of categories reads itself back to a week before its last good poll
         # (digest.sources.arxiv_next_page_url): polling recovers the gap, a backfill would repeat it.
@@ -244,9 +236,54 @@ def job_bodies(settings: Settings, store: Any, mode: Mode = "embedded") -> dict[
             JOB_RETENTION: lambda now: retention(store, now)}
 
 
-def run_job(store: Any, job_id: str, body: JobBody) -> None:
+class _StartChain:
+    """The catch-up on start (``run_now``): poll, match and send run once each, one after the other.
+
+    Run at the same instant, the send job would build the late digests while the poll is still
+    backfilling the missed arXiv listings and before the matcher has matched them: the papers the
+    outage held back would come a period later, or the catch-up digest would be recorded empty. So
+    the first run of each job in :data:`order` waits until the first run of the job before it has
+    ended (failed or not: the tables say what is owed). The wait is in the job itself, not a paused
+    job resumed from the one before: resuming takes the scheduler's job store lock, which a shutdown
+    holds while it waits for the running job. Later runs keep their own interval and never wait.
+    """
+
+    def __init__(self, sched: BaseScheduler, order: tuple[str, ...]) -> None:
+        self._sched = sched
+        self._ended = {job_id: threading.Event() for job_id in order}
+        self._before = dict(zip(order[1:], order))
+
+    def wait_turn(self, job_id: str) -> bool:
+        """Wait until the job before ``job_id`` ran once; False when the scheduler stopped meanwhile
+        (a SIGTERM during the catch-up poll): then this run is not started at all."""
+        before = self._before.get(job_id)
+        if before is None:
+            return True
+        while not self._ended[before].wait(timeout=1.0):
+            if self._sched.state == STATE_STOPPED:
+                return False
+        return self._sched.state != STATE_STOPPED
+
+    def ended(self, job_id: str) -> None:
+        if job_id in self._ended:
+            self._ended[job_id].set()
+
+
+def run_job(store: Any, job_id: str, body: JobBody, chain: _StartChain | None = None) -> None:
     """Run one job body, recording start, end and error in job_runs; errors are logged, not raised,
-    so one failing job never stops the metronome."""
+    so one failing job never stops the metronome. ``chain`` orders the first runs after a start."""
+    if chain is not None and not chain.wait_turn(job_id):
+        log.info("job=%s not started: the scheduler is stopping", job_id)
+        chain.ended(job_id)
+        return
+    try:
+        _run_recorded(store, job_id, body)
+    finally:
+        if chain is not None:
+            chain.ended(job_id)
+
+
+def _run_recorded(store: Any, job_id: str, body: JobBody) -> None:
     start = utcnow()
     store.record_job_start(job_id, now=start)
     error: str | None = None
@@ -261,14 +298,62 @@ def run_job(store: Any, job_id: str, body: JobBody) -> None:
                  f" error={error}" if error else "")
 
 
-def _on_event(event: JobExecutionEvent) -> None:
-    if event.code == EVENT_JOB_MISSED:
-        # Loud on purpose: the process was suspended or blocked for hours. Nothing is lost (the
-        # next run catches up from the tables) but the operator should know why mail was late.
-        log.error("MISSED RUN job=%s scheduled_at=%s (more than %dh late); the next run catches up",
-                  event.job_id, event.scheduled_run_time.isoformat(), MISFIRE_GRACE_SECONDS // 3600)
-    elif event.code == EVENT_JOB_ERROR:
-        log.error("job=%s raised %r", event.job_id, event.exception)
+def _duration(span: timedelta) -> str:
+    """"3 days 0:12:05" for a log line: whole seconds, no microseconds."""
+    return str(timedelta(seconds=round(span.total_seconds()))).replace(",", "")
+
+
+class _LoudRuns:
+    """The scheduler's events as log lines (issue #5: "a loud log line for every missed run").
+
+    * a run more than the misfire grace late is skipped by APScheduler: ERROR ``MISSED RUN``;
+    * a run that stands for several: with ``coalesce`` APScheduler runs a backlog of ticks once, at
+      the latest one, and checks only that one against the grace, so three days of a suspended host
+      (a laptop lid, a paused VM, a stopped process) would pass in silence. The run the job was due
+      for is remembered from the scheduler's events; when a submitted run is later than that, the
+      ticks between were coalesced: one WARNING ``LATE RUN`` naming the job, how late it is and
+      about how many runs were skipped. Coalescing itself stays: the tables say what is owed.
+    * a job that raised: ERROR.
+
+    The job store is read only from events the scheduler dispatches outside its job store lock (a
+    job added, modified or submitted); the executor's events come from worker threads, which a
+    shutdown holding that lock waits for.
+    """
+
+    _REMEMBER = EVENT_JOB_ADDED | EVENT_JOB_MODIFIED | EVENT_JOB_SUBMITTED | EVENT_JOB_MAX_INSTANCES
+    MASK = _REMEMBER | EVENT_JOB_MISSED | EVENT_JOB_ERROR
+
+    def __init__(self, sched: BaseScheduler) -> None:
+        self._sched = sched
+        #: job id -> the run it was due for next, as last seen
+        self._owed: dict[str, datetime] = {}
+
+    def __call__(self, event: SchedulerEvent) -> None:
+        if isinstance(event, JobExecutionEvent) and event.code == EVENT_JOB_MISSED:
+            # Loud on purpose: the process was suspended or blocked for hours. Nothing is lost (the
+            # next run catches up from the tables) but the operator should know why mail was late.
+            log.error("MISSED RUN job=%s scheduled_at=%s (more than %dh late); the next run catches up",
+                      event.job_id, event.scheduled_run_time.isoformat(), MISFIRE_GRACE_SECONDS // 3600)
+        elif isinstance(event, JobExecutionEvent) and event.code == EVENT_JOB_ERROR:
+            log.error("job=%s raised %r", event.job_id, event.exception)
+        elif isinstance(event, JobSubmissionEvent) and event.code == EVENT_JOB_SUBMITTED:
+            self._report_coalesced(event.job_id, event.scheduled_run_times[-1])
+        if isinstance(event, JobEvent) and event.code & self._REMEMBER:
+            job = self._sched.get_job(event.job_id)
+            if job is not None and job.next_run_time is not None:
+                self._owed[event.job_id] = job.next_run_time
+
+    def _report_coalesced(self, job_id: str, run_at: datetime) -> None:
+        owed = self._owed.get(job_id)
+        job = self._sched.get_job(job_id)
+        if owed is None or job is None or run_at <= owed:
+            return
+        following = job.trigger.get_next_fire_time(owed, owed)
+        spacing = following - owed if following is not None and following > owed else None
+        skipped = round((run_at - owed) / spacing) if spacing else 1
+        log.warning("LATE RUN job=%s %s late (host suspended or process stopped?): about %d run%s skipped, "
+                    "coalesced into this one", job_id, _duration(utcnow() - owed), skipped,
+                    "" if skipped == 1 else "s")
 
 
 def build_scheduler(settings: Settings, store: Any, *, mode: Mode = "embedded",
@@ -277,7 +362,8 @@ def build_scheduler(settings: Settings, store: Any, *, mode: Mode = "embedded",
     """A configured, not yet started scheduler with the four jobs.
 
     ``jobs`` replaces job bodies by id (tests use it to stand in for slow collaborators). With
-    ``run_now`` the tick jobs run once immediately on start: that is the catch-up after a restart.
+    ``run_now`` the tick jobs run once on start, poll then match then send (:class:`_StartChain`):
+    that is the catch-up after a restart.
     """
     sched = scheduler or BackgroundScheduler(timezone=timezone.utc)
     sched.configure(timezone=timezone.utc)
@@ -287,15 +373,16 @@ def build_scheduler(settings: Settings, store: Any, *, mode: Mode = "embedded",
     bodies = job_bodies(settings, store, mode)
     bodies.update(jobs or {})
     first = utcnow() if run_now else None
+    chain = _StartChain(sched, (JOB_POLL, JOB_MATCH, JOB_SEND)) if run_now else None
     for job_id in (JOB_POLL, JOB_MATCH, JOB_SEND):
         trigger = IntervalTrigger(minutes=TICK_MINUTES[job_id], timezone=timezone.utc)
         kwargs: dict[str, Any] = {"next_run_time": first} if first else {}
-        sched.add_job(run_job, trigger, args=(store, job_id, bodies[job_id]), id=job_id, name=job_id,
+        sched.add_job(run_job, trigger, args=(store, job_id, bodies[job_id], chain), id=job_id, name=job_id,
                       **options, **kwargs)
     sched.add_job(run_job, CronTrigger(hour=3, minute=17, timezone=timezone.utc),
                   args=(store, JOB_RETENTION, bodies[JOB_RETENTION]), id=JOB_RETENTION, name=JOB_RETENTION,
                   **options)
-    sched.add_listener(_on_event, EVENT_JOB_MISSED | EVENT_JOB_ERROR)
+    sched.add_listener(_LoudRuns(sched), _LoudRuns.MASK)
     return sched
 
 

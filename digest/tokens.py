@@ -60,6 +60,8 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import tempfile
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.utils import parseaddr
@@ -97,10 +99,14 @@ MAX_AGE: dict[str, int | None] = {
 }
 _SALT_PREFIX = "digest."
 # The compact feedback token before its timestamp and signature: user id, generation, period key
-# ("2026-11-24", "2026-W48"); digits and dashes only, so the dots that separate them are unambiguous.
+# ("2026-11-24", "2026-W48-1"; "2026-W48" before); letters, digits and dashes only, so the dots that
+# separate them are unambiguous.
 _COMPACT_VALUE = re.compile(r"(0|[1-9][0-9]{0,17})\.(0|[1-9][0-9]{0,17})\.([0-9A-Za-z-]{1,32})")
 _COMPACT_TOKEN = re.compile(_COMPACT_VALUE.pattern + r"\.[0-9A-Za-z_-]+\.[0-9A-Za-z_-]+")
 _KEY_FILE = "secret_key"
+_MIN_KEY_CHARS = 32
+#: How long a reader waits for a signing key file it finds short to be completed (see _read_key).
+_KEY_SETTLE_SECONDS = 2.0
 
 
 class TokenError(DigestError, ValueError):
@@ -159,22 +165,50 @@ def _persisted_key(data_dir: str) -> str:
     except FileNotFoundError:
         pass
     Path(data_dir).mkdir(parents=True, exist_ok=True)
-    key = secrets.token_urlsafe(48)
     try:
-        # O_EXCL: if two processes start at once, one creates the file and the other reads it.
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        return _write_key(path, secrets.token_urlsafe(48))
     except FileExistsError:
+        # Two processes started at once (cron's `digest send` and an operator's): the other one's key
+        # is in place, whole; both must sign with it.
         return _read_key(path)
-    with os.fdopen(fd, "w", encoding="ascii") as fh:
-        fh.write(key + "\n")
+
+
+def _write_key(path: Path, key: str) -> str:
+    """Publish ``key`` at ``path`` atomically, or FileExistsError when another process did first.
+
+    The key is written whole and synced to a temporary file in the same folder, then hard-linked
+    to its name: ``link(2)`` fails if the name exists and makes the complete file appear at once,
+    so a concurrent reader never sees a partly written key (which the O_EXCL create-then-write
+    this replaces showed it) and no process can overwrite a key whose links are already mailed."""
+    fd, temp = tempfile.mkstemp(prefix=f".{_KEY_FILE}.", suffix=".tmp", dir=path.parent)  # mode 0600
+    try:
+        with os.fdopen(fd, "w", encoding="ascii") as fh:
+            fh.write(key + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.link(temp, path)
+    finally:
+        os.unlink(temp)
     return key
 
 
 def _read_key(path: Path) -> str:
-    key = path.read_text(encoding="ascii").strip()
-    if len(key) < 32:
-        raise DigestError(f"{path}: signing key is too short; delete the file to generate a new one")
-    return key
+    """The key in ``path``. A file shorter than a key is read again for a little while before it is
+    refused: a process of an older version creates the file first and writes it after."""
+    deadline = time.monotonic() + _KEY_SETTLE_SECONDS
+    while True:
+        key = path.read_text(encoding="ascii").strip()
+        if len(key) >= _MIN_KEY_CHARS:
+            return key
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(0.05)
+    # Not a race any more: the file stayed short. Deleting it revokes every link signed with it, so
+    # the operator decides; an empty file is what a crash while it was first written leaves.
+    what = "is empty" if not key else f"holds {len(key)} characters, fewer than the {_MIN_KEY_CHARS} of a signing key"
+    raise DigestError(f"{path} {what}. If a crash left it so while it was first written, no link was signed "
+                      "with it: delete it and a new key is generated; otherwise set DIGEST_SECRET_KEY "
+                      f"to a key of at least {_MIN_KEY_CHARS} characters")
 
 
 @lru_cache(maxsize=32)

@@ -78,6 +78,12 @@ def new_user(store: Store, email: str, **kw: Any) -> Any:
         return store.upsert_user(email, **kw)
 
 
+def old_subscription(store: Store, user_id: int, name: str, **kw: Any) -> Any:
+    # Made the day before too: a period that ended before the first subscription of its cadence is not due.
+    with time_machine.travel(DAY1 - timedelta(days=1), tick=False):
+        return store.add_subscription(user_id, name, **kw)
+
+
 def test_send_delivers_once_and_the_message_is_complete(env: Any) -> None:
     cfg, server = env
     server: SinkHandler
@@ -143,7 +149,7 @@ def test_dry_run_changes_nothing(env: Any) -> None:
     with time_machine.travel(DAY1 + timedelta(hours=3), tick=False):
         store = open_store(cfg)
         ann = new_user(store, "ann@example.org", timezone="UTC", hour=6)
-        matched(store, store.add_subscription(ann.id, "d", query="d").id, papers(store, 1, 2, DAY1))
+        matched(store, old_subscription(store, ann.id, "d", query="d").id, papers(store, 1, 2, DAY1))
         out = run(cfg, "send", "--dry-run").output
         assert "dry-run" in out and "2 papers" in out and "nothing recorded or sent" in out
         assert store.outbox_rows() == [] and store.digest_watermark(ann.id, "daily") == 0
@@ -155,7 +161,7 @@ def test_preview_writes_the_exact_html_that_is_sent(env: Any, tmp_path: Path) ->
     with time_machine.travel(DAY1 + timedelta(hours=3), tick=False):
         store = open_store(cfg)
         ann = new_user(store, "ann@example.org", name="Ann", timezone="UTC", hour=6)
-        matched(store, store.add_subscription(ann.id, "d", query="d").id, papers(store, 1, 2, DAY1))
+        matched(store, old_subscription(store, ann.id, "d", query="d").id, papers(store, 1, 2, DAY1))
         out = tmp_path / "preview.html"
         result = run(cfg, "preview", "ann@example.org", "--out", str(out))
         assert "2 shown" in result.output
@@ -173,7 +179,7 @@ def test_status_shows_the_outbox_with_failures(env: Any) -> None:
         store = open_store(cfg)
         for who in ("ann", "bob"):
             u = new_user(store, f"{who}@example.org", timezone="UTC", hour=6)
-            matched(store, store.add_subscription(u.id, "d", query="d").id, papers(store, 1, 1, DAY1))
+            matched(store, old_subscription(store, u.id, "d", query="d").id, papers(store, 1, 1, DAY1))
         out = run(cfg, "send", "--no-match").output
         assert "delivered 1, retrying 0, failed 1" in out
         status = run(cfg, "status").output

@@ -7,6 +7,7 @@ store's save_matches with the matcher's watermark, standing in for the matcher (
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -187,6 +188,25 @@ def test_source_status_wording() -> None:
                           state("b", "arxiv-rss", "quiet"), state("c", "rss", "ok"), state("d", "rss", "empty"),
                           state("e", "rss", "error", "boom\nline two")]) == (
         "cs.LG feed looked stale; retrying", "arXiv did not announce today", "e failed: boom line two")
+
+
+@pytest.mark.parametrize(("zone", "local_day", "quiet"), [
+    ("Europe/London", 5, True), ("Europe/London", 6, True), ("Europe/London", 7, False),  # Sat 7, Sun 8, Mon 9 Dec
+    ("Asia/Tokyo", 5, False), ("Asia/Tokyo", 6, True), ("Asia/Tokyo", 8, False),  # Sat 7, Sun 8, Tue 10
+])
+def test_arxiv_did_not_announce_comes_from_the_calendar(zone: str, local_day: int, quiet: bool) -> None:
+    """A daily digest whose period saw no new arXiv listing (none is published on Saturday and
+    Sunday, at 00:00 Eastern plus the grace hour) says "arXiv did not announce today" with the
+    arXiv feed "ok" from Friday, unpolled over the weekend. The period decides, not the local weekday:
+    a Saturday 08:00 digest in Tokyo follows Friday's listing (Fri 18:00 Eastern), while Sunday's
+    period saw none."""
+    ok = FeedState(name="cs.LG", kind="arxiv-rss", url=None, interval_seconds=3600, health="ok")
+    tz = ZoneInfo(zone)
+    end = datetime(2024, 12, 2 + local_day, 8, tzinfo=tz)  # Mon 2 Dec 2024 + local_day
+    lines = source_status([ok], start=end - timedelta(days=1), end=end)
+    assert lines == (("arXiv did not announce today",) if quiet else ())
+    # Without arXiv feeds there is nothing to say about arXiv.
+    assert source_status([], start=end - timedelta(days=1), end=end) == ()
 
 
 def test_a_failed_feed_is_named_with_a_short_reason_and_never_a_url() -> None:

@@ -7,6 +7,7 @@ review. End-to-end polls use a loopback server (pytest-httpserver) serving the r
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta, timezone
 from email.utils import format_datetime
@@ -24,6 +25,7 @@ from backfill_helpers import serve_api
 from digest import fetch as fetch_mod
 from digest.cli import cli
 from digest.config import FeedSettings, Settings
+from digest.digests.send import preview
 from digest.fetch import HostLimiter
 from digest.ingest import ingest_due
 from digest.models import FeedState
@@ -61,8 +63,10 @@ def listing(day: date, n: int = 8) -> bytes:
     return (head + "".join(_ITEMS[start:start + n]) + "\n  </channel>\n</rss>\n").encode("utf-8")
 
 
-def settings_for(server: HTTPServer, path: str = "/rss/cs.LG", categories: list[str] | None = None) -> Settings:
+def settings_for(server: HTTPServer, path: str = "/rss/cs.LG", categories: list[str] | None = None,
+                 data_dir: Path | None = None) -> Settings:
     return Settings.model_validate({
+        **({"data_dir": str(data_dir)} if data_dir is not None else {}),
         "fetch": {"allow_hosts": ["127.0.0.1"], "retries": 0, "host_spacing": 0, "read_timeout": 2,
                   "arxiv_api_url": server.url_for("/api/query")},
         "feeds": [{"name": "arxiv", "kind": "arxiv-rss", "url": server.url_for(path),
@@ -97,6 +101,14 @@ def real_arxiv(now: datetime) -> bytes:
 def tick(settings: Settings, store: Store, feed: ArxivRss, now: datetime) -> None:
     feed.now = now
     poll_feeds(settings, store, now.astimezone(UTC))
+
+
+def every_5_minutes(start: datetime, end: datetime) -> Iterator[datetime]:
+    """The scheduler's poll ticks from ``start`` (included) to ``end`` (excluded)."""
+    now = start
+    while now < end:
+        yield now
+        now = (now.astimezone(UTC) + timedelta(minutes=5)).astimezone(start.tzinfo)
 
 
 # --- the calendar: real dates -----------------------------------------------------------------------
@@ -185,7 +197,7 @@ def test_service_down_friday_back_on_saturday_reads_fridays_listing_from_the_api
 
 
 def empty_listing(day: date) -> bytes:
-    """The real empty arXiv feed, its pubDate set to ``day``."""
+    """The real empty arXiv feed (weekends, holidays), its pubDate set to ``day``."""
     stamp = datetime.combine(day, datetime.min.time(), tzinfo=EASTERN).strftime("%a, %d %b %Y %H:%M:%S %z")
     return ARXIV_EMPTY.replace(b"Thu, 28 Nov 2024 00:00:00 -0500", stamp.encode())
 
@@ -206,6 +218,92 @@ def test_empty_listing_dated_today_on_a_weekday_is_quiet(httpserver: HTTPServer,
     assert (s.health, s.consecutive_failures, s.last_error) == ("quiet", 0, None)
     tick(settings, sqlite_store, feed, et(2024, 12, 5, 1, 5))
     assert sqlite_store.get_feed_state("arxiv").health == "ok" and len(feed.hits) == 3
+
+
+def test_weekend_feed_still_served_on_monday_morning_is_stale_not_quiet(httpserver: HTTPServer,
+                                                                        sqlite_store: Store) -> None:
+    """Monday 9 Dec 2024, 01:05 Eastern: a lagging rebuild (or a cache in front of it: the reason for
+    the calendar's grace hour) still serves the weekend's empty feed, dated Sunday 8 Dec. An empty
+    feed dated before the listing due is the old feed again: stale, retried in 30 minutes with
+    last_success kept, so Monday's listing, there from 01:30, is read (quiet would have moved
+    last_success past it, and no later poll or backfill would have read it)."""
+    store = sqlite_store
+
+    def lagging(now: datetime) -> bytes:
+        if et(2024, 12, 9, 0, 0) <= now < et(2024, 12, 9, 1, 30):
+            return empty_listing(date(2024, 12, 8))
+        return real_arxiv(now)
+
+    feed = ArxivRss(lagging)
+    httpserver.expect_request("/rss/cs.LG").respond_with_handler(feed)
+    serve_api(httpserver)
+    settings = settings_for(httpserver)
+    for now in every_5_minutes(et(2024, 12, 6, 1, 5), et(2024, 12, 9, 1, 10)):  # Fri -> Mon 01:05
+        tick(settings, store, feed, now)
+    state = store.get_feed_state("arxiv")
+    assert state.health == "stale" and state.last_success is not None
+    assert state.last_success.astimezone(EASTERN).date() == date(2024, 12, 6)
+    for now in every_5_minutes(et(2024, 12, 9, 1, 10), et(2024, 12, 10, 12, 0)):  # -> Tue noon
+        tick(settings, store, feed, now)
+    monday = set(re.findall(r"arXiv:(\d{4}\.\d{4,5})", listing(date(2024, 12, 9)).decode()))
+    stored = {p.arxiv_id for p in store.iter_papers()}
+    assert len(monday) == 8
+    assert monday <= stored, f"Monday's listing was lost: {sorted(monday - stored)} never stored " \
+                             f"(polls at {[h.strftime('%a %H:%M') for h in feed.hits]})"
+
+
+def test_a_stuck_feed_is_backfilled_once_per_missed_listing_not_at_every_retry(httpserver: HTTPServer,
+                                                                               sqlite_store: Store) -> None:
+    """rss.arxiv.org keeps serving Monday 2 Dec's listing (a stuck mirror or cache). From Wednesday
+    00:00 Eastern Tuesday's listing is gone from the feed, so the days are read from the arXiv API;
+    the poll after that backfill is stale, and its 30-minute retries poll the RSS feed only: the
+    catch-up is recorded (last_success moves) although the poll was stale, so the same week is not
+    read from the API again until another listing is missed (arXiv asks API clients not to repeat
+    queries)."""
+    store = sqlite_store
+
+    def stuck(now: datetime) -> bytes:
+        day = now.astimezone(EASTERN).date()
+        return listing(date(2024, 12, 2)) if day >= date(2024, 12, 2) else real_arxiv(now)
+
+    feed = ArxivRss(stuck)
+    httpserver.expect_request("/rss/cs.LG").respond_with_handler(feed)
+    api = serve_api(httpserver)
+    settings = settings_for(httpserver)
+    backfills: list[datetime] = []
+    for now in every_5_minutes(et(2024, 12, 2, 1, 5), et(2024, 12, 4, 9, 0)):
+        before = len(api.requests)
+        tick(settings, store, feed, now)
+        if len(api.requests) > before:
+            backfills.append(now)
+    assert backfills, "Tuesday's listing was never read from the API"
+    assert len(backfills) <= 2, f"the same days were read from the arXiv API {len(backfills)} times: " \
+                                f"{[b.strftime('%a %H:%M') for b in backfills]}"
+    assert store.get_feed_state("arxiv").health == "stale"  # still said in the digests' status line
+
+
+def test_saturday_digest_says_arxiv_did_not_announce(httpserver: HTTPServer, sqlite_store: Store,
+                                                     tmp_path: Path) -> None:
+    """The scheduler polls arXiv every 5 minutes from Thursday to Saturday; the calendar-aware
+    polling never fetches the weekend's empty feed, so the feed stays "ok" from Friday's listing.
+    Ann's Saturday digest (London, 08:00, empty digests on) still says "arXiv did not announce
+    today": no listing came out in its period, by arXiv's calendar."""
+    store = sqlite_store
+    feed = ArxivRss(real_arxiv)
+    httpserver.expect_request("/rss/cs.LG").respond_with_handler(feed)
+    settings = settings_for(httpserver, data_dir=tmp_path)
+    with time_machine.travel(datetime(2024, 11, 1, tzinfo=UTC), tick=False):
+        ann = store.upsert_user("ann@example.org", timezone="Europe/London", hour=8, send_empty=True)
+        store.add_subscription(ann.id, "diffusion", query="diffusion")
+    for now in every_5_minutes(et(2024, 12, 5, 12, 0), et(2024, 12, 7, 3, 0)):  # Thu noon -> Sat 08:00 London
+        tick(settings, store, feed, now)
+    assert store.get_feed_state("arxiv").health == "ok"
+    saturday_8am = datetime(2024, 12, 7, 8, 5, tzinfo=UTC)
+    with time_machine.travel(saturday_8am, tick=False):
+        digest, rendered = preview(store, settings, ann.email, now=saturday_8am)
+    assert digest.period_key == "2024-12-07"
+    assert "arXiv did not announce today" in digest.source_status
+    assert "arXiv did not announce today" in rendered.text
 
 
 def test_same_listing_as_304_on_a_weekday_is_stale_but_ok_on_saturday(sqlite_store: Store) -> None:

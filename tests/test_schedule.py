@@ -40,15 +40,23 @@ def wait_for(cond: Callable[[], bool], seconds: float = 20.0) -> None:
 
 
 class Recorder:
-    def __init__(self) -> None:
+    """Job bodies that record when they were called (``calls``) and ran (``spans``, monotonic start and
+    end); ``slow`` makes a job take that many seconds."""
+
+    def __init__(self, slow: dict[str, float] | None = None) -> None:
+        self.slow = slow or {}
         self.calls: dict[str, list[datetime]] = {j: [] for j in JOB_IDS}
+        self.spans: dict[str, list[tuple[float, float]]] = {j: [] for j in JOB_IDS}
         self.lock = threading.Lock()
 
     def bodies(self) -> dict[str, Callable[[datetime], None]]:
         def make(job: str) -> Callable[[datetime], None]:
             def body(now: datetime) -> None:
+                start = time.monotonic()
+                time.sleep(self.slow.get(job, 0.0))
                 with self.lock:
                     self.calls[job].append(now)
+                    self.spans[job].append((start, time.monotonic()))
             return body
         return {j: make(j) for j in JOB_IDS}
 
@@ -105,6 +113,54 @@ def test_missed_run_is_logged_loudly(sched_factory: Callable[..., BackgroundSche
     missed = [r for r in caplog.records if "MISSED RUN" in r.getMessage()]
     assert missed[0].levelno == logging.ERROR
     assert recorder.calls["retention"] == []
+
+
+def test_days_of_coalesced_runs_are_logged_loudly(sched_factory: Callable[..., BackgroundScheduler],
+                                                 caplog: pytest.LogCaptureFixture) -> None:
+    """The host was suspended for three days (a laptop lid, a paused VM): the send job's 864 runs
+    were not made. On resume they are coalesced into one run, whose own time is within the grace;
+    one WARNING line names the job, how late it is and about how many runs were skipped."""
+    caplog.set_level(logging.INFO)
+    recorder = Recorder()
+    sched = sched_factory(recorder, run_now=False)
+    sched.modify_job("send-digests", next_run_time=datetime.now(UTC) - timedelta(days=3))
+    sched.start()
+    wait_for(lambda: len(recorder.spans["send-digests"]) >= 1)
+    time.sleep(0.2)
+    sched.shutdown(wait=True)
+    loud = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING and "send-digests" in r.getMessage()]
+    assert len(loud) == 1 and loud[0].startswith("LATE RUN job=send-digests 3 days"), loud
+    assert "about 864 runs skipped" in loud[0]
+    assert len(recorder.spans["send-digests"]) == 1  # still coalesced into one run
+
+
+def test_catch_up_after_a_restart_sends_after_polling_and_matching(
+        sched_factory: Callable[..., BackgroundScheduler]) -> None:
+    """On start the catch-up runs poll, match and send one after the other, not at the same instant:
+    the late digests hold the missed arXiv listings the poll backfilled and the matcher matched."""
+    recorder = Recorder(slow={"poll-feeds": 0.8, "match": 0.3})
+    sched = sched_factory(recorder)
+    sched.start()
+    wait_for(lambda: all(recorder.spans[j] for j in ("poll-feeds", "match", "send-digests")))
+    sched.shutdown(wait=True)
+    send_start = recorder.spans["send-digests"][0][0]
+    poll_end = recorder.spans["poll-feeds"][0][1]
+    match_start, match_end = recorder.spans["match"][0]
+    assert poll_end <= match_start and match_end <= send_start, \
+        "the catch-up send ran before the catch-up poll and match had finished"
+
+
+def test_a_shutdown_during_the_catch_up_poll_starts_no_match_or_send(
+        sched_factory: Callable[..., BackgroundScheduler]) -> None:
+    """SIGTERM while the catch-up poll runs: the poll finishes, the match and send waiting for it are
+    not started (the next start catches up), and the shutdown does not hang."""
+    recorder = Recorder(slow={"poll-feeds": 0.5})
+    sched = sched_factory(recorder)
+    sched.start()
+    time.sleep(0.1)
+    sched.shutdown(wait=True)
+    assert len(recorder.spans["poll-feeds"]) == 1
+    assert recorder.spans["match"] == [] and recorder.spans["send-digests"] == []
 
 
 def test_backlog_coalesces_into_one_run(sched_factory: Callable[..., BackgroundScheduler]) -> None:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import stat
+import threading
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -13,6 +15,7 @@ import time_machine
 
 from digest import tokens
 from digest.config import Settings
+from digest.errors import DigestError
 from digest.tokens import TokenExpired, TokenInvalid, TokenRevoked, make_token, verify_token
 
 from render_samples import settings as sample_settings
@@ -85,6 +88,56 @@ def test_generated_key_is_persisted_private_and_reused(tmp_path: Path) -> None:
     tokens._persisted_key.cache_clear()  # a new process reads the file instead of minting a new key
     assert verify_token("unsubscribe", token, settings=Settings(data_dir=tmp_path / "data")).user_id == 5
     assert len(key_file.read_text().strip()) >= 43
+
+
+def test_two_processes_starting_at_once_on_a_new_install_get_the_same_key(tmp_path: Path) -> None:
+    """Cron's `digest send` and an operator's start at the same moment on a fresh install; both need
+    the signing key the first one generates. The key file appears whole or not at all (written to a
+    temporary file, synced, then linked to its name), so neither fails on a partly written key nor
+    signs with a key of its own."""
+    failures: list[str] = []
+    keys_differ = 0
+    for i in range(150):
+        settings = Settings(data_dir=tmp_path / f"install{i}")
+        barrier = threading.Barrier(2)
+        got: list[Any] = []
+
+        def run(settings: Settings = settings, barrier: threading.Barrier = barrier, got: list[Any] = got) -> None:
+            barrier.wait()
+            try:
+                got.append(tokens.secret_key(settings))
+            except Exception as exc:  # the failure under test
+                got.append(exc)
+
+        threads = [threading.Thread(target=run) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        failures += [str(g) for g in got if isinstance(g, Exception)]
+        if not failures and got[0] != got[1]:
+            keys_differ += 1
+    assert failures == [] and keys_differ == 0, failures[:1]
+    assert not [p for p in tmp_path.rglob("*") if p.name != "secret_key" and p.is_file()]  # no temporary file left
+
+
+def test_a_key_file_found_short_is_read_again_before_it_is_refused(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """A key file still empty when read (a process of an older version creates it, then writes it)
+    is read again for a moment; one that stays empty (a crash while it was first written) is
+    refused with what to do, never while it may still be being written."""
+    monkeypatch.setattr(tokens, "_KEY_SETTLE_SECONDS", 0.5)
+    late = tmp_path / "late"
+    late.mkdir()
+    (late / "secret_key").write_text("")
+    threading.Timer(0.1, lambda: (late / "secret_key").write_text("k" * 43 + "\n")).start()
+    assert tokens.secret_key(Settings(data_dir=late)) == "k" * 43
+
+    crashed = tmp_path / "crashed"
+    crashed.mkdir()
+    (crashed / "secret_key").write_text("")
+    with pytest.raises(DigestError, match="is empty.*delete it and a new key is generated"):
+        tokens.secret_key(Settings(data_dir=crashed))
 
 
 def test_env_key_wins_and_no_file_is_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,25 +1,37 @@
 """Which digest periods are due at a given instant, in each user's own time zone.
 
 A user gets the daily digest at ``hour`` o'clock local time (IANA zone, :mod:`zoneinfo`) and the weekly
-one at that hour on ``weekday`` (Monday = 0). A period is named by its key: the local date for daily
-digests ("2026-11-24") and the ISO 8601 week of the local send date for weekly ones ("2026-W48").
+one at that hour on ``weekday`` (Monday = 0). A period is named by its key, the local date it is sent
+on: "2026-11-24" for a daily digest, and the ISO 8601 week date for a weekly one ("2026-W48-1", the
+Monday of week 48), so a user who moves their weekly day from Monday to Sunday gets the Sunday
+digest of the same ISO week. (Weekly keys were "2026-W48" before; the rule on recorded digests below
+keeps a digest recorded under an old key from going out again under the new one.)
 
-Due means: the latest scheduled instant at or before ``now`` belongs to this key, and no outbox row
-exists for it yet (the caller checks that). So a digest whose hour passed while the service was down
-is still sent late (catch-up) until the next period begins; then only the newer one is due, and the
-watermark makes it carry every paper the missed one would have had.
+Due means: the latest scheduled instant at or before ``now`` belongs to this key, no outbox row exists
+for it yet, and it ends after the user's last recorded digest of that cadence
+(:func:`after_last_digest`; the caller checks those two). So a digest whose hour passed while the
+service was down is still sent late (catch-up) until the next period begins; then only the newer one
+is due, and the watermark makes it carry every paper the missed one would have had.
+
+Instants, not keys, order the periods: a user who moves west (Tokyo to Los Angeles) is an hour later
+in a local day *before* the one of the digest just sent; that period ends before the digest was
+recorded, so no second, older digest goes out, and the next one comes at the new local hour. Nor is
+a period due that ended before the user existed, or before their first subscription of that cadence
+was made (a weekly alert added on a Wednesday first arrives on the user's weekday).
 
 Daylight-saving changes: the local send time is resolved with :pep:`495` ``fold=0``. A wall time that
 does not exist (spring forward: 02:30 in America/New_York on the second Sunday of March) maps to the
 instant one hour later in wall-clock terms (03:30 EDT); a wall time that occurs twice (fall back) maps to
 its first occurrence. The key is the local date either way, so the digest is sent once.
 
-Public: :class:`DuePeriod`, :func:`due_periods`, :func:`period_for`, :func:`period_after`, :func:`scheduled_at`,
-:func:`period_key`, :func:`check_instant`, :data:`PERIODS`, :data:`EARLIEST`, :data:`LATEST`.
+Public: :class:`DuePeriod`, :func:`due_periods`, :func:`after_last_digest`, :func:`next_to_send`,
+:func:`period_for`, :func:`period_after`, :func:`scheduled_at`, :func:`period_key`, :func:`check_instant`,
+:data:`PERIODS`, :data:`EARLIEST`, :data:`LATEST`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
@@ -61,11 +73,12 @@ def scheduled_at(day: date, hour: int, zone: ZoneInfo) -> datetime:
 
 
 def period_key(period: str, local_day: date) -> str:
+    """The key of the period sent on ``local_day``: its date, ISO 8601 calendar or week date."""
     if period == "daily":
         return local_day.isoformat()
     if period == "weekly":
-        year, week, _ = local_day.isocalendar()
-        return f"{year}-W{week:02d}"
+        year, week, weekday = local_day.isocalendar()
+        return f"{year}-W{week:02d}-{weekday}"
     raise ValueError(f"period {period!r} is not one of {', '.join(PERIODS)}")
 
 
@@ -104,19 +117,54 @@ def period_after(user: User, due: DuePeriod) -> DuePeriod:
     return DuePeriod(user.id, due.period, period_key(due.period, day), due.end, scheduled_at(day, user.hour, zone))
 
 
-def due_periods(user: User, now: datetime, periods: tuple[str, ...] = PERIODS) -> list[DuePeriod]:
+def due_periods(user: User, now: datetime, periods: tuple[str, ...] = PERIODS, *,
+                subscribed: Mapping[str, datetime] | None = None) -> list[DuePeriod]:
     """The user's latest period of each kind in ``periods`` whose send instant has come.
 
-    The caller drops the ones that already have an outbox row and the ones the user has no
-    subscription for. Periods whose send instant lies before the user existed are not due: a new user
-    gets the next digest, not one for yesterday.
+    The caller drops the ones that already have an outbox row or end before the user's last
+    recorded digest (:func:`after_last_digest`), and the ones the user has no subscription for.
+    Periods whose send instant lies before the user existed are not due: a new user gets the next
+    digest, not one for yesterday. Nor before ``subscribed[period]``, when the user's first
+    subscription of that cadence was made: a weekly alert added on a Wednesday waits for the
+    user's weekday instead of bringing a digest at once for a week it did not exist in.
     """
     if not user.active:
         return []
     out = []
     for period in periods:
         due = period_for(user, period, now)
-        if user.created is not None and due.end < user.created:
+        if not _subscribed_by(user, due, (subscribed or {}).get(period)):
             continue
         out.append(due)
     return out
+
+
+def _subscribed_by(user: User, due: DuePeriod, first_subscription: datetime | None) -> bool:
+    return all(since is None or due.end >= since for since in (user.created, first_subscription))
+
+
+def after_last_digest(due: DuePeriod, last_recorded: datetime | None) -> bool:
+    """Whether ``due`` ends after ``last_recorded``, the instant the user's latest digest of that
+    cadence was recorded in the outbox (None: never).
+
+    That instant is at or after the end of the period it was for, and that digest holds every
+    match up to it; an earlier period's digest could hold nothing new and would arrive dated before
+    one already received (the user moved west, or changed their weekday). Its papers are not lost:
+    the watermark carries them into the next period that is due."""
+    return last_recorded is None or due.end > last_recorded
+
+
+def next_to_send(user: User, period: str, now: datetime, *, recorded: Callable[[DuePeriod], bool],
+                 last_recorded: datetime | None, subscribed: datetime | None = None) -> DuePeriod:
+    """The period whose digest ``user`` gets next for ``period``, as of ``now``: the latest one
+    while it is still owed, else the first after it that is (a preview shows that one).
+    ``recorded(due)`` says whether the outbox holds a row for ``due``'s key."""
+    due = period_for(user, period, now)
+    # A period is passed over for its key (recorded), its end (at or before the last digest) or its
+    # start (before the subscription): a handful of steps, as each of those lies at most a period
+    # or a time zone move (a day) away.
+    for _ in range(8):
+        if _subscribed_by(user, due, subscribed) and after_last_digest(due, last_recorded) and not recorded(due):
+            break
+        due = period_after(user, due)
+    return due

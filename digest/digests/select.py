@@ -20,8 +20,9 @@ Rules, in order:
   "Trending today" for a subscription of kind ``trending``, then "Updated";
 - at most ``max_items`` items; the rest is counted in ``more_count`` ("N more" links to the user's feed)
   and the renderer may move more there to stay under Gmail's clip;
-- source status lines from feed health ("arXiv did not announce today", "lab-papers failed: HTTP
-  500"): a failed feed is named with a short reason, never with a URL from its error text.
+- source status lines from feed health and arXiv's calendar ("arXiv did not announce today",
+  "lab-papers failed: HTTP 500"): a failed feed is named with a short reason, never with a URL from
+  its error text.
 
 Public: :func:`build_digest`, :func:`source_status`, :func:`is_trending`, :data:`MAX_ITEMS`,
 :data:`MATCH_WATERMARK`, :data:`TRENDING_STRENGTH`.
@@ -38,6 +39,7 @@ from zoneinfo import ZoneInfo
 
 from digest.digests import trending
 from digest.models import Digest, DigestItem, DigestSection, FeedState, Paper, Reason, Subscription, User
+from digest.sources.arxiv_calendar import feed_updates
 from digest.text import MutedAuthors
 
 #: The matcher's watermark on the ingest sequence (digest.match.run).
@@ -57,6 +59,7 @@ _QUERY_KINDS = ("query", "tag", "user-tag")
 #: Any absolute URL (RFC 3986 scheme, "://", up to the next space) in a feed's error text.
 _URL = re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]*://\S*")
 _REASON_CHARS = 120
+_ARXIV_QUIET = "arXiv did not announce today"
 _CHANNELS = {"email": ("email", "both"), "feed": ("feed", "both")}
 
 
@@ -79,13 +82,24 @@ def is_trending(score: float | None) -> bool:
     return score is not None and trending.strength(score) >= TRENDING_STRENGTH
 
 
-def source_status(states: Iterable[FeedState]) -> tuple[str, ...]:
-    """One human line per feed that did not deliver normally (wording from issue #4)."""
+def source_status(states: Iterable[FeedState], *, start: datetime | None = None,
+                  end: datetime | None = None) -> tuple[str, ...]:
+    """One human line per feed that did not deliver normally (wording from issue #4).
+
+    Given a digest's period (``start``, ``end``], also "arXiv did not announce today" when an arXiv
+    feed is configured and arXiv's calendar put no new listing in that period (a weekend, for a
+    reader whose digest follows the European or American morning): known from the calendar
+    (:func:`digest.sources.arxiv_calendar.feed_updates`), so it does not wait for the empty weekend
+    feed, which the calendar-aware polling never fetches."""
+    states = list(states)
     lines: dict[str, None] = {}
+    if start is not None and end is not None and any(s.kind.startswith("arxiv") for s in states) \
+            and not feed_updates(start, end):
+        lines[_ARXIV_QUIET] = None
     for s in states:
         if s.health == "quiet" and s.kind.startswith("arxiv"):
             # Weekends and holidays: arXiv publishes an empty feed; not an error.
-            lines["arXiv did not announce today"] = None
+            lines[_ARXIV_QUIET] = None
         elif s.health == "stale":
             lines[f"{s.name} feed looked stale; retrying"] = None
         elif s.health == "error":
@@ -138,7 +152,7 @@ def build_digest(store: Any, user: User, period: str, period_key: str, *, now: d
                  include_updates: bool | None = None, trending_blend: bool = True,
                  start: datetime | None = None, end: datetime | None = None,
                  max_items: int = MAX_ITEMS, channel: str = "email",
-                 subscriptions: list[Subscription] | None = None, status: tuple[str, ...] | None = None,
+                 subscriptions: list[Subscription] | None = None, feed_states: list[FeedState] | None = None,
                  match_seq: int | None = None, sent_in_run: Mapping[str, int | None] | None = None) -> Digest:
     """The digest ``user`` would get for ``period``/``period_key`` now. Reads only; changes nothing.
 
@@ -146,10 +160,11 @@ def build_digest(store: Any, user: User, period: str, period_key: str, *, now: d
     instants (:class:`digest.digests.periods.DuePeriod`); they default to the day or week before ``now``.
     The digest holds them in the user's time zone: their dates are the user's (the email's label).
     A send run that builds many digests passes what is the same for all of them: the user's
-    ``subscriptions`` (all of them; filtered here), the source ``status`` lines and the matcher's
-    watermark ``match_seq``; and ``sent_in_run``, the papers (id -> version) that digests built
-    earlier in the run took for this user and that are not recorded yet: they count as sent, so a
-    paper matched by a daily and a weekly alert goes in the first digest built only.
+    ``subscriptions`` (all of them; filtered here), the ``feed_states`` (the source status lines,
+    :func:`source_status`, also depend on the period) and the matcher's watermark ``match_seq``;
+    and ``sent_in_run``, the papers (id -> version) that digests built earlier in the run took for
+    this user and that are not recorded yet: they count as sent, so a paper matched by a daily and a
+    weekly alert goes in the first digest built only.
     """
     if channel not in _CHANNELS:
         raise ValueError(f"channel {channel!r} is not email or feed")
@@ -162,11 +177,11 @@ def build_digest(store: Any, user: User, period: str, period_key: str, *, now: d
     seq_from = store.digest_watermark(user.id, period)
     seq_to = max(seq_from, store.get_watermark(MATCH_WATERMARK) if match_seq is None else match_seq)
 
+    status = source_status(store.feed_states() if feed_states is None else feed_states, start=start, end=end)
+
     def empty(status: tuple[str, ...] = ()) -> Digest:
         return Digest(user.id, user.email, user.name, period, period_key, start, end, (), 0, status, seq_from, seq_to)
 
-    if status is None:
-        status = source_status(store.feed_states())
     if not subs:
         return empty(status)
     by_id = {s.id: s for s in subs if s.kind in _QUERY_KINDS}

@@ -40,9 +40,9 @@ from typing import Any
 from digest.config import Settings
 from digest.deliver.outbox import BackgroundDelivery, DeliveryRun, deliver_pending
 from digest.deliver.smtp import envelope_sender
-from digest.digests.periods import PERIODS, DuePeriod, due_periods, period_after, period_for
-from digest.digests.select import MATCH_WATERMARK, build_digest, source_status
-from digest.models import Digest, User
+from digest.digests.periods import PERIODS, DuePeriod, after_last_digest, due_periods, next_to_send
+from digest.digests.select import MATCH_WATERMARK, build_digest
+from digest.models import Digest, Subscription, User
 from digest.render.email import RenderCache, RenderedEmail, render_email
 from digest.render.message import build_message, list_id_for, message_id_for
 from digest.store.outbox import Enqueue
@@ -54,6 +54,8 @@ ENQUEUE_BATCH = 100
 #: From this many due digests on, delivery runs alongside enqueueing; below it, starting a process
 #: costs more than it saves.
 BACKGROUND_FROM = 500
+#: Subscription channels that mean email digests.
+_EMAIL_CHANNELS = ("email", "both")
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +142,16 @@ def _build(store: Any, user: User, due: DuePeriod, now: datetime, context: dict[
     return build_digest(store, user, due.period, due.key, now=now, start=due.start, end=due.end, **context)
 
 
+def _first_subscribed(subscriptions: list[Subscription]) -> dict[str, datetime]:
+    """period -> when the first of these subscriptions delivering that period by email was made: no
+    digest is due for a period that ended before it (:func:`digest.digests.periods.due_periods`)."""
+    first: dict[str, datetime] = {}
+    for sub in subscriptions:
+        if sub.channel in _EMAIL_CHANNELS and sub.created is not None:
+            first[sub.every] = min(first.get(sub.every, sub.created), sub.created)
+    return first
+
+
 class _RunPicks:
     """The papers (id -> version) each digest built so far in this run sends, per user and period:
     none is recorded in ``sent_papers`` before its batch is, and a user's other digest of the run
@@ -216,20 +228,24 @@ def send_due(store: Any, settings: Settings, *, now: datetime, dry_run: bool = F
     subs_of: dict[int, list[Any]] = defaultdict(list)
     for sub in store.list_subscriptions(active_only=True):
         subs_of[sub.user_id].append(sub)
-        if sub.channel in ("email", "both"):
+        if sub.channel in _EMAIL_CHANNELS:
             periods_of[sub.user_id].add(sub.every)
-    wanted = [due for u in users for due in due_periods(u, now, PERIODS) if due.period in periods_of[u.id]]
+    wanted = [due for u in users
+              for due in due_periods(u, now, PERIODS, subscribed=_first_subscribed(subs_of[u.id]))
+              if due.period in periods_of[u.id]]
     done = store.outbox_keys((d.user_id, d.period, d.key) for d in wanted)
     todo = [due for due in wanted if (due.user_id, due.period, due.key) not in done]
+    last = store.last_recorded({d.user_id for d in todo})
+    todo = [due for due in todo if after_last_digest(due, last.get((due.user_id, due.period)))]
     by_id = {u.id: u for u in users}
     # Shared by every digest of the run: one feed-health read, one matcher watermark, one render cache.
-    status = source_status(store.feed_states())
+    feed_states = store.feed_states()
     match_seq = store.get_watermark(MATCH_WATERMARK)
     cache = RenderCache()
     picks = _RunPicks()
 
     def context_of(user: User, due: DuePeriod) -> dict[str, Any]:
-        return {"subscriptions": subs_of[user.id], "status": status, "match_seq": match_seq,
+        return {"subscriptions": subs_of[user.id], "feed_states": feed_states, "match_seq": match_seq,
                 "sent_in_run": picks.of_others(user.id, due.period)}
 
     if dry_run:
@@ -271,11 +287,14 @@ def preview(store: Any, settings: Settings, user_ref: str | int, *, period: str 
     """The digest and email ``user_ref`` would get next for ``period``; changes nothing.
 
     That is the latest period at ``now`` while its digest is still to be sent; once the outbox holds
-    it (sent, or recorded empty or failed), the following one, under that period's date: what
-    arrived after the last digest goes out with the next, never under a date already sent."""
+    it (sent, or recorded empty or failed), or when it is not owed (it ends before the last digest
+    recorded, or before the user's first subscription of ``period``), the next one that is
+    (:func:`digest.digests.periods.next_to_send`), under that period's date: what arrived after the
+    last digest goes out with the next, never under a date already sent."""
     user = store.get_user(user_ref)
-    due = period_for(user, period, now)
-    if store.outbox_keys([(user.id, due.period, due.key)]):
-        due = period_after(user, due)
+    subscribed = _first_subscribed(store.list_subscriptions(user.id, active_only=True)).get(period)
+    due = next_to_send(user, period, now, subscribed=subscribed,
+                       last_recorded=store.last_recorded([user.id]).get((user.id, period)),
+                       recorded=lambda d: bool(store.outbox_keys([(user.id, d.period, d.key)])))
     digest = build_digest(store, user, period, due.key, now=now, start=due.start, end=due.end)
     return digest, render_digest(digest, user, settings)

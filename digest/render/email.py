@@ -483,7 +483,7 @@ def _item_view(item: DigestItem, settings: Settings, feedback_token: str) -> _It
 def _local_day(digest: Digest) -> str:
     """What the digest is labelled with: a daily digest's local date from its period key
     ("2026-11-24" as "Tue 24 Nov"); a weekly one's week, by the first day it covers ("week of 23
-    Nov" for the digest sent on Monday 30 Nov: its key names the week it is sent in)."""
+    Nov" for the digest sent on Monday 30 Nov: its key is the ISO week date of the send day)."""
     key = digest.period_key
     if digest.period == "weekly":
         # The period's bounds are in the user's time zone (digest.digests.select.build_digest).

@@ -9,8 +9,10 @@ Two clocks matter, both in US Eastern time (America/New_York, so DST shifts them
   Monday to Friday. Saturday and Sunday feeds are empty (``skipDays``), as are occasional holidays.
 
 Public: :func:`is_announcement_day`, :func:`next_announcement`, :func:`next_feed_update`,
-:func:`expected_batch_changed`, :data:`EASTERN`. Holidays are not known in advance, so an empty feed
-on a weekday is reported as "quiet", never as an error (see digest.store.feeds).
+:func:`feed_updates`, :func:`shows_current_listing`, :func:`expected_batch_changed`, :data:`EASTERN`.
+Holidays are not known in advance, so an empty feed on a weekday dated as the listing due is reported
+as "quiet", never as an error; one dated before it is the old feed still served, "stale" (see
+digest.store.feeds).
 """
 
 from __future__ import annotations
@@ -66,6 +68,17 @@ def next_feed_update(after: datetime) -> datetime:
             return candidate.astimezone(timezone.utc)
         day += timedelta(days=1)
     raise AssertionError("unreachable: a feed update happens every week")
+
+
+def feed_updates(start: datetime, end: datetime) -> list[datetime]:
+    """The RSS rebuilds carrying a new batch (:func:`next_feed_update`) in (``start``, ``end``], in UTC.
+    None in a period means arXiv announced nothing a reader could have had in it (a weekend)."""
+    found: list[datetime] = []
+    moment = next_feed_update(start)
+    while moment <= _aware(end):
+        found.append(moment)
+        moment = next_feed_update(moment)
+    return found
 
 
 def shows_current_listing(feed_date: datetime, now: datetime) -> bool:

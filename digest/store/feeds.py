@@ -5,8 +5,10 @@ Health of a feed after a fetch (``FeedState.health``, stored in ``feeds.last_sta
 * ``ok`` — entries arrived; ``empty`` — a valid feed with no entries (non-arXiv);
 * ``quiet`` — an arXiv feed with no entries (weekend, holiday: arXiv publishes empty feeds then);
 * ``stale`` — an arXiv RSS feed showing the same batch as before although a new listing was due
-  (see :mod:`digest.sources.arxiv_calendar`); retried sooner, and ``last_success`` is not moved so
-  the next fetch is judged against the same moment;
+  (see :mod:`digest.sources.arxiv_calendar`), or an empty one dated before the listing due (the
+  weekend's empty feed still served on Monday morning by a lagging rebuild or cache: quiet would
+  move ``last_success`` past Monday's listing, which no later poll shows); retried sooner, and
+  ``last_success`` is not moved so the next fetch is judged against the same moment;
 * ``not-modified`` — 304 on a non-arXiv feed; ``error`` — fetch/parse failed; ``never`` — not tried.
 
 Failures back off exponentially (:data:`FAILURE_BACKOFF` doubling per consecutive failure, capped
@@ -14,7 +16,7 @@ at :data:`MAX_BACKOFF` or the feed's interval if longer), never sooner than a se
 (itself read as at most :data:`MAX_RETRY_AFTER`).
 
 Validators: a 200 replaces both ETag and Last-Modified; a 304 replaces only those it carries
-(RFC 9111 §4.3.4). An empty arXiv feed (quiet) is no batch: it keeps the last batch's identity, so
+(RFC 9111 §4.3.4). An empty arXiv feed (quiet or stale) is no batch: it keeps the last batch's identity, so
 Friday's batch still served on Monday is judged stale.
 """
 
@@ -65,12 +67,13 @@ def judge_health(kind: str, outcome: str, *, same_batch: bool, prev_success: dat
                  now: datetime, feed_date: datetime | None = None) -> str:
     """The health word for one fetch outcome (see module docstring). A same batch dated as the
     listing due now (``feed_date``, the feed's pubDate) is current, not stale: a poll shortly after
-    midnight read it before the grace hour the calendar waits for."""
+    midnight read it before the grace hour the calendar waits for. An empty feed is quiet when it is
+    dated as the listing due now or later (or carries no date), stale when dated before it."""
     if outcome == "error":
         return "error"
     if kind in ARXIV_BATCH_KINDS:
         if outcome == "empty":
-            return "quiet"
+            return "stale" if feed_date is not None and not shows_current_listing(feed_date, now) else "quiet"
         if (outcome == "not-modified" or same_batch) and expected_batch_changed(prev_success, now):
             if feed_date is not None and shows_current_listing(feed_date, now):
                 return "ok"
@@ -178,7 +181,7 @@ class FeedStore(StoreBase):
                     values["last_entry_count"] = entry_count
                 # An incomplete poll's batch is not remembered: the next poll, once the rest is read,
                 # must not pass for "stale" by showing the same batch again.
-                if complete and (outcome == "ok" or (outcome == "empty" and health != "quiet")):
+                if complete and (outcome == "ok" or (outcome == "empty" and row.kind not in ARXIV_BATCH_KINDS)):
                     values["last_batch_hash"] = batch_hash
                 if feed_date is not None:
                     values["last_feed_date"] = feed_date
@@ -195,8 +198,9 @@ class FeedStore(StoreBase):
 
     def record_caught_up(self, name: str, *, now: datetime) -> None:
         """Everything ``name`` had to read up to ``now`` was read another way although its poll failed
-        (a backfill through the source's API up to today): ``last_success`` moves to ``now``, so the
-        poll's retries do not read the same days again. The failure itself stays recorded."""
+        or was stale (a backfill through the source's API up to today): ``last_success`` moves to
+        ``now``, so the poll's retries do not read the same days again. The failure or the stale
+        health itself stays recorded."""
         with self.write() as conn:
             conn.execute(update(_F).where(_F.c.name == name).values(last_success=now))
 

@@ -186,6 +186,22 @@ class OutboxStore(StoreBase):
                     found.add(t)
         return found
 
+    def last_recorded(self, user_ids: Iterable[int]) -> dict[tuple[int, str], datetime]:
+        """(user id, period) -> when the user's latest digest of that period was recorded (the newest
+        outbox row's ``created``, whatever its status). :func:`digest.digests.periods.after_last_digest`
+        compares periods with it: instants, not keys, which change with the user's time zone."""
+        ids = sorted(set(user_ids))
+        out: dict[tuple[int, str], datetime] = {}
+        with self.read() as conn:
+            for i in range(0, len(ids), 500):
+                for r in conn.execute(select(_O.c.user_id, _O.c.period, func.max(_O.c.created))
+                                      .where(_O.c.user_id.in_(ids[i:i + 500]))
+                                      .group_by(_O.c.user_id, _O.c.period)):
+                    at = _aware(r[2])
+                    if at is not None:
+                        out[(r.user_id, r.period)] = at
+        return out
+
     # --- enqueue ---------------------------------------------------------------------------------
 
     def enqueue_digest(self, user_id: int, period: str, period_key: str, message_id: str, subject: str,

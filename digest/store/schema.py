@@ -298,7 +298,7 @@ class OutboxRow(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     period: Mapped[str] = mapped_column(String(8))  # daily | weekly | trending
-    period_key: Mapped[str] = mapped_column(String(32))  # e.g. 2026-11-24 or 2026-W48
+    period_key: Mapped[str] = mapped_column(String(32))  # e.g. 2026-11-24 or 2026-W48-1
     message_id: Mapped[str] = mapped_column(String(300))
     subject: Mapped[str] = mapped_column(Text)
     recipient: Mapped[str] = mapped_column(String(320))
