@@ -3,17 +3,23 @@
 What every request gets, and why:
 
 * Timeouts (connect/read from ``[fetch]``), a descriptive User-Agent (arXiv API terms ask for one).
-* A whole-response deadline (:data:`TRANSFER_TIMEOUT`), since the read timeout bounds each read only
-  and a server dripping a byte at a time would otherwise hold the fetch forever.
+* A whole-exchange deadline (:data:`TRANSFER_TIMEOUT`: connect, request, status line, headers, body),
+  since the read timeout bounds each read only and a server dripping a byte at a time would otherwise
+  hold the fetch forever. httpcore's sockets run under it (:class:`_DeadlineBackend`); an exchange
+  past it fails "timed out", and is not retried.
 * Conditional GET: ``If-None-Match`` / ``If-Modified-Since`` from the stored ETag / Last-Modified
-  (RFC 9110 §13.1); a 304 comes back as ``not_modified`` with the validators it did not replace
-  (RFC 9111 §4.3.4). A 304 to a request without validators is an error (RFC 9110 §15.4.5).
+  (RFC 9110 §13.1), sent back as the octets received (an ETag may hold obs-text, §8.8.3); a 304
+  comes back as ``not_modified`` with the validators it did not replace (RFC 9111 §4.3.4). A 304
+  to a request without validators is an error (RFC 9110 §15.4.5).
 * Retries: 429/503 honour ``Retry-After`` (RFC 9110 §10.2.3; seconds or any of the three HTTP-date
   forms of §5.6.7) up to :data:`MAX_RETRY_AFTER`; other 5xx, timeouts and connection errors back off
   exponentially with full jitter.
 * Host names: IDNs are sent as A-labels (RFC 5891), IPv6 literals in brackets in ``Host`` (RFC 3986
   §3.2.2). URL userinfo becomes Basic auth for that origin only (RFC 7617), and is never shown: every
-  error names the URL asked for (:func:`digest.config.redact_url`-ed) and, for a failed redirect hop, its target.
+  error names the URL asked for (:func:`digest.config.redact_url`-ed) and, after redirects, where they
+  led. A Location that is no URL we could request is one error, not retried.
+* Logging: nothing here logs a URL (httpx's client, which logs every request URL at INFO, is not used);
+  digest's own messages show URLs through redact_url.
 * Politeness: a minimum spacing between two requests to one host (3 s for arxiv.org, per the arXiv
   API terms of use, and one connection at a time there), ``[fetch] host_spacing`` elsewhere.
 * A size cap: the body is streamed and the download aborted past ``max_bytes`` decoded bytes; gzip
@@ -36,14 +42,17 @@ import base64
 import ipaddress
 import random
 import socket
+import ssl
 import threading
 import time
 import zlib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from typing import TypeVar
 from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
+import httpcore
 import httpx
 
 from digest.config import FetchSettings, redact_url
@@ -84,6 +93,10 @@ class FetchResult:
     final_url: str = ""
     not_modified: bool = False
     content_type: str | None = None
+    #: Seconds a server asked us to wait before the next request (RFC 9110 §10.2.3) although this
+    #: result is usable: set by :func:`digest.sources.fetch_feed` when a later page of a paged source
+    #: answered 429/503 with a Retry-After, so the feed's next attempt honours it.
+    retry_after: float | None = None
 
 
 # --- politeness -----------------------------------------------------------------------------------
@@ -363,46 +376,137 @@ class _Hop:
     body: bytes
 
 
-def _one_request(client: httpx.Client, target: _Target, url: str, headers: dict[str, str],
-                 settings: FetchSettings, *, guard: bool) -> _Hop:
+def _one_request(pool: httpcore.ConnectionPool, deadline: _Deadline, target: _Target, url: str,
+                 headers: dict[str, str | bytes], settings: FetchSettings, *, guard: bool) -> _Hop:
     """One HTTP exchange with no redirect following, to a vetted and pinned address of the host."""
     addrs = vetted_addresses(target.host, target.port, settings, guard=guard)[:MAX_ADDRESSES]
     hop_headers = dict(headers, Host=target.authority())
-    extensions = {"sni_hostname": target.host} if target.scheme == "https" else {}
     host = target.host.lower()
     _limiter.wait(host, ARXIV_SPACING if is_arxiv_host(host) else settings.host_spacing)
     lock = _limiter.connection_lock(host)
     if lock:
         lock.acquire()
     try:
-        return _exchange(client, target, addrs, url, hop_headers, extensions, settings)
+        return _exchange(pool, deadline, target, addrs, url, hop_headers, settings)
     finally:
         if lock:
             lock.release()
 
 
-def _exchange(client: httpx.Client, target: _Target, addrs: list[IPAddress], url: str, headers: dict[str, str],
-              extensions: dict[str, str], settings: FetchSettings) -> _Hop:
+def _exchange(pool: httpcore.ConnectionPool, deadline: _Deadline, target: _Target, addrs: list[IPAddress], url: str,
+              headers: dict[str, str | bytes], settings: FetchSettings) -> _Hop:
+    """The request goes to httpcore's pool directly: digest follows redirects itself, and httpx's
+    client would parse every Location first (failing on one it cannot parse before we see it)."""
     budget = max(TRANSFER_TIMEOUT, settings.read_timeout)
+    extensions: dict[str, object] = {"timeout": {"connect": settings.connect_timeout, "read": settings.read_timeout,
+                                                 "write": settings.read_timeout, "pool": settings.connect_timeout}}
+    if target.scheme == "https":
+        extensions["sni_hostname"] = target.host
     for i, addr in enumerate(addrs):
-        request = client.build_request("GET", target.pinned(addr), headers=headers, extensions=extensions)
-        started = time.monotonic()
+        deadline.start(budget)
+        status: int | None = None
         try:
-            response = client.send(request, stream=True)
-        except (httpx.ConnectError, httpx.ConnectTimeout):
+            with pool.stream("GET", target.pinned(addr), headers=list(headers.items()),
+                             extensions=extensions) as response:
+                status = response.status
+                hop_headers = httpx.Headers(response.headers)
+                body = b""
+                if status not in _REDIRECT_STATUSES and status != 304:
+                    body = _read_capped(response.iter_stream(), hop_headers, status, url, settings.max_bytes)
+                return _Hop(status, hop_headers, body)
+        except (httpcore.ConnectError, httpcore.ConnectTimeout):
             if i == len(addrs) - 1:
                 raise
             continue  # nothing was sent: the next address of the same host is as good
-        except httpx.InvalidURL as exc:  # httpx builds next_request from Location even when not following
-            raise FetchError(url, f"redirect to an invalid URL ({exc})") from None
-        try:
-            body = b""
-            if response.status_code not in _REDIRECT_STATUSES and response.status_code != 304:
-                body = _read_capped(response, url, settings.max_bytes, deadline=started + budget, budget=budget)
-            return _Hop(response.status_code, response.headers, body)
-        finally:
-            response.close()
+        except _DeadlinePassed:
+            # Not retried: a server this slow is as slow the next time, and every other feed waits.
+            raise FetchError(url, f"timed out: the response took over {budget:g} s (server too slow)",
+                             status=status) from None
     raise AssertionError("unreachable: vetted_addresses never returns an empty list")
+
+
+# --- the transfer deadline --------------------------------------------------------------------------
+
+_T = TypeVar("_T")
+
+
+class _DeadlinePassed(Exception):
+    """The exchange under way overran :data:`TRANSFER_TIMEOUT`. Not an httpcore error, so httpcore
+    lets it through as it is, and :func:`_exchange` tells it from an ordinary read timeout."""
+
+
+class _Deadline:
+    """The end (``time.monotonic``) of the exchange under way on one pool's connections.
+
+    The read and connect timeouts bound each socket operation only; every operation of an exchange
+    (connect, TLS handshake, request, status line, headers, body) gets at most the time left, so a
+    server dripping its headers or body a byte at a time cannot hold the fetch past the deadline.
+    """
+
+    def __init__(self) -> None:
+        self._at: float | None = None
+
+    def start(self, budget: float) -> None:
+        self._at = time.monotonic() + budget
+
+    def run(self, operation: Callable[[float | None], _T], timeout: float | None) -> _T:
+        """``operation(timeout)`` with the timeout cut to the time left; _DeadlinePassed past it."""
+        if self._at is None:
+            return operation(timeout)
+        left = self._at - time.monotonic()
+        if left <= 0:
+            raise _DeadlinePassed
+        try:
+            return operation(left if timeout is None else min(timeout, left))
+        except httpcore.TimeoutException:
+            if time.monotonic() >= self._at:
+                raise _DeadlinePassed from None
+            raise
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    def __init__(self, stream: httpcore.NetworkStream, deadline: _Deadline) -> None:
+        self._stream, self._deadline = stream, deadline
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._deadline.run(lambda left: self._stream.read(max_bytes, left), timeout)
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._deadline.run(lambda left: self._stream.write(buffer, left), timeout)
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def start_tls(self, ssl_context: ssl.SSLContext, server_hostname: str | None = None,
+                  timeout: float | None = None) -> httpcore.NetworkStream:
+        tls = self._deadline.run(lambda left: self._stream.start_tls(ssl_context, server_hostname, left), timeout)
+        return _DeadlineStream(tls, self._deadline)
+
+    def get_extra_info(self, info: str) -> object:
+        return self._stream.get_extra_info(info)
+
+
+class _DeadlineBackend(httpcore.NetworkBackend):
+    """httpcore's synchronous sockets, every operation bounded by the pool's :class:`_Deadline`."""
+
+    def __init__(self, deadline: _Deadline) -> None:
+        self._sockets, self._deadline = httpcore.SyncBackend(), deadline
+
+    def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
+                    socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None) -> httpcore.NetworkStream:
+        stream = self._deadline.run(
+            lambda left: self._sockets.connect_tcp(host, port, left, local_address, socket_options), timeout)
+        return _DeadlineStream(stream, self._deadline)
+
+    def sleep(self, seconds: float) -> None:
+        self._sockets.sleep(seconds)
+
+
+def _pool(deadline: _Deadline) -> httpcore.ConnectionPool:
+    """One fetch's connections (kept alive across its redirects and retries), with httpx's defaults:
+    its CA bundle and keep-alive expiry, and proxies from the environment ignored."""
+    return httpcore.ConnectionPool(ssl_context=httpx.create_ssl_context(trust_env=False), keepalive_expiry=5.0,
+                                   network_backend=_DeadlineBackend(deadline))
 
 
 # --- the body: content codings, size cap, transfer deadline ----------------------------------------
@@ -473,40 +577,35 @@ def _decode(layers: list[_Inflate], data: bytes) -> Iterator[bytes]:
         yield from _decode(layers[1:], piece)
 
 
-def _read_capped(response: httpx.Response, url: str, max_bytes: int, *, deadline: float, budget: float) -> bytes:
-    """The decoded body, aborted past ``max_bytes`` decoded bytes or past ``deadline`` (monotonic)."""
-    declared = response.headers.get("content-length", "").strip()
+def _read_capped(raw: Iterable[bytes], headers: httpx.Headers, status: int, url: str, max_bytes: int) -> bytes:
+    """The decoded body, aborted past ``max_bytes`` decoded bytes (the deadline is the stream's)."""
+    declared = headers.get("content-length", "").strip()
     if declared.isascii() and declared.isdigit() and int(declared) > max_bytes:
-        raise FetchError(url, f"response is {int(declared):,} bytes, over the {max_bytes:,}-byte limit",
-                         status=response.status_code)
-    encoding = response.headers.get("content-encoding", "")
+        raise FetchError(url, f"response is {int(declared):,} bytes, over the {max_bytes:,}-byte limit", status=status)
+    encoding = headers.get("content-encoding", "")
     layers = _decoders(encoding, url)
     chunks: list[bytes] = []
     size = 0
     try:
-        for raw in response.iter_raw():  # no chunk_size: httpx would buffer up to it
-            if time.monotonic() > deadline:
-                raise FetchError(url, f"timed out: the response took over {budget:g} s "
-                                      "(server too slow)", status=response.status_code)
-            for piece in _decode(layers, raw):
-                size += len(piece)
-                if size > max_bytes:
-                    raise FetchError(url, f"response exceeds the {max_bytes:,}-byte limit; download aborted",
-                                     status=response.status_code)
-                chunks.append(piece)
+        for piece in (p for chunk in raw for p in _decode(layers, chunk)):
+            size += len(piece)
+            if size > max_bytes:
+                raise FetchError(url, f"response exceeds the {max_bytes:,}-byte limit; download aborted",
+                                 status=status)
+            chunks.append(piece)
         for layer in layers:
             layer.finish()
     except zlib.error as exc:
         raise FetchError(url, f"cannot decode the body (Content-Encoding {encoding.strip()}): {exc}",
-                         status=response.status_code) from None
+                         status=status) from None
     return b"".join(chunks)
 
 
 # --- redirects, retries, the result ----------------------------------------------------------------
 
 
-def _follow(client: httpx.Client, url: str, headers: dict[str, str], settings: FetchSettings,
-            *, user_supplied: bool) -> tuple[_Hop, str]:
+def _follow(pool: httpcore.ConnectionPool, deadline: _Deadline, url: str, headers: dict[str, str | bytes],
+            settings: FetchSettings, *, user_supplied: bool) -> tuple[_Hop, str]:
     """Follow redirects ourselves so each hop's address is checked (httpx would not).
 
     Every error names the URL asked for (without credentials), and the redirect target when a hop
@@ -524,19 +623,65 @@ def _follow(client: httpx.Client, url: str, headers: dict[str, str], settings: F
                 hop_headers = dict(headers, Authorization=_basic_auth(credentials))
             # Digest-built URLs (user_supplied=False) point at known public hosts; every redirect target,
             # which a third party controls, is always guarded.
-            result = _one_request(client, target, redact_url(current), hop_headers, settings,
+            result = _one_request(pool, deadline, target, redact_url(current), hop_headers, settings,
                                   guard=user_supplied or hop > 0)
-            location = result.headers.get("location")
-            if result.response_status in _REDIRECT_STATUSES and location:
-                current = urljoin(current, location.strip())
-                continue
         except FetchError as exc:
-            where = f"redirected to {redact_url(current)}: " if hop else ""
-            raise type(exc)(redact_url(url), where + exc.reason, status=exc.status, retry_after=exc.retry_after) from None
-        except ValueError as exc:  # urljoin on a Location such as "http://[::1"
-            raise FetchError(redact_url(url), f"redirect to an invalid URL ({exc})") from None
-        return result, current
+            raise type(exc)(redact_url(url), _redirected(url, current) + exc.reason, status=exc.status,
+                            retry_after=exc.retry_after) from None
+        location = result.headers.get("location")
+        if result.response_status not in _REDIRECT_STATUSES or not location:
+            return result, current
+        current = _redirect_target(url, current, location)
     raise FetchError(redact_url(url), f"more than {settings.max_redirects} redirects")
+
+
+def _redirect_target(url: str, current: str, location: str) -> str:
+    """The absolute URL a Location header points to (RFC 9110 §10.2.2), or one non-retried error when
+    it is not a URL we could request: unparseable ("http://[::1") or a host httpx's URL parser
+    refuses (an octal or out-of-range IPv4 form such as 0177.0.0.1 or 256.12.0.1, which the C
+    resolver would read as some other address)."""
+    location = location.strip()
+    try:
+        target = urljoin(current, location)
+        httpx.URL(target)
+    except (ValueError, httpx.InvalidURL) as exc:
+        raise FetchError(redact_url(url), f"redirect to an invalid URL {redact_url(location)!r} ({exc})") from None
+    return target
+
+
+def _redirected(url: str, final_url: str) -> str:
+    """The prefix of an error met after redirects, naming where they led (without credentials)."""
+    return f"redirected to {redact_url(final_url)}: " if final_url != url else ""
+
+
+def _validator_header(value: str | None) -> bytes | None:
+    """A stored ETag / Last-Modified as the octets to send back, or None when it cannot be sent.
+
+    Validators are stored one character per octet received (:func:`_validator`), and RFC 9110 §8.8.3
+    lets an entity-tag hold obs-text (0x80-0xFF): latin-1 gives the same octets back. A value
+    stored otherwise (a character past U+00FF, a control character) cannot be a header field value
+    (RFC 9110 §5.5): the request goes without it, unconditional, rather than failing every poll.
+    """
+    if not value:
+        return None
+    try:
+        octets = value.encode("latin-1")
+    except UnicodeEncodeError:
+        return None
+    if any(b < 0x20 and b != 0x09 or b == 0x7F for b in octets):
+        return None
+    return octets
+
+
+def _validator(headers: httpx.Headers, name: str) -> str | None:
+    """A response's ETag / Last-Modified as received, one character per octet (latin-1), so that
+    :func:`_validator_header` sends exactly those octets back (httpx would decode obs-text as UTF-8
+    when it happens to be valid UTF-8)."""
+    key = name.encode("ascii")
+    for field_name, value in headers.raw:
+        if field_name.lower() == key:
+            return value.decode("latin-1").strip() or None
+    return None
 
 
 def fetch(url: str, *, settings: FetchSettings, etag: str | None = None, last_modified: str | None = None,
@@ -546,59 +691,67 @@ def fetch(url: str, *, settings: FetchSettings, etag: str | None = None, last_mo
     Returns 2xx and 304 responses; raises for every other status after retries. Error messages never
     show the URL's userinfo.
     """
-    headers = {"User-Agent": settings.user_agent,
-               "Accept": accept or "application/atom+xml, application/rss+xml, application/xml;q=0.9, "
-                                   "application/json;q=0.9, text/xml;q=0.8, */*;q=0.1",
-               "Accept-Encoding": "gzip, deflate"}
-    if etag:
-        headers["If-None-Match"] = etag
-    if last_modified:
-        headers["If-Modified-Since"] = last_modified
-    timeout = httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout)
+    headers: dict[str, str | bytes] = {
+        "User-Agent": settings.user_agent,
+        "Accept": accept or "application/atom+xml, application/rss+xml, application/xml;q=0.9, "
+                            "application/json;q=0.9, text/xml;q=0.8, */*;q=0.1",
+        "Accept-Encoding": "gzip, deflate"}
+    etag_octets, last_modified_octets = _validator_header(etag), _validator_header(last_modified)
+    if etag_octets:
+        headers["If-None-Match"] = etag_octets
+    if last_modified_octets:
+        headers["If-Modified-Since"] = last_modified_octets
+    sent_validators = bool(etag_octets or last_modified_octets)
     attempt = 0
     shown = redact_url(url)
-    # verify=True keeps certificate checks; the SNI extension makes them check the real host name.
-    with httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False) as client:
+    deadline = _Deadline()
+    # The SSL context verifies certificates; the SNI extension makes it check the real host name.
+    with _pool(deadline) as pool:
         while True:
             try:
-                hop, final_url = _follow(client, url, headers, settings, user_supplied=user_supplied)
-            except (httpx.TimeoutException, httpx.TransportError) as exc:
+                hop, final_url = _follow(pool, deadline, url, headers, settings, user_supplied=user_supplied)
+            except (httpcore.TimeoutException, httpcore.NetworkError, httpcore.RemoteProtocolError) as exc:
                 if attempt >= settings.retries:
-                    kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "connection failed"
+                    kind = "timed out" if isinstance(exc, httpcore.TimeoutException) else "connection failed"
                     raise FetchError(shown, f"{kind}: {exc.__class__.__name__} {exc}".strip()) from None
                 _sleep(_backoff(attempt))
                 attempt += 1
                 continue
-            except (httpx.HTTPError, httpx.InvalidURL) as exc:  # invalid URL...: not worth a retry
+            except (httpcore.LocalProtocolError, httpcore.UnsupportedProtocol) as exc:  # not worth a retry
                 raise FetchError(shown, f"{exc.__class__.__name__}: {exc}") from None
             status = hop.response_status
             if status in _RETRY_STATUSES:
                 wait = _retry_after(hop.headers.get("retry-after")) if status in (429, 503) else None
                 if attempt >= settings.retries or (wait is not None and wait > MAX_RETRY_AFTER):
-                    raise FetchError(shown, f"HTTP {status} after {attempt + 1} attempt(s)", status=status,
-                                     retry_after=wait)
+                    raise FetchError(shown, f"{_redirected(url, final_url)}HTTP {status} after {attempt + 1} "
+                                            "attempt(s)", status=status, retry_after=wait)
                 _sleep(wait if wait is not None else _backoff(attempt))
                 attempt += 1
                 continue
-            return _result(shown, final_url, hop, etag=etag, last_modified=last_modified)
+            return _result(url, final_url, hop, etag=etag if etag_octets else None,
+                           last_modified=last_modified if last_modified_octets else None,
+                           sent_validators=sent_validators)
 
 
-def _result(url: str, final_url: str, hop: _Hop, *, etag: str | None, last_modified: str | None) -> FetchResult:
+def _result(url: str, final_url: str, hop: _Hop, *, etag: str | None, last_modified: str | None,
+            sent_validators: bool) -> FetchResult:
     status = hop.response_status
+    etag_received, last_modified_received = _validator(hop.headers, "etag"), _validator(hop.headers, "last-modified")
     if status == 304:
-        if not etag and not last_modified:
+        if not sent_validators:
             # RFC 9110 §15.4.5: 304 answers a conditional request; to ours it can only be a server bug,
             # and taking it as "unchanged" would never fetch the feed.
-            raise FetchError(url, "HTTP 304 Not Modified to a request without validators", status=status)
+            raise FetchError(redact_url(url), f"{_redirected(url, final_url)}HTTP 304 Not Modified to a request "
+                                              "without validators", status=status)
         # RFC 9111 §4.3.4: the validators a 304 carries replace the stored ones; the others stay.
-        return FetchResult(status=304, body=b"", headers=dict(hop.headers), etag=hop.headers.get("etag") or etag,
-                           last_modified=hop.headers.get("last-modified") or last_modified, final_url=final_url,
+        return FetchResult(status=304, body=b"", headers=dict(hop.headers), etag=etag_received or etag,
+                           last_modified=last_modified_received or last_modified, final_url=final_url,
                            not_modified=True, content_type=hop.headers.get("content-type"))
     if not 200 <= status < 300:
         reason = f"HTTP {status}"
         if status in _REDIRECT_STATUSES:
             reason += " redirect without a Location header"
-        raise FetchError(url, reason, status=status)
-    return FetchResult(status=status, body=hop.body, headers=dict(hop.headers), etag=hop.headers.get("etag"),
-                       last_modified=hop.headers.get("last-modified"), final_url=final_url,
+        raise FetchError(redact_url(url), _redirected(url, final_url) + reason, status=status)
+    return FetchResult(status=status, body=hop.body, headers=dict(hop.headers), etag=etag_received,
+                       last_modified=last_modified_received, final_url=final_url,
                        content_type=hop.headers.get("content-type"))

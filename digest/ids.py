@@ -157,7 +157,9 @@ def preprint_doi(doi: str) -> str:
 
 
 def normalize_url(url: str) -> str:
-    """Lower-case scheme and host, drop fragments, default ports and tracking parameters."""
+    """Lower-case scheme and host, drop default ports and tracking parameters. The fragment stays: on
+    a page that lists several papers it is what names each one (``publications#pub-101``, the id
+    digest.sources.rss gives entries that share a link)."""
     parts = urlsplit(url.strip())
     scheme = (parts.scheme or "http").lower()
     host = (parts.hostname or "").lower()
@@ -170,7 +172,7 @@ def normalize_url(url: str) -> str:
     path = parts.path or "/"
     if path != "/" and path.endswith("/"):
         path = path[:-1]
-    return urlunsplit((scheme, netloc, path, query, ""))
+    return urlunsplit((scheme, netloc, path, query, parts.fragment))
 
 
 def canonical_id(*, arxiv_id: str | None = None, doi: str | None = None,

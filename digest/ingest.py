@@ -82,7 +82,8 @@ def ingest_feed(settings: Settings, store: Store, feed: FeedSettings, *, now: da
 
     ``unrecovered`` says why days before this poll are still missing (a failed backfill): the poll
     is stored, but the feed's ``last_success`` stays, so the next run reads those days again, not
-    before ``retry_after`` seconds when the backfill's source asked for that."""
+    before ``retry_after`` seconds when the backfill's source asked for that. A later page's
+    Retry-After (a paged source answering 429/503 part way) delays the next attempt too."""
     from digest import sources
 
     empty = IngestStats(feed.name)
@@ -111,8 +112,13 @@ def ingest_feed(settings: Settings, store: Store, feed: FeedSettings, *, now: da
         feed.name, now=now, outcome="ok" if parsed.records else "empty", etag=result.etag,
         last_modified=result.last_modified, entry_count=len(parsed.records), batch_hash=batch_hash(parsed.records),
         feed_date=parsed.feed_date, complete=not (parsed.pages_failed or unrecovered),
-        error=unrecovered or parsed.pages_failed, retry_after=retry_after)
+        error=unrecovered or parsed.pages_failed, retry_after=_longest(retry_after, result.retry_after))
     return FeedRun(feed.name, new_state.health, stats, warnings=parsed.warnings)
+
+
+def _longest(*delays: float | None) -> float | None:
+    """The longest of the waits sources asked for (seconds), or None when none did."""
+    return max((d for d in delays if d is not None), default=None)
 
 
 def ingest_due(settings: Settings, store: Store, *, now: datetime | None = None,

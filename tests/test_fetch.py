@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import logging
 import threading
 from collections.abc import Iterator
 
@@ -104,6 +105,33 @@ def test_timeout(httpserver: HTTPServer) -> None:
             fetch(httpserver.url_for("/slow"), settings=local(read_timeout=0.2, retries=0))
     finally:
         release.set()
+
+
+def test_secret_query_parameter_of_a_feed_url_is_not_logged(httpserver: HTTPServer,
+                                                             caplog: pytest.LogCaptureFixture) -> None:
+    """A private feed's key in its query (Zotero: ...items/top?format=atom&key=<secret>) appears in no
+    log record of a fetch, not even at INFO and DEBUG, where HTTP libraries log full request URLs."""
+    httpserver.expect_request("/users/475425/items/top").respond_with_data(FEED)
+    url = httpserver.url_for("/users/475425/items/top") + "?format=atom&key=Zk8sEcReT42"
+    caplog.set_level(logging.DEBUG)
+    assert fetch(url, settings=local()).body == FEED
+    # The test server's own access log (werkzeug) is not digest's.
+    logged = [r.getMessage() for r in caplog.records if not r.name.startswith("werkzeug")]
+    assert not [m for m in logged if "Zk8sEcReT42" in m], logged
+
+
+def test_service_logging_keeps_http_libraries_at_warning() -> None:
+    """`digest run` logs at INFO; httpx (every request, full URL) and httpcore stay at WARNING."""
+    from digest.cli.service import _logging
+
+    loggers = [logging.getLogger(name) for name in ("httpx", "httpcore")]
+    levels = [lg.level for lg in loggers]
+    try:
+        _logging()
+        assert [lg.getEffectiveLevel() for lg in loggers] == [logging.WARNING, logging.WARNING]
+    finally:
+        for lg, level in zip(loggers, levels):
+            lg.setLevel(level)
 
 
 def test_500_retried_with_backoff_then_error(httpserver: HTTPServer, clock: FakeClock) -> None:

@@ -87,6 +87,31 @@ def test_redirect_to_invalid_or_non_http_url_is_a_fetch_error(httpserver: HTTPSe
     assert "\n" not in str(info.value)
 
 
+@pytest.mark.parametrize("location", ["http://0177.0.0.1/feed.xml", "http://256.12.0.1/feed.xml"])
+def test_redirect_to_a_malformed_address_is_one_clear_error_not_retried(httpserver: HTTPServer, clock: FakeClock,
+                                                                        location: str) -> None:
+    """A Location whose host is no valid address (an octal IPv4 form, which the C resolver would read
+    as 127.0.0.1, or an octet over 255) is "redirect to an invalid URL": the same redirect would
+    come back, so it is asked for once, not retried with back-off as a connection failure."""
+    httpserver.expect_request("/feed").respond_with_data("", status=302, headers={"Location": location})
+    with pytest.raises(FetchError) as info:
+        fetch(httpserver.url_for("/feed"), settings=local(retries=3))
+    assert "connection failed" not in str(info.value) and "redirect to an invalid URL" in str(info.value)
+    assert len(httpserver.log) == 1 and clock.slept == []
+
+
+def test_http_error_after_a_redirect_names_the_redirect_target(httpserver: HTTPServer) -> None:
+    """A feed that moved (301) and whose new address fails: the error names the URL configured and
+    the one that failed ("...: redirected to .../current-issue.xml: HTTP 404")."""
+    httpserver.expect_request("/rss/current.xml").respond_with_data(
+        "", status=301, headers={"Location": "/feeds/journal/current-issue.xml"})
+    httpserver.expect_request("/feeds/journal/current-issue.xml").respond_with_data("Not Found", status=404)
+    url = httpserver.url_for("/rss/current.xml")
+    with pytest.raises(FetchError) as info:
+        fetch(url, settings=local(retries=0))
+    assert str(info.value) == f"{url}: redirected to {httpserver.url_for('/feeds/journal/current-issue.xml')}: HTTP 404"
+
+
 @pytest.mark.parametrize("url", ["http://[::1", "http://example.org:0/", "data:text/xml,<rss/>", "http:///x"])
 def test_bad_urls_are_fetch_errors(url: str) -> None:
     with pytest.raises(FetchError):
@@ -317,6 +342,54 @@ def test_slow_drip_body_hits_the_transfer_deadline(httpserver: HTTPServer, monke
         stop.set()
     assert time.monotonic() - started < 3 and "slow" in str(info.value)
     assert len(httpserver.log) <= 1
+
+
+@pytest.fixture
+def header_drip_server() -> Iterator[int]:
+    """A server that answers a status line, then drips its headers one byte every 50 ms (for ~4 s):
+    each read ends well within any read timeout, the response does not."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(8)
+    stop = threading.Event()
+
+    def handle(conn: socket.socket) -> None:
+        with conn:
+            try:
+                conn.recv(65536)
+                head = b"HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\nX-Padding: " + b"a" * 80
+                for byte in head:
+                    if stop.wait(0.05):
+                        return
+                    conn.sendall(bytes([byte]))
+            except OSError:
+                return
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = srv.accept()
+            except OSError:
+                return
+            threading.Thread(target=handle, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        yield srv.getsockname()[1]
+    finally:
+        stop.set()
+        srv.close()
+
+
+def test_slow_drip_of_the_headers_is_bounded_by_the_transfer_deadline(
+        header_drip_server: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The transfer deadline covers the whole exchange, status line and headers included: a tarpit
+    dripping its headers is given up at the deadline ("timed out"), not when it stops."""
+    monkeypatch.setattr(fetch_mod, "TRANSFER_TIMEOUT", 0.5)
+    started = time.monotonic()
+    with pytest.raises(FetchError, match="timed out") as info:
+        fetch(f"http://127.0.0.1:{header_drip_server}/feed", settings=local(read_timeout=1.0, retries=0))
+    assert time.monotonic() - started < 3 and "slow" in str(info.value)
 
 
 # --- what the errors say ----------------------------------------------------------------------------------

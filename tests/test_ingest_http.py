@@ -267,6 +267,27 @@ def test_304_on_the_second_run_is_not_modified_and_parses_nothing(
     assert (lm.etag, lm.last_modified) == ('"v1"', LAST_MODIFIED)
 
 
+def test_etag_with_obs_text_is_sent_back_as_received(httpserver: HTTPServer, store: Store) -> None:
+    """RFC 9110 §8.8.3 lets an ETag hold obs-text (bytes 0x80-0xFF, "café-v1" from a server hashing a
+    file name): it is sent back as the very bytes received, and the feed's next poll is a 304."""
+    def handler(request: Request) -> Response:
+        if request.headers.get("If-None-Match"):
+            # werkzeug reads header bytes as latin-1: what digest sent is the byte 0xE9.
+            assert request.headers["If-None-Match"] == '"caf\u00e9-v1"'
+            return Response(status=304)
+        response = Response(IACR, content_type="application/rss+xml")
+        response.headers["ETag"] = '"caf\u00e9-v1"'  # werkzeug sends it as the byte 0xE9
+        return response
+
+    httpserver.expect_request("/feed.xml").respond_with_handler(handler)
+    settings = make_settings(httpserver, {"lab": ("rss", "/feed.xml")})
+    [first] = ingest_due(settings, store, now=NOW)
+    assert first.status == "ok"
+    [second] = ingest_due(settings, store, now=NOW + LATER)
+    assert second.status == "not-modified", second.error
+    assert store.get_feed_state("lab").consecutive_failures == 0
+
+
 # --- (3) one feed failing never stops the others -------------------------------------------------
 
 def test_failing_feeds_do_not_stop_the_run(httpserver: HTTPServer, store: Store) -> None:
@@ -314,6 +335,22 @@ def test_failing_feeds_do_not_stop_the_run(httpserver: HTTPServer, store: Store)
     states = {s.name: s for s in store.feed_states()}
     assert {n: states[n].last_error for n in expected} == reasons
     assert all(states[n].consecutive_failures == 1 for n in expected)
+
+
+LOGIN_PAGE = (b"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Sign in - Example University"
+              b"</title></head><body><form method=\"post\" action=\"/login\"><input name=\"username\">"
+              b"<input type=\"password\" name=\"password\"><button>Sign in</button></form></body></html>")
+
+
+@pytest.mark.parametrize(("kind", "path"), [("hf-daily", "/api/daily_papers"), ("openreview", "/notes")])
+def test_html_login_page_for_a_json_source_says_it_is_an_html_page(httpserver: HTTPServer, store: Store,
+                                                                   kind: str, path: str) -> None:
+    """A campus proxy's sign-in page answered (200) for a JSON API: the feed's error says "this is an
+    HTML page, not JSON", as the XML sources say "not a feed", not "Expecting value: line 1"."""
+    httpserver.expect_request(path).respond_with_data(LOGIN_PAGE, content_type="text/html; charset=utf-8")
+    [run] = ingest_due(make_settings(httpserver, {"src": (kind, path)}), store, now=NOW)
+    assert run.status == "error"
+    assert "this is an HTML page, not JSON" in (run.error or ""), run.error
 
 
 # --- (4) paging ----------------------------------------------------------------------------------
@@ -610,6 +647,19 @@ def test_a_later_page_failing_keeps_the_pages_read(httpserver: HTTPServer, sqlit
     assert run.status == "ok" and run.stats.new == 100
     assert "page 2 failed" in run.warnings[-1] and "HTTP 500" in run.warnings[-1]
     assert sqlite_store.get_feed_state("b").etag is None
+
+
+def test_retry_after_on_a_later_page_delays_the_next_poll(httpserver: HTTPServer, store: Store) -> None:
+    """A 429 with "Retry-After: 86400" on page 2: the pages read are kept, and the feed's next
+    attempt waits the day the server asked for, as it would for the first page."""
+    base = "/details/biorxiv/2026-07-13/2026-07-15"
+    httpserver.expect_ordered_request(f"{base}/0").respond_with_json(biorxiv_page(0, 250, 100))
+    httpserver.expect_ordered_request(f"{base}/100").respond_with_data(
+        "Too Many Requests", status=429, headers={"Retry-After": "86400"})
+    [run] = ingest_due(make_settings(httpserver, {"biorxiv": ("biorxiv", f"{base}/0")}), store, now=NOW)
+    assert run.status == "ok" and run.stats.new == 100
+    state = store.get_feed_state("biorxiv")
+    assert state.next_attempt is not None and state.next_attempt >= NOW + timedelta(days=1)
 
 
 # --- (5) arXiv's calendar: stale and quiet -------------------------------------------------------

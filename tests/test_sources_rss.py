@@ -378,6 +378,22 @@ def test_bytes_that_look_like_a_path_are_never_opened(tmp_path: Path) -> None:
         rss.parse(str(secret).encode())
 
 
+@pytest.mark.parametrize("pair", ["&#55357;&#56832;", "&#xD83D;&#xde00;"])
+def test_emoji_written_as_surrogate_pair_references_is_one_character(pair: str) -> None:
+    """Java and JavaScript escapers write an emoji as references to its two UTF-16 halves, which XML
+    forbids: a pair becomes the one character, a lone half U+FFFD, and every entry is kept."""
+    parsed = rss.parse(_rss(
+        "<item><title>Emergent abilities of large language models</title>"
+        "<link>https://blog.example.org/posts/emergent</link></item>"
+        f"<item><title>Why we love {pair} in sentiment datasets</title>"
+        "<link>https://blog.example.org/posts/emoji</link></item>"
+        "<item><title>A lone &#56832; half</title><link>https://blog.example.org/posts/lone</link></item>"))
+    assert [r.title for r in parsed.records] == ["Emergent abilities of large language models",
+                                                 "Why we love \U0001F600 in sentiment datasets",
+                                                 "A lone \ufffd half"]
+    assert any("surrogate" in w for w in parsed.warnings)
+
+
 _SEED = IACR.read_bytes()
 
 

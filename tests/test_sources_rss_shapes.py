@@ -105,6 +105,42 @@ def test_feedburner_entry_links_to_the_article_not_the_proxy() -> None:
     assert r.url == "http://dx.doi.org/10.1021/acs.jnatprod.7b00794"
 
 
+# Shape: a lab's publications feed from a CMS list: every item has a guid of its own and the same
+# link, the publications page.
+_PUBLICATIONS_PAGE = "https://smithlab.example.edu/publications"
+
+
+def _publication(guid: str, title: str, description: str, *, permalink: bool = False) -> str:
+    return (f'<item><title>{title}</title><guid isPermaLink="{str(permalink).lower()}">{guid}</guid>'
+            f"<link>{_PUBLICATIONS_PAGE}</link><description>{description}</description></item>")
+
+
+def test_items_sharing_one_link_with_their_own_guids_are_different_papers(sqlite_store: Store) -> None:
+    """Items with distinct guids that share one link are distinct papers, each known by the link and
+    a fragment naming its guid (or by the guid itself when that is a web address); two items that
+    share the guid too stay one paper."""
+    parsed = _parse(_rss(
+        _publication("pub-101", "Sparse autoencoders find highly interpretable features in language models",
+                     "Jane Smith, Wei Chen. ICLR 2024.")
+        + _publication("pub-102", "Scaling laws for neural machine translation", "Wei Chen, Jane Smith. ACL 2023.")
+        + _publication("pub-102", "Scaling laws for neural machine translation", "Wei Chen, Jane Smith. ACL 2023.")
+        + _publication("https://smithlab.example.edu/?p=103", "A survey of protein language models",
+                       "Jane Smith. Nature Methods 2022.")))
+    assert [r.url for r in parsed.records] == [f"{_PUBLICATIONS_PAGE}#pub-101", f"{_PUBLICATIONS_PAGE}#pub-102",
+                                               "https://smithlab.example.edu/?p=103"]
+    stats = sqlite_store.ingest_records("smith-lab", parsed.records, now=T0)
+    assert stats.new == 3
+    assert sorted(p.title for p in sqlite_store.list_papers()) == [
+        "A survey of protein language models", "Scaling laws for neural machine translation",
+        "Sparse autoencoders find highly interpretable features in language models"]
+
+
+def test_an_item_with_a_link_of_its_own_keeps_it_as_its_address() -> None:
+    """The guid only names an entry when its link is shared: an item alone on its link is that link."""
+    record = _one(_rss(_publication("pub-101", "Sparse autoencoders", "Jane Smith.")))
+    assert record.url == _PUBLICATIONS_PAGE and record.external_id == "pub-101"
+
+
 # === abstracts: publisher boilerplate is not an abstract ============================================
 
 def test_sciencedirect_metadata_description_is_not_an_abstract() -> None:
@@ -322,6 +358,26 @@ def test_one_json_feed_item_with_odd_attachments_does_not_lose_the_feed() -> Non
         {"id": "2", "url": "https://lab.example.org/p/2", "title": "Good post"}]}
     parsed = _parse(json.dumps(doc))
     assert "Good post" in [r.title for r in parsed.records]
+
+
+# Shape: a WordPress feed behind a plugin printing a PHP warning (display_errors on) before it.
+_PHP_WARNING = (b"<br />\n<b>Warning</b>:  Cannot modify header information - headers already sent by (output "
+                b"started at /var/www/html/wp-content/plugins/seo-tools/seo.php:12) in <b>/var/www/html/wp-includes/"
+                b"feed-rss2.php</b> on line <b>8</b><br />\n")
+
+
+def test_php_warning_before_a_wordpress_feed_is_dropped_and_its_entries_read() -> None:
+    """A PHP notice, warning or deprecation message printed before the feed's XML declaration is
+    dropped with a warning; the feed's entries are read, and the document is still told to be a feed."""
+    doc = _PHP_WARNING + _rss(
+        "<item><title>Graph neural networks for medium-range weather forecasting</title>"
+        "<link>https://lab.example.org/p/1</link></item>"
+        "<item><title>Diffusion models for protein backbone design</title>"
+        "<link>https://lab.example.org/p/2</link></item>").encode()
+    parsed = _parse(doc, content_type="application/rss+xml; charset=UTF-8")
+    assert [r.url for r in parsed.records] == ["https://lab.example.org/p/1", "https://lab.example.org/p/2"]
+    assert parsed.warnings[0].startswith("dropped 1 PHP message(s)")
+    assert detect_kind(doc, "feed.xml") == "rss"
 
 
 # === shapes read right from the start ========================================================================

@@ -22,6 +22,10 @@ from digest.errors import ConfigError
 def _logging() -> None:
     # One line per event, with the feed/user concerned in the message (issue #5 "Operations").
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # httpx logs every request at INFO and httpcore traces at DEBUG, both with the full URL: a feed
+    # URL's secret (Zotero's ?key=) would reach the journal. digest's own lines go through redact_url.
+    for library in ("httpx", "httpcore"):
+        logging.getLogger(library).setLevel(logging.WARNING)
 
 
 def _web_server(ctx: Context, host: str, port: int) -> Any:

@@ -37,7 +37,7 @@ from datetime import date, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Protocol
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from digest.errors import ConfigError, DigestError, ParseError, one_line
+from digest.errors import ConfigError, DigestError, FetchError, ParseError, one_line
 from digest.models import SOURCE_KINDS, ParsedFeed, PaperRecord
 from digest.sources.sniff import detect_kind
 
@@ -412,6 +412,8 @@ class _Pages:
     complete: bool = True
     #: Why a page failed (or stayed empty inside the total): the next run must read from where this one did.
     failed: str | None = None
+    #: The failed page's Retry-After (seconds): the feed's next attempt waits for it as for the first page's.
+    retry_after: float | None = None
     seen: set[str] = field(default_factory=set)
 
     def stop(self, note: str, *, failed: bool) -> None:
@@ -442,7 +444,8 @@ def fetch_feed(feed: FeedSettings, settings: FetchSettings, *, etag: str | None 
     fails; records of the pages read are merged (first occurrence wins), warnings concatenated, with
     one saying why paging stopped early. The returned FetchResult is the first page's, so its
     ETag/Last-Modified are what to send next time, except when pages were left unread: then it
-    carries none, or a 304 to the next run would leave them unread for good. The first page's
+    carries none, or a 304 to the next run would leave them unread for good, and it carries the
+    failed page's Retry-After (429/503), which the feed's next attempt must honour. The first page's
     FetchError/ParseError propagate: the caller records the feed's error.
     """
     from digest.fetch import fetch  # the one network chokepoint
@@ -469,7 +472,7 @@ def fetch_feed(feed: FeedSettings, settings: FetchSettings, *, etag: str | None 
     read.add(parsed)
     _follow_pages(feed, settings, pager, read, first.final_url or url, first.body, user_supplied=user_supplied)
     if not read.complete:
-        first = replace(first, etag=None, last_modified=None)
+        first = replace(first, etag=None, last_modified=None, retry_after=read.retry_after)
     return first, _merge(read)
 
 
@@ -505,6 +508,7 @@ def _follow_pages(feed: FeedSettings, settings: FetchSettings, pager: Pager, rea
                 page = _parse_response(feed, page_result)
         except DigestError as exc:  # FetchError, ParseError: the pages already read are kept
             read.stop(f"page {number} failed ({one_line(exc, limit=300)}); the rest is fetched next time", failed=True)
+            read.retry_after = exc.retry_after if isinstance(exc, FetchError) else None
             return
         if page.status == "error":
             read.stop(f"page {number} reports an error ({page.message or 'no message'}); the rest is fetched "

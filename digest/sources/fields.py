@@ -17,6 +17,7 @@ from typing import Any
 
 from digest.dates import as_utc
 from digest.errors import ParseError
+from digest.sources.sniff import reject_non_feed
 
 __all__ = ["load_json", "storable", "text", "integer", "timestamp", "strings"]
 
@@ -36,6 +37,8 @@ def load_json(data: bytes, *, kind: str, source: str | None = None) -> Any:
     except RecursionError:
         raise ParseError(kind, "JSON nested too deeply", source=source) from None
     except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
+        # A sign-in or error page answered for the API says so, rather than "Expecting value".
+        reject_non_feed(data, kind=kind, source=source, expected="JSON")
         raise ParseError(kind, f"not valid JSON: {exc}", source=source) from None
     # One scan of the bytes; the decoded document is walked only when an escape could have made one
     # (UTF-16/32 documents, whose escapes this scan cannot see, are always walked).

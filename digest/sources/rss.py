@@ -3,7 +3,13 @@
 Each entry becomes a paper. When its link, id, identifiers or text name an arXiv id or a DOI in any
 common form (issue #2: "abs, pdf, with or without version, www, no scheme"), the record carries that
 id so the store merges it with the paper from arXiv or the publisher; otherwise the entry's link is
-its identity (``url:`` canonical id).
+its identity (``url:`` canonical id). Entries of one document that share a link but have ids (RSS
+guids, Atom ids) of their own are different papers (a lab's publications feed links every item to
+its publications page): each is known by its id when that is a web address, else by the link with
+a fragment naming the id (``.../publications#pub-101``). Entries that share both are one paper.
+
+Before parsing, two generator faults are repaired with a warning (digest.sources.repair): PHP
+messages printed before the document, and character references to UTF-16 surrogate halves.
 
 RSS/Atom go through feedparser, which only ever receives bytes in a stream (given a bytes *value*
 it would try it as a file name first), after the DOCTYPE has been checked for entity declarations
@@ -21,10 +27,11 @@ import email.utils
 import io
 import re
 import time
-from datetime import datetime, timezone
 from collections.abc import Iterable
+from dataclasses import replace
+from datetime import datetime, timezone
 from typing import Any
-from urllib.parse import unquote, urljoin, urlsplit
+from urllib.parse import quote, unquote, urljoin, urlsplit
 
 import feedparser
 
@@ -33,7 +40,7 @@ from digest.errors import ParseError
 from digest.ids import arxiv_ids_in, find_arxiv_id, find_doi, preprint_doi
 from digest.models import ParsedFeed, PaperRecord
 from digest.sanitize import safe_url, to_text
-from digest.sources import fields, xmlsafe
+from digest.sources import fields, repair, xmlsafe
 from digest.sources.sniff import decode_head, reject_non_feed, root_element
 from digest.text import (COLLECTIVE_WORDS, NAME_PARTICLES, NAME_SUFFIXES, clean_title, collapse_ws, normalize_author,
                          split_authors)
@@ -102,6 +109,7 @@ _CITATION_LINE = re.compile(r"^\s*<p>[^<>]{1,200}?,\s*Published online:\s*[^<>;]
 
 def parse(data: bytes, *, source: str | None = None) -> ParsedFeed:
     """Records for every usable entry of an RSS, Atom or JSON Feed document."""
+    data, php_note = repair.drop_php_messages(data)
     head = reject_non_feed(data, kind=KIND, source=source).lstrip()
     if head.startswith(("{", "[")):
         return _parse_json_feed(data, source)
@@ -111,7 +119,10 @@ def parse(data: bytes, *, source: str | None = None) -> ParsedFeed:
     if data[:1] == b"\x00" or data[1:2] == b"\x00":  # UTF-16/32 without a BOM: scan the decoded text
         xmlsafe.check_no_entities(decode_head(data, limit=len(data)).encode("utf-8", "replace"),
                                   kind=KIND, source=source)
-    return _parse_xml_feed(data, source)
+    data, surrogates_note = repair.combine_surrogate_references(data)
+    parsed = _parse_xml_feed(data, source)
+    notes = tuple(n for n in (php_note, surrogates_note) if n)
+    return replace(parsed, warnings=notes + parsed.warnings) if notes else parsed
 
 
 # --- RSS / Atom via feedparser ---------------------------------------------------------------
@@ -136,14 +147,42 @@ def _parse_xml_feed(data: bytes, source: str | None) -> ParsedFeed:
         # incomplete; it comes back whole on the next fetch.
         entries.pop()
         warnings.append("document is truncated; dropped the last, incomplete entry")
+    extra = _all_dc_identifiers(data, len(d.entries), source)
     feed = d.get("feed", {})
     base = _base_url([lk.get("href") for lk in feed.get("links", []) if isinstance(lk, dict) and lk.get("rel") == "self"],
                      feed.get("link"))
-    records = _collect((_entry_record(e, base) for e in entries), warnings)
+    records = _collect((_entry_record(e, base, extra[i] if extra else ()) for i, e in enumerate(entries)), warnings)
     feed_date = _struct_time(dict.get(feed, "updated_parsed")) or _struct_time(dict.get(feed, "published_parsed"))
     title = to_text(feed.get("title")) or None
     return ParsedFeed(kind=KIND, records=tuple(records), status="ok" if records else "empty", title=title,
                       warnings=tuple(warnings), feed_date=feed_date)
+
+
+_DC_NS = "http://purl.org/dc/elements/1.1/"
+_ENTRY_TAGS = ("item", "{http://purl.org/rss/1.0/}item", "{http://www.w3.org/2005/Atom}entry")
+
+
+def _all_dc_identifiers(data: bytes, entries: int, source: str | None) -> list[tuple[str, ...]]:
+    """Every ``<dc:identifier>`` of each entry, in document order, when entries repeat it.
+
+    feedparser keeps only an element's last occurrence, and HighWire (BMJ, older PNAS and Sage
+    sites) gives two: "info:doi/10.1136/..." first, then its own "hwp:master-id:...", so the DOI
+    that merges the article with other sources was lost. Read with the safe XML parser only when the
+    namespace's identifier appears more often than there are entries; [] when the entries found do
+    not line up one to one with feedparser's (a damaged document), so nothing is attached to the
+    wrong entry.
+    """
+    if not entries or _DC_NS.encode() not in data or data.count(b"identifier>") <= 2 * entries:
+        return []  # at most one opening and one closing tag per entry: feedparser has them all
+    try:
+        root = xmlsafe.parse_document(data, kind=KIND, source=source, recover=False).root
+    except ParseError:
+        return []
+    items = [el for el in root.iter(*_ENTRY_TAGS)]
+    if len(items) != entries:
+        return []
+    tag = f"{{{_DC_NS}}}identifier"
+    return [tuple(text.strip() for el in item.iter(tag) if (text := el.text) and text.strip()) for item in items]
 
 
 def _base_url(self_links: list[Any], site: Any) -> str | None:
@@ -211,6 +250,28 @@ def _collect(results: Any, warnings: list[str]) -> list[PaperRecord]:
             continue
         seen.add(record.external_id)
         records.append(record)
+    return _apart_on_a_shared_link(records)
+
+
+def _apart_on_a_shared_link(records: list[PaperRecord]) -> list[PaperRecord]:
+    """Entries with ids of their own that share one link (a lab's publications feed linking every
+    item to its publications page) are different papers: each gets an address of its own, its id
+    when that is a web address, else the link with a fragment naming the id. (Entries without an
+    arXiv id or DOI only: those name the paper whatever the link.)"""
+    by_link: dict[str, list[int]] = {}
+    for i, record in enumerate(records):
+        if record.url and record.arxiv_id is None and record.doi is None:
+            by_link.setdefault(record.url, []).append(i)  # one feed writes one link the same way
+    for shared in by_link.values():
+        if len(shared) < 2:
+            continue
+        for i in shared:
+            record = records[i]
+            entry_id = record.external_id
+            if record.url is None or entry_id == record.url:
+                continue  # an entry without an id of its own keeps the link
+            own = safe_url(entry_id) if entry_id.startswith(("http://", "https://")) else None
+            records[i] = replace(record, url=own or urlsplit(record.url)._replace(fragment=quote(entry_id, safe="")).geturl())
     return records
 
 
@@ -267,10 +328,12 @@ def _entry_date(entry: Any, key: str) -> datetime | None:
     return _struct_time(dict.get(entry, f"{key}_parsed"))
 
 
-def _entry_record(entry: Any, base: str | None = None) -> tuple[PaperRecord, list[str]] | str:
-    """One feedparser entry as a record, or the reason it was skipped."""
+def _entry_record(entry: Any, base: str | None = None, dc_identifiers: tuple[str, ...] = ()
+                  ) -> tuple[PaperRecord, list[str]] | str:
+    """One feedparser entry as a record, or the reason it was skipped; ``dc_identifiers`` are all
+    its dc:identifier values when it has several (see :func:`_all_dc_identifiers`)."""
     links = [str(lk["href"]) for lk in entry.get("links", []) if isinstance(lk, dict) and lk.get("href")]
-    identifiers = [entry.get(k) for k in ("dc_identifier", "prism_doi", "prism_url") if entry.get(k)]
+    identifiers = [*dc_identifiers, *(entry.get(k) for k in ("dc_identifier", "prism_doi", "prism_url") if entry.get(k))]
     texts = [entry.get("title"), entry.get("summary"),
              *(c.get("value") for c in entry.get("content", []) if isinstance(c, dict))]
     authors = _authors([a.get("name", "") for a in entry.get("authors", []) if isinstance(a, dict)]

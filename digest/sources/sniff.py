@@ -16,6 +16,7 @@ import re
 from typing import Any
 
 from digest.errors import ParseError
+from digest.sources.repair import drop_php_messages
 
 __all__ = ["detect_kind", "reject_non_feed", "root_element", "decode_head", "hf_paper_object"]
 
@@ -61,16 +62,16 @@ def decode_head(data: bytes, limit: int = HEAD_BYTES) -> str:
     return head.decode("latin-1")
 
 
-def _binary_reason(data: bytes) -> str | None:
+def _binary_reason(data: bytes, expected: str) -> str | None:
     for magic, what in _MAGIC:
         if data.startswith(magic):
-            return f"this is {what}, not a feed"
+            return f"this is {what}, not {expected}"
     if any(data.startswith(bom) for bom, _ in _BOMS) or data[:2] in (b"<\x00", b"\x00<"):
         return None
     sample = data[:8192]
     controls = sum(1 for b in sample if b < 0x20 and b not in (9, 10, 13))
     if b"\x00" in sample or controls > len(sample) // 20:
-        return "this is binary data, not a feed"
+        return f"this is binary data, not {expected}"
     return None
 
 
@@ -93,14 +94,15 @@ def _is_html(text: str, root: str | None) -> bool:
     return root in _HTML_ROOTS
 
 
-def reject_non_feed(data: bytes, *, kind: str, source: str | None = None) -> str:
-    """Raise ParseError with a one-line reason if ``data`` is empty, binary or an HTML page.
+def reject_non_feed(data: bytes, *, kind: str, source: str | None = None, expected: str = "a feed") -> str:
+    """Raise ParseError with a one-line reason if ``data`` is empty, binary or an HTML page
+    ("this is an HTML page, not {expected}": a login page or a proxy's error page in the way).
 
     Returns the decoded head so callers can sniff further without decoding twice.
     """
     if not data or data.isspace():  # isspace stops at the first other byte; strip() would copy it all
         raise ParseError(kind, "the document is empty", source=source)
-    reason = _binary_reason(data)
+    reason = _binary_reason(data, expected)
     if reason:
         raise ParseError(kind, reason, source=source)
     head = decode_head(data)
@@ -108,7 +110,7 @@ def reject_non_feed(data: bytes, *, kind: str, source: str | None = None) -> str
     if stripped.startswith("<"):
         root = root_element(stripped)
         if _is_html(stripped, root):
-            raise ParseError(kind, "this is an HTML page, not a feed", source=source)
+            raise ParseError(kind, f"this is an HTML page, not {expected}", source=source)
     return head
 
 
@@ -122,6 +124,7 @@ def detect_kind(data: bytes, filename: str | None = None) -> str:
     arXiv is the arXiv API; an RDF feed from bioRxiv/medRxiv is bioRxiv; any other RSS/RDF/Atom is
     "rss".
     """
+    data = drop_php_messages(data)[0]  # a WordPress feed after a PHP warning is still a feed
     head = reject_non_feed(data, kind="feed", source=filename).lstrip()
     if head.startswith(("{", "[")):
         return _detect_json(data, head, filename)

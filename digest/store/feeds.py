@@ -31,7 +31,7 @@ from sqlalchemy import Connection, Row, Table, func, insert, or_, select, update
 from digest.config import FeedSettings
 from digest.errors import NotFoundError
 from digest.models import FeedState
-from digest.sources.arxiv_calendar import expected_batch_changed, shows_current_listing
+from digest.sources.arxiv_calendar import EASTERN, expected_batch_changed, is_announcement_day, shows_current_listing
 from digest.store.base import StoreBase
 from digest.store.schema import FeedRow, PaperSourceRow
 
@@ -68,12 +68,16 @@ def judge_health(kind: str, outcome: str, *, same_batch: bool, prev_success: dat
     """The health word for one fetch outcome (see module docstring). A same batch dated as the
     listing due now (``feed_date``, the feed's pubDate) is current, not stale: a poll shortly after
     midnight read it before the grace hour the calendar waits for. An empty feed is quiet when it is
-    dated as the listing due now or later (or carries no date), stale when dated before it."""
+    dated as the listing due now or later (or carries no date) or on a day without a listing (US
+    Eastern), stale when dated before the listing due on a day that has one."""
     if outcome == "error":
         return "error"
     if kind in ARXIV_BATCH_KINDS:
         if outcome == "empty":
-            return "stale" if feed_date is not None and not shows_current_listing(feed_date, now) else "quiet"
+            # On a day with a listing (a lagging cache still serving the weekend's empty feed on
+            # Monday); on a weekend or holiday an empty feed is what arXiv serves, whatever its date.
+            lagging = feed_date is not None and not shows_current_listing(feed_date, now)
+            return "stale" if lagging and is_announcement_day(now.astimezone(EASTERN).date()) else "quiet"
         if (outcome == "not-modified" or same_batch) and expected_batch_changed(prev_success, now):
             if feed_date is not None and shows_current_listing(feed_date, now):
                 return "ok"
