@@ -144,9 +144,9 @@ def test_tag_list_links_a_category_with_a_space_to_a_search_that_finds_its_paper
         with TestClient(create_app(settings, store)) as client:
             page = client.get("/search").text
             links = {unescape(name): unquote_plus(unescape(href)) for href, name in
-                     re.findall(r'<li><a href="/search\?q=([^"]+)">([^<]+)</a>', page)}
+                     re.findall(r'<li><a href="/search\?q=([^"]+)"><bdi>([^<]+)</bdi></a>', page)}
             listed = {unescape(name): int(n) for name, n in
-                      re.findall(r'<li><a href="[^"]+">([^<]+)</a> <span class="n">(\d+)</span>', page)}
+                      re.findall(r'<li><a href="[^"]+"><bdi>([^<]+)</bdi></a> <span class="n">(\d+)</span>', page)}
             assert listed["Cryptographic protocols"] == 2
             results = client.get("/search", params={"q": links["Cryptographic protocols"]}).text
             assert re.search(r"has 2 results\b", results), links["Cryptographic protocols"]

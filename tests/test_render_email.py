@@ -205,6 +205,31 @@ def test_cache_gives_the_same_bytes_and_user_specific_links() -> None:
     assert verify_token("feedback", token, settings=settings(), generation=0).user_id == 8
 
 
+def test_a_shared_cache_keeps_each_users_tag_in_their_own_feedback_links() -> None:
+    """Ada and Bob follow "papers like my labelled ones" through user-tag alerts both named "Like my
+    reading", over the same labelled papers, so a new paper is explained identically for both but
+    for the tag: Ada's private "ada-grant-rival-watch", Bob's "reading". Rendered with one cache (as
+    `digest send` renders every digest of a run), each card's feedback links name its own user's tag,
+    never the other's."""
+    p = paper(1)
+    matched = [{"clause": "protein", "field": "profile", "kind": "exact", "matched": ["protein"], "score": 1.2}]
+
+    def digest_for(user_id: int, email: str, tag: str) -> Any:
+        why = Reason(10 + user_id, "Like my reading", 3.1,
+                     {"kind": "profile", "tag": tag, "clauses": matched, "keyword_similarity": 0.4})
+        item = DigestItem(p, (why,), score=3.1, seq=p.seq)
+        return digest(user_id=user_id, user_email=email, sections=(DigestSection("Like my reading", (item,)),))
+
+    cache = RenderCache()
+    ada = render_email(digest_for(1, "ada@example.org", "ada-grant-rival-watch"), settings=settings(),
+                       user_feed_token="ada-feed", generation=0, cache=cache)
+    bob = render_email(digest_for(2, "bob@example.org", "reading"), settings=settings(),
+                       user_feed_token="bob-feed", generation=0, cache=cache)
+    assert "t=ada-grant-rival-watch" in ada.html
+    assert "ada-grant-rival-watch" not in bob.html + bob.text
+    assert "t=reading" in bob.html
+
+
 def test_several_sections_keep_their_order_and_titles() -> None:
     a = DigestSection("graph nets", (DigestItem(paper(1), (reason("graph nets"),), score=0.2),))
     b = DigestSection("Trending in your topics", (DigestItem(paper(2), (), score=0.9, trending=2.0),), kind="trending")

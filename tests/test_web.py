@@ -1,6 +1,6 @@
-"""The web app through Starlette's TestClient on a real SQLite store: sign-in by link, CSRF,
-security headers, alerts, unsubscribe (page and RFC 8058 one-click), feeds with conditional GET,
-and escaping of hostile feed strings."""
+"""The web app through Starlette's TestClient on a real SQLite store: sign-in by single-use link,
+sign-out, CSRF, security headers (error pages too), alerts, unsubscribe (page and RFC 8058
+one-click), feeds with conditional GET, and escaping and bidi isolation of hostile feed strings."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from urllib.parse import unquote_plus
 
 import feedparser
 import pytest
+import sqlalchemy.exc
 from starlette.testclient import TestClient
 
 from digest.config import Settings
@@ -25,10 +26,13 @@ from digest.store import Store
 from digest.tokens import feedback_token, feedback_url, make_token
 from digest.web import create_app
 from digest.web import links as web_links
+from digest.web import security
 from digest.web.signin import signin_url
 
 XSS = '<script>alert("t")</script><img src=x onerror=alert(1)>'
 CSRF_RE = re.compile(r'name="csrf" value="([^"]+)"')
+RLO = "\u202e"  # RIGHT-TO-LEFT OVERRIDE
+PDF = "\u202c"  # POP DIRECTIONAL FORMATTING
 
 
 @pytest.fixture
@@ -113,6 +117,26 @@ def test_security_headers_everywhere(client: TestClient) -> None:
     assert client.get("/nope").status_code == 404
 
 
+def test_the_server_error_page_carries_the_security_headers_and_nothing_else(settings: Settings, store: Store,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """When the database fails mid-request ("database is locked", a PostgreSQL failover), the 500
+    page has the security headers of every page and Cache-Control: no-store, and says nothing about
+    the failure (that goes to the log)."""
+    def locked(*args: Any, **kwargs: Any) -> Any:
+        raise sqlalchemy.exc.OperationalError("SELECT", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(store, "list_tags", locked)
+    with TestClient(create_app(settings, store), raise_server_exceptions=False) as client:
+        r = client.get("/search", params={"q": "graph"})
+    assert r.status_code == 500
+    assert r.headers["content-security-policy"] == security.CSP
+    assert r.headers["x-frame-options"] == "DENY"
+    assert r.headers["x-content-type-options"] == "nosniff"
+    assert r.headers["referrer-policy"] == "no-referrer"
+    assert r.headers["cache-control"] == "no-store"
+    assert "locked" not in r.text and "SELECT" not in r.text and "Traceback" not in r.text
+
+
 def test_pages_have_no_inline_script(client: TestClient, settings: Settings, store: Store) -> None:
     sign_in(client, settings, store)
     for path in ("/", "/alerts", "/signin", "/search?q=diffusion", "/settings"):
@@ -161,10 +185,52 @@ def test_a_sign_in_link_signs_in_once(client: TestClient, settings: Settings, st
     assert other.get("/alerts").status_code == 200
 
 
+@pytest.mark.parametrize("suffix", ["=", "%C3%A9"], ids=["base64-padding", "non-alphabet-char"])
+def test_a_used_sign_in_link_stays_used_however_it_is_spelled(client: TestClient, settings: Settings,
+                                                              store: Store, suffix: str) -> None:
+    """Once a sign-in link has signed someone in, the same link with "=" or a character outside the
+    base64 alphabet appended (which the token's decoding ignores, so its signature still checks
+    out) is the same used link: it signs nobody in."""
+    path = signin_url(settings, store.get_user("ada@example.org")).removeprefix(settings.web.base_url)
+    page = client.get(path)
+    assert client.post(path, data={"csrf": csrf_of(page.text)}, follow_redirects=False).status_code == 303
+    other = TestClient(client.app)
+    respelled = other.get(path + suffix)
+    assert respelled.status_code == 400 and "already used" in respelled.text
+    replay = other.post(path + suffix, data={"csrf": csrf_of(other.get("/signin").text)}, follow_redirects=False)
+    assert replay.status_code == 400 and "already used" in replay.text
+    assert other.get("/alerts", follow_redirects=False).status_code == 303  # not signed in
+
+
 def test_revocation_ends_sessions(client: TestClient, settings: Settings, store: Store) -> None:
     sign_in(client, settings, store)
     store.bump_token_generation("ada@example.org")
     assert client.get("/alerts", follow_redirects=False).status_code == 303
+
+
+def test_signing_out_ends_the_session_on_the_server(client: TestClient, settings: Settings, store: Store) -> None:
+    """After "Sign out", a copy of the session cookie taken before (someone at a library computer, a
+    synced browser profile) opens nothing: the session itself is over, not just the browser's cookie.
+    Signing in again starts a new session that works."""
+    sign_in(client, settings, store)
+    copied = client.cookies.get("digest_session")
+    assert copied
+    out = client.post("/signout", data={"csrf": csrf_of(client.get("/alerts").text)}, follow_redirects=False)
+    assert out.status_code == 303
+    replay = TestClient(client.app)
+    replay.cookies.set("digest_session", copied)
+    assert replay.get("/alerts", follow_redirects=False).status_code == 303
+    sign_in(client, settings, store)
+    assert client.get("/alerts").status_code == 200
+
+
+def test_a_session_from_before_sessions_had_an_id_still_works(client: TestClient, settings: Settings,
+                                                              store: Store) -> None:
+    """A session cookie set before sign-out ended sessions on the server (``[user id, generation]``,
+    no session id) keeps its user signed in until it expires or they sign out."""
+    user = store.get_user("ada@example.org")
+    client.cookies.set("digest_session", security._session_serializer(settings).dumps([user.id, user.token_generation]))
+    assert client.get("/alerts").status_code == 200
 
 
 def test_signin_form_mails_a_link_and_does_not_reveal_accounts(client: TestClient, settings: Settings) -> None:
@@ -312,6 +378,22 @@ def test_search_page_counts_results_and_lists_tags(client: TestClient) -> None:
     assert re.search(r"&ldquo;diffusion&rdquo; has 1 result\b", page.text)
     assert "tl;dr" in page.text and "List of all tags" in page.text
     assert client.get("/search", params={"q": "diffusion AND ("}).status_code == 200
+
+
+def test_search_page_tag_suggestions_isolate_each_tag_name(client: TestClient, store: Store) -> None:
+    """A feed's keyword starting with a RIGHT-TO-LEFT OVERRIDE, suggested on the search page's "How
+    about: a, b, c?" line, is isolated (<bdi>, as author names and categories are elsewhere): it
+    cannot reverse the tag names and separators after it ("Trojan Source"-style reordering)."""
+    store.ingest_records("blog", [PaperRecord(
+        source_kind="rss", external_id=f"https://example.org/k{i}", url=f"https://example.org/k{i}",
+        title=f"Note {i}", abstract="About graphs.", keywords=(f"{RLO}gnilpmas ruo", "graph neural networks"))
+        for i in range(3)])
+    match_new(store)
+    line = re.search(r"How about:(.*?)</p>", client.get("/search").text, re.S)
+    assert line is not None
+    names = re.findall(r"<a [^>]*>(.*?)</a>", line.group(1), re.S)
+    assert any(RLO in name for name in names), "the hostile tag is not suggested"
+    assert all(name.startswith("<bdi>") and name.endswith("</bdi>") for name in names), names
 
 
 def test_feed_over_http_with_conditional_get(client: TestClient, store: Store, reader_polls_later: None) -> None:
@@ -660,6 +742,18 @@ def test_page_has_its_own_title(client: TestClient, settings: Settings, store: S
     assert _title(client.get(make_path(settings, store)).text) == expected
 
 
+def test_a_paper_page_title_closes_a_right_to_left_override(client: TestClient, store: Store) -> None:
+    """A paper whose title starts with a RIGHT-TO-LEFT OVERRIDE: its page's title closes the override
+    before " · digest" (as email and feeds do), so the tab and the history do not read "tsegid"."""
+    store.ingest_records("blog", [PaperRecord(
+        source_kind="rss", external_id="https://example.org/rlo", url="https://example.org/rlo",
+        title=f"{RLO}Attention is all you need", abstract="Transformers.")])
+    paper = next(p for p in store.list_papers(limit=50) if p.title.startswith(RLO))
+    page = client.get(f"/papers/{paper.id}")
+    assert page.status_code == 200
+    assert _title(page.text) == f"{RLO}Attention is all you need{PDF} · digest"
+
+
 def test_preview_counts_one_paper_in_the_singular(client: TestClient, settings: Settings, store: Store) -> None:
     """An alert that matched one paper in the last 30 days says "Last 30 days: 1 paper"; two say "papers"."""
     sign_in(client, settings, store)
@@ -685,9 +779,9 @@ def test_each_tag_in_the_list_of_all_tags_links_to_a_search_for_its_papers(clien
     match_new(store)
     page = client.get("/search").text
     links = dict((unescape(name), unescape(href)) for href, name in
-                 re.findall(r'<li><a href="/search\?q=([^"]+)">([^<]+)</a>', page))
+                 re.findall(r'<li><a href="/search\?q=([^"]+)"><bdi>([^<]+)</bdi></a>', page))
     listed = dict((unescape(name), int(n)) for name, n in
-                  re.findall(r'<li><a href="[^"]+">([^<]+)</a> <span class="n">(\d+)</span>', page))
+                  re.findall(r'<li><a href="[^"]+"><bdi>([^<]+)</bdi></a> <span class="n">(\d+)</span>', page))
     expected = {"cs.LG": "cat:cs.LG", "materials informatics": 'kw:"materials informatics"',
                 "generative models": 'kw:"generative models"'}
     for name, query in expected.items():

@@ -270,9 +270,9 @@ class RenderCache:
 
     Users with the same topics get the same paper blocks; rendering each once per run is what
     keeps a 10,000-user run fast. The key holds everything a block shows (paper id and ingest
-    sequence, the reasons' names and matched spans, trending/updated) except the user's feedback
-    token, which is a placeholder replaced per message. Make one per run: within a run a paper's
-    content for a given sequence number does not change.
+    sequence, the reasons' names and matched spans, trending/updated, the user tag its feedback
+    links teach) except the user's feedback token, which is a placeholder replaced per message.
+    Make one per run: within a run a paper's content for a given sequence number does not change.
     """
 
     def __init__(self, maxsize: int = 20_000) -> None:
@@ -429,6 +429,13 @@ def _why(paper: Paper, reasons: tuple[Reason, ...]) -> tuple[_Why, ...]:
                  for r in reasons)
 
 
+def _profile_tag(item: DigestItem) -> str | None:
+    """The user tag that recommended the paper (digest.match.profile), whose feedback links teach it;
+    a user's own private name, so part of the render cache key (:func:`_block_key`)."""
+    tag = next((r.explanation.get("tag") for r in item.reasons if r.explanation.get("kind") == "profile"), None)
+    return tag if isinstance(tag, str) else None
+
+
 def _item_view(item: DigestItem, settings: Settings, feedback_token: str) -> _ItemView:
     paper = item.paper
     spans = spans_by_field(paper, item.reasons)
@@ -445,11 +452,9 @@ def _item_view(item: DigestItem, settings: Settings, feedback_token: str) -> _It
     # encode; a name longer than any real one gets no such link rather than a 100 KB URL.
     raw_first = paper.authors[0] if paper.authors and len(paper.authors[0]) <= _NAME_CHARS else ""
     first = display_line(raw_first)
-    # A paper a user tag recommended: its feedback teaches that tag (digest.match.profile).
-    tag = next((r.explanation.get("tag") for r in item.reasons if r.explanation.get("kind") == "profile"), None)
     fb = tokens.feedback_urls(settings, feedback_token, paper.id,
                               author=(raw_first if raw_first.isprintable() else XML_INVALID.sub("", raw_first))
-                              if first else None, tag=tag if isinstance(tag, str) else None)
+                              if first else None, tag=_profile_tag(item))
     feedback = [_Link("More like this", fb["more"]), _Link("Not relevant", fb["not-relevant"])]
     if first:
         feedback.append(_Link(f"Mute {first}", fb["mute-author"]))
@@ -545,12 +550,15 @@ def _keep_top(digest: Digest, keep: int) -> tuple[tuple[DigestSection, ...], int
 
 
 def _block_key(item: DigestItem) -> tuple[Any, ...]:
+    """Everything :func:`_item_view` puts in a card but the feedback token (a placeholder): two
+    users' cards share a rendering only when neither would show anything of the other's."""
     reasons = tuple(
         (r.subscription, tuple((c.get("field"), c.get("term"), c.get("clause"), repr(c.get("matched")),
                                 repr(c.get("spans")))
                                for c in clauses(r.explanation)))
         for r in item.reasons)
-    return (item.paper.id, item.paper.seq, item.paper.version, item.updated, is_trending(item.trending), reasons)
+    return (item.paper.id, item.paper.seq, item.paper.version, item.updated, is_trending(item.trending), reasons,
+            _profile_tag(item))
 
 
 def render_email(digest: Digest, *, settings: Settings, user_feed_token: str, generation: int,

@@ -185,8 +185,9 @@ class UserRow(Base):
 
 
 class UsedTokenRow(Base):
-    """Single-use links already used: a sign-in link signs in once (migration 0004). ``key`` is the
-    SHA-256 of the token, never the token; rows go once the token has expired anyway."""
+    """Credentials already spent (migration 0004): a sign-in link signs in once, a signed-out session
+    is over. ``key`` is the SHA-256 of the credential's identity (a sign-in link's decoded content, a
+    session's id), never anything that signs in; rows go once the credential has expired anyway."""
 
     __tablename__ = "used_tokens"
     key: Mapped[str] = mapped_column(String(64), primary_key=True)

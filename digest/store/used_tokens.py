@@ -1,9 +1,13 @@
-"""Single-use links: a sign-in link signs in once (migration 0004).
+"""Single-use credentials: a sign-in link signs in once, a session signed out of opens nothing
+again (migration 0004).
 
-A signed token stays valid until it expires; what makes it single-use is remembering that it was
-used. The store keeps the SHA-256 of each used token (never the token: the table must not hold
-anything that signs anyone in) with the token's own expiry, after which the signature check refuses
-it anyway and the row is deleted.
+A signed token or session cookie stays valid until it expires; what makes it single-use is
+remembering that it was used. The caller names what was used by an *identity*: a string that is the
+same for every spelling of one credential (a sign-in link's decoded, verified content, not the
+token string, whose base64 decoding tolerates padding and stray characters; a session's random
+id), prefixed by its kind so that two kinds never share a key. The store keeps the SHA-256 of that
+identity (the table must not hold anything that signs anyone in) with the credential's own expiry,
+after which the signature check refuses it anyway and the row is deleted.
 
 Public (through :class:`digest.store.Store`): :meth:`UsedTokenStore.use_token`,
 :meth:`UsedTokenStore.token_used`.
@@ -23,21 +27,23 @@ from digest.store.schema import UsedTokenRow
 _U: Table = UsedTokenRow.__table__  # type: ignore[assignment]
 
 
-def _key(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+def _key(identity: str) -> str:
+    return hashlib.sha256(identity.encode("utf-8")).hexdigest()
 
 
 class UsedTokenStore(StoreBase):
-    def use_token(self, token: str, *, user_id: int, expires: datetime) -> bool:
-        """Mark ``token`` used; False when it already was (by this request's twin or anyone else)."""
+    def use_token(self, identity: str, *, user_id: int, expires: datetime) -> bool:
+        """Mark the credential ``identity`` names used; False when it already was (by this request's
+        twin or anyone else)."""
         try:
             with self.write() as conn:
                 conn.execute(delete(_U).where(_U.c.expires < utcnow()))
-                conn.execute(insert(_U).values(key=_key(token), user_id=user_id, expires=expires))
+                conn.execute(insert(_U).values(key=_key(identity), user_id=user_id, expires=expires))
         except IntegrityError:  # the primary key: used before (two clicks at once on PostgreSQL too)
             return False
         return True
 
-    def token_used(self, token: str) -> bool:
+    def token_used(self, identity: str) -> bool:
+        """Whether the credential ``identity`` names was used (see :meth:`use_token`)."""
         with self.read() as conn:
-            return bool(conn.execute(select(exists().where(_U.c.key == _key(token)))).scalar())
+            return bool(conn.execute(select(exists().where(_U.c.key == _key(identity)))).scalar())

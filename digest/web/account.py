@@ -9,9 +9,11 @@ from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import available_timezones
 
+from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
+from digest.config import Settings
 from digest.errors import ConflictError, NotFoundError, QueryError
 from digest.models import Subscription, User
 from digest.store.base import row_id
@@ -19,7 +21,7 @@ from digest.store.users import CHANNELS, EVERY
 from digest.tokens import MAX_AGE, TokenError, feed_url, verify_token
 from digest.web import security
 from digest.web.app import ctx, form_with_csrf, render, require_user, signin_redirect
-from digest.web.signin import return_path, send_signin_email
+from digest.web.signin import return_path, send_signin_email, signin_identity
 from digest.web.views import HitView, hit_view
 
 log = logging.getLogger("digest.web")
@@ -50,16 +52,23 @@ async def signin(request: Request) -> Response:
         user = c.store.get_user(email)
     except (NotFoundError, ValueError):
         user = None
+    # Same answer, in the same time, whether or not the address is known: the page must not reveal
+    # who has an account, so the link is mailed after the response (a relay takes seconds to accept).
     # An unsubscribed (inactive) user gets a link too: signing in is how they resume their digests.
-    if user is not None:
-        try:
-            send_signin_email(c.settings, user, security.local_path(form.get("next")))
-        except Exception as exc:  # mail trouble is the operator's to fix; the page stays neutral
-            log.error("user=%s sign-in mail failed: %s", email, exc)
-    # Same answer whether or not the address is known: the page must not reveal who has an account.
-    response = RedirectResponse("/signin/sent", status_code=303)
+    mail = (BackgroundTask(_mail_signin_link, c.settings, user, security.local_path(form.get("next")))
+            if user is not None else None)
+    response = RedirectResponse("/signin/sent", status_code=303, background=mail)
     security.remember_signin_address(response, c.settings, email, _SIGNIN_SECONDS)
     return response
+
+
+def _mail_signin_link(settings: Settings, user: User, next_path: str) -> None:
+    """Mail a sign-in link, after the sign-in form was answered: a failure is the operator's to fix
+    (it goes to the log); the visitor was already told, as for any address, that a link is on its way."""
+    try:
+        send_signin_email(settings, user, next_path)
+    except Exception as exc:
+        log.error("user=%s sign-in mail failed: %s", user.email, exc)
 
 
 async def signin_sent(request: Request) -> Response:
@@ -80,14 +89,15 @@ async def signin_link(request: Request) -> Response:
     except (TokenError, NotFoundError) as exc:
         return render(request, "error.html", status_code=400, title="Sign-in link not valid",
                       message=f"{exc}. Ask for a new link on the sign-in page.")
+    used = signin_identity(data)  # the same for every spelling of this token
     if request.method == "GET":
-        if c.store.token_used(token):
+        if c.store.token_used(used):
             return _used_link(request)
         return render(request, "signin_confirm.html", token=token, email=user.email, title="Sign in")
     _, denied = await form_with_csrf(request)
     if denied:
         return denied
-    if not c.store.use_token(token, user_id=user.id, expires=data.issued + timedelta(seconds=_SIGNIN_SECONDS)):
+    if not c.store.use_token(used, user_id=user.id, expires=data.issued + timedelta(seconds=_SIGNIN_SECONDS)):
         return _used_link(request)
     response = RedirectResponse(return_path(data), status_code=303)
     security.set_session(response, c.settings, user.id, user.token_generation)
@@ -101,9 +111,16 @@ def _used_link(request: Request) -> Response:
 
 
 async def signout(request: Request) -> Response:
+    """End the session on the server too: its id is recorded as used, so a copy of the cookie (a
+    synced browser profile, someone at a shared machine) opens nothing afterwards."""
     _, denied = await form_with_csrf(request)
     if denied:
         return denied
+    c = ctx(request)
+    session = security.current_session(request, c.settings)
+    if session is not None and session.session_id is not None:
+        c.store.use_token(security.session_identity(session.session_id), user_id=session.user_id,
+                          expires=session.expires)
     response = RedirectResponse("/", status_code=303)
     security.clear_session(response)
     return response

@@ -16,18 +16,18 @@ from urllib.parse import quote
 
 import jinja2
 from starlette.applications import Starlette
-from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
+from starlette.types import ASGIApp
 
 from digest.config import Settings
 from digest.errors import NotFoundError
 from digest.models import User
 from digest.resources import templates_dir
-from digest.sanitize import safe_url
+from digest.sanitize import display_text, safe_url
 from digest.web import security
 
 
@@ -43,26 +43,31 @@ def ctx(request: Request) -> WebContext:
 
 
 def current_user(request: Request) -> User | None:
-    """The signed-in user, or None (also when the session predates a token-generation bump). An
-    unsubscribed (inactive) user stays signed in: the alerts page is where they resume their digests."""
+    """The signed-in user, or None (also when the session was signed out of or predates a
+    token-generation bump). An unsubscribed (inactive) user stays signed in: the alerts page is
+    where they resume their digests."""
     c = ctx(request)
-    found = security.session_user_id(request, c.settings)
-    if found is None:
+    session = security.current_session(request, c.settings)
+    if session is None:
+        return None
+    if session.session_id is not None and c.store.token_used(security.session_identity(session.session_id)):
         return None
     try:
-        user = c.store.get_user(found[0])
+        user = c.store.get_user(session.user_id)
     except NotFoundError:
         return None
-    if user.token_generation != found[1]:
+    if user.token_generation != session.generation:
         return None
     return user  # type: ignore[no-any-return]
 
 
 def render(request: Request, name: str, *, title: str, status_code: int = 200, **context: Any) -> Response:
     """Render a page of templates/web; ``title`` names it in the tab, the history and to screen
-    readers ("Sign in · digest"), so every page must give one."""
+    readers ("Sign in · digest"), so every page must give one. It may hold feed text (a paper's
+    title) or a visitor's (a search): an override it leaves open is closed (display_text, as in
+    email and feeds), or it would reverse the " · digest" that follows it."""
     c = ctx(request)
-    context["title"] = title
+    context["title"] = display_text(title)
     context.setdefault("user", current_user(request))
     context["csrf"] = security.csrf_token(request, c.settings)
     context["base_url"] = c.settings.web.base_url
@@ -110,6 +115,13 @@ async def favicon(request: Request) -> Response:
                         headers={"cache-control": "public, max-age=86400"})
 
 
+async def server_error(request: Request, exc: Exception) -> Response:
+    """The 500 page: plain, the same for every failure (the exception goes to the log, never to the
+    visitor), and built without the database or the templates, which may be what failed. Its
+    security headers and ``Cache-Control: no-store`` come from SecurityHeaders around the app."""
+    return PlainTextResponse("Something went wrong on our side. Try again in a minute.", status_code=500)
+
+
 async def not_found(request: Request, exc: Exception) -> Response:
     return render(request, "error.html", status_code=404, title="Not found",
                   message=str(exc) if isinstance(exc, NotFoundError) else "There is nothing here.")
@@ -129,7 +141,10 @@ def _environment() -> jinja2.Environment:
     return env
 
 
-def create_app(settings: Settings, store: Any) -> Starlette:
+def create_app(settings: Settings, store: Any) -> ASGIApp:
+    """The web application: the Starlette app of the routes below, inside
+    :class:`~digest.web.security.SecurityHeaders` (outside Starlette's ServerErrorMiddleware, so
+    that the 500 page carries the security headers too)."""
     from digest.web import account, links, pages
 
     routes = [
@@ -161,7 +176,6 @@ def create_app(settings: Settings, store: Any) -> Starlette:
         Route("/feeds/{feed_token}/{name}.{fmt}", links.feed),
         Mount("/static", StaticFiles(directory=str(templates_dir() / "web" / "static")), name="static"),
     ]
-    app = Starlette(routes=routes, middleware=[Middleware(security.SecurityHeaders)],
-                    exception_handlers={404: not_found, NotFoundError: not_found})
+    app = Starlette(routes=routes, exception_handlers={404: not_found, NotFoundError: not_found, 500: server_error})
     app.state.ctx = WebContext(settings, store, Jinja2Templates(env=_environment()))
-    return app
+    return security.SecurityHeaders(app)

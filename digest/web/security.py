@@ -1,29 +1,37 @@
 """Sessions, CSRF tokens and security headers for the web app.
 
-* Session: a signed cookie (itsdangerous, its own salt) holding ``[user_id, token_generation]``;
-  HttpOnly, SameSite=Lax, Secure when ``[web] base_url`` is https. No passwords exist anywhere:
-  a session starts from an emailed (or operator-issued) sign-in link. Bumping the user's token
-  generation ends every session along with every link sent before.
+* Session: a signed cookie (itsdangerous, its own salt) holding ``[user_id, token_generation,
+  session id]``; HttpOnly, SameSite=Lax, Secure when ``[web] base_url`` is https. No passwords exist
+  anywhere: a session starts from an emailed (or operator-issued) sign-in link. Signing out records
+  the random session id as used (digest.store.used_tokens), so a copy of the cookie opens nothing
+  afterwards; bumping the user's token generation ends every session along with every link sent
+  before. A cookie made before sessions had an id (``[user_id, token_generation]``) is honoured
+  until it expires; signing out of it only drops it from the browser.
 * CSRF: a random nonce in an HttpOnly cookie, and in each form the nonce *signed* with the server
   key. A POST passes when the form's token unsigns to the cookie's nonce (OWASP "signed double-submit
   cookie"): an attacker can neither read the cookie nor forge the signature. The RFC 8058 one-click
   endpoint is the one POST without it (the token in its URL is the authorisation).
 * Headers: a CSP without inline scripts or styles, frame-ancestors 'none' and X-Frame-Options,
-  nosniff, a no-referrer policy (our URLs carry tokens) on every response.
+  nosniff, a no-referrer policy (our URLs carry tokens) on every response, the 500 page of
+  Starlette's ServerErrorMiddleware included: :class:`SecurityHeaders` wraps the whole application
+  (digest.web.app.create_app), not one of its user middlewares, which sit inside that one.
 * Redirect targets: :func:`local_path` lets only a path of this site through (no open redirect).
 * "Link sent": the address a sign-in link was mailed to, for the page the sign-in form redirects to
   (post/redirect/get), travels in a short-lived signed cookie rather than in that page's URL (where
   access logs and the history would keep it).
 
-Public names: :class:`SecurityHeaders`, :func:`session_user_id`, :func:`set_session`,
-:func:`clear_session`, :func:`csrf_token`, :func:`check_csrf`, :func:`finish`, :func:`local_path`,
-:func:`remember_signin_address`, :func:`signin_address`, :data:`CSP`, :data:`DEFAULT_NEXT`.
+Public names: :class:`SecurityHeaders`, :class:`Session`, :func:`current_session`,
+:func:`session_identity`, :func:`set_session`, :func:`clear_session`, :func:`csrf_token`,
+:func:`check_csrf`, :func:`finish`, :func:`local_path`, :func:`remember_signin_address`,
+:func:`signin_address`, :data:`CSP`, :data:`DEFAULT_NEXT`.
 """
 
 from __future__ import annotations
 
 import hmac
 import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from itsdangerous import BadSignature, URLSafeSerializer, URLSafeTimedSerializer
@@ -53,7 +61,9 @@ _HEADERS = [
 
 
 class SecurityHeaders:
-    """Pure ASGI middleware (no per-request task overhead) adding the headers above."""
+    """Pure ASGI middleware (no per-request task overhead) adding the headers above. An error
+    response that sets no caching policy of its own gets ``Cache-Control: no-store`` too: a proxy
+    must not keep serving a passing failure."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -66,8 +76,10 @@ class SecurityHeaders:
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 present = {k.lower() for k, _ in message.get("headers", [])}
-                message.setdefault("headers", [])
-                message["headers"] = list(message["headers"]) + [h for h in _HEADERS if h[0] not in present]
+                added = [h for h in _HEADERS if h[0] not in present]
+                if message["status"] >= 400 and b"cache-control" not in present:
+                    added.append((b"cache-control", b"no-store"))
+                message["headers"] = list(message.get("headers", [])) + added
             await send(message)
 
         await self.app(scope, receive, with_headers)
@@ -85,23 +97,46 @@ def _csrf_serializer(settings: Settings) -> URLSafeSerializer:
     return URLSafeSerializer(secret_key(settings), salt="digest.web.csrf")
 
 
-def session_user_id(request: Request, settings: Settings) -> tuple[int, int] | None:
-    """(user_id, token_generation) from a valid session cookie, else None."""
+@dataclass(frozen=True, slots=True)
+class Session:
+    """A valid session cookie's content."""
+
+    user_id: int
+    generation: int
+    #: The random id sign-out records as used; None in a cookie made before sessions had one.
+    session_id: str | None
+    #: When the cookie stops being accepted anyway (SESSION_MAX_AGE after it was set).
+    expires: datetime
+
+
+def current_session(request: Request, settings: Settings) -> Session | None:
+    """The session of a well-signed, unexpired cookie, else None. Whether it was signed out of is the
+    store's to say (:func:`session_identity`)."""
     raw = request.cookies.get(SESSION_COOKIE)
     if not raw:
         return None
     try:
-        data = _session_serializer(settings).loads(raw, max_age=SESSION_MAX_AGE)
+        data, issued = _session_serializer(settings).loads(raw, max_age=SESSION_MAX_AGE, return_timestamp=True)
     except BadSignature:
         return None
-    if not (isinstance(data, list) and len(data) == 2 and all(isinstance(v, int) for v in data)):
+    if not (isinstance(data, list) and len(data) in (2, 3) and all(isinstance(v, int) for v in data[:2])):
         return None
-    return int(data[0]), int(data[1])
+    session_id = data[2] if len(data) == 3 else None
+    if len(data) == 3 and not (isinstance(session_id, str) and 16 <= len(session_id) <= 64):
+        return None
+    return Session(int(data[0]), int(data[1]), session_id, issued + timedelta(seconds=SESSION_MAX_AGE))
+
+
+def session_identity(session_id: str) -> str:
+    """What marks the session ``session_id`` signed out (digest.store.used_tokens)."""
+    return f"session:{session_id}"
 
 
 def set_session(response: Response, settings: Settings, user_id: int, generation: int) -> None:
-    response.set_cookie(SESSION_COOKIE, _session_serializer(settings).dumps([user_id, generation]),
-                        max_age=SESSION_MAX_AGE, httponly=True, samesite="lax", secure=_secure(settings), path="/")
+    """Start a new session (a fresh random id: signing out of it ends this one only)."""
+    value = _session_serializer(settings).dumps([user_id, generation, secrets.token_urlsafe(24)])
+    response.set_cookie(SESSION_COOKIE, value, max_age=SESSION_MAX_AGE, httponly=True, samesite="lax",
+                        secure=_secure(settings), path="/")
 
 
 def clear_session(response: Response) -> None:

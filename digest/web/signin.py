@@ -6,11 +6,12 @@ The page that asked for the sign-in (``/signin?next=/settings``) travels inside 
 (``n``), so the link leads back there and nobody can change where it leads; :func:`return_path`
 reads it back.
 
-Public: :func:`signin_url`, :func:`send_signin_email`, :func:`return_path`.
+Public: :func:`signin_url`, :func:`send_signin_email`, :func:`return_path`, :func:`signin_identity`.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import secrets
 from datetime import datetime, timezone
@@ -41,6 +42,15 @@ def return_path(data: TokenData) -> str:
     """Where a verified sign-in token leads (checked again: a path of this site only)."""
     target = data.data.get("n")
     return local_path(target if isinstance(target, str) else None)
+
+
+def signin_identity(data: TokenData) -> str:
+    """What marks a verified sign-in link used (digest.store.used_tokens): its decoded content, not
+    its string. itsdangerous' base64 decoding ignores padding and characters outside its alphabet, so
+    one signed token has many spellings ("...=" verifies as "..."); all of them are this one value.
+    Links made before the random ``r`` existed are told apart by their issue second, as before."""
+    content = [data.purpose, data.user_id, data.generation, int(data.issued.timestamp()), data.data]
+    return "signin:" + json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def _message(settings: Settings, user: User, url: str) -> EmailMessage:
