@@ -16,12 +16,12 @@ import time_machine
 from click.testing import CliRunner, Result
 from pydantic import SecretStr
 from smtp_sink import SinkHandler, smtp_sink
+from store_helpers import arxiv_papers, matched
 
 from digest.cli import cli
 from digest.config import load_settings
 from digest.models import PaperRecord
 from digest.store import Store
-from digest.store.matches import NewMatch
 from digest.store.schema import UserRow
 from digest.tokens import verify_token
 
@@ -54,18 +54,7 @@ def run(cfg: Path, *args: str) -> Result:
 
 
 def papers(store: Store, first: int, n: int, now: datetime, *, version: int = 1) -> list[str]:
-    recs = [PaperRecord("arxiv-rss", f"2611.{i:05d}", title=f"Diffusion <b>models</b> {i}", authors=("Yann LeCun",),
-                        abstract="We study diffusion. It works.", arxiv_id=f"2611.{i:05d}", version=version,
-                        published=now)
-            for i in range(first, first + n)]
-    store.ingest_records("arxiv-cs.LG", recs, now=now)
-    return [f"arxiv:2611.{i:05d}" for i in range(first, first + n)]
-
-
-def matched(store: Store, sub_id: int, ids: list[str]) -> None:
-    # Stand-in for the matcher: its stored output and its watermark.
-    store.save_matches([NewMatch(sub_id, p, 1.0, {}, store.get_paper(p).seq) for p in ids])
-    store.set_watermark("match", store.max_seq())
+    return arxiv_papers(store, first, n, now, version=version)
 
 
 def open_store(cfg: Path) -> Store:

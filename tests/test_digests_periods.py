@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 import time_machine
+from store_helpers import arxiv_papers, matched
 
 from digest.config import Settings
 from digest.digests.periods import DuePeriod, after_last_digest, due_periods, period_for, scheduled_at
 from digest.digests.send import send_due
-from digest.models import PaperRecord, User
+from digest.models import User
 from digest.store import Store
-from digest.store.matches import NewMatch
 
 UTC = timezone.utc
 
@@ -146,18 +146,7 @@ def test_a_period_ending_at_or_before_the_last_digest_recorded_is_not_owed() -> 
 
 
 def papers(store: Store, first: int, n: int, now: datetime) -> list[str]:
-    recs = [PaperRecord("arxiv-rss", f"2611.{i:05d}", title=f"Denoising diffusion models for protein design {i}",
-                        authors=("Yann LeCun",), abstract="We study diffusion. It works.", arxiv_id=f"2611.{i:05d}",
-                        version=1, published=now)
-            for i in range(first, first + n)]
-    store.ingest_records("arxiv-cs.LG", recs, now=now)
-    return [f"arxiv:2611.{i:05d}" for i in range(first, first + n)]
-
-
-def matched(store: Store, sub_id: int, ids: list[str]) -> None:
-    # Stand-in for the matcher: its stored output and its watermark (as tests/test_cli_digests.py).
-    store.save_matches([NewMatch(sub_id, p, 1.0, {}, store.get_paper(p).seq) for p in ids])
-    store.set_watermark("match", store.max_seq())
+    return arxiv_papers(store, first, n, now, title="Denoising diffusion models for protein design {i}")
 
 
 def due_now(store: Store, settings: Settings, now: datetime) -> list[tuple[str, str, str, int]]:
