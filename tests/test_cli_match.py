@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,10 @@ from eval_papers import EVAL, eval_records
 
 from digest.cli import cli
 from digest.cli.match import sparkline
+from digest.models import PaperRecord
 from digest.store import Store
+
+from scale_helpers import bulk_store, count_loaded_papers
 
 CONFIG = """
 data_dir = "data"
@@ -127,7 +131,7 @@ def test_match_matches_search_and_tags(config: Path) -> None:
     assert hits and hits == sorted(hits, key=lambda h: -h["score"])
     assert {"paper_id", "score", "explanation", "title"} <= set(hits[0])
     text = run(config, "search", "federated learning", "--limit", "3")
-    assert text.stdout.rstrip().endswith("3 results")
+    assert len(hits) > 3 and text.stdout.rstrip().endswith(f"{len(hits)} results, 3 shown")
 
     tags = {t["tag"]: t["papers"] for t in _json(run(config, "tags", "--json"))}
     assert tags["federated"] >= 10 and tags["math.CO"] >= 1
@@ -182,3 +186,100 @@ def test_eval_table_marks_an_invalid_query_instead_of_scoring_it(config: Path, t
     row = next(line for line in result.stdout.splitlines() if line.startswith("kd-2"))
     assert row.split("\t")[2] == "invalid"
     assert "query kd-2 (digest): query error at column 1: unclosed quote" in result.stderr
+
+
+# --- a bulk-imported installation ----------------------------------------------------------------
+
+BULK_CONFIG = """
+data_dir = "{data}"
+
+[database]
+url = "sqlite:///{db}"
+
+[web]
+base_url = "http://localhost:8000"
+
+[[tags]]
+name = "nanotubes"
+query = "nanotube"
+
+[[users]]
+email = "ada@example.org"
+name = "Ada"
+timezone = "Europe/London"
+hour = 6
+
+[[users.subscriptions]]
+name = "carbon nanotubes"
+query = '"carbon nanotubes"'
+every = "daily"
+channel = "both"
+"""
+
+
+@pytest.fixture
+def bulk_config(tmp_path: Path) -> Path:
+    """The config of a freshly bulk-imported installation: snapshot papers stored, nothing matched yet."""
+    path = tmp_path / "digest.toml"
+    path.write_text(BULK_CONFIG.format(data=tmp_path, db=bulk_store(tmp_path)), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("command", [("query", "check", '"carbon nanotubes"'), ("init",)],
+                         ids=["query-check", "init"])
+def test_without_saved_statistics_a_sample_of_the_newest_papers_is_read(
+        bulk_config: Path, monkeypatch: pytest.MonkeyPatch, command: tuple[str, ...]) -> None:
+    """Before the first `digest match` no corpus statistics are saved; `digest query check`, `digest
+    init` (checking the config's queries), `digest subscribe` and the web's alert checks build them
+    from a bounded sample of the newest papers (digest.match.run.STATS_SAMPLE), not from every
+    stored paper: that took ~550 s per call on a 400,000-paper store."""
+    monkeypatch.setattr("digest.match.run.STATS_SAMPLE", 40)
+    loaded = count_loaded_papers(monkeypatch)
+    result = run(bulk_config, *command)
+    assert result.exit_code == 0, result.output
+    assert 0 < loaded.rows <= 40, f"`digest {' '.join(command)}` loaded {loaded.rows} stored papers"
+
+
+def _recent_listing(store: Store, n: int = 5) -> None:
+    """Today's arXiv listing arrives after the snapshot import: ``n`` new papers published this week."""
+    day = datetime(2026, 11, 23, tzinfo=timezone.utc)
+    store.ingest_records("arxiv-cond-mat", [
+        PaperRecord(source_kind="arxiv-rss", external_id=f"2611.{i:05d}", arxiv_id=f"2611.{i:05d}", version=1,
+                    title=f"Carbon nanotubes junctions study {i}", authors=("Ada Lovelace",),
+                    abstract="We study single walled carbon nanotubes.", categories=("cond-mat.mtrl-sci",),
+                    published=day - timedelta(days=i))
+        for i in range(1, n + 1)])
+
+
+def test_query_test_reads_only_the_papers_of_its_window(bulk_config: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`digest query test QUERY --days 30` and the alert editor's preview read and score only the
+    papers dated within the window, not the whole back catalogue of a snapshot import (~1,100 s per
+    preview on a 400,000-paper store), and count what scoring every stored paper would."""
+    from digest.match.search import paper_day, search
+
+    assert run(bulk_config, "match").exit_code == 0  # statistics saved: only the preview is counted
+    store = Store.open(f"sqlite:///{bulk_config.parent / 'digest.db'}", migrate=False)
+    try:
+        _recent_listing(store)
+        every = search(store, '"carbon nanotubes"')
+    finally:
+        store.close()
+    loaded = count_loaded_papers(monkeypatch)
+    report = _json(run(bulk_config, "query", "test", '"carbon nanotubes"', "--days", "30", "--json"))
+    assert loaded.rows <= 50, f"a 30-day preview loaded {loaded.rows} papers; 5 are in the window"
+    start, end = (datetime.fromisoformat(report["per_day"][i]["date"]).date() for i in (0, -1))
+    in_window = [h.paper.id for h in every if start <= paper_day(h.paper) <= end]  # type: ignore[operator]
+    assert report["total"] == len(in_window) == 5
+    assert [h["paper_id"] for h in report["top"]] == in_window[:10]
+
+
+def test_search_with_limit_counts_every_match(bulk_config: Path) -> None:
+    """`digest search TEXT --limit N` prints N papers and says how many matched in all, as the web's
+    search page counts them all whichever page it shows."""
+    assert run(bulk_config, "match").exit_code == 0
+    every = _json(run(bulk_config, "search", "ti:magnetic", "--json"))
+    assert len(every) > 2
+    assert len(_json(run(bulk_config, "search", "ti:magnetic", "--limit", "2", "--json"))) == 2
+    result = run(bulk_config, "search", "ti:magnetic", "--limit", "2")
+    assert result.exit_code == 0, result.output
+    assert result.output.strip().splitlines()[-1] == f"{len(every)} results, 2 shown", result.output

@@ -10,7 +10,7 @@ from eval_papers import eval_records
 
 from digest.config import TagSettings
 from digest.match.document import Document
-from digest.match.run import match_new
+from digest.match.run import load_stats, match_new
 from digest.match.score import DEFAULT_THRESHOLD, compile_query
 from digest.match.stats import CorpusStats
 from digest.store import Store
@@ -134,3 +134,20 @@ def test_paused_and_broken_subscriptions(store: Store) -> None:
     run = match_new(store)
     assert run.events == 50 and store.matches() == []
     assert [name for name, _ in run.skipped] == ["ada@example.org/broken"]
+
+
+def test_statistics_without_saved_ones_come_from_the_newest_papers(store: Store,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """With no statistics saved (a bulk import before the first match) they are counted over the
+    newest STATS_SAMPLE papers by ingest sequence, at or below ``up_to`` when given; saved
+    statistics are used as they are."""
+    store.ingest_records("eval", eval_records())
+    monkeypatch.setattr("digest.match.run.STATS_SAMPLE", 25)
+    newest = store.newest_papers(25)
+    assert load_stats(store) == CorpusStats.from_documents(Document.from_paper(p) for p in newest)
+    assert load_stats(store, up_to=10) == CorpusStats.from_documents(
+        Document.from_paper(p) for p in store.newest_papers(25, up_to=10))
+    assert load_stats(store, up_to=10).doc_count == 10 and load_stats(store, up_to=0).doc_count == 0
+    match_new(store)
+    saved = load_stats(store)
+    assert saved.doc_count == len(eval_records()) and saved == load_stats(store, up_to=10)

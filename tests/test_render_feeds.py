@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import feedparser
 import pytest
@@ -11,11 +12,13 @@ from lxml import etree
 
 from digest.match.run import match_new
 from digest.models import PaperRecord
-from digest.render.feed_entries import feed_document, subscription_feed
+from digest.render.feed_entries import feed_document, subscription_feed, tag_feed
 from digest.render.feeds import FeedEntry, entry_id, render_feed
 from digest.store import Store
+from digest.text import MutedAuthors
 
 from render_samples import T, XSS, paper, reason, settings
+from scale_helpers import bulk_store, count_loaded_papers
 
 SELF = "https://digest.example.org/feeds/tok/sub-3.atom"
 
@@ -156,3 +159,30 @@ def test_empty_feed_is_valid() -> None:
     for fmt in ("atom", "rss"):
         parsed = feedparser.parse(_render(fmt, []))
         assert parsed.bozo == 0 and parsed.entries == []
+
+
+def test_tag_feed_reads_only_the_newest_papers_of_the_tag(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A tag's feed (`digest feed tag:NAME`, a private feed, a subscription to a tag) shows the tag's
+    most recently changed papers, picked and ordered in the database: an arXiv category tag holds
+    tens of thousands of papers after a snapshot import, and each feed-reader poll loaded them all.
+    Papers by an author the reader muted are left out and the feed is still filled up to its limit."""
+    store = Store.open(f"sqlite:///{bulk_store(tmp_path)}", migrate=False)
+    try:
+        match_new(store)  # applies the source tags (arXiv categories)
+        now = datetime.now(timezone.utc)
+        tagged = store.papers_by_ids(store.papers_with_tag("hep-ph")).values()
+        assert len(tagged) >= 30
+        epoch = datetime.min.replace(tzinfo=timezone.utc)
+        expected = sorted(tagged, key=lambda p: (p.updated if p.updated and p.updated <= now else p.first_seen or epoch,
+                                                 p.seq, p.id), reverse=True)
+        loaded = count_loaded_papers(monkeypatch)
+        shown = tag_feed(store, settings(), "hep-ph", limit=5, now=now).entries
+        assert [e.paper.id for e in shown] == [p.id for p in expected[:5]]
+        assert loaded.rows <= 20, f"a 5-entry tag feed loaded {loaded.rows} papers ({len(tagged)} have the tag)"
+        muted = MutedAuthors([p.authors[0] for p in expected[:3] if p.authors])
+        unmuted = [p.id for p in expected if not muted.hides(p.authors)]
+        assert len(unmuted) >= 5
+        assert [e.paper.id for e in tag_feed(store, settings(), "hep-ph", limit=5, now=now, muted=muted).entries] \
+            == unmuted[:5]
+    finally:
+        store.close()

@@ -6,8 +6,12 @@ from __future__ import annotations
 import threading
 from datetime import datetime, timedelta, timezone
 
+import pytest
+
 from digest.store import Store
 from digest.store.schema import PaperRow
+
+from scale_helpers import capture_selects, row_walks
 
 T0 = datetime(2026, 11, 24, 6, 0, tzinfo=timezone.utc)
 
@@ -181,3 +185,23 @@ def test_enqueue_digests_in_one_transaction_gives_the_one_by_one_outcomes(store:
     assert store.sent_versions(b.id, ["arxiv:1", "arxiv:2"]) == {"arxiv:1": 2, "arxiv:2": 2}
     assert store.outbox_keys([(a.id, "daily", "2026-11-25")]) == set()
     assert store.enqueue_digests([], now=T0) == []
+
+
+def test_last_sent_time_is_read_from_an_index(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`digest status` shows when a digest was last sent without reading every outbox row: each row
+    holds the complete message (tens of KB, kept forever), so a walk to ``sent_at`` crossed every
+    message (0.4 s warm for 30,000 sent digests, a year of a department's from disk)."""
+    statements = capture_selects(monkeypatch)
+    store = Store.open(sqlite_url, migrate=False)
+    try:
+        user = store.upsert_user("ada@example.org", name="Ada")
+        for day in range(1, 4):
+            key = f"2026-11-{day:02d}"
+            store.enqueue_digest(user.id, "daily", key, f"<{key}@example.org>", "Your digest", user.email,
+                                 b"x" * 50_000, [], 0, 0, now=datetime(2026, 11, day, 7, tzinfo=timezone.utc))
+        statements.seen.clear()
+        store.outbox_summary()
+    finally:
+        store.close()
+    walked = row_walks(statements, "outbox")
+    assert not walked, "digest status reads every outbox row (and message):\n" + "\n".join(walked)

@@ -214,7 +214,8 @@ def search(ctx: Context, text: str, limit: int | None, as_json: bool) -> None:
     """Stored papers matching TEXT, best first (same matcher and threshold as subscriptions)."""
     from digest.match.search import search as run
 
-    hits = run(ctx.store, text, limit=limit)
+    found = run(ctx.store, text)
+    hits = found[:limit] if limit is not None else found
     if as_json:
         echo_json([{**_paper_json(h.paper), "paper_id": h.paper.id, "score": h.score, "explanation": h.explanation}
                    for h in hits])
@@ -222,7 +223,9 @@ def search(ctx: Context, text: str, limit: int | None, as_json: bool) -> None:
     for h in hits:
         click.echo(f"{h.score:6.2f}  {h.paper.id}  {h.paper.title}")
         click.echo(f"        {_why(h.explanation)}")
-    click.echo(f"{len(hits)} result{'' if len(hits) == 1 else 's'}")
+    # Every match is counted, as on the web's search page; --limit only cuts what is printed.
+    shown = f", {len(hits)} shown" if len(hits) < len(found) else ""
+    click.echo(f"{len(found)} result{'' if len(found) == 1 else 's'}{shown}")
 
 
 # --- matching -----------------------------------------------------------------------------------

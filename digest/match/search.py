@@ -8,8 +8,9 @@ Public: :func:`search`, :func:`query_test`, :class:`Hit`, :class:`QueryTest`.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
 from digest.match.document import Document
@@ -30,17 +31,23 @@ class Hit:
 
 def search(store: Any, text: str, *, limit: int | None = None, threshold: float | None = None) -> list[Hit]:
     """Stored papers matching ``text`` at or above the threshold, best first (QueryError if invalid)."""
+    hits = _hits(store, text, store.iter_papers(), threshold)
+    return hits[:limit] if limit is not None else hits
+
+
+def _hits(store: Any, text: str, papers: Iterable[Paper], threshold: float | None) -> list[Hit]:
+    """Those of ``papers`` matching ``text`` at or above the threshold, best first."""
     stats = load_stats(store)
     compiled = compile_query(text, stats)
     cutoff = DEFAULT_THRESHOLD if threshold is None else threshold
     hits = []
     tags = store.topic_tags_by_paper()  # as subscriptions see them: `kw:` finds a topic tag's papers
-    for paper in store.iter_papers():
+    for paper in papers:
         result = compiled.evaluate(Document.from_paper(paper, tags=tags.get(paper.id, ())), stats)
         if result is not None and result.score >= cutoff:
             hits.append(Hit(paper, result.score, result.explanation))
     hits.sort(key=lambda h: (-h.score, h.paper.id))
-    return hits[:limit] if limit is not None else hits
+    return hits
 
 
 def paper_day(paper: Paper) -> date | None:
@@ -69,26 +76,30 @@ def query_test(store: Any, text: str, *, days: int = 30, top: int = 10,
                threshold: float | None = None) -> QueryTest:
     """Matches per day over the ``days`` days up to the newest stored paper, and the best hits.
 
-    The window ends at the newest stored paper rather than today, so a store that has not
-    ingested for a while (or a demo store of captured feeds) still shows a meaningful rate.
+    The window ends on the latest day a stored paper is dated (not after today: a journal dating
+    its next issue ahead, or a mistyped year, is not what a digest would have sent) rather than
+    today, so a store that has not ingested for a while (or a demo store of captured feeds) still
+    shows a meaningful rate. Only the papers dated within the window are read and scored, never a
+    bulk import's back catalogue (~1,100 s per preview on a 400,000-paper store).
     """
-    hits = search(store, text, threshold=threshold)
-    newest = [d for d in (paper_day(p) for p in store.list_papers(limit=1)) if d]
-    all_days = [d for d in (paper_day(h.paper) for h in hits) if d]
-    end = max(newest + all_days) if newest or all_days else None
+    tomorrow = datetime.combine(datetime.now(timezone.utc).date() + timedelta(days=1), time(), timezone.utc)
+    latest = store.latest_paper_day(before=tomorrow)
+    end = latest.astimezone(timezone.utc).date() if latest is not None else None
     per_day: list[tuple[date, int]] = []
-    total = 0
+    hits: list[Hit] = []
     if end is not None:
         start = end - timedelta(days=days - 1)
-        counts = Counter(d for d in all_days if start <= d <= end)
+        papers = store.papers_dated_between(datetime.combine(start, time(), timezone.utc),
+                                            datetime.combine(end + timedelta(days=1), time(), timezone.utc))
+        hits = _hits(store, text, papers, threshold)
+        counts = Counter(paper_day(h.paper) for h in hits)
         per_day = [(start + timedelta(days=i), counts.get(start + timedelta(days=i), 0)) for i in range(days)]
-        total = sum(counts.values())
+    total = len(hits)
     warnings = []
     if total == 0:
         warnings.append(f"0 matches a day over the last {days} days: too strict, a typo, or nothing stored yet?")
     elif total / days > TOO_MANY_PER_DAY:
         warnings.append(f"{total / days:.0f} matches a day on average (more than {TOO_MANY_PER_DAY}): "
                         "add words, a field (ti:) or raise the threshold")
-    window = [h for h in hits if (d := paper_day(h.paper)) and per_day and per_day[0][0] <= d <= per_day[-1][0]]
     return QueryTest(text, days, per_day[0][0] if per_day else None, end, tuple(per_day), total,
-                     tuple(window[:top]), tuple(warnings))
+                     tuple(hits[:top]), tuple(warnings))

@@ -124,10 +124,18 @@ def _from_matches(store: Any, matches: list[StoredMatch], limit: int, now: datet
 def _tag_entries(store: Any, tag: str, limit: int, reason_name: str, now: datetime,
                  muted: MutedAuthors | None = None) -> tuple[FeedEntry, ...]:
     store.get_tag(tag)  # NotFoundError for an unknown tag
-    papers = store.papers_by_ids(store.papers_with_tag(tag))
-    entries = {pid: FeedEntry(p, (Reason(0, reason_name, 0.0, {}),), _paper_changed(p, now))
-               for pid, p in papers.items()}
-    return _newest_first(_unmuted(entries, muted), limit)
+    # The store reads the tag's newest papers in the order of _newest_first; pages follow only
+    # while muted authors' papers leave the feed short.
+    entries: dict[str, FeedEntry] = {}
+    offset = 0
+    while len(entries) < limit:
+        papers = store.papers_with_tag_newest(tag, now=now, limit=limit, offset=offset)
+        page = {p.id: FeedEntry(p, (Reason(0, reason_name, 0.0, {}),), _paper_changed(p, now)) for p in papers}
+        entries.update(_unmuted(page, muted))
+        if len(papers) < limit:
+            break
+        offset += limit
+    return _newest_first(entries, limit)
 
 
 def subscription_feed(store: Any, settings: Settings, ref: str | int, *, limit: int = DEFAULT_LIMIT,

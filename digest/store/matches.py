@@ -11,6 +11,7 @@ Public (through :class:`digest.store.Store`): the methods of :class:`MatchStore`
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, Table, and_, false, func, or_, select
@@ -46,6 +47,22 @@ class NewPaperTag(NamedTuple):
     explanation: dict[str, Any]
 
 
+@lru_cache(maxsize=8)
+def _keep_best_upsert(dialect: str, table: Table, keys: tuple[str, ...], columns: tuple[str, ...]) -> Any:
+    """The keep-best upsert of :meth:`MatchStore._upsert_keep_best` for rows of ``columns``, without
+    values: executed with a list of rows, SQLAlchemy's "insertmanyvalues" sends them in multi-row
+    batches from one compiled statement. A statement with the values inlined is compiled afresh for
+    every batch (~8 s of a 20 s match of 1,500 papers against 10,000 subscriptions)."""
+    ins: Any = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+    new = ins.excluded
+    changed_when = new.score > table.c.score
+    if "seq" in columns:
+        changed_when = or_(new.seq > table.c.seq, and_(new.seq == table.c.seq, changed_when))
+    updates: dict[str, Any] = {c: new[c] for c in columns if c not in keys and c != "created"}
+    return (ins.on_conflict_do_update(index_elements=list(keys), set_=updates, where=changed_when)
+            .returning(table.c.id))
+
+
 class MatchStore(StoreBase):
     def _upsert_keep_best(self, conn: Connection, table: Table, keys: Sequence[str],
                           rows: list[dict[str, Any]]) -> int:
@@ -78,22 +95,10 @@ class MatchStore(StoreBase):
             known = best.get(key)
             if known is None or replaces(row, known):
                 best[key] = row
-        ins: Any = postgresql.insert(table) if self.dialect == "postgresql" else sqlite.insert(table)
-        new = ins.excluded
-        changed_when = new.score > table.c.score
-        if with_seq:
-            changed_when = or_(new.seq > table.c.seq, and_(new.seq == table.c.seq, changed_when))
-        updates: dict[str, Any] = {c: new[c] for c in rows[0] if c not in keys and c != "created"}
-        changed = 0
-        unique = list(best.values())
-        for i in range(0, len(unique), 500):
-            stmt = (ins.values(unique[i:i + 500])
-                    .on_conflict_do_update(index_elements=list(keys), set_=updates, where=changed_when)
-                    .returning(table.c.id))
-            # RETURNING lists inserted and updated rows only, on both backends: that count tells a
-            # re-run (0) apart from new work; rowcount is not reliable here across drivers.
-            changed += len(conn.execute(stmt).all())
-        return changed
+        stmt = _keep_best_upsert(self.dialect, table, tuple(keys), tuple(rows[0]))
+        # RETURNING lists inserted and updated rows only, on both backends: that count tells a
+        # re-run (0) apart from new work; rowcount is not reliable here across drivers.
+        return len(conn.execute(stmt, list(best.values())).all())
 
     # --- matches ----------------------------------------------------------------------------------
 

@@ -44,18 +44,18 @@ from json.encoder import encode_basestring_ascii
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import (JSON, Column, Connection, Row, Table, and_, bindparam, delete, exists, func, insert, or_,
+from sqlalchemy import (JSON, Column, Connection, Row, Table, and_, bindparam, case, delete, exists, func, insert, or_,
                         select, text, update)
 
 from digest.errors import NotFoundError
 from digest.ids import canonical_id, parse_paper_ref
-from digest.models import IngestStats, Paper, PaperRecord, Via
+from digest.models import SOURCE_KINDS, IngestStats, Paper, PaperRecord, Via
 from digest.store import merge
 from digest.gcpause import gc_paused
 from digest.store.base import StoreBase, utcnow
 from digest.store.engine import SQLITE_CACHE_KIB
 from digest.store.schema import (MatchRow, PaperAliasRow, PaperEventRow, PaperRow, PaperSourceRow, PaperTagRow,
-                                 SentPaperRow, SignalRow, UserLabelRow, UTCDateTime)
+                                 SentPaperRow, SignalRow, TagRow, UserLabelRow, UTCDateTime)
 
 _P: Table = PaperRow.__table__  # type: ignore[assignment]
 _S: Table = PaperSourceRow.__table__  # type: ignore[assignment]
@@ -63,6 +63,8 @@ _E: Table = PaperEventRow.__table__  # type: ignore[assignment]
 _G: Table = SignalRow.__table__  # type: ignore[assignment]
 _A: Table = PaperAliasRow.__table__  # type: ignore[assignment]
 _SENT: Table = SentPaperRow.__table__  # type: ignore[assignment]
+_T: Table = TagRow.__table__  # type: ignore[assignment]
+_PT: Table = PaperTagRow.__table__  # type: ignore[assignment]
 #: What refers to a paper, for combining two stored papers found to be one (_combine): the tables
 #: whose rows simply move, and those with a unique key beside paper_id (the survivor's row wins).
 _MOVED: tuple[Table, ...] = (_S, _E, _G, _A)
@@ -961,13 +963,55 @@ class PaperStore(StoreBase):
 
     def list_papers(self, *, limit: int | None = None, offset: int = 0, source: str | None = None) -> list[Paper]:
         """Newest first (by ingest sequence); ``source`` is a feed name or a source kind."""
-        query = select(_P).order_by(_P.c.seq.desc(), _P.c.id).offset(offset).limit(limit)
-        if source:
-            query = query.where(select(_S.c.id).where(_S.c.paper_id == _P.c.id,
-                                                      or_(_S.c.feed_name == source, _S.c.source_kind == source))
-                                .exists())
+        newest_first = (_P.c.seq.desc(), _P.c.id)
+        if not source:
+            query = select(_P).order_by(*newest_first).offset(offset).limit(limit)
+        else:
+            # Through the unique index (source_kind, feed_name, external_id): as a kind, or as a feed
+            # of any kind (every kind named, so the index is searched, not scanned). Walking papers
+            # newest first with a lookup each read the whole table for a small or quiet feed (1.6 s
+            # at 400,000 papers). Only ids are sorted, then the page's rows read: for a source of a
+            # bulk import's 400,000 papers that sort takes 0.65 s, against 1.6 s for whole rows.
+            of_source = or_(_S.c.source_kind == source,
+                            and_(_S.c.source_kind.in_(SOURCE_KINDS), _S.c.feed_name == source))
+            page = (select(_P.c.id).where(_P.c.id.in_(select(_S.c.paper_id).where(of_source)))
+                    .order_by(*newest_first).offset(offset).limit(limit))
+            query = select(_P).where(_P.c.id.in_(page)).order_by(*newest_first)
         with self.read() as conn:
             return self._papers(conn, conn.execute(query).all())
+
+    def newest_papers(self, limit: int, *, up_to: int | None = None) -> list[Paper]:
+        """The ``limit`` papers ingested last (by ingest sequence, through its index), newest first;
+        with ``up_to``, only papers whose latest event is at or below that sequence."""
+        query = select(_P).order_by(_P.c.seq.desc(), _P.c.id).limit(limit)
+        if up_to is not None:
+            query = query.where(_P.c.seq <= up_to)
+        with self.read() as conn:
+            return self._papers(conn, conn.execute(query).all())
+
+    def papers_with_tag_newest(self, tag: str, *, now: datetime, limit: int, offset: int = 0) -> list[Paper]:
+        """Papers of topic tag ``tag``, most recently changed first, as a feed lists them: by their
+        update time unless it is ahead of ``now`` (else when first seen), then newest ingest first.
+        Ordered and cut in SQL: an arXiv category tag holds tens of thousands of papers."""
+        changed = case((and_(_P.c.updated.is_not(None), _P.c.updated <= now), _P.c.updated), else_=_P.c.first_seen)
+        query = (select(_P).join(_PT, _PT.c.paper_id == _P.c.id).join(_T, _T.c.id == _PT.c.tag_id)
+                 .where(_T.c.name == tag).order_by(changed.desc(), _P.c.seq.desc(), _P.c.id.desc())
+                 .offset(offset).limit(limit))
+        with self.read() as conn:
+            return self._papers(conn, conn.execute(query).all())
+
+    def latest_paper_day(self, *, before: datetime) -> datetime | None:
+        """The latest time a stored paper is dated at (published, else first seen: as
+        :func:`digest.match.search.paper_day` reads a paper's day) that is earlier than ``before``."""
+        with self.read() as conn:
+            return conn.execute(select(func.max(_paper_day_column())).where(_paper_day_column() < before)).scalar()
+
+    def papers_dated_between(self, start: datetime, end: datetime) -> list[Paper]:
+        """Papers dated (as :meth:`latest_paper_day` reads it) at or after ``start`` and before
+        ``end``, selected in SQL: a window of recent days never loads the back catalogue."""
+        day = _paper_day_column()
+        with self.read() as conn:
+            return self._papers(conn, conn.execute(select(_P).where(day >= start, day < end).order_by(_P.c.id)).all())
 
     def papers_after(self, seq: int, *, limit: int | None = None) -> list[tuple[int, str, Paper]]:
         """Events after watermark ``seq`` in order: (event seq, "new" | "version", paper)."""
@@ -1007,6 +1051,11 @@ class PaperStore(StoreBase):
                 for r in rows:
                     out[r.paper_id].append(SignalPoint(r.observed, r.source_kind, r.upvotes, r.comments, r.stars))
         return dict(out)
+
+
+def _paper_day_column() -> Any:
+    """A paper's date as SQL: published, else first seen (typed, so datetimes compare and come back aware)."""
+    return func.coalesce(_P.c.published, _P.c.first_seen, type_=_P.c.first_seen.type)
 
 
 def _paper(r: Row[Any], vias: Sequence[Via]) -> Paper:

@@ -314,7 +314,9 @@ class OutboxRow(Base):
     seq_to: Mapped[int] = mapped_column(BigId, default=0)
     paper_ids: Mapped[list[Any]] = mapped_column(JSON, default=list)
     created: Mapped[datetime]
-    sent_at: Mapped[datetime | None]
+    #: indexed for `digest status`'s last sent time: max() from the index, not a walk over every
+    #: row and its stored message (migration 0004)
+    sent_at: Mapped[datetime | None] = mapped_column(index=True)
     lease_until: Mapped[datetime | None]
     lease_owner: Mapped[str | None] = mapped_column(String(100))
 

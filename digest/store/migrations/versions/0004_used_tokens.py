@@ -8,6 +8,9 @@ token is kept here once used, until the token expires.
 (which a service may run at every start) no longer makes a config-defined user active again. Users
 already inactive are left as they are (not marked): nothing says who deactivated them.
 
+``ix_outbox_sent_at``: `digest status` shows the last sent time, which without an index read every
+outbox row and walked past each stored message (tens of KB) to reach ``sent_at``.
+
 Revision ID: 0004
 Revises: 0003
 Create Date: 2026-11-24 09:20:00
@@ -38,9 +41,13 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_used_tokens_user_id'), ['user_id'], unique=False)
     with op.batch_alter_table('users', schema=None) as batch_op:
         batch_op.add_column(sa.Column('unsubscribed', sa.Boolean(), server_default=sa.false(), nullable=False))
+    with op.batch_alter_table('outbox', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_outbox_sent_at'), ['sent_at'], unique=False)
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('outbox', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_outbox_sent_at'))
     with op.batch_alter_table('users', schema=None) as batch_op:
         batch_op.drop_column('unsubscribed')
     with op.batch_alter_table('used_tokens', schema=None) as batch_op:
