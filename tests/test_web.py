@@ -105,6 +105,16 @@ def sign_in(client: TestClient, settings: Settings, store: Store, email: str = "
     assert resp.status_code == 303
 
 
+def confirm_mailed_signin_link(client: TestClient, settings: Settings) -> Any:
+    """Open the one sign-in link mailed so far and press its button: the POST's response."""
+    assert settings.delivery.maildir is not None
+    [mail] = list(mailbox.Maildir(settings.delivery.maildir, create=False))
+    link = re.search(r"http://localhost:8000(/signin/\S+)", mail.get_payload(decode=True).decode())
+    assert link is not None
+    confirm = client.get(link.group(1))
+    return client.post(link.group(1), data={"csrf": csrf_of(confirm.text)}, follow_redirects=False)
+
+
 def test_security_headers_everywhere(client: TestClient) -> None:
     for path in ("/", "/healthz", "/signin", "/nope", "/static/alerts.js"):
         r = client.get(path)
@@ -242,11 +252,7 @@ def test_signin_form_mails_a_link_and_does_not_reveal_accounts(client: TestClien
     assert settings.delivery.maildir is not None
     messages = list(mailbox.Maildir(settings.delivery.maildir, create=False))
     assert len(messages) == 1 and messages[0]["To"] == "ada@example.org"
-    body = messages[0].get_payload(decode=True).decode()
-    link = re.search(r"http://localhost:8000(/signin/\S+)", body)
-    assert link is not None
-    confirm = client.get(link.group(1))
-    assert client.post(link.group(1), data={"csrf": csrf_of(confirm.text)}, follow_redirects=False).status_code == 303
+    assert confirm_mailed_signin_link(client, settings).status_code == 303
 
 
 def test_csrf_is_required_on_forms(client: TestClient, settings: Settings, store: Store) -> None:
@@ -799,12 +805,7 @@ def test_sign_in_leads_only_to_a_page_of_this_site(client: TestClient, settings:
     page = client.get("/signin", params={"next": target})
     assert 'name="next" value="/alerts"' in page.text
     client.post("/signin", data={"email": "ada@example.org", "next": target, "csrf": csrf_of(page.text)})
-    assert settings.delivery.maildir is not None
-    [mail] = list(mailbox.Maildir(settings.delivery.maildir, create=False))
-    link = re.search(r"http://localhost:8000(/signin/\S+)", mail.get_payload(decode=True).decode())
-    assert link is not None
-    confirm = client.get(link.group(1))
-    done = client.post(link.group(1), data={"csrf": csrf_of(confirm.text)}, follow_redirects=False)
+    done = confirm_mailed_signin_link(client, settings)
     assert done.headers["location"] == "/alerts"
 
 
@@ -818,12 +819,7 @@ def test_sign_in_returns_to_a_page_with_its_query(client: TestClient, settings: 
                                         "csrf": csrf_of(page.text)}, follow_redirects=False)
     assert sent.status_code == 303 and sent.headers["location"] == "/signin/sent"
     assert "ada@example.org has an account here" in client.get("/signin/sent").text
-    assert settings.delivery.maildir is not None
-    [mail] = list(mailbox.Maildir(settings.delivery.maildir, create=False))
-    link = re.search(r"http://localhost:8000(/signin/\S+)", mail.get_payload(decode=True).decode())
-    assert link is not None
-    confirm = client.get(link.group(1))
-    done = client.post(link.group(1), data={"csrf": csrf_of(confirm.text)}, follow_redirects=False)
+    done = confirm_mailed_signin_link(client, settings)
     assert done.headers["location"] == "/alerts/preview?query=graph"
     assert client.get(done.headers["location"]).status_code == 200
 

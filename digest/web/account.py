@@ -18,10 +18,10 @@ from digest.errors import ConflictError, NotFoundError, QueryError
 from digest.models import Subscription, User
 from digest.store.base import row_id
 from digest.store.users import CHANNELS, EVERY
-from digest.tokens import MAX_AGE, TokenError, feed_url, verify_token
+from digest.tokens import TokenError, feed_url, verify_token
 from digest.web import security
 from digest.web.app import ctx, form_with_csrf, render, require_user, signin_redirect
-from digest.web.signin import return_path, send_signin_email, signin_identity
+from digest.web.signin import LINK_SECONDS, return_path, send_signin_email, signin_identity
 from digest.web.views import HitView, hit_view
 
 log = logging.getLogger("digest.web")
@@ -31,7 +31,6 @@ _ZONES = sorted(available_timezones())
 #: The values the settings form offers: exactly these strings, nothing int() merely accepts.
 _HOURS = tuple(str(h) for h in range(24))
 _WEEKDAYS = tuple(str(d) for d in range(7))
-_SIGNIN_SECONDS = MAX_AGE["signin"] or 900
 
 
 # --- sign-in ---------------------------------------------------------------------------------------
@@ -58,7 +57,7 @@ async def signin(request: Request) -> Response:
     mail = (BackgroundTask(_mail_signin_link, c.settings, user, security.local_path(form.get("next")))
             if user is not None else None)
     response = RedirectResponse("/signin/sent", status_code=303, background=mail)
-    security.remember_signin_address(response, c.settings, email, _SIGNIN_SECONDS)
+    security.remember_signin_address(response, c.settings, email, LINK_SECONDS)
     return response
 
 
@@ -73,8 +72,8 @@ def _mail_signin_link(settings: Settings, user: User, next_path: str) -> None:
 
 async def signin_sent(request: Request) -> Response:
     """Where the sign-in form leads: "a link is on its way" (a GET, safe to reload)."""
-    email = security.signin_address(request, ctx(request).settings, _SIGNIN_SECONDS)
-    return render(request, "signin_sent.html", email=email, minutes=_SIGNIN_SECONDS // 60, title="Sign in")
+    email = security.signin_address(request, ctx(request).settings, LINK_SECONDS)
+    return render(request, "signin_sent.html", email=email, minutes=LINK_SECONDS // 60, title="Sign in")
 
 
 async def signin_link(request: Request) -> Response:
@@ -97,7 +96,7 @@ async def signin_link(request: Request) -> Response:
     _, denied = await form_with_csrf(request)
     if denied:
         return denied
-    if not c.store.use_token(used, user_id=user.id, expires=data.issued + timedelta(seconds=_SIGNIN_SECONDS)):
+    if not c.store.use_token(used, user_id=user.id, expires=data.issued + timedelta(seconds=LINK_SECONDS)):
         return _used_link(request)
     response = RedirectResponse(return_path(data), status_code=303)
     security.set_session(response, c.settings, user.id, user.token_generation)

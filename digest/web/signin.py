@@ -27,6 +27,9 @@ from digest.web.security import DEFAULT_NEXT, local_path
 
 log = logging.getLogger("digest.web")
 
+#: How long a sign-in link is valid, in seconds (the "signin" purpose of digest.tokens).
+LINK_SECONDS = MAX_AGE["signin"] or 900
+
 
 def signin_url(settings: Settings, user: User, next_path: str | None = None) -> str:
     """The sign-in link of ``user``; once confirmed it leads to ``next_path`` (a local path) or My alerts."""
@@ -54,7 +57,7 @@ def signin_identity(data: TokenData) -> str:
 
 
 def _message(settings: Settings, user: User, url: str) -> EmailMessage:
-    minutes = (MAX_AGE["signin"] or 900) // 60
+    minutes = LINK_SECONDS // 60
     msg = EmailMessage()
     msg["From"] = header_safe(settings.smtp.from_)
     msg["To"] = header_safe(user.email)
