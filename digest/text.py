@@ -332,11 +332,7 @@ def author_parts(name: str, *, bare_surname: bool = False) -> tuple[str, str, st
     is a surname alone, as a query naming a person by surname writes it; an author line's "Le Song"
     stays given name "Le", surname "Song".
     """
-    name = normalize_author(name)
-    if "(" in name or "[" in name:
-        bracketed = _BRACKETED_COLLECTIVE.search(name)
-        name = bracketed.group(1) if bracketed else name
-    tokens = [t for t in (t.strip("()[]") for t in _NAME_SPLIT.split(fold(name))) if t and t not in NAME_SUFFIXES]
+    tokens = _name_tokens(name)
     if not tokens:
         return "", "", ""
     if tokens[-1] in COLLECTIVE_WORDS:  # hyphens as spaces, as in surnames: "Fermi-LAT" is "Fermi LAT"
@@ -352,13 +348,23 @@ def author_parts(name: str, *, bare_surname: bool = False) -> tuple[str, str, st
     return surname, first[:1], full
 
 
+def _name_tokens(name: str) -> list[str]:
+    """The folded words of one author's name as written in display form, suffixes left out (a
+    bracketed collective's name alone: "ATLAS Collaboration" of "J. Smith (ATLAS Collaboration)")."""
+    name = normalize_author(name)
+    if "(" in name or "[" in name:
+        bracketed = _BRACKETED_COLLECTIVE.search(name)
+        name = bracketed.group(1) if bracketed else name
+    return [t for t in (t.strip("()[]") for t in _NAME_SPLIT.split(fold(name))) if t and t not in NAME_SUFFIXES]
+
+
 def goes_by(name: str) -> str:
     """The folded written-out given name after a leading initial, which the author goes by:
     "james" for "S. James Gates, Jr." or "F. Scott Fitzgerald"; "" for every other name. A query
     that names the person so ("James Gates") finds them (:func:`author_parts` reads the initial)."""
     if "." not in name and "," not in name:  # no initial written with its dot, nor "Gates, S. James"
         return ""
-    tokens = [t for t in _NAME_SPLIT.split(fold(normalize_author(name))) if t and t not in NAME_SUFFIXES]
+    tokens = _name_tokens(name)
     if len(tokens) < 3 or len(tokens[0]) != 1 or tokens[1] in NAME_PARTICLES or len(tokens[1]) < 2:
         return ""
     return tokens[1].replace("-", "")
