@@ -243,7 +243,7 @@ def match(ctx: Context, batch: int) -> None:
     for name, reason in run.skipped:
         click.echo(f"warning: skipped {name}: {reason}", err=True)
     click.echo(f"{run.events} new paper events matched: {run.matches} matches, {run.paper_tags} paper tags "
-               f"(sequence {run.watermark_from} -> {run.watermark_to})")
+               f"(sequence {run.watermark_from} -> {run.watermark_to}); {run.indexed} papers indexed for search")
 
 
 @cli.command()

@@ -184,6 +184,17 @@ def matching_lag_section(ctx: Context) -> tuple[str, Any]:
     return "matching lag", {"max_seq": top, "matched_up_to": done, "lag": max(top - done, 0)}
 
 
+def search_index_section(ctx: Context) -> tuple[str, Any]:
+    """How much of the store the search index covers (the rest, search checks paper by paper)."""
+    from digest.match.search_index import WATERMARK
+
+    top = ctx.store.max_seq()
+    done = ctx.store.get_watermark(WATERMARK)
+    segments, postings, pending = ctx.store.search_index_size()
+    return "search index", {"indexed_up_to": done, "lag": max(top - done, 0), "pending_papers": pending,
+                            "segments": segments, "postings": postings}
+
+
 def work_queue_section(ctx: Context) -> tuple[str, Any]:
     summary = ctx.store.work_summary()
     runs = {r.job_id: {"last_start": r.last_start, "last_end": r.last_end, "runs": r.runs,
@@ -202,7 +213,7 @@ def _register_status() -> None:
         from digest.cli.status import STATUS_SECTIONS
     except ImportError:  # status command not present in this build
         return
-    for section in (matching_lag_section, work_queue_section, next_runs_section):
+    for section in (matching_lag_section, search_index_section, work_queue_section, next_runs_section):
         if section not in STATUS_SECTIONS:
             STATUS_SECTIONS.append(section)
 

@@ -33,7 +33,7 @@ from digest.match.score import DEFAULT_THRESHOLD, SCORE_DIGITS, CompiledQuery, M
 from digest.match.stats import CorpusStats
 from digest.match.vocab import WordSet
 
-__all__ = ["QueryIndex", "Ranked", "match_all"]
+__all__ = ["QueryIndex", "Ranked", "match_all", "Atom", "atom_cost", "leaf_atoms"]
 
 # An atom: ("k", key) exact document key, ("w", Word) fuzzy or prefix word, or a structured-field
 # atom from digest.match.document.meta_atoms.
@@ -176,7 +176,7 @@ class QueryIndex:
         for leaf in triggers:
             entry = self._leaves.get(id(leaf))
             if entry is None:
-                atoms = tuple(_leaf_atoms(leaf, self._cost))
+                atoms = tuple(leaf_atoms(leaf, self._cost))
                 entry = self._leaves[id(leaf)] = (leaf, set(), atoms)
                 for atom in atoms:
                     self._table(atom).setdefault(_lookup(atom), set()).add(id(leaf))
@@ -221,26 +221,10 @@ class QueryIndex:
         return self._exact if kind == "k" else self._words if kind == "w" else self._meta  # type: ignore[return-value]
 
     def _cost(self, atom: Atom) -> float:
-        """Expected number of papers carrying ``atom`` (lower is better), from the corpus stats."""
-        stats = self._stats
-        n = stats.doc_count if stats else 0
-        kind, value = atom
-        if kind == "k":
-            assert isinstance(value, str)
-            return stats.df.get(value, 0) + 1.0 if stats else 1.0 + 10.0 / max(len(value), 1)
-        if kind == "w":
-            assert isinstance(value, Word)
-            if value.prefix:
-                return 0.05 * n + 20.0
-            return 2.0 * (stats.df.get(value.key, 0) if stats else 0) + 5.0
-        if kind in ("au", "id"):
-            return 1.0
-        if kind in ("cat", "catp"):
-            return 0.2 * n + 50.0
-        return 0.5 * n + 100.0
+        return atom_cost(atom, self._stats)
 
     def _leaf_cost(self, leaf: Node) -> float:
-        return sum(map(self._cost, _leaf_atoms(leaf, self._cost)))
+        return sum(map(self._cost, leaf_atoms(leaf, self._cost)))
 
     # --- matching ---------------------------------------------------------------------------------
 
@@ -415,6 +399,26 @@ def _round_scores(raw: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
 # --- What a query requires ----------------------------------------------------------------------------
 
 
+def atom_cost(atom: Atom, stats: CorpusStats | None) -> float:
+    """Expected number of papers carrying ``atom`` (lower is better), from the corpus stats: which
+    of a clause's options and an AND's children to look up (any choice is correct)."""
+    n = stats.doc_count if stats else 0
+    kind, value = atom
+    if kind == "k":
+        assert isinstance(value, str)
+        return stats.df.get(value, 0) + 1.0 if stats else 1.0 + 10.0 / max(len(value), 1)
+    if kind == "w":
+        assert isinstance(value, Word)
+        if value.prefix:
+            return 0.05 * n + 20.0
+        return 2.0 * (stats.df.get(value.key, 0) if stats else 0) + 5.0
+    if kind in ("au", "id"):
+        return 1.0
+    if kind in ("cat", "catp"):
+        return 0.2 * n + 50.0
+    return 0.5 * n + 100.0
+
+
 def _word_atom(word: Word) -> Atom:
     return ("w", word) if word.dist or word.prefix else ("k", word.key)
 
@@ -429,7 +433,7 @@ def _meta_atoms(clause: MetaClause) -> list[Atom]:
     return [("id", clause.value)]
 
 
-def _leaf_atoms(leaf: Node, cost: Callable[[Atom], float]) -> list[Atom]:
+def leaf_atoms(leaf: Node, cost: Callable[[Atom], float]) -> list[Atom]:
     """Atoms of which every document matching the clause carries at least one."""
     if isinstance(leaf, MetaClause):
         return _meta_atoms(leaf)

@@ -22,6 +22,7 @@ from typing import Any
 
 from digest.errors import QueryError
 from digest.match.document import Document
+from digest.match import search_index
 from digest.match.index import QueryIndex, Ranked
 from digest.match.profile import DEFAULT_PROFILE_THRESHOLD, Profile, profile_for
 from digest.match.score import DEFAULT_THRESHOLD, compile_query
@@ -45,6 +46,8 @@ class MatchRun:
     watermark_to: int = 0
     #: Subscriptions or tags whose stored query no longer parses: (name, reason); they are skipped.
     skipped: tuple[tuple[str, str], ...] = field(default=())
+    #: Papers whose terms were written to the search index (digest.match.search_index).
+    indexed: int = 0
 
 
 #: Papers that corpus statistics are built from when none are saved (a store filled by a bulk import
@@ -176,6 +179,8 @@ def _batch_hits(plan: _Plan, stats: CorpusStats, rows: Sequence[tuple[int, str, 
 def match_new(store: Any, *, batch: int = 2000, progress: Progress | None = None) -> MatchRun:
     """Match every paper event above the watermark; see the module doc. ``progress(done, total)``."""
     start = store.get_watermark(WATERMARK)
+    # The search index first catches up with what was matched before it existed (or changed since).
+    indexed = search_index.catch_up(store, up_to=start)
     total = max(store.max_seq() - start, 0)
     stats = load_stats(store, up_to=start)
     plan = _plan(store, stats)
@@ -198,6 +203,9 @@ def match_new(store: Any, *, batch: int = 2000, progress: Progress | None = None
             matches += m
             tagged += t
         last = rows[-1][0]
+        # Each paper once, under its latest sequence number (a batch may hold its new and later events).
+        latest = {paper.id: (paper.seq, doc) for (_, _, paper), doc in zip(rows, docs)}
+        postings = search_index.postings_of(latest.values())
         with store.write() as conn:
             if store.get_watermark(WATERMARK, conn=conn) != watermark:
                 # Another `digest match` finished this batch first; continue from where it got to.
@@ -211,10 +219,14 @@ def match_new(store: Any, *, batch: int = 2000, progress: Progress | None = None
             n_matches += store.save_matches(matches, conn=conn)
             store.save_corpus_stats(stats.to_dict(), last, conn=conn)
             store.set_watermark(WATERMARK, last, conn=conn)
+            if store.get_watermark(search_index.WATERMARK, conn=conn) == watermark:  # else a catch-up does it
+                store.save_search_segment(postings, conn=conn)
+                store.set_watermark(search_index.WATERMARK, last, conn=conn)
+                indexed += len(latest)
         watermark = last
         events += len(rows)
         batches += 1
         if progress:
             progress(min(watermark - start, total), total)
     return MatchRun(events=events, batches=batches, matches=n_matches, paper_tags=n_tags, watermark_from=start,
-                    watermark_to=watermark, skipped=tuple(plan.skipped))
+                    watermark_to=watermark, skipped=tuple(plan.skipped), indexed=indexed)

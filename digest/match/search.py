@@ -16,6 +16,7 @@ from typing import Any
 from digest.match.document import Document
 from digest.match.run import load_stats
 from digest.match.score import DEFAULT_THRESHOLD, compile_query
+from digest.match.search_index import candidate_papers
 from digest.models import Paper
 
 #: Warn when a query would send more than this many papers a day on average.
@@ -30,18 +31,24 @@ class Hit:
 
 
 def search(store: Any, text: str, *, limit: int | None = None, threshold: float | None = None) -> list[Hit]:
-    """Stored papers matching ``text`` at or above the threshold, best first (QueryError if invalid)."""
-    hits = _hits(store, text, store.iter_papers(), threshold)
+    """Stored papers matching ``text`` at or above the threshold, best first (QueryError if invalid).
+
+    Only the papers the search index names as candidates are evaluated (digest.match.search_index);
+    the hits are those of evaluating every stored paper."""
+    hits = _hits(store, text, None, threshold)
     return hits[:limit] if limit is not None else hits
 
 
-def _hits(store: Any, text: str, papers: Iterable[Paper], threshold: float | None) -> list[Hit]:
-    """Those of ``papers`` matching ``text`` at or above the threshold, best first."""
+def _hits(store: Any, text: str, papers: Iterable[Paper] | None, threshold: float | None) -> list[Hit]:
+    """Those of ``papers`` (None: the search index's candidates among all stored papers) matching
+    ``text`` at or above the threshold, best first."""
     stats = load_stats(store)
     compiled = compile_query(text, stats)
     cutoff = DEFAULT_THRESHOLD if threshold is None else threshold
     hits = []
     tags = store.topic_tags_by_paper()  # as subscriptions see them: `kw:` finds a topic tag's papers
+    if papers is None:
+        papers = candidate_papers(store, compiled, stats, tags)
     for paper in papers:
         result = compiled.evaluate(Document.from_paper(paper, tags=tags.get(paper.id, ())), stats)
         if result is not None and result.score >= cutoff:

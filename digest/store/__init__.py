@@ -2,7 +2,7 @@
 
 Public API: :class:`Store` (open it with :meth:`Store.open`) and :func:`utcnow`. Its methods are
 grouped by concern in the mixins of this package (papers, feeds, users, matches, outbox, work,
-used tokens);
+used tokens, the search index);
 callers use only ``Store``.
 """
 
@@ -21,6 +21,7 @@ from digest.store.feeds import FeedStore
 from digest.store.matches import MatchStore
 from digest.store.outbox import OutboxStore
 from digest.store.papers import PaperStore
+from digest.store.search_index import SearchIndexStore
 from digest.store.trending import TrendingStore
 from digest.store.used_tokens import UsedTokenStore
 from digest.store.users import UserStore
@@ -29,7 +30,8 @@ from digest.store.work import WorkStore
 __all__ = ["Store", "utcnow"]
 
 
-class Store(PaperStore, FeedStore, UserStore, MatchStore, OutboxStore, TrendingStore, WorkStore, UsedTokenStore):
+class Store(PaperStore, FeedStore, UserStore, MatchStore, OutboxStore, TrendingStore, WorkStore, UsedTokenStore,
+            SearchIndexStore):
     """Facade over every table; see the mixins for the methods."""
 
     def __init__(self, engine: Engine) -> None:

@@ -54,6 +54,7 @@ from digest.store import merge
 from digest.gcpause import gc_paused
 from digest.store.base import StoreBase, utcnow
 from digest.store.engine import SQLITE_CACHE_KIB
+from digest.store.search_index import mark_search_pending
 from digest.store.schema import (MatchRow, PaperAliasRow, PaperEventRow, PaperRow, PaperSourceRow, PaperTagRow,
                                  SentPaperRow, SignalRow, TagRow, UserLabelRow, UTCDateTime)
 
@@ -385,6 +386,8 @@ class _Batch:
     new_ids: list[str] = field(default_factory=list)
     created: set[str] = field(default_factory=set)
     dirty: set[str] = field(default_factory=set)
+    #: Known papers whose source labels changed (a bioRxiv-kind source now naming medRxiv).
+    relabelled: set[str] = field(default_factory=set)
     by_arxiv: dict[str, str] = field(default_factory=dict)
     by_doi: dict[str, str] = field(default_factory=dict)
     by_openreview: dict[str, str] = field(default_factory=dict)
@@ -813,6 +816,8 @@ class PaperStore(StoreBase):
             if merge.signal_values(via["signals"] or {}) != values and any(v is not None for v in values.values()):
                 state.signals.append({"paper_id": via["paper_id"], "source_kind": rec.source_kind,
                                       "observed": state.now, **values})
+            if rec.source_kind == "biorxiv" and (via["signals"] or {}).get("server") != rec.signals.get("server"):
+                state.relabelled.add(str(via["paper_id"]))  # "via bioRxiv" became "via medRxiv": src: reads it
             via.update(signals=dict(rec.signals), announce_type=rec.announce_type)
             state.changed_vias.append({"b_id": via["id"], "signals": via["signals"],
                                        "announce_type": rec.announce_type, "last_seen": state.now})
@@ -858,6 +863,12 @@ class PaperStore(StoreBase):
         _raw_insert(conn, _G, state.signals)
         if state.combines:
             self._combine(conn, state)
+        # What search must check directly until it is indexed again: papers whose matching document
+        # changed without a new sequence number (those with one are above the index's watermark).
+        renumbered = {pid for pid, _, _ in state.events}
+        changed = state.dirty | state.relabelled | {via["paper_id"] for via in state.new_vias} | set(state.combines.values())
+        if changed - renumbered - state.created:
+            mark_search_pending(conn, changed - renumbered - state.created)
         for chunk in _chunks(sorted(state.renumbered)):
             _forget_sent_numbers(conn, chunk)
 
@@ -1021,6 +1032,34 @@ class PaperStore(StoreBase):
             rows = conn.execute(query).all()
             papers = self._papers(conn, rows)
             return [(int(r.event_seq), str(r.event_kind), p) for r, p in zip(rows, papers)]
+
+    def papers_by_seqs(self, seqs: Iterable[int]) -> list[Paper]:
+        """The papers whose latest ingest sequence number is one of ``seqs`` (others name nothing:
+        an older version's number), by id."""
+        wanted = sorted({int(s) for s in seqs})
+        with self.read() as conn:
+            rows: list[Row[Any]] = []
+            for chunk in _chunks(wanted):
+                rows.extend(conn.execute(select(_P).where(_P.c.seq.in_(chunk))))
+            rows.sort(key=lambda r: r.id)
+            return self._papers(conn, rows)
+
+    def papers_above_seq(self, seq: int, *, limit: int, up_to: int | None = None) -> list[Paper]:
+        """Up to ``limit`` papers whose latest ingest sequence number is above ``seq`` (and at most
+        ``up_to``), in sequence order (keyset pagination through ix_papers_seq)."""
+        query = select(_P).where(_P.c.seq > seq).order_by(_P.c.seq).limit(limit)
+        if up_to is not None:
+            query = query.where(_P.c.seq <= up_to)
+        with self.read() as conn:
+            return self._papers(conn, conn.execute(query).all())
+
+    def paper_seqs(self, ids: Iterable[str]) -> dict[str, int]:
+        """Paper id -> its latest ingest sequence number, for the stored ones of ``ids``."""
+        out: dict[str, int] = {}
+        with self.read() as conn:
+            for chunk in _chunks(sorted(set(ids))):
+                out.update((r.id, int(r.seq)) for r in conn.execute(select(_P.c.id, _P.c.seq).where(_P.c.id.in_(chunk))))
+        return out
 
     def max_seq(self) -> int:
         with self.read() as conn:

@@ -233,6 +233,34 @@ class PaperTagRow(Base):
     explanation: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
+class SearchPostingRow(Base):
+    """The search index (digest.match.search_index): per term, the ingest sequence numbers of the
+    papers whose matching document carries it, one row per term and *segment* (one indexing batch),
+    packed (see digest.store.search_index). Only ever added to: a posting left by an older version
+    of a paper names a sequence number no paper has any more, or a paper that is checked anyway."""
+
+    __tablename__ = "search_postings"
+    # Small rows looked up by their key only: on SQLite the table is its primary key's b-tree, as
+    # https://www.sqlite.org/withoutrowid.html recommends (a rowid table would store every term twice).
+    __table_args__ = {"sqlite_with_rowid": False}
+    # Byte order on PostgreSQL too: prefix and fuzzy lookups read key ranges ("t:optimiz" up to
+    # "t:optimi{"), which a linguistic collation (en_US, ICU) orders differently ("{" before letters).
+    term: Mapped[str] = mapped_column(String(128).with_variant(String(128, collation="C"), "postgresql"),
+                                      primary_key=True)
+    segment: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+    papers: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class SearchPendingRow(Base):
+    """Papers whose matching document changed without a new ingest sequence number (a record from
+    another source filled a field, a new source, a merge): search checks them directly until the
+    next indexing pass re-indexes them. ``id`` orders marks, so a pass clears only what it read."""
+
+    __tablename__ = "search_pending"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    paper_id: Mapped[str] = mapped_column(String(300))
+
+
 class UserLabelRow(Base):
     """A user's label on a paper: user tags ("more like this") and "not relevant" signals."""
 

@@ -1,0 +1,249 @@
+"""The search index: which stored papers a search query could match, without reading the others.
+
+The saved-query index (:mod:`digest.match.index`) answers "which queries could match this paper";
+search asks the reverse, once, over every stored paper: evaluating the query on each of them took
+~1-2 ms a paper (~8 minutes at 400,000 papers), nearly all of it building the paper's
+:class:`~digest.match.document.Document`. So `digest match`, which builds those documents anyway,
+also stores each paper's *terms* (digest.store.search_index keeps them as postings of ingest sequence
+numbers):
+
+- ``t:<key>`` for every key and form of its text fields (single tokens, joined pairs, acronym keys),
+- ``au:<surname form>``, ``cat:<category or archive>``, ``src:<source>``, ``id:<identifier>``,
+
+which are exactly the *atoms* the query index files queries under (:func:`~digest.match.index.leaf_atoms`,
+:func:`~digest.match.document.meta_atoms`). A query needs, per clause, one of its atoms (the option
+the query index would choose); an AND needs all of its positive children, an OR one of its branches,
+a NOT nothing. The papers posted under those atoms are the *candidates*; every candidate is then
+evaluated by the same :meth:`~digest.match.score.CompiledQuery.evaluate` as before, so the hits are
+exactly those of evaluating every paper (tests/test_search_index.py checks it on both backends).
+
+What the postings cannot know is checked directly, every time:
+
+- papers above the index's watermark (ingested since the last `digest match`, or a new version);
+- papers whose document changed without a new sequence number (``search_pending``: a record from
+  another source filled a field, a new source, a merge);
+- topic tags, which join a paper's keywords in search (digest.match.search) but not in the indexed
+  document: a tag whose own words meet a clause's atom adds the papers it tags.
+
+Postings are only added: a paper's older version leaves terms under a sequence number no paper has
+any more (they find nothing), or under the one it still has (an extra candidate, evaluated).
+
+Public: :data:`WATERMARK`, :func:`document_terms`, :func:`postings_of`, :func:`catch_up`,
+:func:`candidate_papers`.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from digest.match.document import Document, FieldText, meta_atoms, word_similarity
+from digest.match.index import Atom, atom_cost, leaf_atoms
+from digest.match.query import And, MetaClause, Node, Not, Or, TextClause, Word
+from digest.match.score import CompiledQuery, scoring_form
+from digest.match.stats import CorpusStats
+from digest.models import Paper
+
+__all__ = ["WATERMARK", "document_terms", "postings_of", "catch_up", "candidate_papers"]
+
+#: The ingest sequence up to which every paper's current terms are posted.
+WATERMARK = "search"
+#: Papers read per indexing batch and per page of papers checked directly.
+BATCH = 2000
+#: Stored terms are cut to this length (digest.store.search_index.TERM_LENGTH); a fuzzy word that
+#: could reach a longer term is not looked up (its clause then constrains nothing).
+_TERM_LENGTH = 128
+_META_KINDS = frozenset({"au", "cat", "src", "id"})
+
+Seqs = npt.NDArray[np.int64]
+
+
+def document_terms(doc: Document) -> set[str]:
+    """The terms a paper is posted under (module docstring)."""
+    found = {"t:" + k for k in doc.vocab_keys}
+    found.update("t:" + f for f in doc.vocab_forms)
+    # catp/srcp (prefixes of categories and sources) are answered by prefix ranges of cat:/src:.
+    found.update(f"{kind}:{value}" for kind, value in meta_atoms(doc) if kind in _META_KINDS)
+    return found
+
+
+def postings_of(pairs: Iterable[tuple[int, Document]]) -> dict[str, list[int]]:
+    """term -> the sequence numbers of the documents carrying it (each paper once, by its latest)."""
+    postings: dict[str, list[int]] = defaultdict(list)
+    for seq, doc in pairs:
+        for term in document_terms(doc):
+            postings[term].append(seq)
+    return postings
+
+
+# --- keeping the index current ------------------------------------------------------------------
+
+def catch_up(store: Any, *, up_to: int, batch: int = BATCH, progress: Callable[[int], None] | None = None) -> int:
+    """Index the pending papers, and every paper above the search watermark up to ``up_to`` (the
+    match watermark: later papers are indexed by the `digest match` batches that match them).
+    Returns how many papers were indexed. Idempotent; safe beside another pass (it yields)."""
+    indexed = 0
+    mark, pending = store.search_pending()
+    watermark = store.get_watermark(WATERMARK)
+    for i in range(0, len(pending), batch):
+        # Those above the watermark are indexed below, or by the `digest match` batch that matches them.
+        papers = [p for p in store.papers_by_ids(pending[i:i + batch]).values() if p.seq <= watermark]
+        postings = postings_of((p.seq, Document.from_paper(p)) for p in papers)
+        last = i + batch >= len(pending)
+        with store.write() as conn:
+            if postings:
+                store.save_search_segment(postings, conn=conn)
+            if last:
+                store.clear_search_pending(mark, conn=conn)
+        indexed += len(papers)
+        if progress:
+            progress(len(papers))
+    while watermark < up_to:
+        papers = store.papers_above_seq(watermark, limit=batch, up_to=up_to)
+        reached = up_to if len(papers) < batch else papers[-1].seq
+        postings = postings_of((p.seq, Document.from_paper(p)) for p in papers)
+        with store.write() as conn:
+            if store.get_watermark(WATERMARK, conn=conn) != watermark:  # another pass got there first
+                watermark = store.get_watermark(WATERMARK, conn=conn)
+                continue
+            if postings:
+                store.save_search_segment(postings, conn=conn)
+            store.set_watermark(WATERMARK, reached, conn=conn)
+        watermark = reached
+        indexed += len(papers)
+        if progress:
+            progress(len(papers))
+    return indexed
+
+
+# --- searching ----------------------------------------------------------------------------------
+
+def candidate_papers(store: Any, compiled: CompiledQuery, stats: CorpusStats,
+                     tags: Mapping[str, Iterable[str]]) -> Iterator[Paper]:
+    """Every stored paper ``compiled`` could match (a superset of its matches), each once: the
+    indexed candidates, then the papers the index does not cover yet. ``tags`` is what search adds
+    to papers' keywords (paper id -> topic tag names)."""
+    watermark = store.get_watermark(WATERMARK)
+    lookup = _Lookup(store, stats, tags)
+    required = _required(scoring_form(compiled.root), lookup) if watermark else None
+    if required is None:  # nothing to narrow by (a NOT query, an index not built yet): every paper
+        yield from store.iter_papers()
+        return
+    seen: set[str] = set()
+    for i in range(0, len(required), BATCH):
+        for paper in store.papers_by_seqs(required[i:i + BATCH].tolist()):
+            if paper.seq <= watermark:  # above it, the pages below read it
+                seen.add(paper.id)
+                yield paper
+    _, pending = store.search_pending()
+    for paper in store.papers_by_ids([pid for pid in pending if pid not in seen]).values():
+        seen.add(paper.id)
+        yield paper
+    after = watermark
+    while True:
+        page = store.papers_above_seq(after, limit=BATCH)
+        for paper in page:
+            if paper.id not in seen:
+                yield paper
+        if len(page) < BATCH:
+            return
+        after = page[-1].seq
+
+
+def _required(node: Node, lookup: "_Lookup") -> Seqs | None:
+    """The papers every match of ``node`` is among (sorted sequence numbers), or None for any paper."""
+    if isinstance(node, (TextClause, MetaClause)):
+        return lookup.leaf(node)
+    if isinstance(node, Not):
+        return None
+    children = [_required(c, lookup) for c in node.children]
+    if isinstance(node, And):  # every positive child must match
+        known = [c for c in children if c is not None]
+        if not known:
+            return None
+        found = min(known, key=len)
+        for other in known:
+            if other is not found:
+                found = np.intersect1d(found, other, assume_unique=True)
+        return found
+    assert isinstance(node, Or)
+    if any(c is None for c in children):
+        return None
+    return np.unique(np.concatenate(children)) if children else np.zeros(0, np.int64)  # type: ignore[arg-type]
+
+
+class _Lookup:
+    """A search's reads of the index: atoms -> sequence numbers, tags included."""
+
+    def __init__(self, store: Any, stats: CorpusStats, tags: Mapping[str, Iterable[str]]) -> None:
+        self._store = store
+        self._stats = stats
+        self._tagged: dict[str, list[str]] = defaultdict(list)  # tag name -> paper ids
+        for paper_id, names in tags.items():
+            for name in names:
+                self._tagged[name].append(paper_id)
+        self._tag_vocab: dict[str, frozenset[str]] = {}
+
+    def leaf(self, leaf: TextClause | MetaClause) -> Seqs | None:
+        atoms = leaf_atoms(leaf, self._cost)
+        parts: list[Seqs] = []
+        for atom in atoms:
+            seqs = self._atom(atom)
+            if seqs is None:
+                return None
+            parts.append(seqs)
+        tagged = self._tagged_papers(atoms)
+        if tagged:
+            parts.append(np.asarray(sorted(self._store.paper_seqs(tagged).values()), np.int64))
+        return np.unique(np.concatenate(parts)) if parts else np.zeros(0, np.int64)
+
+    def _atom(self, atom: Atom) -> Seqs | None:
+        kind, value = atom
+        store = self._store
+        if kind == "k":
+            return store.search_postings(["t:" + str(value)])  # type: ignore[no-any-return]
+        if kind == "w":
+            assert isinstance(value, Word)
+            if value.prefix:
+                return store.search_prefix_postings("t:" + value.form)  # type: ignore[no-any-return]
+            longest = len(value.key) + value.dist + 2
+            if longest > _TERM_LENGTH:
+                return None
+            start = "t:" + (value.key[:1] if value.anchored else "")
+            near = [t for t in store.search_terms_in(start, min_length=len(value.key) - value.dist + 2,
+                                                     max_length=longest)
+                    if word_similarity(value, t[2:]) is not None]
+            return store.search_postings(near) if near else np.zeros(0, np.int64)  # type: ignore[no-any-return]
+        if kind in ("catp", "srcp"):
+            return store.search_prefix_postings(f"{kind[:-1]}:{value}")  # type: ignore[no-any-return]
+        return store.search_postings([f"{kind}:{value}"])  # type: ignore[no-any-return]
+
+    def _tagged_papers(self, atoms: list[Atom]) -> list[str]:
+        """Papers whose topic tags hold one of ``atoms`` (tags join the keywords field: text atoms)."""
+        out: list[str] = []
+        for name, papers in self._tagged.items():
+            vocab = self._tag_vocab.get(name)
+            if vocab is None:
+                field = FieldText(name)
+                vocab = self._tag_vocab[name] = frozenset(field.postings) | frozenset(field.form_postings)
+            if any(_in_vocab(atom, vocab) for atom in atoms):
+                out += papers
+        return out
+
+    def _cost(self, atom: Atom) -> float:
+        return atom_cost(atom, self._stats)
+
+
+def _in_vocab(atom: Atom, vocab: frozenset[str]) -> bool:
+    kind, value = atom
+    if kind == "k":
+        return value in vocab
+    if kind == "w":
+        assert isinstance(value, Word)
+        return any(word_similarity(value, t) is not None for t in vocab)
+    return False
+
