@@ -865,10 +865,13 @@ class PaperStore(StoreBase):
             self._combine(conn, state)
         # What search must check directly until it is indexed again: papers whose matching document
         # changed without a new sequence number (those with one are above the index's watermark).
-        renumbered = {pid for pid, _, _ in state.events}
-        changed = state.dirty | state.relabelled | {via["paper_id"] for via in state.new_vias} | set(state.combines.values())
-        if changed - renumbered - state.created:
-            mark_search_pending(conn, changed - renumbered - state.created)
+        fresh = state.created
+        changed = state.dirty | state.relabelled | set(state.combines.values())
+        changed.update(via["paper_id"] for via in state.new_vias if via["paper_id"] not in fresh)
+        changed -= fresh
+        if changed:
+            changed -= {pid for pid, _, _ in state.events}
+            mark_search_pending(conn, changed)
         for chunk in _chunks(sorted(state.renumbered)):
             _forget_sent_numbers(conn, chunk)
 

@@ -22,13 +22,16 @@ import struct
 import sys
 from array import array
 from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
-import numpy as np
-import numpy.typing as npt
 from sqlalchemy import Connection, Table, and_, delete, func, insert, select, text
 
 from digest.store.base import StoreBase
 from digest.store.schema import SearchPendingRow, SearchPostingRow
+
+if TYPE_CHECKING:  # numpy is imported where postings are read: every other command starts without it
+    import numpy as np
+    import numpy.typing as npt
 
 _SP: Table = SearchPostingRow.__table__  # type: ignore[assignment]
 _SQ: Table = SearchPendingRow.__table__  # type: ignore[assignment]
@@ -41,7 +44,6 @@ TERM_LENGTH = 128
 _TYPECODES = ((1, "B", "<u1"), (2, "H", "<u2"), (4, "I", "<u4"), (8, "Q", "<u8"))
 _FIRST = struct.Struct("<q")
 _IN_CHUNK = 500
-_NO_SEQS: npt.NDArray[np.int64] = np.zeros(0, np.int64)
 
 
 def cut_term(term: str) -> str:
@@ -64,7 +66,9 @@ def pack_seqs(seqs: Sequence[int]) -> bytes:
     raise ValueError("sequence numbers out of range")  # pragma: no cover (deltas fit 8 bytes)
 
 
-def unpack_seqs(blob: bytes) -> npt.NDArray[np.int64]:
+def unpack_seqs(blob: bytes) -> "npt.NDArray[np.int64]":
+    import numpy as np
+
     width, first = blob[0], _FIRST.unpack_from(blob, 1)[0]
     dtype = next(d for w, _, d in _TYPECODES if w == width)
     deltas = np.frombuffer(blob, dtype=dtype, offset=9).astype(np.int64)
@@ -75,9 +79,11 @@ def unpack_seqs(blob: bytes) -> npt.NDArray[np.int64]:
     return out
 
 
-def _union(parts: list[npt.NDArray[np.int64]]) -> npt.NDArray[np.int64]:
+def _union(parts: "list[npt.NDArray[np.int64]]") -> "npt.NDArray[np.int64]":
+    import numpy as np
+
     if not parts:
-        return _NO_SEQS
+        return np.zeros(0, np.int64)
     return np.unique(np.concatenate(parts)) if len(parts) > 1 else parts[0]
 
 
@@ -137,17 +143,17 @@ class SearchIndexStore(StoreBase):
             return 0, []
         return int(rows[-1].id), list(dict.fromkeys(r.paper_id for r in rows))
 
-    def search_postings(self, terms: Iterable[str]) -> npt.NDArray[np.int64]:
+    def search_postings(self, terms: Iterable[str]) -> "npt.NDArray[np.int64]":
         """The sorted, distinct sequence numbers posted under any of ``terms`` (exact terms)."""
         wanted = sorted({cut_term(t) for t in terms})
-        parts: list[npt.NDArray[np.int64]] = []
+        parts: "list[npt.NDArray[np.int64]]" = []
         with self.read() as conn:
             for i in range(0, len(wanted), _IN_CHUNK):
                 for (blob,) in conn.execute(select(_SP.c.papers).where(_SP.c.term.in_(wanted[i:i + _IN_CHUNK]))):
                     parts.append(unpack_seqs(bytes(blob)))
         return _union(parts)
 
-    def search_prefix_postings(self, prefix: str) -> npt.NDArray[np.int64]:
+    def search_prefix_postings(self, prefix: str) -> "npt.NDArray[np.int64]":
         """The sorted, distinct sequence numbers posted under any term starting with ``prefix``."""
         prefix = cut_term(prefix)
         bounds = _prefix_range(prefix)
