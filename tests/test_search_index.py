@@ -140,8 +140,11 @@ def test_an_index_behind_the_store_catches_up(store: Store, data_dir: Path) -> N
     assert store.get_watermark(search_index.WATERMARK) == 0
     assert len(_candidates(store, "quantum")) == store.paper_count()
     assert _indexed(store, "quantum") == _brute(store, "quantum")
-    run = match_new(store)
+    calls: list[tuple[int, int]] = []
+    run = match_new(store, batch=25, progress=lambda done, total: calls.append((done, total)))
     assert run.events == 0 and run.indexed == store.paper_count()
+    # `digest match` shows the catch-up on its progress bar, batch by batch.
+    assert len(calls) >= 2 and calls[-1] == (store.max_seq(), store.max_seq())
     assert store.get_watermark(search_index.WATERMARK) == store.max_seq()
     assert len(_candidates(store, "quantum")) < store.paper_count()
     assert _indexed(store, "quantum") == _brute(store, "quantum")

@@ -9,6 +9,11 @@ import click
 from digest.cli.app import bench, echo_json
 
 
+#: The real captures the match and search benchmarks draw papers and queries from.
+corpus_option = click.option("--corpus", type=click.Path(file_okay=False, path_type=Path), default=None,
+                             help="Folder of arXiv rss_cache_*.json files (default: tests/data/corpus).")
+
+
 @bench.command("match")
 @click.option("--queries", type=click.IntRange(1, 10_000_000), default=100_000, show_default=True,
               help="Saved queries to index.")
@@ -17,8 +22,7 @@ from digest.cli.app import bench, echo_json
 @click.option("--sample", type=click.IntRange(1, 1_000_000), default=10, show_default=True,
               help="Papers brute force runs on (then extrapolated).")
 @click.option("--seed", default=7, show_default=True, help="Seed of the query generator.")
-@click.option("--corpus", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Folder of arXiv rss_cache_*.json files (default: tests/data/corpus).")
+@corpus_option
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
 def bench_match(queries: int, papers: int, sample: int, seed: int, corpus: Path | None, as_json: bool) -> None:
     """Match saved queries against papers through the index and by brute force."""

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from digest.cli.app import bench, echo_json
+from digest.cli.bench_match import corpus_option
 
 
 @bench.command("search")
@@ -17,8 +18,7 @@ from digest.cli.app import bench, echo_json
 @click.option("--brute", type=click.IntRange(0, 1_000), default=3, show_default=True,
               help="Of those, how many are also searched by evaluating every paper.")
 @click.option("--seed", default=5, show_default=True, help="Seed of the query generator.")
-@click.option("--corpus", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Folder of arXiv rss_cache_*.json files (default: tests/data/corpus).")
+@corpus_option
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
 def bench_search(papers: int, queries: int, brute: int, seed: int, corpus: Path | None, as_json: bool) -> None:
     """Search a store through the search index and by evaluating every paper."""

@@ -180,7 +180,7 @@ def match_new(store: Any, *, batch: int = 2000, progress: Progress | None = None
     """Match every paper event above the watermark; see the module doc. ``progress(done, total)``."""
     start = store.get_watermark(WATERMARK)
     # The search index first catches up with what was matched before it existed (or changed since).
-    indexed = search_index.catch_up(store, up_to=start)
+    indexed = search_index.catch_up(store, up_to=start, batch=batch, progress=progress)
     total = max(store.max_seq() - start, 0)
     stats = load_stats(store, up_to=start)
     plan = _plan(store, stats)

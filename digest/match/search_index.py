@@ -82,10 +82,12 @@ def postings_of(pairs: Iterable[tuple[int, Document]]) -> dict[str, list[int]]:
 
 # --- keeping the index current ------------------------------------------------------------------
 
-def catch_up(store: Any, *, up_to: int, batch: int = BATCH, progress: Callable[[int], None] | None = None) -> int:
+def catch_up(store: Any, *, up_to: int, batch: int = BATCH, progress: Callable[[int, int], None] | None = None) -> int:
     """Index the pending papers, and every paper above the search watermark up to ``up_to`` (the
     match watermark: later papers are indexed by the `digest match` batches that match them).
-    Returns how many papers were indexed. Idempotent; safe beside another pass (it yields)."""
+    Returns how many papers were indexed; ``progress(done, total)`` in sequence numbers, after each
+    batch above the watermark (an upgraded installation indexes its whole store once, ~1 ms a
+    paper). Idempotent; safe beside another pass (it yields)."""
     indexed = 0
     mark, pending = store.search_pending()
     watermark = store.get_watermark(WATERMARK)
@@ -100,8 +102,7 @@ def catch_up(store: Any, *, up_to: int, batch: int = BATCH, progress: Callable[[
             if last:
                 store.clear_search_pending(mark, conn=conn)
         indexed += len(papers)
-        if progress:
-            progress(len(papers))
+    start = watermark
     while watermark < up_to:
         papers = store.papers_above_seq(watermark, limit=batch, up_to=up_to)
         reached = up_to if len(papers) < batch else papers[-1].seq
@@ -116,7 +117,7 @@ def catch_up(store: Any, *, up_to: int, batch: int = BATCH, progress: Callable[[
         watermark = reached
         indexed += len(papers)
         if progress:
-            progress(len(papers))
+            progress(min(watermark, up_to) - start, up_to - start)
     return indexed
 
 
