@@ -180,6 +180,25 @@ def test_sync_tags(store: Store) -> None:
         store.get_tag("rl")
 
 
+def test_label_tags_that_differ_only_in_case_are_one_tag(store: Store) -> None:
+    """A user who labels one paper "LLM" and the next "llm " (a phone's keyboard, a typo) has one tag
+    of two papers, which their "more like this" alert and the web's tag page read whole."""
+    u = store.upsert_user("a@example.org")
+    for i in (1, 2, 3):
+        _paper(store, f"arxiv:2501.0000{i}")
+    store.add_label(u.email, "LLM", "arxiv:2501.00001")
+    store.add_label(u.email, "llm ", "arxiv:2501.00002")
+    store.add_label(u.email, "Ünsicher", "arxiv:2501.00003")
+    assert store.user_tags(u.id) == [("LLM", 2), ("Ünsicher", 1)]
+    assert store.labels(u.id, "Llm") == [("arxiv:2501.00001", 1), ("arxiv:2501.00002", 1)]
+    assert store.labels(u.id, "üNSICHER") == [("arxiv:2501.00003", 1)]
+    assert {tag for tag, _, _ in store.all_labels(u.id)} == {"LLM", "Ünsicher"}
+    store.add_label(u.email, "llm", "arxiv:2501.00001", -1)  # relabels the same label, not a second one
+    assert store.labels(u.id, "LLM") == [("arxiv:2501.00001", -1), ("arxiv:2501.00002", 1)]
+    assert store.remove_label(u.id, "llm", "arxiv:2501.00002")
+    assert store.labels(u.id, "LLM") == [("arxiv:2501.00001", -1)]
+
+
 def test_labels_flip_and_need_a_paper(store: Store) -> None:
     u = store.upsert_user("a@example.org")
     _paper(store, "arxiv:2501.00001")

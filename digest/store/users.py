@@ -77,6 +77,14 @@ _MATCHED_BY = ("kind", "query", "threshold")
 _NEW_USER = {"timezone": "UTC", "hour": 7, "weekday": 0, "show_updates": False, "send_empty": False}
 
 
+def _tag_spellings(conn: Connection, user_id: int, tag: str) -> list[str]:
+    """How the user's labels spell ``tag``, ignoring case, first used first (none: not used yet)."""
+    wanted = tag.strip().casefold()
+    rows = conn.execute(select(_L.c.tag, func.min(_L.c.id)).where(_L.c.user_id == user_id)
+                        .group_by(_L.c.tag).order_by(func.min(_L.c.id)))
+    return [name for name, _ in rows if name.casefold() == wanted]
+
+
 class UserStore(StoreBase):
     # --- users ----------------------------------------------------------------------------------
 
@@ -401,6 +409,8 @@ class UserStore(StoreBase):
             if found is None:
                 raise NotFoundError("paper", paper_id)
             paper_id = found[0]
+            # "LLM" and "llm" are one tag: a new label takes the spelling the user wrote first.
+            tag = (_tag_spellings(conn, urow.id, tag) or [tag])[0]
             where = (_L.c.user_id == urow.id, _L.c.tag == tag, _L.c.paper_id == paper_id)
             if conn.execute(select(_L.c.id).where(*where)).first() is None:
                 conn.execute(_L.insert().values(user_id=urow.id, tag=tag, paper_id=paper_id, polarity=polarity,
@@ -411,7 +421,7 @@ class UserStore(StoreBase):
     def remove_label(self, user: UserRef, tag: str, paper_id: str) -> bool:
         with self.write() as conn:
             urow = self._user_row(conn, user)
-            n = conn.execute(delete(_L).where(_L.c.user_id == urow.id, _L.c.tag == tag.strip(),
+            n = conn.execute(delete(_L).where(_L.c.user_id == urow.id, _L.c.tag.in_(_tag_spellings(conn, urow.id, tag)),
                                               _L.c.paper_id == paper_id)).rowcount
         return bool(n)
 
@@ -421,7 +431,7 @@ class UserStore(StoreBase):
             urow = self._user_row(conn, user)
             stmt = select(_L.c.paper_id, _L.c.polarity).where(_L.c.user_id == urow.id).order_by(_L.c.id)
             if tag is not None:
-                stmt = stmt.where(_L.c.tag == tag.strip())
+                stmt = stmt.where(_L.c.tag.in_(_tag_spellings(conn, urow.id, tag)))
             return [(r.paper_id, int(r.polarity)) for r in conn.execute(stmt)]
 
     def all_labels(self, user: UserRef) -> list[tuple[str, str, int]]:
@@ -435,9 +445,16 @@ class UserStore(StoreBase):
         """The user's label names with the number of "more like this" papers under each."""
         with self.read() as conn:
             urow = self._user_row(conn, user)
-            rows = conn.execute(select(_L.c.tag, func.count()).where(_L.c.user_id == urow.id, _L.c.polarity > 0)
-                                .group_by(_L.c.tag).order_by(_L.c.tag))
-            return [(r[0], int(r[1])) for r in rows]
+            rows = conn.execute(select(_L.c.tag, func.count(), func.min(_L.c.id)).where(_L.c.user_id == urow.id,
+                                                                                      _L.c.polarity > 0)
+                                .group_by(_L.c.tag).order_by(func.min(_L.c.id)))
+            # Spellings that differ only in case (stored apart before labels were matched so) are one
+            # tag, under the spelling first used.
+            counts: dict[str, tuple[str, int]] = {}
+            for name, count, _ in rows:
+                shown, total = counts.get(name.casefold(), (name, 0))
+                counts[name.casefold()] = (shown, total + int(count))
+            return sorted(counts.values())
 
     # --- muted authors ----------------------------------------------------------------------------
 
