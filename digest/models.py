@@ -286,6 +286,9 @@ class User:
     send_empty: bool = False
     show_updates: bool = False
     created: datetime | None = None
+    #: The user stopped every digest themselves (an unsubscribe link): re-applying the config or an
+    #: import does not start them again.
+    unsubscribed: bool = False
 
 
 SubscriptionKind = Literal["query", "tag", "user-tag", "trending"]

@@ -41,7 +41,7 @@ def export_data(store: Any) -> dict[str, Any]:
         users.append(_drop_none({
             "email": user.email, "name": user.name, "timezone": user.timezone, "hour": user.hour,
             "weekday": user.weekday, "show_updates": user.show_updates, "send_empty": user.send_empty,
-            "active": user.active, "subscriptions": subs, "labels": labels,
+            "active": user.active, "unsubscribed": user.unsubscribed or None, "subscriptions": subs, "labels": labels,
             "muted_authors": sorted(store.muted_authors(user.id))}))
     # Topic tags only: the categories and keywords sources gave are tags the target makes itself.
     tags = [{"name": t.name, "query": t.query} for t in store.list_tags() if t.query and t.origin != "source"]
@@ -80,6 +80,7 @@ class _Label(BaseModel):
 
 class _User(UserSettings):
     active: bool = True
+    unsubscribed: bool = False
     subscriptions: list[_Subscription] = Field(default_factory=list)  # type: ignore[assignment]
     labels: list[_Label] = Field(default_factory=list)
     muted_authors: list[str] = Field(default_factory=list)
@@ -115,7 +116,9 @@ def import_data(store: Any, data: dict[str, Any], *, path: str | None = None) ->
     for u in parsed.users:
         # What the file leaves out stays as the target has it (as for the config).
         user = store.upsert_user(u.email, origin="import", **u.given_settings())
-        if not u.active:
+        if u.unsubscribed:  # they stopped their digests themselves: `digest init` must not restart them
+            store.unsubscribe_user(user.id)
+        elif not u.active:
             store.set_user_active(user.id, False)
         counts["users"] += 1
         for s in u.subscriptions:

@@ -31,6 +31,8 @@ def _populate(store: Store) -> None:
         store.mute_author("ada@example.org", name)
     store.upsert_user("bob@example.org")
     store.set_user_active("bob@example.org", False)
+    store.upsert_user("cyd@example.org")
+    store.unsubscribe_user("cyd@example.org")  # stopped their digests with an unsubscribe link
     store.upsert_tag("rl", "reinforcement learning OR cat:cs.LG")
 
 
@@ -38,7 +40,7 @@ def _snapshot(store: Store) -> dict[str, object]:
     users = {}
     for u in store.list_users():
         users[u.email] = {
-            "user": (u.name, u.timezone, u.hour, u.weekday, u.active),
+            "user": (u.name, u.timezone, u.hour, u.weekday, u.active, u.unsubscribed),
             "subs": sorted((s.name, s.kind, s.query, s.every, s.channel, s.threshold, s.paused)
                            for s in store.list_subscriptions(u.id)),
             "labels": sorted((t, store.labels(u.id, t)) for t, _ in store.user_tags(u.id)),
@@ -55,7 +57,8 @@ def test_export_import_round_trip(tmp_path: Path, sqlite_url: str, _sqlite_templ
     r = runner.invoke(cli, ["--config", str(_config(tmp_path, sqlite_url)), "export", "--out", str(out)])
     assert r.exit_code == 0, r.output
     data = tomllib.loads(out.read_text(encoding="utf-8"))
-    assert [u["email"] for u in data["users"]] == ["ada@example.org", "bob@example.org"]
+    assert [u["email"] for u in data["users"]] == ["ada@example.org", "bob@example.org", "cyd@example.org"]
+    assert [u.get("unsubscribed") for u in data["users"]] == [None, None, True]
     assert data["users"][0]["subscriptions"][0]["name"] == "Diffusion"
 
     # A second installation that already holds the paper (labels refer to stored papers).
@@ -70,8 +73,10 @@ def test_export_import_round_trip(tmp_path: Path, sqlite_url: str, _sqlite_templ
     r = runner.invoke(cli, ["--config", str(cfg2), "import", str(out), "--json"])
     assert r.exit_code == 0, r.output
     counts = json.loads(r.output)
-    assert counts["users"] == 2 and counts["subscriptions"] == 2 and counts["labels"] == 1 and counts["tags"] == 1
+    assert counts["users"] == 3 and counts["subscriptions"] == 2 and counts["labels"] == 1 and counts["tags"] == 1
     assert _snapshot(target) == _snapshot(source)
+    # The target's config naming the user who unsubscribed (`digest init`) does not restart them.
+    assert not target.upsert_user("cyd@example.org").active
     # Importing twice changes nothing.
     assert runner.invoke(cli, ["--config", str(cfg2), "import", str(out)]).exit_code == 0
     assert _snapshot(target) == _snapshot(source)

@@ -44,7 +44,7 @@ def _user(row: Any) -> User:
     return User(id=row.id, email=row.email, name=row.name, timezone=row.timezone, hour=row.hour,
                 weekday=row.weekday, feed_token=row.feed_token, token_generation=row.token_generation,
                 origin=row.origin, active=row.active, send_empty=row.send_empty,
-                show_updates=row.show_updates, created=row.created)
+                show_updates=row.show_updates, created=row.created, unsubscribed=bool(row.unsubscribed))
 
 
 def _subscription(row: Any, email: str) -> Subscription:
@@ -127,7 +127,8 @@ class UserStore(StoreBase):
                 given["origin"] = origin
             if not existing.unsubscribed:
                 given["active"] = True
-            conn.execute(update(_U).where(_U.c.id == existing.id).values(**given))
+            if given:  # nothing at all for a user who unsubscribed, named without settings
+                conn.execute(update(_U).where(_U.c.id == existing.id).values(**given))
         return _user(self._user_row(conn, email))
 
     def get_user(self, ref: UserRef) -> User:
