@@ -96,11 +96,12 @@ class Document:
     """Per-field normalised terms of one paper plus caches shared by every query evaluated on it."""
 
     __slots__ = ("paper_id", "fields", "authors", "authors_text", "categories", "sources", "ids",
-                 "vocab_keys", "vocab_forms", "key_counts", "pair_counts", "leaf_cache", "note_cache", "cache_owner", "_expansions", "_expanded", "_key_list",
+                 "vocab_keys", "vocab_forms", "_key_counts", "_pair_counts", "leaf_cache", "note_cache", "cache_owner", "_expansions", "_expanded", "_key_list",
                  "_form_list")
 
     def __init__(self, paper_id: str, texts: dict[str, str], authors: Iterable[str] = (),
-                 categories: Iterable[str] = (), sources: Iterable[str] = (), ids: Iterable[str] = ()) -> None:
+                 categories: Iterable[str] = (), sources: Iterable[str] = (), ids: Iterable[str] = (), *,
+                 batch: bool = True) -> None:
         self.paper_id = paper_id
         self.fields = {name: FieldText(texts.get(name) or "") for name in TEXT_FIELDS}
         names = [a for a in authors if a]
@@ -117,28 +118,12 @@ class Document:
         self.ids = frozenset(i.lower() for i in ids if i)
         self.vocab_keys = frozenset(k for f in self.fields.values() for k in f.postings)
         self.vocab_forms = frozenset(k for f in self.fields.values() for k in f.form_postings)
-        #: key -> its number of terms (single and joined) in each of TEXT_FIELDS, for batch matching
-        self.key_counts: dict[str, tuple[int, int, int, int]] = {}
-        per_field = [f.postings for f in self.fields.values()]
-        for key in self.vocab_keys:
-            self.key_counts[key] = tuple(len(p.get(key, ())) for p in per_field)  # type: ignore[assignment]
-        #: for two-word phrases, per field: "a b" -> start positions of a term keyed a directly followed
-        #: by a term keyed b; "a " -> single-token terms keyed a (a joined word written as one token)
-        self.pair_counts: dict[str, list[int]] = {}
-        for fi, f in enumerate(self.fields.values()):
-            starts: dict[int, list[Term]] = {}
-            for found in f.postings.values():
-                for t in found:
-                    starts.setdefault(t.pos, []).append(t)
-            pairs: dict[str, set[int]] = {}
-            for t in f.seq:
-                pairs.setdefault(t.key + " ", set()).add(t.pos)
-            for pos, here in starts.items():
-                for t in here:
-                    for u in starts.get(pos + t.width, ()):
-                        pairs.setdefault(f"{t.key} {u.key}", set()).add(pos)
-            for pair, where in pairs.items():
-                self.pair_counts.setdefault(pair, [0, 0, 0, 0])[fi] = len(where)
+        # Batch matching's counts: made now unless ``batch`` is false (search evaluates one query per
+        # document and never reads them: a third of building one), else when first asked for.
+        self._key_counts: dict[str, tuple[int, int, int, int]] | None = None
+        self._pair_counts: dict[str, list[int]] | None = None
+        if batch:
+            self.key_counts, self.pair_counts  # noqa: B018 (the properties fill the two caches)
         self._expansions: dict[Word, dict[str, float]] = {}
         self._expanded: Container[Word] = ()
         #: digest.match.score's per-clause results, valid for the stats named by cache_owner
@@ -148,8 +133,41 @@ class Document:
         self._key_list: list[str] | None = None
         self._form_list: list[str] | None = None
 
+    @property
+    def key_counts(self) -> dict[str, tuple[int, int, int, int]]:
+        """key -> its number of terms (single and joined) in each of TEXT_FIELDS, for batch matching."""
+        if self._key_counts is None:
+            p0, p1, p2, p3 = (f.postings.get for f in self.fields.values())  # the four TEXT_FIELDS
+            self._key_counts = {key: (len(p0(key, ())), len(p1(key, ())), len(p2(key, ())), len(p3(key, ())))
+                                for key in self.vocab_keys}
+        return self._key_counts
+
+    @property
+    def pair_counts(self) -> dict[str, list[int]]:
+        """For two-word phrases, per field: "a b" -> start positions of a term keyed a directly
+        followed by a term keyed b; "a " -> single-token terms keyed a (a joined word written as one
+        token). For batch matching."""
+        if self._pair_counts is None:
+            counts: dict[str, list[int]] = {}
+            for fi, f in enumerate(self.fields.values()):
+                starts: dict[int, list[Term]] = {}
+                for found in f.postings.values():
+                    for t in found:
+                        starts.setdefault(t.pos, []).append(t)
+                pairs: dict[str, set[int]] = {}
+                for t in f.seq:
+                    pairs.setdefault(t.key + " ", set()).add(t.pos)
+                for pos, here in starts.items():
+                    for t in here:
+                        for u in starts.get(pos + t.width, ()):
+                            pairs.setdefault(f"{t.key} {u.key}", set()).add(pos)
+                for pair, where in pairs.items():
+                    counts.setdefault(pair, [0, 0, 0, 0])[fi] = len(where)
+            self._pair_counts = counts
+        return self._pair_counts
+
     @classmethod
-    def from_paper(cls, paper: Paper, *, tags: Iterable[str] = ()) -> "Document":
+    def from_paper(cls, paper: Paper, *, tags: Iterable[str] = (), batch: bool = True) -> "Document":
         """Build the document of a stored paper; ``tags`` (topic tag names) join its keywords."""
         sources: list[str] = []
         for via in paper.sources:
@@ -164,7 +182,7 @@ class Document:
             ids += [f"openreview:{paper.openreview_id}"]
         texts = {"title": paper.title, "tldr": paper.tldr or "", "abstract": paper.abstract,
                  "keywords": "; ".join([*paper.keywords, *tags])}
-        return cls(paper.id, texts, paper.authors, paper.categories, sources, ids)
+        return cls(paper.id, texts, paper.authors, paper.categories, sources, ids, batch=batch)
 
     def preset(self, expansions: dict[Word, dict[str, float]], covered: Container[Word]) -> None:
         """Take fuzzy/prefix expansions computed elsewhere (the query index's vocabulary cache):

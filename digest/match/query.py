@@ -428,6 +428,10 @@ def _is_acronym(surface: str) -> bool:
     if surface[-2:] in ("'s", "’s"):  # a possessive: "BERT's"
         surface = surface[:-2]
     core = surface[:-1] if surface.endswith("s") else surface
+    # str.isupper() (C) is false for a token with a lower-case letter (nearly every token) or none
+    # at all, either of which the character test below refuses too: documents ask for every token.
+    if not core.isupper():
+        return False
     return sum(c.isupper() for c in core) >= 2 and all(c.isupper() or c.isdigit() for c in core)
 
 

@@ -50,7 +50,7 @@ def _hits(store: Any, text: str, papers: Iterable[Paper] | None, threshold: floa
     if papers is None:
         papers = candidate_papers(store, compiled, stats, tags)
     for paper in papers:
-        result = compiled.evaluate(Document.from_paper(paper, tags=tags.get(paper.id, ())), stats)
+        result = compiled.evaluate(Document.from_paper(paper, tags=tags.get(paper.id, ()), batch=False), stats)
         if result is not None and result.score >= cutoff:
             hits.append(Hit(paper, result.score, result.explanation))
     hits.sort(key=lambda h: (-h.score, h.paper.id))

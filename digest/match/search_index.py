@@ -94,7 +94,7 @@ def catch_up(store: Any, *, up_to: int, batch: int = BATCH, progress: Callable[[
     for i in range(0, len(pending), batch):
         # Those above the watermark are indexed below, or by the `digest match` batch that matches them.
         papers = [p for p in store.papers_by_ids(pending[i:i + batch]).values() if p.seq <= watermark]
-        postings = postings_of((p.seq, Document.from_paper(p)) for p in papers)
+        postings = postings_of((p.seq, Document.from_paper(p, batch=False)) for p in papers)
         last = i + batch >= len(pending)
         with store.write() as conn:
             if postings:
@@ -106,7 +106,7 @@ def catch_up(store: Any, *, up_to: int, batch: int = BATCH, progress: Callable[[
     while watermark < up_to:
         papers = store.papers_above_seq(watermark, limit=batch, up_to=up_to)
         reached = up_to if len(papers) < batch else papers[-1].seq
-        postings = postings_of((p.seq, Document.from_paper(p)) for p in papers)
+        postings = postings_of((p.seq, Document.from_paper(p, batch=False)) for p in papers)
         with store.write() as conn:
             if store.get_watermark(WATERMARK, conn=conn) != watermark:  # another pass got there first
                 watermark = store.get_watermark(WATERMARK, conn=conn)
