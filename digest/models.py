@@ -107,15 +107,20 @@ class Via:
 
     @property
     def label(self) -> str:
-        """How a "via ..." line names this source: the server a bioRxiv-kind source read the paper
-        from ("medRxiv"); the feed's configured name for a generic feed, whose kind ("RSS") is only
-        its file format; else its kind's label ("arXiv", "Hugging Face")."""
-        if self.source_kind == "rss" and self.feed_name:
-            return self.feed_name
-        server = self.signals.get("server") if self.source_kind == "biorxiv" else None
-        if isinstance(server, str) and server in SERVER_LABELS:
-            return SERVER_LABELS[server]
-        return SOURCE_LABELS.get(self.source_kind, self.source_kind)
+        """How a "via ..." line names this source (:func:`via_label`)."""
+        return via_label(self.source_kind, self.feed_name, self.signals)
+
+
+def via_label(source_kind: str, feed_name: str, signals: dict[str, Any] | None) -> str:
+    """How a "via ..." line names a source: the server a bioRxiv-kind source read the paper from
+    ("medRxiv"); the feed's configured name for a generic feed, whose kind ("RSS") is only its file
+    format; else its kind's label ("arXiv", "Hugging Face")."""
+    if source_kind == "rss" and feed_name:
+        return feed_name
+    server = (signals or {}).get("server") if source_kind == "biorxiv" else None
+    if isinstance(server, str) and server in SERVER_LABELS:
+        return SERVER_LABELS[server]
+    return SOURCE_LABELS.get(source_kind, source_kind)
 
 
 @dataclass(frozen=True, slots=True)

@@ -199,3 +199,20 @@ def test_the_benchmark_compares_with_evaluating_every_paper() -> None:
     assert result["identical"] is True and result["brute_force_queries"] == 2 and result["index_postings"] > 0
     refused = CliRunner().invoke(cli, ["bench", "search", "--papers", "1000000"])
     assert refused.exit_code == 2 and "at most" in refused.output
+
+
+def test_a_source_that_now_names_another_server_is_searched_by_it(store: Store) -> None:
+    """A bioRxiv-kind feed whose record of an indexed paper now says medRxiv: its "via" label, which
+    `src:` reads, changed without a new sequence number, so search checks the paper directly."""
+    def record(server: str) -> PaperRecord:
+        return PaperRecord("biorxiv", "10.1101/2026.01.01.000001", title="Serum markers of sepsis",
+                           doi="10.1101/2026.01.01.000001", version=1, signals={"server": server})
+
+    store.ingest_records("biorxiv-feed", [record("biorxiv")], now=NOW)
+    match_new(store)
+    assert _indexed(store, "src:medrxiv") == []
+    store.ingest_records("biorxiv-feed", [record("medrxiv")], now=NOW)
+    assert store.search_pending()[1] == ["doi:10.1101/2026.01.01.000001"]
+    assert _indexed(store, "src:medrxiv") == _brute(store, "src:medrxiv") != []
+    match_new(store)
+    assert store.search_pending() == (0, []) and _candidates(store, "src:medrxiv") == {"doi:10.1101/2026.01.01.000001"}

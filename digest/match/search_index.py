@@ -47,6 +47,7 @@ from digest.match.query import And, MetaClause, Node, Not, Or, TextClause, Word
 from digest.match.score import CompiledQuery, scoring_form
 from digest.match.stats import CorpusStats
 from digest.models import Paper
+from digest.store.search_index import TERM_LENGTH
 
 __all__ = ["WATERMARK", "document_terms", "postings_of", "catch_up", "candidate_papers"]
 
@@ -54,9 +55,6 @@ __all__ = ["WATERMARK", "document_terms", "postings_of", "catch_up", "candidate_
 WATERMARK = "search"
 #: Papers read per indexing batch and per page of papers checked directly.
 BATCH = 2000
-#: Stored terms are cut to this length (digest.store.search_index.TERM_LENGTH); a fuzzy word that
-#: could reach a longer term is not looked up (its clause then constrains nothing).
-_TERM_LENGTH = 128
 _META_KINDS = frozenset({"au", "cat", "src", "id"})
 
 Seqs = npt.NDArray[np.int64]
@@ -69,6 +67,11 @@ def document_terms(doc: Document) -> set[str]:
     # catp/srcp (prefixes of categories and sources) are answered by prefix ranges of cat:/src:.
     found.update(f"{kind}:{value}" for kind, value in meta_atoms(doc) if kind in _META_KINDS)
     return found
+
+
+def _postings_of_papers(papers: Iterable[Paper]) -> dict[str, list[int]]:
+    """:func:`postings_of` the papers' documents (as indexed: without topic tags or batch counts)."""
+    return postings_of((p.seq, Document.from_paper(p, batch=False)) for p in papers)
 
 
 def postings_of(pairs: Iterable[tuple[int, Document]]) -> dict[str, list[int]]:
@@ -94,7 +97,7 @@ def catch_up(store: Any, *, up_to: int, batch: int = BATCH, progress: Callable[[
     for i in range(0, len(pending), batch):
         # Those above the watermark are indexed below, or by the `digest match` batch that matches them.
         papers = [p for p in store.papers_by_ids(pending[i:i + batch]).values() if p.seq <= watermark]
-        postings = postings_of((p.seq, Document.from_paper(p, batch=False)) for p in papers)
+        postings = _postings_of_papers(papers)
         last = i + batch >= len(pending)
         with store.write() as conn:
             if postings:
@@ -106,7 +109,7 @@ def catch_up(store: Any, *, up_to: int, batch: int = BATCH, progress: Callable[[
     while watermark < up_to:
         papers = store.papers_above_seq(watermark, limit=batch, up_to=up_to)
         reached = up_to if len(papers) < batch else papers[-1].seq
-        postings = postings_of((p.seq, Document.from_paper(p, batch=False)) for p in papers)
+        postings = _postings_of_papers(papers)
         with store.write() as conn:
             if store.get_watermark(WATERMARK, conn=conn) != watermark:  # another pass got there first
                 watermark = store.get_watermark(WATERMARK, conn=conn)
@@ -212,7 +215,7 @@ class _Lookup:
             if value.prefix:
                 return store.search_prefix_postings("t:" + value.form)  # type: ignore[no-any-return]
             longest = len(value.key) + value.dist + 2
-            if longest > _TERM_LENGTH:
+            if longest > TERM_LENGTH:  # could reach a term stored cut: this clause constrains nothing
                 return None
             start = "t:" + (value.key[:1] if value.anchored else "")
             near = [t for t in store.search_terms_in(start, min_length=len(value.key) - value.dist + 2,

@@ -49,7 +49,7 @@ from sqlalchemy import (JSON, Column, Connection, Row, Table, and_, bindparam, c
 
 from digest.errors import NotFoundError
 from digest.ids import canonical_id, parse_paper_ref
-from digest.models import SOURCE_KINDS, IngestStats, Paper, PaperRecord, Via
+from digest.models import SOURCE_KINDS, IngestStats, Paper, PaperRecord, Via, via_label
 from digest.store import merge
 from digest.gcpause import gc_paused
 from digest.store.base import StoreBase, utcnow
@@ -386,7 +386,7 @@ class _Batch:
     new_ids: list[str] = field(default_factory=list)
     created: set[str] = field(default_factory=set)
     dirty: set[str] = field(default_factory=set)
-    #: Known papers whose source labels changed (a bioRxiv-kind source now naming medRxiv).
+    #: Known papers whose source labels (models.via_label) changed: a bioRxiv-kind source now naming medRxiv.
     relabelled: set[str] = field(default_factory=set)
     by_arxiv: dict[str, str] = field(default_factory=dict)
     by_doi: dict[str, str] = field(default_factory=dict)
@@ -816,7 +816,7 @@ class PaperStore(StoreBase):
             if merge.signal_values(via["signals"] or {}) != values and any(v is not None for v in values.values()):
                 state.signals.append({"paper_id": via["paper_id"], "source_kind": rec.source_kind,
                                       "observed": state.now, **values})
-            if rec.source_kind == "biorxiv" and (via["signals"] or {}).get("server") != rec.signals.get("server"):
+            if via_label(rec.source_kind, state.feed, via["signals"]) != via_label(rec.source_kind, state.feed, rec.signals):
                 state.relabelled.add(str(via["paper_id"]))  # "via bioRxiv" became "via medRxiv": src: reads it
             via.update(signals=dict(rec.signals), announce_type=rec.announce_type)
             state.changed_vias.append({"b_id": via["id"], "signals": via["signals"],
