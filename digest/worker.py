@@ -8,7 +8,7 @@ stops renewing, its lease expires, and another worker takes the unit again. Ever
 unit that runs twice after a crash changes nothing the second time; a message is marked sent right
 after the server accepted it, which bounds duplicates to the one in flight when a worker dies.
 
-Public: :func:`run_worker`, :func:`run_unit`, :data:`UNIT_KINDS`, :class:`WorkerStats`.
+Public: :func:`run_worker`, :func:`run_unit`, :data:`UNIT_KINDS`, :data:`UNIT_ORDER`, :class:`WorkerStats`.
 """
 
 from __future__ import annotations
@@ -29,6 +29,11 @@ from digest.store.work import WorkItem
 log = logging.getLogger("digest.worker")
 
 UNIT_KINDS: tuple[str, ...] = ("fetch", "backfill", "match", "digests")
+#: Which units wait for earlier-enqueued units of other kinds (``WorkStore.claim_work(after=...)``):
+#: matching waits for the fetches queued before it, and a digest for those fetches and that matching,
+#: so what the scheduler queues in that order runs in that order on any number of workers, as the
+#: embedded scheduler's start-up chain runs it (digest.schedule._StartChain).
+UNIT_ORDER: dict[str, tuple[str, ...]] = {"match": ("fetch", "backfill"), "digests": ("fetch", "backfill", "match")}
 LEASE_SECONDS = 300.0
 IDLE_WAIT_SECONDS = 5.0
 Handler = Callable[[Settings, Any, WorkItem], Any]
@@ -165,7 +170,7 @@ def run_worker(settings: Settings, store: Any, *, owner: str | None = None, stop
     log.info("worker=%s started kinds=%s", owner, ",".join(kinds))
     while not stop.is_set():
         busy = False
-        for item in store.claim_work(owner, kinds, lease_seconds, limit=1):
+        for item in store.claim_work(owner, kinds, lease_seconds, limit=1, after=UNIT_ORDER):
             busy = True
             run_unit(settings, store, item, owner, lease_seconds=lease_seconds, handlers=handlers, stats=stats)
         if deliver is not None and not stop.is_set():

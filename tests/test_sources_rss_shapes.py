@@ -135,6 +135,28 @@ def test_items_sharing_one_link_with_their_own_guids_are_different_papers(sqlite
         "Sparse autoencoders find highly interpretable features in language models"]
 
 
+
+@pytest.mark.parametrize("guid", ["pub-101", "https://smithlab.example.edu/?p=101"])
+def test_a_lone_item_stays_one_paper_when_a_second_joins_its_link(sqlite_store: Store, guid: str) -> None:
+    """A lab feed's first item is known by its link; when a second item on the same link appears,
+    the first one's address changes (link#guid, or its guid URL), but it is the same entry of the
+    same feed, so it stays the paper it was and is not stored twice. And back: when the second
+    item leaves the feed again, the first keeps its paper."""
+    first = _publication(guid, "Sparse autoencoders find highly interpretable features in language models",
+                         "Jane Smith, Wei Chen. ICLR 2024.")
+    second = _publication("pub-102", "Scaling laws for neural machine translation", "Wei Chen, Jane Smith.")
+    assert sqlite_store.ingest_records("smith-lab", _parse(_rss(first)).records, now=T0).new == 1
+    [before] = sqlite_store.list_papers()
+    assert before.id == f"url:{_PUBLICATIONS_PAGE}"
+
+    grown = sqlite_store.ingest_records("smith-lab", _parse(_rss(first + second)).records, now=T0)
+    assert (grown.new, grown.unchanged) == (1, 1)
+    shrunk = sqlite_store.ingest_records("smith-lab", _parse(_rss(first)).records, now=T0)
+    assert (shrunk.new, shrunk.unchanged) == (0, 1)
+    papers = sqlite_store.list_papers()
+    assert len(papers) == 2
+    assert before.id in {p.id for p in papers}
+
 def test_an_item_with_a_link_of_its_own_keeps_it_as_its_address() -> None:
     """The guid only names an entry when its link is shared: an item alone on its link is that link."""
     record = _one(_rss(_publication("pub-101", "Sparse autoencoders", "Jane Smith.")))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import threading
+import time
+from typing import Any
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -141,3 +143,112 @@ def test_purge_keeps_failed(store: Store) -> None:
     store.complete_work(i.id, "w", now=T0)
     assert store.purge_work(T0 + timedelta(days=1)) == 1
     assert store.get_work("fetch", "old") is None
+
+
+ORDER = {"match": ("fetch", "backfill"), "digests": ("fetch", "backfill", "match")}
+
+
+def test_a_unit_waits_for_earlier_units_of_the_kinds_it_is_ordered_after(store: Store) -> None:
+    """A tick queues two fetches, then matching, then a digest build: with one worker per unit, the
+    match and digest units are not handed out while a fetch queued before them is queued or running,
+    and the digest waits for the match too; later units of the same kinds do not hold earlier ones."""
+    for key in ("fetch:a", "fetch:b"):
+        store.enqueue_work("fetch", key, now=T0)
+    store.enqueue_work("match", "match:1", now=T0)
+    store.enqueue_work("digests", "digests:1", now=T0)
+    store.enqueue_work("fetch", "fetch:later", now=T0)  # queued after them: holds nothing up
+
+    [a] = store.claim_work("w1", None, 60, now=T0, after=ORDER)
+    [b] = store.claim_work("w2", None, 60, now=T0, after=ORDER)
+    assert (a.key, b.key) == ("fetch:a", "fetch:b")
+    # A third and fourth worker: only the later fetch is free; match and digests wait for a and b.
+    assert [i.key for i in store.claim_work("w3", None, 60, limit=5, now=T0, after=ORDER)] == ["fetch:later"]
+    assert store.claim_work("w4", ["match", "digests"], 60, limit=5, now=T0, after=ORDER) == []
+    store.complete_work(a.id, "w1", now=T0)
+    assert store.claim_work("w4", ["match", "digests"], 60, limit=5, now=T0, after=ORDER) == []
+    store.complete_work(b.id, "w2", now=T0)
+    [match] = store.claim_work("w4", ["match", "digests"], 60, limit=5, now=T0, after=ORDER)
+    assert match.key == "match:1"
+    assert store.claim_work("w5", ["digests"], 60, now=T0, after=ORDER) == []  # the match is running
+    store.complete_work(match.id, "w4", now=T0)
+    assert [i.key for i in store.claim_work("w5", ["digests"], 60, now=T0, after=ORDER)] == ["digests:1"]
+
+
+def test_an_earlier_unit_backing_off_or_failed_does_not_hold_a_later_one_up(store: Store) -> None:
+    """A fetch that failed and waits out its retry back-off, or failed for good, does not keep the
+    digest queued after it waiting: the feed's error is on the feed, the digest goes out."""
+    store.enqueue_work("fetch", "fetch:down", now=T0)
+    store.enqueue_work("digests", "digests:1", now=T0)
+    [fetch] = store.claim_work("w1", ["fetch"], 60, now=T0, after=ORDER)
+    store.fail_work(fetch.id, "w1", "timed out", retry_seconds=600, now=T0)
+    [digest] = store.claim_work("w2", ["digests"], 60, now=T0 + timedelta(seconds=1), after=ORDER)
+    assert digest.key == "digests:1"
+
+
+def test_a_unit_waits_for_a_dead_workers_unit_until_it_is_given_up(store: Store) -> None:
+    """A fetch whose worker died (expired lease) will run again, so the digest still waits for it;
+    once it failed for good, it no longer does."""
+    store.enqueue_work("fetch", "fetch:a", now=T0)
+    store.enqueue_work("digests", "digests:1", now=T0)
+    now = T0
+    for _ in range(5):  # MAX_ATTEMPTS leases, each left to expire
+        [fetch] = store.claim_work("dying", ["fetch"], 30, now=now, after=ORDER)
+        assert store.claim_work("w", ["digests"], 30, now=now, after=ORDER) == []
+        now += timedelta(seconds=31)
+    [digest] = store.claim_work("w", ["digests"], 30, now=now, after=ORDER)  # the fetch is "failed" now
+    assert digest.key == "digests:1"
+    assert store.get_work("fetch", "fetch:a").status == "failed"  # type: ignore[union-attr]
+
+
+def test_no_unit_waits_longer_than_the_order_limit_for_a_kind_no_worker_serves(store: Store) -> None:
+    """Workers started for digests only, none for fetches: the digest is built after
+    MAX_ORDER_WAIT, not never."""
+    from digest.store.work import MAX_ORDER_WAIT
+
+    store.enqueue_work("fetch", "fetch:a", now=T0)
+    store.enqueue_work("digests", "digests:1", now=T0)
+    assert store.claim_work("w", ["digests"], 60, now=T0 + MAX_ORDER_WAIT - timedelta(seconds=1), after=ORDER) == []
+    [digest] = store.claim_work("w", ["digests"], 60, now=T0 + MAX_ORDER_WAIT + timedelta(seconds=1), after=ORDER)
+    assert digest.key == "digests:1"
+
+
+def test_workers_run_a_ticks_digest_after_its_fetches_and_matching(store: Store) -> None:
+    """Three `digest worker`s share the queue the scheduler filled at start-up (fetches, then
+    matching, then the digest build): whichever worker is free first, the digest build starts only
+    after every fetch and the matching ended, so the digest holds what that tick fetched."""
+    from digest.config import Settings
+    from digest.worker import HANDLERS, UNIT_ORDER, run_worker
+
+    assert UNIT_ORDER == ORDER
+    events: list[tuple[str, str]] = []
+    lock = threading.Lock()
+
+    def unit(seconds: float) -> Any:
+        def handler(settings: Settings, st: Store, item: Any) -> None:
+            with lock:
+                events.append(("start", item.key))
+            time.sleep(seconds)
+            with lock:
+                events.append(("end", item.key))
+        return handler
+
+    handlers = {**HANDLERS, "fetch": unit(0.4), "match": unit(0.1), "digests": unit(0.0)}
+    for key in ("fetch:a", "fetch:b"):
+        store.enqueue_work("fetch", key)
+    store.enqueue_work("match", "match:1")
+    store.enqueue_work("digests", "digests:1")
+    stop = threading.Event()
+    threads = [threading.Thread(target=run_worker, args=(Settings(), store),
+                                kwargs=dict(owner=f"w{i}", stop=stop, handlers=handlers, deliver=None, idle_wait=0.02))
+               for i in range(3)]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + 30
+    while ("end", "digests:1") not in events and time.monotonic() < deadline:
+        time.sleep(0.02)
+    stop.set()
+    for t in threads:
+        t.join()
+    at = {e: i for i, e in enumerate(events)}
+    assert at[("start", "match:1")] > max(at[("end", "fetch:a")], at[("end", "fetch:b")])
+    assert at[("start", "digests:1")] > at[("end", "match:1")]

@@ -22,9 +22,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
+from collections.abc import Mapping
 
 from sqlalchemy import Connection, and_, delete, func, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import aliased
 
 from digest.store.base import StoreBase, utcnow
 from digest.store.schema import JobRunRow, WorkItemRow
@@ -33,6 +35,16 @@ from digest.store.schema import JobRunRow, WorkItemRow
 MAX_ATTEMPTS = 5
 #: pg_try_advisory_lock key: a fixed 64-bit number that names "the digest scheduler".
 SCHEDULER_LOCK_KEY = 0x646967657374  # "digest"
+
+
+#: The longest an item waits for earlier items its kind is ordered after (``claim_work(after=...)``).
+MAX_ORDER_WAIT = timedelta(minutes=15)
+
+
+def _claimable(row: Any, now: datetime) -> Any:
+    """Queued and due, or running under a lease that expired (its worker died) and not yet given up."""
+    return or_(and_(row.status == "queued", or_(row.lease_until.is_(None), row.lease_until <= now)),
+               and_(row.status == "running", row.lease_until <= now, row.attempts < MAX_ATTEMPTS))
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,24 +139,35 @@ class WorkStore(StoreBase):
             return bool(again.rowcount)
 
     def claim_work(self, owner: str, kinds: tuple[str, ...] | list[str] | None = None, lease_seconds: float = 300,
-                   limit: int = 1, *, now: datetime | None = None) -> list[WorkItem]:
+                   limit: int = 1, *, now: datetime | None = None,
+                   after: Mapping[str, tuple[str, ...]] | None = None) -> list[WorkItem]:
         """Take up to ``limit`` claimable items: queued and due, or running with an expired lease.
 
         An item whose lease expired :data:`MAX_ATTEMPTS` times (its worker died each time: a unit that
-        kills the process) is "failed", not handed out again without end."""
+        kills the process) is "failed", not handed out again without end.
+
+        ``after`` orders kinds: an item of kind K waits while an item of one of ``after[K]`` enqueued
+        before it (a smaller id) is still to be done: claimable or running under a live lease. So a
+        digest unit enqueued after a tick's fetch units is built from what they fetched, with any
+        number of workers, as the embedded scheduler's chain does it. An earlier item waiting out a
+        retry back-off does not hold the later one up, and none holds it up for longer than
+        :data:`MAX_ORDER_WAIT` after it was enqueued (a queue no worker of that kind serves).
+        """
         now = now or utcnow()
-        expired = and_(WorkItemRow.status == "running", WorkItemRow.lease_until <= now)
-        claimable = or_(
-            and_(WorkItemRow.status == "queued",
-                 or_(WorkItemRow.lease_until.is_(None), WorkItemRow.lease_until <= now)),
-            and_(expired, WorkItemRow.attempts < MAX_ATTEMPTS),
-        )
+        claimable = _claimable(WorkItemRow, now)
         query = select(WorkItemRow.id).where(claimable).order_by(WorkItemRow.id).limit(limit)
+        for kind, earlier_kinds in (after or {}).items():
+            earlier = aliased(WorkItemRow)
+            pending = or_(_claimable(earlier, now), and_(earlier.status == "running", earlier.lease_until > now))
+            blocked = (select(earlier.id).where(earlier.id < WorkItemRow.id, earlier.kind.in_(list(earlier_kinds)),
+                                                earlier.created > now - MAX_ORDER_WAIT, pending).exists())
+            query = query.where(~and_(WorkItemRow.kind == kind, blocked))
         if kinds:
             query = query.where(WorkItemRow.kind.in_(list(kinds)))
         if self.dialect == "postgresql":
             # Rows another transaction is claiming are skipped, not waited for.
             query = query.with_for_update(skip_locked=True)
+        expired = and_(WorkItemRow.status == "running", WorkItemRow.lease_until <= now)
         with self.write() as conn:
             conn.execute(update(WorkItemRow).where(expired, WorkItemRow.attempts >= MAX_ATTEMPTS).values(
                 status="failed", finished=now, lease_until=None,
