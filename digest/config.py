@@ -205,7 +205,16 @@ class SmtpSettings(_Section):
     username: str | None = None
     from_: str = Field("digest <digest@localhost>", alias="from")
     timeout: float = Field(default=30.0, gt=0)
+    #: The address the mailto URI of List-Unsubscribe names (RFC 2369 §3.2); None: the ``from``
+    #: address. An operator routes it to `digest unsubscribe-mail` (an MTA pipe alias or a Maildir).
+    unsubscribe_address: str | None = None
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    @field_validator("unsubscribe_address")
+    @classmethod
+    def _unsubscribe_address(cls, v: str | None) -> str | None:
+        # A bare address: it becomes the path of a mailto URI, where a display name has no place.
+        return check_email(v) if v is not None and v.strip() else None
 
 
 class DeliverySettings(_Section):

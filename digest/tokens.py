@@ -48,7 +48,7 @@ Signing key: ``DIGEST_SECRET_KEY`` (``settings.secret_key``) when set; otherwise
 generated once and kept in ``<data_dir>/secret_key`` (mode 0600), so links keep working across
 restarts. Deleting that file revokes every link ever sent. The key is never logged or rendered.
 
-Public names: :data:`PURPOSES`, :data:`MAX_AGE`, :class:`TokenData`, :func:`make_token`,
+Public names: :data:`PURPOSES`, :data:`MAX_AGE`, :data:`TOKEN_PATTERN`, :class:`TokenData`, :func:`make_token`,
 :func:`verify_token`, :func:`secret_key`, :func:`unsubscribe_url`, :func:`one_click_unsubscribe_url`,
 :func:`unsubscribe_mailto`, :func:`feedback_token`, :func:`feedback_url`, :func:`feedback_urls`,
 :func:`feedback_kind`, :data:`FEEDBACK_KINDS`, :data:`FEEDBACK_KIND_CODES`, :func:`feed_url`, :func:`settings_url`,
@@ -57,6 +57,7 @@ the errors :class:`TokenError` and its subclasses.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import secrets
@@ -75,7 +76,7 @@ from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSaf
 from digest.config import Settings
 from digest.errors import ConfigError, DigestError
 
-__all__ = ["PURPOSES", "MAX_AGE", "TokenData", "TokenError", "TokenInvalid", "TokenExpired", "TokenRevoked",
+__all__ = ["PURPOSES", "MAX_AGE", "TOKEN_PATTERN", "TokenData", "TokenError", "TokenInvalid", "TokenExpired", "TokenRevoked",
            "make_token", "verify_token", "secret_key", "unsubscribe_url", "one_click_unsubscribe_url",
            "unsubscribe_mailto", "feedback_token", "feedback_url", "feedback_urls", "feed_url", "settings_url", "FEEDBACK_KINDS",
            "FEEDBACK_KIND_CODES", "feedback_kind"]
@@ -107,6 +108,15 @@ _KEY_FILE = "secret_key"
 _MIN_KEY_CHARS = 32
 #: How long a reader waits for a signing key file it finds short to be completed (see _read_key).
 _KEY_SETTLE_SECONDS = 2.0
+#: What link(2) answers on a filesystem without hard links: EPERM on Linux (link(2): "the filesystem
+#: ... does not support the creation of hard links"), EOPNOTSUPP/ENOTSUP elsewhere, ENOSYS from a
+#: FUSE filesystem without a link operation, EXDEV from some network and container mounts.
+_NO_HARD_LINKS = frozenset({errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV, errno.ENOSYS})
+#: A token of :func:`make_token` in running text (a subject, a mail body): the base64 payload (a "."
+#: first when itsdangerous compressed it), the base64 timestamp and the base64 HMAC-SHA1 signature
+#: (20 bytes: 27 characters without padding), separated by dots. Not preceded by a token character,
+#: "." or "/", and not followed by a token character, so a longer word or a URL path is not cut up.
+TOKEN_PATTERN = r"(?<![\w./%-])\.?[A-Za-z0-9_-]{4,4096}\.[A-Za-z0-9_-]{4,12}\.[A-Za-z0-9_-]{27}(?![\w-])"
 
 
 class TokenError(DigestError, ValueError):
@@ -179,16 +189,45 @@ def _write_key(path: Path, key: str) -> str:
     The key is written whole and synced to a temporary file in the same folder, then hard-linked
     to its name: ``link(2)`` fails if the name exists and makes the complete file appear at once,
     so a concurrent reader never sees a partly written key (which the O_EXCL create-then-write
-    this replaces showed it) and no process can overwrite a key whose links are already mailed."""
+    this replaces showed it) and no process can overwrite a key whose links are already mailed.
+    A filesystem without hard links (some FUSE, SMB and network mounts, container volumes) gets
+    :func:`_create_key` instead."""
     fd, temp = tempfile.mkstemp(prefix=f".{_KEY_FILE}.", suffix=".tmp", dir=path.parent)  # mode 0600
     try:
         with os.fdopen(fd, "w", encoding="ascii") as fh:
             fh.write(key + "\n")
             fh.flush()
             os.fsync(fh.fileno())
-        os.link(temp, path)
+        try:
+            os.link(temp, path)
+        except FileExistsError:
+            raise
+        except OSError as exc:
+            if exc.errno not in _NO_HARD_LINKS:
+                raise
+            linked = False
+        else:
+            linked = True
     finally:
         os.unlink(temp)
+    return key if linked else _create_key(path, key)
+
+
+def _create_key(path: Path, key: str) -> str:
+    """Publish ``key`` at ``path`` without a hard link: create the name exclusively (O_EXCL: the
+    first writer wins, FileExistsError for the others), mode 0600, then the whole key in one
+    write(2) and an fsync. The file is empty for the moment between create and write, and a reader
+    may find it so: :func:`_read_key` reads a short key again until it is complete. A crash in that
+    moment leaves an empty file, which :func:`_read_key` refuses with what to do."""
+    data = (key + "\n").encode("ascii")
+    fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    try:
+        written = os.write(fd, data)
+        while written < len(data):  # a short write is allowed by POSIX, though not seen for 65 bytes
+            written += os.write(fd, data[written:])
+        os.fsync(fd)
+    finally:
+        os.close(fd)
     return key
 
 
@@ -304,9 +343,9 @@ def one_click_unsubscribe_url(settings: Settings, token: str) -> str:
 
 
 def unsubscribe_mailto(settings: Settings, token: str) -> str:
-    """The mailto URI of List-Unsubscribe (RFC 2369 §3.2): a message to our sender with the token."""
-    _, address = parseaddr(settings.smtp.from_)
-    address = address or "digest@localhost"
+    """The mailto URI of List-Unsubscribe (RFC 2369 §3.2): a message with the subject "unsubscribe
+    TOKEN" to ``[smtp] unsubscribe_address``, else to our sender; `digest unsubscribe-mail` reads it."""
+    address = settings.smtp.unsubscribe_address or parseaddr(settings.smtp.from_)[1] or "digest@localhost"
     return f"mailto:{quote(address, safe='@')}?subject={quote('unsubscribe ' + token)}"
 
 
@@ -360,3 +399,9 @@ def feed_url(settings: Settings, feed_token: str, name: str, *, format: str = "a
 def settings_url(settings: Settings) -> str:
     """The user's alert settings page."""
     return f"{_base(settings)}/alerts"
+
+
+def digest_url(settings: Settings, token: str) -> str:
+    """The web page of one whole digest (``GET /digest/{token}``, digest.web.digest_page), where its
+    email's "N more" leads: ``token`` is that digest's :func:`feedback_token`."""
+    return f"{_base(settings)}/digest/{token}"

@@ -454,9 +454,10 @@ def test_updates_and_empty_digests_can_be_turned_on_from_the_cli_the_config_and_
 # --- "N more" ------------------------------------------------------------------------------------------
 
 
-def test_n_more_links_to_the_private_feed_that_lists_those_papers(env: Any) -> None:
-    """Ann's alert matched 60 papers; the email shows 50 and says "10 more papers did not fit". The
-    link is her private feed of all her alerts, which lists the papers the email left out."""
+def test_n_more_links_to_the_digest_page_that_lists_those_papers(env: Any) -> None:
+    """Ann's alert matched 60 papers; the email shows 50 and says "10 more papers did not fit in this
+    email: see the whole digest". The link is the digest's own page, which lists every paper, the
+    ones the email left out after "#more"."""
     from starlette.testclient import TestClient
 
     from digest.web import create_app
@@ -471,16 +472,21 @@ def test_n_more_links_to_the_private_feed_that_lists_those_papers(env: Any) -> N
     with time_machine.travel(DAY1 + timedelta(hours=3), tick=False):
         assert run(cfg, "send", "--no-match").exit_code == 0
     html = html_of(server.received[0])
-    more = [a for a in lxml.html.fromstring(html).iter("a") if "more paper" in a.text_content()]
-    assert [a.text_content() for a in more] == ["10 more papers"]
+    doc = lxml.html.fromstring(html)
+    assert "10 more papers did not fit in this email: see the whole digest" in doc.text_content()
+    [more] = [a for a in doc.iter("a") if a.text_content() == "see the whole digest"]
     settings = load_settings(cfg)
-    href = more[0].get("href") or ""
-    assert href == f"https://papers.example.org/feeds/{ann.feed_token}/all.atom"
+    href = more.get("href") or ""
+    assert href.startswith("https://papers.example.org/digest/") and href.endswith("#more")
+    assert href in text_of(server.received[0])
     left_out = [p for p in ids if p.removeprefix("arxiv:") not in html]
     assert len(left_out) == 10
-    with TestClient(create_app(settings, store)) as client:
-        feed = client.get(href.removeprefix(settings.web.base_url))
-    assert feed.status_code == 200 and all(p.removeprefix("arxiv:") in feed.text for p in left_out)
+    with time_machine.travel(DAY1 + timedelta(hours=4), tick=True), TestClient(create_app(settings, store)) as client:
+        page = client.get(href.removeprefix(settings.web.base_url))
+    assert page.status_code == 200
+    rest = page.text.split('id="more"', 1)[1]
+    assert all(p.removeprefix("arxiv:") in rest for p in left_out)
+    assert not any(p.removeprefix("arxiv:") in rest for p in ids if p not in left_out)
 
 
 # --- what the digest is called, and which one a preview shows --------------------------------------------

@@ -152,16 +152,33 @@ def test_500_papers_fit_the_gmail_budget_and_the_rest_is_n_more() -> None:
     assert r.more_count == 500 - shown + 5
     assert f"{r.more_count} more papers" in r.html and f"{r.more_count} more papers" in r.text
     assert r.subject.startswith("505 new papers")
-    # "N more" leads to where those papers are: the user's private feed of all their alerts.
-    feed = "https://digest.example.org/feeds/feedtok123/all.atom"
+    # "N more" leads to where those papers are: the digest's own page, at the papers the email left out
+    # (not the private feed, which lists only alerts that deliver to it).
     more = [a for a in q(lxml.html.fromstring(r.html), "a.more-link")]
-    assert [a.get("href") for a in more] == [feed]
-    assert f"{r.more_count} more papers did not fit in this email; they are in your private feed: {feed}" in r.text
+    [href] = [a.get("href") for a in more]
+    token = href.removeprefix("https://digest.example.org/digest/").removesuffix("#more")
+    assert href == f"https://digest.example.org/digest/{token}#more" and "/" not in token
+    assert verify_token("feedback", token, settings=settings(), generation=4).data == {"d": "2026-11-24"}
+    assert more[0].text_content() == "see the whole digest"
+    assert f"{r.more_count} more papers did not fit in this email: see the whole digest" in \
+        lxml.html.fromstring(r.html).text_content()
+    assert f"{r.more_count} more papers did not fit in this email: see the whole digest at {href}\n" in r.text
     # The best-scored papers stay (scores fall with i), in order, and the text part has the same ones.
     assert r.paper_ids == tuple(f"arxiv:2411.{i:05d}" for i in range(shown))
     titles_html = [a.text_content() for a in q(lxml.html.fromstring(r.html), "a.paper-title")]
     titles_text = re.findall(r"^(?:\[Trending\] )?(Diffusion models for protein design, part \d+)$", r.text, re.M)
     assert titles_html == titles_text and len(titles_text) == shown
+
+
+def test_one_more_paper_is_said_in_the_singular_and_none_says_nothing() -> None:
+    r = _render(digest(3, more_count=1))
+    doc = lxml.html.fromstring(r.html)
+    assert "1 more paper did not fit in this email: see the whole digest" in doc.text_content()
+    [href] = [a.get("href") for a in q(doc, "a.more-link")]
+    assert f"1 more paper did not fit in this email: see the whole digest at {href}\n" in r.text
+    nothing = _render(digest(3))
+    assert not q(lxml.html.fromstring(nothing.html), "a.more-link")
+    assert "did not fit" not in nothing.html and "did not fit" not in nothing.text and "/digest/" not in nothing.text
 
 
 def test_text_part_carries_the_same_content_not_just_links() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import threading
@@ -119,6 +120,72 @@ def test_two_processes_starting_at_once_on_a_new_install_get_the_same_key(tmp_pa
             keys_differ += 1
     assert failures == [] and keys_differ == 0, failures[:1]
     assert not [p for p in tmp_path.rglob("*") if p.name != "secret_key" and p.is_file()]  # no temporary file left
+
+
+def _without_hard_links(monkeypatch: pytest.MonkeyPatch, code: int) -> None:
+    """link(2) fails as it does on a filesystem without hard links (no such filesystem here)."""
+    def link(src: Any, dst: Any, *args: Any, **kwargs: Any) -> None:
+        raise OSError(code, os.strerror(code), str(src), None, str(dst))
+
+    monkeypatch.setattr(tokens.os, "link", link)
+
+
+@pytest.mark.parametrize("code", [errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EXDEV, errno.ENOSYS],
+                         ids=["EPERM", "EOPNOTSUPP", "ENOTSUP", "EXDEV", "ENOSYS"])
+def test_a_data_folder_without_hard_links_gets_its_key_all_the_same(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                    code: int) -> None:
+    """The data folder is on a mount without hard links (SMB, some FUSE filesystems and container
+    volumes): the service still starts, the key file is private (0600), whole, and the one every
+    later process reads; no temporary file is left."""
+    _without_hard_links(monkeypatch, code)
+    settings = Settings(data_dir=tmp_path / "data")
+    token = make_token("unsubscribe", 5, 0, settings=settings)
+    key_file = tmp_path / "data" / "secret_key"
+    assert stat.S_IMODE(os.stat(key_file).st_mode) == 0o600
+    assert len(key_file.read_text(encoding="ascii").strip()) >= 43 and key_file.read_text().endswith("\n")
+    assert os.listdir(tmp_path / "data") == ["secret_key"]
+    tokens._persisted_key.cache_clear()  # a new process reads the file instead of minting a new key
+    assert verify_token("unsubscribe", token, settings=Settings(data_dir=tmp_path / "data")).user_id == 5
+
+
+def test_without_hard_links_two_processes_starting_at_once_get_the_same_key(tmp_path: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """The race of the test above, on a filesystem without hard links: the exclusive create lets
+    one process write the key; the other finds the name taken, waits for the key to be complete
+    and signs with it."""
+    _without_hard_links(monkeypatch, errno.EPERM)
+    failures: list[str] = []
+    keys_differ = 0
+    for i in range(60):
+        settings = Settings(data_dir=tmp_path / f"install{i}")
+        barrier = threading.Barrier(2)
+        got: list[Any] = []
+
+        def run(settings: Settings = settings, barrier: threading.Barrier = barrier, got: list[Any] = got) -> None:
+            barrier.wait()
+            try:
+                got.append(tokens.secret_key(settings))
+            except Exception as exc:  # the failure under test
+                got.append(exc)
+
+        threads = [threading.Thread(target=run) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        failures += [str(g) for g in got if isinstance(g, Exception)]
+        if not failures and got[0] != got[1]:
+            keys_differ += 1
+    assert failures == [] and keys_differ == 0, failures[:1]
+    assert not [p for p in tmp_path.rglob("*") if p.name != "secret_key" and p.is_file()]
+
+
+def test_another_failure_to_link_the_key_is_not_papered_over(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A full disk or an I/O error is reported, not answered with the fallback."""
+    _without_hard_links(monkeypatch, errno.ENOSPC)
+    with pytest.raises(OSError, match="No space left"):
+        tokens.secret_key(Settings(data_dir=tmp_path / "data"))
+    assert os.listdir(tmp_path / "data") == []
 
 
 def test_a_key_file_found_short_is_read_again_before_it_is_refused(tmp_path: Path,

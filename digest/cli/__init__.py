@@ -10,6 +10,7 @@ from digest.cli import bench_digests  # noqa: E402,F401
 from digest.cli import bench_web  # noqa: E402,F401
 from digest.cli import bench_match  # noqa: E402,F401
 from digest.cli import bench_search  # noqa: E402,F401
+from digest.cli import unsubscribe_mail  # noqa: E402,F401
 
 __all__ = ["cli", "main"]
 

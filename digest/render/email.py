@@ -31,7 +31,12 @@ right-to-left override left open past its value), and in the text part it is one
 line break in a title must not start a line of its own (a forged "Unsubscribe:" or signature).
 Summaries and matched terms show their TeX as text, as titles are stored (:func:`digest.text.strip_tex`).
 
-Public names: :class:`RenderedEmail`, :func:`render_email`, :func:`subject_for`, :data:`HTML_BUDGET`.
+"N more" (the papers dropped to fit, and those past the digest's cap) links to the digest's web page,
+which lists every paper the digest selected (:mod:`digest.web.digest_page`), at the first one the
+email had no room for (``#more``).
+
+Public names: :class:`RenderedEmail`, :func:`render_email`, :func:`subject_for`, :func:`digest_day`,
+:func:`item_view`, :class:`ItemView`, :data:`HTML_BUDGET`, :data:`MORE_ANCHOR`.
 """
 
 from __future__ import annotations
@@ -59,11 +64,14 @@ from digest.sanitize import XML_INVALID, display_line, display_text, safe_url
 from digest.text import strip_tex
 from digest import tokens
 
-__all__ = ["RenderedEmail", "RenderCache", "render_email", "subject_for", "HTML_BUDGET", "MAX_AUTHORS"]
+__all__ = ["RenderedEmail", "RenderCache", "render_email", "subject_for", "digest_day", "item_view", "ItemView",
+           "HTML_BUDGET", "MAX_AUTHORS", "MORE_ANCHOR"]
 
 #: Gmail clips messages whose HTML exceeds ~102 KB ("[Message clipped]"), hiding the footer with the
 #: unsubscribe link. Stay safely below it, measured in UTF-8 bytes of the decoded HTML.
 HTML_BUDGET = 100_000
+#: Where on the digest's web page "N more" lands: the papers the email had no room for.
+MORE_ANCHOR = "more"
 #: Authors shown before "… and N more".
 MAX_AUTHORS = 6
 _SUMMARY_CHARS = 320
@@ -310,7 +318,11 @@ class _Why:
 
 
 @dataclass(frozen=True, slots=True)
-class _ItemView:
+class ItemView:
+    """One paper's card as the email shows it, every value cleaned for display (URLs through
+    safe_url, text through display_text) and escaped by the template that renders it: the
+    digest's web page (:mod:`digest.web.digest_page`) shows the same cards."""
+
     title: tuple[tuple[str, bool], ...]
     title_text: str
     url: str | None
@@ -436,7 +448,8 @@ def _profile_tag(item: DigestItem) -> str | None:
     return tag if isinstance(tag, str) else None
 
 
-def _item_view(item: DigestItem, settings: Settings, feedback_token: str) -> _ItemView:
+def item_view(item: DigestItem, settings: Settings, feedback_token: str) -> ItemView:
+    """The card of ``item``, its feedback links carrying ``feedback_token`` (the digest's)."""
     paper = item.paper
     spans = spans_by_field(paper, item.reasons)
     label, field = ("tl;dr", "tldr") if paper.tldr else ("", "abstract")
@@ -464,7 +477,7 @@ def _item_view(item: DigestItem, settings: Settings, feedback_token: str) -> _It
     if not title_text:  # nothing printable: the card still needs a title to click
         title, title_text = ((UNTITLED, False),), UNTITLED
     summary, summary_text = _field(text, spans.get(field, []), cut=cut, tex=True)
-    return _ItemView(
+    return ItemView(
         title=title,
         title_text=title_text,
         url=links[0].url if links else None,
@@ -485,7 +498,7 @@ def _item_view(item: DigestItem, settings: Settings, feedback_token: str) -> _It
 # --- subject -------------------------------------------------------------------------------------
 
 
-def _local_day(digest: Digest) -> str:
+def digest_day(digest: Digest) -> str:
     """What the digest is labelled with: a daily digest's local date from its period key
     ("2026-11-24" as "Tue 24 Nov"); a weekly one's week, by the first day it covers ("week of 23
     Nov" for the digest sent on Monday 30 Nov: its key is the ISO week date of the send day)."""
@@ -503,7 +516,7 @@ def _local_day(digest: Digest) -> str:
 
 def subject_for(digest: Digest, *, max_names: int = 3, max_len: int = 90) -> str:
     """"7 new papers: diffusion models, Yann LeCun — Tue 24 Nov" (counts, top subscriptions, date)."""
-    day = _local_day(digest)
+    day = digest_day(digest)
     items = {i.paper.id: i for i in digest.items}
     updated = sum(1 for i in items.values() if i.updated)
     new = len(items) - updated + digest.more_count
@@ -550,7 +563,7 @@ def _keep_top(digest: Digest, keep: int) -> tuple[tuple[DigestSection, ...], int
 
 
 def _block_key(item: DigestItem) -> tuple[Any, ...]:
-    """Everything :func:`_item_view` puts in a card but the feedback token (a placeholder): two
+    """Everything :func:`item_view` puts in a card but the feedback token (a placeholder): two
     users' cards share a rendering only when neither would show anything of the other's."""
     reasons = tuple(
         (r.subscription, tuple((c.get("field"), c.get("term"), c.get("clause"), repr(c.get("matched")),
@@ -567,9 +580,11 @@ def render_email(digest: Digest, *, settings: Settings, user_feed_token: str, ge
     """Render ``digest`` for its user.
 
     Items are dropped, lowest score first, into "N more" until the HTML fits ``budget`` bytes;
-    ``more_url`` is where "N more" links: by default the user's private feed of all their alerts
-    (``/feeds/<feed token>/all.atom``), which lists the papers the email had no room for. Pass one
-    :class:`RenderCache` to every call of a send run to render each shared paper block once.
+    ``more_url`` is where "N more" links: by default the digest's web page (``/digest/<feedback
+    token>#more``), which lists every paper of the digest, those the email had no room for included
+    (not the private feed: it lists only alerts that deliver to it, so none of an email-only alert's
+    papers). Pass one :class:`RenderCache` to every call of a send run to render each shared paper
+    block once.
     """
     tpl = _templates()
     unsub_token = tokens.make_token("unsubscribe", digest.user_id, generation, settings=settings)
@@ -583,7 +598,7 @@ def render_email(digest: Digest, *, settings: Settings, user_feed_token: str, ge
         key = _block_key(item) if cache is not None else ()
         found = cache.get(key) if cache is not None else None
         if found is None:
-            view = _item_view(item, settings, _FEEDBACK_PLACEHOLDER)
+            view = item_view(item, settings, _FEEDBACK_PLACEHOLDER)
             # Ends its last line: the skeleton puts cards side by side, with only a short comment
             # (the loop's "<!---->") before the next one's first line (see _LINE_BYTES).
             html_block = _fold(tpl.html_paper.render(item=view), placeholder=_FEEDBACK_PLACEHOLDER,
@@ -603,8 +618,8 @@ def render_email(digest: Digest, *, settings: Settings, user_feed_token: str, ge
         "feed_url": all_feed,
         "settings_url": tokens.settings_url(settings),
         "unsubscribe_url": tokens.unsubscribe_url(settings, unsub_token),
-        "more_url": more_url or all_feed,
-        "day": _local_day(digest),
+        "more_url": more_url or f"{tokens.digest_url(settings, fb_token)}#{MORE_ANCHOR}",
+        "day": digest_day(digest),
     }
 
     def render(sections: tuple[DigestSection, ...], dropped: int, part: int = 0) -> str:

@@ -12,7 +12,7 @@ the two leaves one row in "sending"; when its lease expires the row is claimed a
 bytes (same Message-ID) go out once more — the only duplicate the design allows.
 
 Public (through :class:`digest.store.Store`): the methods of :class:`OutboxStore` and the values
-:class:`OutboxItem`, :class:`OutboxSummary`, :class:`Enqueue`.
+:class:`OutboxItem`, :class:`OutboxSummary`, :class:`Enqueue`, :class:`RecordedDigest`.
 """
 
 from __future__ import annotations
@@ -95,6 +95,23 @@ class Enqueue:
     error: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class RecordedDigest:
+    """What the outbox keeps of one digest to rebuild it (:meth:`OutboxStore.recorded_digest`)."""
+
+    outbox_id: int
+    user_id: int
+    period: str
+    period_key: str
+    status: str
+    #: the watermarks it was built from and up to
+    seq_from: int
+    seq_to: int
+    created: datetime
+    #: the papers its email showed, in order
+    paper_ids: tuple[str, ...]
+
+
 def digest_watermark_name(user_id: int, period: str) -> str:
     return f"digest:{user_id}:{period}"
 
@@ -159,17 +176,37 @@ class OutboxStore(StoreBase):
             seq = conn.execute(select(_W.c.seq).where(_W.c.name == digest_watermark_name(user_id, period))).scalar()
         return int(seq or 0)
 
-    def sent_versions(self, user_id: int, paper_ids: Iterable[str]) -> dict[str, int | None]:
-        """paper id -> version last sent to the user, for those of ``paper_ids`` that were sent."""
+    def sent_versions(self, user_id: int, paper_ids: Iterable[str], *,
+                      before_outbox: int | None = None) -> dict[str, int | None]:
+        """paper id -> version last sent to the user, for those of ``paper_ids`` that were sent.
+
+        ``before_outbox``: only what digests recorded before that outbox row sent (a paper whose
+        outbox row is gone counts as sent before): a digest rebuilt after it went out
+        (:func:`digest.digests.select.replay_digest`) must not take its own papers, or later ones,
+        for papers the user had already."""
         ids = list(dict.fromkeys(paper_ids))
         out: dict[str, int | None] = {}
+        stmt = select(_SP.c.paper_id, _SP.c.version).where(_SP.c.user_id == user_id)
+        if before_outbox is not None:
+            stmt = stmt.where(_SP.c.outbox_id.is_(None) | (_SP.c.outbox_id < before_outbox))
         with self.read() as conn:
             for i in range(0, len(ids), 500):
-                chunk = ids[i:i + 500]
-                for r in conn.execute(select(_SP.c.paper_id, _SP.c.version)
-                                      .where(_SP.c.user_id == user_id, _SP.c.paper_id.in_(chunk))):
+                for r in conn.execute(stmt.where(_SP.c.paper_id.in_(ids[i:i + 500]))):
                     out[r.paper_id] = r.version
         return out
+
+    def recorded_digest(self, user_id: int, period_key: str) -> RecordedDigest | None:
+        """The digest recorded for ``user_id`` under ``period_key`` (a key names its period: daily
+        keys are dates, weekly ones ISO week dates), or None when the outbox holds none."""
+        with self.read() as conn:
+            row = conn.execute(select(_O.c.id, _O.c.period, _O.c.period_key, _O.c.status, _O.c.seq_from,
+                                      _O.c.seq_to, _O.c.created, _O.c.paper_ids)
+                               .where(_O.c.user_id == user_id, _O.c.period_key == period_key)
+                               .order_by(_O.c.id.desc()).limit(1)).first()
+        if row is None:
+            return None
+        return RecordedDigest(int(row.id), user_id, row.period, row.period_key, row.status, int(row.seq_from),
+                              int(row.seq_to), row.created, tuple(row.paper_ids or ()))
 
     def outbox_keys(self, wanted: Iterable[tuple[int, str, str]]) -> set[tuple[int, str, str]]:
         """Which of the (user_id, period, period_key) triples already have an outbox row."""

@@ -145,7 +145,7 @@ def create_app(settings: Settings, store: Any) -> ASGIApp:
     """The web application: the Starlette app of the routes below, inside
     :class:`~digest.web.security.SecurityHeaders` (outside Starlette's ServerErrorMiddleware, so
     that the 500 page carries the security headers too)."""
-    from digest.web import account, links, pages
+    from digest.web import account, digest_page, links, pages
 
     routes = [
         Route("/", pages.home),
@@ -173,6 +173,7 @@ def create_app(settings: Settings, store: Any) -> ASGIApp:
         Route("/unsubscribe/one-click/{token}", links.one_click_unsubscribe, methods=["GET", "POST"]),
         Route("/unsubscribe/{token}", links.unsubscribe, methods=["GET", "POST"]),
         Route("/feedback/{token}", links.feedback, methods=["GET", "POST"]),
+        Route("/digest/{token}", digest_page.digest_page),
         Route("/feeds/{feed_token}/{name}.{fmt}", links.feed),
         Mount("/static", StaticFiles(directory=str(templates_dir() / "web" / "static")), name="static"),
     ]

@@ -19,10 +19,11 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
 from digest.dates import rfc5322_date
+from digest.digests.unsubscribe import apply_unsubscribe, verified_token
 from digest.errors import NotFoundError
 from digest.store.base import MAX_ROW_ID, row_id
 from digest.text import MutedAuthors
-from digest.tokens import TokenData, TokenError, feed_url, feedback_kind, verify_token
+from digest.tokens import TokenData, TokenError, feed_url, feedback_kind
 from digest.web.app import ctx, form_with_csrf, render
 
 log = logging.getLogger("digest.web")
@@ -37,22 +38,14 @@ DEFAULT_FEEDBACK_TAG = "more-like-this"
 def _verify(request: Request, purpose: str) -> TokenData:
     """Verify a link token, including revocation against the user's current generation."""
     c = ctx(request)
-    token = request.path_params["token"]
-    data = verify_token(purpose, token, settings=c.settings)
-    user = c.store.get_user(data.user_id)
-    return verify_token(purpose, token, settings=c.settings, generation=user.token_generation)
+    return verified_token(c.store, c.settings, purpose, request.path_params["token"])
 
 
-def _apply_unsubscribe(request: Request, data: TokenData) -> str:
-    store = ctx(request).store
-    sub_id = data.data.get("s")
-    if isinstance(sub_id, int):
-        sub = store.update_subscription(sub_id, paused=True)
-        log.info("user=%s alert=%s unsubscribed", sub.user_email, sub.name)
-        return f"You will get no more mail for “{sub.name}”."
-    # Marked as the user's own choice: re-applying the config (`digest init`) does not undo it.
-    user = store.unsubscribe_user(data.user_id)
-    log.info("user=%s unsubscribed from all digests", user.email)
+def _apply_unsubscribe(request: Request, data: TokenData, *, via: str) -> str:
+    """Apply it as every way in does (digest.digests.unsubscribe); the page's sentence."""
+    done = apply_unsubscribe(ctx(request).store, data, via=via)
+    if done.alert is not None:
+        return f"You will get no more mail for “{done.alert}”."
     return "You will get no more digests from us."
 
 
@@ -70,7 +63,7 @@ async def unsubscribe(request: Request) -> Response:
     _, denied = await form_with_csrf(request)
     if denied:
         return denied
-    return render(request, "unsubscribe.html", token="", email=user.email, done=_apply_unsubscribe(request, data),
+    return render(request, "unsubscribe.html", token="", email=user.email, done=_apply_unsubscribe(request, data, via="web"),
                   title="Unsubscribe")
 
 
@@ -88,7 +81,7 @@ async def one_click_unsubscribe(request: Request) -> Response:
     form = await request.form()
     if form.get("List-Unsubscribe") not in (None, "One-Click"):
         return PlainTextResponse("expected List-Unsubscribe=One-Click", status_code=400)
-    return PlainTextResponse(_apply_unsubscribe(request, data))
+    return PlainTextResponse(_apply_unsubscribe(request, data, via="one-click"))
 
 
 def _feedback_title(kind: str, author: str) -> str:
