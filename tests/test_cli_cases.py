@@ -190,13 +190,31 @@ def test_empty_config_path_is_refused_not_replaced_by_defaults(tmp_path: Path) -
 # =====================================================================================================
 
 
-@pytest.mark.parametrize("value", ["nan", "inf", "0.5"])
+@pytest.mark.parametrize("value", ["nan", "NaN", "inf", "-inf", "1e400", "0", "-1", "0.5", "121"])
 def test_bench_web_refuses_a_length_that_is_not_a_number_of_seconds(value: str) -> None:
-    """`digest bench web --seconds nan` (or inf, or below the 1 s minimum) is a usage error before any
+    """`digest bench web --seconds nan` (or inf, or outside 1-120 s) is a usage error before any
     server starts: "nan" passed every range comparison and ran phases of no length."""
     result = CliRunner().invoke(cli, ["bench", "web", "--seconds", value])
     assert result.exit_code == 2, result.output
-    assert "--seconds" in result.output
+    assert "Invalid value for '--seconds'" in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(("command", "option", "values"), [
+    ("web", "--concurrency", ["nan", "0", "65", "1.5"]),
+    ("match", "--queries", ["nan", "0", "-1", "1e3"]), ("match", "--papers", ["inf", "0"]),
+    ("match", "--sample", ["0", "2.5"]), ("match", "--seed", ["nan", "1.5"]),
+    ("search", "--papers", ["nan", "99"]), ("search", "--queries", ["0", "inf"]),
+    ("search", "--brute", ["-1", "nan"]), ("search", "--seed", ["1e3"]),
+    ("digests", "--users", ["nan", "0"]), ("digests", "--papers", ["0", "401"]), ("digests", "--workers", ["0", "9"]),
+    ("ingest", "--records", ["inf", "999"]), ("ingest", "--repeat", ["0", "nan"]),
+])
+def test_bench_numeric_options_refuse_values_out_of_their_range(command: str, option: str, values: list[str]) -> None:
+    """Every number a bench command takes is checked by click before anything runs: a usage error
+    (exit 2) naming the option, never a run on a nonsense size."""
+    for value in values:
+        result = CliRunner().invoke(cli, ["bench", command, option, value])
+        assert result.exit_code == 2, (value, result.output)
+        assert f"Invalid value for '{option}'" in result.output
 
 
 @pytest.mark.parametrize("command", ["web", "run"])

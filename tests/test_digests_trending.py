@@ -101,3 +101,37 @@ def test_a_fetch_missing_the_upvote_count_does_not_wipe_a_papers_trending_score(
     after = trending_papers(store, now=NOW)
     assert [p.id for p, _ in after] == ["arxiv:2611.01234"]
     assert after[0][1] > before[0][1] / 2
+
+
+def test_an_implausible_reading_is_no_reading() -> None:
+    """Negative counts and counts past the source's ceiling (damage stored before hf_daily dropped
+    them) are skipped: the last plausible reading counts, and they give no velocity."""
+    p = paper()
+    real = [P(NOW - timedelta(hours=30), 5), P(NOW - timedelta(hours=3), 20, 3)]
+    expected = trending_score(p, real, now=NOW)
+    for bad in (10**9, hf_daily.MAX_UPVOTES + 1, -1):
+        assert trending_score(p, [*real, P(NOW - timedelta(hours=1), bad, 10**9)], now=NOW) == expected
+    assert trending_score(p, [P(NOW, hf_daily.MAX_UPVOTES)], now=NOW) == math.log1p(hf_daily.MAX_UPVOTES)
+
+
+def test_a_stored_absurd_upvote_count_does_not_top_the_trending_list(store: Store) -> None:
+    """A reading of 10^9 upvotes stored before the source rejected it (ln ≈ 20.7 as U and as V) would
+    keep its paper first for a week; it is ignored and the paper ranks by its real 30 upvotes."""
+    store.ingest_records("hf", [_hf(1, 30), _hf(2, 60)], now=NOW - timedelta(hours=26))
+    store.ingest_records("hf", [_hf(1, 10**9), _hf(2, 60)], now=NOW - timedelta(hours=1))
+    ranked = trending_papers(store, now=NOW)
+    assert [p.id for p, _ in ranked] == ["arxiv:2611.00002", "arxiv:2611.00001"]
+    assert math.isclose(ranked[1][1], math.log1p(30) * 2 ** (-2 / 48))
+    # A week on, with a fresh paper of 40 upvotes beside it, still nothing of the 10^9 shows.
+    later = NOW + timedelta(days=6)
+    store.ingest_records("hf", [_hf(3, 40, age_h=-142)], now=later - timedelta(hours=1))
+    assert [p.id for p, _ in trending_papers(store, now=later, limit=1)] == ["arxiv:2611.00003"]
+
+
+def test_the_source_drops_an_absurd_count_before_it_is_stored(sqlite_store: Store) -> None:
+    import json
+
+    parsed = hf_daily.parse(json.dumps([_hf_item("2611.01234", 10**9), _hf_item("2611.05678", 60)]).encode())
+    assert parsed.warnings == ("entry 1 (2611.01234): upvotes 1000000000 ignored: above the ceiling of 100,000",)
+    sqlite_store.ingest_records("hf-daily", list(parsed.records), now=NOW - timedelta(hours=1))
+    assert [p.id for p, _ in trending_papers(sqlite_store, now=NOW)] == ["arxiv:2611.05678", "arxiv:2611.01234"]

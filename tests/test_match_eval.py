@@ -32,6 +32,19 @@ def test_inputs_parse_and_reject_garbage(tmp_path: Path) -> None:
         load_qrels(r)
 
 
+def test_a_query_that_does_not_parse_refuses_the_whole_file(tmp_path: Path) -> None:
+    """Every invalid query is named (the first in full, the others by id and line), before any paper
+    is scored: an evaluation over a wrong queries file must not produce figures."""
+    q = tmp_path / "q.tsv"
+    q.write_text('a-1\tGAN OR organ\nb-1\t(self supervised\n# c-1\t"x\nc-1\tok\nd-1\tau:\n', encoding="utf-8")
+    with pytest.raises(ParseError) as caught:
+        evaluate(q, EVAL / "qrels.txt", EVAL / "papers.jsonl")
+    message = str(caught.value)
+    assert message.startswith(f"{q}: cannot read as queries TSV: line 2: query b-1 '(self supervised' does not "
+                              "parse: query error at column ")
+    assert message.endswith(" (also invalid: d-1 (line 5))") and "c-1" not in message
+
+
 def test_metrics() -> None:
     res = _score("q", "x", "s", {"a", "b", "c", "d"}, {"a": 2, "b": 1, "e": 1, "f": 0})
     assert (res.true_positives, res.precision, res.recall) == (2, 0.5, 0.6667)

@@ -142,3 +142,48 @@ def test_a_date_its_zone_moves_past_year_9999_is_no_date() -> None:
         answer[0]["paper"][key] = answer[0][key] = "9999-12-31T23:00:00-05:00"
     records = hf_daily.parse(json.dumps(answer).encode()).records
     assert len(records) == len(answer) and records[0].published is None
+
+
+@pytest.mark.parametrize(("key", "value", "reason"), [
+    ("upvotes", 10**9, "above the ceiling of 100,000"),
+    ("upvotes", -3, "negative"),
+    ("upvotes", 3.5, "not a whole number"),
+    ("upvotes", "many", "not a whole number"),
+    ("upvotes", True, "not a whole number"),
+    ("upvotes", 10**30, "above the ceiling of 100,000"),  # past 32 bits: still named as too large
+    ("numComments", 250_000, "above the ceiling of 100,000"),
+    ("numComments", [4], "not a whole number"),
+    ("githubStars", 10**9, "above the ceiling of 2,000,000"),
+    ("githubStars", float("inf"), "not a whole number"),
+])
+def test_an_implausible_count_is_dropped_with_a_warning_and_the_entry_kept(key: str, value: object,
+                                                                           reason: str) -> None:
+    """One damaged count (10^9 upvotes would top the trending digest for a week) is no signal; the
+    warning names the entry, the field and why, and the rest of the entry is still read."""
+    good, *rest = json.loads(SOTAWHAT.read_bytes())
+    target = good if key == "numComments" else good["paper"]
+    target[key] = value
+    parsed = hf_daily.parse(json.dumps([good, *rest]).encode())
+    first = parsed.records[0]
+    assert len(parsed.records) == len(rest) + 1 and first.arxiv_id == "2606.00467" and first.abstract
+    signal = {"upvotes": "upvotes", "numComments": "comments", "githubStars": "github_stars"}[key]
+    assert signal not in first.signals
+    assert parsed.warnings == (f"entry 1 (2606.00467): {key} {value!r} ignored: {reason}",)
+
+
+def test_counts_at_their_ceiling_and_large_real_star_counts_are_kept() -> None:
+    good = json.loads(NEWSASSISTANT.read_bytes())[0]
+    good["paper"].update(upvotes=hf_daily.MAX_UPVOTES, githubStars=412_000)  # freeCodeCamp has ~400k stars
+    good["numComments"] = "12"  # a count sent as text reads as the count
+    parsed = hf_daily.parse(json.dumps([good]).encode())
+    assert not parsed.warnings
+    assert {k: parsed.records[0].signals[k] for k in ("upvotes", "comments", "github_stars")} == {
+        "upvotes": 100_000, "comments": 12, "github_stars": 412_000}
+
+
+def test_a_long_rejected_value_is_quoted_short() -> None:
+    good = json.loads(NEWSASSISTANT.read_bytes())[0]
+    good["paper"]["upvotes"] = "x" * 10_000
+    (warning,) = hf_daily.parse(json.dumps([good]).encode()).warnings
+    assert warning.startswith("entry 1 (2607.26654): upvotes 'xxx") and len(warning) < 120
+    assert warning.endswith("... ignored: not a whole number")

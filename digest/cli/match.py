@@ -320,10 +320,6 @@ def tag_apply(ctx: Context, names: tuple[str, ...]) -> None:
 # --- evaluation ---------------------------------------------------------------------------------
 
 
-def _f1_cell(result: Any) -> str:
-    return "invalid" if result.error else f"{result.f1:.2f}"
-
-
 @cli.command("eval")
 @click.argument("queries", type=click.Path(exists=True, dir_okay=False))
 @click.argument("qrels", type=click.Path(exists=True, dir_okay=False))
@@ -344,10 +340,7 @@ def eval_(ctx: Context, queries: str, qrels: str, papers: str | None, as_json: b
         by_query.setdefault(r.query_id, {"query": r.query})[r.system] = r
     systems = list(report.summaries)
     print_table(f"per query (F1) over {report.papers} papers", ["query", "text", *systems],
-                [[qid, row["query"], *(_f1_cell(row[s]) for s in systems)] for qid, row in by_query.items()])
-    for r in report.results:
-        if r.error:  # counted as retrieving nothing; the table says "invalid", not a score of 0.00
-            click.echo(f"query {r.query_id} ({r.system}): {r.error}", err=True)
+                [[qid, row["query"], *(f"{row[s].f1:.2f}" for s in systems)] for qid, row in by_query.items()])
     print_table("overall", ["system", "micro P", "micro R", "micro F1", "macro P", "macro R", "macro F1"],
                 [[s.system, f"{s.micro_precision:.3f}", f"{s.micro_recall:.3f}", f"{s.micro_f1:.3f}",
                   f"{s.macro_precision:.3f}", f"{s.macro_recall:.3f}", f"{s.macro_f1:.3f}"]

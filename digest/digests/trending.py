@@ -7,7 +7,9 @@ U latest upvotes, C latest comments, V upvotes gained over the last 24 h as obse
 (``paper_signals`` time series), S number of distinct sources the paper came through (arXiv, Hugging
 Face, OpenReview...), age_h hours since publication (or first sight). Logarithms because upvotes are
 heavy-tailed (one paper with 400 must not drown ten with 40); velocity so a paper climbing today beats
-one that collected its votes last week.
+one that collected its votes last week. A reading outside the source's plausible range (negative, or past
+``hf_daily.MAX_UPVOTES`` / ``MAX_COMMENTS``: damage, which the source now drops, but rows stored before
+may hold) is no reading: the last plausible one counts, as for a fetch that lacked the count.
 
 Public: :func:`trending_score`, :func:`trending_scores`, :func:`trending_papers`, :func:`strength`,
 :func:`blend`, :data:`HALF_LIFE_HOURS`, :data:`BLEND_WEIGHT`.
@@ -21,6 +23,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from digest.models import SOURCE_LABELS, Paper
+from digest.sources.hf_daily import MAX_COMMENTS, MAX_UPVOTES
 
 HALF_LIFE_HOURS = 48.0
 COMMENT_WEIGHT = 0.5
@@ -32,6 +35,8 @@ CANDIDATE_WINDOW = timedelta(days=7)
 HALF_STRENGTH = 3.0
 #: How much trending can lift a match score in a topic digest: at most ×(1 + BLEND_WEIGHT).
 BLEND_WEIGHT = 0.5
+#: The largest plausible reading of each counted signal; a larger (or negative) one is ignored.
+_CEILINGS = {"upvotes": MAX_UPVOTES, "comments": MAX_COMMENTS}
 
 
 class Point(Protocol):
@@ -42,14 +47,24 @@ class Point(Protocol):
     comments: int | None
 
 
+def _readings(points: Sequence[Point], attr: str) -> list[tuple[datetime, int]]:
+    """The plausible readings of one signal, oldest first. The logarithms do not tame one absurd count:
+    10^9 upvotes give ln ≈ 20.7 as U and again as V (41 in all, against 3.7 for 40 fresh upvotes),
+    which outlasts 3.5 half-lives of decay, a week on top. It is dropped, not capped: capped at the
+    ceiling it would still score ≈ 23 and stay on top for days."""
+    ceiling = _CEILINGS[attr]
+    values = ((p.observed, getattr(p, attr)) for p in points)
+    return sorted((t, v) for t, v in values if v is not None and 0 <= v <= ceiling)
+
+
 def _latest(points: Sequence[Point], attr: str) -> tuple[datetime, int] | None:
-    values = [(p.observed, getattr(p, attr)) for p in points if getattr(p, attr) is not None]
-    return max(values, key=lambda v: v[0]) if values else None
+    values = _readings(points, attr)
+    return values[-1] if values else None
 
 
 def _velocity(points: Sequence[Point], now: datetime) -> int:
     """Upvotes gained during the last 24 h, as far as our fetches saw them (never extrapolated)."""
-    seen = sorted((p.observed, p.upvotes) for p in points if p.upvotes is not None)
+    seen = _readings(points, "upvotes")
     if len(seen) < 2:
         return 0
     cutoff = now - VELOCITY_WINDOW
@@ -70,7 +85,7 @@ def trending_score(paper: Paper, points: Sequence[Point], *, now: datetime) -> f
     comments = _latest(points, "comments")
     u = upvotes[1] if upvotes else 0
     c = comments[1] if comments else 0
-    base = math.log1p(max(u, 0)) + COMMENT_WEIGHT * math.log1p(max(c, 0)) + math.log1p(_velocity(points, now))
+    base = math.log1p(u) + COMMENT_WEIGHT * math.log1p(c) + math.log1p(_velocity(points, now))
     if base <= 0:
         return 0.0
     presence = 1 + PRESENCE_WEIGHT * (source_count(paper) - 1)

@@ -63,7 +63,6 @@ class QueryResult:
     #: Papers wrongly retrieved / missed (canonical ids), for tuning.
     false_positives: tuple[str, ...] = ()
     false_negatives: tuple[str, ...] = ()
-    error: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,15 +114,33 @@ def vars_of(obj: Any) -> dict[str, Any]:
 
 
 def load_queries(path: str | Path) -> list[tuple[str, str]]:
-    """``QUERY_ID<TAB>query`` lines; blank lines and ``#`` comments skipped."""
+    """``QUERY_ID<TAB>query`` lines; blank lines and ``#`` comments skipped.
+
+    Every query must parse in digest's query language: ParseError names the first that does not (line,
+    id, text and the parser's reason) and the ids of any others. A query the matcher cannot run would
+    otherwise score as retrieving nothing, and the overall figures would look plausible but compare
+    the product on fewer queries than the baselines (whose word lists read any text).
+    """
+    from digest.match.query import parse
+
     out = []
+    invalid: list[str] = []
     for n, line in enumerate(_lines(path), 1):
         if not line.strip() or line.startswith("#"):
             continue
         qid, sep, text = line.partition("\t")
         if not sep or not text.strip():
             raise ParseError("queries TSV", f"line {n}: expected QUERY_ID<TAB>query", source=str(path))
-        out.append((qid.strip(), text.strip()))
+        qid, text = qid.strip(), text.strip()
+        try:
+            parse(text)
+        except QueryError as exc:
+            invalid.append(f"line {n}: query {qid} {text!r} does not parse: {exc}" if not invalid
+                           else f"{qid} (line {n})")
+        out.append((qid, text))
+    if invalid:
+        also = f" (also invalid: {', '.join(invalid[1:])})" if len(invalid) > 1 else ""
+        raise ParseError("queries TSV", invalid[0] + also, source=str(path))
     return out
 
 
@@ -268,15 +285,14 @@ def _digest_matcher(papers: Sequence[Paper]) -> Callable[[str], set[str]]:
 # --- the harness ------------------------------------------------------------------------------
 
 
-def _score(qid: str, query: str, system: str, got: set[str], judged: dict[str, int],
-           error: str | None = None) -> QueryResult:
+def _score(qid: str, query: str, system: str, got: set[str], judged: dict[str, int]) -> QueryResult:
     relevant = {p for p, r in judged.items() if r > 0}
     tp = len(got & relevant)
     precision = tp / len(got) if got else (1.0 if not relevant else 0.0)
     recall = tp / len(relevant) if relevant else 1.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
     return QueryResult(qid, query, system, len(got), len(relevant), tp, round(precision, 4), round(recall, 4),
-                       round(f1, 4), tuple(sorted(got - relevant)), tuple(sorted(relevant - got)), error)
+                       round(f1, 4), tuple(sorted(got - relevant)), tuple(sorted(relevant - got)))
 
 
 def _summary(system: str, results: list[QueryResult]) -> Summary:
@@ -310,13 +326,9 @@ def evaluate(queries_file: str | Path, qrels_file: str | Path, papers: Any, *,
     for qid, query in queries:
         judged = {pid: r for pid, r in qrels.get(qid, {}).items() if pid in known}
         for system in wanted:
-            error = None
             got: set[str] = set()
             if system == "digest" and matcher is not None:
-                try:
-                    got = matcher(query)
-                except QueryError as exc:
-                    error = str(exc)
+                got = matcher(query)  # load_queries refused any query that does not parse
             elif system == "substring":
                 got = {p.id for p in corpus if substring_match(query, p)}
             elif system == "bm25":
@@ -326,7 +338,7 @@ def evaluate(queries_file: str | Path, qrels_file: str | Path, papers: Any, *,
                 got = {pid for _, pid in ranked[:r]}
             else:
                 raise ValueError(f"unknown system {system!r} (one of {', '.join(SYSTEMS)})")
-            per_system[system].append(_score(qid, query, system, got, judged, error))
+            per_system[system].append(_score(qid, query, system, got, judged))
     results = tuple(r for s in wanted for r in per_system[s])
     files = _groups_of(queries_file, needs_file, variants_file)
     labels: dict[str, dict[str, str]] = {}  # query id -> kind -> label

@@ -8,7 +8,8 @@ of them, is read the same way. Hugging Face papers are arXiv papers, so records 
 the arXiv listing of the same paper; the community signals travel in ``signals`` (issue #2: "source
 signals (Hugging Face upvotes and comments, GitHub stars...)", used by issue #4's trending score).
 
-Public names: :func:`parse`, :data:`DEFAULT_URL`.
+Public names: :func:`parse`, :data:`DEFAULT_URL`, :data:`MAX_UPVOTES`, :data:`MAX_COMMENTS`,
+:data:`MAX_GITHUB_STARS`.
 """
 
 from __future__ import annotations
@@ -23,10 +24,25 @@ from digest.sources import fields
 from digest.sources.sniff import hf_paper_object
 from digest.text import clean_title
 
-__all__ = ["parse", "DEFAULT_URL", "KIND"]
+__all__ = ["parse", "DEFAULT_URL", "KIND", "MAX_UPVOTES", "MAX_COMMENTS", "MAX_GITHUB_STARS"]
 
 KIND = "hf-daily"
 DEFAULT_URL = "https://huggingface.co/api/daily_papers"
+
+# Ceilings past which a count is damage, not popularity. The most upvoted Hugging Face papers have a
+# few thousand upvotes and far fewer comments (the real captures in tests/data/hf-daily top out at 118
+# upvotes and 4 comments); the most-starred GitHub repositories have about 400,000 stars. Each ceiling
+# leaves an order of magnitude or more of headroom. A count past it (or negative, or not a whole
+# number) is dropped with a warning naming the entry: stored, one absurd upvote count would keep its
+# paper on top of the trending digest for a week (digest.digests.trending reads the latest count).
+#: Most upvotes a Hugging Face paper is believed to have.
+MAX_UPVOTES = 100_000
+#: Most comments a Hugging Face daily entry is believed to have.
+MAX_COMMENTS = 100_000
+#: Most stars a paper's GitHub repository is believed to have.
+MAX_GITHUB_STARS = 2_000_000
+#: How much of a rejected value a warning quotes (the value is outside text of any length).
+_QUOTE_LIMIT = 40
 
 
 def parse(data: bytes, *, source: str | None = None) -> ParsedFeed:
@@ -42,8 +58,9 @@ def parse(data: bytes, *, source: str | None = None) -> ParsedFeed:
     warnings: list[str] = []
     seen: set[str] = set()
     for i, item in enumerate(doc):
+        problems: list[str] = []
         try:
-            record = _record(item)
+            record = _record(item, problems)
         except ValueError as exc:
             warnings.append(f"entry {i + 1} skipped: {exc}")
             continue
@@ -51,11 +68,13 @@ def parse(data: bytes, *, source: str | None = None) -> ParsedFeed:
             continue
         seen.add(record.external_id)
         records.append(record)
+        warnings.extend(f"entry {i + 1} ({record.external_id}): {problem}" for problem in problems)
     return ParsedFeed(kind=KIND, records=tuple(records), status="ok" if records else "empty",
                       title="Hugging Face daily papers", warnings=tuple(warnings), total_results=len(doc))
 
 
-def _record(item: Any) -> PaperRecord:
+def _record(item: Any, problems: list[str]) -> PaperRecord:
+    """The record of one entry; values dropped from it (implausible counts) are added to ``problems``."""
     if hf_paper_object(item):
         item = {"paper": item}
     if not isinstance(item, dict) or not isinstance(item.get("paper"), dict):
@@ -81,11 +100,11 @@ def _record(item: Any) -> PaperRecord:
     signals: dict[str, Any] = {
         # A missing count is unknown, not 0: an invented 0 would be the latest reading and wipe the
         # paper's trending score (digest.digests.trending reads the latest known count).
-        "upvotes": fields.integer(paper.get("upvotes")),
+        "upvotes": _count(paper.get("upvotes"), "upvotes", MAX_UPVOTES, problems),
         # Only a daily entry counts comments (numComments is on the wrapper): a paper object alone
         # does not say, and an invented 0 would overwrite a count a daily entry gave.
-        "comments": fields.integer(item.get("numComments")),
-        "github_stars": fields.integer(paper.get("githubStars")),
+        "comments": _count(item.get("numComments"), "numComments", MAX_COMMENTS, problems),
+        "github_stars": _count(paper.get("githubStars"), "githubStars", MAX_GITHUB_STARS, problems),
         "organization": org_name,
         "project_page": safe_url(fields.text(paper.get("projectPage"))),
         "submitted_on_daily_at": _iso(paper.get("submittedOnDailyAt")),
@@ -109,6 +128,41 @@ def _record(item: Any) -> PaperRecord:
         published=fields.timestamp(paper.get("publishedAt")) or fields.timestamp(item.get("publishedAt")),
         signals={k: v for k, v in signals.items() if v is not None},
     )
+
+
+def _count(raw: Any, name: str, ceiling: int, problems: list[str]) -> int | None:
+    """A plausible count (a whole number from 0 to ``ceiling``; "7" and 7.0 read as 7), or None.
+
+    An absent or null count is unknown and says nothing; any other value that is not a plausible
+    count is dropped with a line in ``problems``: the rest of the entry is still good.
+    """
+    if raw is None:
+        return None
+    value = _whole(raw)
+    if value is None:
+        reason = "not a whole number"
+    elif value < 0:
+        reason = "negative"
+    elif value > ceiling:
+        reason = f"above the ceiling of {ceiling:,}"
+    else:
+        return value
+    quoted = repr(raw)
+    if len(quoted) > _QUOTE_LIMIT:
+        quoted = quoted[:_QUOTE_LIMIT - 3] + "..."
+    problems.append(f"{name} {quoted} ignored: {reason}")
+    return None
+
+
+def _whole(raw: Any) -> int | None:
+    """The whole number ``raw`` stands for, however large (so a huge one is named as too large), or None."""
+    if isinstance(raw, bool):
+        return None
+    if isinstance(raw, int):
+        return raw
+    if isinstance(raw, float):
+        return int(raw) if raw.is_integer() else None  # NaN and infinity are not whole
+    return fields.integer(raw)  # numeric text ("7"), as some APIs send counts
 
 
 def _iso(value: Any) -> str | None:
