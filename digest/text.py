@@ -332,20 +332,35 @@ def author_parts(name: str, *, bare_surname: bool = False) -> tuple[str, str, st
     is a surname alone, as a query naming a person by surname writes it; an author line's "Le Song"
     stays given name "Le", surname "Song".
     """
-    tokens = _name_tokens(name)
+    surname, given = _split_name(_name_tokens(name), bare_surname)
+    first = given[0] if given else ""
+    full = first.replace("-", "") if len(first) > 1 else ""
+    return surname, first[:1], full
+
+
+def name_parts(name: str, *, bare_surname: bool = False) -> tuple[str, tuple[str, ...]]:
+    """Folded surname and every given name of one author, in order, as :func:`author_parts` splits
+    the name: ("gates", ("s", "james")) for "S. James Gates, Jr.", ("garcia lopez", ("ana", "maria"))
+    for "Ana María García-López". A written-out name loses its hyphens ("Xiao-Ming" is "xiaoming"),
+    an initial is its letter, and the second half of hyphenated initials ("J.-B.") is no name of its
+    own: the pair is one given name, "Jean-Baptiste". A collective author has no given names."""
+    surname, given = _split_name(_name_tokens(name), bare_surname)
+    names = tuple(g.replace("-", "") for g in given if not g.startswith("-"))
+    return surname, tuple(g for g in names if g)
+
+
+def _split_name(tokens: list[str], bare_surname: bool) -> tuple[str, list[str]]:
+    """(surname, given-name tokens) of a name's folded words (see :func:`author_parts`)."""
     if not tokens:
-        return "", "", ""
+        return "", []
     if tokens[-1] in COLLECTIVE_WORDS:  # hyphens as spaces, as in surnames: "Fermi-LAT" is "Fermi LAT"
-        return " ".join(t for t in tokens if t != "the").replace("-", " "), "", ""
+        return " ".join(t for t in tokens if t != "the").replace("-", " "), []
     start = len(tokens) - 1
     while start > 0 and tokens[start - 1] in NAME_PARTICLES:  # "Ludwig van Beethoven" -> "van beethoven"
         start -= 1
     if start == 0 and not bare_surname and len(tokens) > 1:  # "Le Song": the first word is his given name
         start = 1
-    surname, given = " ".join(tokens[start:]).replace("-", " "), tokens[:start]
-    first = given[0] if given else ""
-    full = first.replace("-", "") if len(first) > 1 else ""
-    return surname, first[:1], full
+    return " ".join(tokens[start:]).replace("-", " "), tokens[:start]
 
 
 def _name_tokens(name: str) -> list[str]:
@@ -356,18 +371,6 @@ def _name_tokens(name: str) -> list[str]:
         bracketed = _BRACKETED_COLLECTIVE.search(name)
         name = bracketed.group(1) if bracketed else name
     return [t for t in (t.strip("()[]") for t in _NAME_SPLIT.split(fold(name))) if t and t not in NAME_SUFFIXES]
-
-
-def goes_by(name: str) -> str:
-    """The folded written-out given name after a leading initial, which the author goes by:
-    "james" for "S. James Gates, Jr." or "F. Scott Fitzgerald"; "" for every other name. A query
-    that names the person so ("James Gates") finds them (:func:`author_parts` reads the initial)."""
-    if "." not in name and "," not in name:  # no initial written with its dot, nor "Gates, S. James"
-        return ""
-    tokens = _name_tokens(name)
-    if len(tokens) < 3 or len(tokens[0]) != 1 or tokens[1] in NAME_PARTICLES or len(tokens[1]) < 2:
-        return ""
-    return tokens[1].replace("-", "")
 
 
 #: What separates the words of a name: spaces, the dots of initials, and the comma before a suffix.

@@ -16,7 +16,7 @@ from rapidfuzz.distance import OSA
 from digest.match.normalize import Term, terms
 from digest.match.query import ACRONYM_MARK, TEXT_FIELDS, Word, acronym_key, is_acronym, source_key
 from digest.models import SOURCE_LABELS, Paper
-from digest.text import author_parts, goes_by, surname_forms
+from digest.text import name_parts, surname_forms
 
 __all__ = ["Document", "FieldText", "AuthorRef", "word_similarity", "meta_atoms"]
 
@@ -81,15 +81,12 @@ class FieldText:
 class AuthorRef:
     name: str
     surname: str
-    initial: str
     start: int
     end: int
-    #: The first given name when written out (see digest.text.author_parts).
-    given: str = ""
+    #: The given names in order, each written out or an initial (digest.text.name_parts).
+    givens: tuple[str, ...] = ()
     #: What an author clause may name the surname by (digest.text.surname_forms).
     forms: frozenset[str] = frozenset()
-    #: The written-out middle name after a first initial, which the author goes by (digest.text.goes_by).
-    goes_by: str = ""
 
 
 class Document:
@@ -108,9 +105,8 @@ class Document:
         self.authors_text = ", ".join(names)
         refs, offset = [], 0
         for name in names:
-            surname, initial, given = author_parts(name)
-            refs.append(AuthorRef(name, surname, initial, offset, offset + len(name), given, surname_forms(surname),
-                                  goes_by(name) if not given else ""))
+            surname, givens = name_parts(name)
+            refs.append(AuthorRef(name, surname, offset, offset + len(name), givens, surname_forms(surname)))
             offset += len(name) + 2
         self.authors: tuple[AuthorRef, ...] = tuple(refs)
         self.categories = tuple(dict.fromkeys(c.strip().lower() for c in categories if c.strip()))

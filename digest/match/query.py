@@ -29,7 +29,7 @@ from typing import Union
 from digest.errors import QueryError
 from digest.ids import parse_paper_ref
 from digest.match.normalize import americanize_prefix, join_forms, normalize_word, terms
-from digest.text import NAME_PARTICLES, author_parts, fold
+from digest.text import NAME_PARTICLES, fold, name_parts
 
 __all__ = ["parse", "Query", "Word", "TextClause", "MetaClause", "And", "Or", "Not", "Node",
            "FIELD_ALIASES", "TEXT_FIELDS", "DEFAULT_FIELDS", "AUTO_FUZZY_MIN_LETTERS", "VOCAB_FUZZY_MIN_LETTERS",
@@ -92,24 +92,28 @@ class TextClause:
 
 @dataclass(frozen=True, slots=True)
 class MetaClause:
-    """A structured field: authors (``value`` = surname, ``initial``, ``given`` name: see
-    :func:`digest.text.author_parts`), categories, sources, ids."""
+    """A structured field: authors (``value`` = surname, ``givens`` = the given names in order,
+    each written out or an initial: see :func:`digest.text.name_parts`), categories, sources, ids."""
 
     field: str
     value: str
     text: str
     column: int
     prefix: bool = False
-    initial: str = ""
-    given: str = ""
+    givens: tuple[str, ...] = ()
 
-    def readings(self) -> tuple[tuple[str, str, str], ...]:
-        """The (surname, initial, given name) an author clause may mean: "Le Song" names a surname
-        "Le Song" or Le (given name) Song, as author lines write him; "Le Cun" is Yann's "LeCun"."""
+    @property
+    def initial(self) -> str:
+        """The first given name's initial ("" for none)."""
+        return self.givens[0][0] if self.givens else ""
+
+    def readings(self) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        """The (surname, given names) an author clause may mean: "Le Song" names a surname "Le Song"
+        or Le (given name) Song, as author lines write him; "Le Cun" is Yann's "LeCun"."""
         first, _, rest = self.value.partition(" ")
-        if not self.initial and rest and first in NAME_PARTICLES:
-            return (self.value, "", ""), (rest, first[0], first if len(first) > 1 else "")
-        return ((self.value, self.initial, self.given),)
+        if not self.givens and rest and first in NAME_PARTICLES:
+            return (self.value, ()), (rest, (first,))
+        return ((self.value, self.givens),)
 
 
 @dataclass(frozen=True, slots=True)
@@ -534,10 +538,10 @@ def _meta_leaf(query: str, field: str, tok: _Tok) -> MetaClause:
     if field == "authors":
         if prefix:
             raise QueryError(query, tok.col + len(raw), "author names do not take '*'")
-        surname, initial, given = author_parts(raw, bare_surname=True)
+        surname, givens = name_parts(raw, bare_surname=True)
         if not surname:
             raise QueryError(query, tok.col, "empty author name")
-        return MetaClause(field, surname, tok.text, tok.col, False, initial, given)
+        return MetaClause(field, surname, tok.text, tok.col, False, givens)
     if field == "ids":
         value = parse_paper_ref(raw).lower()
     elif field == "sources":

@@ -115,7 +115,8 @@ def render(text: str) -> str:
                 return body
             return "|".join(_SHORT.get(f, f) for f in n.fields) + ":" + body
         if isinstance(n, MetaClause):
-            value = f"{n.value}, {n.given}" if n.given else f"{n.value}, {n.initial}." if n.initial else n.value
+            given = " ".join(g if len(g) > 1 else f"{g}." for g in n.givens)
+            value = f"{n.value}, {given}" if given else n.value
             value = f'"{value}"' if " " in value else value
             return f"{_SHORT.get(n.field, n.field)}:{value}{'*' if n.prefix else ''}"
         if isinstance(n, Not):

@@ -27,12 +27,13 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any, NamedTuple
 
-from digest.match.document import AuthorRef, Document, FieldText
+from digest.match.authors import author_matches
+from digest.match.document import Document, FieldText
 from digest.match.normalize import Term
 from digest.match.query import And, MetaClause, Node, Not, Or, Query, TextClause, parse, vocabulary_words
 from digest.match.stats import IDF_MAX, CorpusStats
 from digest.match.validate import validate_for_save
-from digest.text import same_author, surname_form
+from digest.text import surname_form
 
 __all__ = ["compile_query", "CompiledQuery", "MatchResult", "DEFAULT_THRESHOLD", "FIELD_WEIGHTS", "highlight",
            "validate_for_save", "CorpusStats"]
@@ -462,23 +463,7 @@ def _eval_meta(clause: MetaClause, doc: Document) -> _Leaf | None:
 def author_forms(clause: MetaClause) -> list[str]:
     """The surname forms an author clause looks for: every author it matches has one of them among
     its ``forms`` (what the query index files authors under)."""
-    return list(dict.fromkeys(surname_form(surname) for surname, _, _ in clause.readings()))
-
-
-def author_matches(clause: MetaClause, author: AuthorRef) -> bool:
-    """Same person as far as names tell (:func:`digest.text.same_author`, under any of the clause's
-    readings): a one-word query may name any word of a compound surname, "LeCun" is "Le Cun",
-    "Mueller" is "Müller", initials and written-out given names do not conflict, and an author who
-    goes by a middle name ("S. James Gates") is found by it ("James Gates")."""
-    other = (author.forms, author.initial, author.given)
-    if any(same_author(surname, initial, given, other) for surname, initial, given in clause.readings()):
-        return True
-    if not author.goes_by:
-        return False
-    # "S. James Gates" is also James Gates, but only to a query that writes the name out: "J. Gates"
-    # stays a different initial.
-    middle = (author.forms, author.goes_by[0], author.goes_by)
-    return any(given and same_author(surname, initial, given, middle) for surname, initial, given in clause.readings())
+    return list(dict.fromkeys(surname_form(surname) for surname, _ in clause.readings()))
 
 
 def _category_matches(clause: MetaClause, category: str) -> bool:

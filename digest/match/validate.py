@@ -98,7 +98,7 @@ def _clause_key(node: Node) -> object:
     if isinstance(node, TextClause):
         return ("text", node.fields, tuple((w.key, w.dist, w.prefix) for w in node.words), node.quoted)
     if isinstance(node, MetaClause):
-        return ("meta", node.field, node.value, node.prefix, node.initial, node.given)
+        return ("meta", node.field, node.value, node.prefix, node.givens)
     return node
 
 
