@@ -252,3 +252,27 @@ def test_workers_run_a_ticks_digest_after_its_fetches_and_matching(store: Store)
     at = {e: i for i, e in enumerate(events)}
     assert at[("start", "match:1")] > max(at[("end", "fetch:a")], at[("end", "fetch:b")])
     assert at[("start", "digests:1")] > at[("end", "match:1")]
+
+
+def test_a_failed_fetch_queued_again_holds_up_the_match_queued_after_it(store: Store) -> None:
+    """A feed's fetch unit failed for good (the database was down during its five attempts); an hour
+    later the poll job queues it again (same key, same row) and, in the same tick, the match and
+    digests units. The match waits for it as for a fetch queued for the first time: the row counts
+    as queued when it was queued again, not when it was first created."""
+    key = "feed:arxiv-cs:2026-11-24T05:00:00"
+    store.enqueue_work("fetch", key, {"feed": "arxiv-cs"}, now=T0)
+    now = T0
+    for _ in range(5):
+        [fetch] = store.claim_work("w1", ["fetch"], 60, now=now, after=ORDER)
+        store.fail_work(fetch.id, "w1", "database is down", retry_seconds=1, now=now)
+        now += timedelta(seconds=10)
+    assert store.get_work("fetch", key).status == "failed"  # type: ignore[union-attr]
+    tick = T0 + timedelta(hours=1)
+    assert store.enqueue_work("fetch", key, {"feed": "arxiv-cs"}, now=tick, retry_failed_after=timedelta(minutes=55))
+    store.enqueue_work("match", "match:2026-11-24T07:00", now=tick)
+    store.enqueue_work("digests", "digests:2026-11-24T07:00", now=tick)
+    assert store.claim_work("w2", ["match", "digests"], 60, limit=5, now=tick + timedelta(seconds=5), after=ORDER) == []
+    [again] = store.claim_work("w1", ["fetch"], 60, now=tick + timedelta(seconds=5), after=ORDER)
+    store.complete_work(again.id, "w1", now=tick + timedelta(seconds=6))
+    got = store.claim_work("w2", ["match", "digests"], 60, limit=5, now=tick + timedelta(seconds=7), after=ORDER)
+    assert [i.key for i in got] == ["match:2026-11-24T07:00"]

@@ -135,7 +135,9 @@ class WorkStore(StoreBase):
             again = conn.execute(update(WorkItemRow).where(
                 WorkItemRow.kind == kind, WorkItemRow.key == key, WorkItemRow.status == "failed",
                 WorkItemRow.finished <= now - retry_failed_after).values(
-                status="queued", attempts=0, lease_owner=None, lease_until=None, finished=None, payload=payload or {}))
+                status="queued", attempts=0, lease_owner=None, lease_until=None, finished=None, payload=payload or {},
+                # Queued afresh: units ordered after it (claim_work's ``after``) wait for it as for a new one.
+                created=now))
             return bool(again.rowcount)
 
     def claim_work(self, owner: str, kinds: tuple[str, ...] | list[str] | None = None, lease_seconds: float = 300,
