@@ -6,8 +6,8 @@ Every job calls an idempotent library function whose durable progress lives in o
 state, ingest watermarks, the outbox), so a scheduler that was down for a day simply runs each job
 once on start and the tables say what is owed: no missed digest, no double digest, no lost paper.
 Each run is recorded in ``job_runs`` for `digest status`; each missed run is logged loudly, and so is
-a run that stands for several coalesced ones (:class:`_LoudRuns`). On start the catch-up runs poll,
-match and send in that order (:class:`_StartChain`).
+a run that stands for several coalesced ones (:class:`_LoudRuns`). Poll, match and send run in that
+order at every tick, and on start as the catch-up (:class:`_TickChain`).
 
 In scale-out mode (PostgreSQL, ``mode="enqueue"``) the same jobs only enqueue work units that
 `digest worker` processes claim (see :mod:`digest.worker`); one scheduler is active at a time
@@ -49,6 +49,8 @@ JOB_IDS: tuple[str, ...] = (JOB_POLL, JOB_MATCH, JOB_SEND, JOB_RETENTION)
 MISFIRE_GRACE_SECONDS = 6 * 3600
 #: Per-user delivery at the local hour is decided by digests.periods; a few minutes' tick is enough.
 TICK_MINUTES = {JOB_POLL: 5, JOB_MATCH: 5, JOB_SEND: 5}
+#: Where each tick job sits on the shared grid: poll, then match, then send (:class:`_TickChain`).
+TICK_OFFSETS = {JOB_POLL: timedelta(0), JOB_MATCH: timedelta(minutes=1), JOB_SEND: timedelta(minutes=2)}
 #: Finished work items and similar bookkeeping are kept this long.
 RETENTION_DAYS = 14
 ARXIV_FEED_KINDS = frozenset({"arxiv-rss", "arxiv-atom"})
@@ -236,43 +238,68 @@ def job_bodies(settings: Settings, store: Any, mode: Mode = "embedded") -> dict[
             JOB_RETENTION: lambda now: retention(store, now)}
 
 
-class _StartChain:
-    """The catch-up on start (``run_now``): poll, match and send run once each, one after the other.
+class _TickChain:
+    """Poll, match and send run in that order at every tick, not only on start.
 
-    Run at the same instant, the send job would build the late digests while the poll is still
-    backfilling the missed arXiv listings and before the matcher has matched them: the papers the
-    outage held back would come a period later, or the catch-up digest would be recorded empty. So
-    the first run of each job in :data:`order` waits until the first run of the job before it has
-    ended (failed or not: the tables say what is owed). The wait is in the job itself, not a paused
-    job resumed from the one before: resuming takes the scheduler's job store lock, which a shutdown
-    holds while it waits for the running job. Later runs keep their own interval and never wait.
+    The three tick jobs share one 5-minute grid, offset by :data:`TICK_OFFSETS` (poll at +0, match at
+    +1 min, send at +2 min): a user's digest due at 07:00 is built at 07:02 from the listing the 07:00
+    poll fetched and the 07:01 match matched. Run at the same instant, the send would build the
+    digest before that listing was fetched and matched, and the listing would wait a day for the next
+    digest (the arXiv RSS rebuild lands at 06:00 UTC, which is 07:00 in Paris). A poll or a match
+    that takes longer than its minute holds up the jobs after it: each run waits while a job before
+    it in :data:`ORDER` is running. In scale-out mode the jobs only enqueue, in that order, and the
+    queue keeps it (``digest.worker.UNIT_ORDER``).
+
+    On start (``run_now``) the catch-up runs each job once, all due at once: the first run of each
+    job also waits until the first run of the job before it has ended (failed or not: the tables say
+    what is owed), so the late digests hold the missed listings the poll backfilled and the matcher
+    matched. The waits are in the jobs themselves, read from this object's own state: never from the
+    scheduler's job store, whose lock a shutdown holds while it waits for the running jobs. A job
+    still waiting when the scheduler stops is not started (the next start catches up).
     """
 
-    def __init__(self, sched: BaseScheduler, order: tuple[str, ...]) -> None:
-        self._sched = sched
-        self._ended = {job_id: threading.Event() for job_id in order}
-        self._before = dict(zip(order[1:], order))
+    ORDER = (JOB_POLL, JOB_MATCH, JOB_SEND)
 
-    def wait_turn(self, job_id: str) -> bool:
-        """Wait until the job before ``job_id`` ran once; False when the scheduler stopped meanwhile
+    def __init__(self, sched: BaseScheduler, *, run_now: bool) -> None:
+        self._sched = sched
+        self._changed = threading.Condition()
+        self._running: set[str] = set()
+        self._first_ended = {job_id: threading.Event() for job_id in self.ORDER} if run_now else {}
+        self._before = {job_id: self.ORDER[:i] for i, job_id in enumerate(self.ORDER)}
+
+    def _stopped(self) -> bool:
+        return self._sched.state == STATE_STOPPED
+
+    def begin(self, job_id: str) -> bool:
+        """Wait for this run's turn, then mark it running; False when the scheduler stopped meanwhile
         (a SIGTERM during the catch-up poll): then this run is not started at all."""
-        before = self._before.get(job_id)
-        if before is None:
-            return True
-        while not self._ended[before].wait(timeout=1.0):
-            if self._sched.state == STATE_STOPPED:
+        before = self._before.get(job_id, ())
+        if before and before[-1] in self._first_ended:
+            while not self._first_ended[before[-1]].wait(timeout=1.0):
+                if self._stopped():
+                    return False
+        with self._changed:
+            while self._running.intersection(before):
+                if self._stopped():
+                    return False
+                self._changed.wait(timeout=1.0)
+            if self._stopped():
                 return False
-        return self._sched.state != STATE_STOPPED
+            self._running.add(job_id)
+        return True
 
     def ended(self, job_id: str) -> None:
-        if job_id in self._ended:
-            self._ended[job_id].set()
+        with self._changed:
+            self._running.discard(job_id)
+            self._changed.notify_all()
+        if job_id in self._first_ended:
+            self._first_ended[job_id].set()
 
 
-def run_job(store: Any, job_id: str, body: JobBody, chain: _StartChain | None = None) -> None:
+def run_job(store: Any, job_id: str, body: JobBody, chain: _TickChain | None = None) -> None:
     """Run one job body, recording start, end and error in job_runs; errors are logged, not raised,
-    so one failing job never stops the metronome. ``chain`` orders the first runs after a start."""
-    if chain is not None and not chain.wait_turn(job_id):
+    so one failing job never stops the metronome. ``chain`` orders the tick jobs (:class:`_TickChain`)."""
+    if chain is not None and not chain.begin(job_id):
         log.info("job=%s not started: the scheduler is stopping", job_id)
         chain.ended(job_id)
         return
@@ -362,7 +389,7 @@ def build_scheduler(settings: Settings, store: Any, *, mode: Mode = "embedded",
     """A configured, not yet started scheduler with the four jobs.
 
     ``jobs`` replaces job bodies by id (tests use it to stand in for slow collaborators). With
-    ``run_now`` the tick jobs run once on start, poll then match then send (:class:`_StartChain`):
+    ``run_now`` the tick jobs run once on start, poll then match then send (:class:`_TickChain`):
     that is the catch-up after a restart.
     """
     sched = scheduler or BackgroundScheduler(timezone=timezone.utc)
@@ -372,10 +399,14 @@ def build_scheduler(settings: Settings, store: Any, *, mode: Mode = "embedded",
                                "replace_existing": True}
     bodies = job_bodies(settings, store, mode)
     bodies.update(jobs or {})
-    first = utcnow() if run_now else None
-    chain = _StartChain(sched, (JOB_POLL, JOB_MATCH, JOB_SEND)) if run_now else None
-    for job_id in (JOB_POLL, JOB_MATCH, JOB_SEND):
-        trigger = IntervalTrigger(minutes=TICK_MINUTES[job_id], timezone=timezone.utc)
+    now = utcnow()
+    first = now if run_now else None
+    chain = _TickChain(sched, run_now=run_now)
+    # One grid for the three (without run_now the first tick is one interval away, as before).
+    grid = now if run_now else now + timedelta(minutes=TICK_MINUTES[JOB_POLL])
+    for job_id in _TickChain.ORDER:
+        trigger = IntervalTrigger(minutes=TICK_MINUTES[job_id], start_date=grid + TICK_OFFSETS[job_id],
+                                  timezone=timezone.utc)
         kwargs: dict[str, Any] = {"next_run_time": first} if first else {}
         sched.add_job(run_job, trigger, args=(store, job_id, bodies[job_id], chain), id=job_id, name=job_id,
                       **options, **kwargs)

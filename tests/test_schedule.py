@@ -163,6 +163,52 @@ def test_a_shutdown_during_the_catch_up_poll_starts_no_match_or_send(
     assert recorder.spans["match"] == [] and recorder.spans["send-digests"] == []
 
 
+def test_every_tick_polls_then_matches_then_sends(sched_factory: Callable[..., BackgroundScheduler]) -> None:
+    """Not only on start: at every tick the poll comes first, the match a minute later and the send
+    a minute after that, on one grid, so a digest due at 07:00 is built at 07:02 from what the 07:00
+    poll fetched (the arXiv RSS rebuild lands at 06:00 UTC, 07:00 in Paris)."""
+    sched = sched_factory(Recorder(), run_now=False)
+    now = datetime.now(UTC)
+    nxt = {j.id: j.trigger.get_next_fire_time(None, now) for j in sched.get_jobs()}
+    assert nxt["match"] - nxt["poll-feeds"] == timedelta(minutes=1)
+    assert nxt["send-digests"] - nxt["match"] == timedelta(minutes=1)
+    later = {j.id: j.trigger.get_next_fire_time(None, nxt["send-digests"] + timedelta(seconds=1)) for j in sched.get_jobs() if j.id != "retention"}
+    assert later["poll-feeds"] - nxt["poll-feeds"] == timedelta(minutes=5)
+    assert later["send-digests"] - later["poll-feeds"] == timedelta(minutes=2)
+
+
+def test_a_slow_tick_holds_up_the_match_and_send_after_it(sqlite_store: Store) -> None:
+    """A regular tick (not the start-up catch-up) whose poll takes longer than its minute: the match
+    due meanwhile waits until the poll has ended, and the send until the match has ended, so the
+    digest holds the listing the poll was still fetching."""
+    from digest.schedule import _TickChain, run_job
+
+    class Running:
+        state = 1  # STATE_RUNNING
+
+    chain = _TickChain(Running(), run_now=False)  # type: ignore[arg-type]
+    spans: dict[str, tuple[float, float]] = {}
+
+    def body(job: str, seconds: float) -> Callable[[datetime], None]:
+        def run(now: datetime) -> None:
+            start = time.monotonic()
+            time.sleep(seconds)
+            spans[job] = (start, time.monotonic())
+        return run
+
+    poll = threading.Thread(target=run_job, args=(sqlite_store, "poll-feeds", body("poll-feeds", 0.6), chain))
+    poll.start()
+    wait_for(lambda: "poll-feeds" in chain._running)
+    match = threading.Thread(target=run_job, args=(sqlite_store, "match", body("match", 0.3), chain))
+    send = threading.Thread(target=run_job, args=(sqlite_store, "send-digests", body("send-digests", 0.0), chain))
+    match.start()
+    send.start()
+    for t in (poll, match, send):
+        t.join(timeout=20)
+    assert spans["poll-feeds"][1] <= spans["match"][0]
+    assert spans["match"][1] <= spans["send-digests"][0]
+
+
 def test_backlog_coalesces_into_one_run(sched_factory: Callable[..., BackgroundScheduler]) -> None:
     """An hour of 5-minute ticks owed (within the grace) runs once, not twelve times."""
     recorder = Recorder()
