@@ -11,6 +11,8 @@ import html
 import re
 import unicodedata
 
+from digest.names import Givens, same_person
+
 _WS = re.compile(r"\s+")
 # TeX that shows up in arXiv titles/abstracts: $...$ math is kept as its content, accent and
 # formatting commands are resolved, braces dropped (arXiv listings do the same for display).
@@ -394,51 +396,56 @@ def surname_forms(surname: str) -> frozenset[str]:
     return frozenset({surname_form(" ".join(words[i:])) for i in range(len(words))} | set(map(surname_form, words)))
 
 
-def same_author(surname: str, initial: str, given: str, other: tuple[frozenset[str], str, str]) -> bool:
-    """Whether a name (:func:`author_parts`) may be the author ``other`` = (:func:`surname_forms`,
-    initial, given name): the surname is one of the other's forms, and neither the initials nor two
-    written-out given names conflict ("Kaiming He" is not "Kun He"; "Alex" may be "Alexander").
-    A missing initial or given name conflicts with nothing."""
-    forms, other_initial, other_given = other
-    if surname_form(surname) not in forms:
-        return False
-    if initial and other_initial and initial != other_initial:
-        return False
-    return not (given and other_given and not (given.startswith(other_given) or other_given.startswith(given)))
-
-
 def mute_key(name: str) -> str:
-    """What the store keeps of a muted author: ``"surname|initial|given"`` (:func:`author_parts`), so
-    that muting "Yang Li" keeps Yi Li's papers. Keys of the earlier "surname initial" form (see
-    :func:`author_key`) are still read by :class:`MutedAuthors`. "" for no name at all."""
-    surname, initial, given = author_parts(name)
-    return f"{surname}|{initial}|{given}" if surname else ""
+    """What the store keeps of a muted author: ``"surname|initial|given|given names"``, as
+    "gates|s||s james" for "S. James Gates, Jr." and "lecun|y|yann|yann" for "Yann LeCun". The last
+    field is every given name (:func:`name_parts`), so that :class:`MutedAuthors` knows the person
+    by the name they go by; the first three are the key earlier versions wrote (:func:`author_parts`,
+    the first given name alone) and read, ignoring any field after them: an older installation
+    reads this key (its own rows after a downgrade, or a `digest export`) as the key it would have
+    written itself. "" for no name at all."""
+    name = name.replace("|", " ")  # a field separator inside a name would shift the key's fields
+    surname, givens = name_parts(name)
+    if not surname:
+        return ""
+    _, initial, given = author_parts(name)
+    return f"{surname}|{initial}|{given}|{' '.join(givens)}"
 
 
 def mute_name(key: str) -> str:
-    """A name whose :func:`mute_key` is ``key`` (either form): how an export writes a muted author.
-    A surname of several words is hyphenated ("laurens van-der-maaten"): written with spaces, its
+    """A name whose :func:`mute_key` is ``key`` (any form): how `digest import` mutes the key of an
+    export ("s. james gates"; an older key gives the one name it holds: "yann lecun", "s. gates"). A
+    surname of several words is hyphenated ("laurens van-der-maaten"): written with spaces, its
     first words would read back as given names."""
-    surname, initial, given = _mute_parts(key)
-    first = given or (f"{initial}." if initial else "")
+    surname, givens = _mute_parts(key)
+    first = " ".join(g if len(g) > 1 else f"{g}." for g in givens)
     return f"{first} {surname.replace(' ', '-')}".strip()
 
 
-def _mute_parts(key: str) -> tuple[str, str, str]:
-    if "|" in key:
-        surname, initial, given = (key.split("|") + ["", ""])[:3]
-        return surname, initial, given
-    surname, _, initial = key.rpartition(" ")  # "lecun y"; a key of one word is a surname alone
-    return (surname, initial, "") if surname and len(initial) == 1 else (key, "", "")
+def _mute_parts(key: str) -> tuple[str, Givens]:
+    """(surname, given names) of a muted key, of any form :func:`mute_key` wrote: the key of today;
+    "surname|initial|given", which kept the first given name alone ("gates|s|" for "S. James
+    Gates"); and the first "surname initial" ("lecun y"; a key of one word is a surname alone)."""
+    fields = key.split("|")
+    if len(fields) >= 4:
+        return fields[0], tuple(fields[3].split())
+    if len(fields) > 1:
+        surname, initial, given = (fields + ["", ""])[:3]
+        return surname, (given,) if given else (initial,) if initial else ()
+    surname, _, initial = key.rpartition(" ")
+    return (surname, (initial,)) if surname and len(initial) == 1 else (key, ())
 
 
 class MutedAuthors:
-    """The authors one user muted, compared as the same person, as ``au:`` compares names
-    (:func:`same_author`, both ways): "Schoelkopf" is Schölkopf, "Le Cun" LeCun, "Hernández Lobato"
-    Hernández-Lobato; "Yang Li" is not Yi Li, and "OpenAI" not OpenBMB."""
+    """The authors one user muted, each hiding the papers of the person that key names however a
+    listing writes them: the person rule of ``au:`` (:func:`digest.names.same_person`, both ways).
+    "Schoelkopf" is Schölkopf, "Le Cun" LeCun, "Hernández Lobato" Hernández-Lobato, and muting
+    "James Gates" hides "S. James Gates, Jr."; "Yang Li" is not Yi Li, "James Gates" not "Sarah
+    Gates", and "OpenAI" not OpenBMB."""
 
     def __init__(self, keys: Iterable[str] = ()) -> None:
-        self._people = [(parts, surname_forms(parts[0])) for parts in map(_mute_parts, keys) if parts[0]]
+        self._people = [(surname_form(surname), givens, surname_forms(surname))
+                        for surname, givens in map(_mute_parts, keys) if surname]
 
     def __bool__(self) -> bool:
         return bool(self._people)
@@ -448,13 +455,13 @@ class MutedAuthors:
         if not self._people:
             return False
         for name in authors:
-            surname, initial, given = author_parts(name)
+            surname, givens = name_parts(name)
             if not surname:
                 continue
-            forms = surname_forms(surname)
-            for (m_surname, m_initial, m_given), m_forms in self._people:
-                if (same_author(m_surname, m_initial, m_given, (forms, initial, given))
-                        or same_author(surname, initial, given, (m_forms, m_initial, m_given))):
+            form, forms = surname_form(surname), surname_forms(surname)
+            for m_form, m_givens, m_forms in self._people:
+                # Both ways: a one-word name may name any word of the other's compound surname.
+                if same_person(m_form, m_givens, (forms, givens)) or same_person(form, givens, (m_forms, m_givens)):
                     return True
         return False
 

@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from digest.cli import cli
 from digest.models import PaperRecord
 from digest.store import Store
+from digest.text import MutedAuthors
 
 
 def _config(tmp_path: Path, url: str) -> Path:
@@ -83,6 +84,34 @@ def test_export_import_round_trip(tmp_path: Path, sqlite_url: str, _sqlite_templ
     # And exporting the copy gives the same file.
     r = runner.invoke(cli, ["--config", str(cfg2), "export"])
     assert tomllib.loads(r.output) == data
+    source.close()
+    target.close()
+
+
+def test_a_muted_author_who_goes_by_a_middle_name_survives_export_and_import(
+        tmp_path: Path, sqlite_url: str, _sqlite_template: Path) -> None:
+    """A reader muted "S. James Gates, Jr." from a paper's card. Moved to another installation with
+    `digest export` and `digest import`, the mute still hides his papers listed as "James Gates" (the
+    export keeps every given name, not "S. Gates"), and still not Robert Gates's."""
+    source = Store.open(sqlite_url, migrate=False)
+    source.upsert_user("ada@example.org")
+    source.mute_author("ada@example.org", "S. James Gates, Jr.")
+    out = tmp_path / "export.toml"
+    runner = CliRunner()
+    r = runner.invoke(cli, ["--config", str(_config(tmp_path, sqlite_url)), "export", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    target_db = tmp_path / "other" / "digest.db"
+    target_db.parent.mkdir()
+    target_db.write_bytes(_sqlite_template.read_bytes())
+    target_url = f"sqlite:///{target_db}"
+    r = runner.invoke(cli, ["--config", str(_config(tmp_path / "other", target_url)), "import", str(out)])
+    assert r.exit_code == 0, r.output
+    target = Store.open(target_url, migrate=False)
+    keys = target.muted_authors("ada@example.org")
+    assert keys == source.muted_authors("ada@example.org")
+    muted = MutedAuthors(keys)
+    assert muted.hides(["James Gates"]) and muted.hides(["Sylvester James Gates"]) and muted.hides(["S. J. Gates"])
+    assert not muted.hides(["Robert Gates"])
     source.close()
     target.close()
 

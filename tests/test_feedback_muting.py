@@ -171,12 +171,18 @@ def test_mute_link_with_a_name_that_is_no_author_is_a_clear_error_not_a_server_e
     ("Bernhard Schölkopf", "Bernhard Schoelkopf"),  # ASCII spelling of an umlaut (issue #3: same person)
     ("Yann LeCun", "Yann Le Cun"),  # particle written apart, as on his older papers
     ("José Miguel Hernández-Lobato", "José Miguel Hernández Lobato"),  # compound surname without hyphen
+    # A leading initial or first name before the middle name he goes by (as au:"James Gates" finds him).
+    ("James Gates", "S. James Gates, Jr."),
+    ("James Gates", "Sylvester James Gates"),
+    ("S. James Gates, Jr.", "James Gates"),  # muted from a card that lists him so, listed later without the S.
+    ("Sylvester James Gates", "J. Gates"),
 ])
 def test_muted_author_stays_muted_under_another_spelling_of_the_same_name(
         reader: tuple[Store, User, int], clicked: str, written_later: str) -> None:
     """An author muted from a digest stays muted when a later source spells the same person's name
-    differently: ASCII spellings of diacritics ("Schoelkopf"), particles written apart ("Le Cun") and
-    compound surnames without the hyphen (issue #3: the matcher treats these as one person)."""
+    differently: ASCII spellings of diacritics ("Schoelkopf"), particles written apart ("Le Cun"),
+    compound surnames without the hyphen, and a leading initial or a middle name he goes by ("S. James
+    Gates, Jr." is James Gates): muting compares names as `au:` does (issue #3: one person)."""
     store, user, sub = reader
     store.ingest_records("arxiv-cs.LG", [arxiv(2, authors=(clicked, "Ann Smith"))], now=NOW - timedelta(hours=4))
     store.ingest_records("arxiv-cs.LG", [arxiv(3, authors=(written_later, "Bob Roe"))], now=NOW - timedelta(hours=3))
@@ -189,12 +195,17 @@ def test_muted_author_stays_muted_under_another_spelling_of_the_same_name(
     ("Yang Li", "Yi Li"),  # different given names: different people
     ("OpenAI", "OpenBMB"),  # one-word collective authors
     ("Suyanto", "Sutarman"),  # Indonesian mononyms, as on arXiv
+    ("James Gates", "Sarah Gates"),  # an S. cannot be James, written out or not
+    ("James Gates", "S. Gates"),
+    ("James Gates", "S. J. Gates"),  # a middle initial is no name anyone goes by
+    ("S. James Gates, Jr.", "Robert Gates"),
 ])
 def test_muting_one_author_does_not_hide_a_different_person(
         reader: tuple[Store, User, int], clicked: str, someone_else: str) -> None:
     """Muting an author hides only that person: muting "Yang Li" keeps "Yi Li" in the digest, muting
-    the one-word author "OpenAI" keeps "OpenBMB", and muting the arXiv mononym "Suyanto" keeps
-    "Sutarman" (issue #3: two different people are not merged when their names conflict)."""
+    the one-word author "OpenAI" keeps "OpenBMB", muting the arXiv mononym "Suyanto" keeps "Sutarman",
+    and muting "James Gates" keeps "Sarah Gates", "S. Gates" and "S. J. Gates" (issue #3: two
+    different people are not merged when their names conflict)."""
     store, user, sub = reader
     store.ingest_records("arxiv-cs.LG", [arxiv(2, authors=(clicked,))], now=NOW - timedelta(hours=4))
     store.ingest_records("arxiv-cs.LG", [arxiv(3, authors=(someone_else,))], now=NOW - timedelta(hours=3))

@@ -10,6 +10,7 @@ from sqlalchemy import text
 from digest.config import SubscriptionSettings, TagSettings, UserSettings
 from digest.errors import ConflictError, NotFoundError
 from digest.store import Store
+from digest.text import MutedAuthors
 from digest.store.schema import PaperRow
 
 
@@ -219,17 +220,29 @@ def test_labels_flip_and_need_a_paper(store: Store) -> None:
 
 
 def test_muted_authors_are_people_not_spellings(store: Store) -> None:
-    """One row per muted person, whatever spelling muted or unmutes them; keys written before given
-    names were kept ("lecun y") still unmute."""
+    """One row per muted person, whatever spelling muted or unmutes them, a leading initial or middle
+    name included; keys written before given names were kept ("lecun y") still unmute."""
     u = store.upsert_user("a@example.org")
-    assert store.mute_author(u.id, "Yann LeCun") == "lecun|y|yann"
-    assert store.mute_author(u.id, "LeCun, Y.") == "lecun|y|yann"  # same person: no second row
-    assert store.muted_authors(u.id) == {"lecun|y|yann"}
+    assert store.mute_author(u.id, "Yann LeCun") == "lecun|y|yann|yann"
+    assert store.mute_author(u.id, "LeCun, Y.") == "lecun|y|yann|yann"  # same person: no second row
+    assert store.muted_authors(u.id) == {"lecun|y|yann|yann"}
+    assert store.mute_author(u.id, "S. James Gates, Jr.") == "gates|s||s james"
+    assert store.mute_author(u.id, "James Gates") == "gates|s||s james"  # the name he goes by: him again
+    assert store.unmute_author(u.id, "Sylvester James Gates")
+    assert store.muted_authors(u.id) == {"lecun|y|yann|yann"}
     assert store.unmute_author(u.id, "Y. LeCun")
     assert store.muted_authors(u.id) == set()
     assert not store.unmute_author(u.id, "Y. LeCun")
     with store.write() as conn:  # a row muted before keys carried given names
         conn.execute(text("INSERT INTO muted_authors (user_id, author_key, created) VALUES (:u, 'lecun y', :t)"),
                      {"u": u.id, "t": datetime(2026, 11, 1)})
-    assert store.mute_author(u.id, "Yann LeCun") == "lecun y"
+    # Muted again: the key of today's form joins it (an older key keeps one given name at most).
+    assert store.mute_author(u.id, "Yann LeCun") == "lecun|y|yann|yann"
+    assert store.muted_authors(u.id) == {"lecun y", "lecun|y|yann|yann"}
     assert store.unmute_author(u.id, "Yann Le Cun") and store.muted_authors(u.id) == set()
+    with store.write() as conn:  # "S. James Gates, Jr." muted before keys carried every given name
+        conn.execute(text("INSERT INTO muted_authors (user_id, author_key, created) VALUES (:u, 'gates|s|', :t)"),
+                     {"u": u.id, "t": datetime(2026, 11, 1)})
+    assert not MutedAuthors(store.muted_authors(u.id)).hides(["James Gates"])
+    store.mute_author(u.id, "S. James Gates, Jr.")  # the user clicks "Mute" on his card again
+    assert MutedAuthors(store.muted_authors(u.id)).hides(["James Gates"])

@@ -461,15 +461,19 @@ class UserStore(StoreBase):
 
     def mute_author(self, user: UserRef, name: str) -> str:
         """Mute an author for this user; returns the key that stands for them (digest.text.mute_key:
-        "lecun|y|yann"). Muting a person already muted under another spelling adds nothing."""
+        "lecun|y|yann|yann"). Muting a person already muted under another spelling adds nothing,
+        unless they were muted by a key of an earlier form, which keeps one given name at most
+        ("gates|s|" hides "S. Gates" but not "James Gates"): the new key, with every given name, is
+        added beside it (unmuting removes both)."""
         key = mute_key(name)
         if not key:
             raise ValueError(f"{name!r} is not an author name")
         with self.write() as conn:
             urow = self._user_row(conn, user)
             same = self._same_person_keys(conn, urow.id, name)
-            if same:
-                return same[0]
+            complete = [k for k in same if k == key or k.count("|") >= 3]  # the current form: every given name
+            if complete:
+                return complete[0]
             conn.execute(_M.insert().values(user_id=urow.id, author_key=key, created=utcnow()))
         return key
 
