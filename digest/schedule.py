@@ -182,8 +182,13 @@ def send_digests(settings: Settings, store: Any, now: datetime) -> None:
 
 
 def retention(store: Any, now: datetime) -> None:
+    from digest.tokens import MAX_AGE
+
     purged = store.purge_work(now - timedelta(days=RETENTION_DAYS))
-    log.info("retention: purged %d finished work items", purged)
+    # A digest's page reads its recorded contents for as long as its links (the feedback token) live.
+    lifetime = MAX_AGE["feedback"]
+    contents = store.prune_digest_contents(now - timedelta(seconds=lifetime)) if lifetime is not None else 0
+    log.info("retention: purged %d finished work items and the contents of %d expired digest pages", purged, contents)
 
 
 # --- the jobs (scale-out mode: only enqueue) -------------------------------------------------------
@@ -264,6 +269,7 @@ class _TickChain:
         self._sched = sched
         self._changed = threading.Condition()
         self._running: set[str] = set()
+        self._waiting: set[str] = set()
         self._first_ended = {job_id: threading.Event() for job_id in self.ORDER} if run_now else {}
         self._before = {job_id: self.ORDER[:i] for i, job_id in enumerate(self.ORDER)}
 
@@ -279,13 +285,20 @@ class _TickChain:
                 if self._stopped():
                     return False
         with self._changed:
-            while self._running.intersection(before):
+            # A job before this one that is itself still waiting for its turn holds it up too: when a
+            # long poll ends, the match and the send waiting for it must not start together.
+            self._waiting.add(job_id)
+            try:
+                while self._running.intersection(before) or self._waiting.intersection(before):
+                    if self._stopped():
+                        return False
+                    self._changed.wait(timeout=1.0)
                 if self._stopped():
                     return False
-                self._changed.wait(timeout=1.0)
-            if self._stopped():
-                return False
-            self._running.add(job_id)
+                self._running.add(job_id)
+            finally:
+                self._waiting.discard(job_id)
+                self._changed.notify_all()
         return True
 
     def ended(self, job_id: str) -> None:

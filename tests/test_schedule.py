@@ -178,35 +178,38 @@ def test_every_tick_polls_then_matches_then_sends(sched_factory: Callable[..., B
 
 
 def test_a_slow_tick_holds_up_the_match_and_send_after_it(sqlite_store: Store) -> None:
-    """A regular tick (not the start-up catch-up) whose poll takes longer than its minute: the match
-    due meanwhile waits until the poll has ended, and the send until the match has ended, so the
-    digest holds the listing the poll was still fetching."""
+    """A regular tick (not the start-up catch-up) whose poll takes longer than its minutes: the match
+    due meanwhile waits until the poll has ended, and the send until the match has ended (not only
+    until the poll has: the match waiting for it holds the send up too), so the digest holds the
+    listing the poll was still fetching."""
     from digest.schedule import _TickChain, run_job
 
     class Running:
         state = 1  # STATE_RUNNING
 
-    chain = _TickChain(Running(), run_now=False)  # type: ignore[arg-type]
-    spans: dict[str, tuple[float, float]] = {}
-
-    def body(job: str, seconds: float) -> Callable[[datetime], None]:
+    def body(spans: dict[str, tuple[float, float]], job: str, seconds: float) -> Callable[[datetime], None]:
         def run(now: datetime) -> None:
             start = time.monotonic()
             time.sleep(seconds)
             spans[job] = (start, time.monotonic())
         return run
 
-    poll = threading.Thread(target=run_job, args=(sqlite_store, "poll-feeds", body("poll-feeds", 0.6), chain))
-    poll.start()
-    wait_for(lambda: "poll-feeds" in chain._running)
-    match = threading.Thread(target=run_job, args=(sqlite_store, "match", body("match", 0.3), chain))
-    send = threading.Thread(target=run_job, args=(sqlite_store, "send-digests", body("send-digests", 0.0), chain))
-    match.start()
-    send.start()
-    for t in (poll, match, send):
-        t.join(timeout=20)
-    assert spans["poll-feeds"][1] <= spans["match"][0]
-    assert spans["match"][1] <= spans["send-digests"][0]
+    for _ in range(15):  # which waiting thread wakes first when the poll ends is the OS's choice
+        chain = _TickChain(Running(), run_now=False)  # type: ignore[arg-type]
+        spans: dict[str, tuple[float, float]] = {}
+        poll = threading.Thread(target=run_job, args=(sqlite_store, "poll-feeds", body(spans, "poll-feeds", 0.1), chain))
+        poll.start()
+        wait_for(lambda c=chain: "poll-feeds" in c._running)
+        match = threading.Thread(target=run_job, args=(sqlite_store, "match", body(spans, "match", 0.05), chain))
+        send = threading.Thread(target=run_job, args=(sqlite_store, "send-digests", body(spans, "send-digests", 0.0),
+                                                      chain))
+        match.start()  # due a minute after the poll: it waits, and so does the send due a minute later
+        wait_for(lambda c=chain: "match" in c._waiting)
+        send.start()
+        for t in (poll, match, send):
+            t.join(timeout=20)
+        assert spans["poll-feeds"][1] <= spans["match"][0]
+        assert spans["match"][1] <= spans["send-digests"][0]
 
 
 def test_backlog_coalesces_into_one_run(sched_factory: Callable[..., BackgroundScheduler]) -> None:

@@ -151,6 +151,10 @@ def test_a_date_its_zone_moves_past_year_9999_is_no_date() -> None:
     ("upvotes", "many", "not a whole number"),
     ("upvotes", True, "not a whole number"),
     ("upvotes", 10**30, "above the ceiling of 100,000"),  # past 32 bits: still named as too large
+    ("upvotes", "5000000000", "above the ceiling of 100,000"),  # as text too: a number, too large
+    ("upvotes", "-12", "negative"),
+    ("upvotes", "\u00b2", "not a whole number"),  # a digit to str.isdigit, not to int()
+    ("upvotes", "\u0663", "not a whole number"),  # Arabic-Indic three: no API sends that for a count
     ("numComments", 250_000, "above the ceiling of 100,000"),
     ("numComments", [4], "not a whole number"),
     ("githubStars", 10**9, "above the ceiling of 2,000,000"),

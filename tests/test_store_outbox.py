@@ -205,3 +205,21 @@ def test_last_sent_time_is_read_from_an_index(sqlite_url: str, monkeypatch: pyte
         store.close()
     walked = row_walks(statements, "outbox")
     assert not walked, "digest status reads every outbox row (and message):\n" + "\n".join(walked)
+
+
+def test_retention_drops_the_contents_of_expired_digest_pages_but_keeps_the_rows(store: Store) -> None:
+    """The daily retention job keeps every outbox row (its key makes a period's digest once-only)
+    but drops the recorded contents of a digest built more than 90 days ago: its page's links (the
+    digest's feedback token) have expired, so nothing reads them any more."""
+    from digest.schedule import retention
+    from digest.store.outbox import Enqueue
+
+    u = store.upsert_user("a@example.org")
+    for key, when in (("old", T0 - timedelta(days=91)), ("month", T0 - timedelta(days=30))):
+        store.enqueue_digests([Enqueue(u.id, "daily", key, f"<{key}@digest>", "s", "a@example.org",
+                                       b"Subject: x\r\n\r\nbody\r\n", (), 0, 0, contents={"sections": []})], now=when)
+    retention(store, T0)
+    assert store.recorded_digest(u.id, "old").contents is None  # type: ignore[union-attr]
+    assert store.recorded_digest(u.id, "month").contents == {"sections": []}  # type: ignore[union-attr]
+    assert store.outbox_keys([(u.id, "daily", k) for k in ("old", "month")]) == {
+        (u.id, "daily", k) for k in ("old", "month")}

@@ -25,6 +25,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import pytest
 import time_machine
 from pydantic import SecretStr
+from sqlalchemy.exc import OperationalError
 from click.testing import CliRunner, Result
 from hypothesis import given, settings as hsettings, strategies as st
 from smtp_sink import SinkHandler, smtp_sink
@@ -151,8 +152,9 @@ def test_the_mailto_of_a_sent_digest_unsubscribes_its_reader(env: tuple[Path, Si
                                                             caplog: pytest.LogCaptureFixture) -> None:
     """Ann's mail client offers "Unsubscribe" and uses the mailto of List-Unsubscribe: it mails the
     subject the URI gives to the address it names. Piped to the command by the MTA, that stops her
-    digests, marked as her own choice; the same message again is harmless, and the next day's
-    digest does not go out. The token never appears in what the command prints or logs."""
+    digests, marked as her own choice; the same message again (delivered twice) is ignored as
+    already honoured, and the next day's digest does not go out. The token never appears in what
+    the command prints or logs."""
     cfg, server = env
     store = open_store(cfg)
     ann, _ = reader(store)
@@ -163,10 +165,12 @@ def test_the_mailto_of_a_sent_digest_unsubscribes_its_reader(env: tuple[Path, Si
         caplog.set_level("INFO")
         first = run(cfg, stdin=raw)
         again = run(cfg, stdin=raw)
-    for result in (first, again):
-        assert result.exit_code == 0, result.output
-        assert result.output.splitlines() == ["-: unsubscribed ann@example.org from all digests",
-                                              "1 message(s): 1 unsubscribed, 0 paused, 0 ignored"]
+    assert first.exit_code == 0, first.output
+    assert first.output.splitlines() == ["-: unsubscribed ann@example.org from all digests",
+                                         "1 message(s): 1 unsubscribed, 0 paused, 0 ignored"]
+    assert again.exit_code == 0, again.output
+    assert again.output.splitlines() == ["-: ignored: this request was already honoured",
+                                         "1 message(s): 0 unsubscribed, 0 paused, 1 ignored"]
     user = store.get_user(ann.id)
     assert not user.active and user.unsubscribed
     token = token_of(subject)
@@ -472,7 +476,8 @@ def test_an_mbox_and_a_message_file(sqlite_env: tuple[Path, SinkHandler], tmp_pa
         f"{eml}: unsubscribed cy@example.org from all digests",
         "4 message(s): 3 unsubscribed, 0 paused, 1 ignored",
     ]
-    assert [o["outcome"] for o in json.loads(as_json.stdout)] == ["unsubscribed", "ignored", "unsubscribed"]
+    assert [(o["outcome"], o["reason"]) for o in json.loads(as_json.stdout)] == [
+        ("ignored", "already-handled"), ("ignored", "no-token"), ("ignored", "already-handled")]
     assert all(not u.active for u in store.list_users())
     assert not any(token_of(s) in result.output + as_json.output for s in subjects.values())
     store.close()
@@ -516,6 +521,178 @@ def test_a_maildir_is_handled_once(sqlite_env: tuple[Path, SinkHandler], tmp_pat
         third = run(cfg, str(tmp_path / "unsubscribe"))
     assert third.output.splitlines()[-1] == "1 message(s): 1 unsubscribed, 0 paused, 0 ignored"
     assert not store.get_user("cy@example.org").active
+    store.close()
+
+
+# --- a request is honoured once ----------------------------------------------------------------------
+
+
+def test_an_mbox_read_again_does_not_unsubscribe_a_reader_who_resumed(env: tuple[Path, SinkHandler],
+                                                                     tmp_path: Path) -> None:
+    """fetchmail appends the requests to an mbox and a timer runs the command over it every ten
+    minutes, reading it whole each time (docs/running.md). Ann's client mails the List-Unsubscribe
+    request: she is unsubscribed. The next day she resumes her digests on the web; the timer reads
+    the same mbox again, and her old request, whose token is still valid, is ignored as already
+    honoured: she stays subscribed, run after run."""
+    cfg, server = env
+    store = open_store(cfg)
+    ann, _ = reader(store)
+    address, subject = list_unsubscribe_mailto(send_digest(cfg, server))
+    box = mailbox.mbox(tmp_path / "unsubscribe.mbox")
+    box.add(client_message(address, subject))
+    box.close()
+    with time_machine.travel(LATER, tick=False):
+        first = run(cfg, str(tmp_path / "unsubscribe.mbox"))
+    assert first.exit_code == 0 and "unsubscribed ann@example.org" in first.output, first.output
+    assert store.get_user(ann.id).unsubscribed
+    store.set_user_active(ann.id, True)  # what POST /resume does
+    for minutes in (0, 10, 20):
+        with time_machine.travel(LATER + timedelta(days=1, minutes=minutes), tick=False):
+            again = run(cfg, "--json", str(tmp_path / "unsubscribe.mbox"))
+        assert again.exit_code == 0, again.output
+        assert json.loads(again.stdout) == [{"message": f"{tmp_path / 'unsubscribe.mbox'}#1", "outcome": "ignored",
+                                             "user": None, "alert": None, "reason": "already-handled"}]
+    user = store.get_user(ann.id)
+    assert user.active and not user.unsubscribed
+    store.close()
+
+
+def test_a_new_request_after_a_resume_is_honoured(env: tuple[Path, SinkHandler], tmp_path: Path) -> None:
+    """Having resumed, Ann changes her mind again and asks her client to unsubscribe from a newer
+    digest: a new message (its own Message-ID), honoured, next to the old one still in the mbox.
+    A message is what is honoured once, not a token: a new message with the old digest's token
+    works too, and an alert-level request is remembered as such."""
+    cfg, server = env
+    store = open_store(cfg)
+    ann, sub = reader(store)
+    address, subject = list_unsubscribe_mailto(send_digest(cfg, server))
+    mbox = tmp_path / "unsubscribe.mbox"
+    box = mailbox.mbox(mbox)
+    box.add(client_message(address, subject))
+    box.close()
+    with time_machine.travel(LATER, tick=False):
+        assert "1 unsubscribed" in run(cfg, str(mbox)).output
+    store.set_user_active(ann.id, True)
+    with time_machine.travel(LATER + timedelta(days=7), tick=False):
+        _, newer = request_for(store, cfg)
+        box = mailbox.mbox(mbox)
+        box.add(client_message(address, newer))
+        box.close()
+        result = run(cfg, str(mbox))
+    assert result.output.splitlines() == [f"{mbox}#1: ignored: this request was already honoured",
+                                          f"{mbox}#2: unsubscribed ann@example.org from all digests",
+                                          "2 message(s): 1 unsubscribed, 0 paused, 1 ignored"], result.output
+    assert store.get_user(ann.id).unsubscribed
+    store.set_user_active(ann.id, True)
+    with time_machine.travel(LATER + timedelta(days=8), tick=False):
+        old_token_anew = run(cfg, stdin=client_message(address, subject).as_bytes())
+        _, pause = request_for(store, cfg, s=sub.id)
+        alert_request = client_message(address, pause).as_bytes()
+        paused = [run(cfg, stdin=alert_request) for _ in range(2)]
+    assert "-: unsubscribed ann@example.org from all digests" in old_token_anew.output
+    assert paused[0].output.startswith("-: paused alert \u201cdiffusion models\u201d for ann@example.org")
+    assert paused[1].output.startswith("-: ignored: this request was already honoured")
+    store.close()
+
+
+def test_a_message_is_honoured_once_whatever_it_is_read_from(sqlite_env: tuple[Path, SinkHandler],
+                                                             tmp_path: Path) -> None:
+    """The same message piped in, saved as a file, in an mbox and delivered to a Maildir (an
+    operator who moved from one way to another, or fetched it twice) is one request: honoured the
+    first time, ignored as already handled everywhere else."""
+    cfg, _ = sqlite_env
+    store = open_store(cfg)
+    ann, _ = reader(store)
+    with time_machine.travel(LATER, tick=False):
+        _, subject = request_for(store, cfg)
+    request = client_message("digest@example.org", subject)
+    eml = tmp_path / "ann.eml"
+    eml.write_bytes(request.as_bytes())
+    box = mailbox.mbox(tmp_path / "requests.mbox")
+    box.add(request)
+    box.close()
+    mailbox.Maildir(tmp_path / "maildir").add(request)
+    with time_machine.travel(LATER, tick=False):
+        first = run(cfg, stdin=request.as_bytes())
+        store.set_user_active(ann.id, True)
+        again = run(cfg, "--json", str(eml), str(tmp_path / "requests.mbox"), str(tmp_path / "maildir"))
+    assert first.output.startswith("-: unsubscribed ann@example.org"), first.output
+    assert again.exit_code == 0, again.output
+    assert [o["reason"] for o in json.loads(again.stdout)] == ["already-handled"] * 3
+    assert store.get_user(ann.id).active
+    store.close()
+
+
+def test_a_message_without_message_id_is_known_by_its_bytes(sqlite_env: tuple[Path, SinkHandler]) -> None:
+    """A hand-written request without a Message-ID header (RFC 5322 only says SHOULD) is known by
+    its bytes: the same bytes again are the same request, ignored; the request written again (here
+    another Date) is a new one, honoured."""
+    cfg, _ = sqlite_env
+    store = open_store(cfg)
+    ann, _ = reader(store)
+    with time_machine.travel(LATER, tick=False):
+        _, subject = request_for(store, cfg)
+
+    def request(date: str) -> bytes:
+        return (f"From: ann@example.org\r\nTo: digest@example.org\r\nDate: {date}\r\nSubject: {subject}\r\n"
+                "\r\nplease stop\r\n").encode()
+
+    with time_machine.travel(LATER, tick=False):
+        first = run(cfg, stdin=request("Fri, 27 Nov 2026 10:00:00 +0000"))
+        store.set_user_active(ann.id, True)
+        same = run(cfg, stdin=request("Fri, 27 Nov 2026 10:00:00 +0000"))
+        assert store.get_user(ann.id).active
+        rewritten = run(cfg, stdin=request("Fri, 27 Nov 2026 10:05:00 +0000"))
+    assert first.output.startswith("-: unsubscribed ann@example.org"), first.output
+    assert same.output.startswith("-: ignored: this request was already honoured"), same.output
+    assert rewritten.output.startswith("-: unsubscribed ann@example.org"), rewritten.output
+    assert store.get_user(ann.id).unsubscribed
+    store.close()
+
+
+def test_a_copied_message_id_does_not_block_another_users_request(sqlite_env: tuple[Path, SinkHandler]) -> None:
+    """What was honoured is remembered per user: a stranger who sends his own request with the
+    Message-ID Ann's client will use (or a client that reuses ids) does not make hers look handled."""
+    cfg, _ = sqlite_env
+    store = open_store(cfg)
+    ann, _ = reader(store)
+    reader(store, "bob@example.org")
+    with time_machine.travel(LATER, tick=False):
+        bob = client_message("digest@example.org", request_for(store, cfg, "bob@example.org")[1])
+        hers = client_message("digest@example.org", request_for(store, cfg)[1])
+        del bob["Message-ID"]
+        bob["Message-ID"] = hers["Message-ID"]
+        results = [run(cfg, stdin=bob.as_bytes()), run(cfg, stdin=hers.as_bytes())]
+    assert results[0].output.startswith("-: unsubscribed bob@example.org"), results[0].output
+    assert results[1].output.startswith("-: unsubscribed ann@example.org"), results[1].output
+    assert store.get_user(ann.id).unsubscribed
+    store.close()
+
+
+def test_a_crash_before_the_request_is_recorded_loses_nothing(sqlite_env: tuple[Path, SinkHandler],
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """The request is recorded after it was applied: a run that dies in between (the database gone
+    at that moment) exits 75, the MTA delivers the message again, and that delivery is honoured
+    (applying it again changes nothing)."""
+    cfg, _ = sqlite_env
+    store = open_store(cfg)
+    ann, _ = reader(store)
+    with time_machine.travel(LATER, tick=False):
+        raw = client_message("digest@example.org", request_for(store, cfg)[1]).as_bytes()
+
+    def database_gone(*args: Any, **kwargs: Any) -> bool:
+        raise OperationalError("INSERT INTO used_tokens", {}, Exception("disk I/O error"))
+
+    with time_machine.travel(LATER, tick=False):
+        monkeypatch.setattr(Store, "use_token", database_gone)
+        crashed = run(cfg, stdin=raw)
+        monkeypatch.undo()
+        retried = run(cfg, stdin=raw)
+        again = run(cfg, stdin=raw)
+    assert crashed.exit_code == 75, crashed.output
+    assert store.get_user(ann.id).unsubscribed
+    assert retried.exit_code == 0 and retried.output.startswith("-: unsubscribed ann@example.org"), retried.output
+    assert again.output.startswith("-: ignored: this request was already honoured"), again.output
     store.close()
 
 

@@ -1,11 +1,13 @@
 """The whole-digest page (``GET /digest/{token}``) that an email's "N more" leads to, end to end: a
-real SQLite store, `send_due` recording the digest and its message in the outbox, the message's own
-links opened with Starlette's TestClient, time frozen with time-machine."""
+real SQLite store (and PostgreSQL where the store's part is tested), `send_due` recording the digest,
+its message and what it held in the outbox, the message's own links opened with Starlette's
+TestClient, time frozen with time-machine."""
 
 from __future__ import annotations
 
 import email
 import email.policy
+import json
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from email.message import EmailMessage
@@ -19,9 +21,11 @@ from starlette.testclient import TestClient
 from store_helpers import arxiv_papers, matched
 
 from digest.config import Settings
+from digest.digests.record import read_contents
 from digest.digests.send import preview, send_due
-from digest.models import User
+from digest.models import PaperRecord, User
 from digest.store import Store
+from digest.store.matches import NewMatch
 from digest.tokens import feedback_token
 from digest.web import create_app
 
@@ -29,6 +33,8 @@ UTC = timezone.utc
 BASE = "https://papers.example.org"
 DAY1 = datetime(2026, 11, 24, 5, 0, tzinfo=UTC)
 SEND1 = DAY1 + timedelta(hours=2)  # after Ada's 06:00 UTC
+DAY2 = DAY1 + timedelta(days=1)
+SEND2 = SEND1 + timedelta(days=1)
 PAPER_TITLE = "//a[contains(concat(' ', @class, ' '), ' paper-title ')]"
 XSS = '<script>alert("t")</script><img src=x onerror=alert(1)>'
 
@@ -92,6 +98,52 @@ def open_page(client: TestClient, url: str, at: datetime = SEND1 + timedelta(hou
 
 def titles(html: str) -> list[str]:
     return [h.text_content().strip() for h in lxml.html.fromstring(html).xpath("//article[contains(@class, 'digest-card')]//h3")]
+
+
+def email_titles(html: str) -> list[str]:
+    """The paper titles of an email, in its order."""
+    return [t.text_content().strip() for t in lxml.html.fromstring(html).xpath(PAPER_TITLE)]
+
+
+def card_titles(html: str) -> list[str]:
+    """The paper titles of a page, in its order (the link text, without the Trending/Updated badges)."""
+    out = []
+    for h in lxml.html.fromstring(html).xpath("//article[contains(@class, 'digest-card')]//h3"):
+        links = h.xpath("./a")
+        out.append((links[0] if links else h).text_content().strip())
+    return out
+
+
+def section_titles(html: str) -> list[str]:
+    return [h.text_content().strip() for h in lxml.html.fromstring(html).xpath("//section/h2")]
+
+
+def page_of(html: str) -> str:
+    """The URL of an email's digest page: /digest/<the token its feedback links carry>."""
+    return f"{BASE}/digest/{feedback_href(html).split('/feedback/')[1].split('?')[0]}"
+
+
+def sent_html(store: Store, settings: Settings, now: datetime) -> str:
+    return parts(send(store, settings, now))[0]
+
+
+def page_at(client: TestClient, html: str, at: datetime) -> str:
+    """The digest page of the email ``html`` opened at ``at``: its HTML (it answers 200)."""
+    page = open_page(client, page_of(html), at=at)
+    assert page.status_code == 200, page.text
+    return str(page.text)
+
+
+def ada_with_two_alerts(store: Store) -> tuple[int, int, int]:
+    """Ada (UTC, 06:00) with two daily email alerts, each with two papers matched on day 1."""
+    with time_machine.travel(DAY1 - timedelta(days=1), tick=False):
+        ada = store.upsert_user("ada@example.org", name="Ada", timezone="UTC", hour=6)
+        diffusion = store.add_subscription(ada.id, "diffusion models", query="diffusion", channel="email")
+        graphs = store.add_subscription(ada.id, "graph neural networks", query="graph", channel="email")
+    with time_machine.travel(DAY1, tick=False):
+        matched(store, diffusion.id, arxiv_papers(store, 1, 2, DAY1, title="Denoising Diffusion Models, part {i}"))
+        matched(store, graphs.id, arxiv_papers(store, 11, 2, DAY1, title="Graph Attention Networks, part {i}"))
+    return ada.id, diffusion.id, graphs.id
 
 
 def test_n_more_of_an_email_only_alert_opens_a_page_with_every_paper(client: TestClient, settings: Settings,
@@ -292,7 +344,7 @@ def test_a_paper_another_digest_of_the_run_took_stays_off_this_ones_page(setting
     """Ada's daily and weekly alerts (Tuesdays, same hour) match the same paper and both digests go out
     in one run: the daily one, recorded first, has it; the weekly one did not, and its page does not
     either, though the paper was recorded as sent after the weekly one was built. On SQLite and
-    PostgreSQL (the store's ``recorded_digest`` and ``sent_versions(before_outbox=...)``)."""
+    PostgreSQL (the store's ``recorded_digest`` and the contents it keeps)."""
     with time_machine.travel(DAY1 - timedelta(days=1), tick=False):
         ada = store.upsert_user("ada@example.org", timezone="UTC", hour=6, weekday=1)
         daily = store.add_subscription(ada.id, "diffusion", query="diffusion", channel="email")
@@ -319,9 +371,8 @@ def test_a_paper_another_digest_of_the_run_took_stays_off_this_ones_page(setting
 def test_an_updated_paper_the_email_showed_is_on_the_page(client: TestClient, settings: Settings,
                                                          sqlite_store: Store) -> None:
     """Ada asked for updates: day 2's digest has paper 1 v2 (day 1 sent v1); day 2's page lists it too,
-    though the paper's sent record now names day 2's digest. (Under its alert's section: the store
-    keeps the last version sent of a paper, not each digest's, so the page cannot tell it was an
-    update.)"""
+    under "Updated" with the email's "Updated v2" badge, though the paper's sent record now names day
+    2's digest."""
     store = sqlite_store
     with time_machine.travel(DAY1 - timedelta(days=1), tick=False):
         ada = store.upsert_user("ada@example.org", timezone="UTC", hour=6, show_updates=True)
@@ -336,4 +387,266 @@ def test_an_updated_paper_the_email_showed_is_on_the_page(client: TestClient, se
     assert "Updated v2" in html2
     page = open_page(client, f"{BASE}/digest/{feedback_href(html2).split('/feedback/')[1].split('?')[0]}",
                      at=SEND1 + timedelta(days=1, hours=1))
-    assert page.status_code == 200 and titles(page.text) == ["Paper 1"]
+    assert page.status_code == 200 and card_titles(page.text) == ["Paper 1"]
+    assert section_titles(page.text) == ["Updated"] and "Updated v2" in page.text
+
+
+# --- the page is the email's digest, whatever changed since ------------------------------------------
+
+
+def test_a_paper_revised_on_arxiv_after_the_digest_stays_on_that_digests_page(client: TestClient,
+                                                                              settings: Settings,
+                                                                              sqlite_store: Store) -> None:
+    """Ada's Tuesday digest has three papers. On Wednesday arXiv announces v2 of the second one and
+    the matcher matches it again (its match moves to the new version's ingest sequence). Tuesday's
+    page still lists the three papers Tuesday's email had, in its order."""
+    store = sqlite_store
+    with time_machine.travel(DAY1 - timedelta(days=1), tick=False):
+        ada = store.upsert_user("ada@example.org", name="Ada", timezone="UTC", hour=6)
+        sub = store.add_subscription(ada.id, "diffusion models", query="diffusion", channel="email")
+    with time_machine.travel(DAY1, tick=False):
+        matched(store, sub.id, arxiv_papers(store, 1, 3, DAY1, title="Denoising Diffusion Models, part {i}"))
+    html = sent_html(store, settings, SEND1)
+    assert len(email_titles(html)) == 3
+    with time_machine.travel(DAY2, tick=False):
+        matched(store, sub.id, arxiv_papers(store, 2, 1, DAY2, version=2, title="Denoising Diffusion Models, part {i}"))
+    assert card_titles(page_at(client, html, DAY2 + timedelta(hours=3))) == email_titles(html)
+
+
+def test_an_alert_paused_before_the_digest_went_out_is_not_on_its_page(client: TestClient, settings: Settings,
+                                                                       sqlite_store: Store) -> None:
+    """The matcher matched Ada's two alerts at 05:00; at 05:30 she paused "graph neural networks".
+    Her 06:00 email has only the diffusion papers, and so has its page: the paused alert's papers
+    are not listed as papers that "did not fit"."""
+    store = sqlite_store
+    _, _, graphs = ada_with_two_alerts(store)
+    with time_machine.travel(DAY1 + timedelta(minutes=30), tick=False):
+        store.update_subscription(graphs, paused=True)
+    html = sent_html(store, settings, SEND1)
+    assert email_titles(html) == ["Denoising Diffusion Models, part 1", "Denoising Diffusion Models, part 2"]
+    page = page_at(client, html, SEND1 + timedelta(hours=1))
+    assert card_titles(page) == email_titles(html)
+    assert "did not fit" not in page
+
+
+@pytest.mark.parametrize("change", [{"every": "weekly"}, {"channel": "feed"}, {"paused": True}],
+                         ids=["to-weekly", "to-feed-only", "paused"])
+def test_papers_of_an_alert_changed_after_the_email_stay_on_its_page(client: TestClient, settings: Settings,
+                                                                     sqlite_store: Store,
+                                                                     change: dict[str, Any]) -> None:
+    """Ada's email had four papers, two per alert. The next day she makes "graph neural networks"
+    weekly, feed-only, or pauses it (from the email's own link): the page of the email she already
+    has still lists its four papers."""
+    store = sqlite_store
+    _, _, graphs = ada_with_two_alerts(store)
+    html = sent_html(store, settings, SEND1)
+    assert len(email_titles(html)) == 4
+    store.update_subscription(graphs, **change)
+    assert card_titles(page_at(client, html, SEND1 + timedelta(days=1))) == email_titles(html)
+
+
+def test_an_updated_paper_is_in_the_updated_section_of_the_page_as_in_the_email(client: TestClient,
+                                                                                settings: Settings,
+                                                                                sqlite_store: Store) -> None:
+    """Ada asked for updates. Wednesday's email has a new paper under "diffusion models" and, under
+    "Updated", v2 of a paper Tuesday's email sent. The page of Wednesday's email has the same two
+    sections, the revised paper under "Updated" with its "Updated v2" badge."""
+    store = sqlite_store
+    with time_machine.travel(DAY1 - timedelta(days=1), tick=False):
+        ada = store.upsert_user("ada@example.org", name="Ada", timezone="UTC", hour=6, show_updates=True)
+        sub = store.add_subscription(ada.id, "diffusion models", query="diffusion", channel="email")
+    with time_machine.travel(DAY1, tick=False):
+        matched(store, sub.id, arxiv_papers(store, 1, 1, DAY1, title="Denoising Diffusion Models, part {i}"))
+    send(store, settings, SEND1)
+    with time_machine.travel(DAY2, tick=False):
+        matched(store, sub.id, arxiv_papers(store, 1, 1, DAY2, version=2, title="Denoising Diffusion Models, part {i}"))
+        matched(store, sub.id, arxiv_papers(store, 7, 1, DAY2, title="Latent Diffusion, part {i}"))
+    html = sent_html(store, settings, SEND2)
+    assert "Updated v2" in html
+    page = page_at(client, html, SEND2 + timedelta(hours=1))
+    assert card_titles(page) == email_titles(html)
+    assert section_titles(page) == ["diffusion models", "Updated"]
+    assert "Updated v2" in page
+
+
+def test_turning_updates_on_later_does_not_add_papers_to_an_old_digests_page(client: TestClient,
+                                                                             settings: Settings,
+                                                                             sqlite_store: Store) -> None:
+    """Ada did not want updates: Wednesday's email has only the new paper, not v2 of Tuesday's. A
+    week later she turns updates on: Wednesday's page still lists only the new paper."""
+    store = sqlite_store
+    with time_machine.travel(DAY1 - timedelta(days=1), tick=False):
+        ada = store.upsert_user("ada@example.org", name="Ada", timezone="UTC", hour=6, show_updates=False)
+        sub = store.add_subscription(ada.id, "diffusion models", query="diffusion", channel="email")
+    with time_machine.travel(DAY1, tick=False):
+        matched(store, sub.id, arxiv_papers(store, 1, 1, DAY1, title="Denoising Diffusion Models, part {i}"))
+    send(store, settings, SEND1)
+    with time_machine.travel(DAY2, tick=False):
+        matched(store, sub.id, arxiv_papers(store, 1, 1, DAY2, version=2, title="Denoising Diffusion Models, part {i}"))
+        matched(store, sub.id, arxiv_papers(store, 7, 1, DAY2, title="Latent Diffusion, part {i}"))
+    html = sent_html(store, settings, SEND2)
+    assert email_titles(html) == ["Latent Diffusion, part 7"]
+    store.set_digest_options(ada.id, show_updates=True, send_empty=False)
+    assert card_titles(page_at(client, html, SEND2 + timedelta(days=2))) == email_titles(html)
+
+
+def _hf(n: int, upvotes: int) -> PaperRecord:
+    return PaperRecord("hf-daily", f"2611.{n:05d}", title=f"Scaling Sparse Mixture-of-Experts, part {n}",
+                       authors=("Noam Shazeer",), arxiv_id=f"2611.{n:05d}", published=DAY1 - timedelta(hours=3),
+                       signals={"upvotes": upvotes, "comments": 1})
+
+
+def test_the_trending_section_of_a_page_keeps_the_emails_order(client: TestClient, settings: Settings,
+                                                              sqlite_store: Store) -> None:
+    """Ada follows "Trending papers". Her email ranks eight Hugging Face papers by upvotes. Later that
+    day the arXiv listing of three of them is ingested (a second source, which lifts a trending
+    score now): the page of the email keeps the email's order."""
+    store = sqlite_store
+    with time_machine.travel(DAY1 - timedelta(days=1), tick=False):
+        ada = store.upsert_user("ada@example.org", name="Ada", timezone="UTC", hour=6)
+        store.add_subscription(ada.id, "Trending papers", kind="trending", channel="email")
+    with time_machine.travel(DAY1, tick=False):
+        store.ingest_records("hf-daily", [_hf(i, 10 * i) for i in range(1, 9)], now=DAY1 - timedelta(hours=2))
+        store.ingest_records("hf-daily", [_hf(i, 10 * i + 5) for i in range(1, 9)], now=DAY1)
+    html = sent_html(store, settings, SEND1)
+    assert len(email_titles(html)) == 8
+    later = SEND1 + timedelta(hours=3)
+    with time_machine.travel(later, tick=False):
+        store.ingest_records("arxiv-cs.LG", [
+            PaperRecord("arxiv-rss", f"2611.{i:05d}", title=f"Scaling Sparse Mixture-of-Experts, part {i}",
+                        authors=("Noam Shazeer",), arxiv_id=f"2611.{i:05d}", published=DAY1 - timedelta(hours=3))
+            for i in (1, 2, 3)], now=later)
+    assert card_titles(page_at(client, html, later + timedelta(hours=1))) == email_titles(html)
+
+
+def test_a_renamed_alert_keeps_the_emails_section_and_order_on_the_page(client: TestClient, settings: Settings,
+                                                                       sqlite_store: Store) -> None:
+    """The email had the sections "diffusion models", then "graph neural networks". Ada renames the
+    first alert "zz diffusion (old)" afterwards: the page shows the email's sections, names and
+    order."""
+    store = sqlite_store
+    _, diffusion, _ = ada_with_two_alerts(store)
+    html = sent_html(store, settings, SEND1)
+    store.update_subscription(diffusion, name="zz diffusion (old)")
+    page = page_at(client, html, SEND1 + timedelta(hours=5))
+    assert section_titles(page) == ["diffusion models", "graph neural networks"]
+    assert card_titles(page) == email_titles(html)
+    assert "zz diffusion" not in page
+
+
+def test_the_page_shows_why_each_paper_matched_as_the_email_did(client: TestClient, settings: Settings,
+                                                               sqlite_store: Store) -> None:
+    """A card's "Why:" line and highlights come from the match as the digest recorded it: after Ada
+    gives the alert a new query and a new name (a new query drops the alert's stored matches), the
+    page's card still says why the email had the paper."""
+    store = sqlite_store
+    _, sub_id = email_only_user(store)
+    why = {"kind": "query", "clauses": [{"clause": "diffusion", "field": "title", "matched": ["Diffusion"],
+                                         "spans": [[0, 9]], "score": 1.5}]}
+    with time_machine.travel(DAY1, tick=False):
+        [pid] = arxiv_papers(store, 1, 1, DAY1, title="Diffusion, part {i}")
+        store.save_matches([NewMatch(sub_id, pid, 1.5, why, store.get_paper(pid).seq)])
+        store.set_watermark("match", store.max_seq())
+    html = sent_html(store, settings, SEND1)
+    assert "<mark" in html
+    store.update_subscription(sub_id, query="graph", name="graphs")
+    doc = lxml.html.fromstring(page_at(client, html, SEND1 + timedelta(hours=1)))
+    [card] = doc.xpath("//article[contains(@class, 'digest-card')]")
+    assert [m.text_content() for m in card.xpath(".//h3//mark")] == ["Diffusion"]
+    assert card.xpath(".//p[@class='why']")[0].text_content().startswith("Why: diffusion (matched Diffusion)")
+
+
+def test_a_paper_merged_into_another_since_is_shown_as_stored_now(client: TestClient, settings: Settings,
+                                                                 sqlite_store: Store) -> None:
+    """The email had a journal article. Later arXiv v2 of a preprint names the article's DOI, and the
+    store combines the two under the preprint's id (the article's id becomes an alias): the page
+    finds the paper by the id the digest recorded, and shows it as stored now."""
+    store = sqlite_store
+    authors = ("Alice Johnson", "Bob Keller")
+    doi = "10.1000/jwr.2025.7"
+    with time_machine.travel(DAY1 - timedelta(days=1), tick=False):
+        ada = store.upsert_user("ada@example.org", timezone="UTC", hour=6)
+        sub = store.add_subscription(ada.id, "widgets", query="widget", channel="email")
+    link = "https://journal.example/articles/7"
+    with time_machine.travel(DAY1, tick=False):
+        store.ingest_records("journal", [PaperRecord("rss", link, "Kernel Methods for Widget Sparsity in Practice",
+                                                     authors, doi=doi, url=link)], now=DAY1)
+        article = store.get_paper(f"doi:{doi}").id
+        matched(store, sub.id, [article])
+    html = sent_html(store, settings, SEND1)
+    assert email_titles(html) == ["Kernel Methods for Widget Sparsity in Practice"]
+    later = SEND1 + timedelta(hours=1)
+    for version in (1, 2):
+        store.ingest_records("arxiv-cs.LG", [PaperRecord(
+            "arxiv-rss", "2405.01234", "Sparse Widget Kernels", authors, arxiv_id="2405.01234", version=version,
+            doi=doi if version == 2 else None)], now=later + timedelta(minutes=version))
+    assert store.get_paper(f"doi:{doi}").id == "arxiv:2405.01234" != article
+    page = page_at(client, html, later + timedelta(hours=1))
+    assert card_titles(page) == ["Sparse Widget Kernels"] and "no longer stored" not in page
+
+
+def test_a_paper_no_longer_stored_is_listed_as_gone(client: TestClient, settings: Settings,
+                                                    sqlite_store: Store) -> None:
+    """One of the email's three papers was removed from the database since (an operator's cleanup):
+    the page lists the other two and says that one is no longer stored, in its place."""
+    store = sqlite_store
+    _, sub_id = email_only_user(store)
+    with time_machine.travel(DAY1, tick=False):
+        ids = arxiv_papers(store, 1, 3, DAY1, title="Diffusion, part {i}")
+        matched(store, sub_id, ids)
+    html = sent_html(store, settings, SEND1)
+    with store.engine.begin() as conn:
+        conn.exec_driver_sql("DELETE FROM papers WHERE id = ?", (ids[1],))
+    page = page_at(client, html, SEND1 + timedelta(hours=1))
+    assert card_titles(page) == ["Diffusion, part 1", "Diffusion, part 3"]
+    cards = lxml.html.fromstring(page).xpath("//article[contains(@class, 'digest-card')]")
+    assert len(cards) == 3 and "digest-gone" in (cards[1].get("class") or "")
+    assert cards[1].text_content() == f"A paper of this digest ({ids[1]}) is no longer stored here."
+
+
+def test_the_outbox_keeps_what_the_digest_held_without_the_papers_text(settings: Settings, store: Store) -> None:
+    """What `digest send` records for the page: every paper of the digest in order, those its email
+    had no room for included, each marked shown or not as in the email; ids and a few small values,
+    not the papers' titles or abstracts. On SQLite and PostgreSQL."""
+    ada, sub_id = email_only_user(store)
+    with time_machine.travel(DAY1, tick=False):
+        ids = arxiv_papers(store, 1, 60, DAY1, title="Diffusion for proteins, part {i}")
+        matched(store, sub_id, ids)
+    html = sent_html(store, settings, SEND1)
+    record = store.recorded_digest(ada.id, "2026-11-24")
+    [row] = store.outbox_rows(user_id=ada.id)
+    assert record is not None and record.subject == row.subject and record.outbox_id == row.id
+    contents = read_contents(record.contents)
+    assert contents is not None and contents.day == "Tue 24 Nov"
+    assert sorted(contents.paper_ids) == sorted(ids)
+    [section] = contents.sections
+    assert section.title == "diffusion" and section.kind == "subscription"
+    shown = [i.paper_id for i in section.items if i.shown]
+    assert len(shown) == len(email_titles(html)) < 60
+    assert [f"Diffusion for proteins, part {int(pid[-5:])}" for pid in shown] == email_titles(html)
+    assert all(i.version == 1 and not i.updated and i.reasons[0].subscription == "diffusion" for i in section.items)
+    stored = json.dumps(record.contents)
+    assert "Diffusion for proteins" not in stored and "We study diffusion" not in stored
+    assert len(stored) < 200 * 60
+
+
+def test_a_digest_recorded_before_its_contents_were_kept_has_no_page(settings: Settings, store: Store) -> None:
+    """A digest recorded before migration 0006 has no contents (going down to 0005 and up again leaves
+    the row as the upgrade found the older ones): its page says so (410) rather than rebuild the
+    digest from today's alerts and matches, which need not be its email's. On SQLite and PostgreSQL."""
+    from alembic import command
+
+    from digest.store.engine import alembic_config, upgrade
+
+    ada, sub_id = email_only_user(store)
+    with time_machine.travel(DAY1, tick=False):
+        matched(store, sub_id, arxiv_papers(store, 1, 3, DAY1, title="Diffusion, part {i}"))
+    html = sent_html(store, settings, SEND1)
+    command.downgrade(alembic_config(store.engine), "0005")
+    upgrade(store.engine)
+    record = store.recorded_digest(ada.id, "2026-11-24")
+    assert record is not None and record.contents is None
+    with TestClient(create_app(settings, store)) as client:
+        page = open_page(client, page_of(html))
+    assert page.status_code == 410 and "before digest pages were kept" in page.text
+    assert "Diffusion, part" not in page.text

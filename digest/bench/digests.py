@@ -9,7 +9,7 @@ and selection stages have their own benchmarks; this one starts from built :clas
 Timed phases:
   render-only baseline  ``render_email`` for every digest (one shared RenderCache);
   full run              what ``digest send`` does once digests are built: per digest ``render_email``
-                        + ``build_message`` (8bit bodies), ``enqueue_digests`` per 100 digests (one
+                        + ``build_message`` (8bit bodies) and the recorded contents, ``enqueue_digests`` per 100 digests (one
                         transaction: outbox rows, sent papers, watermarks), while
                         :class:`BackgroundDelivery` drains the outbox over ``[delivery] connections``
                         SMTP connections (default 2; ``--workers``), one child process each, to
@@ -103,7 +103,7 @@ def run(*, users: int = 10_000, papers: int = 20, workers: int | None = None) ->
 
     from digest.config import Settings, SmtpSettings
     from digest.deliver.outbox import BackgroundDelivery
-    from digest.digests.send import ENQUEUE_BATCH, message_bytes
+    from digest.digests.send import ENQUEUE_BATCH, message_bytes, record_contents
     from digest.store.outbox import Enqueue
     from digest.render.email import RenderCache, render_email
     from digest.store import Store
@@ -152,7 +152,8 @@ def run(*, users: int = 10_000, papers: int = 20, workers: int | None = None) ->
                 t1 = time.perf_counter()
                 message_id, data = message_bytes(digest, r, user, settings, now=now)
                 batch.append(Enqueue(user.id, "daily", digest.period_key, message_id, r.subject, user.email, data,
-                                     r.paper_ids, 0, 1, (None,) * len(r.paper_ids)))
+                                     r.paper_ids, 0, 1, (None,) * len(r.paper_ids),
+                                     contents=record_contents(digest, r)))
                 t2 = time.perf_counter()
                 if len(batch) == ENQUEUE_BATCH or n == len(digests):
                     store.enqueue_digests(batch, now=now)

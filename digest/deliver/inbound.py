@@ -5,7 +5,8 @@ Every digest's List-Unsubscribe header (RFC 2369 §3.2) carries, besides the RFC
 client that offers "unsubscribe" and uses the mailto (Outlook, Apple Mail and others) sends a
 message to ``ADDRESS`` with the subject "unsubscribe TOKEN". `digest unsubscribe-mail` reads such
 messages (from an MTA's pipe alias on stdin, a file, an mbox or a Maildir) and hands each token to
-:func:`digest.digests.unsubscribe.unsubscribe_by_token`, the code behind the web's links too.
+:func:`digest.digests.unsubscribe.unsubscribe_once`, which verifies and applies it with the code
+behind the web's links.
 
 The message is never trusted: the signed token is the whole authorisation, and the From header,
 which anyone can write, is neither needed nor read. Where the token is looked for:
@@ -24,19 +25,26 @@ is read and dropped, so the MTA writing it does not see a broken pipe.
 
 Each message gives one :class:`Outcome`: "unsubscribed", "paused" (an alert-level token) or
 "ignored" with a reason (:data:`REASONS`); a message without a valid token is ignored, never an
-error, and handling one twice is harmless. The token itself is never part of an outcome.
+error. The token itself is never part of an outcome.
+
+A message is honoured once, whatever it was read from (:func:`request_identity`,
+:func:`digest.digests.unsubscribe.unsubscribe_once`): read again, it is ignored as
+"already-handled". An mbox or a file is read whole on every run, and a user who unsubscribed by
+mail and then resumed their digests on the web must not be unsubscribed again by the old message
+(its token is still valid). A new request, even with the same token, is a new message.
 
 A Maildir (https://cr.yp.to/proto/maildir.html) filled by getmail, mbsync or fetchmail keeps what
-was handled: each message read is moved from ``new/`` to ``cur/`` with the Seen flag (``:2,S``,
-flags in ASCII order) and messages already Seen are skipped, so a timer can run the command over
-it again and again. An mbox or a file is read whole every time (idempotent, so harmless).
+was handled too: each message read is moved from ``new/`` to ``cur/`` with the Seen flag (``:2,S``,
+flags in ASCII order) and messages already Seen are skipped, so a timer's runs read only new ones.
 
 Public: :class:`Outcome`, :data:`REASONS`, :data:`MAX_MESSAGE_BYTES`, :func:`tokens_in`,
-:func:`handle_message`, :func:`read_stream`, :func:`handle_inputs`, :func:`handle_path`, :func:`check_path`.
+:func:`request_identity`, :func:`handle_message`, :func:`read_stream`, :func:`handle_inputs`,
+:func:`handle_path`, :func:`check_path`.
 """
 
 from __future__ import annotations
 
+import hashlib
 import mailbox
 import os
 import re
@@ -49,13 +57,13 @@ from typing import Any, BinaryIO, Literal
 from urllib.parse import unquote
 
 from digest.config import Settings
-from digest.digests.unsubscribe import unsubscribe_by_token
+from digest.digests.unsubscribe import unsubscribe_once
 from digest.errors import DigestError, NotFoundError, printable
 from digest.sanitize import to_text
 from digest.tokens import TOKEN_PATTERN, TokenError, TokenExpired, TokenRevoked
 
-__all__ = ["Outcome", "REASONS", "MAX_MESSAGE_BYTES", "tokens_in", "handle_message", "read_stream",
-           "handle_inputs", "handle_path", "check_path"]
+__all__ = ["Outcome", "REASONS", "MAX_MESSAGE_BYTES", "tokens_in", "request_identity", "handle_message",
+           "read_stream", "handle_inputs", "handle_path", "check_path"]
 
 #: Bytes of one message that are read; an unsubscribe request is a few hundred.
 MAX_MESSAGE_BYTES = 256 * 1024
@@ -69,6 +77,7 @@ REASONS: dict[str, str] = {
     "revoked": "the unsubscribe token was revoked (the user's links were renewed since)",
     "unknown-user": "the unsubscribe token names a user who is no longer stored",
     "unknown-alert": "the unsubscribe token names an alert that is no longer stored",
+    "already-handled": "this request was already honoured",
 }
 # Worse first: the reason given when several candidates fail is the one that says most.
 _REASON_RANK = ("revoked", "expired", "unknown-user", "unknown-alert", "invalid", "no-token")
@@ -121,8 +130,12 @@ def _subject(msg: Message) -> str:
     try:
         return str(msg.get("subject") or "")
     except Exception:  # the stdlib's header parser has raised on hostile headers; the raw value is enough
-        raw = next((value for name, value in msg.raw_items() if name.lower() == "subject"), "")
-        return str(raw)
+        return _raw_header(msg, "subject")
+
+
+def _raw_header(msg: Message, name: str) -> str:
+    """The first ``name`` header as it was written (folding kept, nothing decoded), "" without one."""
+    return str(next((value for key, value in msg.raw_items() if key.lower() == name), ""))
 
 
 def _text_parts(msg: Message) -> tuple[list[str], list[str]]:
@@ -157,13 +170,29 @@ def _content(part: Message) -> str:
     return payload.decode("utf-8", "replace") if isinstance(payload, bytes) else str(payload or "")
 
 
+def request_identity(msg: Message, raw: bytes) -> str:
+    """What names the message ``msg`` (read as ``raw``) the same on every reading: its Message-ID,
+    unique to one message (RFC 5322 §3.6.4) and kept when a mailbox is rewritten or an MTA delivers
+    the message again with other trace headers; else the bytes read of it. Hashed, so that it has
+    one length whatever the message holds. A Message-ID is compared as written, whitespace (folding)
+    aside."""
+    message_id = "".join(_raw_header(msg, "message-id").split())
+    if message_id:
+        # surrogateescape: the parser keeps a header's non-ASCII bytes so, and gives them back here.
+        return "message-id:" + hashlib.sha256(message_id.encode("utf-8", "surrogateescape")).hexdigest()
+    return "bytes:" + hashlib.sha256(raw).hexdigest()
+
+
 def handle_message(store: Any, settings: Settings, raw: bytes, where: str) -> Outcome:
-    """Act on the unsubscribe request in ``raw`` (the first :data:`MAX_MESSAGE_BYTES` are read)."""
-    msg = message_from_bytes(raw[:MAX_MESSAGE_BYTES], policy=policy.default)
+    """Act on the unsubscribe request in ``raw`` (the first :data:`MAX_MESSAGE_BYTES` are read),
+    unless this message was honoured before (:func:`request_identity`)."""
+    raw = raw[:MAX_MESSAGE_BYTES]
+    msg = message_from_bytes(raw, policy=policy.default)
+    request = request_identity(msg, raw)
     reasons: list[str] = []
     for token in tokens_in(msg):
         try:
-            done = unsubscribe_by_token(store, settings, token, via="mail")
+            done = unsubscribe_once(store, settings, token, request=request, via="mail")
         except TokenRevoked:
             reasons.append("revoked")
         except TokenExpired:
@@ -173,6 +202,8 @@ def handle_message(store: Any, settings: Settings, raw: bytes, where: str) -> Ou
         except NotFoundError as exc:
             reasons.append("unknown-user" if exc.what == "user" else "unknown-alert")
         else:
+            if done is None:
+                return Outcome(where, "ignored", reason="already-handled")
             if done.alert is not None:
                 return Outcome(where, "paused", user=done.user, alert=done.alert)
             return Outcome(where, "unsubscribed", user=done.user)

@@ -18,21 +18,21 @@ Rules, in order:
 - sections: "Trending in your topics" (matched papers that are trending, :func:`is_trending`, when
   blending), one section per subscription or tag (a paper sits in the section of its best reason),
   "Trending today" for a subscription of kind ``trending``, then "Updated";
-- at most ``max_items`` items; the rest is counted in ``more_count`` and the renderer may move more
-  there to stay under Gmail's clip ("N more" links to the digest's web page, which lists them all:
-  :func:`replay_digest` rebuilds a recorded digest uncapped);
+- at most ``max_items`` items (:func:`cap_digest`); the rest is counted in ``more_count`` and the
+  renderer may move more there to stay under Gmail's clip ("N more" links to the digest's web page,
+  which lists them all: `digest send` builds the digest uncapped, caps it for the email and records
+  every item, :mod:`digest.digests.record`);
 - source status lines from feed health and arXiv's calendar ("arXiv did not announce today",
   "lab-papers failed: HTTP 500"): a failed feed is named with a short reason, never with a URL from
   its error text.
 
-Public: :func:`build_digest`, :func:`replay_digest`, :func:`source_status`, :func:`is_trending`, :data:`MAX_ITEMS`,
+Public: :func:`build_digest`, :func:`cap_digest`, :func:`source_status`, :func:`is_trending`, :data:`MAX_ITEMS`,
 :data:`MATCH_WATERMARK`, :data:`TRENDING_STRENGTH`.
 """
 
 from __future__ import annotations
 
 import re
-import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -136,27 +136,27 @@ def _collect(matches: Iterable[Any], subs: dict[int, Subscription]) -> dict[str,
     return found
 
 
-def _cap(sections: list[DigestSection], max_items: int) -> tuple[tuple[DigestSection, ...], int]:
-    """Keep the ``max_items`` best-ranked items, sections in their order; count the rest."""
-    everything = [(i.score, n, i) for s in sections for n, i in enumerate(s.items)]
+def cap_digest(digest: Digest, max_items: int = MAX_ITEMS) -> Digest:
+    """``digest`` with its ``max_items`` best-ranked items, sections in their order; the rest are
+    added to ``more_count``."""
+    everything = [(i.score, n, i) for s in digest.sections for n, i in enumerate(s.items)]
     if len(everything) <= max_items:
-        return tuple(sections), 0
+        return digest
     keep = {id(i) for _, _, i in sorted(everything, key=lambda t: -t[0])[:max_items]}
     out = []
-    for s in sections:
+    for s in digest.sections:
         items = tuple(i for i in s.items if id(i) in keep)
         if items:
             out.append(DigestSection(s.title, items, s.kind))
-    return tuple(out), len(everything) - max_items
+    return replace(digest, sections=tuple(out), more_count=digest.more_count + len(everything) - max_items)
 
 
 def build_digest(store: Any, user: User, period: str, period_key: str, *, now: datetime,
                  include_updates: bool | None = None, trending_blend: bool = True,
                  start: datetime | None = None, end: datetime | None = None,
-                 max_items: int = MAX_ITEMS, channel: str = "email",
+                 max_items: int | None = MAX_ITEMS, channel: str = "email",
                  subscriptions: list[Subscription] | None = None, feed_states: list[FeedState] | None = None,
-                 match_seq: int | None = None, sent_in_run: Mapping[str, int | None] | None = None,
-                 seq_from: int | None = None, sent_before: int | None = None) -> Digest:
+                 match_seq: int | None = None, sent_in_run: Mapping[str, int | None] | None = None) -> Digest:
     """The digest ``user`` would get for ``period``/``period_key`` now. Reads only; changes nothing.
 
     ``include_updates`` None follows ``user.show_updates``. ``start``/``end`` are the period's send
@@ -167,11 +167,8 @@ def build_digest(store: Any, user: User, period: str, period_key: str, *, now: d
     :func:`source_status`, also depend on the period) and the matcher's watermark ``match_seq``;
     and ``sent_in_run``, the papers (id -> version) that digests built earlier in the run took for
     this user and that are not recorded yet: they count as sent, so a paper matched by a daily and a
-    weekly alert goes in the first digest built only.
-
-    ``seq_from`` and ``sent_before`` rebuild a digest that was recorded (:func:`replay_digest`): the
-    watermark it was built from (None: the user's digest watermark now), and its outbox id, so that
-    a paper counts as sent only when a digest recorded before it sent it.
+    weekly alert goes in the first digest built only. ``max_items`` None: every item, uncapped (what
+    `digest send` records, then caps for the email with :func:`cap_digest`).
     """
     if channel not in _CHANNELS:
         raise ValueError(f"channel {channel!r} is not email or feed")
@@ -181,7 +178,7 @@ def build_digest(store: Any, user: User, period: str, period_key: str, *, now: d
     start = (start or end - timedelta(days=7 if period == "weekly" else 1)).astimezone(zone)
     subs = _subscriptions(user, period, channel, subscriptions if subscriptions is not None
                           else store.list_subscriptions(user.id, active_only=True))
-    seq_from = store.digest_watermark(user.id, period) if seq_from is None else seq_from
+    seq_from = store.digest_watermark(user.id, period)
     seq_to = max(seq_from, store.get_watermark(MATCH_WATERMARK) if match_seq is None else match_seq)
 
     status = source_status(store.feed_states() if feed_states is None else feed_states, start=start, end=end)
@@ -201,7 +198,7 @@ def build_digest(store: Any, user: User, period: str, period_key: str, *, now: d
         hot = trending.trending_papers(store, now=now, limit=TRENDING_TODAY * 3)
 
     papers = store.papers_by_ids(list(candidates))
-    sent = store.sent_versions(user.id, [*candidates, *(p.id for p, _ in hot)], before_outbox=sent_before)
+    sent = store.sent_versions(user.id, [*candidates, *(p.id for p, _ in hot)])
     if sent_in_run:
         sent.update(sent_in_run)
     muted = MutedAuthors(store.muted_authors(user.id))
@@ -253,26 +250,6 @@ def build_digest(store: Any, user: User, period: str, period_key: str, *, now: d
     if updated:
         sections.append(DigestSection("Updated", tuple(sorted(updated, key=lambda i: (-i.score, i.paper.id))),
                                       "updated"))
-    capped, more = _cap(sections, max_items)
-    return Digest(user.id, user.email, user.name, period, period_key, start, end, capped, more, status,
-                  seq_from, seq_to)
-
-
-def replay_digest(store: Any, user: User, record: Any, *, max_items: int = sys.maxsize) -> Digest:
-    """The digest the outbox recorded as ``record`` (:class:`digest.store.outbox.RecordedDigest`),
-    rebuilt from the stored matches with every item it selected: with the default ``max_items``,
-    the papers its email had no room for ("N more") too. Reads only.
-
-    It is built as it was built then: from the matches between the watermarks it was built from and
-    up to, trending as of the instant it was recorded, and a paper counts as already sent only when
-    a digest recorded before it sent it (its own papers, and the ones a later digest sent, do not).
-    The alerts and muted authors are the user's as they stand now: an alert paused since counts
-    (its unsubscribe link paused it after the email came, most likely; the matcher matches no
-    paused alert, so it has no matches of a time it was paused), an alert deleted since has no
-    matches left, and a muted author's papers stay hidden. Source status lines (feed health now,
-    not then) are left out.
-    """
-    subscriptions = [replace(s, paused=False) for s in store.list_subscriptions(user.id)]
-    return build_digest(store, user, record.period, record.period_key, now=record.created, max_items=max_items,
-                        subscriptions=subscriptions, feed_states=[], match_seq=record.seq_to,
-                        seq_from=record.seq_from, sent_before=record.outbox_id)
+    whole = Digest(user.id, user.email, user.name, period, period_key, start, end, tuple(sections), 0, status,
+                   seq_from, seq_to)
+    return whole if max_items is None else cap_digest(whole, max_items)

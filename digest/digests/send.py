@@ -1,10 +1,12 @@
 """`digest send`: build every digest that is due, record it in the outbox, deliver the outbox.
 
 For each active user and each period (daily, weekly) whose send instant has come
-(:mod:`digest.digests.periods`) and that has no outbox row yet: select (:func:`build_digest`), render
-(:func:`digest.render.email.render_email`), build the message bytes once
-(:func:`digest.render.message.build_message`) and enqueue them with the papers and the new watermark
-in one transaction per digest (many digests share one commit). Then the outbox is drained
+(:mod:`digest.digests.periods`) and that has no outbox row yet: select (:func:`build_digest`, every
+item), cap it for the email (:func:`cap_digest`), render (:func:`digest.render.email.render_email`),
+build the message bytes once (:func:`digest.render.message.build_message`) and enqueue them with the
+papers, the new watermark and what the digest held (its sections and every item, those the email had
+no room for included: :mod:`digest.digests.record`, for the digest's web page) in one transaction
+per digest (many digests share one commit). Then the outbox is drained
 (:func:`digest.deliver.outbox.deliver_pending`), or, in a large run, drained by a child process
 while the digests are still being built. Every
 step is idempotent: running it twice, or in two processes at once, sends each digest once.
@@ -26,7 +28,8 @@ domain name) stops no one else: that digest is recorded "failed" with the reason
 and its watermark stays, so nothing is lost once the cause is fixed.
 
 Public: :class:`SendReport`, :class:`Planned`, :func:`send_due`, :func:`render_digest`,
-:func:`message_bytes`, :func:`outbox_row`, :func:`preview`, :data:`ENQUEUE_BATCH`, :data:`BACKGROUND_FROM`.
+:func:`message_bytes`, :func:`outbox_row`, :func:`record_contents`, :func:`preview`, :func:`preview_contents`,
+:data:`ENQUEUE_BATCH`, :data:`BACKGROUND_FROM`.
 """
 
 from __future__ import annotations
@@ -41,9 +44,10 @@ from digest.config import Settings
 from digest.deliver.outbox import BackgroundDelivery, DeliveryRun, deliver_pending
 from digest.deliver.smtp import envelope_sender
 from digest.digests.periods import PERIODS, DuePeriod, after_last_digest, due_periods, next_to_send
-from digest.digests.select import MATCH_WATERMARK, build_digest
+from digest.digests.record import contents_of
+from digest.digests.select import MATCH_WATERMARK, build_digest, cap_digest
 from digest.models import Digest, Subscription, User
-from digest.render.email import RenderCache, RenderedEmail, render_email
+from digest.render.email import RenderCache, RenderedEmail, digest_day, render_email
 from digest.render.message import build_message, list_id_for, message_id_for
 from digest.store.outbox import Enqueue
 
@@ -110,36 +114,50 @@ def message_bytes(digest: Digest, rendered: RenderedEmail, user: User, settings:
     return message_id, data
 
 
+def record_contents(digest: Digest, rendered: RenderedEmail) -> dict[str, Any]:
+    """What the outbox keeps of ``digest`` (every item, uncapped) whose email is ``rendered``
+    (:func:`digest.digests.record.contents_of`): the digest's web page lists it."""
+    return contents_of(digest.sections, rendered.paper_ids, day=digest_day(digest))
+
+
 def outbox_row(digest: Digest, user: User, settings: Settings, *, now: datetime,
                cache: RenderCache | None = None) -> tuple[Planned, Enqueue]:
-    """Render ``digest`` and build what :meth:`~digest.store.Store.enqueue_digests` records for it.
+    """Render ``digest`` (built with every item it selected: its email shows the first
+    :data:`~digest.digests.select.MAX_ITEMS` at most, :func:`cap_digest`) and build what
+    :meth:`~digest.store.Store.enqueue_digests` records for it, its contents included.
 
     An empty digest the user did not ask for gets a row without a message (status "empty"). A
     message that cannot be built (:func:`digest.render.message.build_message` refuses a value) gets
-    a "failed" row with the reason and no papers, leaving the watermark where it was."""
+    a "failed" row with the reason and no papers, leaving the watermark where it was. Neither sent
+    any paper: their recorded contents have none."""
+    nothing = contents_of((), (), day=digest_day(digest))
     if not digest.items and not user.send_empty:
         return (Planned(user.email, digest.period, digest.period_key, 0, "", "empty"),
                 Enqueue(user.id, digest.period, digest.period_key, "", "", user.email, None, (),
-                        digest.seq_from, digest.seq_to))
+                        digest.seq_from, digest.seq_to, contents=nothing))
+    capped = cap_digest(digest)
     try:
-        rendered = render_digest(digest, user, settings, cache=cache)
-        message_id, data = message_bytes(digest, rendered, user, settings, now=now)
+        rendered = render_digest(capped, user, settings, cache=cache)
+        message_id, data = message_bytes(capped, rendered, user, settings, now=now)
     except ValueError as exc:
         reason = f"not built: {exc}"
         log.warning("digest %s %s for %s %s", digest.period, digest.period_key, user.email, reason)
         return (Planned(user.email, digest.period, digest.period_key, 0, "", "failed", error=reason),
                 Enqueue(user.id, digest.period, digest.period_key, "", "", user.email, None, (),
-                        digest.seq_from, digest.seq_from, error=reason))
-    versions = {i.paper.id: i.paper.version for i in digest.items}
+                        digest.seq_from, digest.seq_from, error=reason, contents=nothing))
+    versions = {i.paper.id: i.paper.version for i in capped.items}
     ids = rendered.paper_ids
     return (Planned(user.email, digest.period, digest.period_key, len(ids) + rendered.more_count, rendered.subject,
                     "enqueued"),
             Enqueue(user.id, digest.period, digest.period_key, message_id, rendered.subject, user.email, data, ids,
-                    digest.seq_from, digest.seq_to, tuple(versions.get(p) for p in ids)))
+                    digest.seq_from, digest.seq_to, tuple(versions.get(p) for p in ids),
+                    contents=record_contents(digest, rendered)))
 
 
 def _build(store: Any, user: User, due: DuePeriod, now: datetime, context: dict[str, Any]) -> Digest:
-    return build_digest(store, user, due.period, due.key, now=now, start=due.start, end=due.end, **context)
+    """The due digest with every item it selects (:func:`outbox_row` caps it for the email)."""
+    return build_digest(store, user, due.period, due.key, now=now, start=due.start, end=due.end, max_items=None,
+                        **context)
 
 
 def _first_subscribed(subscriptions: list[Subscription]) -> dict[str, datetime]:
@@ -180,7 +198,7 @@ def _dry_run(store: Any, settings: Settings, user: User, due: DuePeriod, *, now:
     digest = _build(store, user, due, now, context)
     if not digest.items and not user.send_empty:
         return Planned(user.email, due.period, due.key, 0, "", "dry-run")
-    rendered = render_digest(digest, user, settings, cache=cache)
+    rendered = render_digest(cap_digest(digest), user, settings, cache=cache)
     picks.note(digest, rendered.paper_ids)
     return Planned(user.email, due.period, due.key, len(rendered.paper_ids) + rendered.more_count, rendered.subject,
                    "dry-run")
@@ -282,6 +300,15 @@ def send_due(store: Any, settings: Settings, *, now: datetime, dry_run: bool = F
     return report
 
 
+def _upcoming(store: Any, user: User, period: str, now: datetime) -> Digest:
+    """The digest ``user`` gets next for ``period`` (see :func:`preview`), with every item it selects."""
+    subscribed = _first_subscribed(store.list_subscriptions(user.id, active_only=True)).get(period)
+    due = next_to_send(user, period, now, subscribed=subscribed,
+                       last_recorded=store.last_recorded([user.id]).get((user.id, period)),
+                       recorded=lambda d: bool(store.outbox_keys([(user.id, d.period, d.key)])))
+    return build_digest(store, user, period, due.key, now=now, start=due.start, end=due.end, max_items=None)
+
+
 def preview(store: Any, settings: Settings, user_ref: str | int, *, period: str = "daily",
             now: datetime) -> tuple[Digest, RenderedEmail]:
     """The digest and email ``user_ref`` would get next for ``period``; changes nothing.
@@ -292,9 +319,15 @@ def preview(store: Any, settings: Settings, user_ref: str | int, *, period: str 
     (:func:`digest.digests.periods.next_to_send`), under that period's date: what arrived after the
     last digest goes out with the next, never under a date already sent."""
     user = store.get_user(user_ref)
-    subscribed = _first_subscribed(store.list_subscriptions(user.id, active_only=True)).get(period)
-    due = next_to_send(user, period, now, subscribed=subscribed,
-                       last_recorded=store.last_recorded([user.id]).get((user.id, period)),
-                       recorded=lambda d: bool(store.outbox_keys([(user.id, d.period, d.key)])))
-    digest = build_digest(store, user, period, due.key, now=now, start=due.start, end=due.end)
+    digest = cap_digest(_upcoming(store, user, period, now))
     return digest, render_digest(digest, user, settings)
+
+
+def preview_contents(store: Any, settings: Settings, user_ref: str | int, *, period: str = "daily",
+                     now: datetime) -> tuple[str, str, dict[str, Any]]:
+    """(period key, subject, contents) of the digest :func:`preview` shows: what `digest send` would
+    record for it if it went out now (:func:`record_contents`); changes nothing."""
+    user = store.get_user(user_ref)
+    whole = _upcoming(store, user, period, now)
+    rendered = render_digest(cap_digest(whole), user, settings)
+    return whole.period_key, rendered.subject, record_contents(whole, rendered)

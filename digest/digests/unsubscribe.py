@@ -13,23 +13,32 @@ unsubscribe-mail`) all verify the token here and apply it here, so they cannot d
   as the user's own choice (re-applying the config does not undo it).
 - Applying a token twice changes nothing the second time (a mail client that sends the request
   again, a retried POST).
+- A request that stays where it was read (a message in an mbox read again by every run of a timer)
+  is honoured once (:func:`unsubscribe_once`): else a user who resumed their digests on the web
+  would be unsubscribed again by the old request, whose token is still valid, at every run.
 
-Public: :class:`Unsubscribed`, :func:`verified_token`, :func:`apply_unsubscribe`, :func:`unsubscribe_by_token`.
+Public: :class:`Unsubscribed`, :func:`verified_token`, :func:`apply_unsubscribe`, :func:`unsubscribe_once`.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from digest.config import Settings
 from digest.errors import NotFoundError
-from digest.tokens import TokenData, verify_token
+from digest.tokens import MAX_AGE, TokenData, verify_token
 
-__all__ = ["Unsubscribed", "verified_token", "apply_unsubscribe", "unsubscribe_by_token"]
+__all__ = ["Unsubscribed", "verified_token", "apply_unsubscribe", "unsubscribe_once"]
 
 log = logging.getLogger(__name__)
+
+#: How long a request honoured by :func:`unsubscribe_once` is remembered after its token was made:
+#: as long as the token verifies (after that it is refused as expired, so nothing needs remembering;
+#: 400 days should unsubscribe tokens ever be made not to expire).
+_REMEMBERED = timedelta(seconds=MAX_AGE["unsubscribe"] or 400 * 86400)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +76,20 @@ def apply_unsubscribe(store: Any, data: TokenData, *, via: str) -> Unsubscribed:
     return Unsubscribed(user.email)
 
 
-def unsubscribe_by_token(store: Any, settings: Settings, token: str, *, via: str) -> Unsubscribed:
-    """Verify an unsubscribe token and apply it (the two steps above)."""
-    return apply_unsubscribe(store, verified_token(store, settings, "unsubscribe", token), via=via)
+def unsubscribe_once(store: Any, settings: Settings, token: str, *, request: str, via: str) -> Unsubscribed | None:
+    """Verify an unsubscribe token and apply it (the two steps above), unless the request it came
+    in was honoured before: None then, and nothing is done. ``request`` names the request the same
+    way on every reading (a message's identity: :func:`digest.deliver.inbound.request_identity`).
+
+    What was honoured is kept in the used-token store (digest.store.used_tokens) until the token
+    expires, per user: a stranger's message copying a Message-ID cannot make another user's request
+    look handled. It is kept after the token was applied: a crash in between loses no request
+    (applying again changes nothing), and two runs reading one message at once both apply it, harmlessly.
+    """
+    data = verified_token(store, settings, "unsubscribe", token)
+    identity = f"unsubscribe-request:{data.user_id}:{request}"
+    if store.token_used(identity):
+        return None
+    done = apply_unsubscribe(store, data, via=via)
+    store.use_token(identity, user_id=data.user_id, expires=data.issued + _REMEMBERED)
+    return done

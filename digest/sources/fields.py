@@ -87,7 +87,10 @@ def integer(value: Any) -> int | None:
         value = int(value)
     elif isinstance(value, str):
         text = value.strip()
-        if not (text.lstrip("-").isdigit() and len(text) <= 12):
+        # ASCII digits only: str.isdigit() also takes "²" (which int() refuses: a ValueError) and
+        # other scripts' digits ("٣"), which no API we read writes for a count.
+        digits = text[1:] if text.startswith("-") else text
+        if not (digits.isascii() and digits.isdigit() and len(text) <= 12):
             return None
         value = int(text)
     return value if isinstance(value, int) and -_INT_LIMIT < value < _INT_LIMIT else None

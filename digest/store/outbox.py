@@ -1,6 +1,7 @@
 """The transactional outbox, the papers each user was sent, and the digest watermarks.
 
-One outbox row per (user, period, period key). :meth:`OutboxStore.enqueue_digest` writes the row, the
+One outbox row per (user, period, period key), with what the digest held for its web page
+(``contents``: :mod:`digest.digests.record`). :meth:`OutboxStore.enqueue_digest` writes the row, the
 user's ``sent_papers`` and the digest watermark (``digest:<user_id>:<period>``) in one transaction, so
 a missed run, a restart or two runs at once never lose or repeat a paper: the unique key turns a
 second enqueue of the same period into a no-op, and a digest built from a watermark that moved on
@@ -93,23 +94,24 @@ class Enqueue:
     #: why the message could not be built: the row is recorded "failed" with this reason, for
     #: `digest status` (``message`` is then None)
     error: str | None = None
+    #: what the digest held, for its web page (JSON, :func:`digest.digests.record.contents_of`)
+    contents: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class RecordedDigest:
-    """What the outbox keeps of one digest to rebuild it (:meth:`OutboxStore.recorded_digest`)."""
+    """What the outbox keeps of one digest for its web page (:meth:`OutboxStore.recorded_digest`)."""
 
     outbox_id: int
     user_id: int
     period: str
     period_key: str
     status: str
-    #: the watermarks it was built from and up to
-    seq_from: int
-    seq_to: int
-    created: datetime
-    #: the papers its email showed, in order
-    paper_ids: tuple[str, ...]
+    #: the email's subject ("" for a digest recorded empty or failed)
+    subject: str
+    #: what the digest held (:func:`digest.digests.record.read_contents` reads it); None for a row
+    #: recorded before migration 0006
+    contents: dict[str, Any] | None
 
 
 def digest_watermark_name(user_id: int, period: str) -> str:
@@ -121,7 +123,7 @@ _MARK_SENT = update(_O).where(_O.c.id == bindparam("oid")).values(
     status="sent", sent_at=bindparam("at", type_=_O.c.sent_at.type), lease_owner=None, lease_until=None,
     message=None, last_error=None)
 
-_LIST_COLUMNS = [c for c in _O.c if c.name not in ("message", "paper_ids")]
+_LIST_COLUMNS = [c for c in _O.c if c.name not in ("message", "paper_ids", "contents")]
 
 
 def _item(row: Any, *, message: bool) -> OutboxItem:
@@ -176,19 +178,11 @@ class OutboxStore(StoreBase):
             seq = conn.execute(select(_W.c.seq).where(_W.c.name == digest_watermark_name(user_id, period))).scalar()
         return int(seq or 0)
 
-    def sent_versions(self, user_id: int, paper_ids: Iterable[str], *,
-                      before_outbox: int | None = None) -> dict[str, int | None]:
-        """paper id -> version last sent to the user, for those of ``paper_ids`` that were sent.
-
-        ``before_outbox``: only what digests recorded before that outbox row sent (a paper whose
-        outbox row is gone counts as sent before): a digest rebuilt after it went out
-        (:func:`digest.digests.select.replay_digest`) must not take its own papers, or later ones,
-        for papers the user had already."""
+    def sent_versions(self, user_id: int, paper_ids: Iterable[str]) -> dict[str, int | None]:
+        """paper id -> version last sent to the user, for those of ``paper_ids`` that were sent."""
         ids = list(dict.fromkeys(paper_ids))
         out: dict[str, int | None] = {}
         stmt = select(_SP.c.paper_id, _SP.c.version).where(_SP.c.user_id == user_id)
-        if before_outbox is not None:
-            stmt = stmt.where(_SP.c.outbox_id.is_(None) | (_SP.c.outbox_id < before_outbox))
         with self.read() as conn:
             for i in range(0, len(ids), 500):
                 for r in conn.execute(stmt.where(_SP.c.paper_id.in_(ids[i:i + 500]))):
@@ -199,14 +193,14 @@ class OutboxStore(StoreBase):
         """The digest recorded for ``user_id`` under ``period_key`` (a key names its period: daily
         keys are dates, weekly ones ISO week dates), or None when the outbox holds none."""
         with self.read() as conn:
-            row = conn.execute(select(_O.c.id, _O.c.period, _O.c.period_key, _O.c.status, _O.c.seq_from,
-                                      _O.c.seq_to, _O.c.created, _O.c.paper_ids)
+            row = conn.execute(select(_O.c.id, _O.c.period, _O.c.period_key, _O.c.status, _O.c.subject,
+                                      _O.c.contents)
                                .where(_O.c.user_id == user_id, _O.c.period_key == period_key)
                                .order_by(_O.c.id.desc()).limit(1)).first()
         if row is None:
             return None
-        return RecordedDigest(int(row.id), user_id, row.period, row.period_key, row.status, int(row.seq_from),
-                              int(row.seq_to), row.created, tuple(row.paper_ids or ()))
+        return RecordedDigest(int(row.id), user_id, row.period, row.period_key, row.status, row.subject or "",
+                              row.contents)
 
     def outbox_keys(self, wanted: Iterable[tuple[int, str, str]]) -> set[tuple[int, str, str]]:
         """Which of the (user_id, period, period_key) triples already have an outbox row."""
@@ -301,7 +295,8 @@ class OutboxStore(StoreBase):
                     "user_id": d.user_id, "period": d.period, "period_key": d.period_key,
                     "message_id": d.message_id, "subject": d.subject, "recipient": d.recipient, "message": d.message,
                     "status": _enqueued_status(d), "last_error": d.error, "attempts": 0, "next_attempt": now,
-                    "seq_from": d.seq_from, "seq_to": d.seq_to, "paper_ids": list(d.paper_ids), "created": now}
+                    "seq_from": d.seq_from, "seq_to": d.seq_to, "paper_ids": list(d.paper_ids),
+                    "contents": d.contents, "created": now}
                     for d in (digests[n] for n in fresh)])
                 ids = {(r.user_id, r.period, r.period_key): int(r.id) for r in rows}
             out: list[int | None] = [None] * len(digests)
@@ -394,6 +389,14 @@ class OutboxStore(StoreBase):
             return int(conn.execute(stmt.values(status="pending", next_attempt=now or utcnow())).rowcount or 0)
 
     # --- status ----------------------------------------------------------------------------------
+
+    def prune_digest_contents(self, before: datetime) -> int:
+        """Drop the recorded contents (what a digest's web page reads) of digests built before
+        ``before``, when their links have expired; the rows stay (their key makes a period's digest
+        once-only). Sent messages need no pruning: :meth:`mark_sent` drops their bytes."""
+        with self.write() as conn:
+            return int(conn.execute(update(_O).where(_O.c.created < before, _O.c.contents.is_not(None))
+                                    .values(contents=None)).rowcount or 0)
 
     def outbox_rows(self, status: str | None = None, *, limit: int = 100, user_id: int | None = None,
                     with_message: bool = False) -> list[OutboxItem]:

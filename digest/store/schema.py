@@ -186,8 +186,9 @@ class UserRow(Base):
 
 class UsedTokenRow(Base):
     """Credentials already spent (migration 0004): a sign-in link signs in once, a signed-out session
-    is over. ``key`` is the SHA-256 of the credential's identity (a sign-in link's decoded content, a
-    session's id), never anything that signs in; rows go once the credential has expired anyway."""
+    is over, an unsubscribe request mailed in is honoured once. ``key`` is the SHA-256 of the
+    credential's identity (a sign-in link's decoded content, a session's id, a mailed request's user
+    and message), never anything that signs in; rows go once the credential has expired anyway."""
 
     __tablename__ = "used_tokens"
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -341,6 +342,9 @@ class OutboxRow(Base):
     seq_from: Mapped[int] = mapped_column(BigId, default=0)
     seq_to: Mapped[int] = mapped_column(BigId, default=0)
     paper_ids: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    #: what the digest held when it was built, for its web page (digest.digests.record; migration
+    #: 0006); NULL in rows recorded before
+    contents: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
     created: Mapped[datetime]
     #: indexed for `digest status`'s last sent time: max() from the index, not a walk over every
     #: row and its stored message (migration 0004)

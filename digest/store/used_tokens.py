@@ -1,13 +1,15 @@
 """Single-use credentials: a sign-in link signs in once, a session signed out of opens nothing
-again (migration 0004).
+again (migration 0004), an unsubscribe request mailed in is honoured once.
 
 A signed token or session cookie stays valid until it expires; what makes it single-use is
 remembering that it was used. The caller names what was used by an *identity*: a string that is the
 same for every spelling of one credential (a sign-in link's decoded, verified content, not the
-token string, whose base64 decoding tolerates padding and stray characters; a session's random
-id), prefixed by its kind so that two kinds never share a key. The store keeps the SHA-256 of that
-identity (the table must not hold anything that signs anyone in) with the credential's own expiry,
-after which the signature check refuses it anyway and the row is deleted.
+token string, whose base64 decoding tolerates padding and stray characters; a session's random id;
+the user and the message an unsubscribe token came in by mail, see
+:func:`digest.digests.unsubscribe.unsubscribe_once`), prefixed by its kind so that two kinds never
+share a key. The store keeps the SHA-256 of that identity (the table must not hold anything that
+signs anyone in) with the credential's own expiry, after which the signature check refuses it anyway
+and the row is deleted.
 
 Public (through :class:`digest.store.Store`): :meth:`UsedTokenStore.use_token`,
 :meth:`UsedTokenStore.token_used`.

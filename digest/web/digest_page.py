@@ -8,16 +8,22 @@ The token is the whole authorisation, as for the feedback and unsubscribe links 
 no session, and the page sets no cookie (it has no form). It is verified with revocation by the
 user's token generation (:func:`digest.web.links._verify`), and expires with the feedback links.
 
-What it shows: the digest recorded in the outbox under that key, rebuilt uncapped from the stored
-matches (:func:`digest.digests.select.replay_digest`), in the email's sections and order; first the
-papers the email showed (the outbox row's ``paper_ids``), then, at ``#more``
-(:data:`digest.render.email.MORE_ANCHOR`), the ones it did not, in the same sections. A key with no
+What it shows: what the digest held when it was built, as `digest send` recorded it with the email
+(:mod:`digest.digests.record`): its sections in the email's order, first with the papers the email
+showed, then, at ``#more`` (:data:`digest.render.email.MORE_ANCHOR`), the ones it did not. Nothing
+done since moves a paper in or out: alerts paused, renamed, made weekly or feed-only, updates turned
+on or off, a new arXiv version, later sources or votes of a trending paper. Each paper is shown as
+stored now (title, authors, links; a paper merged into another since is found by its old id, one no
+longer stored is listed as such), in the email's own card (:func:`digest.render.email.item_view`)
+with what the email's card said: its reasons under the alert names of then, its "Updated vN" and
+"Trending" badges. Every feed value is cleaned there and escaped by autoescape here. A key with no
 outbox row yet is the digest a preview showed (the web preview, `digest preview`): while it is still
-the user's next digest, the page shows it as it stands now. The cards are the email's own
-(:func:`digest.render.email.item_view`): every feed value cleaned there and escaped by autoescape here.
+the user's next digest, the page shows it as it stands now
+(:func:`digest.digests.send.preview_contents`).
 
-Answers: 400 for a link that is not valid or was revoked, 410 for an expired one, a removed user or a
-digest whose papers are no longer stored, 404 for a period no digest was sent for. Every answer is
+Answers: 400 for a link that is not valid or was revoked; 410 for an expired one, a removed user, or
+a digest recorded before its contents were kept (migration 0006: its email is all there is of it);
+404 for a period no digest was sent for, or a digest without papers. Every answer is
 ``Cache-Control: private, no-store`` (the URL is a credential; like every page holding one, kept by no
 cache) and ``X-Robots-Tag: noindex``; the app's headers add ``Referrer-Policy: no-referrer``, so the
 token does not leak to the sites its papers link to.
@@ -27,7 +33,7 @@ Public: :func:`digest_page`.
 
 from __future__ import annotations
 
-import sys
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -35,10 +41,10 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from digest.digests.select import build_digest, replay_digest
+from digest.digests.record import DigestContents, RecordedItem, read_contents
 from digest.errors import NotFoundError
-from digest.models import Digest, User
-from digest.render.email import MORE_ANCHOR, ItemView, digest_day, item_view, subject_for
+from digest.models import Paper
+from digest.render.email import MORE_ANCHOR, ItemView, item_view
 from digest.sanitize import display_line, display_text
 from digest.tokens import MAX_AGE, TokenError, TokenExpired, TokenRevoked
 from digest.web import security
@@ -49,10 +55,18 @@ _HEADERS = {"cache-control": "private, no-store", "x-robots-tag": "noindex"}
 
 
 @dataclass(frozen=True, slots=True)
+class _Card:
+    """One paper of the page: its card, or None for a paper no longer stored."""
+
+    paper_id: str
+    view: ItemView | None
+
+
+@dataclass(frozen=True, slots=True)
 class _Section:
     title: str
     kind: str
-    items: tuple[ItemView, ...]
+    cards: tuple[_Card, ...]
 
 
 def _page(request: Request, name: str, *, title: str, status_code: int = 200, **context: Any) -> Response:
@@ -81,30 +95,50 @@ def _token_error(request: Request, exc: TokenError) -> Response:
                   "This link is not valid: it may have been cut short or changed. Open it from your email again.")
 
 
-def _previewed(store: Any, settings: Any, user: User, key: str, now: datetime) -> tuple[Digest, tuple[str, ...]] | None:
-    """The digest of ``key`` as the preview shows it while it is the user's next one, uncapped, and
-    the papers the preview's email shows; None for any other key nothing was recorded under."""
-    from digest.digests.send import preview
+def _contents(store: Any, settings: Any, user_id: int, key: str) -> tuple[str, DigestContents | None] | None:
+    """(subject, contents) of the digest recorded under ``key``, or of the one a preview shows while
+    ``key`` is the user's next digest; contents None for a digest recorded before they were kept.
+    None when there is no such digest."""
+    from digest.digests.send import preview_contents
 
+    record = store.recorded_digest(user_id, key)
+    if record is not None:
+        return record.subject, read_contents(record.contents)
     period = "weekly" if "-W" in key else "daily"
-    capped, rendered = preview(store, settings, user.id, period=period, now=now)
-    if capped.period_key != key:
-        return None
-    whole = build_digest(store, user, period, key, now=now, start=capped.period_start, end=capped.period_end,
-                         max_items=sys.maxsize)
-    return whole, rendered.paper_ids
+    upcoming, subject, contents = preview_contents(store, settings, user_id, period=period,
+                                                   now=datetime.now(timezone.utc))
+    return (subject, read_contents(contents)) if upcoming == key else None
 
 
-def _sections(digest: Digest, shown: set[str], settings: Any, token: str) -> tuple[list[_Section], list[_Section]]:
+def _current_papers(store: Any, ids: Iterable[str]) -> dict[str, Paper]:
+    """id -> the paper as stored now; a paper merged into another since is found by its old id (an
+    alias, :meth:`digest.store.Store.get_paper`), one no longer stored is left out."""
+    wanted = list(dict.fromkeys(ids))
+    found: dict[str, Paper] = store.papers_by_ids(wanted)
+    for pid in wanted:
+        if pid not in found:
+            try:
+                found[pid] = store.get_paper(pid)
+            except NotFoundError:
+                continue
+    return found
+
+
+def _card(item: RecordedItem, paper: Paper | None, settings: Any, token: str) -> _Card:
+    return _Card(item.paper_id, item_view(item.with_paper(paper), settings, token) if paper is not None else None)
+
+
+def _sections(contents: DigestContents, papers: dict[str, Paper], settings: Any,
+              token: str) -> tuple[list[_Section], list[_Section]]:
     """The digest's sections split in two, order kept: the papers its email showed, and the rest."""
     in_email: list[_Section] = []
     rest: list[_Section] = []
-    for section in digest.sections:
+    for section in contents.sections:
         title = display_line(section.title)
         for part, wanted in ((in_email, True), (rest, False)):
-            items = tuple(item_view(i, settings, token) for i in section.items if (i.paper.id in shown) == wanted)
-            if items:
-                part.append(_Section(title, section.kind, items))
+            cards = tuple(_card(i, papers.get(i.paper_id), settings, token) for i in section.items if i.shown == wanted)
+            if cards:
+                part.append(_Section(title, section.kind, cards))
     return in_email, rest
 
 
@@ -118,24 +152,18 @@ async def digest_page(request: Request) -> Response:
     except NotFoundError:  # signed by us for a user who is gone
         return _error(request, 410, "Digest gone", "This digest is no longer here: its reader's account was removed.")
     user = c.store.get_user(data.user_id)
-    key = str(data.data.get("d", ""))
-    record = c.store.recorded_digest(user.id, key)
-    if record is not None:
-        digest, shown = replay_digest(c.store, user, record), record.paper_ids
-    else:
-        found = _previewed(c.store, c.settings, user, key, datetime.now(timezone.utc))
-        if found is None:
-            return _error(request, 404, "No such digest", "No digest was sent for this period.")
-        digest, shown = found
-    if not digest.items:
-        if record is not None and record.paper_ids:
-            return _error(request, 410, "Digest gone",
-                          "The papers of this digest are no longer listed here: the alerts that found them "
-                          "were changed or deleted since.")
+    found = _contents(c.store, c.settings, user.id, str(data.data.get("d", "")))
+    if found is None:
+        return _error(request, 404, "No such digest", "No digest was sent for this period.")
+    subject, contents = found
+    if contents is None:
+        return _error(request, 410, "Digest page not kept",
+                      "This digest was sent before digest pages were kept: its email is all there is of it.")
+    if not contents.paper_ids:
         return _error(request, 404, "No papers", "This digest has no papers.")
-    in_email, rest = _sections(digest, set(shown), c.settings, request.path_params["token"])
-    subject = subject_for(digest)
-    return _page(request, "digest.html", title=subject, heading=subject, day=digest_day(digest),
-                 greeting=display_line(digest.user_name or ""), sections=in_email, more_sections=rest,
-                 shown=sum(len(s.items) for s in in_email), more=sum(len(s.items) for s in rest),
+    papers = _current_papers(c.store, contents.paper_ids)
+    in_email, rest = _sections(contents, papers, c.settings, request.path_params["token"])
+    return _page(request, "digest.html", title=subject, heading=display_line(subject), day=display_line(contents.day),
+                 greeting=display_line(user.name or ""), sections=in_email, more_sections=rest,
+                 shown=sum(len(s.cards) for s in in_email), more=sum(len(s.cards) for s in rest),
                  more_anchor=MORE_ANCHOR)
