@@ -436,6 +436,25 @@ def _mute_parts(key: str) -> tuple[str, Givens]:
     return (surname, (initial,)) if surname and len(initial) == 1 else (key, ())
 
 
+def narrower_mute(key: str, than: str) -> bool:
+    """Whether muted ``key`` names the person of ``than`` with no more than it does: the same
+    surname, and its given names, in order, each the one of ``than`` in the same place or its
+    initial, where ``than``'s given names may also start after leading initials (the name its person
+    goes by). "gates|s|", "S. Gates" and "James Gates" are narrower than "S. James Gates", "lecun y"
+    than "Yann LeCun"; "Sarah Gates" is not narrower than "S. James Gates", nor "Yann" than "Y."."""
+    surname, givens = _mute_parts(key)
+    other_surname, other_givens = _mute_parts(than)
+    if surname_form(surname) != surname_form(other_surname):
+        return False
+    for start in range(len(other_givens) + 1):
+        tail = other_givens[start:]
+        if len(givens) <= len(tail) and all(a == b or (len(a) == 1 and b.startswith(a)) for a, b in zip(givens, tail)):
+            return True
+        if start < len(other_givens) and len(other_givens[start]) > 1:
+            break  # only leading initials may be skipped
+    return False
+
+
 class MutedAuthors:
     """The authors one user muted, each hiding the papers of the person that key names however a
     listing writes them: the person rule of ``au:`` (:func:`digest.names.same_person`, both ways).

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from digest.text import MutedAuthors, mute_key, mute_name
+from digest.text import MutedAuthors, mute_key, mute_name, narrower_mute
 
 
 @pytest.mark.parametrize("name, key", [
@@ -80,3 +80,19 @@ def test_an_exported_mute_imports_as_the_same_key(givens: list[str], surname: st
     key = mute_key(name)
     assert mute_key(mute_name(key)) == key, (name, key, mute_name(key))
     assert MutedAuthors([key]).hides([name])
+
+
+@pytest.mark.parametrize(("key", "than", "narrower"), [
+    ("gates|s|", "S. James Gates", True), ("S. Gates", "S. James Gates", True), ("James Gates", "S. James Gates", True),
+    ("lecun y", "Yann LeCun", True), ("Yann LeCun", "LeCun, Y.", False), ("Sarah Gates", "S. James Gates", False),
+    ("S. James Gates", "S. Gates", False), ("Robert Gates", "S. James Gates", False), ("Gates", "S. James Gates", True),
+    ("J. Gates", "S. James Gates", True), ("James Gates", "Robert Gates", False), ("S. James Gates", "Sam Gates", False),
+])
+def test_a_key_is_narrower_when_it_names_the_person_with_no_more(key: str, than: str, narrower: bool) -> None:
+    """What muting again compares (digest.store.users.mute_author): a key that names the person with
+    no more than another (its given names the other's, or their initials, in order, after the
+    other's leading initials) adds nothing beside it, and is unmuted with it."""
+    def as_key(value: str) -> str:  # a stored key of an earlier form as it is, a name through mute_key
+        return value if "|" in value or value == "lecun y" else mute_key(value)
+
+    assert narrower_mute(as_key(key), as_key(than)) is narrower

@@ -236,7 +236,7 @@ def test_muted_authors_are_people_not_spellings(store: Store) -> None:
     with store.write() as conn:  # a row muted before keys carried given names
         conn.execute(text("INSERT INTO muted_authors (user_id, author_key, created) VALUES (:u, 'lecun y', :t)"),
                      {"u": u.id, "t": datetime(2026, 11, 1)})
-    # Muted again: the key of today's form joins it (an older key keeps one given name at most).
+    # Muted again: the old key names him by an initial, the new one by his given name: it joins.
     assert store.mute_author(u.id, "Yann LeCun") == "lecun|y|yann|yann"
     assert store.muted_authors(u.id) == {"lecun y", "lecun|y|yann|yann"}
     assert store.unmute_author(u.id, "Yann Le Cun") and store.muted_authors(u.id) == set()
@@ -246,3 +246,47 @@ def test_muted_authors_are_people_not_spellings(store: Store) -> None:
     assert not MutedAuthors(store.muted_authors(u.id)).hides(["James Gates"])
     store.mute_author(u.id, "S. James Gates, Jr.")  # the user clicks "Mute" on his card again
     assert MutedAuthors(store.muted_authors(u.id)).hides(["James Gates"])
+
+
+def test_muting_the_full_name_after_an_initial_form_hides_the_name_he_goes_by(store: Store) -> None:
+    """"Mute S. Gates" on one card, later "Mute S. James Gates" on another (arXiv lists him both
+    ways): the second key keeps more given names, so it joins the first, and papers listing him as
+    "James Gates" are hidden too."""
+    u = store.upsert_user("ada@example.org")
+    store.mute_author(u.id, "S. Gates")
+    store.mute_author(u.id, "S. James Gates")
+    assert MutedAuthors(store.muted_authors(u.id)).hides(["James Gates"])
+
+
+def test_export_import_keeps_a_person_muted_again_after_an_old_key(store: Store) -> None:
+    """A person muted under an old key ("gates|s|") and again under today's ("gates|s||s james")
+    is still hidden as "James Gates" after `digest export` and `digest import`, whichever key the
+    import reads first."""
+    from digest.portable import export_data, import_data
+
+    u = store.upsert_user("ada@example.org")
+    with store.write() as conn:
+        conn.execute(text("INSERT INTO muted_authors (user_id, author_key, created) VALUES (:u, 'gates|s|', :t)"),
+                     {"u": u.id, "t": datetime(2026, 11, 1)})
+    store.mute_author(u.id, "S. James Gates, Jr.")
+    assert MutedAuthors(store.muted_authors(u.id)).hides(["James Gates"])
+    data = export_data(store)
+    with store.write() as conn:
+        conn.execute(text("DELETE FROM muted_authors"))
+    import_data(store, data)
+    assert MutedAuthors(store.muted_authors("ada@example.org")).hides(["James Gates"])
+
+
+def test_unmuting_by_the_name_he_goes_by_removes_the_narrower_old_key_too(store: Store) -> None:
+    """A person muted under an old key ("gates|s|") and today's ("gates|s||s james") is unmuted by
+    the name a later listing writes ("James Gates"): both keys go, though the old one alone does
+    not name "James Gates"; a different person muted beside them ("Sarah Gates") stays muted."""
+    u = store.upsert_user("ada@example.org")
+    with store.write() as conn:
+        conn.execute(text("INSERT INTO muted_authors (user_id, author_key, created) VALUES (:u, 'gates|s|', :t)"),
+                     {"u": u.id, "t": datetime(2026, 11, 1)})
+    store.mute_author(u.id, "S. James Gates, Jr.")
+    sarah = store.mute_author(u.id, "Sarah Gates")
+    assert store.unmute_author(u.id, "James Gates")
+    assert store.muted_authors(u.id) == {sarah}
+    assert not MutedAuthors(store.muted_authors(u.id)).hides(["James Gates", "Sylvester James Gates"])

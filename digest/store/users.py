@@ -22,7 +22,7 @@ from digest.models import SUBSCRIPTION_KINDS, Subscription, Tag, User
 from digest.store.base import MAX_ROW_ID, StoreBase, row_id, utcnow
 from digest.store.schema import (MatchRow, MutedAuthorRow, PaperAliasRow, PaperRow, PaperTagRow, SubscriptionRow, TagRow,
                                   UserLabelRow, UserRow)
-from digest.text import MutedAuthors, mute_key
+from digest.text import MutedAuthors, mute_key, narrower_mute
 
 EVERY = ("daily", "weekly")
 CHANNELS = ("email", "feed", "both")
@@ -462,18 +462,22 @@ class UserStore(StoreBase):
     def mute_author(self, user: UserRef, name: str) -> str:
         """Mute an author for this user; returns the key that stands for them (digest.text.mute_key:
         "lecun|y|yann|yann"). Muting a person already muted under another spelling adds nothing,
-        unless they were muted by a key of an earlier form, which keeps one given name at most
-        ("gates|s|" hides "S. Gates" but not "James Gates"): the new key, with every given name, is
-        added beside it (unmuting removes both)."""
+        unless that key names them with less (:func:`digest.text.narrower_mute`: "S. Gates", or
+        "gates|s|" of an earlier form, does not hide "James Gates"): the new key is added beside it,
+        and unmuting removes both."""
         key = mute_key(name)
         if not key:
             raise ValueError(f"{name!r} is not an author name")
         with self.write() as conn:
             urow = self._user_row(conn, user)
             same = self._same_person_keys(conn, urow.id, name)
-            complete = [k for k in same if k == key or k.count("|") >= 3]  # the current form: every given name
-            if complete:
-                return complete[0]
+            # A key of the same person already stands for them unless it names them with less than
+            # the new name does ("S. Gates", or "gates|s|" of an earlier form, for "S. James Gates":
+            # it does not hide "James Gates"; "S. Gates" for "Sarah Gates": unmuting S. James Gates
+            # would unmute her): then the new key joins it.
+            kept = [k for k in same if narrower_mute(key, k)]
+            if kept:
+                return kept[0]
             conn.execute(_M.insert().values(user_id=urow.id, author_key=key, created=utcnow()))
         return key
 
@@ -482,6 +486,10 @@ class UserStore(StoreBase):
         with self.write() as conn:
             urow = self._user_row(conn, user)
             keys = self._same_person_keys(conn, urow.id, name)
+            # With them, the narrower keys muting them again left beside them ("gates|s|" beside
+            # "S. James Gates"), which the name alone may not reach ("James Gates").
+            others = conn.execute(select(_M.c.author_key).where(_M.c.user_id == urow.id)).scalars()
+            keys += [k for k in others if k not in keys and any(narrower_mute(k, m) for m in keys)]
             if keys:
                 conn.execute(delete(_M).where(_M.c.user_id == urow.id, _M.c.author_key.in_(keys)))
         return bool(keys)
