@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from digest.errors import QueryError
 from digest.match import (DEFAULT_THRESHOLD, CorpusStats, Document, compile_query, highlight,
                           validate_for_save)
-from digest.match.score import MatchResult
-from digest.models import Paper, Via
+from digest.match.document import word_similarity
+from digest.match.index import QueryIndex
+from digest.match.query import Word
+from digest.match.run import load_stats, match_new
+from digest.match.score import TYPO_RATIO, MatchResult
+from digest.match.search import _hits, search
+from digest.models import Paper, PaperRecord, Via
+from digest.store import Store
 
 
 def paper(title: str, abstract: str = "", *, authors: tuple[str, ...] = ("A. Author",), pid: str = "arxiv:2501.00001",
@@ -308,6 +317,134 @@ def test_typos_of_short_words_the_corpus_does_not_know(corpus_stats: CorpusStats
     # deterministic given the statistics: the same text and stats compile to the same query
     assert compile_query("protien", corpus_stats) is compile_query("protien", corpus_stats)
     assert compile_query("protien", corpus_stats).root != compile_query("protien").root
+
+
+# --- Rare words and repeated typos: the noisy channel ------------------------------------------------
+
+GRAPHENE = ["Graphene Nanoribbons for Flexible Electronics", "Strain Engineering in Bilayer Graphene"]
+GRAPHEME = ["Grapheme to Phoneme Conversion for Low-Resource Languages", "Grapheme Segmentation of Handwritten Scripts"]
+TYPO = ["A Transfromer for Protein Folding"]
+
+
+def rare_word_corpus(transformers: int = 12, fillers: int = 50) -> list[Paper]:
+    """Graphene and grapheme in two papers each, "transformer" in ``transformers`` papers and its
+    typo "transfromer" in one, and filler papers to make a corpus (50 papers give a vocabulary)."""
+    titles = GRAPHENE + GRAPHEME + TYPO + [f"Transformer Architectures for Task Number {i}" for i in range(transformers)]
+    titles += [f"Sparse Coding Experiment {i} on Robot Grasping" for i in range(fillers)]
+    return [paper(t, pid=f"arxiv:2501.{n:05d}") for n, t in enumerate(titles)]
+
+
+def finder(papers: list[Paper]) -> tuple[CorpusStats, Callable[[str], set[str]]]:
+    """The corpus statistics of ``papers``, and the titles a query finds among them."""
+    docs = [(p, Document.from_paper(p)) for p in papers]
+    stats = CorpusStats.from_documents(d for _, d in docs)
+
+    def found(query: str) -> set[str]:
+        compiled = compile_query(query, stats)
+        return {p.title for p, d in docs if (r := compiled.evaluate(d, stats)) is not None
+                and r.score >= DEFAULT_THRESHOLD}
+
+    return stats, found
+
+
+def test_a_rare_word_does_not_find_another_rare_word_one_letter_away() -> None:
+    """An alert on "graphene" in a store where graphene and grapheme are both rare gets graphene
+    papers, not grapheme (linguistics) ones: a correctly spelled word means itself."""
+    stats, found = finder(rare_word_corpus())
+    assert stats.df["graphen"] == stats.df["graphem"] == 2
+    assert found("graphene") == set(GRAPHENE)
+    assert found("grapheme") == set(GRAPHEME)
+    assert found("graphene grapheme") == set()
+
+
+def test_a_typo_the_corpus_repeats_still_finds_the_word_it_misspells() -> None:
+    """"transfromer" is in one paper and "transformer" in twelve: the rare word looks like a typo of a
+    word TYPO_RATIO times as frequent, so it keeps its tolerance. Beside a word itself rare (five
+    papers) the evidence is too weak and it is taken as written; a word in no paper stays tolerant."""
+    stats, found = finder(rare_word_corpus(transformers=12))
+    transformers = {f"Transformer Architectures for Task Number {i}" for i in range(12)}
+    assert stats.df["transformer"] >= TYPO_RATIO * stats.df["transfromer"]
+    assert found("transfromer") == transformers | set(TYPO)
+    assert found("transformer") == transformers  # used often: exact
+    assert found("tranformer") == transformers  # unknown (no paper has it): tolerant
+    _, few = finder(rare_word_corpus(transformers=5))
+    assert few("transfromer") == set(TYPO)
+    assert len(few("tranformer")) == 5
+
+
+def test_typo_tolerance_follows_the_statistics_as_they_change() -> None:
+    """The frequent words are indexed once per version of the statistics: after more papers use
+    grapheme, graphene (still in two) is one letter from a word ten times as frequent and reads as its typo."""
+    papers = rare_word_corpus()
+    stats = CorpusStats.from_documents(Document.from_paper(p) for p in papers)
+    assert compile_query("graphene", stats).root.words[0].dist == 0  # type: ignore[union-attr]
+    for i in range(20):
+        stats.update(Document.from_paper(paper(f"Grapheme Inventories of Language {i}", pid=f"arxiv:2502.{i:05d}")))
+    assert compile_query("graphene", stats).root.words[0].dist == 1  # type: ignore[union-attr]
+    assert CorpusStats.from_dict(stats.to_dict()).frequent_near("graphen", 3) == {"graphem": 22}
+
+
+_KEYS = st.text("abcé", min_size=1, max_size=7)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(_KEYS | _KEYS.map("^".__add__), st.integers(1, 30), max_size=40), _KEYS, st.integers(1, 12))
+def test_frequent_near_finds_what_scanning_the_vocabulary_finds(df: dict[str, int], key: str, min_df: int) -> None:
+    """The deletion index of the frequent keys finds exactly the keys an anchored word allowing one
+    edit accepts (word_similarity, the one definition of a match), its own key and acronym keys aside."""
+    stats = CorpusStats(100, df)
+    word = Word(key, key, key, 1, anchored=True)
+    for bar in (min_df, min_df + 5):  # another bar on the same statistics: another index
+        want = {k: n for k, n in df.items() if n >= bar and k != key and word_similarity(word, k) is not None}
+        assert stats.frequent_near(key, bar) == want
+
+
+def _record(p: Paper) -> PaperRecord:
+    return PaperRecord(source_kind="arxiv-rss", external_id=p.arxiv_id or p.id, title=p.title,
+                       abstract=p.abstract, categories=p.categories, arxiv_id=p.arxiv_id)
+
+
+def test_typo_decisions_are_the_same_in_subscriptions_the_query_index_and_search(store: Store) -> None:
+    """Subscriptions (compiled at the start of `digest match`, matched through the query index),
+    search (through the search index) and evaluating every paper find the same papers: each
+    compiles the text with the statistics alone."""
+    base = rare_word_corpus()
+    later = [paper("Graphene Plasmonics at Terahertz Frequencies", pid="arxiv:2503.00001"),
+             paper("Grapheme Embeddings for Spelling Correction", pid="arxiv:2503.00002"),
+             paper("Transformer Pruning at Scale", pid="arxiv:2503.00003")]
+    # one graphene and one grapheme paper less at first: both stay rare (1, then 2 papers) throughout
+    base = [p for p in base if p.title not in (GRAPHENE[0], GRAPHEME[0])]
+    store.ingest_records("arxiv-cs", [_record(p) for p in base])
+    match_new(store)
+    user = store.upsert_user("ada@example.org")
+    queries = ["graphene", "grapheme", "transfromer", "transformer", "graphene OR transfromer"]
+    for i, text in enumerate(queries):
+        store.add_subscription(user.id, f"q{i}", query=text)
+    store.ingest_records("arxiv-cs", [_record(p) for p in later])
+    match_new(store)
+
+    stats = load_stats(store)
+    assert stats.df["graphen"] == stats.df["graphem"] == 2
+    papers = list(store.iter_papers())
+    index = QueryIndex(stats)
+    for text in queries:
+        index.add(text, compile_query(text, stats))
+    tags = store.topic_tags_by_paper()  # as search sees them
+    docs = [Document.from_paper(p, tags=tags.get(p.id, ()), batch=False) for p in papers]
+    by_index: dict[str, set[tuple[str, float]]] = {text: set() for text in queries}
+    for p, ranked in zip(papers, index.match_batch(docs, stats)):
+        for text, score in ranked:
+            by_index[text].add((p.id, score))
+    later_ids = {p.id for p in papers if p.arxiv_id in {q.arxiv_id for q in later}}
+    for i, text in enumerate(queries):
+        brute = {(h.paper.id, h.score) for h in _hits(store, text, store.iter_papers(), None)}
+        assert {(h.paper.id, h.score) for h in search(store, text)} == brute, text
+        assert by_index[text] == brute, text
+        subscribed = {m.paper_id for m in store.matches(subscription=f"ada@example.org/q{i}")}
+        assert subscribed == {pid for pid, _ in brute} & later_ids, text
+    titles = {h.paper.title for h in search(store, "graphene")}
+    assert titles == {"Graphene Plasmonics at Terahertz Frequencies", GRAPHENE[1]}
+    assert "Transformer Pruning at Scale" in {h.paper.title for h in search(store, "transfromer")}
 
 
 def test_a_word_in_most_papers_still_ranks_and_passes_on_a_title_hit() -> None:

@@ -351,8 +351,9 @@ def parse(text: str, unknown: Container[str] = (), common: Container[str] = ()) 
 
     ``unknown`` holds the keys (of those :func:`vocabulary_words` names) that are no word of the
     corpus: they get one edit of tolerance from VOCAB_FUZZY_MIN_LETTERS letters. ``common`` holds
-    those the corpus uses often: they mean themselves, so a long one gets no automatic tolerance
-    ("simulation" must not find "stimulation", "graphene" not "grapheme").
+    those that mean themselves (the corpus uses them often, or seldom but with no far more frequent
+    word one edit away: :func:`digest.match.score.means_itself`), so a long one gets no automatic
+    tolerance ("simulation" must not find "stimulation", "graphene" not "grapheme").
     """
     return Query(text, _Parser(text, unknown, common).parse())
 

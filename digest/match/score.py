@@ -30,7 +30,8 @@ from typing import Any, NamedTuple
 from digest.match.authors import author_matches
 from digest.match.document import Document, FieldText
 from digest.match.normalize import Term
-from digest.match.query import And, MetaClause, Node, Not, Or, Query, TextClause, parse, vocabulary_words
+from digest.match.query import (AUTO_FUZZY_MIN_KEY, And, MetaClause, Node, Not, Or, Query, TextClause, parse,
+                                 vocabulary_words)
 from digest.match.stats import IDF_MAX, CorpusStats
 from digest.match.validate import validate_for_save
 from digest.text import surname_form
@@ -120,24 +121,57 @@ VOCAB_MIN_DOCS = 50
 #: typo: "simulation", "topology" mean themselves. A typo repeated by a few papers stays below it.
 COMMON_MIN_DF = 3
 COMMON_MIN_SHARE = 0.0005
+#: A word the corpus knows but uses less often than that is taken for a typo (and keeps its
+#: tolerance) only when a word this many times as frequent, and itself used often, is one edit
+#: away: the noisy channel of spell checkers, where a typo is much rarer than the word it
+#: misspells. "apporach" (1 paper) beside "approach" (1,558 of 3,603) stays tolerant; "graphene"
+#: beside "grapheme", both rare, does not. Measured on the arXiv captures (tests/data/corpus):
+#: of their rare long words with a frequent neighbour, 39 misspellings and 102 real words (labelled
+#: by hand), a ratio of 10 keeps 35 misspellings tolerant (the 4 others misspell words themselves
+#: in at most 6 papers) and makes 51 real words exact; 5 keeps the same 35 but makes only 26
+#: exact, while above 10 both fall together (20: 33 and 59; 50: 29 and 74).
+TYPO_RATIO = 10
 
 
 def compile_query(text: str, stats: CorpusStats | None = None) -> CompiledQuery:
     """Parse ``text`` (raises QueryError) into a reusable :class:`CompiledQuery`.
 
     With ``stats``, a word of 5 to 7 letters that is no word of the corpus gets one edit of
-    tolerance, and a word of 8 or more that the corpus uses often gets none (docs/queries.md,
-    "Typos"): the result is a function of the text and of which of its words the corpus knows, so
-    the same text and statistics always compile to the same query.
+    tolerance, and a word of 8 or more gets none when it means itself: the corpus uses it often, or
+    knows it and has no much more frequent word one edit away (:func:`means_itself`;
+    docs/queries.md, "Typos"). The result is a function of the text and of the statistics alone,
+    so the same text and statistics always compile to the same query, wherever it is compiled
+    (subscriptions and tags in the query index, search, eval).
     """
     unknown: frozenset[str] = frozenset()
     common: frozenset[str] = frozenset()
     if stats is not None and stats.doc_count >= VOCAB_MIN_DOCS:
         words = vocabulary_words(text)
         unknown = frozenset(k for k in words if not stats.df.get(k))
-        often = max(COMMON_MIN_DF, stats.doc_count * COMMON_MIN_SHARE)
-        common = frozenset(k for k in words if stats.df.get(k, 0) >= often)
+        often = often_df(stats)
+        common = frozenset(k for k in words if means_itself(k, stats, often))
     return _compile(text, unknown, common)
+
+
+def often_df(stats: CorpusStats) -> float:
+    """The number of papers from which the corpus uses a word often (a word in its own right)."""
+    return max(COMMON_MIN_DF, stats.doc_count * COMMON_MIN_SHARE)
+
+
+def means_itself(key: str, stats: CorpusStats, often: float | None = None) -> bool:
+    """Whether a (long) query word the corpus knows is taken as written, without automatic typo
+    tolerance: the corpus uses it ``often``, or uses it less but has no word one edit away (first
+    letter kept) in at least ``often`` and :data:`TYPO_RATIO` times as many papers. Unknown words
+    (in no paper) never do: they can only be typos."""
+    if often is None:
+        often = often_df(stats)
+    df = stats.df.get(key, 0)
+    if df >= often:
+        return True
+    if not df or len(key) < AUTO_FUZZY_MIN_KEY:  # shorter keys never get the long words' tolerance
+        return False
+    bar = max(often, TYPO_RATIO * df)
+    return not any(n >= bar for n in stats.frequent_near(key, often).values())
 
 
 @lru_cache(maxsize=8192)

@@ -11,7 +11,10 @@ rapidfuzz's OSA distance with a cutoff (in C, but once per such word and key). E
 and SymSpell's farther candidates (two deletions, one per side) are rejected there, and nothing the
 judge accepts can be missed, since every pair it accepts shares a variant.
 
-Public: :class:`WordSet`.
+:class:`NearKeys` is the same idea the other way round, in plain Python: a fixed set of keys (the
+corpus's frequent words) filed under their one-deletion variants, asked about one word at a time.
+
+Public: :class:`WordSet`, :class:`NearKeys`.
 """
 
 from __future__ import annotations
@@ -23,11 +26,12 @@ import numpy.typing as npt
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
+from digest.gcpause import gc_paused
 from digest.match.document import word_similarity
 from digest.match.query import Word
 from digest.match.ranges import ranges
 
-__all__ = ["WordSet"]
+__all__ = ["WordSet", "NearKeys"]
 
 U64 = npt.NDArray[np.uint64]
 I64 = npt.NDArray[np.int64]
@@ -255,3 +259,50 @@ def _judge(groups: list[list[Word]], texts: list[str], text_ix: I64, group_ix: I
             found = {t: sim for t in mine if (sim := word_similarity(word, t)) is not None}
             if found:
                 out[word] = found
+
+
+class NearKeys:
+    """A fixed set of keys, to find those one automatic typo away from a word: the keys an
+    anchored query word allowing one edit (what :func:`digest.match.query._words` makes of a long
+    word) would match, its own key aside.
+
+    SymSpell with one deletion: each key is filed under itself and every string one deletion makes
+    of it. Two strings within one edit (OSA: an insertion, deletion, substitution or transposition
+    of neighbours) always share such a string, so probing a word's own variants finds every key
+    within one edit of it; :func:`word_similarity` judges the few candidates. Building costs 4 to 6
+    microseconds a key (23 ms for the 6,464 frequent words of 3,603 captured arXiv papers); a
+    look-up, about 20 microseconds.
+    """
+
+    __slots__ = ("_first", "_more")
+
+    def __init__(self, keys: Iterable[str]) -> None:
+        # Most variants belong to one key: it is filed as is and only the others go to lists (a list
+        # per variant would double the objects). Nothing built here forms a cycle, so the collector's
+        # passes, which a few hundred thousand new objects trigger over the whole heap, only cost
+        # time (5 times the build's own on a 1,000,000-key vocabulary).
+        first: dict[str, str] = {}
+        more: dict[str, list[str]] = {}
+        with gc_paused():
+            for key in keys:
+                for variant in _one_deletion(key):
+                    if first.setdefault(variant, key) != key:
+                        more.setdefault(variant, []).append(key)
+        self._first, self._more = first, more
+
+    def one_edit_from(self, key: str) -> list[str]:
+        """The keys other than ``key`` that keep its first letter and are one edit from it, sorted."""
+        word = Word(key, key, key, 1, anchored=True)
+        found = set()
+        for variant in _one_deletion(key):
+            owner = self._first.get(variant)
+            if owner is not None:
+                for candidate in (owner, *self._more.get(variant, ())):
+                    if candidate != key and word_similarity(word, candidate) is not None:
+                        found.add(candidate)
+        return sorted(found)
+
+
+def _one_deletion(key: str) -> set[str]:
+    """``key`` and every string one deletion makes of it."""
+    return {key, *(key[:i] + key[i + 1:] for i in range(len(key)))}
