@@ -198,16 +198,13 @@ def _write_key(path: Path, key: str) -> str:
             fh.write(key + "\n")
             fh.flush()
             os.fsync(fh.fileno())
+        linked = True
         try:
             os.link(temp, path)
-        except FileExistsError:
-            raise
-        except OSError as exc:
+        except OSError as exc:  # FileExistsError (EEXIST) included: another process published first
             if exc.errno not in _NO_HARD_LINKS:
                 raise
             linked = False
-        else:
-            linked = True
     finally:
         os.unlink(temp)
     return key if linked else _create_key(path, key)

@@ -120,6 +120,11 @@ def record_contents(digest: Digest, rendered: RenderedEmail) -> dict[str, Any]:
     return contents_of(digest.sections, rendered.paper_ids, day=digest_day(digest))
 
 
+def _no_papers(digest: Digest) -> dict[str, Any]:
+    """The recorded contents of a digest that sent no paper (recorded empty, or failed)."""
+    return contents_of((), (), day=digest_day(digest))
+
+
 def outbox_row(digest: Digest, user: User, settings: Settings, *, now: datetime,
                cache: RenderCache | None = None) -> tuple[Planned, Enqueue]:
     """Render ``digest`` (built with every item it selected: its email shows the first
@@ -130,11 +135,10 @@ def outbox_row(digest: Digest, user: User, settings: Settings, *, now: datetime,
     message that cannot be built (:func:`digest.render.message.build_message` refuses a value) gets
     a "failed" row with the reason and no papers, leaving the watermark where it was. Neither sent
     any paper: their recorded contents have none."""
-    nothing = contents_of((), (), day=digest_day(digest))
     if not digest.items and not user.send_empty:
         return (Planned(user.email, digest.period, digest.period_key, 0, "", "empty"),
                 Enqueue(user.id, digest.period, digest.period_key, "", "", user.email, None, (),
-                        digest.seq_from, digest.seq_to, contents=nothing))
+                        digest.seq_from, digest.seq_to, contents=_no_papers(digest)))
     capped = cap_digest(digest)
     try:
         rendered = render_digest(capped, user, settings, cache=cache)
@@ -144,7 +148,7 @@ def outbox_row(digest: Digest, user: User, settings: Settings, *, now: datetime,
         log.warning("digest %s %s for %s %s", digest.period, digest.period_key, user.email, reason)
         return (Planned(user.email, digest.period, digest.period_key, 0, "", "failed", error=reason),
                 Enqueue(user.id, digest.period, digest.period_key, "", "", user.email, None, (),
-                        digest.seq_from, digest.seq_from, error=reason, contents=nothing))
+                        digest.seq_from, digest.seq_from, error=reason, contents=_no_papers(digest)))
     versions = {i.paper.id: i.paper.version for i in capped.items}
     ids = rendered.paper_ids
     return (Planned(user.email, digest.period, digest.period_key, len(ids) + rendered.more_count, rendered.subject,

@@ -79,21 +79,28 @@ def text(value: Any) -> str | None:
 _INT_LIMIT = 2**31
 
 
-def integer(value: Any) -> int | None:
-    """An int from an int or a numeric string ("522"), else None; None too for one out of range."""
+def integer(value: Any, *, bounded: bool = True) -> int | None:
+    """An int from an int, a whole float or a numeric string ("522"), else None; None too for one
+    out of the 32-bit range, unless not ``bounded``: then any size (a caller that names a huge value
+    as too large), text of more digits than Python converts (4,300) aside."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, float) and value.is_integer() and abs(value) < _INT_LIMIT:
-        value = int(value)
+    if isinstance(value, float) and value.is_integer() and (not bounded or abs(value) < _INT_LIMIT):
+        value = int(value)  # NaN and infinity are not whole
     elif isinstance(value, str):
         text = value.strip()
         # ASCII digits only: str.isdigit() also takes "²" (which int() refuses: a ValueError) and
         # other scripts' digits ("٣"), which no API we read writes for a count.
         digits = text[1:] if text.startswith("-") else text
-        if not (digits.isascii() and digits.isdigit() and len(text) <= 12):
+        if not (digits.isascii() and digits.isdigit() and (not bounded or len(text) <= 12)):
             return None
-        value = int(text)
-    return value if isinstance(value, int) and -_INT_LIMIT < value < _INT_LIMIT else None
+        try:
+            value = int(text)
+        except ValueError:  # more digits than sys.get_int_max_str_digits()
+            return None
+    if not isinstance(value, int):
+        return None
+    return value if not bounded or -_INT_LIMIT < value < _INT_LIMIT else None
 
 
 def timestamp(value: Any, *, millis: bool = False) -> datetime | None:

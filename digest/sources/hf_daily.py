@@ -14,7 +14,6 @@ Public names: :func:`parse`, :data:`DEFAULT_URL`, :data:`MAX_UPVOTES`, :data:`MA
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from digest.errors import ParseError
@@ -44,9 +43,6 @@ MAX_COMMENTS = 100_000
 MAX_GITHUB_STARS = 2_000_000
 #: How much of a rejected value a warning quotes (the value is outside text of any length).
 _QUOTE_LIMIT = 40
-# A count sent as text: ASCII digits only (str.isdigit also takes "²", which int() refuses, and int()
-# reads other scripts' digits), of any length, so that "5000000000" is named as above the ceiling.
-_COUNT_TEXT = re.compile(r"-?[0-9]+")
 
 
 def parse(data: bytes, *, source: str | None = None) -> ParsedFeed:
@@ -142,7 +138,7 @@ def _count(raw: Any, name: str, ceiling: int, problems: list[str]) -> int | None
     """
     if raw is None:
         return None
-    value = _whole(raw)
+    value = fields.integer(raw, bounded=False)  # any size: a huge one is named as too large
     if value is None:
         reason = "not a whole number"
     elif value < 0:
@@ -155,25 +151,6 @@ def _count(raw: Any, name: str, ceiling: int, problems: list[str]) -> int | None
     if len(quoted) > _QUOTE_LIMIT:
         quoted = quoted[:_QUOTE_LIMIT - 3] + "..."
     problems.append(f"{name} {quoted} ignored: {reason}")
-    return None
-
-
-def _whole(raw: Any) -> int | None:
-    """The whole number ``raw`` stands for, however large (so a huge one is named as too large), or None.
-    Text of more digits than Python converts is None: no API sends a count of thousands of digits."""
-    if isinstance(raw, bool):
-        return None
-    if isinstance(raw, int):
-        return raw
-    if isinstance(raw, float):
-        return int(raw) if raw.is_integer() else None  # NaN and infinity are not whole
-    # Numeric text ("7"), as some APIs send counts. Not fields.integer, which stops at 32 bits (right
-    # for what it reads, where a larger value is no value at all).
-    if isinstance(raw, str) and _COUNT_TEXT.fullmatch(text := raw.strip()):
-        try:
-            return int(text)
-        except ValueError:  # more digits than Python converts (sys.get_int_max_str_digits, 4300)
-            return None
     return None
 
 

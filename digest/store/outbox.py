@@ -202,6 +202,14 @@ class OutboxStore(StoreBase):
         return RecordedDigest(int(row.id), user_id, row.period, row.period_key, row.status, row.subject or "",
                               row.contents)
 
+    def prune_digest_contents(self, before: datetime) -> int:
+        """Drop the recorded contents (what a digest's web page reads) of digests built before
+        ``before``, when their links have expired; the rows stay (their key makes a period's digest
+        once-only). Sent messages need no pruning: :meth:`mark_sent` drops their bytes."""
+        with self.write() as conn:
+            return int(conn.execute(update(_O).where(_O.c.created < before, _O.c.contents.is_not(None))
+                                    .values(contents=None)).rowcount or 0)
+
     def outbox_keys(self, wanted: Iterable[tuple[int, str, str]]) -> set[tuple[int, str, str]]:
         """Which of the (user_id, period, period_key) triples already have an outbox row."""
         wanted = set(wanted)
@@ -389,14 +397,6 @@ class OutboxStore(StoreBase):
             return int(conn.execute(stmt.values(status="pending", next_attempt=now or utcnow())).rowcount or 0)
 
     # --- status ----------------------------------------------------------------------------------
-
-    def prune_digest_contents(self, before: datetime) -> int:
-        """Drop the recorded contents (what a digest's web page reads) of digests built before
-        ``before``, when their links have expired; the rows stay (their key makes a period's digest
-        once-only). Sent messages need no pruning: :meth:`mark_sent` drops their bytes."""
-        with self.write() as conn:
-            return int(conn.execute(update(_O).where(_O.c.created < before, _O.c.contents.is_not(None))
-                                    .values(contents=None)).rowcount or 0)
 
     def outbox_rows(self, status: str | None = None, *, limit: int = 100, user_id: int | None = None,
                     with_message: bool = False) -> list[OutboxItem]:

@@ -85,6 +85,12 @@ def _tag_spellings(conn: Connection, user_id: int, tag: str) -> list[str]:
     return [name for name, _ in rows if name.casefold() == wanted]
 
 
+def _same_person(keys: list[str], name: str) -> list[str]:
+    """Those of ``keys`` (muted keys of any form: "gates|s||s james", "lecun|y|yann", "lecun y") that
+    stand for the person ``name`` names."""
+    return [k for k in keys if MutedAuthors([k]).hides([name])]
+
+
 class UserStore(StoreBase):
     # --- users ----------------------------------------------------------------------------------
 
@@ -470,7 +476,7 @@ class UserStore(StoreBase):
             raise ValueError(f"{name!r} is not an author name")
         with self.write() as conn:
             urow = self._user_row(conn, user)
-            same = self._same_person_keys(conn, urow.id, name)
+            same = _same_person(self._muted_keys(conn, urow.id), name)
             # A key of the same person already stands for them unless it names them with less than
             # the new name does ("S. Gates", or "gates|s|" of an earlier form, for "S. James Gates":
             # it does not hide "James Gates"; "S. Gates" for "Sarah Gates": unmuting S. James Gates
@@ -485,21 +491,19 @@ class UserStore(StoreBase):
         """Unmute the person ``name`` names, however they were written when muted."""
         with self.write() as conn:
             urow = self._user_row(conn, user)
-            keys = self._same_person_keys(conn, urow.id, name)
+            muted = self._muted_keys(conn, urow.id)
+            keys = _same_person(muted, name)
             # With them, the narrower keys muting them again left beside them ("gates|s|" beside
             # "S. James Gates"), which the name alone may not reach ("James Gates").
-            others = conn.execute(select(_M.c.author_key).where(_M.c.user_id == urow.id)).scalars()
-            keys += [k for k in others if k not in keys and any(narrower_mute(k, m) for m in keys)]
+            keys += [k for k in muted if k not in keys and any(narrower_mute(k, m) for m in keys)]
             if keys:
                 conn.execute(delete(_M).where(_M.c.user_id == urow.id, _M.c.author_key.in_(keys)))
         return bool(keys)
 
     @staticmethod
-    def _same_person_keys(conn: Connection, user_id: int, name: str) -> list[str]:
-        """The user's muted keys (either form: "lecun|y|yann", or "lecun y" from before given names)
-        that stand for the person ``name`` names."""
-        keys = conn.execute(select(_M.c.author_key).where(_M.c.user_id == user_id).order_by(_M.c.id)).scalars()
-        return [k for k in keys if MutedAuthors([k]).hides([name])]
+    def _muted_keys(conn: Connection, user_id: int) -> list[str]:
+        """The user's muted keys, first muted first."""
+        return list(conn.execute(select(_M.c.author_key).where(_M.c.user_id == user_id).order_by(_M.c.id)).scalars())
 
     def muted_authors(self, user: UserRef) -> set[str]:
         """Keys of the authors the user muted (digest.text.mute_key; read them with digest.text.MutedAuthors)."""
