@@ -91,14 +91,12 @@ def test_generated_key_is_persisted_private_and_reused(tmp_path: Path) -> None:
     assert len(key_file.read_text().strip()) >= 43
 
 
-def test_two_processes_starting_at_once_on_a_new_install_get_the_same_key(tmp_path: Path) -> None:
-    """Cron's `digest send` and an operator's start at the same moment on a fresh install; both need
-    the signing key the first one generates. The key file appears whole or not at all (written to a
-    temporary file, synced, then linked to its name), so neither fails on a partly written key nor
-    signs with a key of its own."""
+def _race_for_the_key(tmp_path: Path, *, installs: int) -> tuple[list[str], int]:
+    """Two processes (threads) starting at once on each of ``installs`` fresh data folders: the
+    errors they met, and in how many folders they signed with different keys."""
     failures: list[str] = []
     keys_differ = 0
-    for i in range(150):
+    for i in range(installs):
         settings = Settings(data_dir=tmp_path / f"install{i}")
         barrier = threading.Barrier(2)
         got: list[Any] = []
@@ -118,6 +116,15 @@ def test_two_processes_starting_at_once_on_a_new_install_get_the_same_key(tmp_pa
         failures += [str(g) for g in got if isinstance(g, Exception)]
         if not failures and got[0] != got[1]:
             keys_differ += 1
+    return failures, keys_differ
+
+
+def test_two_processes_starting_at_once_on_a_new_install_get_the_same_key(tmp_path: Path) -> None:
+    """Cron's `digest send` and an operator's start at the same moment on a fresh install; both need
+    the signing key the first one generates. The key file appears whole or not at all (written to a
+    temporary file, synced, then linked to its name), so neither fails on a partly written key nor
+    signs with a key of its own."""
+    failures, keys_differ = _race_for_the_key(tmp_path, installs=150)
     assert failures == [] and keys_differ == 0, failures[:1]
     assert not [p for p in tmp_path.rglob("*") if p.name != "secret_key" and p.is_file()]  # no temporary file left
 
@@ -154,28 +161,7 @@ def test_without_hard_links_two_processes_starting_at_once_get_the_same_key(tmp_
     one process write the key; the other finds the name taken, waits for the key to be complete
     and signs with it."""
     _without_hard_links(monkeypatch, errno.EPERM)
-    failures: list[str] = []
-    keys_differ = 0
-    for i in range(60):
-        settings = Settings(data_dir=tmp_path / f"install{i}")
-        barrier = threading.Barrier(2)
-        got: list[Any] = []
-
-        def run(settings: Settings = settings, barrier: threading.Barrier = barrier, got: list[Any] = got) -> None:
-            barrier.wait()
-            try:
-                got.append(tokens.secret_key(settings))
-            except Exception as exc:  # the failure under test
-                got.append(exc)
-
-        threads = [threading.Thread(target=run) for _ in range(2)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        failures += [str(g) for g in got if isinstance(g, Exception)]
-        if not failures and got[0] != got[1]:
-            keys_differ += 1
+    failures, keys_differ = _race_for_the_key(tmp_path, installs=60)
     assert failures == [] and keys_differ == 0, failures[:1]
     assert not [p for p in tmp_path.rglob("*") if p.name != "secret_key" and p.is_file()]
 
