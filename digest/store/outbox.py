@@ -124,6 +124,9 @@ _MARK_SENT = update(_O).where(_O.c.id == bindparam("oid")).values(
     message=None, last_error=None)
 
 _LIST_COLUMNS = [c for c in _O.c if c.name not in ("message", "paper_ids", "contents")]
+#: A row with its message, as delivery reads it: the recorded contents (JSON, read back only by the
+#: digest's web page) are left in the database rather than parsed for every message sent.
+_MESSAGE_COLUMNS = [c for c in _O.c if c.name != "contents"]
 
 
 def _item(row: Any, *, message: bool) -> OutboxItem:
@@ -357,7 +360,7 @@ class OutboxStore(StoreBase):
         # lock that enqueueing processes wait for: they are leased to ``owner`` now and only ``owner``
         # changes them until the lease expires.
         with self.read() as conn:
-            rows = conn.execute(select(_O).where(_O.c.id.in_(ids)).order_by(_O.c.id)).all()
+            rows = conn.execute(select(*_MESSAGE_COLUMNS).where(_O.c.id.in_(ids)).order_by(_O.c.id)).all()
         return [_item(r, message=True) for r in rows]
 
     def mark_sent(self, outbox_id: int, *, now: datetime | None = None) -> None:
@@ -401,7 +404,7 @@ class OutboxStore(StoreBase):
     def outbox_rows(self, status: str | None = None, *, limit: int = 100, user_id: int | None = None,
                     with_message: bool = False) -> list[OutboxItem]:
         """Newest rows first, without their bytes unless ``with_message``."""
-        cols = list(_O.c) if with_message else [*_LIST_COLUMNS, _O.c.paper_ids]
+        cols = _MESSAGE_COLUMNS if with_message else [*_LIST_COLUMNS, _O.c.paper_ids]
         stmt = select(*cols).order_by(_O.c.id.desc()).limit(limit)
         if status is not None:
             stmt = stmt.where(_O.c.status == status)
@@ -412,7 +415,7 @@ class OutboxStore(StoreBase):
 
     def get_outbox(self, outbox_id: int) -> OutboxItem | None:
         with self.read() as conn:
-            row = conn.execute(select(_O).where(_O.c.id == outbox_id)).first()
+            row = conn.execute(select(*_MESSAGE_COLUMNS).where(_O.c.id == outbox_id)).first()
         return _item(row, message=True) if row is not None else None
 
     def outbox_summary(self, *, problems: int = 10) -> OutboxSummary:
