@@ -10,68 +10,30 @@ from __future__ import annotations
 import asyncio
 import mailbox
 import re
-import socket
-import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from digest.config import Settings
 from digest.match.run import match_new
 from digest.models import PaperRecord
 from digest.store import Store
 from digest.tokens import make_token
-from digest.web import create_app
 from digest.web.signin import signin_url
 
 import smtp_sink as smtp_sink_module
 from smtp_sink import SinkHandler, smtp_sink
+from web_server import serve
 
 pytestmark = pytest.mark.browser
 XSS_TITLE = 'Diffusion <script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">'
 JOURNAL_URL = "https://journals.aps.org/prl/abstract/10.1103/PhysRevLett.132.123456"
 REAL_QUERY = '(ti:diffusion OR abs:"score-based generative") AND NOT au:"Lovelace" AND cat:cs.*'
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextmanager
-def _serve(tmp_path: Path, store: Store, *, smtp_port: int | None = None) -> Iterator[tuple[str, Settings]]:
-    """The app on a real uvicorn on a free loopback port, mailing through a Maildir under tmp_path
-    (or, given ``smtp_port``, through plain SMTP to that port of loopback)."""
-    port = _free_port()
-    settings = Settings(data_dir=tmp_path, secret_key="b" * 40)  # type: ignore[arg-type]
-    settings.web.base_url = f"http://127.0.0.1:{port}"
-    if smtp_port is None:
-        settings.delivery.method = "maildir"
-        settings.delivery.maildir = tmp_path / "Maildir"
-    else:
-        settings.delivery.method = "smtp"
-        settings.smtp.host, settings.smtp.port, settings.smtp.security = "127.0.0.1", smtp_port, "none"
-    server = uvicorn.Server(uvicorn.Config(create_app(settings, store), host="127.0.0.1", port=port,
-                                           log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.01)
-    try:
-        yield settings.web.base_url, settings
-    finally:
-        server.should_exit = True
-        thread.join()
 
 
 @pytest.fixture
@@ -86,7 +48,7 @@ def site(tmp_path: Path, sqlite_store: Store) -> Iterator[tuple[str, Settings, S
                     title=f"{topic} revisited", abstract=f"On {topic.lower()}.",
                     published=datetime(2026, 11, 19, tzinfo=timezone.utc))
         for i, topic in enumerate(("Protein folding", "Sparse attention", "Bandit algorithms", "Causal inference"))])
-    with _serve(tmp_path, sqlite_store) as (base, settings):
+    with serve(tmp_path, sqlite_store) as (base, settings):
         yield base, settings, sqlite_store
 
 
@@ -116,7 +78,7 @@ def library(tmp_path: Path, sqlite_store: Store) -> Iterator[tuple[str, Settings
         title="Observation of a superconducting diode effect", authors=("A. Physicist",),
         abstract="We observe a superconducting diode effect.", published=now - timedelta(days=1))])
     match_new(sqlite_store)
-    with _serve(tmp_path, sqlite_store) as (base, settings):
+    with serve(tmp_path, sqlite_store) as (base, settings):
         yield base, settings, sqlite_store
 
 
@@ -338,7 +300,7 @@ def test_sign_in_form_answers_as_fast_for_a_known_address_as_for_an_unknown_one(
     sqlite_store.upsert_user("ada@example.org", name="Ada")
     monkeypatch.setattr(smtp_sink_module, "SinkHandler", _ScanningRelay)
     with smtp_sink() as (relay, smtp_port):
-        with _serve(tmp_path, sqlite_store, smtp_port=smtp_port) as (base, _):
+        with serve(tmp_path, sqlite_store, smtp_port=smtp_port) as (base, _):
             with httpx.Client(base_url=base) as client:
                 token = re.search(r'name="csrf" value="([^"]+)"', client.get("/signin").text)
                 assert token is not None

@@ -45,6 +45,8 @@ __all__ = ["compile_query", "CompiledQuery", "MatchResult", "DEFAULT_THRESHOLD",
 DEFAULT_THRESHOLD = 1.0
 FIELD_WEIGHTS = {"title": 2.5, "tldr": 1.8, "keywords": 1.5, "abstract": 0.5}
 META_SCORES = {"authors": 2.0, "ids": 2.0, "categories": 1.0, "sources": 1.0}
+#: The structured fields whose clauses filter: in an AND they do not dilute the text clauses' score.
+FILTER_FIELDS = ("categories", "sources")
 K1 = 1.2
 PHRASE_IDF_FACTOR = 0.7
 OR_OTHERS = 0.2
@@ -355,7 +357,13 @@ def _eval_text(clause: TextClause, doc: Document, stats: CorpusStats) -> _Leaf |
         idf = max(IDF_FLOOR, min(IDF_MAX, PHRASE_IDF_FACTOR * sum(
             stats.idf(max(e.items(), key=lambda kv: (kv[1], kv[0]))[0] if e else w.key)
             for w, e in zip(words, expansions))))
-    return _Leaf(idf * x * (K1 + 1) / (x + K1), False, tuple(per_field))
+    return _Leaf(saturate(idf, x), False, tuple(per_field))
+
+
+def saturate(idf: float, x: float) -> float:
+    """A text clause's score from its weighted hits ``x`` and rarity factor (module docstring):
+    increasing in both, so search can bound a score from bounds on them."""
+    return idf * x * (K1 + 1) / (x + K1)
 
 
 def clause_idf(stats: CorpusStats, key: str) -> float:
@@ -377,7 +385,7 @@ def _eval_exact_word(clause: TextClause, doc: Document, stats: CorpusStats) -> _
             x += FIELD_WEIGHTS[name] * len(found)
     if not per_field:
         return None
-    return _Leaf(clause_idf(stats, key) * x * (K1 + 1) / (x + K1), False, tuple(per_field))  # type: ignore[arg-type]
+    return _Leaf(saturate(clause_idf(stats, key), x), False, tuple(per_field))  # type: ignore[arg-type]
 
 
 def _word_hits(clause: TextClause, ft: FieldText, expansion: dict[str, float]) -> list[_Hit]:
@@ -491,7 +499,7 @@ def _eval_meta(clause: MetaClause, doc: Document) -> _Leaf | None:
         matched = [clause.value] if clause.value in doc.ids else []
     if not matched:
         return None
-    return _Leaf(META_SCORES[clause.field], clause.field in ("categories", "sources"), (), (matched, spans))
+    return _Leaf(META_SCORES[clause.field], clause.field in FILTER_FIELDS, (), (matched, spans))
 
 
 def author_forms(clause: MetaClause) -> list[str]:

@@ -48,7 +48,7 @@ def _hits(store: Any, text: str, papers: Iterable[Paper] | None, threshold: floa
     hits = []
     tags = store.topic_tags_by_paper()  # as subscriptions see them: `kw:` finds a topic tag's papers
     if papers is None:
-        papers = candidate_papers(store, compiled, stats, tags)
+        papers = candidate_papers(store, compiled, stats, tags, cutoff=cutoff)
     for paper in papers:
         result = compiled.evaluate(Document.from_paper(paper, tags=tags.get(paper.id, ()), batch=False), stats)
         if result is not None and result.score >= cutoff:

@@ -16,6 +16,10 @@ the query index would choose); an AND needs all of its positive children, an OR 
 a NOT nothing. The papers posted under those atoms are the *candidates*; every candidate is then
 evaluated by the same :meth:`~digest.match.score.CompiledQuery.evaluate` as before, so the hits are
 exactly those of evaluating every paper (tests/test_search_index.py checks it on both backends).
+Each paper is also posted under *heavy* terms, ``h1:<key>`` and ``h2:<key>`` for the keys whose
+weighted hits in its text fields reach 1 and 2 (:func:`heavy_terms`): for a one-word query they leave
+out the candidates that mention the word too lightly to reach the threshold (:func:`_reaching`;
+tests/test_search_heavy_terms.py).
 
 What the postings cannot know is checked directly, every time:
 
@@ -44,7 +48,8 @@ import numpy.typing as npt
 from digest.match.document import Document, FieldText, meta_atoms, word_similarity
 from digest.match.index import Atom, atom_cost, leaf_atoms
 from digest.match.query import And, MetaClause, Node, Not, Or, TextClause, Word
-from digest.match.score import CompiledQuery, scoring_form
+from digest.match.score import (FIELD_WEIGHTS, FILTER_FIELDS, SCORE_DIGITS, CompiledQuery, clause_idf, saturate,
+                                scoring_form)
 from digest.match.stats import CorpusStats
 from digest.models import Paper
 from digest.store.search_index import TERM_LENGTH
@@ -56,6 +61,9 @@ WATERMARK = "search"
 #: Papers read per indexing batch and per page of papers checked directly.
 BATCH = 2000
 _META_KINDS = frozenset({"au", "cat", "src", "id"})
+#: The weighted-hit levels of heavy terms (:func:`heavy_terms`): 1 is a title, tl;dr or keyword hit
+#: or two abstract mentions; 2 a title hit or four abstract mentions.
+HEAVY_LEVELS = (1.0, 2.0)
 
 Seqs = npt.NDArray[np.int64]
 
@@ -64,9 +72,25 @@ def document_terms(doc: Document) -> set[str]:
     """The terms a paper is posted under (module docstring)."""
     found = {"t:" + k for k in doc.vocab_keys}
     found.update("t:" + f for f in doc.vocab_forms)
+    found.update(heavy_terms(doc))
     # catp/srcp (prefixes of categories and sources) are answered by prefix ranges of cat:/src:.
     found.update(f"{kind}:{value}" for kind, value in meta_atoms(doc) if kind in _META_KINDS)
     return found
+
+
+def heavy_terms(doc: Document) -> Iterator[str]:
+    """``h<L>:<key>`` for each of :data:`HEAVY_LEVELS` that the key's weighted hits reach: its
+    terms in each text field times the field's weight (digest.match.score.FIELD_WEIGHTS), summed,
+    which is what a one-word clause on that exact key adds up (:func:`_reaching` reads them)."""
+    weighted: dict[str, float] = defaultdict(float)
+    for name, field in doc.fields.items():
+        weight = FIELD_WEIGHTS[name]
+        for key, found in field.postings.items():
+            weighted[key] += weight * len(found)
+    low = HEAVY_LEVELS[0]
+    for key, total in weighted.items():
+        if total >= low:
+            yield from (f"h{level:g}:{key}" for level in HEAVY_LEVELS if total >= level)
 
 
 def _postings_of_papers(papers: Iterable[Paper]) -> dict[str, list[int]]:
@@ -127,22 +151,28 @@ def catch_up(store: Any, *, up_to: int, batch: int = BATCH, progress: Callable[[
 # --- searching ----------------------------------------------------------------------------------
 
 def candidate_papers(store: Any, compiled: CompiledQuery, stats: CorpusStats,
-                     tags: Mapping[str, Iterable[str]]) -> Iterator[Paper]:
+                     tags: Mapping[str, Iterable[str]], *, cutoff: float | None = None) -> Iterator[Paper]:
     """Every stored paper ``compiled`` could match (a superset of its matches), each once: the
     indexed candidates, then the papers the index does not cover yet. ``tags`` is what search adds
-    to papers' keywords (paper id -> topic tag names)."""
+    to papers' keywords (paper id -> topic tag names). With ``cutoff``, indexed papers that cannot
+    score that much are left out where the heavy terms tell (:func:`_reaching`)."""
     watermark = store.get_watermark(WATERMARK)
     lookup = _Lookup(store, stats, tags)
-    required = _required(scoring_form(compiled.root), lookup) if watermark else None
+    root = scoring_form(compiled.root)
+    required = _required(root, lookup) if watermark else None
     if required is None:  # nothing to narrow by (a NOT query, an index not built yet): every paper
         yield from store.iter_papers()
         return
+    reaching = _reaching(root, lookup, stats, cutoff) if cutoff is not None else None
+    if reaching is not None:
+        required = np.intersect1d(required, reaching, assume_unique=True)
     seen: set[str] = set()
     for i in range(0, len(required), BATCH):
         for paper in store.papers_by_seqs(required[i:i + BATCH].tolist()):
             if paper.seq <= watermark:  # above it, the pages below read it
                 seen.add(paper.id)
                 yield paper
+    # Pending papers are read whatever the index says (their text changed since it was indexed).
     _, pending = store.search_pending()
     for paper in store.papers_by_ids([pid for pid in pending if pid not in seen]).values():
         seen.add(paper.id)
@@ -191,6 +221,11 @@ class _Lookup:
             for name in names:
                 self._tagged[name].append(paper_id)
         self._tag_vocab: dict[str, frozenset[str]] = {}
+        self._near: dict[Word, dict[str, float] | None] = {}
+
+    @property
+    def store(self) -> Any:
+        return self._store
 
     def leaf(self, leaf: TextClause | MetaClause) -> Seqs | None:
         atoms = leaf_atoms(leaf, self._cost)
@@ -200,10 +235,18 @@ class _Lookup:
             if seqs is None:
                 return None
             parts.append(seqs)
+        parts.append(self._tagged_seqs(atoms))
+        return np.unique(np.concatenate(parts))
+
+    def tagged_seqs(self, leaf: TextClause | MetaClause) -> Seqs:
+        """The papers whose topic tags hold one of ``leaf``'s atoms."""
+        return self._tagged_seqs(leaf_atoms(leaf, self._cost))
+
+    def _tagged_seqs(self, atoms: list[Atom]) -> Seqs:
         tagged = self._tagged_papers(atoms)
-        if tagged:
-            parts.append(np.asarray(sorted(self._store.paper_seqs(tagged).values()), np.int64))
-        return np.unique(np.concatenate(parts)) if parts else np.zeros(0, np.int64)
+        if not tagged:
+            return np.zeros(0, np.int64)
+        return np.asarray(sorted(self._store.paper_seqs(tagged).values()), np.int64)
 
     def _atom(self, atom: Atom) -> Seqs | None:
         kind, value = atom
@@ -214,17 +257,32 @@ class _Lookup:
             assert isinstance(value, Word)
             if value.prefix:
                 return store.search_prefix_postings("t:" + value.form)  # type: ignore[no-any-return]
-            longest = len(value.key) + value.dist + 2
-            if longest > TERM_LENGTH:  # could reach a term stored cut: this clause constrains nothing
+            near = self.near_terms(value)
+            if near is None:
                 return None
-            start = "t:" + (value.key[:1] if value.anchored else "")
-            near = [t for t in store.search_terms_in(start, min_length=len(value.key) - value.dist + 2,
-                                                     max_length=longest)
-                    if word_similarity(value, t[2:]) is not None]
-            return store.search_postings(near) if near else np.zeros(0, np.int64)  # type: ignore[no-any-return]
+            return store.search_postings(["t:" + t for t in near]) if near else np.zeros(0, np.int64)  # type: ignore[no-any-return]
         if kind in ("catp", "srcp"):
             return store.search_prefix_postings(f"{kind[:-1]}:{value}")  # type: ignore[no-any-return]
         return store.search_postings([f"{kind}:{value}"])  # type: ignore[no-any-return]
+
+    def near_terms(self, word: Word) -> dict[str, float] | None:
+        """Every indexed term a fuzzy ``word`` accepts, with its similarity; None when one could be
+        stored cut (:data:`TERM_LENGTH`): then the word constrains nothing."""
+        found = self._near.get(word)
+        if found is not None or word in self._near:
+            return found
+        longest = len(word.key) + word.dist + 2
+        if longest > TERM_LENGTH:
+            self._near[word] = None
+            return None
+        start = "t:" + (word.key[:1] if word.anchored else "")
+        found = {}
+        for term in self._store.search_terms_in(start, min_length=len(word.key) - word.dist + 2, max_length=longest):
+            sim = word_similarity(word, term[2:])
+            if sim is not None:
+                found[term[2:]] = sim
+        self._near[word] = found
+        return found
 
     def _tagged_papers(self, atoms: list[Atom]) -> list[str]:
         """Papers whose topic tags hold one of ``atoms`` (tags join the keywords field: text atoms)."""
@@ -240,6 +298,47 @@ class _Lookup:
 
     def _cost(self, atom: Atom) -> float:
         return atom_cost(atom, self._stats)
+
+
+def _reaching(root: Node, lookup: _Lookup, stats: CorpusStats, cutoff: float) -> Seqs | None:
+    """The indexed papers that may score ``cutoff`` on a query whose score is one word's (the word
+    alone, or ANDed with category/source filters and NOTs, which do not change it: digest.match.score),
+    or None when the heavy terms cannot tell (another query, a rare word, a low cutoff).
+
+    A common word is in thousands of papers and most mention it once or twice in the abstract,
+    which its rarity factor keeps under the threshold; evaluating each costs ~1 ms (its document).
+    A paper not posted under ``h<L>:`` for any key the word accepts has, for each, weighted hits
+    ``W < L`` (:func:`heavy_terms`); with one such key its clause's weighted hits are ``sim x W < L``,
+    so when even ``L`` cannot reach the cutoff at the largest rarity factor those keys get, it
+    cannot match. Papers carrying two or more of the keys are kept (their hits add up), as are
+    tagged ones (tags join keywords in search, not in the index)."""
+    clause: Node | None = root
+    if isinstance(root, And):
+        scoring = [c for c in root.children if not isinstance(c, Not)
+                   and not (isinstance(c, MetaClause) and c.field in FILTER_FIELDS)]
+        clause = scoring[0] if len(scoring) == 1 else None
+    if not isinstance(clause, TextClause) or len(clause.words) != 1 or clause.words[0].prefix:
+        return None
+    word = clause.words[0]
+    near = lookup.near_terms(word) if word.dist else {word.key: 1.0}
+    if not near:
+        return None
+    idf = max(clause_idf(stats, key) for key in near)
+    # Scores are compared rounded (SCORE_DIGITS), so one just under the cutoff may still count;
+    # the relative slack covers summing the same floats in another order.
+    # The levels L at which "weighted hits under L" already means "under the cutoff".
+    telling = [level for level in HEAVY_LEVELS if saturate(idf, level) * (1 + 1e-9) < cutoff - 10.0 ** -SCORE_DIGITS]
+    if not telling:
+        return None
+    level = telling[-1]
+    store = lookup.store
+    parts = [store.search_postings([f"h{level:g}:{key}" for key in near])]
+    if len(near) > 1:  # papers with two or more of the keys
+        every = np.concatenate([store.search_postings(["t:" + key]) for key in near])
+        seqs, counts = np.unique(every, return_counts=True)
+        parts.append(seqs[counts > 1])
+    parts.append(lookup.tagged_seqs(clause))
+    return np.unique(np.concatenate(parts))
 
 
 def _in_vocab(atom: Atom, vocab: frozenset[str]) -> bool:

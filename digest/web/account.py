@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 from zoneinfo import available_timezones
 
 from starlette.background import BackgroundTask
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
@@ -157,7 +158,8 @@ def _bars(per_day: list[tuple[date, int]]) -> dict[str, Any]:
 
 def query_preview(store: Any, query: str, now: datetime) -> dict[str, Any]:
     """What ``query`` would have matched over the last 30 days (up to the newest stored paper, as
-    `digest query test` counts): matches per day and the top hits with highlights."""
+    `digest query test` counts): matches per day and the top hits with highlights. Handlers run it
+    in a worker thread (``run_in_threadpool``): it evaluates the query on a month of papers."""
     from digest.match.search import query_test
 
     result = query_test(store, query, days=PREVIEW_DAYS, top=PREVIEW_HITS)
@@ -237,7 +239,7 @@ async def alert(request: Request) -> Response:
                 error = f"You already have an alert named “{changes['name']}”: choose another name."
             else:
                 return RedirectResponse(f"/alerts/{sub.id}", status_code=303)
-    preview = (query_preview(c.store, values["query"], datetime.now(timezone.utc))
+    preview = (await run_in_threadpool(query_preview, c.store, values["query"], datetime.now(timezone.utc))
                if sub.kind == "query" and values["query"] and error is None else None)
     return render(request, "alert.html", sub=sub, values=values, error=error, preview=preview, title=sub.name,
                   status_code=400 if error and request.method == "POST" else 200)
@@ -310,7 +312,7 @@ async def preview_query(request: Request) -> Response:
     values["query"] = values["query"] or request.query_params.get("q", "").strip()
     editing = _editable_alert(c.store, user, request.query_params.get("alert"))
     problem = _validate(c.store, values["query"]) if values["query"] else None
-    preview = (query_preview(c.store, values["query"], datetime.now(timezone.utc))
+    preview = (await run_in_threadpool(query_preview, c.store, values["query"], datetime.now(timezone.utc))
                if values["query"] and problem is None else None)
     return render(request, "preview_query.html", values=values, error=str(problem) if problem else None,
                   preview=preview, editing=editing, title="Alert preview")

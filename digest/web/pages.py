@@ -7,6 +7,7 @@ import math
 from datetime import datetime, timezone
 from typing import Any
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -65,7 +66,9 @@ async def search(request: Request) -> Response:
     error: QueryError | None = None
     if query:
         try:
-            found = run_search(c.store, query)
+            # In a worker thread: a common word over a large store takes seconds of CPU, and on
+            # the event loop it would hold up every other request (feed readers polling, sign-ins).
+            found = await run_in_threadpool(run_search, c.store, query)
         except QueryError as exc:
             error = exc
         else:
