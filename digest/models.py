@@ -241,6 +241,9 @@ class DigestSection:
     items: tuple[DigestItem, ...]
     #: "subscription" | "tag" | "trending" | "updated"
     kind: str = "subscription"
+    #: The alert whose section this is (its email links "stop this alert"); None for sections no
+    #: one alert makes ("Trending in your topics", "Updated").
+    subscription_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ from email.message import EmailMessage
 from typing import Any
 
 import pytest
+import time_machine
 from hypothesis import given, settings as hsettings, strategies as st
 
 from digest.render import message as M
@@ -140,7 +141,10 @@ def test_message_id_is_stable_per_user_and_period() -> None:
     assert a != message_id_for(7, "weekly", "2026-11-24", "example.org")
     assert message_id_for(7, "weekly", "2026-W48 <x>", "bücher.example") == \
         "<digest.weekly.2026-W48-x.u7@xn--bcher-kva.example>"
-    assert _build() == _build()  # same inputs, same bytes: a retry resends identical data
+    # Same inputs, same bytes: a retry resends identical data. The links' tokens carry the second
+    # they were signed in, so both builds happen in one (frozen) second.
+    with time_machine.travel(datetime(2026, 11, 24, 7, tzinfo=timezone.utc), tick=False):
+        assert _build() == _build()
 
 
 @given(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=400))

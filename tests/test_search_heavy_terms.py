@@ -172,3 +172,12 @@ def test_generated_corpora_find_what_every_paper_finds(template: Path, workdir: 
         assert _found(store, query, threshold) == _everywhere(store, query, threshold)
     finally:
         store.close()
+
+
+def test_the_weights_heavy_terms_were_stored_with_are_the_current_ones() -> None:
+    """A tripwire: heavy terms are weighed when papers are indexed, so new weights or levels leave the
+    stored ones wrong and search would skip papers that now match. Changing them needs a migration
+    that empties the index and its watermark (as 0007 does); then update this test."""
+    from digest.match.score import FIELD_WEIGHTS
+    assert FIELD_WEIGHTS == {"title": 2.5, "tldr": 1.8, "keywords": 1.5, "abstract": 0.5}
+    assert search_index.HEAVY_LEVELS == (1.0, 2.0)

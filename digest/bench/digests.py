@@ -93,7 +93,8 @@ def _setup(store: Any, users: int, papers_per: int, now: datetime) -> list[tuple
         items = tuple(DigestItem(p, (Reason(1, topic, 2.0 - k / 100, {}),), 2.0 - k / 100, None, False, p.seq)
                       for k, p in enumerate(picked))
         digest = Digest(user.id, user.email, user.name, "daily", "2026-11-24", now - timedelta(days=1), now,
-                        (DigestSection(topic, items),), 0, (), 0, 1)
+                        # Its alert's section, so the email carries its "Stop one alert" link as a real one does.
+                        (DigestSection(topic, items, "subscription", user.id),), 0, (), 0, 1)
         out.append((user, digest))
     return out
 

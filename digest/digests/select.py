@@ -147,7 +147,7 @@ def cap_digest(digest: Digest, max_items: int = MAX_ITEMS) -> Digest:
     for s in digest.sections:
         items = tuple(i for i in s.items if id(i) in keep)
         if items:
-            out.append(DigestSection(s.title, items, s.kind))
+            out.append(replace(s, items=items))
     return replace(digest, sections=tuple(out), more_count=digest.more_count + len(everything) - max_items)
 
 
@@ -234,7 +234,7 @@ def build_digest(store: Any, user: User, period: str, period_key: str, *, now: d
         items = sorted((i for i in fresh if i.paper.id not in shown and i.reasons[0].subscription_id == sub.id),
                        key=lambda i: (-i.score, i.paper.id))
         if items:
-            sections.append(DigestSection(sub.name, tuple(items), "tag" if sub.kind == "tag" else "subscription"))
+            sections.append(DigestSection(sub.name, tuple(items), "tag" if sub.kind == "tag" else "subscription", sub.id))
     if trending_subs:
         sub = trending_subs[0]
         today = []
@@ -246,7 +246,7 @@ def build_digest(store: Any, user: User, period: str, period_key: str, *, now: d
             if len(today) == TRENDING_TODAY:
                 break
         if today:
-            sections.append(DigestSection("Trending today", tuple(today), "trending"))
+            sections.append(DigestSection("Trending today", tuple(today), "trending", sub.id))
     if updated:
         sections.append(DigestSection("Updated", tuple(sorted(updated, key=lambda i: (-i.score, i.paper.id))),
                                       "updated"))

@@ -43,6 +43,9 @@ __all__ = ["compile_query", "CompiledQuery", "MatchResult", "DEFAULT_THRESHOLD",
 # micro precision >= 0.85. Abstract 0.5 keeps one abstract mention (at most 1.5 x sat(0.5) = 0.97)
 # under the threshold while two mentions of a fairly rare word pass.
 DEFAULT_THRESHOLD = 1.0
+#: Also stored: the search index's heavy terms are weighed with these when a paper is indexed
+#: (digest.match.search_index.heavy_terms), so changing them needs a migration that rebuilds the
+#: index, as 0007 does; else search could leave out papers that now match.
 FIELD_WEIGHTS = {"title": 2.5, "tldr": 1.8, "keywords": 1.5, "abstract": 0.5}
 META_SCORES = {"authors": 2.0, "ids": 2.0, "categories": 1.0, "sources": 1.0}
 #: The structured fields whose clauses filter: in an AND they do not dilute the text clauses' score.

@@ -62,7 +62,8 @@ WATERMARK = "search"
 BATCH = 2000
 _META_KINDS = frozenset({"au", "cat", "src", "id"})
 #: The weighted-hit levels of heavy terms (:func:`heavy_terms`): 1 is a title, tl;dr or keyword hit
-#: or two abstract mentions; 2 a title hit or four abstract mentions.
+#: or two abstract mentions; 2 a title hit or four abstract mentions. Stored in the index: changing
+#: them (or FIELD_WEIGHTS) needs a migration that rebuilds it (as 0007 does).
 HEAVY_LEVELS = (1.0, 2.0)
 
 Seqs = npt.NDArray[np.int64]

@@ -622,11 +622,23 @@ def render_email(digest: Digest, *, settings: Settings, user_feed_token: str, ge
         "day": digest_day(digest),
     }
 
+    stop_urls: dict[int, str] = {}
+
+    def stop_url(subscription_id: int) -> str:
+        # An alert-level unsubscribe token: its link pauses that alert only (digest.digests.unsubscribe).
+        if subscription_id not in stop_urls:
+            token = tokens.make_token("unsubscribe", digest.user_id, generation, settings=settings, s=subscription_id)
+            stop_urls[subscription_id] = tokens.unsubscribe_url(settings, token)
+        return stop_urls[subscription_id]
+
     def render(sections: tuple[DigestSection, ...], dropped: int, part: int = 0) -> str:
         chosen = tpl.html if part == 0 else tpl.text
         context["more"] = digest.more_count + dropped
         context["sections"] = [{"title": display_line(s.title), "kind": s.kind,
                                 "items": [block(i)[part] for i in s.items]} for s in sections]
+        # "Stop one alert": each alert with a section in this email, once.
+        alerts = {s.subscription_id: s.title for s in sections if s.subscription_id is not None}
+        context["stop_alerts"] = [_Link(display_line(title), stop_url(sid)) for sid, title in alerts.items()]
         return chosen.render(context)
 
     def size(html: str) -> int:

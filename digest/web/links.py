@@ -56,15 +56,28 @@ async def unsubscribe(request: Request) -> Response:
         data = _verify(request, "unsubscribe")
     except (TokenError, NotFoundError) as exc:
         return render(request, "error.html", status_code=400, title="Unsubscribe link not valid", message=str(exc))
-    user = ctx(request).store.get_user(data.user_id)
+    store = ctx(request).store
+    user = store.get_user(data.user_id)
+    alert = None
+    sub_id = data.data.get("s")  # an alert-level token: the email's "Stop one alert" links
+    if sub_id is not None:
+        try:
+            sub = store.get_subscription(sub_id) if isinstance(sub_id, int) else None
+        except NotFoundError:
+            sub = None
+        if sub is None or sub.user_id != data.user_id:
+            return render(request, "error.html", status_code=404, title="Stop an alert",
+                          message="This alert no longer exists (it was deleted after this email was sent).")
+        alert = sub.name
+    title = "Stop an alert" if alert is not None else "Unsubscribe"
     if request.method == "GET":
         return render(request, "unsubscribe.html", token=request.path_params["token"], email=user.email, done=None,
-                      title="Unsubscribe")
+                      alert=alert, title=title)
     _, denied = await form_with_csrf(request)
     if denied:
         return denied
-    return render(request, "unsubscribe.html", token="", email=user.email, done=_apply_unsubscribe(request, data, via="web"),
-                  title="Unsubscribe")
+    return render(request, "unsubscribe.html", token="", email=user.email, alert=alert,
+                  done=_apply_unsubscribe(request, data, via="web"), title=title)
 
 
 async def one_click_unsubscribe(request: Request) -> Response:
