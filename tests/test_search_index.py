@@ -16,6 +16,7 @@ from click.testing import CliRunner
 
 from digest.bench.match import generate_queries
 from digest.cli import cli
+from digest.errors import QueryError
 from digest.ingest import ingest_file
 from digest.match import search_index
 from digest.match.run import load_stats, match_new
@@ -36,7 +37,10 @@ QUERIES = [
     "reinforcement~", "au:smith", 'au:"del maestro"', "cat:cs.LG", "cat:math*", "cat:hep-th quantum",
     "src:arxiv-rss", "src:hf*", "id:arxiv:2411.17700", "-the", "NOT quantum", "kw:physics",
     "(language OR vision) model", "GAN", "LLM agents", "self-supervised", "selfsupervised",
+    "quantum OR -superconductivity", "learning (robot OR -quantum)", "(ti:learning OR -physics) OR kw:physics",
 ]
+#: Exclusions alone: they score 0 wherever they match, so a search finds nothing and says why.
+EXCLUSIONS = ["-the", "NOT quantum", "-survey -review", "-survey OR NOT (review AND quantum)"]
 
 
 def _fill(store: Store, data_dir: Path, items: int = 300) -> None:
@@ -59,7 +63,7 @@ def _indexed(store: Store, text: str) -> list[tuple[str, float]]:
 def _candidates(store: Store, text: str) -> set[str]:
     stats = load_stats(store)
     return {p.id for p in search_index.candidate_papers(store, compile_query(text, stats), stats,
-                                                        store.topic_tags_by_paper())}
+                                                        store.topic_tags_by_paper(), cutoff=DEFAULT_THRESHOLD)}
 
 
 def test_search_finds_exactly_what_evaluating_every_paper_finds(store: Store, data_dir: Path) -> None:
@@ -73,6 +77,8 @@ def test_search_finds_exactly_what_evaluating_every_paper_finds(store: Store, da
     docs = [(p, Document.from_paper(p, tags=tags.get(p.id, ()))) for p in store.iter_papers()]
     found = 0
     for text in queries:
+        if text in EXCLUSIONS:
+            continue
         compiled = compile_query(text, stats)
         results = [(p.id, r.score) for p, d in docs if (r := compiled.evaluate(d, stats)) is not None
                    and r.score >= DEFAULT_THRESHOLD]
@@ -83,6 +89,25 @@ def test_search_finds_exactly_what_evaluating_every_paper_finds(store: Store, da
     # ... and the index narrows: a rare word's candidates are a few papers, not the store.
     assert len(_candidates(store, "superconductivity")) < store.paper_count() // 10
     assert len(_candidates(store, "NOT quantum")) == store.paper_count()
+
+
+def test_a_search_of_exclusions_alone_says_at_once_that_it_finds_nothing(store: Store, data_dir: Path) -> None:
+    """It would evaluate every stored paper (seconds on a large store) to find nothing: score 0 never
+    reaches a threshold. With a threshold of 0 it is evaluated (and matches what it does not exclude)."""
+    _fill(store, data_dir, items=60)
+    match_new(store)
+    for text in EXCLUSIONS:
+        with pytest.raises(QueryError, match="only says what to exclude"):
+            search(store, text)
+        assert [h.paper.id for h in search(store, text, threshold=0)] == \
+            [h.paper.id for h in _hits(store, text, store.iter_papers(), 0)] != []
+    # A branch of exclusions in an OR adds no candidate (it scores 0 there), but it does in an AND.
+    every = store.paper_count()
+    assert len(_candidates(store, "quantum OR -superconductivity")) < every // 2
+    stats = load_stats(store)
+    inside_and = {p.id for p in search_index.candidate_papers(
+        store, compile_query("learning (robot OR -quantum)", stats), stats, {}, cutoff=DEFAULT_THRESHOLD)}
+    assert inside_and >= {pid for pid, _ in _brute(store, "learning (robot OR -quantum)")}
 
 
 def test_papers_changed_after_indexing_are_still_found(store: Store, data_dir: Path) -> None:

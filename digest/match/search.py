@@ -13,10 +13,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
+from digest.errors import QueryError
 from digest.match.document import Document
 from digest.match.run import load_stats
 from digest.match.score import DEFAULT_THRESHOLD, compile_query
 from digest.match.search_index import candidate_papers
+from digest.match.validate import EXCLUSIONS_ONLY, only_exclusions
 from digest.models import Paper
 
 #: Warn when a query would send more than this many papers a day on average.
@@ -45,6 +47,10 @@ def _hits(store: Any, text: str, papers: Iterable[Paper] | None, threshold: floa
     stats = load_stats(store)
     compiled = compile_query(text, stats)
     cutoff = DEFAULT_THRESHOLD if threshold is None else threshold
+    excluding = only_exclusions(compiled.query.root)
+    if excluding is not None and cutoff > 0:
+        # It scores 0 wherever it matches: evaluating every stored paper (seconds) would find nothing.
+        raise QueryError(text, excluding, EXCLUSIONS_ONLY)
     hits = []
     tags = store.topic_tags_by_paper()  # as subscriptions see them: `kw:` finds a topic tag's papers
     if papers is None:

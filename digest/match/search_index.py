@@ -51,6 +51,7 @@ from digest.match.query import And, MetaClause, Node, Not, Or, TextClause, Word
 from digest.match.score import (FIELD_WEIGHTS, FILTER_FIELDS, SCORE_DIGITS, CompiledQuery, clause_idf, saturate,
                                 scoring_form)
 from digest.match.stats import CorpusStats
+from digest.match.validate import only_exclusions
 from digest.models import Paper
 from digest.store.search_index import TERM_LENGTH
 
@@ -160,7 +161,9 @@ def candidate_papers(store: Any, compiled: CompiledQuery, stats: CorpusStats,
     watermark = store.get_watermark(WATERMARK)
     lookup = _Lookup(store, stats, tags)
     root = scoring_form(compiled.root)
-    required = _required(root, lookup) if watermark else None
+    # With a positive cutoff, only papers that score can be found: an OR's branch of exclusions
+    # alone (``quantum OR -model``) scores 0 and adds no candidate.
+    required = _required(root, lookup, scoring=bool(cutoff and cutoff > 0)) if watermark else None
     if required is None:  # nothing to narrow by (a NOT query, an index not built yet): every paper
         yield from store.iter_papers()
         return
@@ -189,13 +192,18 @@ def candidate_papers(store: Any, compiled: CompiledQuery, stats: CorpusStats,
         after = page[-1].seq
 
 
-def _required(node: Node, lookup: "_Lookup") -> Seqs | None:
-    """The papers every match of ``node`` is among (sorted sequence numbers), or None for any paper."""
+def _required(node: Node, lookup: "_Lookup", *, scoring: bool = False) -> Seqs | None:
+    """The papers every match of ``node`` is among (sorted sequence numbers), or None for any paper;
+    with ``scoring``, every match of ``node`` that scores more than 0. An OR scores what its branches
+    do, so a branch of exclusions alone (score 0) adds no such match; inside an AND a 0 can be a
+    filter's, which does not stop the AND from scoring, so there every match counts again."""
     if isinstance(node, (TextClause, MetaClause)):
         return lookup.leaf(node)
     if isinstance(node, Not):
         return None
-    children = [_required(c, lookup) for c in node.children]
+    scoring = scoring and isinstance(node, Or)
+    kept = [c for c in node.children if not (scoring and only_exclusions(c) is not None)]
+    children = [_required(c, lookup, scoring=scoring) for c in kept]
     if isinstance(node, And):  # every positive child must match
         known = [c for c in children if c is not None]
         if not known:

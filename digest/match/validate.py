@@ -27,7 +27,10 @@ from digest.match.query import And, MetaClause, Node, Not, Or, TextClause, parse
 from digest.match.stats import CorpusStats
 from digest.models import SOURCE_KINDS, SOURCE_LABELS
 
-__all__ = ["validate_for_save", "estimate_fraction", "MAX_MATCH_FRACTION"]
+__all__ = ["validate_for_save", "estimate_fraction", "only_exclusions", "MAX_MATCH_FRACTION", "EXCLUSIONS_ONLY"]
+
+#: Why a query of exclusions alone is refused (saved) or finds nothing (searched).
+EXCLUSIONS_ONLY = "the query only says what to exclude; add a word to look for"
 
 # A word in half the papers is a fair subscription in a feed about it ("quantum" in a physics feed);
 # one in nearly every paper ("model" in an ML feed, ~80%) is not.
@@ -47,7 +50,7 @@ def validate_for_save(text: str, stats: CorpusStats, *, sources: Iterable[str] =
     root = parse(text).root
     negation = _matches_by_absence(root)
     if negation is not None:
-        raise QueryError(text, negation, "the query only says what to exclude; add a word to look for")
+        raise QueryError(text, negation, EXCLUSIONS_ONLY)
     contradiction = _excludes_what_it_requires(root)
     if contradiction is not None:
         raise QueryError(text, contradiction, "this excludes what the query asks for: nothing can match")
@@ -79,6 +82,18 @@ def _matches_by_absence(node: Node) -> int | None:
         return cols[0] if all(c is not None for c in cols) else None
     if isinstance(node, Or):
         return next((c for c in map(_matches_by_absence, node.children) if c is not None), None)
+    return None
+
+
+def only_exclusions(node: Node) -> int | None:
+    """Column of the first NOT when every part of the query is a NOT (``NOT quantum``, ``-survey
+    -review``, ``-a OR -b``), else None: such a query scores 0 on every paper it matches, so a
+    search with a threshold finds nothing, whatever the papers."""
+    if isinstance(node, Not):
+        return node.column
+    if isinstance(node, (And, Or)):
+        cols = [only_exclusions(c) for c in node.children]
+        return cols[0] if cols and all(c is not None for c in cols) else None
     return None
 
 
