@@ -5,22 +5,18 @@ scanners prefetch); POST pauses that alert only; a deleted alert or a revoked li
 
 from __future__ import annotations
 
-import email
-import email.policy
 import re
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
-from email.message import EmailMessage
 from pathlib import Path
 
 import lxml.html
 import pytest
-import time_machine
 from starlette.testclient import TestClient
-from store_helpers import arxiv_papers, matched
+import mail_helpers
+from mail_helpers import parts, send
 
 from digest.config import Settings
-from digest.digests.send import send_due
 from digest.models import Digest, DigestItem, DigestSection, Paper, Reason
 from digest.render.email import render_email
 from digest.store import Store
@@ -49,27 +45,12 @@ def client(settings: Settings, sqlite_store: Store) -> Iterator[TestClient]:
 
 
 def ada_with_two_alerts(store: Store) -> tuple[int, int, int]:
-    with time_machine.travel(DAY1 - timedelta(days=1), tick=False):
-        ada = store.upsert_user("ada@example.org", name="Ada", timezone="UTC", hour=6)
-        diffusion = store.add_subscription(ada.id, "diffusion models", query="diffusion", channel="email")
-        graphs = store.add_subscription(ada.id, "graph neural networks", query="graph", channel="email")
-    with time_machine.travel(DAY1, tick=False):
-        matched(store, diffusion.id, arxiv_papers(store, 1, 2, DAY1, title="Denoising Diffusion Models, part {i}"))
-        matched(store, graphs.id, arxiv_papers(store, 11, 2, DAY1, title="Graph Attention Networks, part {i}"))
-    return ada.id, diffusion.id, graphs.id
+    return mail_helpers.ada_with_two_alerts(store, DAY1)
 
 
 def sent(store: Store, settings: Settings, now: datetime) -> tuple[str, str]:
     """The HTML and text parts of the digest `digest send` enqueues at ``now``."""
-    with time_machine.travel(now, tick=False):
-        report = send_due(store, settings, now=now, match_first=False, deliver=False)
-    [planned] = [p for p in report.planned if p.outcome == "enqueued"]
-    row = store.get_outbox(planned.outbox_id or 0)
-    assert row is not None and row.message is not None
-    message: EmailMessage = email.message_from_bytes(row.message, policy=email.policy.default)  # type: ignore[assignment]
-    html, text = message.get_body(("html",)), message.get_body(("plain",))
-    assert html is not None and text is not None
-    return str(html.get_content()), str(text.get_content()).replace("\r\n", "\n")
+    return parts(send(store, settings, now))
 
 
 def stop_links(html: str) -> list[tuple[str, str]]:

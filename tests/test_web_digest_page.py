@@ -5,12 +5,9 @@ TestClient, time frozen with time-machine."""
 
 from __future__ import annotations
 
-import email
-import email.policy
 import json
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
-from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +15,8 @@ import lxml.html
 import pytest
 import time_machine
 from starlette.testclient import TestClient
+import mail_helpers
+from mail_helpers import parts, send
 from store_helpers import arxiv_papers, matched
 
 from digest.config import Settings
@@ -58,23 +57,6 @@ def email_only_user(store: Store, *, channel: str = "email") -> tuple[User, int]
         ada = store.upsert_user("ada@example.org", name="Ada", timezone="UTC", hour=6)
         sub = store.add_subscription(ada.id, "diffusion", query="diffusion", channel=channel)
     return ada, sub.id
-
-
-def send(store: Store, settings: Settings, now: datetime) -> EmailMessage:
-    """Run `digest send` (no SMTP: the message as the outbox recorded it)."""
-    with time_machine.travel(now, tick=False):
-        report = send_due(store, settings, now=now, match_first=False, deliver=False)
-    [planned] = [p for p in report.planned if p.outcome == "enqueued"]
-    row = store.get_outbox(planned.outbox_id or 0)
-    assert row is not None and row.message is not None
-    return email.message_from_bytes(row.message, policy=email.policy.default)  # type: ignore[return-value]
-
-
-def parts(message: EmailMessage) -> tuple[str, str]:
-    html, text = message.get_body(("html",)), message.get_body(("plain",))
-    assert html is not None and text is not None
-    # The wire's CRLF line ends as "\n" (RFC 5322 §2.3 lines, read back as text).
-    return str(html.get_content()), str(text.get_content()).replace("\r\n", "\n")
 
 
 def more_link(html: str) -> str | None:
@@ -135,15 +117,7 @@ def page_at(client: TestClient, html: str, at: datetime) -> str:
 
 
 def ada_with_two_alerts(store: Store) -> tuple[int, int, int]:
-    """Ada (UTC, 06:00) with two daily email alerts, each with two papers matched on day 1."""
-    with time_machine.travel(DAY1 - timedelta(days=1), tick=False):
-        ada = store.upsert_user("ada@example.org", name="Ada", timezone="UTC", hour=6)
-        diffusion = store.add_subscription(ada.id, "diffusion models", query="diffusion", channel="email")
-        graphs = store.add_subscription(ada.id, "graph neural networks", query="graph", channel="email")
-    with time_machine.travel(DAY1, tick=False):
-        matched(store, diffusion.id, arxiv_papers(store, 1, 2, DAY1, title="Denoising Diffusion Models, part {i}"))
-        matched(store, graphs.id, arxiv_papers(store, 11, 2, DAY1, title="Graph Attention Networks, part {i}"))
-    return ada.id, diffusion.id, graphs.id
+    return mail_helpers.ada_with_two_alerts(store, DAY1)
 
 
 def test_n_more_of_an_email_only_alert_opens_a_page_with_every_paper(client: TestClient, settings: Settings,
