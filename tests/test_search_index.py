@@ -101,6 +101,10 @@ def test_a_search_of_exclusions_alone_says_at_once_that_it_finds_nothing(store: 
             search(store, text)
         assert [h.paper.id for h in search(store, text, threshold=0)] == \
             [h.paper.id for h in _hits(store, text, store.iter_papers(), 0)] != []
+    # An alert saved before such queries were refused still gets its page: the preview says why it is empty.
+    from digest.web.account import query_preview
+    preview = query_preview(store, "NOT quantum", NOW)
+    assert preview["hits"] == [] and preview["warnings"] == ["the query only says what to exclude; add a word to look for"]
     # A branch of exclusions in an OR adds no candidate (it scores 0 there), but it does in an AND.
     every = store.paper_count()
     assert len(_candidates(store, "quantum OR -superconductivity")) < every // 2

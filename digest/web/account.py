@@ -162,7 +162,10 @@ def query_preview(store: Any, query: str, now: datetime) -> dict[str, Any]:
     in a worker thread (``run_in_threadpool``): it evaluates the query on a month of papers."""
     from digest.match.search import query_test
 
-    result = query_test(store, query, days=PREVIEW_DAYS, top=PREVIEW_HITS)
+    try:
+        result = query_test(store, query, days=PREVIEW_DAYS, top=PREVIEW_HITS)
+    except QueryError as exc:  # an alert saved before a check it now fails (exclusions alone): say why
+        return {"chart": _bars([]), "warnings": [exc.reason], "hits": []}
     return {"chart": _bars(list(result.per_day)), "warnings": list(result.warnings),
             "hits": [hit_view(h.paper, h.score, h.explanation) for h in result.top]}
 
