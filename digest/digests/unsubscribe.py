@@ -17,7 +17,8 @@ unsubscribe-mail`) all verify the token here and apply it here, so they cannot d
   is honoured once (:func:`unsubscribe_once`): else a user who resumed their digests on the web
   would be unsubscribed again by the old request, whose token is still valid, at every run.
 
-Public: :class:`Unsubscribed`, :func:`verified_token`, :func:`apply_unsubscribe`, :func:`unsubscribe_once`.
+Public: :class:`Unsubscribed`, :func:`verified_token`, :func:`token_alert`, :func:`apply_unsubscribe`,
+:func:`unsubscribe_once`.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from digest.config import Settings
 from digest.errors import NotFoundError
 from digest.tokens import MAX_AGE, TokenData, verify_token
 
-__all__ = ["Unsubscribed", "verified_token", "apply_unsubscribe", "unsubscribe_once"]
+__all__ = ["Unsubscribed", "verified_token", "token_alert", "apply_unsubscribe", "unsubscribe_once"]
 
 log = logging.getLogger(__name__)
 
@@ -59,14 +60,24 @@ def verified_token(store: Any, settings: Settings, purpose: str, token: str) -> 
     return verify_token(purpose, token, settings=settings, generation=user.token_generation)
 
 
+def token_alert(store: Any, data: TokenData) -> Any | None:
+    """The alert (a :class:`~digest.models.Subscription`) a verified unsubscribe token pauses, or
+    None for a token that stops every digest. NotFoundError when the alert it names is gone
+    (deleted since) or is not the token user's."""
+    sub_id = data.data.get("s")
+    if not isinstance(sub_id, int) or isinstance(sub_id, bool):
+        return None
+    sub = store.get_subscription(sub_id)
+    if sub.user_id != data.user_id:  # signed by us, so not expected; never act on another user's alert
+        raise NotFoundError("subscription", str(sub_id))
+    return sub
+
+
 def apply_unsubscribe(store: Any, data: TokenData, *, via: str) -> Unsubscribed:
     """Do what a verified unsubscribe token asks; ``via`` names the way in for the log ("web",
     "one-click", "mail"). NotFoundError when the alert it names is gone (deleted since)."""
-    sub_id = data.data.get("s")
-    if isinstance(sub_id, int) and not isinstance(sub_id, bool):
-        sub = store.get_subscription(sub_id)
-        if sub.user_id != data.user_id:  # signed by us, so not expected; never act on another user's alert
-            raise NotFoundError("subscription", str(sub_id))
+    sub = token_alert(store, data)
+    if sub is not None:
         sub = store.update_subscription(sub.id, paused=True)
         log.info("user=%s alert=%s unsubscribed via=%s", sub.user_email, sub.name, via)
         return Unsubscribed(sub.user_email, sub.name)

@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
 from digest.dates import rfc5322_date
-from digest.digests.unsubscribe import apply_unsubscribe, verified_token
+from digest.digests.unsubscribe import apply_unsubscribe, token_alert, verified_token
 from digest.errors import NotFoundError
 from digest.store.base import MAX_ROW_ID, row_id
 from digest.text import MutedAuthors
@@ -58,17 +58,12 @@ async def unsubscribe(request: Request) -> Response:
         return render(request, "error.html", status_code=400, title="Unsubscribe link not valid", message=str(exc))
     store = ctx(request).store
     user = store.get_user(data.user_id)
-    alert = None
-    sub_id = data.data.get("s")  # an alert-level token: the email's "Stop one alert" links
-    if sub_id is not None:
-        try:
-            sub = store.get_subscription(sub_id) if isinstance(sub_id, int) else None
-        except NotFoundError:
-            sub = None
-        if sub is None or sub.user_id != data.user_id:
-            return render(request, "error.html", status_code=404, title="Stop an alert",
-                          message="This alert no longer exists (it was deleted after this email was sent).")
-        alert = sub.name
+    try:
+        sub = token_alert(store, data)  # an alert-level token: the email's "Stop one alert" links
+    except NotFoundError:
+        return render(request, "error.html", status_code=404, title="Stop an alert",
+                      message="This alert no longer exists (it was deleted after this email was sent).")
+    alert = sub.name if sub is not None else None
     title = "Stop an alert" if alert is not None else "Unsubscribe"
     if request.method == "GET":
         return render(request, "unsubscribe.html", token=request.path_params["token"], email=user.email, done=None,
