@@ -92,7 +92,11 @@ def heavy_terms(doc: Document) -> Iterator[str]:
     low = HEAVY_LEVELS[0]
     for key, total in weighted.items():
         if total >= low:
-            yield from (f"h{level:g}:{key}" for level in HEAVY_LEVELS if total >= level)
+            yield from (_heavy_term(level, key) for level in HEAVY_LEVELS if total >= level)
+
+
+def _heavy_term(level: float, key: str) -> str:
+    return f"h{level:g}:{key}"
 
 
 def _postings_of_papers(papers: Iterable[Paper]) -> dict[str, list[int]]:
@@ -231,6 +235,7 @@ class _Lookup:
                 self._tagged[name].append(paper_id)
         self._tag_vocab: dict[str, frozenset[str]] = {}
         self._near: dict[Word, dict[str, float] | None] = {}
+        self._near_postings: dict[Word, dict[str, Seqs]] = {}
 
     @property
     def store(self) -> Any:
@@ -266,10 +271,10 @@ class _Lookup:
             assert isinstance(value, Word)
             if value.prefix:
                 return store.search_prefix_postings("t:" + value.form)  # type: ignore[no-any-return]
-            near = self.near_terms(value)
-            if near is None:
+            found = self.near_postings(value)
+            if found is None:
                 return None
-            return store.search_postings(["t:" + t for t in near]) if near else np.zeros(0, np.int64)  # type: ignore[no-any-return]
+            return np.unique(np.concatenate(list(found.values()))) if found else np.zeros(0, np.int64)
         if kind in ("catp", "srcp"):
             return store.search_prefix_postings(f"{kind[:-1]}:{value}")  # type: ignore[no-any-return]
         return store.search_postings([f"{kind}:{value}"])  # type: ignore[no-any-return]
@@ -291,6 +296,17 @@ class _Lookup:
             if sim is not None:
                 found[term[2:]] = sim
         self._near[word] = found
+        return found
+
+    def near_postings(self, word: Word) -> dict[str, Seqs] | None:
+        """The papers posted under each indexed term a fuzzy ``word`` accepts (``t:<term>`` -> its
+        sequence numbers), read once per search; None as for :meth:`near_terms`."""
+        near = self.near_terms(word)
+        if near is None:
+            return None
+        found = self._near_postings.get(word)
+        if found is None:
+            found = self._near_postings[word] = self._store.search_postings_by_term(["t:" + t for t in near]) if near else {}
         return found
 
     def _tagged_papers(self, atoms: list[Atom]) -> list[str]:
@@ -341,10 +357,10 @@ def _reaching(root: Node, lookup: _Lookup, stats: CorpusStats, cutoff: float) ->
         return None
     level = telling[-1]
     store = lookup.store
-    parts = [store.search_postings([f"h{level:g}:{key}" for key in near])]
-    if len(near) > 1:  # papers with two or more of the keys
-        every = np.concatenate([store.search_postings(["t:" + key]) for key in near])
-        seqs, counts = np.unique(every, return_counts=True)
+    parts = [store.search_postings([_heavy_term(level, key) for key in near])]
+    carried = lookup.near_postings(word) if word.dist else None
+    if carried and len(carried) > 1:  # papers with two or more of the keys (each term's list is distinct)
+        seqs, counts = np.unique(np.concatenate(list(carried.values())), return_counts=True)
         parts.append(seqs[counts > 1])
     parts.append(lookup.tagged_seqs(clause))
     return np.unique(np.concatenate(parts))

@@ -10,7 +10,8 @@ paper. Rows are never updated, so writing a batch is plain inserts and reading a
 of the primary key per segment.
 
 Public (through :class:`digest.store.Store`): :meth:`SearchIndexStore.save_search_segment`,
-:meth:`SearchIndexStore.search_postings`, :meth:`SearchIndexStore.search_prefix_postings`,
+:meth:`SearchIndexStore.search_postings`, :meth:`SearchIndexStore.search_postings_by_term`,
+:meth:`SearchIndexStore.search_prefix_postings`,
 :meth:`SearchIndexStore.search_terms_in`, :meth:`SearchIndexStore.search_pending`,
 :meth:`SearchIndexStore.clear_search_pending`, :meth:`SearchIndexStore.search_index_size`; and
 :func:`mark_search_pending` for the paper writers of this package.
@@ -145,13 +146,19 @@ class SearchIndexStore(StoreBase):
 
     def search_postings(self, terms: Iterable[str]) -> "npt.NDArray[np.int64]":
         """The sorted, distinct sequence numbers posted under any of ``terms`` (exact terms)."""
+        return _union(list(self.search_postings_by_term(terms).values()))
+
+    def search_postings_by_term(self, terms: Iterable[str]) -> "dict[str, npt.NDArray[np.int64]]":
+        """Per stored term of ``terms`` (as stored: cut to :data:`TERM_LENGTH`), its sorted, distinct
+        sequence numbers; terms nobody carries are left out."""
         wanted = sorted({cut_term(t) for t in terms})
-        parts: "list[npt.NDArray[np.int64]]" = []
+        parts: "dict[str, list[npt.NDArray[np.int64]]]" = {}
         with self.read() as conn:
             for i in range(0, len(wanted), _IN_CHUNK):
-                for (blob,) in conn.execute(select(_SP.c.papers).where(_SP.c.term.in_(wanted[i:i + _IN_CHUNK]))):
-                    parts.append(unpack_seqs(bytes(blob)))
-        return _union(parts)
+                rows = conn.execute(select(_SP.c.term, _SP.c.papers).where(_SP.c.term.in_(wanted[i:i + _IN_CHUNK])))
+                for term, blob in rows:
+                    parts.setdefault(term, []).append(unpack_seqs(bytes(blob)))
+        return {term: _union(found) for term, found in parts.items()}
 
     def search_prefix_postings(self, prefix: str) -> "npt.NDArray[np.int64]":
         """The sorted, distinct sequence numbers posted under any term starting with ``prefix``."""
