@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import date, datetime, timezone
 from pathlib import Path
 
@@ -16,6 +17,7 @@ DATA = Path(__file__).parent / "data" / "biorxiv"
 BIORXIV = DATA / "research_bot_biorxiv_details_2026-07-15_trimmed.json"
 MEDRXIV = DATA / "radar-papers-mcp_medrxiv_details_2026-09-15_trimmed.json"
 RSS = DATA / "feed-rs_rss_1.0_biorxiv_genomics.xml"
+RSS_2019 = DATA / "netnewswire_biorxiv_plant_biology_2019-08.rdf"
 
 
 def test_details_records() -> None:
@@ -61,6 +63,46 @@ def test_rss_feed() -> None:
     assert r.authors[-1] == "R. J. O'Connell" and len(r.authors) == 10
     assert r.url == "https://www.biorxiv.org/content/10.1101/2023.12.16.571984v1"
     assert r.published == datetime(2023, 12, 16, tzinfo=timezone.utc)
+
+
+def test_2019_rss_feed_lost_escapes_and_old_ids() -> None:
+    # A 2019 subject feed: six-digit DOIs (10.1101/743294) and links (".../743294v1?rss=1"), and
+    # abstracts whose "\\n" escapes lost their backslashes ("unclear.nnResultsHere").
+    parsed = biorxiv.parse(RSS_2019.read_bytes())
+    assert parsed.status == "ok" and len(parsed.records) == 30 and not parsed.warnings
+    by_doi = {r.doi: r for r in parsed.records}
+    first = by_doi["10.1101/743294"]
+    assert first.version == 1 and first.url == "https://www.biorxiv.org/content/10.1101/743294v1"
+    assert first.authors[:2] == ("M. Kaur", "A. Shukla") and "vip1Δ" in first.abstract
+    assert all(r.version == 1 for r in parsed.records)
+    gata = by_doi["10.1101/744003"].abstract
+    assert gata.startswith("Background: Moso bamboo is well-known")
+    assert "remains unclear.\nResults: Here, we found" in gata
+    assert "GA signaling pathway.\nConclusions: Our results provide" in gata
+    atlas = by_doi["10.1101/744326"].abstract.split("\n")
+    assert len(atlas) == 4 and all(line.startswith("- ") and line.endswith(".") for line in atlas), atlas
+    assert by_doi["10.1101/745463"].abstract.endswith(
+        "aquatic ecosystems.\nOne sentence summary: Green microalgae produce N2O using flavodiiron proteins "
+        "in the light and a cytochrome P450 NO reductase in the dark.")
+    assert "\nHIGHLIGHT: In common bean" in by_doi["10.1101/736199"].abstract
+    assert "\nSignificance Statement: Symbiotic bacteria" in by_doi["10.1101/741314"].abstract
+    assert "\nAbbreviations: AM, Arbuscular Mycorrhizal;" in by_doi["10.1101/740043"].abstract
+    for r in parsed.records:
+        assert not re.search(r"[.!?]nn?[A-Z]|C_LI|O_LI|\{[A-Za-z]+\}", r.abstract), (r.doi, r.abstract)
+
+
+@pytest.mark.parametrize(("raw", "clean"), [
+    # A bare "nn" is a lost paragraph break only between a sentence's end and a capital.
+    ("It works.nnResultsWe saw it.", "It works.\nResults: We saw it."),
+    ("Channels.nnA", "Channels.\nA"),
+    ("The innate immunity. Cnn models.", "The innate immunity. Cnn models."),
+    ("annNNA and e.g.nnone", "annNNA and e.g.nnone"),
+    # A heading glued to an acronym.
+    ("BackgroundCOVID-19 spread.", "Background: COVID-19 spread."),
+    ("MethodsAn RNAseq study.", "Methods: An RNAseq study."),
+])
+def test_lost_escapes_and_glued_headings(raw: str, clean: str) -> None:
+    assert biorxiv.clean_abstract(raw) == clean
 
 
 def test_two_versions_in_one_answer_keep_the_newest() -> None:

@@ -47,7 +47,9 @@ _DC = "{http://purl.org/dc/elements/1.1/}"
 _RDF = "{http://www.w3.org/1999/02/22-rdf-syntax-ns#}"
 _PRISM = "{http://purl.org/rss/1.0/modules/prism/}"
 _DATE_SEG = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_VERSIONED = re.compile(r"(\d{4}\.\d{2}\.\d{2}\.\d+)v(\d+)")
+#: The DOI suffix and version in an item's link: "2023.12.16.571984v1", or before December 2019
+#: a six-digit number ("/cgi/content/short/743294v1": DOI 10.1101/743294).
+_VERSIONED = re.compile(r"(\d{4}\.\d{2}\.\d{2}\.\d+|(?<=\/)\d{6})v(\d+)")
 
 # JATS-to-text debris in API abstracts: O_/C_ open/close markers for structured-abstract titles
 # (ST_ABS), list items (LI, with "C_LIO_LI" between items), small caps (SCPLOW/SCPCAP); figures and
@@ -61,10 +63,19 @@ _JATS_RE = re.compile("|".join(sorted(_JATS_MARKERS, key=len, reverse=True)))
 # O_ST_ABS markers (the RSS feeds) they are glued to the sentence before as well ("common.MethodsWe"):
 # a heading right after a sentence's end starts a new line.
 _HEADINGS = (r"(Background|Objectives?|Aims?|Purpose|Introduction|Context|Motivation|Methods?|Methodology|Design|"
-             r"Setting|Participants|Results?|Findings|Conclusions?|Interpretation|Significance|Importance|"
-             r"Highlights|Summary|Funding|Rationale|Main outcome measures|Exposures?|Trial registration)")
-_GLUED_HEADING = re.compile(rf"^{_HEADINGS}(?=[A-Z][a-z])", re.MULTILINE)
-_GLUED_INNER_HEADING = re.compile(rf"(?<=[a-z0-9%)\]][.!?])[ \t]*{_HEADINGS}(?=[A-Z][a-z])")
+             r"Setting|Participants|Results?|Findings|Conclusions?|Interpretation|Significance Statement|"
+             r"Significance|Importance|Highlights?|HIGHLIGHTS?|One[ -][Ss]entence [Ss]ummary|Summary|"
+             r"Key [Mm]essage|Abbreviations|Funding|Rationale|Main outcome measures|Exposures?|Trial registration)")
+# Older subject feeds (2019 captures) lost the backslashes of the "\\n" escapes in their abstracts:
+# a paragraph break is a bare "nn" between a sentence's end and the next capital ("unclear.nnResults"),
+# and a list item ends in a bare "n" before its close marker ("traits.nC_LIO_LIWe"). No English or
+# gene word starts with "nn" right after a full stop, and the punctuation is required.
+_LOST_PARAGRAPH = re.compile(r"(?<=[.!?])nn(?=[A-Z])")
+_LOST_ITEM_END = re.compile(r"(?<=[.!?:;])n(?=C_LI|O_LI)")
+#: What follows a glued heading: a capitalised word, or an acronym ("ResultsDNA damage", "AbbreviationsAM, ...").
+_HEADING_END = r"(?=[A-Z][a-z]|[A-Z][A-Z0-9]+\b)"
+_GLUED_HEADING = re.compile(rf"^{_HEADINGS}{_HEADING_END}", re.MULTILINE)
+_GLUED_INNER_HEADING = re.compile(rf"(?<=[a-z0-9%)\]][.!?])[ \t]*{_HEADINGS}{_HEADING_END}")
 # bioRxiv writes Greek letters as {alpha}, {beta}...
 _GREEK = {"alpha": "α", "beta": "β", "gamma": "γ", "delta": "δ", "epsilon": "ε", "zeta": "ζ", "eta": "η",
           "theta": "θ", "iota": "ι", "kappa": "κ", "lambda": "λ", "mu": "μ", "nu": "ν", "xi": "ξ", "pi": "π",
@@ -251,7 +262,8 @@ def _content_url(server: str, doi: str, version: int | None) -> str:
 def clean_abstract(raw: str) -> str:
     """A details-API abstract as plain text: JATS markers resolved, paragraphs and list items on
     their own lines, glued section headings separated, {rho}-style Greek letters resolved."""
-    text = _JATS_BLOCKS.sub(" ", raw)
+    text = _LOST_ITEM_END.sub("", _LOST_PARAGRAPH.sub("\n", raw))
+    text = _JATS_BLOCKS.sub(" ", text)
     text = _JATS_RE.sub(lambda m: _JATS_MARKERS[m.group(0)], text)
     text = _GREEK_RE.sub(lambda m: _GREEK[m.group(1)], text)
     lines = [to_text(line) for line in text.split("\n")]

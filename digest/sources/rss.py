@@ -151,7 +151,9 @@ def _parse_xml_feed(data: bytes, source: str | None) -> ParsedFeed:
     feed = d.get("feed", {})
     base = _base_url([lk.get("href") for lk in feed.get("links", []) if isinstance(lk, dict) and lk.get("rel") == "self"],
                      feed.get("link"))
-    records = _collect((_entry_record(e, base, extra[i] if extra else ()) for i, e in enumerate(entries)), warnings)
+    venue = to_text(feed.get("prism_publicationname"))[:_MAX_VENUE] or None  # a journal's feed names the journal
+    records = _collect((_entry_record(e, base, extra[i] if extra else (), venue) for i, e in enumerate(entries)),
+                       warnings)
     feed_date = _struct_time(dict.get(feed, "updated_parsed")) or _struct_time(dict.get(feed, "published_parsed"))
     title = to_text(feed.get("title")) or None
     return ParsedFeed(kind=KIND, records=tuple(records), status="ok" if records else "empty", title=title,
@@ -328,10 +330,11 @@ def _entry_date(entry: Any, key: str) -> datetime | None:
     return _struct_time(dict.get(entry, f"{key}_parsed"))
 
 
-def _entry_record(entry: Any, base: str | None = None, dc_identifiers: tuple[str, ...] = ()
-                  ) -> tuple[PaperRecord, list[str]] | str:
+def _entry_record(entry: Any, base: str | None = None, dc_identifiers: tuple[str, ...] = (),
+                  feed_venue: str | None = None) -> tuple[PaperRecord, list[str]] | str:
     """One feedparser entry as a record, or the reason it was skipped; ``dc_identifiers`` are all
-    its dc:identifier values when it has several (see :func:`_all_dc_identifiers`)."""
+    its dc:identifier values when it has several (see :func:`_all_dc_identifiers`), ``feed_venue``
+    the journal the feed names (prism:publicationName of its channel)."""
     links = [str(lk["href"]) for lk in entry.get("links", []) if isinstance(lk, dict) and lk.get("href")]
     identifiers = [*dc_identifiers, *(entry.get(k) for k in ("dc_identifier", "prism_doi", "prism_url") if entry.get(k))]
     texts = [entry.get("title"), entry.get("summary"),
@@ -352,14 +355,38 @@ def _entry_record(entry: Any, base: str | None = None, dc_identifiers: tuple[str
         body = _CITATION_LINE.sub("", body, count=1)
     # FeedBurner's <link> is its redirect; <feedburner:origLink> the article's own address.
     link = entry.get("feedburner_origlink") or entry.get("link")
-    return _record(
+    published = _entry_date(entry, "published") or _entry_date(entry, "created")
+    venue = to_text(entry.get("prism_publicationname"))[:_MAX_VENUE] or feed_venue
+    record = _record(
         entry_id=entry.get("id"), link=link, links=links, identifiers=identifiers, texts=texts,
         raw_title=entry.get("title"), body=body, authors=authors,
         categories=[t.get("term") or t.get("label") for t in entry.get("tags", []) if isinstance(t, dict)],
-        published=_entry_date(entry, "published") or _entry_date(entry, "created"),
-        updated=_entry_date(entry, "updated"), pdf=pdf,
+        published=published, updated=_entry_date(entry, "updated"), pdf=pdf,
         license=entry.get("rights"), base=base,
     )
+    if isinstance(record, str) or not venue:
+        return record
+    rec, notes = record
+    return replace(rec, venue=venue, journal_ref=_journal_ref(entry, venue, rec.published)), notes
+
+
+#: Longest journal name or reference kept from a feed (PRISM fields are free text).
+_MAX_VENUE = 300
+
+
+def _journal_ref(entry: Any, venue: str, published: datetime | None) -> str | None:
+    """A citation in arXiv's journal-ref style ("Fluids 9(6), 120 (2024)") from an entry's PRISM
+    fields (https://www.idealliance.org/prism-metadata: volume, number, starting/ending page), or
+    None without a volume: a name alone is the venue, not a reference."""
+    volume = to_text(entry.get("prism_volume"))
+    if not volume:
+        return None
+    number = to_text(entry.get("prism_number"))
+    first, last = to_text(entry.get("prism_startingpage")), to_text(entry.get("prism_endingpage"))
+    pages = f"{first}–{last}" if first and last and last != first else first
+    year = published.year if published else None
+    ref = f"{venue} {volume}{f'({number})' if number else ''}{f', {pages}' if pages else ''}{f' ({year})' if year else ''}"
+    return ref[:_MAX_VENUE]
 
 
 def _citation(markup: str) -> bool:
