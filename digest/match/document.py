@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from collections.abc import Container, Iterable
 from dataclasses import dataclass
+from itertools import chain
 from operator import itemgetter
 from typing import Any
 
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
-from digest.match.normalize import Term, terms
+from digest.match.normalize import Term, joined_terms, single_terms
 from digest.match.query import ACRONYM_MARK, TEXT_FIELDS, Word, acronym_key, is_acronym, source_key
 from digest.models import SOURCE_LABELS, Paper
 from digest.text import name_parts, surname_forms
@@ -54,25 +55,39 @@ class FieldText:
 
     def __init__(self, text: str) -> None:
         self.text = text
-        all_terms = terms(text)
-        self.seq: list[Term] = [t for t in all_terms if t.width == 1]
+        seq = single_terms(text)
+        joined = joined_terms(text, seq)
+        self.seq: list[Term] = seq
         #: key -> terms with that key (single tokens and joined pairs)
         self.postings: dict[str, list[Term]] = {}
         #: form -> terms with that form, for prefix words
         self.form_postings: dict[str, list[Term]] = {}
-        for t in all_terms:
-            self.postings.setdefault(t.key, []).append(t)
-            self.form_postings.setdefault(t.form, []).append(t)
-        capitals = [is_acronym(text[t.start:t.end]) for t in self.seq]
-        for t in all_terms[:]:
-            # A token in capitals, or a pair joined from one and a number or another ("GPT-4",
-            # "COVID-19": the same acronym as "GPT4", "COVID19").
-            if capitals[t.pos] if t.width == 1 else capitals[t.pos] and (
-                    capitals[t.pos + 1] or self.seq[t.pos + 1].form.isdigit()):
-                acronym = t._replace(key=acronym_key(t.key))
-                self.postings.setdefault(acronym.key, []).append(acronym)
-                all_terms.append(acronym)
+        postings, form_postings = self.postings, self.form_postings
+        for t in chain(seq, joined):
+            # get-then-append: setdefault(key, []) would build an empty list for every term.
+            found = postings.get(t.key)
+            if found is None:
+                postings[t.key] = [t]
+            else:
+                found.append(t)
+            found = form_postings.get(t.form)
+            if found is None:
+                form_postings[t.form] = [t]
+            else:
+                found.append(t)
+        # A token in capitals, or a pair joined from one and a number or another ("GPT-4",
+        # "COVID-19": the same acronym as "GPT4", "COVID19"). A token in lower case (nearly all)
+        # has no capital letter, so it is no acronym: is_acronym is asked about the others only.
+        capitals = [not (surface := text[t.start:t.end]).islower() and is_acronym(surface) for t in seq]
+        acronyms: list[Term] = []
+        if True in capitals:
+            acronyms += [t._replace(key=acronym_key(t.key)) for t in seq if capitals[t.pos]]
+            acronyms += [t._replace(key=acronym_key(t.key)) for t in joined
+                         if capitals[t.pos] and (capitals[t.pos + 1] or seq[t.pos + 1].form.isdigit())]
+            for t in acronyms:
+                postings.setdefault(t.key, []).append(t)
         #: the key and token position of every posted term (the postings, flat), for batch matching
+        all_terms = [*seq, *joined, *acronyms]
         self.term_keys: list[str] = list(map(itemgetter(0), all_terms))
         self.term_positions: list[int] = list(map(itemgetter(2), all_terms))
 

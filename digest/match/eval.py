@@ -267,11 +267,13 @@ def bm25_scores(query: str, papers: Sequence[Paper]) -> list[float]:
 
 
 def _digest_matcher(papers: Sequence[Paper]) -> Callable[[str], set[str]]:
+    from digest.gcpause import gc_paused
     from digest.match.document import Document
     from digest.match.score import DEFAULT_THRESHOLD, compile_query
     from digest.match.stats import CorpusStats
 
-    docs = [Document.from_paper(p) for p in papers]
+    with gc_paused():  # documents are many small containers in no cycle (see digest.match.run)
+        docs = [Document.from_paper(p) for p in papers]
     stats = CorpusStats.from_documents(docs)
 
     def run(query: str) -> set[str]:

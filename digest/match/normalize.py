@@ -62,6 +62,10 @@ _CHAR = rf"(?:[^\W_]|{_ACCENT}|\\(?:{_GREEK})(?![A-Za-z]))"
 _WORD = rf"{_CHAR}+(?:['’]{_CHAR}+)*"
 # Alternatives tried left to right: a word, else things skipped whole (TeX commands, tags, entities).
 _TOKEN_RE = re.compile(rf"(?P<w>{_WORD})|\\[A-Za-z]+|<[^<>]{{0,60}}>|&#?\w{{1,10}};")
+# The same without a backslash in the text (nearly every abstract): every TeX alternative above
+# starts with "\\" or "{\\", so a word is plain letters and digits. Same tokens, ~40% less time.
+_PLAIN_TOKEN_RE = re.compile(r"(?P<w>[^\W_]+(?:['’][^\W_]+)*)|<[^<>]{0,60}>|&#?\w{1,10};")
+assert _TOKEN_RE.groupindex["w"] == _PLAIN_TOKEN_RE.groupindex["w"] == 1
 # Tokens glue into a joined term only across these gaps ("self-supervised", "self supervised").
 _JOIN_GAP = re.compile(r"[\s\-\u2010\u2011\u2012\u2013]{1,2}")
 
@@ -259,25 +263,47 @@ def terms(text: str, *, joined: bool = True) -> list[Term]:
     Single tokens come first, in order; with ``joined`` the joined terms of adjacent token pairs
     (width 2) follow them.
     """
+    singles = single_terms(text)
+    return singles + joined_terms(text, singles) if joined else singles
+
+
+#: Builds a Term from its six fields: ~3x faster than the named tuple's generated __new__, and
+#: documents hold hundreds of thousands of terms.
+_term = tuple.__new__
+
+
+def single_terms(text: str) -> list[Term]:
+    """The single-token terms of ``text``, in order (:func:`terms` without the joined ones)."""
     out: list[Term] = []
-    for m in _TOKEN_RE.finditer(text):
-        word = m.group("w")
-        if word is None:
+    append = out.append
+    for m in (_TOKEN_RE if "\\" in text else _PLAIN_TOKEN_RE).finditer(text):
+        word = m.group(1)
+        if word is None:  # a TeX command, a tag or an entity: skipped whole
             continue
         form, key = normalize_word(word)
         if key:
-            out.append(Term(key, form, len(out), m.start(), m.end()))
-    if joined:
-        singles = len(out)
-        for i in range(singles - 1):
-            a, b = out[i], out[i + 1]
-            # Stop words never glue: "in formation" must not become "information" -- except a
-            # particle hyphenated to a word before it, a compound as written: "trade-off",
-            # "follow-up", "roll-out" are "tradeoff", "followup", "rollout".
+            start, end = m.span()
+            append(_term(Term, (key, form, len(out), start, end, 1)))
+    return out
+
+
+def joined_terms(text: str, singles: list[Term]) -> list[Term]:
+    """The joined terms (width 2) of adjacent tokens of ``text``, given its :func:`single_terms`."""
+    out: list[Term] = []
+    for a, b in zip(singles, singles[1:]):
+        # Stop words never glue: "in formation" must not become "information" -- except a
+        # particle hyphenated to a word before it, a compound as written: "trade-off",
+        # "follow-up", "roll-out" are "tradeoff", "followup", "rollout".
+        if b.start - a.end == 1 and text[a.end] == " ":  # the usual gap: _JOIN_GAP's verdict, without the call
+            spaced = True
+        else:
             gap = _JOIN_GAP.fullmatch(text, a.end, b.start)
-            if gap and a.form not in STOP_WORDS and (b.form not in STOP_WORDS or not gap.group().isspace()):
-                form, key = join_forms(a.form, b.form)
-                out.append(Term(key, form, a.pos, a.start, b.end, 2))
+            if gap is None:
+                continue
+            spaced = gap.group().isspace()
+        if a.form not in STOP_WORDS and (b.form not in STOP_WORDS or not spaced):
+            form, key = join_forms(a.form, b.form)
+            out.append(_term(Term, (key, form, a.pos, a.start, b.end, 2)))
     return out
 
 

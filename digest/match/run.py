@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from digest.errors import QueryError
+from digest.gcpause import gc_paused
 from digest.match.document import Document
 from digest.match import search_index
 from digest.match.index import QueryIndex, Ranked
@@ -189,23 +190,28 @@ def match_new(store: Any, *, batch: int = 2000, progress: Progress | None = None
         rows: Sequence[tuple[int, str, Paper]] = store.papers_after(watermark, limit=batch)
         if not rows:
             break
-        # Statistics first, so the first papers ever matched are not scored against an empty corpus.
-        docs = [Document.from_paper(paper) for _, _, paper in rows]
-        for (_, kind, _), doc in zip(rows, docs):
-            if kind == "new":
-                stats.update(doc)
         matches: list[NewMatch] = []
         tagged: list[tuple[str, NewPaperTag]] = []
         new_tags: dict[str, str] = {}
-        hits, retagged = _batch_hits(plan, stats, rows, docs)
-        for i, ((seq, _, paper), doc) in enumerate(zip(rows, docs)):
-            m, t = _match_paper(plan, stats, seq, paper, doc, hits[i], retagged.get(i), new_tags)
-            matches += m
-            tagged += t
+        # A batch's documents hold ~1,000 small containers each, all alive until the batch ends and
+        # in no cycle: without the pause, the collector's passes over them took half the time.
+        with gc_paused():
+            # Statistics first, so the first papers ever matched are not scored against an empty corpus.
+            docs = [Document.from_paper(paper) for _, _, paper in rows]
+            for (_, kind, _), doc in zip(rows, docs):
+                if kind == "new":
+                    stats.update(doc)
+            hits, retagged = _batch_hits(plan, stats, rows, docs)
+            for i, ((seq, _, paper), doc) in enumerate(zip(rows, docs)):
+                m, t = _match_paper(plan, stats, seq, paper, doc, hits[i], retagged.get(i), new_tags)
+                matches += m
+                tagged += t
+            # Each paper once, under its latest sequence number (a batch may hold its new and later events).
+            latest = {paper.id: (paper.seq, doc) for (_, _, paper), doc in zip(rows, docs)}
+            postings = search_index.postings_of(latest.values())
+            n_latest = len(latest)
+            del docs, hits, retagged, latest  # freed in the pause: the next pass meets few young objects
         last = rows[-1][0]
-        # Each paper once, under its latest sequence number (a batch may hold its new and later events).
-        latest = {paper.id: (paper.seq, doc) for (_, _, paper), doc in zip(rows, docs)}
-        postings = search_index.postings_of(latest.values())
         with store.write() as conn:
             if store.get_watermark(WATERMARK, conn=conn) != watermark:
                 # Another `digest match` finished this batch first; continue from where it got to.
@@ -222,7 +228,7 @@ def match_new(store: Any, *, batch: int = 2000, progress: Progress | None = None
             if store.get_watermark(search_index.WATERMARK, conn=conn) == watermark:  # else a catch-up does it
                 store.save_search_segment(postings, conn=conn)
                 store.set_watermark(search_index.WATERMARK, last, conn=conn)
-                indexed += len(latest)
+                indexed += n_latest
         watermark = last
         events += len(rows)
         batches += 1

@@ -14,6 +14,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
 from digest.errors import QueryError
+from digest.gcpause import gc_paused
 from digest.match.document import Document
 from digest.match.run import load_stats
 from digest.match.score import DEFAULT_THRESHOLD, compile_query
@@ -55,10 +56,13 @@ def _hits(store: Any, text: str, papers: Iterable[Paper] | None, threshold: floa
     tags = store.topic_tags_by_paper()  # as subscriptions see them: `kw:` finds a topic tag's papers
     if papers is None:
         papers = candidate_papers(store, compiled, stats, tags, cutoff=cutoff)
-    for paper in papers:
-        result = compiled.evaluate(Document.from_paper(paper, tags=tags.get(paper.id, ()), batch=False), stats)
-        if result is not None and result.score >= cutoff:
-            hits.append(Hit(paper, result.score, result.explanation))
+    # Each document is ~1,000 small containers, in no cycle and freed once evaluated: the collector's
+    # passes over them cost a quarter of a common word's search.
+    with gc_paused():
+        for paper in papers:
+            result = compiled.evaluate(Document.from_paper(paper, tags=tags.get(paper.id, ()), batch=False), stats)
+            if result is not None and result.score >= cutoff:
+                hits.append(Hit(paper, result.score, result.explanation))
     hits.sort(key=lambda h: (-h.score, h.paper.id))
     return hits
 

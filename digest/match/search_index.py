@@ -45,6 +45,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from digest.gcpause import gc_paused
 from digest.match.document import Document, FieldText, meta_atoms, word_similarity
 from digest.match.index import Atom, atom_cost, leaf_atoms
 from digest.match.query import And, MetaClause, Node, Not, Or, TextClause, Word
@@ -101,7 +102,8 @@ def _heavy_term(level: float, key: str) -> str:
 
 def _postings_of_papers(papers: Iterable[Paper]) -> dict[str, list[int]]:
     """:func:`postings_of` the papers' documents (as indexed: without topic tags or batch counts)."""
-    return postings_of((p.seq, Document.from_paper(p, batch=False)) for p in papers)
+    with gc_paused():  # documents are many small containers in no cycle (see digest.match.run)
+        return postings_of((p.seq, Document.from_paper(p, batch=False)) for p in papers)
 
 
 def postings_of(pairs: Iterable[tuple[int, Document]]) -> dict[str, list[int]]:
