@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import base64
 import ipaddress
+import json
 import random
 import socket
 import ssl
@@ -57,7 +58,7 @@ import httpx
 
 from digest.config import FetchSettings, redact_url
 from digest.dates import rfc5322_date
-from digest.errors import BlockedAddressError, FetchError
+from digest.errors import BlockedAddressError, FetchError, printable
 
 #: Longest Retry-After we wait for inside one fetch; longer ones fail with ``retry_after`` set so the
 #: feed's next attempt is scheduled after it instead.
@@ -724,13 +725,43 @@ def fetch(url: str, *, settings: FetchSettings, etag: str | None = None, last_mo
                 wait = _retry_after(hop.headers.get("retry-after")) if status in (429, 503) else None
                 if attempt >= settings.retries or (wait is not None and wait > MAX_RETRY_AFTER):
                     raise FetchError(shown, f"{_redirected(url, final_url)}HTTP {status} after {attempt + 1} "
-                                            "attempt(s)", status=status, retry_after=wait)
+                                            f"attempt(s){_error_detail(hop)}", status=status, retry_after=wait)
                 _sleep(wait if wait is not None else _backoff(attempt))
                 attempt += 1
                 continue
             return _result(url, final_url, hop, etag=etag if etag_octets else None,
                            last_modified=last_modified if last_modified_octets else None,
                            sent_validators=sent_validators)
+
+
+#: How much of an error answer's own explanation a feed's error keeps.
+ERROR_DETAIL_CHARS = 200
+
+
+def _error_detail(hop: _Hop) -> str:
+    """" (<name>: <message>)" from an API's JSON error answer (OpenReview's ``{"name":
+    "ChallengeRequiredError", "message": "Challenge verification required ..."}``, a JSON:API or
+    problem+json body's ``error``/``detail``), so the feed's error says why; "" for any other body.
+    Printable, on one line and cut short: the server's words, shown beside the feed."""
+    body = hop.body.lstrip()[:65_536]
+    if not body.startswith(b"{") or "json" not in (hop.headers.get("content-type") or "application/json"):
+        return ""
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        return ""
+    if not isinstance(doc, dict):
+        return ""
+    error = doc.get("error")
+    message = next((m for m in (doc.get("message"), doc.get("detail"), error.get("message") if isinstance(error, dict)
+                                else error) if isinstance(m, str) and m.strip()), None)
+    if message is None:
+        return ""
+    name = doc.get("name") if isinstance(doc.get("name"), str) else None
+    text = " ".join(printable(f"{name}: {message}" if name else message).split())
+    if len(text) > ERROR_DETAIL_CHARS:
+        text = text[:ERROR_DETAIL_CHARS - 1] + "…"
+    return f" ({text})"
 
 
 def _result(url: str, final_url: str, hop: _Hop, *, etag: str | None, last_modified: str | None,
@@ -751,7 +782,7 @@ def _result(url: str, final_url: str, hop: _Hop, *, etag: str | None, last_modif
         reason = f"HTTP {status}"
         if status in _REDIRECT_STATUSES:
             reason += " redirect without a Location header"
-        raise FetchError(redact_url(url), _redirected(url, final_url) + reason, status=status)
+        raise FetchError(redact_url(url), _redirected(url, final_url) + reason + _error_detail(hop), status=status)
     return FetchResult(status=status, body=hop.body, headers=dict(hop.headers), etag=etag_received,
                        last_modified=last_modified_received, final_url=final_url,
                        content_type=hop.headers.get("content-type"))

@@ -7,12 +7,14 @@ bombs, slow-drip servers. No test sleeps for real: the limiter's clock and sleep
 from __future__ import annotations
 
 import gzip
+import json
 import socket
 import threading
 import time
 import zlib
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from email.utils import format_datetime
 from typing import Any
 
@@ -23,7 +25,7 @@ from werkzeug import Request, Response
 
 from digest import fetch as fetch_mod
 from digest.errors import BlockedAddressError, FetchError
-from digest.fetch import fetch
+from digest.fetch import ERROR_DETAIL_CHARS, fetch
 from fetch_helpers import FakeClock, fake_limiter, local
 
 FEED = b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title></channel></rss>'
@@ -418,3 +420,29 @@ def test_arxiv_host_spaced_three_seconds_through_fetch(httpserver: HTTPServer, c
     assert clock.slept == [3.0, 3.0]
     assert {r.method for r, _ in httpserver.log} == {"GET"}
     assert {r.headers.get("Host") for r, _ in httpserver.log} == {f"export.arxiv.org:{httpserver.port}"}
+
+
+def test_an_apis_json_error_says_why_in_the_feeds_error(httpserver: HTTPServer) -> None:
+    """OpenReview's answer to an anonymous venue listing (tests/data/openreview/, 2026): HTTP 403
+    with ``{"name": "ChallengeRequiredError", "message": ...}``. The error names it; an HTML error
+    page or an overlong, multi-line or control-laden message does not flood it."""
+    body = json.loads((Path(__file__).parent / "data" / "openreview" / "paper-search-pro_challenge_403_v2.json")
+                      .read_bytes())["body"]
+    httpserver.expect_request("/notes").respond_with_json(body, status=403)
+    with pytest.raises(FetchError) as info:
+        fetch(httpserver.url_for("/notes"), settings=local())
+    assert str(info.value).endswith(
+        "HTTP 403 (ChallengeRequiredError: Challenge verification required (2026-09-30-10246308))")
+    httpserver.expect_request("/html").respond_with_data('<html>{"message": "x"}</html>', status=404,
+                                                         content_type="text/html")
+    with pytest.raises(FetchError) as info:
+        fetch(httpserver.url_for("/html"), settings=local())
+    assert str(info.value).endswith("HTTP 404")
+    httpserver.expect_request("/long").respond_with_json({"error": {"message": "bad\x1b[31m\n" + "x" * 500}}, status=400)
+    with pytest.raises(FetchError) as info:
+        fetch(httpserver.url_for("/long"), settings=local())
+    detail = str(info.value).split("HTTP 400 (", 1)[1]
+    assert "\x1b" not in detail and "\n" not in detail and len(detail) == ERROR_DETAIL_CHARS + 1
+    httpserver.expect_request("/busy").respond_with_json({"detail": "slow down"}, status=503)
+    with pytest.raises(FetchError, match=r"HTTP 503 after 1 attempt\(s\) \(slow down\)$"):
+        fetch(httpserver.url_for("/busy"), settings=local(retries=0))

@@ -5,8 +5,13 @@
 ``{"value": ...}`` (``title``, ``authors``, ``abstract``, ``TLDR``, ``keywords``, ``venue``,
 ``venueid``, ``pdf``, ``primary_area``); times (``cdate``, ``mdate``, ``pdate``) are epochs in
 milliseconds. API v1 notes (plain values, ``TL;DR``) are read too, since some venues still serve
-them. No real capture exists (tests/data/SOURCES.md), so this follows the public documentation
-(docs.openreview.net, "Using the API / Notes") and its tests are marked ``synthetic``.
+them. Written from the public documentation (docs.openreview.net, "Using the API / Notes") and
+checked against real answers other projects captured (tests/data/SOURCES.md, "openreview/"): the
+TL;DR's key is ``TLDR``; people may be objects (``{"fullname": ...}``) rather than names; notes
+imported from DBLP or ORCID link the paper elsewhere (an arXiv or publisher PDF, a doi.org page),
+which gives the record that arXiv id or DOI. In 2026 the API answered an anonymous venue listing
+with HTTP 403 and ``{"name": "ChallengeRequiredError", "message": "Challenge verification required
+..."}``; its body, when one is parsed, is an "error" status with that message.
 
 The paper's id is the forum id (a submission's note id is its forum id); links follow openreview.net's
 own forms: ``/forum?id=`` for the abstract page and ``/pdf?id=`` for the PDF.
@@ -22,7 +27,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from digest.errors import ParseError
-from digest.ids import find_arxiv_id
+from digest.ids import find_arxiv_id, find_doi
 from digest.models import ParsedFeed, PaperRecord
 from digest.sanitize import safe_url, to_text
 from digest.sources import fields
@@ -126,13 +131,19 @@ def _record(note: Any) -> PaperRecord:
     tldr = fields.text(_value(content, "TLDR", "TL;DR", "tldr", "one-sentence_summary"))
     primary_area = fields.text(_value(content, "primary_area"))
     venueid = fields.text(_value(content, "venueid"))
-    # An arXiv link in the note's own fields lets the paper merge with its preprint.
-    arxiv = None
-    for key in ("arxiv", "arXiv", "preprint", "code", "html"):
-        arxiv = find_arxiv_id(fields.text(_value(content, key)))
-        if arxiv:
-            break
     pdf = fields.text(_value(content, "pdf"))
+    # A PDF stored on OpenReview is a path ("/pdf/<sha>.pdf"); notes imported from DBLP or ORCID
+    # link the paper where it lives (arXiv, a publisher) and have no PDF on OpenReview.
+    external_pdf = safe_url(pdf) if pdf and pdf.startswith(("http://", "https://")) else None
+    # An arXiv link in the note's own fields lets the paper merge with its preprint, and a doi.org
+    # page (an imported journal paper's "html") with its journal entry.
+    links = [fields.text(_value(content, key)) for key in ("arxiv", "arXiv", "preprint", "code", "html")]
+    arxiv = next(filter(None, map(find_arxiv_id, [*links, external_pdf])), None)
+    html = links[-1]
+    doi = find_doi(html) if html and urlsplit(html).hostname in _DOI_HOSTS else None
+    venue = to_text(fields.text(_value(content, "venue")) or "") or None
+    if venue is not None and venue.casefold() == plain_title.casefold():
+        venue = None  # ORCID imports ("OpenReview.net/Public_Article") repeat the title as their venue
     signals: dict[str, Any] = {"venueid": (to_text(venueid) or None) if venueid else None,
                                "number": fields.integer(note.get("number"))}
     return PaperRecord(
@@ -146,13 +157,14 @@ def _record(note: Any) -> PaperRecord:
         keywords=_keywords(_value(content, "keywords")),
         categories=(to_text(primary_area).replace("_", " "),) if primary_area else (),
         arxiv_id=arxiv[0] if arxiv else None,
+        doi=doi,
         openreview_id=forum,
         url=f"{SITE}/forum?id={forum}",
-        pdf_url=f"{SITE}/pdf?id={note_id}" if pdf else None,
+        pdf_url=external_pdf or (f"{SITE}/pdf?id={note_id}" if pdf else None),
         code_url=safe_url(fields.text(_value(content, "code"))),
         published=_first_time(note, "pdate", "odate", "cdate", "tcdate"),
         updated=_first_time(note, "mdate", "tmdate"),
-        venue=to_text(fields.text(_value(content, "venue")) or "") or None,
+        venue=venue,
         signals={k: v for k, v in signals.items() if v is not None},
     )
 
@@ -181,10 +193,15 @@ def _keywords(value: Any) -> tuple[str, ...]:
 
 def _authors(value: Any) -> tuple[str, ...]:
     """Author names as plain text; a single string ("A, B and C") is a list written out. A blind
-    submission's placeholder ("Anonymous", API v1) names nobody."""
+    submission's placeholder ("Anonymous", API v1) names nobody. Notes imported from ORCID and some
+    workshops list people as objects: ``{"fullname": ..., "username": "~Profile1", "institutions": [...]}``."""
+    if isinstance(value, list):
+        value = [a.get("fullname") or a.get("name") if isinstance(a, dict) else a for a in value]
     names = split_authors(to_text(value)) if isinstance(value, str) else [to_text(a) for a in fields.strings(value)]
     return tuple(name for name in names if name and name.lower() not in _PLACEHOLDER_AUTHORS)
 
 
+#: The hosts of a DOI's web address ("https://doi.org/10.1109/...").
+_DOI_HOSTS = frozenset({"doi.org", "dx.doi.org", "www.doi.org"})
 #: What blind submissions show instead of their authors.
 _PLACEHOLDER_AUTHORS = frozenset({"anonymous", "anonymous authors", "anonymous author(s)"})
