@@ -125,8 +125,13 @@ class FetchSettings(_Section):
     #: mirror or a caching proxy may stand in; the operator's choice, so not under the address guard).
     arxiv_api_url: str = "https://export.arxiv.org/api/query"
     biorxiv_api_url: str = "https://api.biorxiv.org"
+    #: Where ``openreview`` feeds with a ``venue`` list its notes (API v2), and where digest signs in.
+    openreview_api_url: str = "https://api2.openreview.net"
+    #: The OpenReview account digest signs in as (its password: DIGEST_OPENREVIEW_PASSWORD). Since
+    #: 2026 the API refuses anonymous venue listings ("Challenge verification required").
+    openreview_username: str | None = None
 
-    @field_validator("arxiv_api_url", "biorxiv_api_url")
+    @field_validator("arxiv_api_url", "biorxiv_api_url", "openreview_api_url")
     @classmethod
     def _check_api_url(cls, url: str) -> str:
         if not url.startswith(("http://", "https://")):
@@ -354,9 +359,10 @@ class Settings(BaseSettings):
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)
     users: list[UserSettings] = Field(default_factory=list)
     tags: list[TagSettings] = Field(default_factory=list)
-    # Secrets: environment only (DIGEST_SMTP_PASSWORD, DIGEST_SECRET_KEY).
+    # Secrets: environment only (DIGEST_SMTP_PASSWORD, DIGEST_SECRET_KEY, DIGEST_OPENREVIEW_PASSWORD).
     smtp_password: SecretStr | None = None
     secret_key: SecretStr | None = None
+    openreview_password: SecretStr | None = None
     config_path: Path | None = None
 
     @classmethod
@@ -381,9 +387,11 @@ class Settings(BaseSettings):
 
 #: Where people put secrets in the file (or in DIGEST_SMTP__PASSWORD), and the variable to use instead.
 _SECRET_KEYS = {("smtp", "password"): "DIGEST_SMTP_PASSWORD", (None, "smtp_password"): "DIGEST_SMTP_PASSWORD",
-                (None, "secret_key"): "DIGEST_SECRET_KEY", ("web", "secret_key"): "DIGEST_SECRET_KEY"}
+                (None, "secret_key"): "DIGEST_SECRET_KEY", ("web", "secret_key"): "DIGEST_SECRET_KEY",
+                (None, "openreview_password"): "DIGEST_OPENREVIEW_PASSWORD",
+                ("fetch", "openreview_password"): "DIGEST_OPENREVIEW_PASSWORD"}
 #: Settings fields that are not file keys, so never suggested for a misspelt one.
-_NOT_FILE_KEYS = {"smtp_password", "secret_key", "config_path"}
+_NOT_FILE_KEYS = {"smtp_password", "secret_key", "openreview_password", "config_path"}
 _ENV_PREFIX = "DIGEST_"
 _SQLITE_FILE_RE = re.compile(r"^(?P<scheme>sqlite(?:\+\w+)?:///)(?P<path>[^?]*)(?P<query>\?.*)?$")
 

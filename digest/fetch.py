@@ -1,4 +1,5 @@
-"""The one network function of digest: :func:`fetch`. Nothing else opens a connection.
+"""The network chokepoint of digest: :func:`fetch` (GET), and :func:`post_json` for the one sign-in
+an API needs (OpenReview). Nothing else opens a connection; both go through the guard below.
 
 What every request gets, and why:
 
@@ -11,11 +12,14 @@ What every request gets, and why:
   (RFC 9110 §13.1), sent back as the octets received (an ETag may hold obs-text, §8.8.3); a 304
   comes back as ``not_modified`` with the validators it did not replace (RFC 9111 §4.3.4). A 304
   to a request without validators is an error (RFC 9110 §15.4.5).
+* An API's JSON error answer (``{"name", "message"}``, ``error``, ``detail``) is quoted, short and
+  printable, in the error: "HTTP 403 (ChallengeRequiredError: Challenge verification required ...)".
 * Retries: 429/503 honour ``Retry-After`` (RFC 9110 §10.2.3; seconds or any of the three HTTP-date
   forms of §5.6.7) up to :data:`MAX_RETRY_AFTER`; other 5xx, timeouts and connection errors back off
   exponentially with full jitter.
 * Host names: IDNs are sent as A-labels (RFC 5891), IPv6 literals in brackets in ``Host`` (RFC 3986
-  §3.2.2). URL userinfo becomes Basic auth for that origin only (RFC 7617), and is never shown: every
+  §3.2.2). URL userinfo becomes Basic auth for that origin only (RFC 7617), as a ``bearer`` token
+  becomes ``Authorization: Bearer`` (RFC 6750); neither is ever shown nor sent elsewhere: every
   error names the URL asked for (:func:`digest.config.redact_url`-ed) and, after redirects, where they
   led. A Location that is no URL we could request is one error, not retried.
 * Logging: nothing here logs a URL (httpx's client, which logs every request URL at INFO, is not used);
@@ -32,7 +36,7 @@ What every request gets, and why:
   answer that changes between check and connect (DNS rebinding) cannot redirect us; when it is
   refused, the host's next vetted address is tried (up to :data:`MAX_ADDRESSES`).
 
-Public: :func:`fetch`, :class:`FetchResult`, :func:`sniff`, :class:`HostLimiter`,
+Public: :func:`fetch`, :func:`post_json`, :class:`FetchResult`, :func:`sniff`, :class:`HostLimiter`,
 :func:`set_limiter`, :func:`reset_limiter`, :func:`check_address`, :func:`vetted_addresses`.
 """
 
@@ -378,7 +382,8 @@ class _Hop:
 
 
 def _one_request(pool: httpcore.ConnectionPool, deadline: _Deadline, target: _Target, url: str,
-                 headers: dict[str, str | bytes], settings: FetchSettings, *, guard: bool) -> _Hop:
+                 headers: dict[str, str | bytes], settings: FetchSettings, *, guard: bool,
+                 method: str = "GET", content: bytes | None = None) -> _Hop:
     """One HTTP exchange with no redirect following, to a vetted and pinned address of the host."""
     addrs = vetted_addresses(target.host, target.port, settings, guard=guard)[:MAX_ADDRESSES]
     hop_headers = dict(headers, Host=target.authority())
@@ -388,14 +393,15 @@ def _one_request(pool: httpcore.ConnectionPool, deadline: _Deadline, target: _Ta
     if lock:
         lock.acquire()
     try:
-        return _exchange(pool, deadline, target, addrs, url, hop_headers, settings)
+        return _exchange(pool, deadline, target, addrs, url, hop_headers, settings, method=method, content=content)
     finally:
         if lock:
             lock.release()
 
 
 def _exchange(pool: httpcore.ConnectionPool, deadline: _Deadline, target: _Target, addrs: list[IPAddress], url: str,
-              headers: dict[str, str | bytes], settings: FetchSettings) -> _Hop:
+              headers: dict[str, str | bytes], settings: FetchSettings, *, method: str = "GET",
+              content: bytes | None = None) -> _Hop:
     """The request goes to httpcore's pool directly: digest follows redirects itself, and httpx's
     client would parse every Location first (failing on one it cannot parse before we see it)."""
     budget = max(TRANSFER_TIMEOUT, settings.read_timeout)
@@ -407,7 +413,7 @@ def _exchange(pool: httpcore.ConnectionPool, deadline: _Deadline, target: _Targe
         deadline.start(budget)
         status: int | None = None
         try:
-            with pool.stream("GET", target.pinned(addr), headers=list(headers.items()),
+            with pool.stream(method, target.pinned(addr), headers=list(headers.items()), content=content,
                              extensions=extensions) as response:
                 status = response.status
                 hop_headers = httpx.Headers(response.headers)
@@ -606,22 +612,28 @@ def _read_capped(raw: Iterable[bytes], headers: httpx.Headers, status: int, url:
 
 
 def _follow(pool: httpcore.ConnectionPool, deadline: _Deadline, url: str, headers: dict[str, str | bytes],
-            settings: FetchSettings, *, user_supplied: bool) -> tuple[_Hop, str]:
+            settings: FetchSettings, *, user_supplied: bool, bearer: str | None = None) -> tuple[_Hop, str]:
     """Follow redirects ourselves so each hop's address is checked (httpx would not).
 
     Every error names the URL asked for (without credentials), and the redirect target when a hop
-    failed; URL credentials go only to the URL's own origin (as browsers and curl do).
+    failed; URL credentials, and a ``bearer`` token (RFC 6750), go only to the URL's own origin (as
+    browsers and curl do with credentials).
     """
     current = url
     credentials: _Target | None = None
+    origin: tuple[str, str, int] | None = None
     for hop in range(settings.max_redirects + 1):
         try:
             target = _split(current)
-            if hop == 0 and target.username is not None:
-                credentials = target
+            if hop == 0:
+                origin = target.origin
+                if target.username is not None:
+                    credentials = target
             hop_headers = headers
             if credentials is not None and target.origin == credentials.origin:
                 hop_headers = dict(headers, Authorization=_basic_auth(credentials))
+            elif bearer is not None and target.origin == origin:
+                hop_headers = dict(headers, Authorization=f"Bearer {bearer}")
             # Digest-built URLs (user_supplied=False) point at known public hosts; every redirect target,
             # which a third party controls, is always guarded.
             result = _one_request(pool, deadline, target, redact_url(current), hop_headers, settings,
@@ -686,11 +698,12 @@ def _validator(headers: httpx.Headers, name: str) -> str | None:
 
 
 def fetch(url: str, *, settings: FetchSettings, etag: str | None = None, last_modified: str | None = None,
-          accept: str | None = None, user_supplied: bool = True) -> FetchResult:
+          accept: str | None = None, user_supplied: bool = True, bearer: str | None = None) -> FetchResult:
     """GET ``url`` politely and safely; FetchError (or BlockedAddressError) when it cannot be had.
 
     Returns 2xx and 304 responses; raises for every other status after retries. Error messages never
-    show the URL's userinfo.
+    show the URL's userinfo. ``bearer``: an access token sent as ``Authorization: Bearer`` to the
+    URL's own origin, never to a redirect elsewhere.
     """
     headers: dict[str, str | bytes] = {
         "User-Agent": settings.user_agent,
@@ -710,7 +723,8 @@ def fetch(url: str, *, settings: FetchSettings, etag: str | None = None, last_mo
     with _pool(deadline) as pool:
         while True:
             try:
-                hop, final_url = _follow(pool, deadline, url, headers, settings, user_supplied=user_supplied)
+                hop, final_url = _follow(pool, deadline, url, headers, settings, user_supplied=user_supplied,
+                                         bearer=bearer)
             except (httpcore.TimeoutException, httpcore.NetworkError, httpcore.RemoteProtocolError) as exc:
                 if attempt >= settings.retries:
                     kind = "timed out" if isinstance(exc, httpcore.TimeoutException) else "connection failed"
@@ -737,6 +751,31 @@ def fetch(url: str, *, settings: FetchSettings, etag: str | None = None, last_mo
 #: How much of an error answer's own explanation a feed's error keeps.
 ERROR_DETAIL_CHARS = 200
 
+
+
+def post_json(url: str, payload: Mapping[str, object], *, settings: FetchSettings,
+              user_supplied: bool = False) -> FetchResult:
+    """POST ``payload`` as JSON to ``url`` once (a sign-in to an API): the same address guard, size
+    cap, timeouts and host spacing as :func:`fetch`, but no redirect is followed (it would carry the
+    body, credentials perhaps, to wherever the server says) and nothing is retried. FetchError for
+    any answer but 2xx; its message never holds the payload."""
+    body = json.dumps(payload).encode()
+    headers: dict[str, str | bytes] = {"User-Agent": settings.user_agent, "Accept": "application/json",
+                                       "Content-Type": "application/json", "Content-Length": str(len(body))}
+    shown = redact_url(url)
+    deadline = _Deadline()
+    with _pool(deadline) as pool:
+        try:
+            target = _split(url)
+            hop = _one_request(pool, deadline, target, shown, headers, settings, guard=user_supplied,
+                               method="POST", content=body)
+        except (httpcore.TimeoutException, httpcore.NetworkError, httpcore.RemoteProtocolError) as exc:
+            kind = "timed out" if isinstance(exc, httpcore.TimeoutException) else "connection failed"
+            raise FetchError(shown, f"{kind}: {exc.__class__.__name__} {exc}".strip()) from None
+    if hop.response_status in _REDIRECT_STATUSES:
+        raise FetchError(shown, f"HTTP {hop.response_status}: a redirect is not followed for a POST",
+                         status=hop.response_status)
+    return _result(url, url, hop, etag=None, last_modified=None, sent_validators=False)
 
 def _error_detail(hop: _Hop) -> str:
     """" (<name>: <message>)" from an API's JSON error answer (OpenReview's ``{"name":

@@ -92,7 +92,8 @@ def ingest_feed(settings: Settings, store: Store, feed: FeedSettings, *, now: da
         # fetch_feed goes through digest.fetch.fetch and follows bioRxiv/OpenReview pages.
         result, maybe_parsed = sources.fetch_feed(feed, settings.fetch, etag=state.etag,
                                                   last_modified=state.last_modified, today=now.date(),
-                                                  since=state.last_success)
+                                                  since=state.last_success,
+                                                  openreview_password=settings.openreview_password)
         if maybe_parsed is None:
             new_state = store.record_fetch(feed.name, now=now, outcome="not-modified", etag=result.etag,
                                            last_modified=result.last_modified, complete=not unrecovered,

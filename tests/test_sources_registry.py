@@ -33,6 +33,11 @@ _BY_FILE: dict[str, str | None] = {
     "corpus/arxivSpider_mnbvc_kaggle-arxiv-metadata-oai-snapshot_first200.jsonl": "arxiv-snapshot",
     "corpus/arxiv-snapshot_edge-cases_constructed.jsonl": "arxiv-snapshot",
     "openreview/error_synthetic.json": None,
+    # Other projects' envelopes around an API answer (a recording with its request; an error body).
+    "openreview/openproceedings_iclr2021_blind_listing_v1.json": None,
+    "openreview/openproceedings_iclr2024_accepted_v2.json": None,
+    "openreview/openproceedings_iclr2024_desk_rejected_v2.json": None,
+    "openreview/paper-search-pro_challenge_403_v2.json": None,
     "openreview/README.md": None,
     "bad/utf16_bom.xml": "rss",
     "bad/wrong_declared_encoding.xml": "rss",

@@ -42,6 +42,8 @@ from digest.models import SOURCE_KINDS, ParsedFeed, PaperRecord
 from digest.sources.sniff import detect_kind
 
 if TYPE_CHECKING:
+    from pydantic import SecretStr
+
     from digest.config import FeedSettings, FetchSettings
     from digest.fetch import FetchResult
 
@@ -270,7 +272,7 @@ def feed_url(feed: FeedSettings, *, today: date | None = None, since: datetime |
     if feed.kind == "openreview" and feed.venue:
         from digest.sources import openreview
 
-        return openreview.notes_url(feed.venue)
+        return openreview.notes_url(feed.venue, base=settings.openreview_api_url if settings else openreview.API_BASE)
     if feed.kind == "biorxiv":
         from digest.sources import biorxiv
 
@@ -433,7 +435,8 @@ class _Pages:
 
 def fetch_feed(feed: FeedSettings, settings: FetchSettings, *, etag: str | None = None,
                last_modified: str | None = None, today: date | None = None,
-               since: datetime | None = None) -> tuple[FetchResult, ParsedFeed | None]:
+               since: datetime | None = None, openreview_password: SecretStr | None = None,
+               ) -> tuple[FetchResult, ParsedFeed | None]:
     """Fetch and parse one feed, following its pages; ``(result, None)`` on 304 (nothing is parsed).
 
     Pages: bioRxiv's cursor, OpenReview's offset, the arXiv API's OpenSearch ``start``
@@ -458,19 +461,35 @@ def fetch_feed(feed: FeedSettings, settings: FetchSettings, *, etag: str | None 
         etag = last_modified = None
     user_supplied = bool(feed.url) or feed.kind not in ("arxiv-rss", "arxiv-atom", "hf-daily", "openreview",
                                                         "biorxiv")
-    first = fetch(url, settings=settings, etag=etag, last_modified=last_modified, user_supplied=user_supplied)
+    from digest.sources import openreview  # light; its sign-in is used by venue feeds only
+
+    signs_in = feed.kind == "openreview" and not feed.url
+    bearer = openreview.access_token(settings, openreview_password) if signs_in else None
+    try:
+        first = fetch(url, settings=settings, etag=etag, last_modified=last_modified, user_supplied=user_supplied,
+                      bearer=bearer)
+    except FetchError as exc:
+        if not signs_in or exc.status not in (401, 403):
+            raise
+        if bearer is None:
+            raise FetchError(exc.url, f"{exc.reason}; {openreview.SIGN_IN_HINT}", status=exc.status) from None
+        # A token the API no longer takes (expired early, revoked): sign in again, once.
+        bearer = openreview.access_token(settings, openreview_password, renew=True)
+        first = fetch(url, settings=settings, etag=etag, last_modified=last_modified, user_supplied=user_supplied,
+                      bearer=bearer)
     if first.not_modified:
         return first, None
     parsed = _parse_response(feed, first)
     if _believe_empty(feed.kind, parsed) is False:
-        first = fetch(url, settings=settings, user_supplied=user_supplied)
+        first = fetch(url, settings=settings, user_supplied=user_supplied, bearer=bearer)
         parsed = _parse_response(feed, first)
     pager = _pager(feed.kind, url=first.final_url or url, since=since, today=today)
     if pager is None or parsed.status == "error":
         return first, parsed
     read = _Pages([])
     read.add(parsed)
-    _follow_pages(feed, settings, pager, read, first.final_url or url, first.body, user_supplied=user_supplied)
+    _follow_pages(feed, settings, pager, read, first.final_url or url, first.body, user_supplied=user_supplied,
+                  bearer=bearer)
     if not read.complete:
         first = replace(first, etag=None, last_modified=None, retry_after=read.retry_after)
     return first, _merge(read)
@@ -489,7 +508,7 @@ def _believe_empty(kind: str, parsed: ParsedFeed, retries_done: int = 0) -> bool
 
 
 def _follow_pages(feed: FeedSettings, settings: FetchSettings, pager: Pager, read: _Pages, url: str, body: bytes,
-                  *, user_supplied: bool) -> None:
+                  *, user_supplied: bool, bearer: str | None = None) -> None:
     from digest.fetch import fetch
 
     next_url = pager(url, body, read.pages[-1])
@@ -499,12 +518,12 @@ def _follow_pages(feed: FeedSettings, settings: FetchSettings, pager: Pager, rea
             read.stop(f"stopped after {MAX_PAGES} pages; later pages are not read", failed=False)
             return
         try:
-            page_result = fetch(next_url, settings=settings, user_supplied=user_supplied)
+            page_result = fetch(next_url, settings=settings, user_supplied=user_supplied, bearer=bearer)
             page = _parse_response(feed, page_result)
             retries = 0
             while _believe_empty(feed.kind, page, retries) is False:
                 retries += 1
-                page_result = fetch(next_url, settings=settings, user_supplied=user_supplied)
+                page_result = fetch(next_url, settings=settings, user_supplied=user_supplied, bearer=bearer)
                 page = _parse_response(feed, page_result)
         except DigestError as exc:  # FetchError, ParseError: the pages already read are kept
             read.stop(f"page {number} failed ({one_line(exc, limit=300)}); the rest is fetched next time", failed=True)

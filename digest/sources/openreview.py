@@ -16,24 +16,36 @@ with HTTP 403 and ``{"name": "ChallengeRequiredError", "message": "Challenge ver
 The paper's id is the forum id (a submission's note id is its forum id); links follow openreview.net's
 own forms: ``/forum?id=`` for the abstract page and ``/pdf?id=`` for the PDF.
 
-Public names: :func:`parse`, :func:`notes_url`, :func:`next_page_url`, :data:`API_BASE`.
+Signing in: since 2026 the API refuses anonymous venue listings; with ``[fetch] openreview_username``
+and DIGEST_OPENREVIEW_PASSWORD, :func:`access_token` signs in (``POST /login``) and digest sends the
+token (``Authorization: Bearer``) to the API's origin only.
+
+Public names: :func:`parse`, :func:`notes_url`, :func:`next_page_url`, :func:`access_token`, :data:`API_BASE`.
 """
 
 from __future__ import annotations
 
+import json
 import re
+import threading
+import time
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from digest.errors import ParseError
+from digest.errors import FetchError, ParseError
 from digest.ids import find_arxiv_id, find_doi
 from digest.models import ParsedFeed, PaperRecord
 from digest.sanitize import safe_url, to_text
 from digest.sources import fields
 from digest.text import clean_title, split_authors
 
-__all__ = ["parse", "notes_url", "next_page_url", "API_BASE", "KIND", "PAGE_SIZE"]
+if TYPE_CHECKING:
+    from pydantic import SecretStr
+
+    from digest.config import FetchSettings
+
+__all__ = ["parse", "notes_url", "next_page_url", "access_token", "API_BASE", "KIND", "PAGE_SIZE"]
 
 KIND = "openreview"
 API_BASE = "https://api2.openreview.net"
@@ -42,11 +54,64 @@ SITE = "https://openreview.net"
 PAGE_SIZE = 1000
 
 
-def notes_url(venue: str, *, offset: int = 0, limit: int = PAGE_SIZE) -> str:
+def notes_url(venue: str, *, offset: int = 0, limit: int = PAGE_SIZE, base: str = API_BASE) -> str:
     """The API v2 URL of one page of a venue's notes (``venue`` is a venue id such as
-    ``ICLR.cc/2024/Conference``)."""
+    ``ICLR.cc/2024/Conference``) at ``base`` (``[fetch] openreview_api_url``)."""
     query = urlencode({"content.venueid": venue, "offset": offset, "limit": limit})
-    return f"{API_BASE}/notes?{query}"
+    return f"{base.rstrip('/')}/notes?{query}"
+
+
+# --- signing in -------------------------------------------------------------------------------------
+
+#: How long a token digest asks for lives (seconds; the API's default is an hour, its maximum a week).
+TOKEN_LIFETIME = 3600
+#: A token is renewed this long before it expires, so none runs out in the middle of a feed's pages.
+TOKEN_MARGIN = 300
+#: What to do when the API refuses a venue listing to a client that did not sign in.
+SIGN_IN_HINT = ("OpenReview lists a venue's notes to signed-in clients only: set [fetch] openreview_username "
+                "and DIGEST_OPENREVIEW_PASSWORD")
+
+_tokens: dict[tuple[str, str], tuple[str, float]] = {}
+_tokens_lock = threading.Lock()
+
+
+def access_token(settings: FetchSettings, password: SecretStr | None, *, renew: bool = False) -> str | None:
+    """A bearer token for ``settings.openreview_api_url``, signing in (``POST /login``, as the
+    openreview-py client does) when there is none yet, it is about to expire, or ``renew`` (the API
+    refused it); None without an account (``[fetch] openreview_username`` and the password from
+    DIGEST_OPENREVIEW_PASSWORD). One token serves every feed and page until it expires. FetchError
+    when the sign-in fails; neither the password nor the token ever appears in it."""
+    username = settings.openreview_username
+    if not username or password is None:
+        return None
+    key = (settings.openreview_api_url.rstrip("/"), username)
+    with _tokens_lock:
+        held = _tokens.get(key)
+        if held is not None and not renew and held[1] > time.monotonic():
+            return held[0]
+        from digest.fetch import post_json  # the network chokepoint
+
+        url = f"{key[0]}/login"
+        try:
+            result = post_json(url, {"id": username, "password": password.get_secret_value(),
+                                     "expiresIn": TOKEN_LIFETIME}, settings=settings)
+        except FetchError as exc:
+            raise FetchError(exc.url, f"OpenReview sign-in as {username!r} failed: {exc.reason}", status=exc.status,
+                             retry_after=exc.retry_after) from None
+        try:
+            token = json.loads(result.body).get("token")
+        except (ValueError, AttributeError):
+            token = None
+        if not isinstance(token, str) or not token or not token.isascii() or not token.isprintable():
+            raise FetchError(url, f"OpenReview sign-in as {username!r} answered no token")
+        _tokens[key] = (token, time.monotonic() + TOKEN_LIFETIME - TOKEN_MARGIN)
+        return token
+
+
+def forget_tokens() -> None:
+    """Drop every held token (tests; a changed account)."""
+    with _tokens_lock:
+        _tokens.clear()
 
 
 def next_page_url(url: str, data: bytes) -> str | None:
