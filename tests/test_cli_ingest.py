@@ -16,7 +16,8 @@ DATA = Path(__file__).parent / "data"
 CAPTURES = sorted(p for sub in ("arxiv-rss", "arxiv-atom/arxiv.py-2016", "hf-daily", "biorxiv", "generic-rss")
                   for p in (DATA / sub).iterdir()) + [
     DATA / "arxiv-atom" / "sotawhat_arxiv_transformer_cs.LG_2026-06-14.xml",
-    DATA / "corpus" / "arxivSpider_mnbvc_kaggle-arxiv-metadata-oai-snapshot_first200.jsonl"]
+    *sorted((DATA / "openreview").glob("*_notes_search*_v2.json")),  # real API answers; the rest wrapped or synthetic
+    DATA / "corpus" / "arxivSpider_mnbvc_kaggle-arxiv-metadata-oai-snapshot_first200.jsonl"]  # last: tests below use it
 WRAPPED = sorted((DATA / "arxiv-atom" / "arxiv.py-2026").glob("*.json"))
 
 
@@ -53,6 +54,14 @@ def test_ingest_every_capture_then_nothing_new(run, path: Path) -> None:  # type
     assert code == 0, err
     code, again, _ = run("ingest", "--file", str(path))
     assert code == 0 and ("nothing new" in again or "no entries" in again)
+
+
+def test_one_entry_is_counted_in_the_singular(run) -> None:  # type: ignore[no-untyped-def]
+    path = DATA / "generic-rss" / "zotero_mdpi_fluids_rss1.xml"
+    code, out, _ = run("ingest", "--file", str(path))
+    assert code == 0 and out.endswith(": 1 entry: 1 new, 0 new versions, 0 merged, 0 unchanged\n"), out
+    code, out, _ = run("ingest", "--file", str(path))
+    assert code == 0 and out.endswith(": nothing new (1 entry already stored)\n"), out
 
 
 def test_wrapped_api_bodies_ingest_as_arxiv_atom(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]

@@ -27,9 +27,14 @@ if TYPE_CHECKING:
 
 def _stats_line(stats: IngestStats) -> str:
     if stats.added == 0 and stats.merged == 0:
-        return f"nothing new ({stats.seen} entries already stored)" if stats.seen else "no entries"
-    return (f"{stats.seen} entries: {stats.new} new, {stats.new_versions} new versions, "
+        return f"nothing new ({_entries(stats.seen)} already stored)" if stats.seen else "no entries"
+    versions = "new version" if stats.new_versions == 1 else "new versions"
+    return (f"{_entries(stats.seen)}: {stats.new} new, {stats.new_versions} {versions}, "
             f"{stats.merged} merged, {stats.unchanged} unchanged")
+
+
+def _entries(n: int) -> str:
+    return f"{n} entry" if n == 1 else f"{n} entries"
 
 
 @cli.command()
