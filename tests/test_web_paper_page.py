@@ -85,3 +85,19 @@ def test_a_paper_with_nothing_to_tell_has_no_empty_lines(client: TestClient, sql
     page = client.get("/papers/url:https://example.org/q")
     assert page.status_code == 200
     assert _facts(page.text) == ("", None, None)
+
+
+def test_listings_say_when_each_paper_appeared(client: TestClient, sqlite_store: Store) -> None:
+    sqlite_store.ingest_records("arxiv", [
+        PaperRecord(source_kind="arxiv-rss", external_id="2411.00003", arxiv_id="2411.00003", version=2,
+                    title="Dark matter halos", abstract="Dark matter halos in simulations.",
+                    published=datetime(2024, 11, 1, tzinfo=timezone.utc), updated=datetime(2024, 12, 2, tzinfo=timezone.utc)),
+        PaperRecord(source_kind="arxiv-rss", external_id="2411.00004", arxiv_id="2411.00004", version=1,
+                    title="Dark matter detectors", abstract="Dark matter detectors underground.",
+                    published=datetime(2024, 11, 5, tzinfo=timezone.utc))])
+    page = client.get("/search", params={"q": "dark matter"})
+    doc = lxml.html.fromstring(page.text)
+    lines = {a.xpath("h3/a")[0].text_content(): " · ".join(s.text_content() for s in a.xpath('p[contains(@class, "facts")]/span'))
+             for a in doc.xpath('//article[contains(@class, "paper")]')}
+    assert lines["Dark matter halos"].startswith("2024-11-01 (updated 2024-12-02) · score ")
+    assert lines["Dark matter detectors"].startswith("2024-11-05 · score ") and lines["Dark matter detectors"].endswith(" · via arXiv")
