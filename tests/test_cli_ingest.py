@@ -56,6 +56,16 @@ def test_ingest_every_capture_then_nothing_new(run, path: Path) -> None:  # type
     assert code == 0 and ("nothing new" in again or "no entries" in again)
 
 
+def test_papers_show_names_the_journal_and_licence(run) -> None:  # type: ignore[no-untyped-def]
+    code, _, _ = run("ingest", "--file", str(DATA / "generic-rss" / "react-native-rss-parser_elsevier_jpeds_rss1.xml"))
+    assert code == 0
+    code, out, _ = run("papers", "show", "doi:10.1016/j.jpeds.2018.08.009")
+    assert code == 0 and "   journal: The Journal of Pediatrics 203, 68–75.e2 (2018)\n" in out
+    code, _, _ = run("ingest", "--file", str(DATA / "arxiv-rss" / "aioarxiv_all-archives_2024-11-28.xml"))
+    code, out, _ = run("papers", "show", "2411.17700")
+    assert code == 0 and "   licence: http://creativecommons.org/licenses/by/4.0/\n" in out, out
+
+
 def test_one_entry_is_counted_in_the_singular(run) -> None:  # type: ignore[no-untyped-def]
     path = DATA / "generic-rss" / "zotero_mdpi_fluids_rss1.xml"
     code, out, _ = run("ingest", "--file", str(path))

@@ -75,7 +75,8 @@ def show(ctx: Context, ref: str, as_json: bool) -> None:
     for label, value in (("id", p.id), ("arXiv", f"{p.arxiv_id}v{p.version}" if p.arxiv_id else None),
                          ("DOI", p.doi), ("also", ", ".join(aliases)), ("categories", ", ".join(p.categories)),
                          ("keywords", ", ".join(p.keywords)), ("link", p.abs_url), ("pdf", p.pdf_url),
-                         ("code", p.code_url), ("published", p.published), ("updated", p.updated)):
+                         ("code", p.code_url), ("published", p.published), ("updated", p.updated),
+                         ("journal", p.journal_ref or p.venue), ("licence", p.license)):
         if value:
             click.echo(f"{label:>10}: {value}")
     if p.tldr:
