@@ -17,9 +17,10 @@ from digest.ingest import ingest_file
 from digest.match.document import Document
 from digest.match.score import compile_query
 from digest.match.stats import CorpusStats
-from digest.models import DigestItem, DigestSection, Paper, Reason
+from digest.models import DigestItem, DigestSection, Paper, Reason, Via
 from digest.render import email as email_render
 from digest.render.email import HTML_BUDGET, RenderCache, render_email, subject_for
+from digest.render.feeds import FeedEntry, render_feed
 from digest.store import Store
 from digest.tokens import verify_token
 
@@ -359,6 +360,26 @@ def test_a_generic_feed_paper_names_its_feed_not_the_format(tmp_path: Path) -> N
     r, card = _card(DigestItem(p, (reason("lattice crypto"),), score=1))
     assert q(card, "span.via")[0].text_content() == "via iacr-eprint"
     assert "via iacr-eprint" in r.text
+
+
+def test_the_via_line_names_the_journal_or_venue_a_source_gave() -> None:
+    """Where the paper appeared, when a source said so: arXiv's journal reference, an OpenReview
+    venue, a journal feed's PRISM name; cut short, and escaped like everything else."""
+    cases = [(dict(journal_ref="Phys. Rev. D 110, 123456 (2024)"), "via arXiv, Hugging Face · Phys. Rev. D 110, 123456 (2024)"),
+             (dict(venue="ICLR 2025 Oral", sources=(Via("openreview", "iclr", "abc", T),)), "via OpenReview · ICLR 2025 Oral"),
+             (dict(venue=f"Venue {XSS}"), f"via arXiv, Hugging Face · Venue {XSS}")]
+    for fields, line in cases:
+        r, card = _card(DigestItem(paper(1, **fields), (reason(),), score=1))
+        assert q(card, "span.via")[0].text_content() == line
+        assert line in r.text
+        assert "<script" not in r.html
+    r, card = _card(DigestItem(paper(1, venue="Journal of " + "Long Names " * 30), (reason(),), score=1))
+    via = q(card, "span.via")[0].text_content()
+    assert via.endswith(" …") and len(via) < 200
+    # Feeds and web listings say the same (one via_line).
+    atom = render_feed([FeedEntry(paper(1, venue="ICLR 2025 Oral", sources=(Via("openreview", "iclr", "abc", T),)))],
+                       title="t", feed_id="tag:example.org,2026:f", self_url="https://example.org/f.xml")
+    assert b"via OpenReview \xc2\xb7 ICLR 2025 Oral" in atom
 
 
 @pytest.mark.parametrize(("paper_id", "wrong_end"), [

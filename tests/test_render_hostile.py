@@ -348,7 +348,7 @@ def test_web_listing_isolates_each_author_name() -> None:
 
     p = paper(1, authors=(f"{RLO}Mallory", "Ada Lovelace", XSS))
     hit = {"paper": p, "score": None, "title_segments": [(p.title, False)], "text_segments": [("x", False)],
-           "text_label": ""}
+           "text_label": "", "via": ""}
     out = _environment().get_template("_paper.html").render(hit=hit)
     doc = lxml.html.fromstring(out)
     assert [b.text for b in doc.xpath("//p[@class='authors']/bdi")] == [f"{RLO}Mallory", "Ada Lovelace", XSS]

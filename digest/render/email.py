@@ -57,7 +57,7 @@ from digest.config import Settings
 from digest.digests.select import is_trending
 from digest.match.score import highlight
 from digest.models import Digest, DigestItem, DigestSection, Paper, Reason
-from digest.render.feeds import UNTITLED
+from digest.render.feeds import UNTITLED, clip as _clip, via_line, word_prefix as _word_prefix
 from digest.render.reasons import clauses, reason_terms, spans_by_field
 from digest.resources import templates_dir
 from digest.sanitize import XML_INVALID, display_line, display_text, safe_url
@@ -380,22 +380,6 @@ def _field(text: str, spans: list[tuple[int, int]], *, cut: bool = False,
     return tuple(pieces), display_line("".join(piece for piece, _ in pieces))
 
 
-def _word_prefix(text: str, limit: int) -> str:
-    """The start of ``text`` (longer than ``limit``) cut at a word to at most ``limit`` characters,
-    with no trailing space or ",;:"; cut inside a word only when a first word longer than half of
-    ``limit`` would leave too little."""
-    cut = text[:limit]
-    if not text[limit].isspace():
-        word = cut.rsplit(" ", 1)[0]
-        cut = word if len(word) > limit // 2 else cut
-    return cut.rstrip(" ,;:")
-
-
-def _clip(text: str, limit: int) -> str:
-    """``text`` cut at a word to at most ``limit`` characters and " …" (the usual text is shorter)."""
-    return text if len(text) <= limit else _word_prefix(text, limit) + " …"
-
-
 def _ends_sentence(text: str, end: int) -> bool:
     """Whether the sentence punctuation just before ``end`` ends a sentence (not "et al.", "Fig.")."""
     last = text[max(0, end - 16):end].rsplit(None, 1)[-1]
@@ -430,10 +414,6 @@ def _authors_line(authors: tuple[str, ...]) -> str:
     if not names.isprintable() or "  " in names or "" in shown or len(names) > len(shown) * _NAME_CHARS:
         names = ", ".join(name for name in (display_line(_clip(a, _NAME_CHARS)) for a in shown) if name)
     return f"{names} … and {len(authors) - MAX_AUTHORS} more" if long else names
-
-
-def _via(paper: Paper) -> str:
-    return display_line(", ".join(dict.fromkeys(via.label for via in paper.sources)))
 
 
 def _why(paper: Paper, reasons: tuple[Reason, ...]) -> tuple[_Why, ...]:
@@ -482,7 +462,7 @@ def item_view(item: DigestItem, settings: Settings, feedback_token: str) -> Item
         title_text=title_text,
         url=links[0].url if links else None,
         authors=_authors_line(paper.authors),
-        via=_via(paper),
+        via=via_line(paper),
         summary_label=label,
         summary=summary,
         summary_text=summary_text,

@@ -119,6 +119,35 @@ def _rfc822(value: datetime) -> str:
     return format_datetime(u, usegmt=True)
 
 
+def word_prefix(text: str, limit: int) -> str:
+    """The start of ``text`` (longer than ``limit``) cut at a word to at most ``limit`` characters,
+    with no trailing space or ",;:"; cut inside a word only when a first word longer than half of
+    ``limit`` would leave too little."""
+    cut = text[:limit]
+    if not text[limit].isspace():
+        word = cut.rsplit(" ", 1)[0]
+        cut = word if len(word) > limit // 2 else cut
+    return cut.rstrip(" ,;:")
+
+
+def clip(text: str, limit: int) -> str:
+    """``text`` cut at a word to at most ``limit`` characters and " …" (the usual text is shorter)."""
+    return text if len(text) <= limit else word_prefix(text, limit) + " …"
+
+
+#: Longest journal reference or venue a "via" line shows.
+VENUE_CHARS = 120
+
+
+def via_line(paper: Paper) -> str:
+    """What follows "via" wherever a paper is shown (email, digest page, feeds, listings): its
+    sources, then where it appeared when a source said so: "OpenReview · ICLR 2025 Oral",
+    "arXiv, Hugging Face · Phys. Rev. D 110, 123456 (2024)". Display-safe, on one line."""
+    sources = display_line(", ".join(dict.fromkeys(via.label for via in paper.sources)))
+    venue = display_line(clip(display_line(paper.journal_ref or paper.venue or ""), VENUE_CHARS))
+    return f"{sources} · {venue}" if sources and venue else sources or venue
+
+
 def _entry_updated(entry: FeedEntry, fallback: datetime) -> datetime:
     p = entry.paper
     return entry.updated or p.updated or p.first_seen or p.published or fallback
@@ -126,7 +155,6 @@ def _entry_updated(entry: FeedEntry, fallback: datetime) -> datetime:
 
 def _view(entry: FeedEntry, authority: str, fallback: datetime) -> dict[str, Any]:
     p = entry.paper
-    labels = dict.fromkeys(v.label for v in p.sources)
     why = [{"name": display_line(r.subscription), "terms": reason_terms(p, r)} for r in entry.reasons]
     ident = entry_id(p, authority)
     abstract, tldr = display_text(p.abstract), display_text(p.tldr) if p.tldr else None
@@ -143,7 +171,7 @@ def _view(entry: FeedEntry, authority: str, fallback: datetime) -> dict[str, Any
         "abstract": abstract,
         "tldr": tldr,
         "categories": [term for term in dict.fromkeys(map(display_line, p.categories)) if term],
-        "via": ", ".join(labels),
+        "via": via_line(p),
         "why": why,
         "trending": is_trending(entry.trending),  # the digest's bar for the badge
         "updated": _entry_updated(entry, fallback),

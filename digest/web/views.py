@@ -8,6 +8,7 @@ from typing import Any
 
 from digest.match.score import highlight
 from digest.models import Paper
+from digest.render.feeds import via_line
 
 ABSTRACT_CHARS = 420
 
@@ -42,6 +43,5 @@ def hit_view(paper: Paper, score: float | None = None, explanation: dict[str, An
         text, label, text_spans = paper.abstract, "abstract", spans.get("abstract", [])
         if len(text) > ABSTRACT_CHARS:
             text = text[:ABSTRACT_CHARS].rsplit(" ", 1)[0] + " …"
-    via = ", ".join(dict.fromkeys(v.label for v in paper.sources))
     return HitView(paper, score, highlight(paper.title, spans.get("title", [])), highlight(text, text_spans),
-                   label, via)
+                   label, via_line(paper))
