@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
+from urllib.parse import quote
 
 SourceKind = Literal[
     "arxiv-rss", "arxiv-atom", "arxiv-snapshot", "hf-daily", "openreview", "biorxiv", "rss"
@@ -167,6 +168,15 @@ class Paper:
         if self.doi:
             return f"https://doi.org/{self.doi}"
         return self.url
+
+    @property
+    def openreview_url(self) -> str | None:
+        """The paper's OpenReview forum (its reviews and discussion), when it has one and
+        :attr:`abs_url` is not already that page."""
+        if not self.openreview_id:
+            return None
+        forum = f"https://openreview.net/forum?id={quote(self.openreview_id, safe='')}"
+        return None if forum == self.abs_url else forum
 
 
 @dataclass(frozen=True, slots=True)

@@ -362,6 +362,21 @@ def test_a_generic_feed_paper_names_its_feed_not_the_format(tmp_path: Path) -> N
     assert "via iacr-eprint" in r.text
 
 
+def test_a_paper_on_openreview_links_its_forum_once() -> None:
+    """Reviews and discussion: an arXiv paper also on OpenReview gets an "OpenReview" link; a paper
+    known only there already links its forum as the abstract."""
+    r, card = _card(DigestItem(paper(1, openreview_id="Gj5JTAwdoy"), (reason(),), score=1))
+    links = {a.text_content(): a.get("href") for a in q(card, "a") if a.get("href", "").startswith("https://openreview")}
+    assert links == {"OpenReview": "https://openreview.net/forum?id=Gj5JTAwdoy"}
+    assert "https://openreview.net/forum?id=Gj5JTAwdoy" in r.text
+    only = paper(2, arxiv_id=None, openreview_id="a&b", url="https://openreview.net/forum?id=a%26b", pdf_url=None,
+                 code_url=None)
+    r, card = _card(DigestItem(only, (reason(),), score=1))
+    _, _, links, _ = card.xpath("./p")  # authors, summary, links, why
+    assert [(a.text_content(), a.get("href")) for a in links.xpath(".//a")] == [
+        ("Abstract", "https://openreview.net/forum?id=a%26b")]
+
+
 def test_the_via_line_names_the_journal_or_venue_a_source_gave() -> None:
     """Where the paper appeared, when a source said so: arXiv's journal reference, an OpenReview
     venue, a journal feed's PRISM name; cut short, and escaped like everything else."""

@@ -52,6 +52,7 @@ def test_arxiv_paper_with_its_journal_reference(client: TestClient, sqlite_store
     doc = lxml.html.fromstring(page.text)
     assert doc.xpath('//a[@href="https://doi.org/10.1103/physrevd.110.123456"]')
     assert doc.xpath('//a[contains(@rel, "license")][@href="http://creativecommons.org/licenses/by/4.0/"]')
+    assert not doc.xpath('//a[text()="OpenReview"]')
 
 
 def test_journal_feed_entry_shows_its_venue(client: TestClient, sqlite_store: Store) -> None:
@@ -101,3 +102,11 @@ def test_listings_say_when_each_paper_appeared(client: TestClient, sqlite_store:
              for a in doc.xpath('//article[contains(@class, "paper")]')}
     assert lines["Dark matter halos"].startswith("2024-11-01 (updated 2024-12-02) · score ")
     assert lines["Dark matter detectors"].startswith("2024-11-05 · score ") and lines["Dark matter detectors"].endswith(" · via arXiv")
+
+
+def test_a_paper_on_openreview_links_its_forum(client: TestClient, sqlite_store: Store) -> None:
+    sqlite_store.ingest_records("iclr", [PaperRecord(
+        source_kind="openreview", external_id="Gj5JTAwdoy", openreview_id="Gj5JTAwdoy", arxiv_id="2410.05167",
+        title="Presto!", url="https://openreview.net/forum?id=Gj5JTAwdoy", venue="ICLR 2025 Spotlight")])
+    doc = lxml.html.fromstring(client.get("/papers/arxiv:2410.05167").text)
+    assert [a.get("href") for a in doc.xpath('//a[text()="OpenReview"]')] == ["https://openreview.net/forum?id=Gj5JTAwdoy"]

@@ -439,6 +439,7 @@ def item_view(item: DigestItem, settings: Settings, feedback_token: str) -> Item
             ("Abstract", safe_url(paper.abs_url) if paper.abs_url else None),
             ("PDF", safe_url(paper.pdf_url) if paper.pdf_url else None),
             ("Code", safe_url(paper.code_url) if paper.code_url else None),
+            ("OpenReview", paper.openreview_url),
         ) if url
     ]
     # "Mute" names the first author as stored (what muting compares), less what UTF-8 cannot
