@@ -395,6 +395,10 @@ def test_the_via_line_names_the_journal_or_venue_a_source_gave() -> None:
     atom = render_feed([FeedEntry(paper(1, venue="ICLR 2025 Oral", sources=(Via("openreview", "iclr", "abc", T),)))],
                        title="t", feed_id="tag:example.org,2026:f", self_url="https://example.org/f.xml")
     assert b"via OpenReview \xc2\xb7 ICLR 2025 Oral" in atom
+    # ...and link the forum of a paper that is on arXiv too.
+    atom = render_feed([FeedEntry(paper(1, openreview_id="Gj5JTAwdoy"))], title="t", feed_id="tag:example.org,2026:f",
+                       self_url="https://example.org/f.xml")
+    assert b"https://openreview.net/forum?id=Gj5JTAwdoy&#34;&gt;OpenReview&lt;/a&gt;" in atom
 
 
 @pytest.mark.parametrize(("paper_id", "wrong_end"), [

@@ -165,6 +165,7 @@ def _view(entry: FeedEntry, authority: str, fallback: datetime) -> dict[str, Any
         "link": safe_url(p.abs_url),
         "pdf": safe_url(p.pdf_url),
         "code": safe_url(p.code_url),
+        "openreview": p.openreview_url,
         "authors": [name for name in map(display_line, p.authors[:_MAX_AUTHORS]) if name],
         "more_authors": max(len(p.authors) - _MAX_AUTHORS, 0),
         "summary": tldr or abstract,
