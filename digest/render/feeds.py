@@ -17,7 +17,8 @@ links pass :func:`digest.sanitize.safe_url` (absolute, RFC 4287 §4.2.7.1 IRIs),
 without a title or with an empty category gets a placeholder title or loses the category
 (§4.1.2: atom:title is required; §4.2.2.2: the term attribute too).
 
-Public names: :class:`FeedEntry`, :func:`render_feed`, :func:`entry_id`, :func:`tag_uri`, :data:`UNTITLED`.
+Public names: :class:`FeedEntry`, :func:`render_feed`, :func:`entry_id`, :func:`tag_uri`, :data:`UNTITLED`,
+and what every rendering of a paper shares: :func:`via_line`, :func:`clip`, :func:`word_prefix`.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from digest.resources import templates_dir
 from digest.sanitize import XML_INVALID, display_line, display_text, safe_url
 from digest.text import collapse_ws
 
-__all__ = ["FeedEntry", "render_feed", "entry_id", "tag_uri", "UNTITLED"]
+__all__ = ["FeedEntry", "render_feed", "entry_id", "tag_uri", "UNTITLED", "via_line", "clip", "word_prefix"]
 
 #: The date part of our tag: URIs (RFC 4151 §2.1: a date on which the authority owned the name).
 TAG_DATE = "2024"
