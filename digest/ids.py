@@ -149,6 +149,12 @@ def find_doi(text: str | None) -> str | None:
     return doi
 
 
+def is_preprint_doi(doi: str | None) -> bool:
+    """Whether ``doi`` (lower case) is a bioRxiv/medRxiv preprint's: ``10.1101/743294``,
+    ``10.1101/2023.12.16.571984``, ``10.64898/...``; not Cold Spring Harbor's journals (``10.1101/gr.…``)."""
+    return bool(doi) and _PREPRINT_DOI.match(doi or "") is not None
+
+
 def preprint_doi(doi: str) -> str:
     """A bioRxiv/medRxiv DOI as the preprint is known by, without the version and view a page link
     adds to it; any other DOI unchanged (expects :func:`normalize_doi`'s lower case)."""

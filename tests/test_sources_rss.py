@@ -47,6 +47,21 @@ def test_biorxiv_rss_read_as_generic_rss_gets_its_doi() -> None:
     assert r.doi == "10.1101/2023.12.16.571984" and len(r.authors) == 10
 
 
+def test_a_biorxiv_feed_read_as_generic_rss_gets_the_same_clean_abstracts() -> None:
+    """A bioRxiv subject feed configured as kind "rss" (any RSS URL): its abstracts' JATS debris and
+    lost line breaks are cleaned as the bioRxiv source cleans them; other journals' are left alone."""
+    from digest.ids import is_preprint_doi
+    from digest.sources import biorxiv
+
+    data = (DATA / "biorxiv" / "netnewswire_biorxiv_plant_biology_2019-08.rdf").read_bytes()
+    generic = {r.doi: r.abstract for r in rss.parse(data).records}
+    assert generic == {r.doi: r.abstract for r in biorxiv.parse(data).records}
+    assert generic["10.1101/744326"].startswith("- The lycophyte Selaginella")
+    assert [is_preprint_doi(d) for d in ("10.1101/744326", "10.1101/2023.12.16.571984", "10.64898/2026.07.13.738145",
+                                         "10.1101/gr.278001.123", "10.1038/nature123", None)] == [
+        True, True, True, False, False, False]
+
+
 def test_arxiv_atom_read_as_generic_rss_gets_arxiv_ids() -> None:
     records = rss.parse((DATA / "arxiv-atom" / "sotawhat_arxiv_transformer_cs.LG_2026-06-14.xml").read_bytes()).records
     assert [(r.arxiv_id, r.version) for r in records][:2] == [("2606.13677", 1), ("2606.13591", 1)]
