@@ -277,3 +277,24 @@ def test_normalize_encoding_leaves_plain_utf8_and_boms_alone() -> None:
 def test_normalize_encoding_json_becomes_utf8(codec: str) -> None:
     text = '{"title": "Caf\xe9 \u65e5\u672c"}'
     assert normalize_encoding(text.encode(codec), "application/json")[0] == text.encode()
+
+
+@pytest.mark.parametrize(("name", "kind"), [("arxiv-rss/aioarxiv_all-archives_2024-11-28.xml", "arxiv-rss"),
+                                            ("arxiv-rss/aioarxiv_empty-test-archive_2024-11-28.xml", "arxiv-rss"),
+                                            ("arxiv-rss/aioarxiv_error-bad-archive_2024-11-28.xml", "arxiv-rss"),
+                                            ("biorxiv/netnewswire_biorxiv_plant_biology_2019-08.rdf", "biorxiv"),
+                                            ("biorxiv/feed-rs_rss_1.0_biorxiv_genomics.xml", "biorxiv")])
+def test_a_feed_configured_as_rss_that_is_arxivs_or_biorxivs_reads_as_that_source(name: str, kind: str) -> None:
+    """Someone who pastes rss.arxiv.org/rss/cs.LG or a bioRxiv subject feed as kind "rss" gets the
+    records (and the weekend's "empty", the bad category's "error") that source's own kind gives."""
+    data = (DATA / name).read_bytes()
+    as_rss, as_source = parse_document("rss", data, source="f"), parse_document(kind, data, source="f")
+    assert as_rss == as_source and as_rss.kind == kind
+
+
+def test_other_feeds_configured_as_rss_stay_generic() -> None:
+    data = (DATA / "generic-rss" / "research_bot_iacr_eprint_rss.xml").read_bytes()
+    parsed = parse_document("rss", data)
+    assert parsed.kind == "rss" and {r.source_kind for r in parsed.records} == {"rss"}
+    with pytest.raises(ParseError, match="^cannot read as rss: this is an HTML page"):
+        parse_document("rss", b"<html><body>no feed</body></html>")

@@ -106,6 +106,8 @@ def parse_document(kind: str, data: bytes, *, source: str | None = None,
     if parser is None:
         raise ParseError(kind, f"unknown kind; expected one of {', '.join(SOURCE_KINDS)}", source=source)
     data, note = normalize_encoding(data, content_type)
+    if kind == "rss":
+        kind, parser = _specific_parser(data) or (kind, parser)
     if note:
         # Not a feed warning: the parsers fix (and report) what the bytes really are themselves, and a
         # warning on an empty feed would make it an error (digest.ingest._check_parsed).
@@ -117,6 +119,21 @@ def parse_document(kind: str, data: bytes, *, source: str | None = None,
     except (ValueError, TypeError, KeyError, IndexError, AttributeError, UnicodeError, RecursionError,
             OverflowError) as exc:
         raise ParseError(kind, f"unreadable document ({type(exc).__name__}: {exc})"[:300], source=source) from exc
+
+
+#: Kinds whose documents a feed configured as plain "rss" is read as when it turns out to be one:
+#: someone pasting rss.arxiv.org/rss/cs.LG or a bioRxiv subject feed as "any RSS feed" gets the
+#: records those sources make (arXiv's TeX author names and announce types, bioRxiv's versions,
+#: links and clean abstracts), not the generic reading of the same items.
+_SPECIFIC_RSS_KINDS = ("arxiv-rss", "biorxiv")
+
+
+def _specific_parser(data: bytes) -> tuple[str, Parser] | None:
+    try:
+        detected = detect_kind(data)
+    except ParseError:
+        return None  # the generic parser says what is wrong with it
+    return (detected, PARSERS[detected]) if detected in _SPECIFIC_RSS_KINDS else None
 
 
 # --- character encoding ------------------------------------------------------------------------
