@@ -283,7 +283,9 @@ def test_normalize_encoding_json_becomes_utf8(codec: str) -> None:
                                             ("arxiv-rss/aioarxiv_empty-test-archive_2024-11-28.xml", "arxiv-rss"),
                                             ("arxiv-rss/aioarxiv_error-bad-archive_2024-11-28.xml", "arxiv-rss"),
                                             ("biorxiv/netnewswire_biorxiv_plant_biology_2019-08.rdf", "biorxiv"),
-                                            ("biorxiv/feed-rs_rss_1.0_biorxiv_genomics.xml", "biorxiv")])
+                                            ("biorxiv/feed-rs_rss_1.0_biorxiv_genomics.xml", "biorxiv"),
+                                            ("arxiv-atom/sotawhat_arxiv_transformer_cs.LG_2026-06-14.xml", "arxiv-atom"),
+                                            ("arxiv-atom/arxiv.py-2016/au_del_maestro.xml", "arxiv-atom")])
 def test_a_feed_configured_as_rss_that_is_arxivs_or_biorxivs_reads_as_that_source(name: str, kind: str) -> None:
     """Someone who pastes rss.arxiv.org/rss/cs.LG or a bioRxiv subject feed as kind "rss" gets the
     records (and the weekend's "empty", the bad category's "error") that source's own kind gives."""

@@ -122,10 +122,10 @@ def parse_document(kind: str, data: bytes, *, source: str | None = None,
 
 
 #: Kinds whose documents a feed configured as plain "rss" is read as when it turns out to be one:
-#: someone pasting rss.arxiv.org/rss/cs.LG or a bioRxiv subject feed as "any RSS feed" gets the
+#: someone pasting rss.arxiv.org/rss/cs.LG, an arXiv API query or a bioRxiv subject feed as "any RSS feed" gets the
 #: records those sources make (arXiv's TeX author names and announce types, bioRxiv's versions,
 #: links and clean abstracts), not the generic reading of the same items.
-_SPECIFIC_RSS_KINDS = ("arxiv-rss", "biorxiv")
+_SPECIFIC_RSS_KINDS = ("arxiv-rss", "arxiv-atom", "biorxiv")
 
 
 def _specific_parser(data: bytes) -> tuple[str, Parser] | None:
