@@ -62,6 +62,27 @@ def test_a_biorxiv_feed_read_as_generic_rss_gets_the_same_clean_abstracts() -> N
         True, True, True, False, False, False]
 
 
+def test_arxiv_announcements_in_another_wrapper_lose_their_header() -> None:
+    """rss.arxiv.org also serves its announcements as Atom (constructed here in that shape: the
+    same "arXiv:<id> Announce Type: <type> Abstract:" summary), and mirrors re-wrap them: the header
+    is no abstract, and its announce type is kept. The arXiv RSS capture read by this generic parser
+    gets exactly the arXiv parser's abstracts and announce types."""
+    atom = ('<?xml version="1.0" encoding="UTF-8"?><feed xmlns="http://www.w3.org/2005/Atom">'
+            "<title>cs.LG updates on arXiv.org</title><id>http://rss.arxiv.org/atom/cs.LG</id>"
+            "<updated>2024-11-28T05:00:00Z</updated><entry><id>oai:arXiv.org:2411.17700v2</id>"
+            "<title>Generative AI and brands</title><updated>2024-11-28T05:00:00Z</updated>"
+            '<link href="https://arxiv.org/abs/2411.17700" rel="alternate" type="text/html"/>'
+            "<summary>arXiv:2411.17700v2 Announce Type: replace \nAbstract: This study investigates brands.</summary>"
+            "<author><name>Ada Lovelace</name></author></entry></feed>").encode()
+    (r,) = rss.parse(atom).records
+    assert (r.arxiv_id, r.version, r.announce_type, r.abstract) == ("2411.17700", 2, "replace", "This study investigates brands.")
+    from digest.sources import arxiv_rss
+
+    data = (DATA / "arxiv-rss" / "aioarxiv_all-archives_2024-11-28.xml").read_bytes()
+    generic = {x.arxiv_id: (x.abstract, x.announce_type) for x in rss.parse(data).records}
+    assert generic == {x.arxiv_id: (x.abstract, x.announce_type) for x in arxiv_rss.parse(data).records}
+
+
 def test_arxiv_atom_read_as_generic_rss_gets_arxiv_ids() -> None:
     records = rss.parse((DATA / "arxiv-atom" / "sotawhat_arxiv_transformer_cs.LG_2026-06-14.xml").read_bytes()).records
     assert [(r.arxiv_id, r.version) for r in records][:2] == [("2606.13677", 1), ("2606.13591", 1)]

@@ -26,7 +26,8 @@ Two parsers yield the same records: :func:`parse` (lxml, the fast path used for 
 every fixture and on generated feeds). Both only extract raw strings; :func:`_record` turns them into
 a :class:`PaperRecord`, so the two can differ only in extraction.
 
-Public names: :data:`KIND`, :func:`parse`, :func:`parse_with_feedparser`, :func:`feed_url`.
+Public names: :data:`KIND`, :func:`parse`, :func:`parse_with_feedparser`, :func:`feed_url`,
+:func:`split_description`.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ from digest.models import FeedStatus, PaperRecord, ParsedFeed
 from digest.sources.xmlsafe import check_no_entities, parse_document
 from digest.text import clean_title, collapse_ws, split_authors
 
-__all__ = ["KIND", "parse", "parse_with_feedparser", "feed_url", "ERROR_TITLE_PREFIX"]
+__all__ = ["KIND", "parse", "parse_with_feedparser", "feed_url", "split_description", "ERROR_TITLE_PREFIX"]
 
 KIND = "arxiv-rss"
 FEED_BASE = "https://rss.arxiv.org/rss/"
@@ -260,6 +261,14 @@ def _record(item: _Item) -> PaperRecord | None:
         journal_ref=collapse_ws(journal_ref) or None if journal_ref else None,
         announce_type=announce if announce in ANNOUNCE_TYPES else (announce or None),
     )
+
+
+def split_description(description: str) -> tuple[str, str | None]:
+    """An arXiv announcement's description ("arXiv:2411.17700v1 Announce Type: new Abstract: ...")
+    as (the abstract, whitespace-collapsed; the announce type, lower-cased, or None): what this
+    parser makes of it, for other readers of arXiv's announcements (a generic feed of them)."""
+    m = _ANNOUNCE_RE.search(description[:200])
+    return collapse_ws(_abstract(description)), m.group(1).lower() if m else None
 
 
 def _guid_id(guid: str) -> tuple[str, int | None] | None:

@@ -40,7 +40,7 @@ from digest.errors import ParseError
 from digest.ids import arxiv_ids_in, find_arxiv_id, find_doi, is_preprint_doi, preprint_doi
 from digest.models import ParsedFeed, PaperRecord
 from digest.sanitize import safe_url, to_text
-from digest.sources import biorxiv, fields, repair, xmlsafe
+from digest.sources import arxiv_rss, biorxiv, fields, repair, xmlsafe
 from digest.sources.sniff import decode_head, reject_non_feed, root_element
 from digest.text import (COLLECTIVE_WORDS, NAME_PARTICLES, NAME_SUFFIXES, clean_title, collapse_ws, normalize_author,
                          split_authors)
@@ -627,6 +627,10 @@ def _record(*, entry_id: Any, link: Any, links: list[str], identifiers: list[Any
         return "no link, id, arXiv id or DOI"
     external_id = entry_id or url or (f"arxiv:{arxiv[0]}" if arxiv else f"doi:{doi}")
     abstract = to_text(body if isinstance(body, str) else "")
+    if arxiv and abstract.startswith("arXiv:") and "Announce Type:" in abstract[:120]:
+        # arXiv's announcements in another wrapper (rss.arxiv.org/atom, a mirror): the header is no abstract.
+        abstract, announced = arxiv_rss.split_description(abstract)
+        announce_type = announce_type or (announced if announced in arxiv_rss.ANNOUNCE_TYPES else None)
     if is_preprint_doi(doi):
         # A bioRxiv/medRxiv subject feed read as generic RSS: its abstracts carry the same JATS
         # debris ("O_LI", glued headings, "{alpha}") the bioRxiv source cleans, and get the same cleaning.
