@@ -17,6 +17,7 @@ from urllib.parse import unquote_plus
 import feedparser
 import pytest
 import sqlalchemy.exc
+import time_machine
 from starlette.testclient import TestClient
 
 from digest.config import Settings
@@ -680,12 +681,17 @@ def test_trending_feed_last_modified_moves_when_a_paper_enters_it(client: TestCl
     assert "https://arxiv.org/abs/2411.06666" in ids and "https://arxiv.org/abs/2411.05555" not in ids
     same = client.get(url)
     assert (same.content, same.headers["etag"]) == (first.content, first.headers["etag"])
+    # Ten minutes on, its upvotes fetched five minutes ago. (Not "now - 5 min": the fixture's own
+    # Hugging Face paper was fetched a moment before this test began, and when it trends too the
+    # first feed's Last-Modified is that moment, later than now - 5 min.)
+    later = datetime.now(timezone.utc) + timedelta(minutes=10)
     store.ingest_records("hf", [PaperRecord(source_kind="hf-daily", external_id="2411.05555", arxiv_id="2411.05555",
                                             title="A quiet start", signals={"upvotes": 90})],
-                         now=now - timedelta(minutes=5))
-    full = client.get(url)
-    assert "https://arxiv.org/abs/2411.05555" in full.text
-    again = client.get(url, headers={"If-Modified-Since": first.headers["last-modified"]})
+                         now=later - timedelta(minutes=5))
+    with time_machine.travel(later, tick=False):
+        full = client.get(url)
+        assert "https://arxiv.org/abs/2411.05555" in full.text
+        again = client.get(url, headers={"If-Modified-Since": first.headers["last-modified"]})
     assert again.status_code == 200
 
 
