@@ -697,6 +697,15 @@ def _validator(headers: httpx.Headers, name: str) -> str | None:
     return None
 
 
+#: What the connection itself can fail with (retried by :func:`fetch`, not by :func:`post_json`).
+_TRANSPORT_ERRORS = (httpcore.TimeoutException, httpcore.NetworkError, httpcore.RemoteProtocolError)
+
+
+def _transport_error(shown: str, exc: Exception) -> FetchError:
+    kind = "timed out" if isinstance(exc, httpcore.TimeoutException) else "connection failed"
+    return FetchError(shown, f"{kind}: {exc.__class__.__name__} {exc}".strip())
+
+
 def fetch(url: str, *, settings: FetchSettings, etag: str | None = None, last_modified: str | None = None,
           accept: str | None = None, user_supplied: bool = True, bearer: str | None = None) -> FetchResult:
     """GET ``url`` politely and safely; FetchError (or BlockedAddressError) when it cannot be had.
@@ -725,10 +734,9 @@ def fetch(url: str, *, settings: FetchSettings, etag: str | None = None, last_mo
             try:
                 hop, final_url = _follow(pool, deadline, url, headers, settings, user_supplied=user_supplied,
                                          bearer=bearer)
-            except (httpcore.TimeoutException, httpcore.NetworkError, httpcore.RemoteProtocolError) as exc:
+            except _TRANSPORT_ERRORS as exc:
                 if attempt >= settings.retries:
-                    kind = "timed out" if isinstance(exc, httpcore.TimeoutException) else "connection failed"
-                    raise FetchError(shown, f"{kind}: {exc.__class__.__name__} {exc}".strip()) from None
+                    raise _transport_error(shown, exc) from None
                 _sleep(_backoff(attempt))
                 attempt += 1
                 continue
@@ -769,9 +777,8 @@ def post_json(url: str, payload: Mapping[str, object], *, settings: FetchSetting
             target = _split(url)
             hop = _one_request(pool, deadline, target, shown, headers, settings, guard=user_supplied,
                                method="POST", content=body)
-        except (httpcore.TimeoutException, httpcore.NetworkError, httpcore.RemoteProtocolError) as exc:
-            kind = "timed out" if isinstance(exc, httpcore.TimeoutException) else "connection failed"
-            raise FetchError(shown, f"{kind}: {exc.__class__.__name__} {exc}".strip()) from None
+        except _TRANSPORT_ERRORS as exc:
+            raise _transport_error(shown, exc) from None
     if hop.response_status in _REDIRECT_STATUSES:
         raise FetchError(shown, f"HTTP {hop.response_status}: a redirect is not followed for a POST",
                          status=hop.response_status)
