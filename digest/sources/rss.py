@@ -355,19 +355,15 @@ def _entry_record(entry: Any, base: str | None = None, dc_identifiers: tuple[str
         body = _CITATION_LINE.sub("", body, count=1)
     # FeedBurner's <link> is its redirect; <feedburner:origLink> the article's own address.
     link = entry.get("feedburner_origlink") or entry.get("link")
-    published = _entry_date(entry, "published") or _entry_date(entry, "created")
+    published, updated = _entry_date(entry, "published") or _entry_date(entry, "created"), _entry_date(entry, "updated")
     venue = to_text(entry.get("prism_publicationname"))[:_MAX_VENUE] or feed_venue
-    record = _record(
+    return _record(
         entry_id=entry.get("id"), link=link, links=links, identifiers=identifiers, texts=texts,
         raw_title=entry.get("title"), body=body, authors=authors,
         categories=[t.get("term") or t.get("label") for t in entry.get("tags", []) if isinstance(t, dict)],
-        published=published, updated=_entry_date(entry, "updated"), pdf=pdf,
-        license=entry.get("rights"), base=base,
+        published=published, updated=updated, pdf=pdf, license=entry.get("rights"), base=base, venue=venue,
+        journal_ref=_journal_ref(entry, venue, published or updated) if venue else None,
     )
-    if isinstance(record, str) or not venue:
-        return record
-    rec, notes = record
-    return replace(rec, venue=venue, journal_ref=_journal_ref(entry, venue, rec.published)), notes
 
 
 #: Longest journal name or reference kept from a feed (PRISM fields are free text).
@@ -590,7 +586,8 @@ def _doi_in(value: str, *, link: bool | None = None) -> str | None:
 def _record(*, entry_id: Any, link: Any, links: list[str], identifiers: list[Any], texts: list[Any],
             raw_title: Any, body: Any, authors: tuple[str, ...], categories: list[Any],
             published: datetime | None, updated: datetime | None, pdf: Any = None,
-            license: Any = None, base: str | None = None) -> tuple[PaperRecord, list[str]] | str:
+            license: Any = None, base: str | None = None, venue: str | None = None,
+            journal_ref: str | None = None) -> tuple[PaperRecord, list[str]] | str:
     notes: list[str] = []
     plain_title = to_text(raw_title if isinstance(raw_title, str) else "")
     legacy = _legacy_arxiv(plain_title)
@@ -670,6 +667,8 @@ def _record(*, entry_id: Any, link: Any, links: list[str], identifiers: list[Any
         # One date only (RSS 1.0's dc:date, which feedparser files as "updated" too): no update happened.
         updated=updated if updated != (published or updated) else None,
         license=to_text(license) or None if isinstance(license, str) else None,
+        venue=venue,
+        journal_ref=journal_ref,
         announce_type=announce_type,
     ), notes
 
