@@ -49,7 +49,7 @@ _PRISM = "{http://purl.org/rss/1.0/modules/prism/}"
 _DATE_SEG = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 #: The DOI suffix and version in an item's link: "2023.12.16.571984v1", or before December 2019
 #: a six-digit number ("/cgi/content/short/743294v1": DOI 10.1101/743294).
-_VERSIONED = re.compile(r"(\d{4}\.\d{2}\.\d{2}\.\d+|(?<=\/)\d{6})v(\d+)")
+_VERSIONED = re.compile(r"(\d{4}\.\d{2}\.\d{2}\.\d+|(?<=/)\d{6})v(\d+)")
 
 # JATS-to-text debris in API abstracts: O_/C_ open/close markers for structured-abstract titles
 # (ST_ABS), list items (LI, with "C_LIO_LI" between items), small caps (SCPLOW/SCPCAP); figures and
