@@ -101,8 +101,10 @@ def _mails(settings: Settings, *, wait_for: int = 0) -> list[Any]:
     assert settings.delivery.maildir is not None
     deadline = time.monotonic() + 10
     while True:
+        # The Maildir's folder appears a moment before its tmp/new/cur subfolders (mailbox makes them
+        # one after another, cur last): until cur is there it holds no mail, and reading it would fail.
         found = (list(mailbox.Maildir(settings.delivery.maildir, create=False))
-                 if settings.delivery.maildir.exists() else [])
+                 if (settings.delivery.maildir / "cur").exists() else [])
         if len(found) >= wait_for or time.monotonic() > deadline:
             return found
         time.sleep(0.02)
