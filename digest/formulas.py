@@ -24,6 +24,8 @@ from functools import lru_cache
 import lxml.html
 from lxml import etree
 
+from digest.text import script_operand
+
 __all__ = ["formulas_as_text"]
 
 _NAMES = r"(?:[A-Za-z][\w.-]*:)?(?:math|inline-formula|disp-formula)"
@@ -126,7 +128,7 @@ class _Renderer:
         if name == "mfrac" and len(kids) == 2:
             return f"{self.group(kids[0])}/{self.group(kids[1])}"
         if name == "msqrt":
-            return f"√{_grouped(self.row(kids))}"
+            return f"√{script_operand(self.row(kids))}"
         if name == "mroot" and len(kids) == 2:
             return f"{self.group(kids[1])}√{self.group(kids[0])}"
         if name in _SCRIPTS and len(kids) == len(_SCRIPTS[name]) + 1:
@@ -164,7 +166,7 @@ class _Renderer:
         return "".join(self.render(k) for k in kids)
 
     def group(self, el: etree._Element) -> str:
-        return _grouped(self.render(el))
+        return script_operand(self.render(el))
 
     def scripts(self, el: etree._Element, name: str, kids: list[etree._Element]) -> str:
         base = self.render(kids[0])
@@ -175,7 +177,7 @@ class _Renderer:
         marks = "".join(f"{mark}{self.group(k)}" for mark, k in zip(_SCRIPTS[name], kids[1:]))
         # A base of several symbols is bracketed too: (a+b)^2 is not a+b^2. Operators taking limits
         # (∑, lim) keep theirs after them: ∑_(i=1)^n.
-        return f"{base if name.startswith('mu') or name == 'mover' else _grouped(base)}{marks}"
+        return f"{base if name.startswith('mu') or name == 'mover' else script_operand(base)}{marks}"
 
     def multiscripts(self, el: etree._Element) -> str:
         """<mmultiscripts> base (sub sup)* [<mprescripts/> (sub sup)*]: ²³⁵U is "^235U"."""
@@ -190,7 +192,7 @@ class _Renderer:
                     out.append(("_" if i % 2 == 0 else "^") + text)
             return "".join(out)
 
-        return f"{marks(pre)}{_grouped(self.render(base))}{marks(post)}"
+        return f"{marks(pre)}{script_operand(self.render(base))}{marks(post)}"
 
     def fenced(self, el: etree._Element, kids: list[etree._Element]) -> str:
         """MathML 2's <mfenced> (Elsevier's brackets): open/close default to "(" ")", separators to ","."""
@@ -203,23 +205,3 @@ class _Renderer:
         return f"{el.get('open', '(')}{''.join(parts)}{el.get('close', ')')}"
 
 
-def _grouped(text: str) -> str:
-    """``text`` as one operand: bracketed unless it is one symbol, a run of letters or digits, or
-    already bracketed."""
-    text = " ".join(text.split())
-    if len(text) <= 1 or text.replace(".", "").isalnum():
-        return text
-    if text[0] in "([{" and text[-1] in ")]}" and _balanced_once(text):
-        return text
-    return f"({text})"
-
-
-def _balanced_once(text: str) -> bool:
-    """Whether ``text``'s first bracket closes only at its end: "(a+b)" yes, "(a)+(b)" no."""
-    depth = 0
-    for i, c in enumerate(text):
-        depth += c in "([{"
-        depth -= c in ")]}"
-        if depth == 0 and i < len(text) - 1:
-            return False
-    return depth == 0

@@ -89,6 +89,36 @@ def _tex_format(m: re.Match[str]) -> str:
     return m.group(0) if m.group(1) in _TEX_SYMBOLS else m.group(2)
 
 
+#: A TeX sub- or superscript of a braced group ("x^{p,q}", "a_{ij}"): innermost groups first.
+_TEX_SCRIPT_RE = re.compile(r"([\^_])\{([^{}]*)\}")
+
+
+def script_operand(text: str) -> str:
+    """A script's (or a base's) text as one operand, the way one types it: bracketed unless it is one
+    symbol, a run of letters or digits, or already bracketed: "x^(p,q)", "10^(−5)", "x^2", "(a+b)^2"."""
+    text = " ".join(text.split())
+    if len(text) <= 1 or text.replace(".", "").isalnum():
+        return text
+    if text[0] in "([{" and text[-1] in ")]}" and _balanced_once(text):
+        return text
+    return f"({text})"
+
+
+def _balanced_once(text: str) -> bool:
+    """Whether ``text``'s first bracket closes only at its end: "(a+b)" yes, "(a)+(b)" no."""
+    depth = 0
+    for i, c in enumerate(text):
+        depth += c in "([{"
+        depth -= c in ")]}"
+        if depth == 0 and i < len(text) - 1:
+            return False
+    return depth == 0
+
+
+def _tex_script(m: re.Match[str]) -> str:
+    return m.group(1) + script_operand(m.group(2))
+
+
 def strip_tex(text: str) -> str:
     """Resolve common TeX accents/commands and drop math delimiters and braces."""
     if "\\" not in text and "$" not in text and "{" not in text:
@@ -107,6 +137,13 @@ def strip_tex(text: str) -> str:
         text = _TEX_MATH_DELIMITERS.sub("", text)  # LaTeX's inline and display math: \(k\)-hop, \[x\]
     if "$" in text:
         text = _TEX_MATH_RE.sub(lambda m: m.group(1) or m.group(2), text)
+    if "^{" in text or "_{" in text:
+        # Its braces are the script's extent: "H^{p,q}" is "H^(p,q)", not "H^p,q".
+        for _ in range(3):  # nested: x^{a_{ij}}
+            new = _TEX_SCRIPT_RE.sub(_tex_script, text)
+            if new == text:
+                break
+            text = new
     return text.replace("{", "").replace("}", "")
 
 

@@ -30,10 +30,12 @@ def test_first_record_fields() -> None:
     r = parse(SAMPLE.read_bytes()).records[0]
     assert r.source_kind == "arxiv-snapshot" and r.external_id == "0704.0001"
     assert r.title == "Calculation of prompt diphoton production cross sections at Tevatron and LHC energies"
-    assert r.authors == ("C. Balázs", "E. L. Berger", "P. M. Nadolsky", "C. -P. Yuan")  # from authors_parsed
+    # From authors_parsed, whose ["Yuan", "C. -P.", ""] is "C.-P. Yuan" in the authors line.
+    assert r.authors == ("C. Balázs", "E. L. Berger", "P. M. Nadolsky", "C.-P. Yuan")
     assert r.version == 2  # versions v1, v2: the latest
     assert r.published == datetime(2007, 4, 2, 19, 18, 42, tzinfo=timezone.utc)  # v1 "created"
-    assert r.updated == datetime(2008, 11, 26, tzinfo=timezone.utc)  # update_date
+    # v2 "created", not update_date (2008-11-26: the day arXiv last edited the metadata).
+    assert r.updated == datetime(2007, 7, 24, 20, 10, 27, tzinfo=timezone.utc)
     assert r.categories == ("hep-ph",)
     assert r.doi == "10.1103/physrevd.76.013009" and r.journal_ref == "Phys.Rev.D76:013009,2007"
     assert r.signals == {"comment": "37 pages, 15 figures; published version"}
@@ -81,6 +83,28 @@ def test_old_style_id_and_fallback_to_the_authors_string() -> None:
                             "categories": "hep-th", "update_date": "1999-01-02"})
     assert (rec.arxiv_id, rec.version, rec.title) == ("hep-th/9901001", 1, "A title")
     assert rec.authors == ("A. Smith", "B. Jones")
+
+
+def test_updated_is_the_latest_version_not_the_metadata_edit() -> None:
+    """A real line (hep-th/9608091, one version of 1996, update_date 2010-11-19): arXiv edited its
+    metadata in 2010, which is no new version; the API's <updated> would be 1996."""
+    once = record_from_json({"id": "hep-th/9608091", "title": "T", "authors": "A. Smith",
+                             "versions": [{"version": "v1", "created": "Wed, 14 Aug 1996 16:31:26 GMT"}],
+                             "update_date": "2010-11-19"})
+    assert once.published == datetime(1996, 8, 14, 16, 31, 26, tzinfo=timezone.utc) and once.updated is None
+    # Versions listed out of order: the latest one's date, whichever comes first in the list.
+    revised = record_from_json({"id": "1234.5678", "title": "T", "authors": "A. Smith", "update_date": "2020-01-01",
+                                "versions": [{"version": "v3", "created": "Tue, 3 Mar 2015 10:00:00 GMT"},
+                                             {"version": "v1", "created": "Sun, 1 Feb 2015 10:00:00 GMT"},
+                                             {"version": "v2", "created": "Sun, 15 Feb 2015 10:00:00 GMT"}]})
+    assert revised.version == 3 and revised.published == datetime(2015, 2, 1, 10, tzinfo=timezone.utc)
+    assert revised.updated == datetime(2015, 3, 3, 10, tzinfo=timezone.utc)
+
+
+def test_hyphenated_initials_keep_their_hyphen() -> None:
+    rec = record_from_json({"id": "0704.0027", "title": "T", "authors": "J.-N. Fuchs and Z.-X. Shen",
+                            "authors_parsed": [["Fuchs", "J. -N.", ""], ["Shen", "Z. -X.", ""]]})
+    assert rec.authors == ("J.-N. Fuchs", "Z.-X. Shen")
 
 
 def _many(n: int) -> Iterator[bytes]:

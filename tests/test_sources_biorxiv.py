@@ -113,9 +113,36 @@ def test_two_versions_in_one_answer_keep_the_newest() -> None:
     assert len(records) == 3 and records[2].version == 3
 
 
+def test_a_revision_is_dated_as_an_update() -> None:
+    """A record's date is the day its version was posted: v3 of 2026-07-15 updated the paper then."""
+    revised = biorxiv.parse(BIORXIV.read_bytes()).records[2]
+    assert revised.version == 3 and revised.published is None
+    assert revised.updated == datetime(2026, 7, 15, tzinfo=timezone.utc)
+    doc = json.loads(BIORXIV.read_bytes())
+    first = {**doc["collection"][2], "version": "1", "date": "2026-01-05"}
+    doc["collection"].insert(0, first)
+    newest = next(r for r in biorxiv.parse(json.dumps(doc).encode()).records if r.doi == first["doi"])
+    assert newest.version == 3 and newest.published == datetime(2026, 1, 5, tzinfo=timezone.utc)
+    assert newest.updated == datetime(2026, 7, 15, tzinfo=timezone.utc)
+
+
+def test_a_revision_in_the_subject_feed_is_dated_as_an_update() -> None:
+    # The 2019 capture's first item as its second version would be linked.
+    feed = RSS_2019.read_bytes().replace(b"short/743294v1?rss=1", b"short/743294v2?rss=1")
+    records = biorxiv.parse(feed).records
+    revised = next(r for r in records if r.doi == "10.1101/743294")
+    assert revised.version == 2 and revised.published is None and revised.updated is not None
+    assert all(r.published is not None and r.updated is None for r in records if r is not revised)
+
+
+@pytest.mark.parametrize("status", ["no posts found", "no articles found for published version of ",
+                                    "No posts found"])
+def test_nothing_found_is_an_empty_answer(status: str) -> None:
+    parsed = biorxiv.parse(json.dumps({"messages": [{"status": status}], "collection": []}).encode())
+    assert parsed.status == "empty" and parsed.total_results == 0 and not parsed.records
+
+
 def test_status_messages_and_broken_records() -> None:
-    empty = b'{"messages": [{"status": "no posts found"}], "collection": []}'
-    assert biorxiv.parse(empty).status == "empty"
     assert biorxiv.parse(b'{"messages": [{"status": "error: bad interval"}], "collection": []}').status == "error"
     doc = json.loads(BIORXIV.read_bytes())
     doc["collection"][1:1] = [{"title": "no doi"}, "junk", {"doi": "10.1101/x", "title": ""}]

@@ -94,10 +94,10 @@ _NOT_AN_END = re.compile(r"[(\[\"']*(?:al|e\.g|i\.e|cf|vs|[Ff]igs?|[Ee]qs?|Sec|R
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 #: TeX that is converted as a whole: $math$ (or $$display$$, \(inline\)) and a braced group with the
-#: command before it (\emph{word}). A highlight that starts or ends inside one is widened to it, so
+#: command or script mark before it (\emph{word}, x^{p,q}). A highlight that starts or ends inside one is widened to it, so
 #: that each piece converts as the whole text would. Any "$" pair counts: where strip_tex reads
 #: prices rather than math ("$10 to $100"), a highlight is only wider than it needed to be.
-_TEX_UNIT = re.compile(r"\$\$[^$]+\$\$|\$[^$]+\$|\\\(.*?\\\)|(?:\\[A-Za-z]+\s*)?\{[^{}]*\}")
+_TEX_UNIT = re.compile(r"\$\$[^$]+\$\$|\$[^$]+\$|\\\(.*?\\\)|(?:\\[A-Za-z]+\s*|[\^_])?\{[^{}]*\}")
 _JINJA_TOKEN = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.S)
 # Paper blocks are rendered once per run (RenderCache) with this in place of the user's feedback
 # token, then it is replaced per message. Random per process so no feed text can contain it.

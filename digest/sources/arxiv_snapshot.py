@@ -30,8 +30,7 @@ import zlib
 from collections.abc import Generator, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
-from functools import lru_cache
+from datetime import datetime
 from pathlib import Path
 from typing import IO, Any, cast
 
@@ -312,7 +311,7 @@ def record_from_json(obj: Any) -> PaperRecord:
     title_raw = _str(get("title"))
     if not title_raw.strip():
         raise ParseError(KIND, f"{arxiv_id} has no title")
-    version, first_created = _versions(get("versions"))
+    version, first_created, latest_created = _versions(get("versions"))
     version = version or parsed[1]
     comment = collapse_ws(_str(get("comments")))
     doi_field = _str(get("doi"))
@@ -331,7 +330,7 @@ def record_from_json(obj: Any) -> PaperRecord:
         url=f"https://arxiv.org/abs/{arxiv_id}",
         pdf_url=f"https://arxiv.org/pdf/{arxiv_id}v{version}" if version else f"https://arxiv.org/pdf/{arxiv_id}",
         published=first_created,
-        updated=_day(get("update_date")),
+        updated=latest_created,
         license=_str(get("license")).strip() or None,
         journal_ref=collapse_ws(_str(get("journal-ref"))) or None,
         signals={"comment": comment} if comment else {},
@@ -362,6 +361,8 @@ def _authors(obj: dict[str, Any]) -> tuple[str, ...]:
                 last, first, suffix = parts  # the usual shape, without building padded copies
             else:
                 last, first, suffix = (list(map(_str, parts)) + ["", ""])[:3]
+            if ". -" in first:  # authors_parsed splits "C.-P. Yuan" as ["Yuan", "C. -P.", ""]
+                first = first.replace(". -", ".-")
             name = " ".join(f"{first} {last} {suffix}".split())
             # Most parsed names are already clean; only TeX, entities or stray separators need the
             # full normalize_author (this loop runs ~4 times per record of a 2.7M-line import).
@@ -374,12 +375,20 @@ def _authors(obj: dict[str, Any]) -> tuple[str, ...]:
     return tuple(split_authors(_str(obj.get("authors"))))
 
 
-def _versions(value: Any) -> tuple[int | None, datetime | None]:
-    """Latest version number and the first version's submission time."""
+def _versions(value: Any) -> tuple[int | None, datetime | None, datetime | None]:
+    """Latest version number, the first version's submission time, and the latest version's when it
+    is a later one (None for a paper with one version).
+
+    The latter is the paper's ``updated``, as the arXiv API's <updated> and an announcement of a
+    replacement give it. Not the line's ``update_date``: that is the day arXiv last edited the
+    metadata (a journal reference or DOI added, often in a bulk pass), which 0704.0001's v2 of
+    2007-07-24 shows as 2008-11-26 and a never revised paper of 1996 as 2010-11-19.
+    """
     if not isinstance(value, list):
-        return None, None
+        return None, None, None
     latest: int | None = None
     first: datetime | None = None
+    latest_entry: dict[str, Any] | None = None
     for v in value:
         if not isinstance(v, dict):
             continue
@@ -387,11 +396,13 @@ def _versions(value: Any) -> tuple[int | None, datetime | None]:
         if label.isdecimal():  # what int() reads; isdigit() also takes "²", which int() refuses
             n = int(label)
             if latest is None or n > latest:
-                latest = n
+                latest, latest_entry = n, v
             if n == 1 or first is None:
                 created = _rfc2822(_str(v.get("created")))
                 first = created if n == 1 else (first or created)
-    return latest, first
+    if latest is None or latest == 1 or latest_entry is None:
+        return latest, first, None
+    return latest, first, _rfc2822(_str(latest_entry.get("created")))
 
 
 def _rfc2822(text: str) -> datetime | None:
@@ -406,17 +417,3 @@ def _rfc2822(text: str) -> datetime | None:
         return None
     return rfc5322_date(text)
 
-
-def _day(value: Any) -> datetime | None:
-    return _utc_day(value) if isinstance(value, str) else None
-
-
-# update_date is a day since 2007: at most ~6,600 values, so the cache holds them all and a hit
-# replaces ~1 us of parsing per line (records share the immutable datetime).
-@lru_cache(maxsize=8192)
-def _utc_day(text: str) -> datetime | None:
-    try:
-        d = date.fromisoformat(text.strip())
-    except ValueError:
-        return None
-    return datetime(d.year, d.month, d.day, tzinfo=timezone.utc)

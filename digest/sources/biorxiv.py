@@ -23,7 +23,8 @@ Public names: :func:`parse`, :func:`details_url`, :func:`next_page_url`, :data:`
 from __future__ import annotations
 
 import re
-from datetime import date
+from dataclasses import replace
+from datetime import date, datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -147,6 +148,9 @@ def parse(data: bytes, *, source: str | None = None) -> ParsedFeed:
     return _parse_rss(data, source)
 
 
+_NOTHING_FOUND = re.compile(r"\s*no (?:posts|articles|records|results) found\b", re.IGNORECASE)
+
+
 def _parse_details(data: bytes, source: str | None) -> ParsedFeed:
     doc = fields.load_json(data, kind=KIND, source=source)
     message = _message(doc)
@@ -155,8 +159,10 @@ def _parse_details(data: bytes, source: str | None) -> ParsedFeed:
     status = fields.text(message.get("status")) or "ok"
     collection = doc.get("collection")
     if status != "ok" or not isinstance(collection, list):
-        # "no posts found" is the API's empty answer; anything else is its error message.
-        if "no posts found" in status.lower():
+        # "no posts found" (details) and "no articles found for published version of ..." (the
+        # publisher lookup of a preprint not yet published) are the API's empty answers; anything
+        # else is its error message.
+        if _NOTHING_FOUND.match(status):
             return ParsedFeed(kind=KIND, records=(), status="empty", message=status, total_results=0)
         return ParsedFeed(kind=KIND, records=(), status="error", message=status)
     records: list[PaperRecord] = []
@@ -171,14 +177,29 @@ def _parse_details(data: bytes, source: str | None) -> ParsedFeed:
                       total_results=fields.integer(message.get("total")))
 
 
+def _dated(posted: datetime | None, version: int | None) -> tuple[datetime | None, datetime | None]:
+    """A record's ``published`` and ``updated`` from the day its version was posted: the paper's
+    publication for a first version (or a record without a number), else its update, as the arXiv
+    API and announcements date a replacement. The store keeps the first version's day when it saw
+    it, and dates a paper first seen at v2 by when it arrived."""
+    if version is not None and version > 1:
+        return None, posted
+    return posted, None
+
+
 def _latest_versions(records: list[PaperRecord]) -> list[PaperRecord]:
-    # A date range can list two versions of one DOI; the store wants each paper once, newest version.
+    """Each DOI once, at its newest version (a date range can list two versions of one paper),
+    with the first version's posting day as its ``published`` when the answer lists that too."""
     best: dict[str, PaperRecord] = {}
+    first_posted: dict[str, datetime] = {}
     for r in records:
         old = best.get(r.external_id)
         if old is None or (r.version or 0) > (old.version or 0):
             best[r.external_id] = r
-    return list(best.values())
+        if r.published is not None:
+            first_posted[r.external_id] = r.published
+    return [replace(r, published=first_posted[r.external_id])
+            if r.published is None and r.external_id in first_posted else r for r in best.values()]
 
 
 #: A publisher-API record's fields under the details API's names (see the module docstring).
@@ -215,6 +236,7 @@ def _details_record(item: Any) -> PaperRecord:
         "published_doi": published_doi,
     }
     category = fields.text(item.get("category"))
+    published, updated = _dated(fields.timestamp(item.get("date")), version)
     return PaperRecord(
         source_kind=KIND,
         external_id=doi,
@@ -227,7 +249,8 @@ def _details_record(item: Any) -> PaperRecord:
         version=version,
         url=_content_url(server, doi, version),
         pdf_url=_content_url(server, doi, version) + ".full.pdf",
-        published=fields.timestamp(item.get("date")),
+        published=published,
+        updated=updated,
         license=_plain(item.get("license")),
         journal_ref=f"doi:{published_doi}" if published_doi else None,
         venue=_plain(item.get("published_journal")),
@@ -318,6 +341,8 @@ def _rss_record(item: etree._Element) -> PaperRecord:
     title = clean_title(plain_title)
     version = int(m.group(2)) if m else None
     server = _server(None, about)
+    posted = _child_text(item, f"{_DC}date") or _child_text(item, f"{_PRISM}publicationDate")
+    published, updated = _dated(fields.timestamp(posted), version)
     return PaperRecord(
         source_kind=KIND,
         external_id=doi,
@@ -329,6 +354,7 @@ def _rss_record(item: etree._Element) -> PaperRecord:
         version=version,
         url=_content_url(server, doi, version),
         pdf_url=_content_url(server, doi, version) + ".full.pdf",
-        published=fields.timestamp(_child_text(item, f"{_DC}date") or _child_text(item, f"{_PRISM}publicationDate")),
+        published=published,
+        updated=updated,
         signals={"server": server},
     )
