@@ -29,6 +29,20 @@ def body(name: str) -> bytes:
     return json.loads((NEW / name).read_text(encoding="utf-8"))["body"].encode("utf-8")
 
 
+def test_legacy_2019_answer_with_old_ids_and_journal_refs() -> None:
+    """A real answer of 2019 (search_query=all:science): old-style ids, non-ASCII names, journal
+    references with entities, papers never revised (their <updated> is their <published>)."""
+    feed = parse((ATOM / "ewan-m_arxiv-api_all-science_2019-08-10.xml").read_bytes())
+    assert feed.status == "ok" and feed.total_results == 120839 and len(feed.records) == 10 and not feed.warnings
+    recs = {r.arxiv_id: r for r in feed.records}
+    assert {"quant-ph/0210005", "physics/0507092"} <= set(recs)
+    assert recs["1503.01162"].authors[:2] == ("Peter Garik", "Yann Benétreau-Dupin")
+    assert recs["1503.01162"].journal_ref == "Science & Education, September 2014, 23(9): 1853-1873"
+    assert recs["0808.0631"].authors == ("Hans R. Künsch",)
+    assert recs["quant-ph/0210005"].published == datetime(2002, 10, 1, 13, 23, 14, tzinfo=timezone.utc)
+    assert all(r.version == 1 and r.updated is None and r.published for r in feed.records)
+
+
 def test_legacy_2016_page() -> None:
     feed = parse((OLD / "au_del_maestro.xml").read_bytes())
     assert feed.status == "ok" and feed.total_results == 31 and len(feed.records) == 10

@@ -328,3 +328,16 @@ def test_damaged_heads_raise_only_a_one_line_parse_error(data: bytes) -> None:
             reader(data)
         except ParseError as exc:
             assert "\n" not in str(exc)
+
+
+def test_a_2026_listing_of_every_announce_type() -> None:
+    """msudars/laya-reader's capture of 24 September 2026: a new paper, a cross-list of a v2 and a
+    replacement (dated as updates), per-item licences and an arXiv DOI."""
+    feed = parse((Path(__file__).parent / "data" / "arxiv-rss" / "laya-reader_arxiv_rss_2026-09-24.xml").read_bytes())
+    assert feed.status == "ok" and len(feed.records) == 4 and not feed.warnings
+    by_id = {r.arxiv_id: r for r in feed.records}
+    assert by_id["2205.06398"].version == 2 and by_id["2205.06398"].published is None
+    assert by_id["2009.13987"].version == 3 and by_id["2009.13987"].updated is not None
+    assert by_id["2205.06398"].doi == "10.1093/bioinformatics/btac431"
+    assert {r.announce_type for r in feed.records} >= {"new", "replace"}
+    assert all(r.license and r.abstract and not r.abstract.startswith("arXiv:") for r in feed.records)

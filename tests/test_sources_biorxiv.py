@@ -126,6 +126,18 @@ def test_a_revision_is_dated_as_an_update() -> None:
     assert newest.updated == datetime(2026, 7, 15, tzinfo=timezone.utc)
 
 
+def test_a_real_page_of_revisions() -> None:
+    """masonberger4/X's capture: v2 and v3 posted on 2026-09-07 beside new papers of that day."""
+    parsed = biorxiv.parse((DATA / "masonberger4-X_biorxiv_details_cancer-biology_2026-09-07_first10.json").read_bytes())
+    assert parsed.status == "ok" and len(parsed.records) == 10 and not parsed.warnings
+    day = datetime(2026, 9, 7, tzinfo=timezone.utc)
+    revised = [r for r in parsed.records if r.version and r.version > 1]
+    assert [r.version for r in revised] == [2, 3]
+    assert all(r.published is None and r.updated == day for r in revised)
+    assert all(r.published == day and r.updated is None for r in parsed.records if r.version == 1)
+    assert revised[0].url == "https://www.biorxiv.org/content/10.64898/2026.04.19.716936v2"  # "\/" escapes read
+
+
 def test_a_revision_in_the_subject_feed_is_dated_as_an_update() -> None:
     # The 2019 capture's first item as its second version would be linked.
     feed = RSS_2019.read_bytes().replace(b"short/743294v1?rss=1", b"short/743294v2?rss=1")

@@ -121,6 +121,7 @@ def _record(entry: etree._Element, entry_id: str) -> PaperRecord | None:
     cats = [primary.get("term", "")] if primary is not None else []
     cats += [c.get("term", "") for c in entry.iterfind(f"{_ATOM}category")]
     comment = collapse_ws(entry.findtext(f"{_AX}comment") or "")
+    published, updated = _iso(entry.findtext(f"{_ATOM}published")), _iso(entry.findtext(f"{_ATOM}updated"))
     return PaperRecord(
         source_kind=KIND,
         external_id=arxiv_id,
@@ -138,8 +139,10 @@ def _record(entry: etree._Element, entry_id: str) -> PaperRecord | None:
         # version, over http in its legacy format) and the PDF of this version.
         url=f"https://arxiv.org/abs/{arxiv_id}",
         pdf_url=f"https://arxiv.org/pdf/{arxiv_id}v{version}" if version else f"https://arxiv.org/pdf/{arxiv_id}",
-        published=_iso(entry.findtext(f"{_ATOM}published")),
-        updated=_iso(entry.findtext(f"{_ATOM}updated")),
+        published=published,
+        # The API's <updated> of a paper never revised is its <published>: no update happened (the
+        # announcements and the snapshot give none either).
+        updated=updated if updated != published else None,
         journal_ref=collapse_ws(entry.findtext(f"{_AX}journal_ref") or "") or None,
         # The author's free-text comment ("12 pages, accepted at ICML") has no PaperRecord field.
         signals={"comment": comment} if comment else {},

@@ -1,4 +1,4 @@
-"""Repairs of two common feed-generator faults, made on the bytes before a feed parser reads them.
+"""Repairs of common feed-generator faults, made on the bytes before a feed parser reads them.
 
 * A PHP notice, warning or "deprecated" message printed before the document (a WordPress plugin on
   a site that displays errors): ``<br />\\n<b>Warning</b>:  ... on line <b>12</b><br />``. The feed
@@ -7,19 +7,21 @@
   JavaScript's escapers work on UTF-16 code units). XML 1.0 §2.2 forbids them, so the document is
   not well-formed; a high half followed by a low half is the one character they encode, and a lone
   half becomes U+FFFD (what a decoder makes of it).
+* Blank lines before the XML declaration (a template that starts with a newline).
 
-Each function returns the bytes unchanged (not copied) when there is nothing to repair, and a
-note for the feed's warnings when there was. Both work on ASCII-compatible encodings, which is what
-such generators write.
+Each function returns the bytes unchanged (not copied) when there is nothing to repair; the first
+two also return a note for the feed's warnings when there was. All work on ASCII-compatible
+encodings, which is what such generators write.
 
-Public names: :func:`drop_php_messages`, :func:`combine_surrogate_references`.
+Public names: :func:`drop_php_messages`, :func:`combine_surrogate_references`,
+:func:`drop_space_before_declaration`.
 """
 
 from __future__ import annotations
 
 import re
 
-__all__ = ["drop_php_messages", "combine_surrogate_references"]
+__all__ = ["drop_php_messages", "combine_surrogate_references", "drop_space_before_declaration"]
 
 _PHP_LEVELS = rb"(?:PHP )?(?:Warning|Notice|Deprecated|Strict Standards|User Warning|User Notice|User Deprecated)"
 #: PHP's messages as display_errors prints them, with html_errors on ("<br />\n<b>Warning</b>:  text in
@@ -38,6 +40,20 @@ def drop_php_messages(data: bytes) -> tuple[bytes, str | None]:
     count = len(re.findall(rb" on line ", found.group()))
     return data[found.end():], (f"dropped {count} PHP message(s) printed before the feed "
                                 "(the site displays its PHP errors)")
+
+
+_XML_SPACE = b" \t\r\n"
+
+
+def drop_space_before_declaration(data: bytes) -> bytes:
+    """``data`` without the blank lines or spaces before its XML declaration (a template or PHP file
+    that starts with a newline). XML 1.0 §2.8 puts the declaration first, so parsers call such a
+    document not well-formed although nothing else is wrong with it; no note, as nothing is lost."""
+    if data[:1] and data[:1] in _XML_SPACE:
+        stripped = data.lstrip(_XML_SPACE)
+        if stripped.startswith(b"<?xml"):
+            return stripped
+    return data
 
 
 #: A reference to a code point in D800-DFFF, decimal (55296-57343, read loosely here and checked

@@ -70,6 +70,8 @@ _DOI_TEXT_END = re.compile(r"</|<[A-Za-z!]|[\"']|&(?:lt|gt|quot|amp|apos|#\d+|#x
 _LINK_DOI_TAIL = re.compile(r"(?:\.pdf|/(?:full|abstract|pdf|epdf|html|fulltext|full-text|meta|summary|references|"
                             r"figures|citedby|suppinfo|supplementary))$")
 _SESSION_ID = re.compile(r";jsessionid=[^?#/]*", re.IGNORECASE)
+#: The mark a blog engine ends a cut excerpt with: "[...]", "[…]" (WordPress's "[&hellip;]").
+_EXCERPT_MARKER = re.compile(r"\s*\[(?:\.\.\.|…)\]\Z")
 #: ScienceDirect's feeds have no author element; the description holds a line "Author(s): A, B, C".
 _AUTHORS_LINE = re.compile(r"^Author\(s\):[ \t]*(\S.*)$", re.MULTILINE)
 #: APS opens a description with that "Author(s): ..." line and closes it with the citation
@@ -110,6 +112,7 @@ _CITATION_LINE = re.compile(r"^\s*<p>[^<>]{1,200}?,\s*Published online:\s*[^<>;]
 def parse(data: bytes, *, source: str | None = None) -> ParsedFeed:
     """Records for every usable entry of an RSS, Atom or JSON Feed document."""
     data, php_note = repair.drop_php_messages(data)
+    data = repair.drop_space_before_declaration(data)
     head = reject_non_feed(data, kind=KIND, source=source).lstrip()
     if head.startswith(("{", "[")):
         return _parse_json_feed(data, source)
@@ -151,7 +154,10 @@ def _parse_xml_feed(data: bytes, source: str | None) -> ParsedFeed:
     feed = d.get("feed", {})
     base = _base_url([lk.get("href") for lk in feed.get("links", []) if isinstance(lk, dict) and lk.get("rel") == "self"],
                      feed.get("link"))
-    venue = to_text(feed.get("prism_publicationname"))[:_MAX_VENUE] or None  # a journal's feed names the journal
+    # A journal's feed names the journal: in PRISM, or (IEEE Xplore) in its title, "IEEE Transactions
+    # on Pattern Analysis and Machine Intelligence - new TOC".
+    venue = (to_text(feed.get("prism_publicationname"))[:_MAX_VENUE]
+             or (m["venue"][:_MAX_VENUE] if (m := _TOC_TITLE.match(to_text(feed.get("title")))) else None) or None)
     records = _collect((_entry_record(e, base, extra[i] if extra else (), venue) for i, e in enumerate(entries)),
                        warnings)
     feed_date = _struct_time(dict.get(feed, "updated_parsed")) or _struct_time(dict.get(feed, "published_parsed"))
@@ -159,6 +165,9 @@ def _parse_xml_feed(data: bytes, source: str | None) -> ParsedFeed:
     return ParsedFeed(kind=KIND, records=tuple(records), status="ok" if records else "empty", title=title,
                       warnings=tuple(warnings), feed_date=feed_date)
 
+
+#: IEEE Xplore's table-of-contents feeds: "<journal> - new TOC" (and "- early access TOC").
+_TOC_TITLE = re.compile(r"\s*(?P<venue>\S.{0,300}?)\s+-\s+(?:new|early access|popular)\s+TOC\s*\Z", re.IGNORECASE)
 
 _DC_NS = "http://purl.org/dc/elements/1.1/"
 _ENTRY_TAGS = ("item", "{http://purl.org/rss/1.0/}item", "{http://www.w3.org/2005/Atom}entry")
@@ -339,15 +348,26 @@ def _entry_record(entry: Any, base: str | None = None, dc_identifiers: tuple[str
     identifiers = [*dc_identifiers, *(entry.get(k) for k in ("dc_identifier", "prism_doi", "prism_url") if entry.get(k))]
     texts = [entry.get("title"), entry.get("summary"),
              *(c.get("value") for c in entry.get("content", []) if isinstance(c, dict))]
-    authors = _authors([a.get("name", "") for a in entry.get("authors", []) if isinstance(a, dict)]
-                       or [entry.get("author", "")])
+    listed = entry.get("authors", [])
+    if isinstance(listed, str):
+        # IEEE Xplore's feeds: one <authors> element, "Kun-Yu Lin;Henghui Ding;", which feedparser
+        # keeps as text under its own name (it knows no such element).
+        authors = _authors([listed])
+    else:
+        authors = _authors([a.get("name", "") for a in listed if isinstance(a, dict)] or [entry.get("author", "")])
     pdf = next((lk.get("href") for lk in entry.get("links", []) + entry.get("enclosures", [])
                 if isinstance(lk, dict) and "pdf" in str(lk.get("type", "")).lower()), None)
     content = next((c.get("value") for c in entry.get("content", []) if isinstance(c, dict) and c.get("value")), "")
-    body = summary = entry.get("summary") or content
+    summary = entry.get("summary")
+    if isinstance(summary, str) and summary.strip().lower() in _NO_VALUE:
+        summary = ""  # IEEE Xplore's <description>null</description>: an article without an abstract
+    body = summary = summary or content
+    source_line = None
     if isinstance(summary, str):
         # ScienceDirect names the authors in a line of the description only.
-        authors = authors or _authors(_AUTHORS_LINE.findall(to_text(_CITATION_LINE.sub("", summary, count=1)))[:1])
+        text = to_text(_CITATION_LINE.sub("", summary, count=1))
+        authors = authors or _authors(_AUTHORS_LINE.findall(text)[:1])
+        source_line = _SOURCE_LINE.search(text) if "Source:" in text else None
         if summary is not content and _citation(summary):
             # A citation is no abstract: the content's, unless that is the citation again (Atypon), or none.
             body = content if isinstance(content, str) and content and not _citation(content) else ""
@@ -356,14 +376,80 @@ def _entry_record(entry: Any, base: str | None = None, dc_identifiers: tuple[str
     # FeedBurner's <link> is its redirect; <feedburner:origLink> the article's own address.
     link = entry.get("feedburner_origlink") or entry.get("link")
     published, updated = _entry_date(entry, "published") or _entry_date(entry, "created"), _entry_date(entry, "updated")
-    venue = to_text(entry.get("prism_publicationname"))[:_MAX_VENUE] or feed_venue
+    named = to_text(entry.get("prism_publicationname"))[:_MAX_VENUE]
+    if named and named.casefold() == to_text(entry.get("title")).casefold():
+        named = ""  # Atypon (AJPH, 2015) wrote each article's title as its item's publication name
+    venue = named or feed_venue
+    journal_ref = _journal_ref(entry, venue, published or updated) if venue else None
+    if source_line is not None:
+        # ScienceDirect: "Publication date: 15 December 2026 / Source: Remote Sensing of Environment,
+        # Volume 347 / Author(s): ..." is all the item says of where and when it appeared.
+        published = published or _publication_day(text)
+        venue, journal_ref = _sciencedirect_source(source_line, published or updated)
     return _record(
         entry_id=entry.get("id"), link=link, links=links, identifiers=identifiers, texts=texts,
         raw_title=entry.get("title"), body=body, authors=authors,
         categories=[t.get("term") or t.get("label") for t in entry.get("tags", []) if isinstance(t, dict)],
-        published=published, updated=updated, pdf=pdf, license=entry.get("rights"), base=base, venue=venue,
-        journal_ref=_journal_ref(entry, venue, published or updated) if venue else None,
+        published=published, updated=updated, pdf=pdf, license=entry.get("rights"), base=base,
+        venue=venue, journal_ref=journal_ref,
     )
+
+
+#: What some generators write where a field has no value: IEEE Xplore's abstract-less articles.
+_NO_VALUE = frozenset({"null", "undefined", "none"})
+#: ScienceDirect's "Source:" line: the journal, then the volume (and issue, pages) or the article's
+#: status ("In press, journal pre-proof", "Available online ..."), both optional.
+_SOURCE_LINE = re.compile(r"^Source:[ \t]*(?P<venue>[^\n,]+?(?:,(?![ \t]*(?:Volume|Vol\.|In press|Available|Article|"
+                          r"Part|Issue|Pages?)\b)[^\n,]+?)*)(?:,[ \t]*(?P<rest>[^\n]*))?[ \t]*$", re.MULTILINE)
+_SOURCE_VOLUME = re.compile(r"\b(?:Volume|Vol\.)\s*(?P<volume>[\w.-]+)(?:,\s*Part\s+(?P<part>\w+))?"
+                            r"(?:,\s*Issue\s*(?P<issue>[\w.–-]+))?(?:,\s*Pages?\s*(?P<pages>[\w.–-]+))?")
+_MONTHS = {m: i for i, m in enumerate(("january", "february", "march", "april", "may", "june", "july", "august",
+                                       "september", "october", "november", "december"), 1)}
+#: "Publication date: 15 December 2026", "... December 2026", "... Available online 20 May 2026",
+#: "... 1–15 December 2026" (the issue's first day).
+_PUBLICATION_DAY = re.compile(r"^Publication date:[^\n]*?(?:\b(?P<day>\d{1,2})(?:[–-]\d{1,2})?\s+)?"
+                              r"(?P<month>[A-Z][a-z]+)\s+(?P<year>(?:19|20)\d\d)\b", re.MULTILINE)
+
+
+def _publication_day(text: str) -> datetime | None:
+    m = _PUBLICATION_DAY.search(text)
+    month = _MONTHS.get(m["month"].lower()) if m else None
+    if m is None or month is None:
+        return None
+    try:
+        return datetime(int(m["year"]), month, int(m["day"] or 1), tzinfo=timezone.utc)
+    except ValueError:
+        return None
+
+
+def _sciencedirect_source(line: re.Match[str], dated: datetime | None) -> tuple[str | None, str | None]:
+    """(venue, journal reference in arXiv's style) of a "Source:" line: "Remote Sensing of
+    Environment, Volume 347" is "Remote Sensing of Environment 347 (2026)"; "Cell, In press" names
+    the venue only."""
+    venue = to_text(line["venue"])[:_MAX_VENUE] or None
+    vol = _SOURCE_VOLUME.search(line["rest"] or "")
+    if venue is None or vol is None:
+        return venue, None
+    volume = vol["volume"] + (f" Part {vol['part']}" if vol["part"] else "")
+    issue, pages = vol["issue"], vol["pages"]
+    ref = f"{venue} {volume}{f'({issue})' if issue else ''}{f', {pages}' if pages else ''}"
+    return venue, (ref + (f" ({dated.year})" if dated else ""))[:_MAX_VENUE]
+
+
+#: A rights statement that is a copyright notice, not a licence ("© American Public Health
+#: Association 2015", "Copyright 2024 Elsevier"), unless it names one.
+_COPYRIGHT = re.compile(r"\s*(?:©|\(c\)|copyright\b)", re.IGNORECASE)
+_LICENCE_WORDS = re.compile(r"licen[cs]|creativecommons|\bCC[ -]?(?:BY|0)\b|public domain|open access", re.IGNORECASE)
+
+
+def _license(rights: Any) -> str | None:
+    """An entry's licence from its rights field, or None when that is only a copyright notice."""
+    if not isinstance(rights, str):
+        return None
+    text = to_text(rights)
+    if not text or (_COPYRIGHT.match(text) and not _LICENCE_WORDS.search(text)):
+        return None
+    return text
 
 
 #: Longest journal name or reference kept from a feed (PRISM fields are free text).
@@ -372,13 +458,16 @@ _MAX_VENUE = 300
 
 def _journal_ref(entry: Any, venue: str, published: datetime | None) -> str | None:
     """A citation in arXiv's journal-ref style ("Fluids 9(6), 120 (2024)") from an entry's PRISM
-    fields (https://www.idealliance.org/prism-metadata: volume, number, starting/ending page), or
+    fields (https://www.idealliance.org/prism-metadata: volume, number, starting/ending page; IEEE's
+    plain elements of the same meaning), or
     None without a volume: a name alone is the venue, not a reference."""
-    volume = to_text(entry.get("prism_volume"))
+    # IEEE Xplore writes the same four as plain <volume>, <issue>, <startPage> and <endPage>.
+    volume = to_text(entry.get("prism_volume") or entry.get("volume"))
     if not volume:
         return None
-    number = to_text(entry.get("prism_number"))
-    first, last = to_text(entry.get("prism_startingpage")), to_text(entry.get("prism_endingpage"))
+    number = to_text(entry.get("prism_number") or entry.get("issue"))
+    first = to_text(entry.get("prism_startingpage") or entry.get("startpage"))
+    last = to_text(entry.get("prism_endingpage") or entry.get("endpage"))
     pages = f"{first}–{last}" if first and last and last != first else first
     year = published.year if published else None
     ref = f"{venue} {volume}{f'({number})' if number else ''}{f', {pages}' if pages else ''}{f' ({year})' if year else ''}"
@@ -646,6 +735,17 @@ def _record(*, entry_id: Any, link: Any, links: list[str], identifiers: list[Any
         abstract = _BOILERPLATE_TAIL.sub("", abstract)
     if abstract and title in abstract and _REPOSITORY_CITATION.search(abstract[:300]):
         abstract = ""  # EPrints' description: the entry's own citation, "Doe, Jane (2024) Title. Journal..."
+    if "\n" in abstract and abstract.partition("\n")[0].strip().casefold() == title.casefold():
+        # Copernicus journals (ESSD, ACP, ... ~40 of them): the title, the authors, the citation
+        # and then a plain-language summary, one line each.
+        abstract, named, cited = _title_led(abstract)
+        authors = authors or named
+        if cited and not journal_ref:
+            venue, journal_ref = venue or cited[0], cited[1]
+    if abstract and abstract.casefold() == title.casefold():
+        abstract = ""  # nature.com's items without a standfirst: the citation line, then the title again
+    if abstract.endswith("]") and (marker := _EXCERPT_MARKER.search(abstract)) is not None:
+        abstract = abstract[:marker.start()] + " …"  # WordPress's excerpt: "... the approach involves either [...]"
     if len(abstract) > MAX_ABSTRACT:
         abstract = abstract[:MAX_ABSTRACT].rsplit(" ", 1)[0] + " …"
         notes.append(f"abstract cut to {MAX_ABSTRACT} characters")
@@ -666,11 +766,53 @@ def _record(*, entry_id: Any, link: Any, links: list[str], identifiers: list[Any
         published=published or updated,
         # One date only (RSS 1.0's dc:date, which feedparser files as "updated" too): no update happened.
         updated=updated if updated != (published or updated) else None,
-        license=to_text(license) or None if isinstance(license, str) else None,
+        license=_license(license),
         venue=venue,
         journal_ref=journal_ref,
         announce_type=announce_type,
     ), notes
+
+
+def _title_led(text: str) -> tuple[str, tuple[str, ...], tuple[str, str | None] | None]:
+    """A description that repeats the title on its first line, as (the rest, without the byline and
+    citation lines that follow the title; the byline's authors; (venue, journal reference) of the
+    citation): "<title> / A. Doe, B. Roe, and C. Loe / Earth Syst. Sci. Data, 18, 6799–6813,
+    https://doi.org/10.5194/essd-18-6799-2026, 2026 / <summary>"."""
+    lines = [line.strip() for line in text.split("\n")[1:]]
+    byline: tuple[str, ...] = ()
+    if lines and _is_byline(lines[0]):
+        byline = _authors([lines[0]])
+        lines = lines[1:]
+    citation: tuple[str, str | None] | None = None
+    # The citation names the DOI; a preprint's has a status line after it ("Preprint under review
+    # for ESSD (discussion: open, 0 comments)").
+    while lines and ("doi.org/" in lines[0] or lines[0].startswith("Preprint ")) and len(lines[0]) < 300:
+        citation = citation or _copernicus_citation(lines[0])
+        lines = lines[1:]
+    return "\n".join(lines).strip(), byline, citation
+
+
+def _is_byline(line: str) -> bool:
+    """Whether a line is a list of names: "A. Doe, B. Roe, and C. Loe" (no digits, links or sentences)."""
+    if not line or len(line) > 3000 or any(c.isdigit() for c in line) or "://" in line or line.endswith("."):
+        return False
+    names = split_authors(line)
+    return bool(names) and all(len(name.split()) <= 5 for name in names)
+
+
+_LINK_IN_CITATION = re.compile(r",?\s*https?://[^\s,]+")
+
+
+def _copernicus_citation(line: str) -> tuple[str, str | None] | None:
+    """(venue, journal reference) of "Earth Syst. Sci. Data, 18, 6799–6813, https://doi.org/..., 2026"
+    ("Earth Syst. Sci. Data 18, 6799–6813 (2026)"); a discussion paper's has no volume: venue only."""
+    parts = [p.strip() for p in _LINK_IN_CITATION.sub("", line).split(",")]
+    if not parts[0] or len(parts[0]) > 150:
+        return None
+    venue = parts[0][:_MAX_VENUE]
+    if len(parts) == 4 and parts[1].isdigit() and re.fullmatch(r"(?:19|20)\d\d", parts[3]):
+        return venue, f"{venue} {parts[1]}, {parts[2]} ({parts[3]})"
+    return venue, None
 
 
 def _without_metadata_lines(text: str) -> str:

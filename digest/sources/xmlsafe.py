@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from lxml import etree
 
 from digest.errors import ParseError, printable
+from digest.sources import repair
 
 __all__ = ["XmlDocument", "parse_document", "check_no_entities", "make_parser", "ENTITY_ERROR"]
 
@@ -111,7 +112,7 @@ def parse_document(data: bytes, *, kind: str, source: str | None = None, recover
     """
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise TypeError("parse_document takes bytes; decoding is the parser's job")
-    data = bytes(data)
+    data = repair.drop_space_before_declaration(bytes(data))
     if not data or data.isspace():  # isspace stops at the first other byte; strip() would copy it all
         raise ParseError(kind, "the document is empty", source=source)
     check_no_entities(data, kind=kind, source=source)

@@ -1,0 +1,182 @@
+"""The generic feed reader (kind "rss") on real journal and research-blog captures collected in
+session 16 (tests/data/SOURCES.md, generic-rss/): what each publisher's layout says about a paper
+(its authors, where and when it appeared) is read, and what is no abstract is not kept as one.
+
+Four files are byte-for-byte (three cut after a few items); four were re-serialised by the
+repository that keeps them, with the publisher's element text unchanged.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+
+from digest.models import PaperRecord, ParsedFeed
+from digest.sources import detect_kind, parse_document
+
+DATA = Path(__file__).parent / "data" / "generic-rss"
+
+
+def _feed(name: str) -> ParsedFeed:
+    data = (DATA / name).read_bytes()
+    assert detect_kind(data, name) == "rss"
+    feed = parse_document("rss", data, source=name)
+    assert feed.status == "ok" and not feed.warnings
+    return feed
+
+
+def _records(name: str) -> tuple[PaperRecord, ...]:
+    return _feed(name).records
+
+
+def test_sciencedirect_source_and_publication_date_lines() -> None:
+    """"Publication date: 15 December 2026 / Source: Remote Sensing of Environment, Volume 347 /
+    Author(s): ...": the journal, the volume and the day, where the feed has no pubDate."""
+    records = _records("journal-rss_sciencedirect_rse_2026_rss2_reserialized.xml")
+    assert len(records) == 8
+    first = records[0]
+    assert first.authors[:2] == ("Elyssa L. Collins", "Augusto Getirana") and len(first.authors) == 7
+    assert first.venue == "Remote Sensing of Environment"
+    assert first.journal_ref == "Remote Sensing of Environment 347 (2026)"
+    assert first.published == datetime(2026, 12, 15, tzinfo=timezone.utc)
+    assert all(r.abstract == "" and r.venue == "Remote Sensing of Environment" for r in records)
+    assert "Marie-Pia D'Argaignon" in records[1].authors
+
+
+def test_sciencedirect_source_line_forms() -> None:
+    """Issue and pages, an article in press (a venue, no reference), a day range, and a pubDate
+    that wins over the description's day."""
+    def item(source: str, date_line: str, pub_date: str = "") -> PaperRecord:
+        description = (f"&lt;p&gt;Publication date: {date_line}&lt;/p&gt;&lt;p&gt;&lt;b&gt;Source:&lt;/b&gt; {source}"
+                       "&lt;/p&gt;&lt;p&gt;Author(s): Jane Doe, John Roe&lt;/p&gt;")
+        doc = ('<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>ScienceDirect Publication: X'
+               '</title><link>https://www.sciencedirect.com/journal/x</link><description>d</description><item><title>A paper'
+               f"</title><description>{description}</description>{pub_date}"
+               "<link>https://www.sciencedirect.com/science/article/pii/S0092867426005064</link></item></channel></rss>")
+        (record,) = parse_document("rss", doc.encode()).records
+        return record
+
+    cell = item("Cell, Volume 187, Issue 5, Pages 1012-1030", "29 February 2024")
+    assert (cell.venue, cell.journal_ref) == ("Cell", "Cell 187(5), 1012-1030 (2024)")
+    pressed = item("Journal of Hydrology, In press, journal pre-proof", "Available online 20 May 2026")
+    assert (pressed.venue, pressed.journal_ref) == ("Journal of Hydrology", None)
+    assert pressed.published == datetime(2026, 5, 20, tzinfo=timezone.utc)
+    ranged = item("Ecological Indicators, Volume 160", "1–15 March 2026")
+    assert ranged.published == datetime(2026, 3, 1, tzinfo=timezone.utc)
+    dated = item("Cell, Volume 187", "December 2026", "<pubDate>Tue, 03 Nov 2026 10:00:00 GMT</pubDate>")
+    assert dated.published == datetime(2026, 11, 3, 10, tzinfo=timezone.utc) and dated.journal_ref == "Cell 187 (2026)"
+    month_only = item("Journal of Hydrology, Volume 640, Part B", "December 2026")
+    assert month_only.published == datetime(2026, 12, 1, tzinfo=timezone.utc)
+    assert month_only.journal_ref == "Journal of Hydrology 640 Part B (2026)"
+
+
+def test_ieee_xplore_toc_authors_volume_and_null_abstract() -> None:
+    records = _records("journal-rss_ieee_tpami_toc_2026_rss2_reserialized.xml")
+    editorial, article = records
+    assert editorial.authors == ("Gordon Wetzstein",) and editorial.abstract == ""  # <description>null</description>
+    assert article.authors == ("Kun-Yu Lin", "Henghui Ding", "Jia-Run Du", "Jiaming Zhou", "Yi-Xing Peng",
+                               "Yu-Ming Tang", "Zhilin Zhao", "Chen Change Loy", "Wei-Shi Zheng")
+    assert article.abstract.startswith("Inspired by the impressive success of image-text foundation models")
+    venue = "IEEE Transactions on Pattern Analysis and Machine Intelligence"  # the channel: "<venue> - new TOC"
+    assert article.venue == editorial.venue == venue
+    assert article.journal_ref == f"{venue} 48(10), 13026–13043 (2026)"
+    assert editorial.journal_ref == f"{venue} 48(10), 11238 (2026)"  # one page
+    assert article.published == datetime(2026, 6, 16, 13, 16, 21, tzinfo=timezone.utc)  # "TUE, 16 JUN 2026 09:16:21 -0400"
+
+
+def test_nature_item_without_a_standfirst_has_no_abstract() -> None:
+    """nature.com's content: the citation line, then the title again, which is no abstract."""
+    records = _records("journal-rss_nature_current_2026_rss1_reserialized.xml")
+    assert [r.abstract for r in records] == ["", ""]
+    assert records[0].title == "Quality control of glycogen through direct ubiquitylation by RNF213"
+    assert records[0].doi and records[0].doi.startswith("10.1038/")
+    assert records[0].authors[:2] == ("Matthew C. J. Yip", "Katerina Naydenova")
+
+
+def test_nature_medicine_byte_for_byte() -> None:
+    """A whole nature.com feed (Nature Medicine, September 2026): four items whose content is only the
+    citation line and the title have no abstract; the others keep their standfirst alone."""
+    records = _records("masonberger4-X_nature_medicine_2026-09_rss1.rdf")
+    assert len(records) == 8 and all(r.venue == "Nature Medicine" and r.doi for r in records)
+    empty = {r.doi for r in records if not r.abstract}
+    assert empty == {"10.1038/s41591-026-04641-x", "10.1038/s41591-026-04645-7", "10.1038/s41591-026-04637-7",
+                     "10.1038/s41591-026-04638-6"}
+    assert not any("Published online" in r.abstract or "doi:" in r.abstract for r in records)
+    assert [len(r.authors) for r in records] == [1, 1, 27, 47, 3, 0, 2, 1]
+    assert records[1].abstract.startswith("The first generation of medical artificial intelligence (AI)")
+    assert records[0].published == datetime(2026, 9, 8, tzinfo=timezone.utc) and records[0].updated is None
+
+
+def test_atypon_publication_name_that_is_the_title_and_a_copyright_notice() -> None:
+    """AJPH 2015 (byte for byte, after a blank line before <?xml>, which costs no warning): each
+    item's prism:publicationName is its own title, so the journal comes from the channel; the
+    dc:rights "© American Public Health Association 2015" is a notice, no licence."""
+    records = _records("feedjira_atypon_ajph_2015_rss1.xml")
+    assert len(records) == 5
+    first = records[0]
+    assert first.venue == "American Journal of Public Health"
+    assert first.journal_ref == "American Journal of Public Health 105(S2), e1–e7 (2015)"
+    assert first.license is None and first.authors[:2] == ("Sarah Moody-Thomas", "Laura Nasuti")
+    assert all(r.venue == "American Journal of Public Health" for r in records)
+
+
+def test_rights_that_name_a_licence_are_kept() -> None:
+    def rights(text: str) -> str | None:
+        doc = ('<?xml version="1.0"?><rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/"><channel>'
+               "<title>t</title><link>https://j.example.org/</link><description>d</description><item><title>A paper"
+               f"</title><link>https://j.example.org/a</link><dc:rights>{text}</dc:rights></item></channel></rss>")
+        return parse_document("rss", doc.encode()).records[0].license
+
+    assert rights("© 2024 The Authors. Published under a CC BY 4.0 licence") is not None
+    assert rights("Copyright (c) 2024 Elsevier Ltd. All rights reserved.") is None
+    assert rights("(c) 2024 Wiley") is None
+    assert rights("https://creativecommons.org/licenses/by/4.0/") == "https://creativecommons.org/licenses/by/4.0/"
+
+
+def test_wordpress_excerpt_loses_its_cut_mark() -> None:
+    records = _records("feedjira_hunchnet_ml_theory_2009_rss2.xml")
+    assert [r.authors for r in records] == [("jl",), ("jl",)]
+    assert records[0].abstract.endswith("the approach involves either …")
+    assert all("[...]" not in r.abstract for r in records)
+
+
+def test_copernicus_title_byline_and_citation_lines() -> None:
+    """"<b>title</b><br>authors<br>Earth Syst. Sci. Data, 18, 6799–6813, https://doi.org/..., 2026<br>summary"."""
+    records = _records("journal-rss_copernicus_essd_2026_rss2_reserialized.xml")
+    first = records[0]
+    assert first.title == "FAO estimates of net forest emissions and removals, 1990–2025"
+    assert first.authors[0] == "Francesco N. Tubiello" and first.authors[-1] == "Anssi Pekkarinen"
+    assert len(first.authors) == 11 and "Örjan Jonsson" in first.authors
+    assert first.abstract.startswith("Estimates of net forest emissions/removals were updated")
+    assert first.venue == "Earth Syst. Sci. Data"
+    assert first.journal_ref == "Earth Syst. Sci. Data 18, 6799–6813 (2026)"
+    assert first.doi == "10.5194/essd-18-6799-2026"
+    preprint = records[-1]
+    assert preprint.venue == "Earth Syst. Sci. Data Discuss." and preprint.journal_ref is None
+    assert "Preprint under review" not in preprint.abstract and "doi.org" not in preprint.abstract
+    assert preprint.abstract.startswith("GOAT-1C is a global coastal tide model")
+
+
+def test_a_title_repeated_on_the_first_line_alone_is_dropped() -> None:
+    """A description that opens with the title, then the text: the title line goes, a first line
+    of prose is no byline."""
+    doc = ('<?xml version="1.0"?><rss version="2.0"><channel><title>Lab</title><link>https://lab.example.org/</link>'
+           "<description>d</description><item><title>Sparse probes</title><link>https://lab.example.org/p</link>"
+           "<description>&lt;b&gt;Sparse probes&lt;/b&gt;&lt;br&gt;We study sparse probes of large models.</description>"
+           "</item></channel></rss>")
+    (record,) = parse_document("rss", doc.encode()).records
+    assert record.abstract == "We study sparse probes of large models." and record.authors == ()
+
+
+def test_wiley_2014_rss1_is_read_whole() -> None:
+    records = _records("chembrows_wiley_anie_2014_rss1.xml")
+    assert len(records) == 3
+    assert records[0].authors[0] == "Thomas J. Carruthers"
+    assert records[0].abstract.startswith("Heterodinuclear metalloenzymes")
+
+
+def test_blank_lines_before_the_declaration_cost_no_warning_on_the_lxml_path() -> None:
+    """The arXiv and bioRxiv parsers read through digest.sources.xmlsafe, which drops them too."""
+    arxiv = (Path(__file__).parent / "data" / "arxiv-rss" / "aioarxiv_empty-test-archive_2024-11-28.xml").read_bytes()
+    feed = parse_document("arxiv-rss", b"\n\n  " + arxiv)
+    assert feed.status == "empty" and not feed.warnings
