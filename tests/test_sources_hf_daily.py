@@ -191,3 +191,20 @@ def test_a_long_rejected_value_is_quoted_short() -> None:
     (warning,) = hf_daily.parse(json.dumps([good]).encode()).warnings
     assert warning.startswith("entry 1 (2607.26654): upvotes 'xxx") and len(warning) < 120
     assert warning.endswith("... ignored: not a whole number")
+
+
+def test_2026_captures_of_two_other_projects() -> None:
+    """YimingCao-Eric/AI-news (cut to 3 entries) and arku02/ai-daily (no ``paper.authors`` at all)."""
+    cut = hf_daily.parse((DATA / "YimingCao-AI-news_hf_daily_papers_2026-09-14_first3.json").read_bytes())
+    assert cut.status == "ok" and [r.arxiv_id for r in cut.records] == ["2609.07099", "2609.07154", "2609.10824"]
+    first = cut.records[0]
+    # Text, never markup: the model's output token stays as written, so does "<=2B".
+    assert "either interrupt<utterance> or silent" in first.abstract
+    assert any("<=2B" in r.abstract for r in cut.records)
+    assert first.code_url == "https://github.com/ambient-intelligence-hq/egoproactive-verbalizer"
+    assert first.signals["organization"] == "Ambient Intelligence" and first.authors == ("Logesh Kumar Umapathi",)
+    bare = hf_daily.parse((DATA / "arku02-ai-daily_hf_daily_papers_2026-09-29.json").read_bytes())
+    assert bare.status == "ok" and len(bare.records) == 2 and not bare.warnings
+    assert all(r.authors == () and r.abstract for r in bare.records)
+    assert bare.records[0].signals["upvotes"] == 112
+    assert bare.records[1].signals["project_page"] == "https://zhishanq.github.io/TraceDance/"
