@@ -75,6 +75,9 @@ _PREPRINT_DOI = re.compile(r"^(10\.(?:1101|64898)/(?:\d{4}\.\d{2}\.\d{2}\.)?\d{6
 
 _TRACKING_PARAMS = frozenset({"utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content",
                               "fbclid", "gclid", "ref", "rss"})
+#: Parameters a host's feed links stamp each fetch with, which name nothing: PubMed's feed creation
+#: (fc=20211108074834), this fetch (ff=20211214094348) and its software version (v=2.15.0).
+_HOST_STAMPS = {"pubmed.ncbi.nlm.nih.gov": frozenset({"fc", "ff", "v"})}
 
 
 def parse_arxiv_id(text: str) -> tuple[str, int | None] | None:
@@ -162,6 +165,23 @@ def preprint_doi(doi: str) -> str:
     return m.group(1) if m else doi
 
 
+def without_tracking(url: str) -> str:
+    """``url`` without its tracking parameters (utm_*, fbclid, ...) and the fetch stamps of
+    :data:`_HOST_STAMPS`; the rest of it byte for byte (no re-encoding), so a link that is no valid
+    URL stays one for :func:`digest.sanitize.safe_url` to refuse."""
+    base, sep, query = url.partition("?")
+    if not sep:
+        return url
+    query, hashmark, fragment = query.partition("#")
+    try:
+        host = (urlsplit(base).hostname or "").lower()
+    except ValueError:
+        return url
+    drop = _TRACKING_PARAMS | _HOST_STAMPS.get(host, frozenset())
+    kept = [piece for piece in query.split("&") if piece and piece.partition("=")[0].lower() not in drop]
+    return base + ("?" + "&".join(kept) if kept else "") + hashmark + fragment
+
+
 def normalize_url(url: str) -> str:
     """Lower-case scheme and host, drop default ports and tracking parameters. The fragment stays: on
     a page that lists several papers it is what names each one (``publications#pub-101``, the id
@@ -173,8 +193,8 @@ def normalize_url(url: str) -> str:
         host = host[4:]
     port = parts.port
     netloc = host if port in (None, 80, 443) else f"{host}:{port}"
-    query = urlencode([(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
-                       if k.lower() not in _TRACKING_PARAMS])
+    drop = _TRACKING_PARAMS | _HOST_STAMPS.get(host, frozenset())
+    query = urlencode([(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k.lower() not in drop])
     path = parts.path or "/"
     if path != "/" and path.endswith("/"):
         path = path[:-1]

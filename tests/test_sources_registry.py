@@ -242,6 +242,19 @@ def test_fetch_feed_single_page_rss(httpserver: HTTPServer, fetch_settings: Fetc
     assert parsed is not None and len(parsed.records) == 3
 
 
+def test_fetch_feed_resolves_relative_links_against_the_address_it_fetched(
+        httpserver: HTTPServer, fetch_settings: FetchSettings) -> None:
+    """A Hugo Academic site built without its base URL links everything "/publication/...": the
+    entries are where the feed came from (RFC 3986 §5.1.3), not skipped for want of a link."""
+    body = (DATA / "generic-rss" / "gewu-lab_hugo_academic_publication_index_first3.xml").read_bytes()
+    httpserver.expect_request("/publication/index.xml").respond_with_data(body, content_type="application/rss+xml")
+    _, parsed = fetch_feed(_feed(kind="rss", url=httpserver.url_for("/publication/index.xml")), fetch_settings)
+    assert parsed is not None and parsed.status == "ok" and len(parsed.records) == 3
+    first = parsed.records[0]
+    assert first.url == httpserver.url_for("/publication/a-two-stage-framework-for-multiple-sound-source-localization/")
+    assert first.published is None  # Hugo's zero date, "Mon, 01 Jan 0001"
+
+
 # --- character encoding: the Content-Type charset (RFC 7303 §3), JSON in UTF-16/32 (RFC 8259 §8.1) ----
 
 

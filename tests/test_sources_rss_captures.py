@@ -13,14 +13,15 @@ from pathlib import Path
 
 from digest.models import PaperRecord, ParsedFeed
 from digest.sources import detect_kind, parse_document
+from digest.store import Store
 
 DATA = Path(__file__).parent / "data" / "generic-rss"
 
 
-def _feed(name: str) -> ParsedFeed:
+def _feed(name: str, *, url: str | None = None) -> ParsedFeed:
     data = (DATA / name).read_bytes()
     assert detect_kind(data, name) == "rss"
-    feed = parse_document("rss", data, source=name)
+    feed = parse_document("rss", data, source=name, url=url)
     assert feed.status == "ok" and not feed.warnings
     return feed
 
@@ -121,11 +122,20 @@ def test_atypon_publication_name_that_is_the_title_and_a_copyright_notice() -> N
 
 
 def test_rights_that_name_a_licence_are_kept() -> None:
-    def rights(text: str) -> str | None:
-        doc = ('<?xml version="1.0"?><rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/"><channel>'
+    def rights(text: str, cc: str = "") -> str | None:
+        declared = f'<cc:license rdf:resource="{cc}"/>' if cc else ""
+        doc = ('<?xml version="1.0"?><rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/" '
+               'xmlns:cc="http://web.resource.org/cc/" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><channel>'
                "<title>t</title><link>https://j.example.org/</link><description>d</description><item><title>A paper"
-               f"</title><link>https://j.example.org/a</link><dc:rights>{text}</dc:rights></item></channel></rss>")
+               f"</title><link>https://j.example.org/a</link><dc:rights>{text}</dc:rights>{declared}</item></channel></rss>")
         return parse_document("rss", doc.encode()).records[0].license
+
+    # OJS's notice holds the licence's address: that is the licence.
+    assert rights("Copyright (c) 2021 Jane Doe https://creativecommons.org/licenses/by/4.0/") == \
+        "https://creativecommons.org/licenses/by/4.0/"
+    # A declared licence (creativeCommons) wins over what the rights text says.
+    assert rights("Copyright (c) 2021 Jane Doe", cc="https://creativecommons.org/licenses/by-sa/4.0/") == \
+        "https://creativecommons.org/licenses/by-sa/4.0/"
 
     assert rights("© 2024 The Authors. Published under a CC BY 4.0 licence") is not None
     assert rights("Copyright (c) 2024 Elsevier Ltd. All rights reserved.") is None
@@ -180,3 +190,120 @@ def test_blank_lines_before_the_declaration_cost_no_warning_on_the_lxml_path() -
     arxiv = (Path(__file__).parent / "data" / "arxiv-rss" / "aioarxiv_empty-test-archive_2024-11-28.xml").read_bytes()
     feed = parse_document("arxiv-rss", b"\n\n  " + arxiv)
     assert feed.status == "empty" and not feed.warnings
+
+
+# --- preprint servers, aggregators and lab pages (session 16's second round) -------------------
+
+def test_pubmed_full_abstract_clean_link_journal_and_no_false_update() -> None:
+    """The description stops at ~500 characters and "..."; the content has the abstract between the
+    citation, "ABSTRACT" and "PMID: ... | DOI: ...". The link names the reader with spaces and
+    stamps the fetch; dc:date is the day at midnight, hours before the pubDate."""
+    first, second = _records("biorss_pubmed_rss_search_2021-12-14_first2.xml")
+    assert first.abstract.startswith("High-resolution melting (HRM) has shown to be reliable")
+    assert first.abstract.endswith("including new species or strains.") and len(first.abstract) > 1500
+    assert "PMID" not in first.abstract and "ABSTRACT" not in first.abstract and "doi:" not in first.abstract
+    assert first.url == "https://pubmed.ncbi.nlm.nih.gov/34902460/" and first.external_id == "pubmed:34902460"
+    assert first.doi == "10.1016/j.jviromet.2021.114425"
+    assert first.venue == "Journal of virological methods" and first.journal_ref == "J Virol Methods. 2021 Dec 10:114425"
+    assert second.journal_ref == "J Nematol. 2021 Dec 10;53:e2021-100"  # "eCollection 2021." is no citation
+    assert first.published == datetime(2021, 12, 13, 11, tzinfo=timezone.utc) and first.updated is None
+    assert first.authors[:2] == ("Alejandro Olmedo-Velarde", "Francisco M Ochoa-Corona")
+
+
+def test_cnki_authors_before_the_abstract_and_one_paper_across_fetches(tmp_path: Path) -> None:
+    """CNKI writes "Guocheng SHU;Ping LIU;...;Feng XIE;" before the abstract and gives the same article
+    another link token every week: with its authors read, the store knows it again by its title."""
+    week1 = _records("biorss_cnki_asian-herpetological-research_rss2_2021-12-14_first3.xml")
+    first = week1[0]
+    assert first.authors[:3] == ("Guocheng SHU", "Ping LIU", "Tian ZHAO") and len(first.authors) == 11
+    assert first.abstract.startswith("Biodiversity is declining globally")
+    week2 = _records("biorss_cnki_asian-herpetological-research_rss2_2021-12-21_first1.xml")
+    assert week2[0].url != first.url and week2[0].title == first.title
+    store = Store.open(f"sqlite:///{tmp_path / 'cnki.db'}")
+    try:
+        assert store.ingest_records("cnki", week1).new == 3
+        again = store.ingest_records("cnki", week2)
+        assert (again.new, again.merged) == (0, 1)
+        assert len(store.list_papers()) == 3
+    finally:
+        store.close()
+
+
+def test_pensoft_labelled_lines() -> None:
+    (record,) = _records("biorss_pensoft_zookeys_rss091_2021-12-14_first1.xml")
+    assert record.authors == ("Takato Izumi", "Takuma Fujii")
+    assert record.abstract.startswith("Edwardsianthus England, 1987 is a genus of Edwardsiidae")
+    assert record.abstract.endswith("the diagnostic features of the genus are revised.")
+    assert (record.venue, record.journal_ref) == ("ZooKeys", "ZooKeys 1076, 151-182")
+    assert record.doi == "10.3897/zookeys.1076.69025"
+    assert record.pdf_url == "https://zookeys.pensoft.net/article/69025/download/pdf/"
+
+
+def test_ojs_licence_is_the_licence_not_the_notice() -> None:
+    (record,) = _records("biorss_ojs_insecta-mundi_rss1_2021-12-14_first1.rdf")
+    assert record.license == "http://creativecommons.org/licenses/by-nc/3.0/"
+    assert record.authors == ("Julia Janicki", "Daniel Young")
+
+
+def test_legacy_arxiv_collaboration_and_authors_not_shown() -> None:
+    records = _records("physbiblio_arxiv_legacy_rss1_hep-ex_2021-07-08_EDITED.rdf")
+    assert records[0].authors == ("LHCb collaboration", "R. Aaij")
+    assert [r.announce_type for r in records] and all(r.arxiv_id for r in records)
+
+
+def test_chemrxiv_links_name_the_doi_without_the_version_segment() -> None:
+    records = _records("feedcache_chemrxiv_latest_mirror_2026-07-20_first13.xml")
+    assert records[0].doi == "10.26434/chemrxiv.15006315"
+    assert all(r.doi and r.doi.startswith("10.26434/") and "/v" not in r.doi for r in records)
+
+
+def test_taylor_and_francis_author_elements_with_affiliations() -> None:
+    records = _records("rssreader_tandf_jwebl_2024_rss1.xml")
+    assert [r.authors for r in records[:5]] == [("Richard Wisneski",), ("Christopher Jimenez",), ("Steve Brantley",),
+                                                ("Bradford Lee Eden",), ("Aida Marissa Smith",)]
+    assert all(r.abstract == "" for r in records)  # issue citations and ahead-of-print ". "
+    assert records[0].journal_ref == "Journal of Web Librarianship 18(1), 1–14 (2024)"
+
+
+def test_wiley_2019_template_abstract_heading_and_issue_citation() -> None:
+    (record,) = _records("journal-rss_wiley_tgis_2026-10_rss2_reserialized.xml")
+    assert record.abstract.startswith("Forecasting the spatiotemporal distribution of cellular traffic")
+    assert (record.venue, record.journal_ref) == ("Transactions in GIS", "Transactions in GIS 30(7) (2026)")
+
+
+def test_a_description_that_is_the_author_list() -> None:
+    records = _records("journal-feeds_acs_jctc_crossref-built_2026-08_rss2.xml")
+    assert len(records) == 30 and all(r.authors and r.abstract == "" for r in records)
+    assert records[0].authors[:2] == ("Vincent Graves", "Manqoba Q. Hlatshwayo")
+
+
+def test_conference_lists_linking_pdfs() -> None:
+    iclr = _records("conference-paper-rss_iclr2021_rss2_generated.xml")
+    assert iclr[0].openreview_id == "YwpZmcAehZ" and iclr[0].url == "https://openreview.net/forum?id=YwpZmcAehZ"
+    assert iclr[0].pdf_url == "https://openreview.net/pdf?id=YwpZmcAehZ"
+    mlsys = _records("conference-paper-rss_mlsys2022_rss2_generated_first5.xml")
+    assert all(r.pdf_url == r.url and r.url.endswith("-Paper.pdf") for r in mlsys[:4])
+    assert mlsys[4].url == "https://proceedings.mlsys.org/paper/2022" and mlsys[4].pdf_url is None  # as the feed has it
+
+
+def test_relative_links_resolve_against_the_fetched_address() -> None:
+    records = _feed("gewu-lab_hugo_academic_publication_index_first3.xml",
+                    url="https://gewu-lab.github.io/publication/index.xml").records
+    assert [r.url for r in records][0] == ("https://gewu-lab.github.io/publication/"
+                                           "a-two-stage-framework-for-multiple-sound-source-localization/")
+    assert all(r.published is None for r in records)
+    # Without the address, nothing says where the entries are: each is skipped with its reason.
+    alone = parse_document("rss", (DATA / "gewu-lab_hugo_academic_publication_index_first3.xml").read_bytes())
+    assert alone.status == "empty" and len(alone.warnings) == 3
+
+
+def test_a_feed_with_no_address_of_its_own_takes_the_fetched_one() -> None:
+    doc = ('<?xml version="1.0"?><rss version="2.0"><channel><title>Lab</title><description>d</description>'
+           "<item><title>Sparse probes</title><link>papers/sparse.html</link></item></channel></rss>")
+    (record,) = parse_document("rss", doc.encode(), url="https://lab.example.org/pubs/feed.xml").records
+    assert record.url == "https://lab.example.org/pubs/papers/sparse.html"
+
+
+def test_an_empty_jstage_feed_is_empty() -> None:
+    feed = parse_document("rss", (DATA / "biorss_jstage_whatsnew_atom_2021-12-21_empty.xml").read_bytes())
+    assert feed.status == "empty" and not feed.records

@@ -93,11 +93,13 @@ assert set(PARSERS) == set(SOURCE_KINDS)
 
 
 def parse_document(kind: str, data: bytes, *, source: str | None = None,
-                   content_type: str | None = None) -> ParsedFeed:
+                   content_type: str | None = None, url: str | None = None) -> ParsedFeed:
     """Parse ``data`` as ``kind``; ParseError (one line) for anything that cannot be read.
 
     ``content_type`` is the HTTP Content-Type the bytes came with (None for a local file): its
-    ``charset`` decides how XML is decoded (see :func:`normalize_encoding`). Parsers raise ParseError
+    ``charset`` decides how XML is decoded (see :func:`normalize_encoding`). ``url`` is the address
+    the document was retrieved from (after redirects): a generic feed's relative links are resolved
+    against it when the feed states no absolute address of its own (RFC 3986 §5.1.3). Parsers raise ParseError
     themselves; a lower-level error that still escapes one (a parser bug met on hostile input) is
     turned into ParseError here, because issue #2 promises the user one clear line per bad feed,
     never a traceback.
@@ -113,6 +115,10 @@ def parse_document(kind: str, data: bytes, *, source: str | None = None,
         # warning on an empty feed would make it an error (digest.ingest._check_parsed).
         log.info("%s: %s", source or kind, note)
     try:
+        if kind == "rss" and url:
+            from digest.sources import rss
+
+            return rss.parse(data, source=source, url=url)
         return parser(data, source=source)
     except ParseError:
         raise
@@ -514,7 +520,8 @@ def fetch_feed(feed: FeedSettings, settings: FetchSettings, *, etag: str | None 
 
 def _parse_response(feed: FeedSettings, result: FetchResult) -> ParsedFeed:
     # RFC 9110 §8.3: the response's Content-Type (its charset) says how to decode the body.
-    return parse_document(feed.kind, result.body, source=feed.name, content_type=result.content_type)
+    return parse_document(feed.kind, result.body, source=feed.name, content_type=result.content_type,
+                          url=result.final_url or None)
 
 
 def _believe_empty(kind: str, parsed: ParsedFeed, retries_done: int = 0) -> bool | None:

@@ -23,6 +23,7 @@ Public names: :func:`parse`, :func:`entry_ids`.
 from __future__ import annotations
 
 import calendar
+import html
 import email.utils
 import io
 import re
@@ -37,10 +38,10 @@ import feedparser
 
 from digest.dates import as_utc
 from digest.errors import ParseError
-from digest.ids import arxiv_ids_in, find_arxiv_id, find_doi, is_preprint_doi, preprint_doi
+from digest.ids import arxiv_ids_in, find_arxiv_id, find_doi, is_preprint_doi, preprint_doi, without_tracking
 from digest.models import ParsedFeed, PaperRecord
 from digest.sanitize import safe_url, to_text
-from digest.sources import arxiv_rss, biorxiv, fields, repair, xmlsafe
+from digest.sources import arxiv_rss, biorxiv, fields, layouts, repair, xmlsafe
 from digest.sources.sniff import decode_head, reject_non_feed, root_element
 from digest.text import (COLLECTIVE_WORDS, NAME_PARTICLES, NAME_SUFFIXES, clean_title, collapse_ws, normalize_author,
                          split_authors)
@@ -62,7 +63,10 @@ _LEGACY_ARXIV_TITLE = re.compile(
 _LEGACY_ANNOUNCE = {None: "new", "UPDATED": "replace", "CROSS LISTED": "cross"}
 #: One author per link: "<a href=...>A. Smith</a>, <a href=...>B. Jones</a>" (arXiv's old RSS, lab pages).
 _AUTHOR_LINK = re.compile(r"<a\b[^>]*>(.*?)</a\s*>", re.IGNORECASE | re.DOTALL)
-_AUTHOR_LIST_GLUE = re.compile(r"^(?:[\s,;]|\band\b|&amp;|&)*$", re.IGNORECASE)
+#: What may stand between those links: separators, a collaboration's colon ("<a>LHCb collaboration</a>:
+#: <a>R. Aaij</a>"), and arXiv's "et al. (909 additional authors not shown)" at the end.
+_AUTHOR_LIST_GLUE = re.compile(r"^(?:[\s,;:]|\band\b|&amp;|&)*(?:et\.?\s*al\.?\s*(?:\(\d+\s+additional\s+authors?\s+"
+                               r"not\s+shown\))?[\s.]*)?$", re.IGNORECASE)
 #: Where a DOI found in HTML text ends: a tag ("doi:10.1/x</a>"), a quote or an escaped character.
 #: "<" followed by a digit stays: SICI DOIs hold "<515::AID-JBM12>".
 _DOI_TEXT_END = re.compile(r"</|<[A-Za-z!]|[\"']|&(?:lt|gt|quot|amp|apos|#\d+|#x[0-9a-f]+);", re.IGNORECASE)
@@ -70,6 +74,10 @@ _DOI_TEXT_END = re.compile(r"</|<[A-Za-z!]|[\"']|&(?:lt|gt|quot|amp|apos|#\d+|#x
 _LINK_DOI_TAIL = re.compile(r"(?:\.pdf|/(?:full|abstract|pdf|epdf|html|fulltext|full-text|meta|summary|references|"
                             r"figures|citedby|suppinfo|supplementary))$")
 _SESSION_ID = re.compile(r";jsessionid=[^?#/]*", re.IGNORECASE)
+#: Registrants whose page links add the version as a path segment after the DOI: ChemRxiv and the
+#: other Cambridge Open Engage servers (10.33774).
+_VERSIONED_IN_LINKS = ("10.26434/", "10.33774/")
+_VERSION_SEGMENT = re.compile(r"/v\d+$")
 #: The mark a blog engine ends a cut excerpt with: "[...]", "[…]" (WordPress's "[&hellip;]").
 _EXCERPT_MARKER = re.compile(r"\s*\[(?:\.\.\.|…)\]\Z")
 #: ScienceDirect's feeds have no author element; the description holds a line "Author(s): A, B, C".
@@ -103,19 +111,30 @@ _JOURNAL_STATUS = re.compile(r"[^.\n]{2,120}, (?:EarlyView|Early View|Ahead of P
 _CITATION_DETAIL = re.compile(r"\b(?:Issue|Pages?|pp\.)\s+\d|\b(?:19|20)\d\d\b")
 #: Where the abstract proper starts in a content:encoded that leads with a graphical-abstract blurb.
 _ABSTRACT_HEADING = re.compile(r"(?:\A|\n)Abstract\n(?=\S)")
+#: The heading an abstract may start with, its line break lost in plain text: "ABSTRACT Forecasting
+#: ..." (Wiley), "Abstract: We ..." (not "Abstract algebra ..." or "Abstract Syntax Trees ...").
+_ABSTRACT_LABEL = re.compile(r"\A(?:ABSTRACT\b[:.]?|Abstract(?:[:.]|\s*\n))\s*(?=\S)")
+_OPENREVIEW_LINK = re.compile(r"https?://openreview\.net/(?:forum|pdf)\?(?:[^#]*&)?id=([\w-]{1,64})(?:[&#]|\Z)",
+                              re.IGNORECASE)
+#: A link in a description offered as the PDF: "<a href="...">PDF</a>".
+_PDF_ANCHOR = re.compile(r"<a\b[^>]*?\bhref\s*=\s*[\"']([^\"'<>]+)[\"'][^>]*>\s*(?:PDF|Download PDF|Full[ -]text PDF)\s*</a\s*>",
+                         re.IGNORECASE)
+#: A link to a PDF rather than a page: a file name, or OpenReview's /pdf?id=.
+_PDF_LINK = re.compile(r"\.pdf(?:[?#]|\Z)|openreview\.net/pdf\?", re.IGNORECASE)
 #: nature.com feeds open every item's text with "<p>Nature, Published online: 07 February 2024;
 #: <a ...>doi:10.1038/...</a></p>": a citation, not the abstract (it would be each paper's summary).
 _CITATION_LINE = re.compile(r"^\s*<p>[^<>]{1,200}?,\s*Published online:\s*[^<>;]{1,40};\s*(?:<a\b[^>]*>\s*)?"
                             r"doi:\s*10\.[^<>\s]+\s*(?:</a>\s*)?</p>", re.IGNORECASE)
 
 
-def parse(data: bytes, *, source: str | None = None) -> ParsedFeed:
-    """Records for every usable entry of an RSS, Atom or JSON Feed document."""
+def parse(data: bytes, *, source: str | None = None, url: str | None = None) -> ParsedFeed:
+    """Records for every usable entry of an RSS, Atom or JSON Feed document; ``url``, where it was
+    retrieved from, is the base of relative links when the feed names no absolute one."""
     data, php_note = repair.drop_php_messages(data)
     data = repair.drop_space_before_declaration(data)
     head = reject_non_feed(data, kind=KIND, source=source).lstrip()
     if head.startswith(("{", "[")):
-        return _parse_json_feed(data, source)
+        return _parse_json_feed(data, source, url)
     if not head.startswith("<"):
         raise ParseError(KIND, "this is plain text, not a feed (neither XML nor JSON)", source=source)
     xmlsafe.check_no_entities(data, kind=KIND, source=source)
@@ -123,7 +142,7 @@ def parse(data: bytes, *, source: str | None = None) -> ParsedFeed:
         xmlsafe.check_no_entities(decode_head(data, limit=len(data)).encode("utf-8", "replace"),
                                   kind=KIND, source=source)
     data, surrogates_note = repair.combine_surrogate_references(data)
-    parsed = _parse_xml_feed(data, source)
+    parsed = _parse_xml_feed(data, source, url)
     notes = tuple(n for n in (php_note, surrogates_note) if n)
     return replace(parsed, warnings=notes + parsed.warnings) if notes else parsed
 
@@ -131,7 +150,7 @@ def parse(data: bytes, *, source: str | None = None) -> ParsedFeed:
 # --- RSS / Atom via feedparser ---------------------------------------------------------------
 
 
-def _parse_xml_feed(data: bytes, source: str | None) -> ParsedFeed:
+def _parse_xml_feed(data: bytes, source: str | None, url: str | None = None) -> ParsedFeed:
     try:
         # A stream, never bytes or str: feedparser tries strings as URLs and file names.
         d = feedparser.parse(io.BytesIO(data), sanitize_html=False, resolve_relative_uris=False)
@@ -153,7 +172,7 @@ def _parse_xml_feed(data: bytes, source: str | None) -> ParsedFeed:
     extra = _all_dc_identifiers(data, len(d.entries), source)
     feed = d.get("feed", {})
     base = _base_url([lk.get("href") for lk in feed.get("links", []) if isinstance(lk, dict) and lk.get("rel") == "self"],
-                     feed.get("link"))
+                     feed.get("link"), url)
     # A journal's feed names the journal: in PRISM, or (IEEE Xplore) in its title, "IEEE Transactions
     # on Pattern Analysis and Machine Intelligence - new TOC".
     venue = (to_text(feed.get("prism_publicationname"))[:_MAX_VENUE]
@@ -196,16 +215,21 @@ def _all_dc_identifiers(data: bytes, entries: int, source: str | None) -> list[t
     return [tuple(text.strip() for el in item.iter(tag) if (text := el.text) and text.strip()) for item in items]
 
 
-def _base_url(self_links: list[Any], site: Any) -> str | None:
+def _base_url(self_links: list[Any], site: Any, retrieved: str | None = None) -> str | None:
     """What an entry's relative links are relative to (RFC 3986 §5.1): the URI the feed was retrieved
     from, which its rel="self" link states, when it is on the site's host; else the site the feed
-    names (a feed served by a proxy such as FeedBurner links posts relative to the site)."""
+    names (a feed served by a proxy such as FeedBurner links posts relative to the site); else
+    ``retrieved``, the address it came from, against which relative self and site links resolve too
+    (a Hugo site built without its base URL links everything "/publication/...")."""
+    if retrieved:
+        self_links = [_resolve(retrieved, value) for value in self_links]
+        site = _resolve(retrieved, site) if site else site
     site_url = _absolute(site)
     for value in self_links:
         url = _absolute(value)
         if url and (site_url is None or _host(url) == _host(site_url)):
             return url
-    return site_url
+    return site_url or (_absolute(retrieved) if retrieved else None)
 
 
 def _absolute(value: Any) -> str | None:
@@ -359,18 +383,23 @@ def _entry_record(entry: Any, base: str | None = None, dc_identifiers: tuple[str
                 if isinstance(lk, dict) and "pdf" in str(lk.get("type", "")).lower()), None)
     content = next((c.get("value") for c in entry.get("content", []) if isinstance(c, dict) and c.get("value")), "")
     summary = entry.get("summary")
+    if pdf is None and isinstance(summary, str) and (anchor := _PDF_ANCHOR.search(summary)) is not None:
+        pdf = html.unescape(anchor[1])  # Pensoft: "<p><a href=".../download/pdf/">PDF</a></p>" after the abstract
     if isinstance(summary, str) and summary.strip().lower() in _NO_VALUE:
         summary = ""  # IEEE Xplore's <description>null</description>: an article without an abstract
+    if isinstance(summary, str) and summary and isinstance(content, str) and _cut_short(summary, content):
+        summary = content  # PubMed: the description is the abstract's first 500 characters and "..."
     body = summary = summary or content
-    source_line = None
+    text = ""
+    cited: tuple[str, str | None] | None = None
     if isinstance(summary, str):
         # ScienceDirect names the authors in a line of the description only.
         text = to_text(_CITATION_LINE.sub("", summary, count=1))
         authors = authors or _authors(_AUTHORS_LINE.findall(text)[:1])
-        source_line = _SOURCE_LINE.search(text) if "Source:" in text else None
         if summary is not content and _citation(summary):
             # A citation is no abstract: the content's, unless that is the citation again (Atypon), or none.
             body = content if isinstance(content, str) and content and not _citation(content) else ""
+            cited = layouts.issue_citation(text)
     if isinstance(body, str):
         body = _CITATION_LINE.sub("", body, count=1)
     # FeedBurner's <link> is its redirect; <feedburner:origLink> the article's own address.
@@ -379,81 +408,39 @@ def _entry_record(entry: Any, base: str | None = None, dc_identifiers: tuple[str
     named = to_text(entry.get("prism_publicationname"))[:_MAX_VENUE]
     if named and named.casefold() == to_text(entry.get("title")).casefold():
         named = ""  # Atypon (AJPH, 2015) wrote each article's title as its item's publication name
-    venue = named or feed_venue
+    # dc:source names the journal in PubMed's and Atypon's items (a link elsewhere: not a name).
+    source = to_text(entry.get("dc_source"))
+    venue = named or feed_venue or (source[:_MAX_VENUE] if source and "/" not in source else None)
     journal_ref = _journal_ref(entry, venue, published or updated) if venue else None
-    if source_line is not None:
+    if cited and not journal_ref:  # Wiley's "Transactions in GIS, Volume 30, Issue 7, November 2026."
+        venue, journal_ref = venue or cited[0], cited[1]
+    if "Source:" in text:
         # ScienceDirect: "Publication date: 15 December 2026 / Source: Remote Sensing of Environment,
         # Volume 347 / Author(s): ..." is all the item says of where and when it appeared.
-        published = published or _publication_day(text)
-        venue, journal_ref = _sciencedirect_source(source_line, published or updated)
+        published = published or layouts.publication_day(text)
+        if (found := layouts.sciencedirect_source(text, published or updated)) is not None:
+            venue, journal_ref = found
     return _record(
         entry_id=entry.get("id"), link=link, links=links, identifiers=identifiers, texts=texts,
         raw_title=entry.get("title"), body=body, authors=authors,
         categories=[t.get("term") or t.get("label") for t in entry.get("tags", []) if isinstance(t, dict)],
-        published=published, updated=updated, pdf=pdf, license=entry.get("rights"), base=base,
+        published=published, updated=updated, pdf=pdf,
+        license=layouts.licence(to_text(entry.get("rights")), _absolute(entry.get("license"))), base=base,
         venue=venue, journal_ref=journal_ref,
     )
 
 
+def _cut_short(summary: str, content: str) -> bool:
+    """Whether the description is the start of the content, cut with "..." (PubMed)."""
+    if not summary.rstrip().endswith(("...", "…")) or len(content) <= len(summary):
+        return False
+    head = " ".join(to_text(summary).split()[:12])
+    return bool(head) and head in " ".join(to_text(content).split())
+
+
 #: What some generators write where a field has no value: IEEE Xplore's abstract-less articles.
 _NO_VALUE = frozenset({"null", "undefined", "none"})
-#: ScienceDirect's "Source:" line: the journal, then the volume (and issue, pages) or the article's
-#: status ("In press, journal pre-proof", "Available online ..."), both optional.
-_SOURCE_LINE = re.compile(r"^Source:[ \t]*(?P<venue>[^\n,]+?(?:,(?![ \t]*(?:Volume|Vol\.|In press|Available|Article|"
-                          r"Part|Issue|Pages?)\b)[^\n,]+?)*)(?:,[ \t]*(?P<rest>[^\n]*))?[ \t]*$", re.MULTILINE)
-_SOURCE_VOLUME = re.compile(r"\b(?:Volume|Vol\.)\s*(?P<volume>[\w.-]+)(?:,\s*Part\s+(?P<part>\w+))?"
-                            r"(?:,\s*Issue\s*(?P<issue>[\w.–-]+))?(?:,\s*Pages?\s*(?P<pages>[\w.–-]+))?")
-_MONTHS = {m: i for i, m in enumerate(("january", "february", "march", "april", "may", "june", "july", "august",
-                                       "september", "october", "november", "december"), 1)}
-#: "Publication date: 15 December 2026", "... December 2026", "... Available online 20 May 2026",
-#: "... 1–15 December 2026" (the issue's first day).
-_PUBLICATION_DAY = re.compile(r"^Publication date:[^\n]*?(?:\b(?P<day>\d{1,2})(?:[–-]\d{1,2})?\s+)?"
-                              r"(?P<month>[A-Z][a-z]+)\s+(?P<year>(?:19|20)\d\d)\b", re.MULTILINE)
-
-
-def _publication_day(text: str) -> datetime | None:
-    m = _PUBLICATION_DAY.search(text)
-    month = _MONTHS.get(m["month"].lower()) if m else None
-    if m is None or month is None:
-        return None
-    try:
-        return datetime(int(m["year"]), month, int(m["day"] or 1), tzinfo=timezone.utc)
-    except ValueError:
-        return None
-
-
-def _sciencedirect_source(line: re.Match[str], dated: datetime | None) -> tuple[str | None, str | None]:
-    """(venue, journal reference in arXiv's style) of a "Source:" line: "Remote Sensing of
-    Environment, Volume 347" is "Remote Sensing of Environment 347 (2026)"; "Cell, In press" names
-    the venue only."""
-    venue = to_text(line["venue"])[:_MAX_VENUE] or None
-    vol = _SOURCE_VOLUME.search(line["rest"] or "")
-    if venue is None or vol is None:
-        return venue, None
-    volume = vol["volume"] + (f" Part {vol['part']}" if vol["part"] else "")
-    issue, pages = vol["issue"], vol["pages"]
-    ref = f"{venue} {volume}{f'({issue})' if issue else ''}{f', {pages}' if pages else ''}"
-    return venue, (ref + (f" ({dated.year})" if dated else ""))[:_MAX_VENUE]
-
-
-#: A rights statement that is a copyright notice, not a licence ("© American Public Health
-#: Association 2015", "Copyright 2024 Elsevier"), unless it names one.
-_COPYRIGHT = re.compile(r"\s*(?:©|\(c\)|copyright\b)", re.IGNORECASE)
-_LICENCE_WORDS = re.compile(r"licen[cs]|creativecommons|\bCC[ -]?(?:BY|0)\b|public domain|open access", re.IGNORECASE)
-
-
-def _license(rights: Any) -> str | None:
-    """An entry's licence from its rights field, or None when that is only a copyright notice."""
-    if not isinstance(rights, str):
-        return None
-    text = to_text(rights)
-    if not text or (_COPYRIGHT.match(text) and not _LICENCE_WORDS.search(text)):
-        return None
-    return text
-
-
-#: Longest journal name or reference kept from a feed (PRISM fields are free text).
-_MAX_VENUE = 300
+_MAX_VENUE = layouts.MAX_VENUE
 
 
 def _journal_ref(entry: Any, venue: str, published: datetime | None) -> str | None:
@@ -495,6 +482,9 @@ def _authors(names: list[str]) -> tuple[str, ...]:
             out.extend(normalize_author(to_text(n)) for n in linked)  # one person per link
             continue
         name = to_text(raw)
+        if len(names) == 1 or "," in name:
+            # One element for one person and their affiliation (Taylor & Francis): the person only.
+            name = layouts.person_without_affiliation(name) or name
         if (m := _ET_AL_COLLECTIVE.fullmatch(name)) is not None:
             # APS: "I. Adachi et al. (Belle II Collaboration)"
             out.extend((*split_authors(m["first"]), m["collective"]))
@@ -554,7 +544,8 @@ def _without_degrees(name: str) -> str:
 
 #: "et al." (or "and others") closing an author field: a note, not a person.
 _AMPERSAND = re.compile(r",?\s+&\s+")
-_ET_AL = re.compile(r"(?:^|[\s,;]+)(?:et\.?\s*al\.?|and\s+others)\s*$", re.IGNORECASE)
+_ET_AL = re.compile(r"(?:^|[\s,;]+)(?:et\.?\s*al\.?|and\s+others)(?:\s*\(\d+\s+additional\s+authors?\s+not\s+shown\))?"
+                    r"\s*$", re.IGNORECASE)
 #: PubMed's author form: surname (particles, hyphens allowed), then up to three initials without periods.
 _PUBMED_NAME = re.compile(r"(?P<surname>[^\W\d_][\w'’-]*(?:\s+[\w'’-]+)*)\s+(?P<initials>[A-Z]{1,3})")
 _ROMAN_SUFFIXES = frozenset({"II", "III", "IV"})
@@ -669,15 +660,19 @@ def _doi_in(value: str, *, link: bool | None = None) -> str | None:
         return None
     if link:
         doi = _LINK_DOI_TAIL.sub("", doi)
+        if doi.startswith(_VERSIONED_IN_LINKS):
+            doi = _VERSION_SEGMENT.sub("", doi)  # ChemRxiv: ".../doi/full/10.26434/chemrxiv-2025-f11mk/v2"
     return preprint_doi(doi)
 
 
 def _record(*, entry_id: Any, link: Any, links: list[str], identifiers: list[Any], texts: list[Any],
             raw_title: Any, body: Any, authors: tuple[str, ...], categories: list[Any],
             published: datetime | None, updated: datetime | None, pdf: Any = None,
-            license: Any = None, base: str | None = None, venue: str | None = None,
+            license: str | None = None, base: str | None = None, venue: str | None = None,
             journal_ref: str | None = None) -> tuple[PaperRecord, list[str]] | str:
     notes: list[str] = []
+    # Year 1 is a generator's zero date (Hugo's "Mon, 01 Jan 0001"), no date at all.
+    published, updated = (d if d and d.year >= 1000 else None for d in (published, updated))
     plain_title = to_text(raw_title if isinstance(raw_title, str) else "")
     legacy = _legacy_arxiv(plain_title)
     announce_type = None
@@ -702,9 +697,18 @@ def _record(*, entry_id: Any, link: Any, links: list[str], identifiers: list[Any
         title = title[:MAX_TITLE]
         notes.append(f"title cut to {MAX_TITLE} characters")
     entry_id = fields.text(entry_id)
-    link = safe_url(_resolve(base, link))
+    # Tracking parameters go before the link is checked: PubMed's name the reader with spaces
+    # ("utm_source=Mobile Safari UI/WKWebView") and stamp each fetch ("ff=20211214094348").
+    link = safe_url(without_tracking(_resolve(base, link) or ""))
     links = [_resolve(base, x) or "" for x in links]
     pdf = _resolve(base, pdf)
+    if link and not pdf and _PDF_LINK.search(link):
+        pdf = link  # a conference list linking each paper's PDF ("...-Paper.pdf", OpenReview's /pdf?id=)
+    # A paper on OpenReview, linked by its forum or PDF: its forum id names it, so it merges with
+    # what the OpenReview source stores; the forum is its page.
+    openreview = _OPENREVIEW_LINK.match(link) if link else None
+    if openreview is not None:
+        link = f"https://openreview.net/forum?id={openreview[1]}"
     arxiv, doi = entry_ids(entry_id=entry_id, link=link, links=[str(x) for x in links],
                            identifiers=[str(x) for x in identifiers if isinstance(x, str)],
                            texts=[str(t) if isinstance(t, str) else None for t in texts])
@@ -721,8 +725,18 @@ def _record(*, entry_id: Any, link: Any, links: list[str], identifiers: list[Any
         # A bioRxiv/medRxiv subject feed read as generic RSS: its abstracts carry the same JATS
         # debris ("O_LI", glued headings, "{alpha}") the bioRxiv source cleans, and get the same cleaning.
         abstract = biorxiv.clean_abstract(abstract)
+    if "PMID:" in abstract and (pubmed := layouts.pubmed_abstract(abstract)) is not None:
+        abstract, cited = pubmed  # PubMed: citation, "ABSTRACT", abstract, "PMID: ... | DOI: ..."
+        journal_ref = journal_ref or cited
+    if "Authors:" in abstract and (labelled := layouts.labelled_lines(abstract)) is not None:
+        abstract, names, pensoft = labelled  # Pensoft: "ZooKeys 1076: 151-182 / DOI: / Authors: / Abstract:"
+        authors = authors or _authors([names])
+        if pensoft and not journal_ref:
+            venue, journal_ref = venue or pensoft[0], pensoft[1]
     if "Abstract\n" in abstract and (heading := _ABSTRACT_HEADING.search(abstract)) is not None:
         abstract = abstract[heading.end():]
+    if abstract[:8].lower() == "abstract":
+        abstract = _ABSTRACT_LABEL.sub("", abstract, count=1)  # Wiley: "ABSTRACT\nForecasting the ..."
     if abstract.startswith(("Author(s):", "Publication date:")):
         abstract = _without_metadata_lines(abstract)
     if "DOI:" in abstract and len(abstract) < _SHORT_SUMMARY and _JOURNAL_AND_DOI.fullmatch(abstract):
@@ -735,15 +749,22 @@ def _record(*, entry_id: Any, link: Any, links: list[str], identifiers: list[Any
         abstract = _BOILERPLATE_TAIL.sub("", abstract)
     if abstract and title in abstract and _REPOSITORY_CITATION.search(abstract[:300]):
         abstract = ""  # EPrints' description: the entry's own citation, "Doe, Jane (2024) Title. Journal..."
-    if "\n" in abstract and abstract.partition("\n")[0].strip().casefold() == title.casefold():
+    if "\n" in abstract and (led := layouts.title_led(abstract, title)) is not None:
         # Copernicus journals (ESSD, ACP, ... ~40 of them): the title, the authors, the citation
         # and then a plain-language summary, one line each.
-        abstract, named, cited = _title_led(abstract)
-        authors = authors or named
-        if cited and not journal_ref:
-            venue, journal_ref = venue or cited[0], cited[1]
-    if abstract and abstract.casefold() == title.casefold():
-        abstract = ""  # nature.com's items without a standfirst: the citation line, then the title again
+        abstract, names, copernicus = led
+        authors = authors or _authors([names])
+        if copernicus and not journal_ref:
+            venue, journal_ref = venue or copernicus[0], copernicus[1]
+    if not authors and abstract and (leading := layouts.leading_names(abstract)) is not None:
+        # CNKI: "Guocheng SHU;Ping LIU;...;Biodiversity is ..."; a feed built from Crossref: the
+        # author list as the whole description.
+        names, abstract = leading
+        authors = _authors([names])
+    if abstract and (abstract.casefold() == title.casefold() or not any(c.isalnum() for c in abstract)):
+        # nature.com's items without a standfirst: the citation line, then the title again; Taylor &
+        # Francis's ahead-of-print items: ". "
+        abstract = ""
     if abstract.endswith("]") and (marker := _EXCERPT_MARKER.search(abstract)) is not None:
         abstract = abstract[:marker.start()] + " …"  # WordPress's excerpt: "... the approach involves either [...]"
     if len(abstract) > MAX_ABSTRACT:
@@ -761,58 +782,18 @@ def _record(*, entry_id: Any, link: Any, links: list[str], identifiers: list[Any
         arxiv_id=arxiv[0] if arxiv else None,
         version=arxiv[1] if arxiv else None,
         doi=doi,
+        openreview_id=openreview[1] if openreview else None,
         url=url,
         pdf_url=safe_url(fields.text(pdf)),
         published=published or updated,
-        # One date only (RSS 1.0's dc:date, which feedparser files as "updated" too): no update happened.
-        updated=updated if updated != (published or updated) else None,
-        license=_license(license),
+        # One date only (RSS 1.0's dc:date, which feedparser files as "updated" too), or an "update"
+        # no later than the publication (PubMed's dc:date, the day at midnight): no update happened.
+        updated=updated if updated and published and updated > published else None,
+        license=license,
         venue=venue,
         journal_ref=journal_ref,
         announce_type=announce_type,
     ), notes
-
-
-def _title_led(text: str) -> tuple[str, tuple[str, ...], tuple[str, str | None] | None]:
-    """A description that repeats the title on its first line, as (the rest, without the byline and
-    citation lines that follow the title; the byline's authors; (venue, journal reference) of the
-    citation): "<title> / A. Doe, B. Roe, and C. Loe / Earth Syst. Sci. Data, 18, 6799–6813,
-    https://doi.org/10.5194/essd-18-6799-2026, 2026 / <summary>"."""
-    lines = [line.strip() for line in text.split("\n")[1:]]
-    byline: tuple[str, ...] = ()
-    if lines and _is_byline(lines[0]):
-        byline = _authors([lines[0]])
-        lines = lines[1:]
-    citation: tuple[str, str | None] | None = None
-    # The citation names the DOI; a preprint's has a status line after it ("Preprint under review
-    # for ESSD (discussion: open, 0 comments)").
-    while lines and ("doi.org/" in lines[0] or lines[0].startswith("Preprint ")) and len(lines[0]) < 300:
-        citation = citation or _copernicus_citation(lines[0])
-        lines = lines[1:]
-    return "\n".join(lines).strip(), byline, citation
-
-
-def _is_byline(line: str) -> bool:
-    """Whether a line is a list of names: "A. Doe, B. Roe, and C. Loe" (no digits, links or sentences)."""
-    if not line or len(line) > 3000 or any(c.isdigit() for c in line) or "://" in line or line.endswith("."):
-        return False
-    names = split_authors(line)
-    return bool(names) and all(len(name.split()) <= 5 for name in names)
-
-
-_LINK_IN_CITATION = re.compile(r",?\s*https?://[^\s,]+")
-
-
-def _copernicus_citation(line: str) -> tuple[str, str | None] | None:
-    """(venue, journal reference) of "Earth Syst. Sci. Data, 18, 6799–6813, https://doi.org/..., 2026"
-    ("Earth Syst. Sci. Data 18, 6799–6813 (2026)"); a discussion paper's has no volume: venue only."""
-    parts = [p.strip() for p in _LINK_IN_CITATION.sub("", line).split(",")]
-    if not parts[0] or len(parts[0]) > 150:
-        return None
-    venue = parts[0][:_MAX_VENUE]
-    if len(parts) == 4 and parts[1].isdigit() and re.fullmatch(r"(?:19|20)\d\d", parts[3]):
-        return venue, f"{venue} {parts[1]}, {parts[2]} ({parts[3]})"
-    return venue, None
 
 
 def _without_metadata_lines(text: str) -> str:
@@ -839,7 +820,7 @@ def _legacy_arxiv(title: str) -> re.Match[str] | None:
 # --- JSON Feed --------------------------------------------------------------------------------
 
 
-def _parse_json_feed(data: bytes, source: str | None) -> ParsedFeed:
+def _parse_json_feed(data: bytes, source: str | None, url: str | None = None) -> ParsedFeed:
     doc = fields.load_json(data, kind=KIND, source=source)
     if not isinstance(doc, dict) or not str(doc.get("version", "")).startswith("https://jsonfeed.org/"):
         raise ParseError(KIND, "this is JSON, but not a JSON Feed (no jsonfeed.org version)", source=source)
@@ -848,7 +829,7 @@ def _parse_json_feed(data: bytes, source: str | None) -> ParsedFeed:
         raise ParseError(KIND, "JSON Feed without an 'items' array", source=source)
     warnings: list[str] = []
     feed_authors = _json_authors(doc)
-    base = _base_url([doc.get("feed_url")], doc.get("home_page_url"))
+    base = _base_url([doc.get("feed_url")], doc.get("home_page_url"), url)
     records = _collect((_json_item(item, feed_authors, base) for item in items), warnings)
     return ParsedFeed(kind=KIND, records=tuple(records), status="ok" if records else "empty",
                       title=to_text(fields.text(doc.get("title"))) or None, warnings=tuple(warnings))
