@@ -195,17 +195,23 @@ _AFFILIATION_WORDS = frozenset({
 _NAMED_INSTITUTIONS = frozenset({"university", "college", "institute", "hospital", "museum", "academy", "library"})
 
 
+_OF = frozenset({"of", "de", "di", "da", "do", "del", "della", "für", "for", "at", "in"})
+
+
 def person_without_affiliation(text: str) -> str | None:
     """The person of "Name Affiliation[, Place ...]" (one author element holding both), or None
     when ``text`` is not that: the affiliation starts at a word of :data:`_AFFILIATION_WORDS` after
     at least two words of name. "Richard Wisneski Miami University, Oxford, Ohio, USA" is "Richard
     Wisneski"; "Bradford Lee Eden Independent Scholar and Academic Librarian" "Bradford Lee Eden"."""
     words = text.partition(",")[0].split()
+    if words and words[0].lower() == "the":
+        return None  # an organisation as the author: "The Alan Turing Institute"
     for i, word in enumerate(words[2:], 2):
         key = word.strip(".,;:()").lower()
         if key in _AFFILIATION_WORDS:
-            if key in _NAMED_INSTITUTIONS and i >= 3 and words[i - 1][:1].isupper():
-                i -= 1  # "Miami University": the word before belongs to the institution
+            if (key in _NAMED_INSTITUTIONS and i >= 3 and words[i - 1][:1].isupper()
+                    and (i + 1 == len(words) or words[i + 1].lower() not in _OF)):
+                i -= 1  # "Miami University" (not "University of Amsterdam"): the word before is the institution's
             return " ".join(words[:i])
     return None
 
