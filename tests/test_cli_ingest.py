@@ -14,7 +14,7 @@ DATA = Path(__file__).parent / "data"
 # Real captures (SOURCES.md) digest reads as feeds; the arxiv.py-2026 files are a test-harness JSON
 # wrapper around the raw API body and are unwrapped first.
 CAPTURES = sorted(p for sub in ("arxiv-rss", "arxiv-atom/arxiv.py-2016", "hf-daily", "biorxiv", "generic-rss")
-                  for p in (DATA / sub).iterdir()) + [
+                  for p in (DATA / sub).iterdir() if p.is_file()) + [  # generic-rss/relative-links/: see SOURCES.md
     DATA / "arxiv-atom" / "sotawhat_arxiv_transformer_cs.LG_2026-06-14.xml",
     *sorted((DATA / "openreview").glob("*_notes_search*_v2.json")),  # real API answers; the rest wrapped or synthetic
     DATA / "corpus" / "arxivSpider_mnbvc_kaggle-arxiv-metadata-oai-snapshot_first200.jsonl"]  # last: tests below use it

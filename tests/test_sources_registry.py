@@ -246,7 +246,7 @@ def test_fetch_feed_resolves_relative_links_against_the_address_it_fetched(
         httpserver: HTTPServer, fetch_settings: FetchSettings) -> None:
     """A Hugo Academic site built without its base URL links everything "/publication/...": the
     entries are where the feed came from (RFC 3986 §5.1.3), not skipped for want of a link."""
-    body = (DATA / "generic-rss" / "gewu-lab_hugo_academic_publication_index_first3.xml").read_bytes()
+    body = (DATA / "generic-rss" / "relative-links" / "gewu-lab_hugo_academic_publication_index_first3.xml").read_bytes()
     httpserver.expect_request("/publication/index.xml").respond_with_data(body, content_type="application/rss+xml")
     _, parsed = fetch_feed(_feed(kind="rss", url=httpserver.url_for("/publication/index.xml")), fetch_settings)
     assert parsed is not None and parsed.status == "ok" and len(parsed.records) == 3

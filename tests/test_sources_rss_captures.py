@@ -287,14 +287,16 @@ def test_conference_lists_linking_pdfs() -> None:
 
 
 def test_relative_links_resolve_against_the_fetched_address() -> None:
-    records = _feed("gewu-lab_hugo_academic_publication_index_first3.xml",
+    records = _feed("relative-links/gewu-lab_hugo_academic_publication_index_first3.xml",
                     url="https://gewu-lab.github.io/publication/index.xml").records
     assert [r.url for r in records][0] == ("https://gewu-lab.github.io/publication/"
                                            "a-two-stage-framework-for-multiple-sound-source-localization/")
     assert all(r.published is None for r in records)
     # Without the address, nothing says where the entries are: each is skipped with its reason.
-    alone = parse_document("rss", (DATA / "gewu-lab_hugo_academic_publication_index_first3.xml").read_bytes())
+    alone = parse_document("rss", (DATA / "relative-links" / "gewu-lab_hugo_academic_publication_index_first3.xml").read_bytes())
     assert alone.status == "empty" and len(alone.warnings) == 3
+    assert alone.warnings[0] == ("entry 1 skipped: its link '/publication/a-two-stage-framework-for-multiple-sound-source-"
+                                 "localization/' is relative and the feed names no address it is relative to")
 
 
 def test_a_feed_with_no_address_of_its_own_takes_the_fetched_one() -> None:

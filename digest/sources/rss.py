@@ -699,6 +699,7 @@ def _record(*, entry_id: Any, link: Any, links: list[str], identifiers: list[Any
     entry_id = fields.text(entry_id)
     # Tracking parameters go before the link is checked: PubMed's name the reader with spaces
     # ("utm_source=Mobile Safari UI/WKWebView") and stamp each fetch ("ff=20211214094348").
+    raw_link = fields.text(link)
     link = safe_url(without_tracking(_resolve(base, link) or ""))
     links = [_resolve(base, x) or "" for x in links]
     pdf = _resolve(base, pdf)
@@ -714,6 +715,8 @@ def _record(*, entry_id: Any, link: Any, links: list[str], identifiers: list[Any
                            texts=[str(t) if isinstance(t, str) else None for t in texts])
     url = link or safe_url(entry_id)
     if not (arxiv or doi or url):
+        if raw_link and not base and raw_link.startswith(("/", "./", "../")):
+            return f"its link {raw_link[:80]!r} is relative and the feed names no address it is relative to"
         return "no link, id, arXiv id or DOI"
     external_id = entry_id or url or (f"arxiv:{arxiv[0]}" if arxiv else f"doi:{doi}")
     abstract = to_text(body if isinstance(body, str) else "")
