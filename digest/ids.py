@@ -73,8 +73,11 @@ _ARXIV_DOI_RE = re.compile(r"^10\.48550/arxiv\.(.+)$", re.IGNORECASE)
 #: prefix; their page links add the version and the view ("10.1101/2024.01.01.573838v2.full.pdf").
 _PREPRINT_DOI = re.compile(r"^(10\.(?:1101|64898)/(?:\d{4}\.\d{2}\.\d{2}\.)?\d{6,8})(?:v\d+)?(?:\.[a-z][\w.+-]*)?$")
 
+#: Query parameters that say how a link was reached, not what it names: analytics tags, and the
+#: feed markers of Atypon (af=R: Wiley, Taylor & Francis, ACS, Science...), ScienceDirect
+#: (dgcid=rss_sd_all), Cambridge Core (rft_dat), Ingenta/Microbiology Society (TRACK=RSS) and OUP (rss=1).
 _TRACKING_PARAMS = frozenset({"utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content",
-                              "fbclid", "gclid", "ref", "rss"})
+                              "fbclid", "gclid", "ref", "rss", "af", "dgcid", "rft_dat", "track"})
 #: Parameters a host's feed links stamp each fetch with, which name nothing: PubMed's feed creation
 #: (fc=20211108074834), this fetch (ff=20211214094348) and its software version (v=2.15.0).
 _HOST_STAMPS = {"pubmed.ncbi.nlm.nih.gov": frozenset({"fc", "ff", "v"})}

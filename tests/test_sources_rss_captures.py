@@ -32,14 +32,15 @@ def _records(name: str) -> tuple[PaperRecord, ...]:
 
 def test_sciencedirect_source_and_publication_date_lines() -> None:
     """"Publication date: 15 December 2026 / Source: Remote Sensing of Environment, Volume 347 /
-    Author(s): ...": the journal, the volume and the day, where the feed has no pubDate."""
+    Author(s): ...": the journal and the volume; the issue's day is no publication date in a feed
+    built on 4 October 2026 (the paper is dated when first seen)."""
     records = _records("journal-rss_sciencedirect_rse_2026_rss2_reserialized.xml")
     assert len(records) == 8
     first = records[0]
     assert first.authors[:2] == ("Elyssa L. Collins", "Augusto Getirana") and len(first.authors) == 7
     assert first.venue == "Remote Sensing of Environment"
     assert first.journal_ref == "Remote Sensing of Environment 347 (2026)"
-    assert first.published == datetime(2026, 12, 15, tzinfo=timezone.utc)
+    assert first.published is None
     assert all(r.abstract == "" and r.venue == "Remote Sensing of Environment" for r in records)
     assert "Marie-Pia D'Argaignon" in records[1].authors
 
@@ -47,11 +48,12 @@ def test_sciencedirect_source_and_publication_date_lines() -> None:
 def test_sciencedirect_source_line_forms() -> None:
     """Issue and pages, an article in press (a venue, no reference), a day range, and a pubDate
     that wins over the description's day."""
-    def item(source: str, date_line: str, pub_date: str = "") -> PaperRecord:
+    def item(source: str, date_line: str, pub_date: str = "", built: str = "") -> PaperRecord:
         description = (f"&lt;p&gt;Publication date: {date_line}&lt;/p&gt;&lt;p&gt;&lt;b&gt;Source:&lt;/b&gt; {source}"
                        "&lt;/p&gt;&lt;p&gt;Author(s): Jane Doe, John Roe&lt;/p&gt;")
         doc = ('<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>ScienceDirect Publication: X'
-               '</title><link>https://www.sciencedirect.com/journal/x</link><description>d</description><item><title>A paper'
+               '</title><link>https://www.sciencedirect.com/journal/x</link><description>d</description>'
+               f"{f'<lastBuildDate>{built}</lastBuildDate>' if built else ''}<item><title>A paper"
                f"</title><description>{description}</description>{pub_date}"
                "<link>https://www.sciencedirect.com/science/article/pii/S0092867426005064</link></item></channel></rss>")
         (record,) = parse_document("rss", doc.encode()).records
@@ -64,8 +66,12 @@ def test_sciencedirect_source_line_forms() -> None:
     assert pressed.published == datetime(2026, 5, 20, tzinfo=timezone.utc)
     ranged = item("Ecological Indicators, Volume 160", "1–15 March 2026")
     assert ranged.published == datetime(2026, 3, 1, tzinfo=timezone.utc)
+    built = item("Cell, Volume 187", "2 November 2026", "<pubDate>Tue, 03 Nov 2026 10:00:00 GMT</pubDate>")
+    assert built.published == datetime(2026, 11, 3, 10, tzinfo=timezone.utc)  # the pubDate wins
     dated = item("Cell, Volume 187", "December 2026", "<pubDate>Tue, 03 Nov 2026 10:00:00 GMT</pubDate>")
     assert dated.published == datetime(2026, 11, 3, 10, tzinfo=timezone.utc) and dated.journal_ref == "Cell 187 (2026)"
+    issued = item("Cell, Volume 187", "15 December 2026", built="Wed, 16 Dec 2026 09:00:00 GMT")
+    assert issued.published == datetime(2026, 12, 15, tzinfo=timezone.utc)  # out by the time the feed was built
     month_only = item("Journal of Hydrology, Volume 640, Part B", "December 2026")
     assert month_only.published == datetime(2026, 12, 1, tzinfo=timezone.utc)
     assert month_only.journal_ref == "Journal of Hydrology 640 Part B (2026)"
@@ -309,3 +315,51 @@ def test_a_feed_with_no_address_of_its_own_takes_the_fetched_one() -> None:
 def test_an_empty_jstage_feed_is_empty() -> None:
     feed = parse_document("rss", (DATA / "biorss_jstage_whatsnew_atom_2021-12-21_empty.xml").read_bytes())
     assert feed.status == "empty" and not feed.records
+
+
+# --- publishers' feeds of 2021 (rdmpage/biorss's cache) ----------------------------------------
+
+def test_oup_current_issue_names_and_journal() -> None:
+    first = _records("biorss_oup_zoolinnean_rss2_2021-12-21_first4.xml")[0]
+    assert first.authors == ("S. Brandão", "H. Saeedi", "A. Brandt")  # "Brandão S, Saeedi H, Brandt A."
+    assert first.venue == "Zoological Journal of the Linnean Society"  # the channel: "<journal> Current Issue"
+    assert first.journal_ref == "Zoological Journal of the Linnean Society 194(1), 226–255 (2021)"
+    assert first.doi == "10.1093/zoolinnean/zlab078" and first.abstract.startswith("The Southern Ocean (SO)")
+
+
+def test_wiley_plain_and_html_content() -> None:
+    records = _records("biorss_wiley_taxon_rss2_2021-11-24_first4.xml")
+    assert records[0].abstract.startswith("Based on recent molecular work by Paudyal & al.")
+    assert not any(r.abstract.lower().startswith("abstract") for r in records)
+    assert records[0].url == "https://onlinelibrary.wiley.com/doi/10.1002/tax.12603"  # no "?af=R"
+    assert records[0].authors == ("Werner Greuter", "Rosa Rankin‐Rodríguez")
+
+
+def test_taylor_and_francis_cover_year_and_journal_from_dc_source() -> None:
+    first = _records("biorss_tandf_zoology-middle-east_rss1_2021-12-21_first3.rdf")[0]
+    assert first.venue == "Zoology in the Middle East"
+    assert first.journal_ref == "Zoology in the Middle East 67(4), 283–289 (2021)"
+    assert first.abstract == "" and first.license is None
+
+
+def test_schweizerbart_authors_before_the_abstract_heading() -> None:
+    records = _records("biorss_schweizerbart_nova-hedwigia_rss2_2021-12-14_first4.xml")
+    assert records[0].authors == ("Hai Doan-Nhu", "Lam Nguyen-Ngoc")
+    assert records[3].authors == ("Juan Guerra", "Juan A. Jiménez", "María J. Cano")  # ends with an initial
+    assert records[0].abstract.startswith("Genus Alisphaera including 9 species")
+
+
+def test_sciencedirect_issue_of_next_year_is_no_publication_date() -> None:
+    """Built on 21 December 2021, "Publication date: February 2022": dated when first seen."""
+    records = _records("biorss_sciencedirect_mpe_rss2_2021-12-21_first4.xml")
+    assert all(r.published is None and r.updated is None for r in records)
+    assert records[0].journal_ref == "Molecular Phylogenetics and Evolution 167 (2022)"
+    assert records[0].url == "https://www.sciencedirect.com/science/article/pii/S1055790321002906"  # no dgcid
+
+
+def test_journal_named_by_the_channel_title_and_tracking_dropped() -> None:
+    ijsem = _records("biorss_microbiologysociety_ijsem_rss2_2021-12-14_first2.xml")
+    assert ijsem[0].venue == "International Journal of Systematic and Evolutionary Microbiology"
+    assert "TRACK" not in (ijsem[0].url or "")
+    cambridge = _records("biorss_cambridge_canadian-entomologist_rss1_2021-12-14_first4.rdf")
+    assert cambridge[0].venue == "The Canadian Entomologist" and "rft_dat" not in (cambridge[0].url or "")

@@ -155,11 +155,16 @@ def _is_name(name: str) -> bool:
         _NAME_WORD.fullmatch(w) and (w[0].isupper() or w.lower() in _PARTICLES) for w in words)
 
 
+_ENDS_WITH_INITIAL = re.compile(r"(?:^|[\s.])[^\W\d_]\.\Z")
+
+
 def is_name_list(line: str) -> bool:
     """Whether a line is only people's names: "A. Doe, B. Roe, and C. Loe", "Yinpeng ZHANG;Xiaolong
     LIU;" (each two to five capitalised words, no digits, links or sentence end)."""
-    if not line or len(line) > 3000 or any(c.isdigit() for c in line) or "://" in line or line.endswith("."):
+    if not line or len(line) > 3000 or any(c.isdigit() for c in line) or "://" in line:
         return False
+    if line.endswith(".") and not _ENDS_WITH_INITIAL.search(line):
+        return False  # a sentence ("We study sparse probes."), not "Cano, María J."
     names = split_authors(line)
     return bool(names) and all(_is_name(n) for n in names)
 

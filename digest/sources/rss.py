@@ -116,6 +116,7 @@ _ABSTRACT_HEADING = re.compile(r"(?:\A|\n)Abstract\n(?=\S)")
 _ABSTRACT_LABEL = re.compile(r"\A(?:ABSTRACT\b[:.]?|Abstract(?:[:.]|\s*\n))\s*(?=\S)")
 _OPENREVIEW_LINK = re.compile(r"https?://openreview\.net/(?:forum|pdf)\?(?:[^#]*&)?id=([\w-]{1,64})(?:[&#]|\Z)",
                               re.IGNORECASE)
+_RAW_ABSTRACT_LABEL = re.compile(r"\A\s*(?:ABSTRACT|Abstract)[:.]?[ \t]*\r?\n(?=\s*[^\s<])")
 #: A link in a description offered as the PDF: "<a href="...">PDF</a>".
 _PDF_ANCHOR = re.compile(r"<a\b[^>]*?\bhref\s*=\s*[\"']([^\"'<>]+)[\"'][^>]*>\s*(?:PDF|Download PDF|Full[ -]text PDF)\s*</a\s*>",
                          re.IGNORECASE)
@@ -173,20 +174,26 @@ def _parse_xml_feed(data: bytes, source: str | None, url: str | None = None) -> 
     feed = d.get("feed", {})
     base = _base_url([lk.get("href") for lk in feed.get("links", []) if isinstance(lk, dict) and lk.get("rel") == "self"],
                      feed.get("link"), url)
-    # A journal's feed names the journal: in PRISM, or (IEEE Xplore) in its title, "IEEE Transactions
-    # on Pattern Analysis and Machine Intelligence - new TOC".
+    # A journal's feed names the journal: in PRISM, or in a title that says it lists the journal's
+    # articles ("IEEE Transactions on Pattern Analysis and Machine Intelligence - new TOC",
+    # "Zoological Journal of the Linnean Society Current Issue").
     venue = (to_text(feed.get("prism_publicationname"))[:_MAX_VENUE]
              or (m["venue"][:_MAX_VENUE] if (m := _TOC_TITLE.match(to_text(feed.get("title")))) else None) or None)
-    records = _collect((_entry_record(e, base, extra[i] if extra else (), venue) for i, e in enumerate(entries)),
-                       warnings)
     feed_date = _struct_time(dict.get(feed, "updated_parsed")) or _struct_time(dict.get(feed, "published_parsed"))
+    records = _collect((_entry_record(e, base, extra[i] if extra else (), venue, feed_date)
+                        for i, e in enumerate(entries)), warnings)
     title = to_text(feed.get("title")) or None
     return ParsedFeed(kind=KIND, records=tuple(records), status="ok" if records else "empty", title=title,
                       warnings=tuple(warnings), feed_date=feed_date)
 
 
-#: IEEE Xplore's table-of-contents feeds: "<journal> - new TOC" (and "- early access TOC").
-_TOC_TITLE = re.compile(r"\s*(?P<venue>\S.{0,300}?)\s+-\s+(?:new|early access|popular)\s+TOC\s*\Z", re.IGNORECASE)
+#: The titles of journals' table-of-contents feeds: IEEE Xplore's "<journal> - new TOC" (and "- early
+#: access TOC"), OUP's "<journal> Current Issue" / "Advance Articles", the Microbiology Society's
+#: "<journal>: Most Recent Articles", Atypon's "tandf: <journal>: Table of Contents" and
+#: "Wiley-Online-Library: <journal>: Table of Contents" (the platform's name before it is dropped).
+_TOC_TITLE = re.compile(r"\s*(?:[\w-]{2,30}:\s+)?(?P<venue>\S.{0,300}?):?(?:\s+-\s+(?:new|early access|popular)\s+TOC"
+                        r"|\s+(?:Current Issue|Advance Articles)|:\s+(?:Most Recent|Latest) Articles|:\s+Table of Contents)"
+                        r"\s*\Z", re.IGNORECASE)
 
 _DC_NS = "http://purl.org/dc/elements/1.1/"
 _ENTRY_TAGS = ("item", "{http://purl.org/rss/1.0/}item", "{http://www.w3.org/2005/Atom}entry")
@@ -364,10 +371,11 @@ def _entry_date(entry: Any, key: str) -> datetime | None:
 
 
 def _entry_record(entry: Any, base: str | None = None, dc_identifiers: tuple[str, ...] = (),
-                  feed_venue: str | None = None) -> tuple[PaperRecord, list[str]] | str:
+                  feed_venue: str | None = None, built: datetime | None = None) -> tuple[PaperRecord, list[str]] | str:
     """One feedparser entry as a record, or the reason it was skipped; ``dc_identifiers`` are all
     its dc:identifier values when it has several (see :func:`_all_dc_identifiers`), ``feed_venue``
-    the journal the feed names (prism:publicationName of its channel)."""
+    the journal the feed names (prism:publicationName of its channel), ``built`` when the feed says
+    it was built."""
     links = [str(lk["href"]) for lk in entry.get("links", []) if isinstance(lk, dict) and lk.get("href")]
     identifiers = [*dc_identifiers, *(entry.get(k) for k in ("dc_identifier", "prism_doi", "prism_url") if entry.get(k))]
     texts = [entry.get("title"), entry.get("summary"),
@@ -381,7 +389,11 @@ def _entry_record(entry: Any, base: str | None = None, dc_identifiers: tuple[str
         authors = _authors([a.get("name", "") for a in listed if isinstance(a, dict)] or [entry.get("author", "")])
     pdf = next((lk.get("href") for lk in entry.get("links", []) + entry.get("enclosures", [])
                 if isinstance(lk, dict) and "pdf" in str(lk.get("type", "")).lower()), None)
-    content = next((c.get("value") for c in entry.get("content", []) if isinstance(c, dict) and c.get("value")), "")
+    # The HTML form of the content when there are several (Wiley sends text/plain and text/html):
+    # plain text would be read as markup, its line breaks lost.
+    contents = sorted((c for c in entry.get("content", []) if isinstance(c, dict) and c.get("value")),
+                      key=lambda c: "html" not in str(c.get("type", "")))
+    content = contents[0].get("value") if contents else ""
     summary = entry.get("summary")
     if pdf is None and isinstance(summary, str) and (anchor := _PDF_ANCHOR.search(summary)) is not None:
         pdf = html.unescape(anchor[1])  # Pensoft: "<p><a href=".../download/pdf/">PDF</a></p>" after the abstract
@@ -402,6 +414,9 @@ def _entry_record(entry: Any, base: str | None = None, dc_identifiers: tuple[str
             cited = layouts.issue_citation(text)
     if isinstance(body, str):
         body = _CITATION_LINE.sub("", body, count=1)
+        # "Abstract" on a line of its own before plain text (Wiley's dc:description), read before the
+        # text is made one paragraph.
+        body = _RAW_ABSTRACT_LABEL.sub("", body, count=1)
     # FeedBurner's <link> is its redirect; <feedburner:origLink> the article's own address.
     link = entry.get("feedburner_origlink") or entry.get("link")
     published, updated = _entry_date(entry, "published") or _entry_date(entry, "created"), _entry_date(entry, "updated")
@@ -417,8 +432,12 @@ def _entry_record(entry: Any, base: str | None = None, dc_identifiers: tuple[str
     if "Source:" in text:
         # ScienceDirect: "Publication date: 15 December 2026 / Source: Remote Sensing of Environment,
         # Volume 347 / Author(s): ..." is all the item says of where and when it appeared.
-        published = published or layouts.publication_day(text)
-        if (found := layouts.sciencedirect_source(text, published or updated)) is not None:
+        issue_day = layouts.publication_day(text)
+        if not published and issue_day and (built is None or issue_day <= built):
+            # An issue's date after the feed was built ("Publication date: February 2022" in December
+            # 2021) is no publication yet: the paper is dated when it is first seen.
+            published = issue_day
+        if (found := layouts.sciencedirect_source(text, published or updated or issue_day)) is not None:
             venue, journal_ref = found
     return _record(
         entry_id=entry.get("id"), link=link, links=links, identifiers=identifiers, texts=texts,
@@ -443,6 +462,9 @@ _NO_VALUE = frozenset({"null", "undefined", "none"})
 _MAX_VENUE = layouts.MAX_VENUE
 
 
+_YEAR = re.compile(r"\b(?:1[6-9]|20)\d\d\b")
+
+
 def _journal_ref(entry: Any, venue: str, published: datetime | None) -> str | None:
     """A citation in arXiv's journal-ref style ("Fluids 9(6), 120 (2024)") from an entry's PRISM
     fields (https://www.idealliance.org/prism-metadata: volume, number, starting/ending page; IEEE's
@@ -456,7 +478,10 @@ def _journal_ref(entry: Any, venue: str, published: datetime | None) -> str | No
     first = to_text(entry.get("prism_startingpage") or entry.get("startpage"))
     last = to_text(entry.get("prism_endingpage") or entry.get("endpage"))
     pages = f"{first}–{last}" if first and last and last != first else first
-    year = published.year if published else None
+    # The issue's year (prism:coverDate), else the article's: Taylor & Francis publish online a
+    # year before the issue.
+    cover = _YEAR.search(to_text(entry.get("prism_coverdate")))
+    year = int(cover[0]) if cover else published.year if published else None
     ref = f"{venue} {volume}{f'({number})' if number else ''}{f', {pages}' if pages else ''}{f' ({year})' if year else ''}"
     return ref[:_MAX_VENUE]
 
@@ -502,8 +527,9 @@ def _authors(names: list[str]) -> tuple[str, ...]:
         if not name:
             continue
         parts = [p.strip() for p in name.split(",")]
-        if len(parts) > 1 and all(_pubmed_name(p) for p in parts if p):
-            out.extend(p for p in parts if p)  # "Li Y, Wu X": PubMed's names, never "Last, First"
+        if len(parts) > 1 and all(_pubmed_name(p.rstrip(".")) for p in parts if p):
+            # "Li Y, Wu X": PubMed's names, never "Last, First" (OUP's end with a full stop: "Brandt A.")
+            out.extend(p.rstrip(".") for p in parts if p)
         # One field naming several people ("A, B and C", "Last, F.; Last, F.") is split; a single
         # "Last, First" is turned round by normalize_author.
         elif ";" in name or " and " in name or name.count(",") > 1:
@@ -737,7 +763,11 @@ def _record(*, entry_id: Any, link: Any, links: list[str], identifiers: list[Any
         if pensoft and not journal_ref:
             venue, journal_ref = venue or pensoft[0], pensoft[1]
     if "Abstract\n" in abstract and (heading := _ABSTRACT_HEADING.search(abstract)) is not None:
-        abstract = abstract[heading.end():]
+        preamble, abstract = abstract[:heading.start()], abstract[heading.end():]
+        if not authors:
+            # Schweizerbart: the title, "Doan-Nhu, Hai; Nguyen-Ngoc, Lam", the citation, then "Abstract".
+            names = next((line for line in preamble.split("\n") if layouts.is_name_list(line.strip())), "")
+            authors = _authors([names]) if names else authors
     if abstract[:8].lower() == "abstract":
         abstract = _ABSTRACT_LABEL.sub("", abstract, count=1)  # Wiley: "ABSTRACT\nForecasting the ..."
     if abstract.startswith(("Author(s):", "Publication date:")):
