@@ -363,3 +363,59 @@ def test_journal_named_by_the_channel_title_and_tracking_dropped() -> None:
     assert "TRACK" not in (ijsem[0].url or "")
     cambridge = _records("biorss_cambridge_canadian-entomologist_rss1_2021-12-14_first4.rdf")
     assert cambridge[0].venue == "The Canadian Entomologist" and "rft_dat" not in (cambridge[0].url or "")
+
+
+def test_pubmed_structured_abstracts_and_markup_in_the_first_words() -> None:
+    """The description of a structured abstract is only its last section ("CONCLUSION: ..."), or
+    starts with "YIM S02567^(T)" where the content has <sup>: the content is the abstract, always."""
+    records = _records("biorss_pubmed_rss_search_2021-12-21_first6.xml")
+    structured = records[5]
+    assert structured.abstract.startswith("AIMS: The control of Xanthomonas citri")
+    assert "CONCLUSION:" in structured.abstract and "SIGNIFICANCE AND IMPACT OF STUDY:" in structured.abstract
+    assert structured.journal_ref == "J Appl Microbiol. 2021 Dec 20"
+    strain = records[1]
+    assert strain.journal_ref == "Arch Microbiol. 2021 Dec 20;204(1):39" and not strain.abstract.endswith("...")
+    assert all("PMID" not in r.abstract and "PMC:" not in r.abstract for r in records)
+    assert all(r.url == f"https://pubmed.ncbi.nlm.nih.gov/{r.external_id.split(':')[1]}/" for r in records)
+
+
+def test_ojs_placeholder_abstract_and_journal() -> None:
+    records = _records("biorss_ojs_magnolia_phytotaxa_rss1_2021-12-14_first7.rdf")
+    assert records[6].abstract == ""  # "<p>N/A</p>"
+    assert records[0].journal_ref == "Phytotaxa 528(2), 71–83 (2021)"
+    troplep = _records("biorss_ojs_flvc_tropical-lepidoptera-research_rss1_2021-12-21_first2.rdf")
+    assert all(r.doi is None and r.url and r.abstract for r in troplep)
+
+
+def test_ojs_atom_authors_without_their_addresses() -> None:
+    records = _records("biorss_ojs_entomologisk-tidskrift_atom_2021-12-21_first2.xml")
+    assert records and all("@" not in a for r in records for a in r.authors)
+    assert all(r.published for r in records)
+
+
+def test_ingenta_article_types_and_inverted_names() -> None:
+    records = _records("biorss_ingenta_entomologists-monthly-magazine_rss1_2021-11-23_first3.rdf")
+    assert [r.categories for r in records] == [("Articles",), ("Book Review",), ("Obituary",)]
+    assert "Michael S. Engel" in records[0].authors
+
+
+def test_pensoft_phytokeys() -> None:
+    records = _records("biorss_pensoft_phytokeys_rss091_2021-11-23_first2.xml")
+    assert all(r.authors and r.doi and r.pdf_url and "HTML" not in r.abstract for r in records)
+
+
+def test_scholar_alerts_made_into_a_feed() -> None:
+    records = _records("biorss_googlescholar_alert_atom_2021-11-06_whole.xml")
+    assert len(records) == 10 and not any(r.abstract.endswith((".com", ".org")) for r in records)
+    assert records[5].abstract.startswith("The family Diplomaragnidae")  # "Abstract The family ..."
+    assert records[2].pdf_url == "https://www.mdpi.com/2309-608X/7/11/919/pdf"
+    assert records[7].pdf_url == "https://zookeys.pensoft.net/article/72596/download/pdf/"
+
+
+def test_a_channel_date_in_a_named_zone_west_of_greenwich() -> None:
+    """ZooBank's "Thu, 2 Dec 2021 05:21:07 HST": Hawaii is ten hours behind UTC (neither feedparser
+    nor RFC 5322 knows the name)."""
+    doc = ('<?xml version="1.0"?><rss version="2.0"><channel><title>ZooBank</title><link>https://zoobank.org/</link>'
+           "<description>d</description><lastBuildDate>Thu, 2 Dec 2021 05:21:07 HST</lastBuildDate>"
+           "<item><title>A name</title><link>https://zoobank.org/x</link></item></channel></rss>")
+    assert parse_document("rss", doc.encode()).feed_date == datetime(2021, 12, 2, 15, 21, 7, tzinfo=timezone.utc)

@@ -78,6 +78,7 @@ _SESSION_ID = re.compile(r";jsessionid=[^?#/]*", re.IGNORECASE)
 #: other Cambridge Open Engage servers (10.33774).
 _VERSIONED_IN_LINKS = ("10.26434/", "10.33774/")
 _VERSION_SEGMENT = re.compile(r"/v\d+$")
+_HOST_LINE = re.compile(r"\n[ \t]*(?:www\.)?[a-z0-9-]+(?:\.[a-z0-9-]+)+[ \t]*\Z")
 #: The mark a blog engine ends a cut excerpt with: "[...]", "[…]" (WordPress's "[&hellip;]").
 _EXCERPT_MARKER = re.compile(r"\s*\[(?:\.\.\.|…)\]\Z")
 #: ScienceDirect's feeds have no author element; the description holds a line "Author(s): A, B, C".
@@ -112,16 +113,19 @@ _CITATION_DETAIL = re.compile(r"\b(?:Issue|Pages?|pp\.)\s+\d|\b(?:19|20)\d\d\b")
 #: Where the abstract proper starts in a content:encoded that leads with a graphical-abstract blurb.
 _ABSTRACT_HEADING = re.compile(r"(?:\A|\n)Abstract\n(?=\S)")
 #: The heading an abstract may start with, its line break lost in plain text: "ABSTRACT Forecasting
-#: ..." (Wiley), "Abstract: We ..." (not "Abstract algebra ..." or "Abstract Syntax Trees ...").
-_ABSTRACT_LABEL = re.compile(r"\A(?:ABSTRACT\b[:.]?|Abstract(?:[:.]|\s*\n))\s*(?=\S)")
+#: ..." (Wiley), "Abstract: We ...", "Abstract The family ..." (a sentence's usual first word after
+#: it); not "Abstract algebra ..." or "Abstract Syntax Trees ...".
+_ABSTRACT_LABEL = re.compile(r"\A(?:ABSTRACT\b[:.]?|Abstract(?:[:.]|\s*\n|(?= (?:The|This|These|We|In|Here|Our|An?|To|"
+                             r"Background|Objectives?|Purpose|Aims?|Introduction|Context)\b)))\s*(?=\S)")
 _OPENREVIEW_LINK = re.compile(r"https?://openreview\.net/(?:forum|pdf)\?(?:[^#]*&)?id=([\w-]{1,64})(?:[&#]|\Z)",
                               re.IGNORECASE)
 _RAW_ABSTRACT_LABEL = re.compile(r"\A\s*(?:ABSTRACT|Abstract)[:.]?[ \t]*\r?\n(?=\s*[^\s<])")
 #: A link in a description offered as the PDF: "<a href="...">PDF</a>".
 _PDF_ANCHOR = re.compile(r"<a\b[^>]*?\bhref\s*=\s*[\"']([^\"'<>]+)[\"'][^>]*>\s*(?:PDF|Download PDF|Full[ -]text PDF)\s*</a\s*>",
                          re.IGNORECASE)
-#: A link to a PDF rather than a page: a file name, or OpenReview's /pdf?id=.
-_PDF_LINK = re.compile(r"\.pdf(?:[?#]|\Z)|openreview\.net/pdf\?", re.IGNORECASE)
+#: A link to a PDF rather than a page: a file name, OpenReview's /pdf?id=, a publisher's ".../pdf"
+#: or Pensoft's ".../download/pdf/".
+_PDF_LINK = re.compile(r"\.pdf(?:[?#]|\Z)|openreview\.net/pdf\?|/(?:download/)?pdf/?(?:[?#]|\Z)", re.IGNORECASE)
 #: nature.com feeds open every item's text with "<p>Nature, Published online: 07 February 2024;
 #: <a ...>doi:10.1038/...</a></p>": a citation, not the abstract (it would be each paper's summary).
 _CITATION_LINE = re.compile(r"^\s*<p>[^<>]{1,200}?,\s*Published online:\s*[^<>;]{1,40};\s*(?:<a\b[^>]*>\s*)?"
@@ -179,7 +183,7 @@ def _parse_xml_feed(data: bytes, source: str | None, url: str | None = None) -> 
     # "Zoological Journal of the Linnean Society Current Issue").
     venue = (to_text(feed.get("prism_publicationname"))[:_MAX_VENUE]
              or (m["venue"][:_MAX_VENUE] if (m := _TOC_TITLE.match(to_text(feed.get("title")))) else None) or None)
-    feed_date = _struct_time(dict.get(feed, "updated_parsed")) or _struct_time(dict.get(feed, "published_parsed"))
+    feed_date = _entry_date(feed, "updated") or _entry_date(feed, "published")  # the same forms as an entry's
     records = _collect((_entry_record(e, base, extra[i] if extra else (), venue, feed_date)
                         for i, e in enumerate(entries)), warnings)
     title = to_text(feed.get("title")) or None
@@ -335,7 +339,8 @@ _ISO_BASIC_OFFSET = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)
 _NAMED_ZONE = re.compile(r"(.*\d:\d{2}(?::\d{2})?)\s*([A-Z]{3,4})")
 _ZONE_MINUTES = {"CET": 60, "CEST": 120, "MET": 60, "MEST": 120, "WET": 0, "WEST": 60, "BST": 60, "EET": 120,
                  "EEST": 180, "MSK": 180, "JST": 540, "KST": 540, "HKT": 480, "SGT": 480, "AWST": 480,
-                 "ACST": 570, "AEST": 600, "AEDT": 660, "NZST": 720, "NZDT": 780}
+                 "ACST": 570, "AEST": 600, "AEDT": 660, "NZST": 720, "NZDT": 780, "HST": -600, "AKST": -540,
+                 "AKDT": -480}
 
 
 def _entry_date(entry: Any, key: str) -> datetime | None:
@@ -363,8 +368,9 @@ def _entry_date(entry: Any, key: str) -> datetime | None:
         if (m := _NAMED_ZONE.fullmatch(text)) and m.group(2) in _ZONE_MINUTES:
             offset = _ZONE_MINUTES[m.group(2)]
             try:
-                return email.utils.parsedate_to_datetime(f"{m.group(1)} +{offset // 60:02d}{offset % 60:02d}"
-                                                         ).astimezone(timezone.utc)
+                sign = "-" if offset < 0 else "+"
+                return email.utils.parsedate_to_datetime(
+                    f"{m.group(1)} {sign}{abs(offset) // 60:02d}{abs(offset) % 60:02d}").astimezone(timezone.utc)
             except (TypeError, ValueError, IndexError):
                 pass
     return _struct_time(dict.get(entry, f"{key}_parsed"))
@@ -399,8 +405,11 @@ def _entry_record(entry: Any, base: str | None = None, dc_identifiers: tuple[str
         pdf = html.unescape(anchor[1])  # Pensoft: "<p><a href=".../download/pdf/">PDF</a></p>" after the abstract
     if isinstance(summary, str) and summary.strip().lower() in _NO_VALUE:
         summary = ""  # IEEE Xplore's <description>null</description>: an article without an abstract
-    if isinstance(summary, str) and summary and isinstance(content, str) and _cut_short(summary, content):
-        summary = content  # PubMed: the description is the abstract's first 500 characters and "..."
+    if isinstance(summary, str) and summary and isinstance(content, str) and content and (
+            _cut_short(summary, content) or ("PMID:" in content[-400:] and len(content) > len(summary))):
+        # PubMed: the description is the abstract's first ~500 characters and "...", or the last
+        # section of a structured one ("CONCLUSION: ..."); the content has all of it.
+        summary = content
     body = summary = summary or content
     text = ""
     cited: tuple[str, str | None] | None = None
@@ -442,7 +451,9 @@ def _entry_record(entry: Any, base: str | None = None, dc_identifiers: tuple[str
     return _record(
         entry_id=entry.get("id"), link=link, links=links, identifiers=identifiers, texts=texts,
         raw_title=entry.get("title"), body=body, authors=authors,
-        categories=[t.get("term") or t.get("label") for t in entry.get("tags", []) if isinstance(t, dict)],
+        # prism:section is the article's type where a feed has no category (Ingenta: "Book Review").
+        categories=[*(t.get("term") or t.get("label") for t in entry.get("tags", []) if isinstance(t, dict)),
+                    entry.get("prism_section")],
         published=published, updated=updated, pdf=pdf,
         license=layouts.licence(to_text(entry.get("rights")), _absolute(entry.get("license"))), base=base,
         venue=venue, journal_ref=journal_ref,
@@ -459,6 +470,8 @@ def _cut_short(summary: str, content: str) -> bool:
 
 #: What some generators write where a field has no value: IEEE Xplore's abstract-less articles.
 _NO_VALUE = frozenset({"null", "undefined", "none"})
+#: What editors type where an item has no abstract (OJS journals: "N/A" for a note or corrigendum).
+_PLACEHOLDERS = _NO_VALUE | {"n/a", "na", "n.a.", "-", "–", "—", "tba", "tbd"}
 _MAX_VENUE = layouts.MAX_VENUE
 
 
@@ -794,10 +807,13 @@ def _record(*, entry_id: Any, link: Any, links: list[str], identifiers: list[Any
         # author list as the whole description.
         names, abstract = leading
         authors = _authors([names])
-    if abstract and (abstract.casefold() == title.casefold() or not any(c.isalnum() for c in abstract)):
+    if abstract and (abstract.casefold() == title.casefold() or not any(c.isalnum() for c in abstract)
+                     or abstract.lower() in _PLACEHOLDERS):
         # nature.com's items without a standfirst: the citation line, then the title again; Taylor &
-        # Francis's ahead-of-print items: ". "
+        # Francis's ahead-of-print items: ". "; an OJS editor's "N/A"
         abstract = ""
+    if "\n" in abstract and (host_line := _HOST_LINE.search(abstract)) is not None:
+        abstract = abstract[:host_line.start()]  # an alert's last line naming the site: "www.sciencedirect.com"
     if abstract.endswith("]") and (marker := _EXCERPT_MARKER.search(abstract)) is not None:
         abstract = abstract[:marker.start()] + " …"  # WordPress's excerpt: "... the approach involves either [...]"
     if len(abstract) > MAX_ABSTRACT:
