@@ -9,7 +9,13 @@ its publications page): each is known by its id when that is a web address, else
 a fragment naming the id (``.../publications#pub-101``). Entries that share both are one paper.
 
 Before parsing, two generator faults are repaired with a warning (digest.sources.repair): PHP
-messages printed before the document, and character references to UTF-16 surrogate halves.
+messages printed before the document, and character references to UTF-16 surrogate halves; blank
+lines before the XML declaration are dropped silently.
+
+What publishers write into the description instead of elements (ScienceDirect's "Source:" line,
+PubMed's citation and footer, Copernicus's and Pensoft's lines...) is read by
+digest.sources.layouts; author fields in all their forms by digest.sources.feed_authors. A relative
+link resolves against the feed's own address, else the address it was fetched from (``url``).
 
 RSS/Atom go through feedparser, which only ever receives bytes in a stream (given a bytes *value*
 it would try it as a file name first), after the DOCTYPE has been checked for entity declarations
@@ -42,9 +48,9 @@ from digest.ids import arxiv_ids_in, find_arxiv_id, find_doi, is_preprint_doi, p
 from digest.models import ParsedFeed, PaperRecord
 from digest.sanitize import safe_url, to_text
 from digest.sources import arxiv_rss, biorxiv, fields, layouts, repair, xmlsafe
+from digest.sources.feed_authors import authors_of
 from digest.sources.sniff import decode_head, reject_non_feed, root_element
-from digest.text import (COLLECTIVE_WORDS, NAME_PARTICLES, NAME_SUFFIXES, clean_title, collapse_ws, normalize_author,
-                         split_authors)
+from digest.text import clean_title, collapse_ws
 
 __all__ = ["parse", "entry_ids", "KIND", "MAX_TITLE", "MAX_ABSTRACT"]
 
@@ -61,12 +67,6 @@ _LEGACY_ARXIV_TITLE = re.compile(
     r"^(?P<title>.*?)\.?\s*\(arXiv:(?P<id>[^\s()\[\]]+)\s+\[(?P<category>[^\s\[\]]+)\]"
     r"(?:\s+(?P<note>UPDATED|CROSS LISTED))?\)\s*$", re.DOTALL)
 _LEGACY_ANNOUNCE = {None: "new", "UPDATED": "replace", "CROSS LISTED": "cross"}
-#: One author per link: "<a href=...>A. Smith</a>, <a href=...>B. Jones</a>" (arXiv's old RSS, lab pages).
-_AUTHOR_LINK = re.compile(r"<a\b[^>]*>(.*?)</a\s*>", re.IGNORECASE | re.DOTALL)
-#: What may stand between those links: separators, a collaboration's colon ("<a>LHCb collaboration</a>:
-#: <a>R. Aaij</a>"), and arXiv's "et al. (909 additional authors not shown)" at the end.
-_AUTHOR_LIST_GLUE = re.compile(r"^(?:[\s,;:]|\band\b|&amp;|&)*(?:et\.?\s*al\.?\s*(?:\(\d+\s+additional\s+authors?\s+"
-                               r"not\s+shown\))?[\s.]*)?$", re.IGNORECASE)
 #: Where a DOI found in HTML text ends: a tag ("doi:10.1/x</a>"), a quote or an escaped character.
 #: "<" followed by a digit stays: SICI DOIs hold "<515::AID-JBM12>".
 _DOI_TEXT_END = re.compile(r"</|<[A-Za-z!]|[\"']|&(?:lt|gt|quot|amp|apos|#\d+|#x[0-9a-f]+);", re.IGNORECASE)
@@ -390,9 +390,9 @@ def _entry_record(entry: Any, base: str | None = None, dc_identifiers: tuple[str
     if isinstance(listed, str):
         # IEEE Xplore's feeds: one <authors> element, "Kun-Yu Lin;Henghui Ding;", which feedparser
         # keeps as text under its own name (it knows no such element).
-        authors = _authors([listed])
+        authors = authors_of([listed])
     else:
-        authors = _authors([a.get("name", "") for a in listed if isinstance(a, dict)] or [entry.get("author", "")])
+        authors = authors_of([a.get("name", "") for a in listed if isinstance(a, dict)] or [entry.get("author", "")])
     pdf = next((lk.get("href") for lk in entry.get("links", []) + entry.get("enclosures", [])
                 if isinstance(lk, dict) and "pdf" in str(lk.get("type", "")).lower()), None)
     # The HTML form of the content when there are several (Wiley sends text/plain and text/html):
@@ -416,7 +416,7 @@ def _entry_record(entry: Any, base: str | None = None, dc_identifiers: tuple[str
     if isinstance(summary, str):
         # ScienceDirect names the authors in a line of the description only.
         text = to_text(_CITATION_LINE.sub("", summary, count=1))
-        authors = authors or _authors(_AUTHORS_LINE.findall(text)[:1])
+        authors = authors or authors_of(_AUTHORS_LINE.findall(text)[:1])
         if summary is not content and _citation(summary):
             # A citation is no abstract: the content's, unless that is the citation again (Atypon), or none.
             body = content if isinstance(content, str) and content and not _citation(content) else ""
@@ -510,139 +510,6 @@ def _citation(markup: str) -> bool:
     return bool(_CITATION_VOLUME.search(text) and _CITATION_DETAIL.search(text)) or bool(_JOURNAL_STATUS.fullmatch(text))
 
 
-def _authors(names: list[str]) -> tuple[str, ...]:
-    out: list[str] = []
-    for raw in names:
-        if not isinstance(raw, str):
-            continue
-        linked = _AUTHOR_LINK.findall(raw)
-        if len(linked) > 1 and _AUTHOR_LIST_GLUE.match(_AUTHOR_LINK.sub("", raw)):
-            out.extend(normalize_author(to_text(n)) for n in linked)  # one person per link
-            continue
-        name = to_text(raw)
-        if len(names) == 1 or "," in name:
-            # One element for one person and their affiliation (Taylor & Francis): the person only.
-            name = layouts.person_without_affiliation(name) or name
-        if (m := _ET_AL_COLLECTIVE.fullmatch(name)) is not None:
-            # APS: "I. Adachi et al. (Belle II Collaboration)"
-            out.extend((*split_authors(m["first"]), m["collective"]))
-            continue
-        name = _ET_AL.sub("", name)
-        if " & " in name:  # "Jane Doe, John Roe, & Ann Lee": "&" joins names as "and" does
-            name = _AMPERSAND.sub(" and ", name)
-        if ";" in name and "," in name and all(_two_people(chunk.strip()) or "," not in chunk
-                                               for chunk in name.split(";")):
-            # Wiley: "Heleen Lauwers, Jamie De Baere; Ilke Aernout, Federica Cappellesso; Bruno De Geest"
-            out.extend(p.strip() for chunk in name.split(";") for p in chunk.split(",") if p.strip())
-            continue
-        if "," in name:
-            name = "; ".join(_without_degrees(chunk) for chunk in name.split(";")) if ";" in name else _without_degrees(name)
-        if not name:
-            continue
-        parts = [p.strip() for p in name.split(",")]
-        if len(parts) > 1 and all(_pubmed_name(p.rstrip(".")) for p in parts if p):
-            # "Li Y, Wu X": PubMed's names, never "Last, First" (OUP's end with a full stop: "Brandt A.")
-            out.extend(p.rstrip(".") for p in parts if p)
-        # One field naming several people ("A, B and C", "Last, F.; Last, F.") is split; a single
-        # "Last, First" is turned round by normalize_author.
-        elif ";" in name or " and " in name or name.count(",") > 1:
-            out.extend(split_authors(name))
-        elif _two_people(name):
-            out.extend(parts)
-        else:
-            out.append(normalize_author(name))
-    people = [a for a in (_ET_AL.sub("", a) for a in out) if a]
-    # PubMed writes every author "Surname Initials" ("Doe AB"); only when all of them are written so
-    # is "Doe AB" read as A. B. Doe, so that "Anna Doe" and "Kai LI" elsewhere keep their order.
-    if people and all(_pubmed_name(a) for a in people):
-        people = [_pubmed_display(a) for a in people]
-    return tuple(dict.fromkeys(people))
-
-
-#: The first author and the collaboration they sign for: "I. Adachi et al. (Belle II Collaboration)".
-_ET_AL_COLLECTIVE = re.compile(r"(?P<first>[^()\[\]]+?)\s+et\.?\s*al\.?,?\s*[(\[](?P<collective>[^()\[\]]*\b(?:"
-                               + "|".join(sorted(COLLECTIVE_WORDS)) + r"))\s*[)\]]", re.IGNORECASE)
-
-
-def _without_degrees(name: str) -> str:
-    """``name`` without the degrees after a full name: "Jane Doe, MD, MPH" -> "Jane Doe", and "Doe,
-    Jane, MD" -> "Doe, Jane". A degree follows a name of two words or more (not a surname with its
-    particles: "van der Berg, M.D."), or dangles after "Last, First" pairs (an odd part): "Smith, MD"
-    and "Smith, J.R., Lee, M.D." are surnames and initials."""
-    parts = [p.strip() for p in name.split(",")]
-    while len(parts) > 2 and len(parts) % 2 and parts[-1] in _DEGREE_PARTS:
-        parts.pop()
-    kept: list[str] = []
-    for part in parts:
-        before = kept[-1].split() if kept else []
-        if part in _DEGREE_PARTS and len(before) >= 2 and before[0][:1].isupper():
-            continue
-        kept.append(part)
-    return ", ".join(kept)
-
-
-#: "et al." (or "and others") closing an author field: a note, not a person.
-_AMPERSAND = re.compile(r",?\s+&\s+")
-_ET_AL = re.compile(r"(?:^|[\s,;]+)(?:et\.?\s*al\.?|and\s+others)(?:\s*\(\d+\s+additional\s+authors?\s+not\s+shown\))?"
-                    r"\s*$", re.IGNORECASE)
-#: PubMed's author form: surname (particles, hyphens allowed), then up to three initials without periods.
-_PUBMED_NAME = re.compile(r"(?P<surname>[^\W\d_][\w'’-]*(?:\s+[\w'’-]+)*)\s+(?P<initials>[A-Z]{1,3})")
-_ROMAN_SUFFIXES = frozenset({"II", "III", "IV"})
-#: Degrees written after a full name ("Jane Doe MD"), not initials after a surname.
-_DEGREES = frozenset({"MD", "DO", "RN", "MPH", "DDS", "DMD", "DVM"})
-#: Degrees and post-nominals written after a full name ("Jane Doe, MD, MPH"), as publishers write them:
-#: those above and the ones a comma always sets apart.
-_DEGREE_PARTS = _DEGREES | {"M.D.", "PhD", "Ph.D.", "Ph.D", "MSc", "M.Sc.", "BSc", "MA", "MS", "MBA", "MBBS", "MBChB",
-                            "FRCP", "FRCPC", "FRCS", "FACS", "FACP", "DPhil", "DSc", "PharmD", "DrPH", "MPhil", "MSN",
-                            "BSN", "DNP", "MRCP", "FRACP"}
-
-
-def _pubmed_name(name: str) -> bool:
-    m = _PUBMED_NAME.fullmatch(name)
-    if m is None or m.group("initials") in _ROMAN_SUFFIXES:
-        return False
-    return not (m.group("initials") in _DEGREES and " " in m.group("surname"))
-
-
-def _pubmed_display(name: str) -> str:
-    """"Doe AB" -> "A. B. Doe" (the display form other sources give)."""
-    m = _PUBMED_NAME.fullmatch(name)
-    assert m is not None
-    return " ".join([*(f"{c}." for c in m.group("initials")), m.group("surname")])
-
-
-def _two_people(name: str) -> bool:
-    """"John Smith, Anna Müller" (two people) rather than "Smith, John" (one, surname first).
-
-    Both sides must be full names of two words or more, none of them a name particle or a
-    suffix: "van der Berg, Jan", "King, Jr." and "Smith, John Robert" stay one person. A double
-    surname with two given names ("García Márquez, Gabriel José") cannot be told apart and is
-    read as two people; feeds write such names "Gabriel José García Márquez" far more often.
-    """
-    if name.count(",") != 1:
-        return False
-    sides = [side.split() for side in name.split(",")]
-    if any(len(words) < 2 for words in sides):
-        return False
-    left = [w.lower().strip(".") for w in sides[0]]
-    words = left + [w.lower().strip(".") for w in sides[1]]
-    # A particle marks a surname written first ("van der Berg, Jan"); inside a full name after the
-    # comma ("Jamie De Baere") it is part of that name, but never its last word.
-    if any(w in _NAME_PARTICLES for w in left) or sides[1][-1].lower() in _NAME_PARTICLES:
-        return False
-    if any(w in _NAME_SUFFIXES for w in words):
-        return False
-    # "Smith Jones, J. R.": initials after the comma, single letters or with periods; "Yi Ma" is a name.
-    return not all(len(w.strip(".")) <= 2 for w in sides[1]) or \
-        not any(len(w.strip(".")) == 1 or w.endswith(".") for w in sides[1])
-
-
-#: Particles and suffixes that mark a one-person name: the author matcher's, plus Arabic particles
-#: and degrees, which only this test needs ("Abdullah bin Zayed, Ahmed Ali" is one person).
-_NAME_PARTICLES = NAME_PARTICLES | {"bin", "ibn", "al", "el"}
-_NAME_SUFFIXES = NAME_SUFFIXES | {"phd", "md"}
-
-
 def entry_ids(*, entry_id: str | None, link: str | None, links: list[str] | None = None,
               identifiers: list[str] | None = None, texts: list[str | None] | None = None
               ) -> tuple[tuple[str, int | None] | None, str | None]:
@@ -729,7 +596,7 @@ def _record(*, entry_id: Any, link: Any, links: list[str], identifiers: list[Any
             title = _SECTION_PREFIX.sub("", title) or title
     if " -- by " in title and not authors:  # NBER: "Fiscal Policy and Inflation -- by Jane Doe, John Roe"
         title, _, byline = title.rpartition(" -- by ")
-        authors = _authors([byline])
+        authors = authors_of([byline])
     if not title:
         return "no title"
     if len(title) > MAX_TITLE:
@@ -772,7 +639,7 @@ def _record(*, entry_id: Any, link: Any, links: list[str], identifiers: list[Any
         journal_ref = journal_ref or cited
     if "Authors:" in abstract and (labelled := layouts.labelled_lines(abstract)) is not None:
         abstract, names, pensoft = labelled  # Pensoft: "ZooKeys 1076: 151-182 / DOI: / Authors: / Abstract:"
-        authors = authors or _authors([names])
+        authors = authors or authors_of([names])
         if pensoft and not journal_ref:
             venue, journal_ref = venue or pensoft[0], pensoft[1]
     if "Abstract\n" in abstract and (heading := _ABSTRACT_HEADING.search(abstract)) is not None:
@@ -780,7 +647,7 @@ def _record(*, entry_id: Any, link: Any, links: list[str], identifiers: list[Any
         if not authors:
             # Schweizerbart: the title, "Doan-Nhu, Hai; Nguyen-Ngoc, Lam", the citation, then "Abstract".
             names = next((line for line in preamble.split("\n") if layouts.is_name_list(line.strip())), "")
-            authors = _authors([names]) if names else authors
+            authors = authors_of([names]) if names else authors
     if abstract[:8].lower() == "abstract":
         abstract = _ABSTRACT_LABEL.sub("", abstract, count=1)  # Wiley: "ABSTRACT\nForecasting the ..."
     if abstract.startswith(("Author(s):", "Publication date:")):
@@ -799,14 +666,14 @@ def _record(*, entry_id: Any, link: Any, links: list[str], identifiers: list[Any
         # Copernicus journals (ESSD, ACP, ... ~40 of them): the title, the authors, the citation
         # and then a plain-language summary, one line each.
         abstract, names, copernicus = led
-        authors = authors or _authors([names])
+        authors = authors or authors_of([names])
         if copernicus and not journal_ref:
             venue, journal_ref = venue or copernicus[0], copernicus[1]
     if not authors and abstract and (leading := layouts.leading_names(abstract)) is not None:
         # CNKI: "Guocheng SHU;Ping LIU;...;Biodiversity is ..."; a feed built from Crossref: the
         # author list as the whole description.
         names, abstract = leading
-        authors = _authors([names])
+        authors = authors_of([names])
     if abstract and (abstract.casefold() == title.casefold() or not any(c.isalnum() for c in abstract)
                      or abstract.lower() in _PLACEHOLDERS):
         # nature.com's items without a standfirst: the citation line, then the title again; Taylor &
@@ -888,7 +755,7 @@ def _json_authors(obj: dict[str, Any]) -> tuple[str, ...]:
     # JSON Feed 1.1 "authors" (array); 1.0 "author" (object), kept for compatibility by the spec.
     raw = obj.get("authors")
     people = raw if isinstance(raw, list) else [obj["author"]] if isinstance(obj.get("author"), dict) else []
-    return _authors([p["name"] for p in people if isinstance(p, dict) and isinstance(p.get("name"), str)])
+    return authors_of([p["name"] for p in people if isinstance(p, dict) and isinstance(p.get("name"), str)])
 
 
 def _json_item(item: Any, feed_authors: tuple[str, ...], base: str | None = None) -> tuple[PaperRecord, list[str]] | str:
