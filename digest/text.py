@@ -18,11 +18,11 @@ _WS = re.compile(r"\s+")
 # formatting commands are resolved, braces dropped (arXiv listings do the same for display).
 _TEX_ACCENTS = {
     "'": "\u0301", "`": "\u0300", "^": "\u0302", '"': "\u0308", "~": "\u0303", "=": "\u0304",
-    ".": "\u0307", "u": "\u0306", "v": "\u030c", "H": "\u030b", "c": "\u0327", "k": "\u0328",
+    ".": "\u0307", "u": "\u0306", "v": "\u030c", "H": "\u030b", "c": "\u0327", "k": "\u0328", "r": "\u030a",
 }
 #: A symbol accent (\\'e, \\"{o}) or a letter accent (\\c{c}, \\u g) on one letter. A letter accent is
 #: a control word: "\\chi", "\\kappa", "\\cdot" and "\\colon" are other commands, not \\c or \\k on a letter.
-_TEX_ACCENT_RE = re.compile(r"\\(?:([\'`^\"~=.])|([uvHck])(?![A-Za-z]))\s*\{?\\?([A-Za-z])\}?")
+_TEX_ACCENT_RE = re.compile(r"\\(?:([\'`^\"~=.])|([uvHckr])(?![A-Za-z]))\s*\{?\\?([A-Za-z])\}?")
 _TEX_SPECIAL = {r"\ss": "ß", r"\o": "ø", r"\O": "Ø", r"\aa": "å", r"\AA": "Å", r"\ae": "æ",
                 r"\AE": "Æ", r"\l": "ł", r"\L": "Ł", r"\i": "ı", r"\j": "ȷ", r"\&": "&", r"\%": "%", r"\_": "_",
                 r"\#": "#"}
@@ -47,7 +47,9 @@ _TEX_SYMBOLS = {
     "ell": "ℓ", "infty": "∞", "pm": "±", "times": "×", "cdot": "·", "to": "→", "rightarrow": "→",
     "leftarrow": "←", "leq": "≤", "le": "≤", "geq": "≥", "ge": "≥", "neq": "≠", "ne": "≠", "approx": "≈",
     "sim": "~", "partial": "∂", "nabla": "∇", "sqrt": "√", "in": "∈", "ldots": "…", "dots": "…",
-    **{name: name for name in ("log", "exp", "sin", "cos", "tan", "max", "min", "sup", "inf", "lim", "det")},
+    **{name: name for name in ("log", "ln", "lg", "exp", "sin", "cos", "tan", "cot", "sec", "csc", "sinh", "cosh",
+                               "tanh", "arcsin", "arccos", "arctan", "max", "min", "sup", "inf", "lim", "liminf",
+                               "limsup", "det", "dim", "ker", "deg", "gcd", "hom", "arg", "Pr")},
 }
 _TEX_SYMBOL_RE = re.compile(rf"\\({'|'.join(sorted(_TEX_SYMBOLS, key=len, reverse=True))})(?![A-Za-z])")
 _TAGS_RE = re.compile(r"<[^>]+>")

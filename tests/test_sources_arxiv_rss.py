@@ -107,7 +107,7 @@ def test_truncated_feed_keeps_good_items(data_dir: Path) -> None:
 
 
 def test_html_page_is_not_a_feed() -> None:
-    with pytest.raises(ParseError, match="not an RSS 2.0 document"):
+    with pytest.raises(ParseError, match="not an RSS 2.0 or Atom document"):
         parse(b"<html><head><title>arXiv</title></head><body>Service unavailable</body></html>")
 
 
@@ -341,3 +341,45 @@ def test_a_2026_listing_of_every_announce_type() -> None:
     assert by_id["2205.06398"].doi == "10.1093/bioinformatics/btac431"
     assert {r.announce_type for r in feed.records} >= {"new", "replace"}
     assert all(r.license and r.abstract and not r.abstract.startswith("arXiv:") for r in feed.records)
+
+
+def test_the_atom_form_of_the_announcements() -> None:
+    """rss.arxiv.org/atom/cs.LG (a real listing of 2026-09-25): the same records as its RSS form
+    would give: a replacement and a cross-list of v3 are updates, the DOI and journal reference
+    kept, the announcement header gone from the abstract, a PDF link per version."""
+    from digest.sources import detect_kind
+
+    data = (Path(__file__).parent / "data" / "arxiv-rss" / "paper-forge_arxiv_atom_cs.LG_2026-09-25_trimmed.xml").read_bytes()
+    assert detect_kind(data) == "arxiv-rss"
+    feed = parse(data)
+    assert feed.status == "ok" and not feed.warnings and feed.title == "cs.LG updates on arXiv.org"
+    new, cross, replaced = feed.records
+    day = datetime(2026, 9, 25, 4, tzinfo=timezone.utc)
+    assert (new.arxiv_id, new.version, new.announce_type, new.published, new.updated) == ("2609.28553", 1, "new", day, None)
+    assert new.doi == "10.1109/mapr72750.2026.11685822"
+    assert new.journal_ref == "2026 International Conference on Multimedia Analysis and Pattern Recognition (MAPR)"
+    assert new.abstract.startswith("Drug toxicity prediction is critical") and new.categories == ("cs.LG", "cs.AI")
+    assert new.pdf_url == "https://arxiv.org/pdf/2609.28553v1" and new.license == "http://creativecommons.org/licenses/by/4.0/"
+    assert (cross.version, cross.announce_type, cross.published, cross.updated) == (3, "cross", None, day)
+    assert cross.doi == "10.1103/physrevd.111.032004"
+    assert (replaced.version, replaced.announce_type, replaced.published, replaced.updated) == (3, "replace", None, day)
+    # A feed configured as plain "rss" reads it the same way.
+    from digest.sources import parse_document
+
+    assert parse_document("rss", data).records == feed.records
+
+
+def test_a_whole_atom_listing() -> None:
+    feed = parse((Path(__file__).parent / "data" / "arxiv-rss" / "zotero-arxiv-daily_arxiv_atom_cs.AI_2025-08-20_first-29.xml").read_bytes())
+    assert feed.status == "ok" and len(feed.records) == 29 and not feed.warnings
+    assert {r.announce_type for r in feed.records} == {"new"}  # the first 29 of the day: the new ones
+    assert all(r.abstract and not r.abstract.startswith("arXiv:") and r.authors for r in feed.records)
+    assert feed.feed_date == datetime(2025, 8, 20, 4, 0, 19, 866337, tzinfo=timezone.utc)
+
+
+def test_single_category_listings_and_an_empty_sunday() -> None:
+    data = Path(__file__).parent / "data" / "arxiv-rss"
+    cl = parse((data / "distill_arxiv_rss_cs.CL_2026-04-27.xml").read_bytes())
+    assert cl.records[0].authors == ("Anamta Khan", "Ratna Kandala", "Deepti", "Sheza Munir", "Joyojeet Pal")
+    sunday = parse((data / "RSSFeeds.jl_arxiv_rss_cs_empty-sunday_2025-04-27_dedented.xml").read_bytes())
+    assert sunday.status == "empty" and sunday.message == "no announcements in this feed (weekend or holiday)"

@@ -419,3 +419,17 @@ def test_a_channel_date_in_a_named_zone_west_of_greenwich() -> None:
            "<description>d</description><lastBuildDate>Thu, 2 Dec 2021 05:21:07 HST</lastBuildDate>"
            "<item><title>A name</title><link>https://zoobank.org/x</link></item></channel></rss>")
     assert parse_document("rss", doc.encode()).feed_date == datetime(2021, 12, 2, 15, 21, 7, tzinfo=timezone.utc)
+
+
+def test_legacy_arxiv_collaboration_in_brackets_after_a_linked_name() -> None:
+    records = _records("physbiblio_arxiv_legacy_rss1_hep-ex_2018-05-23_TRIMMED.rdf")
+    assert records[0].authors == ("Christopher Dilks", "STAR Collaboration")
+    assert records[0].arxiv_id == "1805.08875" and records[2].version == 2
+
+
+def test_two_people_in_one_field_keep_their_tex_resolved() -> None:
+    doc = ('<?xml version="1.0"?><rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/"><channel><title>t'
+           "</title><link>https://j.example.org/</link><description>d</description><item><title>A paper</title>"
+           "<link>https://j.example.org/a</link><dc:creator>Nina Rajcic, Anders S{\\o}gaard</dc:creator></item>"
+           "</channel></rss>")
+    assert parse_document("rss", doc.encode()).records[0].authors == ("Nina Rajcic", "Anders Søgaard")

@@ -184,7 +184,7 @@ def test_split_authors_agrees_with_reference(field: str) -> None:
 _TEX = st.lists(st.one_of(st.sampled_from(["\\", "\\'", "\\'e", "{\\o}", "\\ss ", "\\&", "$", "$$", "$x$", "{", "}",
                                            "\\emph{", "\\textbf{", "\\emph{\\textbf{x}}", "\\c c", "\\l", " ",
                                            "\\alpha", "\\alphabet", "\\le", "\\leq", "\\log", "\\Gamma",
-                                           "^{", "_{", "^", "_", "(", ")", "1.5", "p,q"]),
+                                           "^{", "_{", "^", "_", "(", ")", "1.5", "p,q", "\\r{u}", "\\ln", "\\rho"]),
                          st.text(max_size=4)), max_size=12).map("".join)
 
 
@@ -206,6 +206,9 @@ def test_strip_tex_agrees_with_reference(text: str) -> None:
     # A script's braces are its extent (a real snapshot title, 0704.0054): bracketed as
     # digest.formulas writes MathML scripts, unless one symbol or a run of letters or digits.
     ("Hardy spaces $H^{p,q}(R^n)$", "Hardy spaces H^(p,q)(R^n)"),
+    # Operator names other than \\log, and the ring accent (a real API title, a real author).
+    ("Regret $\\ln\\ln T$ and $\\dim\\ker A$", "Regret ln ln T and dim ker A"),
+    ("Jan Jakub\\r{u}v and $\\rho$", "Jan Jakubův and ρ"),
     ("$10^{-5}$, $x^{2}$, $n^{1/2}$, $e^{i\\pi}$", "10^(-5), x^2, n^(1/2), e^iπ"),
     ("$a_{i_{j}}$ and $x^{(a+b)}$", "a_(i_j) and x^(a+b)"),
 ])

@@ -51,10 +51,10 @@ class Term(NamedTuple):
     width: int = 1
 
 
-# TeX accents and letters inside a word, as strip_tex reads them: \"o, \"{o}, {\"o}, \H{o}, {\H{o}},
+# TeX accents and letters inside a word, as strip_tex reads them: \"o, \"{o}, {\"o}, \H{o}, {\H{o}}, \r{u},
 # {\L}, {\ss}; and a Greek letter written as a command ("$\alpha$-divergence" is "α-divergence",
 # as titles store it).
-_ACCENT = (r"\\['`^\"~=.]\{?[A-Za-z]\}?|\\[uvHck]\{[A-Za-z]\}|\{\\['`^\"~=.][A-Za-z]\}|\{\\[uvHck]\{[A-Za-z]\}\}"
+_ACCENT = (r"\\['`^\"~=.]\{?[A-Za-z]\}?|\\[uvHckr]\{[A-Za-z]\}|\{\\['`^\"~=.][A-Za-z]\}|\{\\[uvHckr]\{[A-Za-z]\}\}"
            r"|\{\\(?:[LlOoij]|ss|ae|AE|oe|OE|aa|AA)\}")
 _GREEK = ("alpha|beta|gamma|delta|varepsilon|epsilon|zeta|eta|vartheta|theta|iota|kappa|lambda|mu|nu|xi|pi|rho|"
           "sigma|tau|upsilon|varphi|phi|chi|psi|omega|Gamma|Delta|Theta|Lambda|Xi|Pi|Sigma|Phi|Psi|Omega")

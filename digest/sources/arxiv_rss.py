@@ -1,4 +1,4 @@
-"""arXiv announcement feeds from rss.arxiv.org (the 2024 RSS 2.0 format), kind "arxiv-rss".
+"""arXiv announcement feeds from rss.arxiv.org (the 2024 RSS 2.0 format and its Atom form), kind "arxiv-rss".
 
 One item per announced paper::
 
@@ -99,11 +99,13 @@ def _text(el: etree._Element) -> str:
 
 
 def parse(data: bytes, *, source: str | None = None) -> ParsedFeed:
-    """Parse an rss.arxiv.org document (bytes) into records; ParseError if it is not one."""
+    """Parse an rss.arxiv.org document (bytes, RSS or Atom) into records; ParseError if it is not one."""
     doc = parse_document(data, kind=KIND, source=source)
     root = doc.root
+    if root.tag == _ATOM_FEED:
+        return _parse_atom(root, doc, source)
     if _root_name(root) != "rss":
-        raise ParseError(KIND, f"not an RSS 2.0 document (root element <{_root_name(root)}>)", source=source)
+        raise ParseError(KIND, f"not an RSS 2.0 or Atom document (root element <{_root_name(root)}>)", source=source)
     channel = root.find("channel")
     if channel is None:
         raise ParseError(KIND, "RSS document without a <channel>", source=source)
@@ -137,6 +139,56 @@ def parse(data: bytes, *, source: str | None = None) -> ParsedFeed:
     return _feed(head, raw, warnings)
 
 
+_ATOM_NS = "http://www.w3.org/2005/Atom"
+_ATOM_FEED = f"{{{_ATOM_NS}}}feed"
+#: rss.arxiv.org/atom/<category>: the same announcements as an Atom feed, element for element.
+_ATOM_FIELDS = {
+    f"{{{_ATOM_NS}}}id": "guid", f"{{{_ATOM_NS}}}title": "title", f"{{{_ATOM_NS}}}summary": "description",
+    f"{{{_ATOM_NS}}}published": "pub_date", f"{{{_DC_NS}}}creator": "creator", f"{{{_DC_NS}}}rights": "rights",
+    f"{{{_ARXIV_NS}}}announce_type": "announce_type", f"{{{_ARXIV_NS}}}DOI": "doi",
+    f"{{{_ARXIV_NS}}}journal_reference": "journal_ref",
+}
+_ATOM_HEAD = {f"{{{_ATOM_NS}}}title": "title", f"{{{_ATOM_NS}}}subtitle": "description",
+              f"{{{_ATOM_NS}}}updated": "lastBuildDate"}
+
+
+def _parse_atom(root: etree._Element, doc: Any, source: str | None) -> ParsedFeed:
+    """The Atom form (rss.arxiv.org/atom/cs.LG): <entry> for <item>, <summary> for <description>,
+    <published> for <pubDate>, <category term=...>, <link href=...>; the arXiv and Dublin Core
+    elements are the same. Read into the same raw strings, so the records are the RSS form's."""
+    head: dict[str, str] = {}
+    entries: list[etree._Element] = []
+    for el in root:
+        if el.tag == f"{{{_ATOM_NS}}}entry":
+            entries.append(el)
+        elif el.tag in _ATOM_HEAD:
+            head[_ATOM_HEAD[el.tag]] = _text(el)
+    warnings = list(doc.warnings)
+    intact = doc.intact(entries)
+    if len(intact) < len(entries):
+        warnings.append(f"dropped {len(entries) - len(intact)} damaged item(s)")
+    raw: list[_Item] = []
+    for entry in intact:
+        categories: list[str] = []
+        values: _Item = {"categories": categories}
+        names: list[str] = []
+        for child in entry:
+            tag = child.tag
+            name = _ATOM_FIELDS.get(tag) if isinstance(tag, str) else None
+            if name is not None:
+                values[name] = _text(child)
+            elif tag == f"{{{_ATOM_NS}}}category":
+                categories.append(child.get("term") or "")
+            elif tag == f"{{{_ATOM_NS}}}link" and child.get("rel", "alternate") == "alternate":
+                values["link"] = child.get("href") or ""
+            elif tag == f"{{{_ATOM_NS}}}author":
+                names.append(child.findtext(f"{{{_ATOM_NS}}}name") or "")
+        if "creator" not in values and names:
+            values["creator"] = ", ".join(n for n in names if n.strip())
+        raw.append(values)
+    return _feed(head, raw, warnings)
+
+
 def _root_name(root: Any) -> str:
     """The root's local name. Not etree.QName: it raises ValueError on the names libxml2's recover
     mode makes of a damaged start tag ("rssFxmlns:arxiv")."""
@@ -160,10 +212,12 @@ def parse_with_feedparser(data: bytes, *, source: str | None = None) -> ParsedFe
     except (UnicodeError, LookupError) as exc:  # its encoding sniffing decodes a damaged declaration
         raise ParseError(KIND, f"not an RSS 2.0 document: {type(exc).__name__}", source=source) from None
     version = fp.get("version") or ""
-    if not version.startswith("rss"):
+    if not version.startswith(("rss", "atom")):
         reason = f": {fp.get('bozo_exception')}" if fp.get("bozo") else ""
-        raise ParseError(KIND, f"not an RSS 2.0 document{reason}", source=source)
+        raise ParseError(KIND, f"not an RSS 2.0 or Atom document{reason}", source=source)
     feed = fp.get("feed", {})
+    # feedparser names the Atom form's head and entries as the RSS form's (<subtitle> as "subtitle",
+    # <summary> as "summary"), except the entries' <link>: one "link" either way.
     head = {"title": feed.get("title", ""), "description": feed.get("subtitle", ""),
             "pubDate": feed.get("published", ""), "lastBuildDate": feed.get("updated", "")}
     warnings = [f"document is not well-formed ({fp.get('bozo_exception')})"] if fp.get("bozo") else []

@@ -26,6 +26,11 @@ _AUTHOR_LIST_GLUE = re.compile(r"^(?:[\s,;:]|\band\b|&amp;|&)*(?:et\.?\s*al\.?\s
                                r"not\s+shown\))?[\s.]*)?$", re.IGNORECASE)
 
 
+#: What is left of a field once its linked names are taken out: a collaboration in brackets.
+_LINKED_COLLECTIVE = re.compile(r"[\s,;]*[(\[]\s*([^()\[\]]*\b(?:" + "|".join(sorted(COLLECTIVE_WORDS))
+                                + r"))\s*[)\]]\s*", re.IGNORECASE)
+
+
 def authors_of(names: list[str]) -> tuple[str, ...]:
     """The people a feed entry's author fields name (each field as the feed wrote it: one person,
     a list, linked names, markup), in order, each once."""
@@ -36,6 +41,10 @@ def authors_of(names: list[str]) -> tuple[str, ...]:
         linked = _AUTHOR_LINK.findall(raw)
         if len(linked) > 1 and _AUTHOR_LIST_GLUE.match(_AUTHOR_LINK.sub("", raw)):
             out.extend(normalize_author(to_text(n)) for n in linked)  # one person per link
+            continue
+        if linked and (collective := _LINKED_COLLECTIVE.fullmatch(to_text(_AUTHOR_LINK.sub("", raw)))) is not None:
+            # arXiv's old RSS: "<a>Christopher Dilks</a> (STAR Collaboration)": the people and the collaboration
+            out.extend((*(normalize_author(to_text(n)) for n in linked), collective[1]))
             continue
         name = to_text(raw)
         if len(names) == 1 or "," in name:
@@ -66,7 +75,7 @@ def authors_of(names: list[str]) -> tuple[str, ...]:
         elif ";" in name or " and " in name or name.count(",") > 1:
             out.extend(split_authors(name))
         elif _two_people(name):
-            out.extend(parts)
+            out.extend(map(normalize_author, parts))  # TeX and entities as in any name: "Anders S{\\o}gaard"
         else:
             out.append(normalize_author(name))
     people = [a for a in (_ET_AL.sub("", a) for a in out) if a]

@@ -120,8 +120,8 @@ def detect_kind(data: bytes, filename: str | None = None) -> str:
     JSON: an array of objects with "paper" is Hugging Face daily papers; "collection" + "messages"
     is the bioRxiv details API; "notes" is OpenReview; lines of objects with "id" and
     "authors_parsed" are the arXiv metadata snapshot; "version": "https://jsonfeed.org/..." is JSON
-    Feed. XML: RSS declaring the arXiv namespace is arXiv RSS; Atom with OpenSearch totals from
-    arXiv is the arXiv API; an RDF feed from bioRxiv/medRxiv is bioRxiv; any other RSS/RDF/Atom is
+    Feed. XML: RSS declaring the arXiv namespace is arXiv RSS, and so is rss.arxiv.org's Atom form;
+    Atom with OpenSearch totals from arXiv is the arXiv API; an RDF feed from bioRxiv/medRxiv is bioRxiv; any other RSS/RDF/Atom is
     "rss".
     """
     data = drop_php_messages(data)[0]  # a WordPress feed after a PHP warning is still a feed
@@ -195,6 +195,8 @@ def _loads(text: str | bytes) -> Any:
 
 _ARXIV_NS_DECLARED = re.compile(r"""\bxmlns(?::[\w.-]+)?\s*=\s*["']https?://arxiv\.org/schemas/atom/?["']""")
 _OPENSEARCH_DECLARED = re.compile(r"""\bxmlns(?::[\w.-]+)?\s*=\s*["']https?://a9\.com/-/spec/opensearch/1\.1/?["']""")
+_ARXIV_ANNOUNCE_SELF = re.compile(r"""<id>\s*https?://rss\.arxiv\.org/atom/|<link\b[^>]*\bhref\s*=\s*["']https?://"""
+                                  r"""rss\.arxiv\.org/atom/""")
 _ARXIV_API_SELF = re.compile(r"""<id>\s*https?://(?:export\.)?arxiv\.org/api/|<link\b[^>]*\bhref\s*=\s*["']https?://"""
                              r"""(?:export\.)?arxiv\.org/api/""")
 
@@ -214,6 +216,9 @@ def _detect_xml(head: str, filename: str | None) -> str:
         # that use them), and names itself in its <id> or self link; Blogger declares OpenSearch too.
         if _OPENSEARCH_DECLARED.search(low) and (_ARXIV_NS_DECLARED.search(low) or _ARXIV_API_SELF.search(low)):
             return "arxiv-atom"
+        # rss.arxiv.org's announcements as Atom (rss.arxiv.org/atom/cs.LG): the same feed as its RSS.
+        if _ARXIV_NS_DECLARED.search(low) and (_ARXIV_ANNOUNCE_SELF.search(low) or "announce_type>" in low):
+            return "arxiv-rss"
         return "rss"
     if local == "rdf":
         channel = re.search(r"<channel[^>]*about=[\"']([^\"']*)", low)
