@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -24,28 +23,6 @@ def test_sqlite_pragmas(sqlite_store: Store) -> None:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
-
-
-def test_new_sqlite_databases_get_16_kib_pages_and_old_ones_keep_theirs(tmp_path: Path) -> None:
-    import sqlite3
-
-    fresh = tmp_path / "fresh.db"
-    Store.open(f"sqlite:///{fresh}").close()
-    assert sqlite3.connect(fresh).execute("PRAGMA page_size").fetchone() == (16384,)
-    # A database made with SQLite's default 4 KiB pages (every one before this change) opens,
-    # migrates and takes papers as before; WAL mode fixes its page size for good.
-    old = tmp_path / "old.db"
-    conn = sqlite3.connect(old)
-    conn.execute("PRAGMA page_size=4096")
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.close()
-    store = Store.open(f"sqlite:///{old}")
-    try:
-        store.ingest_records("f", [PaperRecord(source_kind="rss", external_id="x", title="A paper", url="https://e.org/x")])
-        assert [p.title for p in store.list_papers()] == ["A paper"]
-    finally:
-        store.close()
-    assert sqlite3.connect(old).execute("PRAGMA page_size").fetchone() == (4096,)
 
 
 def test_open_is_idempotent(sqlite_url: str) -> None:

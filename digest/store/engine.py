@@ -30,17 +30,9 @@ SQLITE_WAL_AUTOCHECKPOINT = 8_192
 #: After a checkpoint resets the WAL, truncate the file to this size so the disk space it took
 #: at its largest is given back (https://www.sqlite.org/pragma.html#pragma_journal_size_limit).
 SQLITE_JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024
-#: Page size of a new database file (SQLite's default is 4 KiB). A paper row is ~1.5-2 KB (its
-#: abstract), so 16 KiB pages hold several and an ingest writes a quarter as many WAL frames: the
-#: 1,504-paper arXiv listing's rows inserted and committed by sqlite3 alone took 23.6 against 29.1 ms,
-#: a 100,000-record snapshot import 5.0 against 6.1 s (docs/benchmarks.md, Round 16). It only
-#: applies to a file without tables yet; an existing database keeps its size (WAL mode fixes it:
-#: https://www.sqlite.org/pragma.html#pragma_page_size).
-SQLITE_PAGE_SIZE = 16_384
 #: Run on every new SQLite connection, in this order, after its busy timeout (the ingest benchmark's
 #: raw baseline runs them too).
 SQLITE_PRAGMAS = (
-    f"PRAGMA page_size={SQLITE_PAGE_SIZE}",
     "PRAGMA journal_mode=WAL",
     "PRAGMA foreign_keys=ON",
     "PRAGMA synchronous=NORMAL",  # safe with WAL: a commit is durable once a checkpoint syncs it
