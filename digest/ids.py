@@ -168,6 +168,11 @@ def preprint_doi(doi: str) -> str:
     return m.group(1) if m else doi
 
 
+#: Medium's feed links name the feed they came through ("?source=rss-8717e15cbfc4------2",
+#: "source=rss----98111c9905da---4"): one post, another link per feed. Other "source" values stay.
+_MEDIUM_SOURCE = re.compile(r"source=rss[-\w]*", re.IGNORECASE).fullmatch
+
+
 def without_tracking(url: str) -> str:
     """``url`` without its tracking parameters (utm_*, fbclid, ...) and the fetch stamps of
     :data:`_HOST_STAMPS`; the rest of it byte for byte (no re-encoding), so a link that is no valid
@@ -181,7 +186,8 @@ def without_tracking(url: str) -> str:
     except ValueError:
         return url
     drop = _TRACKING_PARAMS | _HOST_STAMPS.get(host, frozenset())
-    kept = [piece for piece in query.split("&") if piece and piece.partition("=")[0].lower() not in drop]
+    kept = [piece for piece in query.split("&") if piece and piece.partition("=")[0].lower() not in drop
+            and not _MEDIUM_SOURCE(piece)]
     return base + ("?" + "&".join(kept) if kept else "") + hashmark + fragment
 
 
@@ -197,7 +203,8 @@ def normalize_url(url: str) -> str:
     port = parts.port
     netloc = host if port in (None, 80, 443) else f"{host}:{port}"
     drop = _TRACKING_PARAMS | _HOST_STAMPS.get(host, frozenset())
-    query = urlencode([(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k.lower() not in drop])
+    query = urlencode([(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
+                       if k.lower() not in drop and not _MEDIUM_SOURCE(f"{k}={v}")])
     path = parts.path or "/"
     if path != "/" and path.endswith("/"):
         path = path[:-1]

@@ -32,12 +32,13 @@ from digest.text import collapse_ws
 
 __all__ = ["to_text", "safe_html", "safe_url", "header_safe", "display_text", "display_line", "XML_INVALID"]
 
-# Elements whose content is never text a reader should see.
+# Elements whose content is never text a reader should see; a figure's caption ("Photo by A on
+# Unsplash" at the top of a blog post) is no part of a paper's abstract either.
 _DROP_CONTENT = {"script", "style", "template", "noscript", "iframe", "object", "embed", "noembed",
-                 "noframes", "head", "title", "textarea", "select", "frameset", "xmp", "plaintext"}
+                 "noframes", "head", "title", "textarea", "select", "frameset", "xmp", "plaintext", "figcaption"}
 # Block-level boundaries become line breaks in plain text; everything else is unwrapped.
 _BLOCKS = {"p", "br", "div", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre",
-           "tr", "table", "dt", "dd", "dl", "section", "article", "hr", "figure", "figcaption",
+           "tr", "table", "dt", "dd", "dl", "section", "article", "hr", "figure",
            "st"}  # a JATS section title (HighWire: <sec><st>Abstract</st>...)
 _BLOCK_TAG_RE = re.compile(r"</?[a-z0-9]+\s*/?>")
 _JATS_SEC = re.compile(r"<(/?)sec(?=[\s/>])", re.IGNORECASE)

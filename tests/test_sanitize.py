@@ -454,3 +454,10 @@ def test_a_truncated_tag_with_attributes_is_not_kept_as_text(markup: str) -> Non
 ])
 def test_bare_attributes_on_longer_element_names_are_still_tags(markup: str, text: str) -> None:
     assert to_text(markup) == text
+
+
+def test_to_text_leaves_out_figure_captions() -> None:
+    # A blog post's photo credit ("Photo by A on Unsplash") is no text of the paper it describes.
+    markup = ('<figure><img src="https://e.org/p.png"/><figcaption>Photo by <a href="https://e.org">A</a> on Unsplash'
+              "</figcaption></figure><p>We study things.</p>")
+    assert to_text(markup) == "We study things."

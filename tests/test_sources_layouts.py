@@ -89,3 +89,18 @@ def test_sciencedirect_source_and_publication_day() -> None:
 ])
 def test_licence(rights: str, declared: str | None, licence: str | None) -> None:
     assert layouts.licence(rights, declared) == licence
+
+
+@pytest.mark.parametrize(("url", "clean"), [
+    ("https://pubmed.ncbi.nlm.nih.gov/34902460/?utm_source=Mobile Safari UI/WKWebView&utm_medium=rss&fc=2021&ff=2021&v=2.15.0",
+     "https://pubmed.ncbi.nlm.nih.gov/34902460/"),
+    ("https://blog.example.com/post-127d84078424?source=rss-8717e15cbfc4------2", "https://blog.example.com/post-127d84078424"),
+    ("https://example.org/search?source=arxiv&q=x", "https://example.org/search?source=arxiv&q=x"),  # not Medium's marker
+    ("https://onlinelibrary.wiley.com/doi/10.1002/tax.12603?af=R", "https://onlinelibrary.wiley.com/doi/10.1002/tax.12603"),
+    ("https://example.org/a?v=2#sec", "https://example.org/a?v=2#sec"),  # "v" is a stamp on PubMed only
+    ("https://example.org/a", "https://example.org/a"),
+])
+def test_without_tracking(url: str, clean: str) -> None:
+    from digest.ids import without_tracking
+
+    assert without_tracking(url) == clean

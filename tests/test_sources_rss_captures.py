@@ -433,3 +433,27 @@ def test_two_people_in_one_field_keep_their_tex_resolved() -> None:
            "<link>https://j.example.org/a</link><dc:creator>Nina Rajcic, Anders S{\\o}gaard</dc:creator></item>"
            "</channel></rss>")
     assert parse_document("rss", doc.encode()).records[0].authors == ("Nina Rajcic", "Anders Søgaard")
+
+
+def test_medium_post_without_its_caption_footer_and_feed_marker() -> None:
+    """In the shape of a real medium.com/@<author>/feed item (2023): a photo's caption before the
+    text, Medium's "originally published in ... on Medium" footer after it, and a link naming the
+    feed it came through ("?source=rss-<id>------2"). None of them is the post."""
+    content = ('<h4>What is AsyncStream and how to use it</h4><figure><img alt="" src="https://cdn-images-1.medium.com/'
+               'max/1024/0*nS892-oI6tA1iBsP" /><figcaption>Photo by <a href="https://unsplash.com/@clark_fransa">Arnold '
+               "Francisca</a> on <a href=\"https://unsplash.com\">Unsplash</a></figcaption></figure><p>AsyncStream turns "
+               "callbacks into an asynchronous sequence.</p><hr><p><a href=\"https://blog.stackademic.com/x\">Swift’s "
+               "AsyncStream Explained</a> was originally published in <a href=\"https://blog.stackademic.com\">Stackademic"
+               "</a> on Medium, where people are continuing the conversation by highlighting and responding to this "
+               "story.</p>")
+    doc = ('<?xml version="1.0" encoding="UTF-8"?><rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/" '
+           'xmlns:content="http://purl.org/rss/1.0/modules/content/"><channel><title>Stories by Daniel Capra on Medium'
+           "</title><link>https://medium.com/@danielcapra?source=rss-8717e15cbfc4------2</link><description>d</description>"
+           "<item><title>Swift’s AsyncStream Explained</title>"
+           "<link>https://blog.stackademic.com/swifts-asyncstream-explained-127d84078424?source=rss-8717e15cbfc4------2</link>"
+           '<guid isPermaLink="false">https://medium.com/p/127d84078424</guid><dc:creator>Daniel Capra</dc:creator>'
+           f"<content:encoded><![CDATA[{content}]]></content:encoded></item></channel></rss>")
+    (record,) = parse_document("rss", doc.encode()).records
+    assert record.abstract == "What is AsyncStream and how to use it\nAsyncStream turns callbacks into an asynchronous sequence."
+    assert record.url == "https://blog.stackademic.com/swifts-asyncstream-explained-127d84078424"
+    assert record.external_id == "https://medium.com/p/127d84078424"

@@ -89,7 +89,9 @@ _AUTHORS_LINE = re.compile(r"^Author\(s\):[ \t]*(\S.*)$", re.MULTILINE)
 #: the abstract, when there is one.
 _METADATA_LINE = re.compile(r"(?:Publication date|Source|Author\(s\)):")
 _BOILERPLATE_TAIL = re.compile(r"\s*(?:The post .{1,400}? appeared first on .{1,200}?\.?|This article is protected by "
-                               r"copyright\. All rights reserved\.)\s*\Z", re.DOTALL)
+                               r"copyright\. All rights reserved\.|[^\n]{1,400}? was originally published in [^\n]{1,200}? "
+                               r"on Medium, where people are continuing the conversation by highlighting and responding "
+                               r"to this story\.)\s*\Z", re.DOTALL)
 #: An institutional repository's citation of the entry: names, "(year)", then the title.
 _REPOSITORY_CITATION = re.compile(r"\A[^()\n]{2,300}\((?:19|20)\d\d\)\s")
 #: ACS's description: only the journal's name and the article's DOI (after a graphic).
@@ -656,9 +658,10 @@ def _record(*, entry_id: Any, link: Any, links: list[str], identifiers: list[Any
         abstract = ""  # ACS: a table-of-contents graphic, the journal's name and the DOI
     if "Published" in abstract:
         abstract = _PUBLISHED_TRAILER.sub("", abstract)
-    if "appeared first on" in abstract or "protected by copyright" in abstract:
+    if "appeared first on" in abstract or "protected by copyright" in abstract or "on Medium, where" in abstract:
         # WordPress's "The post <title> appeared first on <site>." footer; Wiley's accepted articles'
-        # "This article is protected by copyright. All rights reserved."
+        # "This article is protected by copyright. All rights reserved."; Medium's "<title> was
+        # originally published in <publication> on Medium, where people are continuing the conversation ...".
         abstract = _BOILERPLATE_TAIL.sub("", abstract)
     if abstract and title in abstract and _REPOSITORY_CITATION.search(abstract[:300]):
         abstract = ""  # EPrints' description: the entry's own citation, "Doe, Jane (2024) Title. Journal..."
