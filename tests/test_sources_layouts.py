@@ -32,6 +32,7 @@ def test_person_without_affiliation(text: str, person: str | None) -> None:
     ("Slides and video", False),
     ("We study sparse probes of large models", False),
     ("Deep learning for graphs", False),
+    ("Machine Learning, Computer Vision, and Natural Language Processing", False),  # keywords, not people
     ("A. Doe, B. Roe, 2024", False),
     ("", False),
 ])

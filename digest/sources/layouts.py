@@ -149,10 +149,20 @@ _PARTICLES = NAME_PARTICLES | {"bin", "ibn", "al", "el"}
 _NAME_WORD = re.compile(r"[^\W\d_][\w'’.-]*")
 
 
+#: Words of a topic, not of a name: a first line "Machine Learning, Computer Vision" lists keywords.
+_TOPIC_WORDS = frozenset({
+    "learning", "network", "networks", "neural", "machine", "vision", "language", "model", "models",
+    "analysis", "data", "system", "systems", "theory", "method", "methods", "quantum", "computer", "computing",
+    "science", "sciences", "intelligence", "artificial", "processing", "research", "review", "study",
+    "engineering", "biology", "chemistry", "physics", "mathematics", "statistics", "health", "medicine",
+    "climate", "energy", "graph", "graphs", "optimization", "robotics", "algorithms", "security", "design"})
+
+
 def _is_name(name: str) -> bool:
     words = unicodedata.normalize("NFC", name).split()  # "Lu\u0308chow" is a word too
     return 2 <= len(words) <= 5 and all(
-        _NAME_WORD.fullmatch(w) and (w[0].isupper() or w.lower() in _PARTICLES) for w in words)
+        _NAME_WORD.fullmatch(w) and (w[0].isupper() or w.lower() in _PARTICLES) and w.lower() not in _TOPIC_WORDS
+        for w in words)
 
 
 _ENDS_WITH_INITIAL = re.compile(r"(?:^|[\s.])[^\W\d_]\.\Z")
