@@ -756,11 +756,6 @@ def fetch(url: str, *, settings: FetchSettings, etag: str | None = None, last_mo
                            sent_validators=sent_validators)
 
 
-#: How much of an error answer's own explanation a feed's error keeps.
-ERROR_DETAIL_CHARS = 200
-
-
-
 def post_json(url: str, payload: Mapping[str, object], *, settings: FetchSettings,
               user_supplied: bool = False) -> FetchResult:
     """POST ``payload`` as JSON to ``url`` once (a sign-in to an API): the same address guard, size
@@ -783,6 +778,13 @@ def post_json(url: str, payload: Mapping[str, object], *, settings: FetchSetting
         raise FetchError(shown, f"HTTP {hop.response_status}: a redirect is not followed for a POST",
                          status=hop.response_status)
     return _result(url, url, hop, etag=None, last_modified=None, sent_validators=False)
+
+
+#: How much of an error answer's own explanation a feed's error keeps.
+ERROR_DETAIL_CHARS = 200
+
+
+
 
 def _error_detail(hop: _Hop) -> str:
     """" (<name>: <message>)" from an API's JSON error answer (OpenReview's ``{"name":

@@ -173,6 +173,12 @@ def preprint_doi(doi: str) -> str:
 _MEDIUM_SOURCE = re.compile(r"source=rss[-\w]*", re.IGNORECASE).fullmatch
 
 
+def _is_tracking(name: str, value: str, host: str) -> bool:
+    """Whether a query parameter of a link on ``host`` only says how the link was reached."""
+    key = name.lower()
+    return key in _TRACKING_PARAMS or key in _HOST_STAMPS.get(host, ()) or _MEDIUM_SOURCE(f"{name}={value}") is not None
+
+
 def without_tracking(url: str) -> str:
     """``url`` without its tracking parameters (utm_*, fbclid, ...) and the fetch stamps of
     :data:`_HOST_STAMPS`; the rest of it byte for byte (no re-encoding), so a link that is no valid
@@ -185,9 +191,11 @@ def without_tracking(url: str) -> str:
         host = (urlsplit(base).hostname or "").lower()
     except ValueError:
         return url
-    drop = _TRACKING_PARAMS | _HOST_STAMPS.get(host, frozenset())
-    kept = [piece for piece in query.split("&") if piece and piece.partition("=")[0].lower() not in drop
-            and not _MEDIUM_SOURCE(piece)]
+    kept = []
+    for piece in query.split("&"):
+        name, _, value = piece.partition("=")
+        if piece and not _is_tracking(name, value, host):
+            kept.append(piece)
     return base + ("?" + "&".join(kept) if kept else "") + hashmark + fragment
 
 
@@ -202,9 +210,7 @@ def normalize_url(url: str) -> str:
         host = host[4:]
     port = parts.port
     netloc = host if port in (None, 80, 443) else f"{host}:{port}"
-    drop = _TRACKING_PARAMS | _HOST_STAMPS.get(host, frozenset())
-    query = urlencode([(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
-                       if k.lower() not in drop and not _MEDIUM_SOURCE(f"{k}={v}")])
+    query = urlencode([(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _is_tracking(k, v, host)])
     path = parts.path or "/"
     if path != "/" and path.endswith("/"):
         path = path[:-1]

@@ -117,10 +117,7 @@ def parse(data: bytes, *, source: str | None = None) -> ParsedFeed:
             items.append(el)
         elif tag in ("title", "description", "pubDate", "lastBuildDate"):
             head[tag] = _text(el)
-    warnings = list(doc.warnings)
-    intact = doc.intact(items)
-    if len(intact) < len(items):
-        warnings.append(f"dropped {len(items) - len(intact)} damaged item(s)")
+    intact, warnings = _intact(doc, items)
     raw: list[_Item] = []
     fields = _TAG_FIELDS
     for el in intact:
@@ -163,10 +160,7 @@ def _parse_atom(root: etree._Element, doc: Any, source: str | None) -> ParsedFee
             entries.append(el)
         elif el.tag in _ATOM_HEAD:
             head[_ATOM_HEAD[el.tag]] = _text(el)
-    warnings = list(doc.warnings)
-    intact = doc.intact(entries)
-    if len(intact) < len(entries):
-        warnings.append(f"dropped {len(entries) - len(intact)} damaged item(s)")
+    intact, warnings = _intact(doc, entries)
     raw: list[_Item] = []
     for entry in intact:
         categories: list[str] = []
@@ -187,6 +181,16 @@ def _parse_atom(root: etree._Element, doc: Any, source: str | None) -> ParsedFee
             values["creator"] = ", ".join(n for n in names if n.strip())
         raw.append(values)
     return _feed(head, raw, warnings)
+
+
+def _intact(doc: Any, items: list[etree._Element]) -> tuple[list[etree._Element], list[str]]:
+    """The items no parse error touched (:meth:`XmlDocument.intact`) and the document's warnings,
+    with one more when some were dropped."""
+    warnings = list(doc.warnings)
+    intact = doc.intact(items)
+    if len(intact) < len(items):
+        warnings.append(f"dropped {len(items) - len(intact)} damaged item(s)")
+    return intact, warnings
 
 
 def _root_name(root: Any) -> str:

@@ -14,7 +14,7 @@ import re
 
 from digest.sanitize import to_text
 from digest.sources import layouts
-from digest.text import COLLECTIVE_WORDS, NAME_PARTICLES, NAME_SUFFIXES, normalize_author, split_authors
+from digest.text import COLLECTIVE_WORDS, NAME_SUFFIXES, normalize_author, split_authors
 
 __all__ = ["authors_of"]
 
@@ -165,6 +165,6 @@ def _two_people(name: str) -> bool:
 
 
 #: Particles and suffixes that mark a one-person name: the author matcher's, plus Arabic particles
-#: and degrees, which only this test needs ("Abdullah bin Zayed, Ahmed Ali" is one person).
-_NAME_PARTICLES = NAME_PARTICLES | {"bin", "ibn", "al", "el"}
+#: (layouts.PARTICLES) and degrees, which only this test needs ("Abdullah bin Zayed, Ahmed Ali" is one person).
+_NAME_PARTICLES = layouts.PARTICLES
 _NAME_SUFFIXES = NAME_SUFFIXES | {"phd", "md"}

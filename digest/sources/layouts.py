@@ -22,7 +22,7 @@ tests/data/generic-rss/ (tests/data/SOURCES.md) or written in tests/test_sources
   (:func:`person_without_affiliation`).
 
 Names come back as raw strings for the caller's author parser. Public names: the functions above,
-:func:`licence`, :func:`is_name_list`, :data:`MAX_VENUE`.
+:func:`licence`, :func:`is_name_list`, :data:`MAX_VENUE`, :data:`PARTICLES`.
 """
 
 from __future__ import annotations
@@ -34,7 +34,8 @@ from datetime import datetime, timezone
 from digest.text import NAME_PARTICLES, split_authors
 
 __all__ = ["sciencedirect_source", "publication_day", "title_led", "pubmed_abstract", "labelled_lines",
-           "leading_names", "issue_citation", "licence", "is_name_list", "person_without_affiliation", "MAX_VENUE"]
+           "leading_names", "issue_citation", "licence", "is_name_list", "person_without_affiliation", "MAX_VENUE",
+           "PARTICLES"]
 
 #: Longest journal name or reference kept from a feed (free text).
 MAX_VENUE = 300
@@ -137,14 +138,15 @@ def _copernicus_citation(line: str) -> tuple[str, str | None] | None:
     if not parts[0] or len(parts[0]) > 150:
         return None
     venue = parts[0][:MAX_VENUE]
-    if len(parts) == 4 and parts[1].isdigit() and re.fullmatch(r"(?:19|20)\d\d", parts[3]):
+    if len(parts) == 4 and parts[1].isdigit() and _YEAR.fullmatch(parts[3]):
         return venue, f"{venue} {parts[1]}, {parts[2]} ({parts[3]})"
     return venue, None
 
 
 # --- names before or instead of the abstract ---------------------------------------------------
 
-_PARTICLES = NAME_PARTICLES | {"bin", "ibn", "al", "el"}
+#: Particles that belong to a name: the author matcher's, plus Arabic ones ("Abdullah bin Zayed").
+PARTICLES = NAME_PARTICLES | {"bin", "ibn", "al", "el"}
 #: A name's words: capitalised (diacritics, hyphens, apostrophes, initials allowed) or a particle.
 _NAME_WORD = re.compile(r"[^\W\d_][\w'’.-]*")
 
@@ -161,7 +163,7 @@ _TOPIC_WORDS = frozenset({
 def _is_name(name: str) -> bool:
     words = unicodedata.normalize("NFC", name).split()  # "Lu\u0308chow" is a word too
     return 2 <= len(words) <= 5 and all(
-        _NAME_WORD.fullmatch(w) and (w[0].isupper() or w.lower() in _PARTICLES) and w.lower() not in _TOPIC_WORDS
+        _NAME_WORD.fullmatch(w) and (w[0].isupper() or w.lower() in PARTICLES) and w.lower() not in _TOPIC_WORDS
         for w in words)
 
 

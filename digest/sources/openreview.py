@@ -20,7 +20,8 @@ Signing in: since 2026 the API refuses anonymous venue listings; with ``[fetch] 
 and DIGEST_OPENREVIEW_PASSWORD, :func:`access_token` signs in (``POST /login``) and digest sends the
 token (``Authorization: Bearer``) to the API's origin only.
 
-Public names: :func:`parse`, :func:`notes_url`, :func:`next_page_url`, :func:`access_token`, :data:`API_BASE`.
+Public names: :func:`parse`, :func:`notes_url`, :func:`next_page_url`, :func:`forum_url`, :func:`access_token`,
+:data:`API_BASE`.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ if TYPE_CHECKING:
 
     from digest.config import FetchSettings
 
-__all__ = ["parse", "notes_url", "next_page_url", "access_token", "API_BASE", "KIND", "PAGE_SIZE"]
+__all__ = ["parse", "notes_url", "next_page_url", "forum_url", "access_token", "API_BASE", "KIND", "PAGE_SIZE"]
 
 KIND = "openreview"
 API_BASE = "https://api2.openreview.net"
@@ -59,6 +60,11 @@ def notes_url(venue: str, *, offset: int = 0, limit: int = PAGE_SIZE, base: str 
     ``ICLR.cc/2024/Conference``) at ``base`` (``[fetch] openreview_api_url``)."""
     query = urlencode({"content.venueid": venue, "offset": offset, "limit": limit})
     return f"{base.rstrip('/')}/notes?{query}"
+
+
+def forum_url(forum_id: str) -> str:
+    """A paper's page on openreview.net: its forum (the abstract, reviews and discussion)."""
+    return f"{SITE}/forum?id={forum_id}"
 
 
 # --- signing in -------------------------------------------------------------------------------------
@@ -224,7 +230,7 @@ def _record(note: Any) -> PaperRecord:
         arxiv_id=arxiv[0] if arxiv else None,
         doi=doi,
         openreview_id=forum,
-        url=f"{SITE}/forum?id={forum}",
+        url=forum_url(forum),
         pdf_url=external_pdf or (f"{SITE}/pdf?id={note_id}" if pdf else None),
         code_url=safe_url(fields.text(_value(content, "code"))),
         published=_first_time(note, "pdate", "odate", "cdate", "tcdate"),

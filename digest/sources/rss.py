@@ -29,8 +29,8 @@ Public names: :func:`parse`, :func:`entry_ids`.
 from __future__ import annotations
 
 import calendar
-import html
 import email.utils
+import html
 import io
 import re
 import time
@@ -47,7 +47,7 @@ from digest.errors import ParseError
 from digest.ids import arxiv_ids_in, find_arxiv_id, find_doi, is_preprint_doi, preprint_doi, without_tracking
 from digest.models import ParsedFeed, PaperRecord
 from digest.sanitize import safe_url, to_text
-from digest.sources import arxiv_rss, biorxiv, fields, layouts, repair, xmlsafe
+from digest.sources import arxiv_rss, biorxiv, fields, layouts, openreview, repair, xmlsafe
 from digest.sources.feed_authors import authors_of
 from digest.sources.sniff import decode_head, reject_non_feed, root_element
 from digest.text import clean_title, collapse_ws
@@ -78,6 +78,7 @@ _SESSION_ID = re.compile(r";jsessionid=[^?#/]*", re.IGNORECASE)
 #: other Cambridge Open Engage servers (10.33774).
 _VERSIONED_IN_LINKS = ("10.26434/", "10.33774/")
 _VERSION_SEGMENT = re.compile(r"/v\d+$")
+#: A last line that only names a site ("www.sciencedirect.com": an alert's link to the source).
 _HOST_LINE = re.compile(r"\n[ \t]*(?:www\.)?[a-z0-9-]+(?:\.[a-z0-9-]+)+[ \t]*\Z")
 #: The mark a blog engine ends a cut excerpt with: "[...]", "[…]" (WordPress's "[&hellip;]").
 _EXCERPT_MARKER = re.compile(r"\s*\[(?:\.\.\.|…)\]\Z")
@@ -119,6 +120,7 @@ _ABSTRACT_HEADING = re.compile(r"(?:\A|\n)Abstract\n(?=\S)")
 #: it); not "Abstract algebra ..." or "Abstract Syntax Trees ...".
 _ABSTRACT_LABEL = re.compile(r"\A(?:ABSTRACT\b[:.]?|Abstract(?:[:.]|\s*\n|(?= (?:The|This|These|We|In|Here|Our|An?|To|"
                              r"Background|Objectives?|Purpose|Aims?|Introduction|Context)\b)))\s*(?=\S)")
+#: A paper's forum or PDF on openreview.net, and its forum id.
 _OPENREVIEW_LINK = re.compile(r"https?://openreview\.net/(?:forum|pdf)\?(?:[^#]*&)?id=([\w-]{1,64})(?:[&#]|\Z)",
                               re.IGNORECASE)
 _RAW_ABSTRACT_LABEL = re.compile(r"\A\s*(?:ABSTRACT|Abstract)[:.]?[ \t]*\r?\n(?=\s*[^\s<])")
@@ -615,9 +617,9 @@ def _record(*, entry_id: Any, link: Any, links: list[str], identifiers: list[Any
         pdf = link  # a conference list linking each paper's PDF ("...-Paper.pdf", OpenReview's /pdf?id=)
     # A paper on OpenReview, linked by its forum or PDF: its forum id names it, so it merges with
     # what the OpenReview source stores; the forum is its page.
-    openreview = _OPENREVIEW_LINK.match(link) if link else None
-    if openreview is not None:
-        link = f"https://openreview.net/forum?id={openreview[1]}"
+    on_openreview = _OPENREVIEW_LINK.match(link) if link else None
+    if on_openreview is not None:
+        link = openreview.forum_url(on_openreview[1])
     arxiv, doi = entry_ids(entry_id=entry_id, link=link, links=[str(x) for x in links],
                            identifiers=[str(x) for x in identifiers if isinstance(x, str)],
                            texts=[str(t) if isinstance(t, str) else None for t in texts])
@@ -701,7 +703,7 @@ def _record(*, entry_id: Any, link: Any, links: list[str], identifiers: list[Any
         arxiv_id=arxiv[0] if arxiv else None,
         version=arxiv[1] if arxiv else None,
         doi=doi,
-        openreview_id=openreview[1] if openreview else None,
+        openreview_id=on_openreview[1] if on_openreview else None,
         url=url,
         pdf_url=safe_url(fields.text(pdf)),
         published=published or updated,
