@@ -6,7 +6,7 @@ values clean and comparable.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 import html
 import re
 import unicodedata
@@ -121,6 +121,17 @@ def _tex_script(m: re.Match[str]) -> str:
     return m.group(1) + script_operand(m.group(2))
 
 
+def _inside_out(pattern: re.Pattern[str], repl: Callable[[re.Match[str]], str], text: str) -> str:
+    """``pattern`` (a braced group with no braces inside) replaced until nothing changes, three
+    levels of nesting deep at most: the innermost groups first."""
+    for _ in range(3):
+        new = pattern.sub(repl, text)
+        if new == text:
+            break
+        text = new
+    return text
+
+
 def strip_tex(text: str) -> str:
     """Resolve common TeX accents/commands and drop math delimiters and braces."""
     if "\\" not in text and "$" not in text and "{" not in text:
@@ -130,22 +141,14 @@ def strip_tex(text: str) -> str:
     if "\\" in text:
         text = _TEX_ACCENT_RE.sub(_tex_accent, text)
         text = _TEX_SPECIAL_RE.sub(lambda m: _TEX_SPECIAL[m.group(1) or m.group(2)], text)
-        for _ in range(3):  # nested \emph{\textbf{x}}
-            new = _TEX_FORMAT_RE.sub(_tex_format, text)
-            if new == text:
-                break
-            text = new
+        text = _inside_out(_TEX_FORMAT_RE, _tex_format, text)  # nested \emph{\textbf{x}}
         text = _TEX_SYMBOL_RE.sub(_tex_symbol, text)
         text = _TEX_MATH_DELIMITERS.sub("", text)  # LaTeX's inline and display math: \(k\)-hop, \[x\]
     if "$" in text:
         text = _TEX_MATH_RE.sub(lambda m: m.group(1) or m.group(2), text)
     if "^{" in text or "_{" in text:
-        # Its braces are the script's extent: "H^{p,q}" is "H^(p,q)", not "H^p,q".
-        for _ in range(3):  # nested: x^{a_{ij}}
-            new = _TEX_SCRIPT_RE.sub(_tex_script, text)
-            if new == text:
-                break
-            text = new
+        # Its braces are the script's extent: "H^{p,q}" is "H^(p,q)", not "H^p,q" (nested: x^{a_{ij}}).
+        text = _inside_out(_TEX_SCRIPT_RE, _tex_script, text)
     return text.replace("{", "").replace("}", "")
 
 
