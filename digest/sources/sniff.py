@@ -121,8 +121,8 @@ def detect_kind(data: bytes, filename: str | None = None) -> str:
     is the bioRxiv details API; "notes" is OpenReview; lines of objects with "id" and
     "authors_parsed" are the arXiv metadata snapshot; "version": "https://jsonfeed.org/..." is JSON
     Feed. XML: RSS declaring the arXiv namespace is arXiv RSS, and so is rss.arxiv.org's Atom form;
-    Atom with OpenSearch totals from arXiv is the arXiv API; an RDF feed from bioRxiv/medRxiv is bioRxiv; any other RSS/RDF/Atom is
-    "rss".
+    Atom with OpenSearch totals from arXiv is the arXiv API; an RDF feed from bioRxiv/medRxiv is
+    bioRxiv; any other RSS/RDF/Atom is "rss".
     """
     data = drop_php_messages(data)[0]  # a WordPress feed after a PHP warning is still a feed
     head = reject_non_feed(data, kind="feed", source=filename).lstrip()
